@@ -1,0 +1,116 @@
+// Package chat holds the rules of a patient conversation: starting one,
+// storing messages exactly once and in order, resuming after a reconnect,
+// typing and ending. It speaks to storage and to connections through the
+// small interfaces below; adapters in shared/ddb and shared/push implement
+// them on AWS.
+package chat
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/session"
+)
+
+// State is a conversation's state.
+type State string
+
+// Conversation states.
+const (
+	StateBot      State = "bot"
+	StateWaiting  State = "waiting"
+	StateAssigned State = "assigned"
+	StateClosed   State = "closed"
+)
+
+// Roles of message senders and connections.
+const (
+	RolePatient = "patient"
+	RoleBot     = "bot"
+	RoleAgent   = "agent"
+	RoleSystem  = "system"
+)
+
+// Conversation is one patient conversation.
+type Conversation struct {
+	ID          string
+	PatientID   string
+	PatientName string
+	Topic       string
+	Locale      string
+	State       State
+	LastSeq     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Message is one stored message. ID is protocol.MessageIDFor(Seq).
+type Message struct {
+	ConversationID  string
+	ID              string
+	Seq             int64
+	ClientMessageID string
+	Role            string
+	SenderName      string
+	Text            string
+	QuickReplies    []string
+	At              time.Time
+	ExpiresAt       time.Time
+}
+
+// Connection is one open WebSocket connection.
+type Connection struct {
+	ID             string
+	Role           string
+	PatientID      string
+	ConversationID string
+	ConnectedAt    time.Time
+	ExpiresAt      time.Time
+}
+
+// Conversations stores conversations and their messages.
+type Conversations interface {
+	Create(ctx context.Context, c Conversation) error
+	// Get returns a fault.NotFound error for an unknown id.
+	Get(ctx context.Context, id string) (Conversation, error)
+	// Append stores m with the conversation's next sequence number, unless a
+	// message with the same ClientMessageID is stored already: then it
+	// returns that one and duplicate=true. A closed conversation is a
+	// fault.Conflict.
+	Append(ctx context.Context, m Message) (stored Message, duplicate bool, err error)
+	// After returns the messages after the id afterID ("" for all), in order.
+	After(ctx context.Context, conversationID, afterID string) ([]Message, error)
+	// Close moves an open conversation to closed; closing a closed one is a
+	// fault.Conflict.
+	Close(ctx context.Context, id string, at time.Time) (Conversation, error)
+}
+
+// Connections stores open connections.
+type Connections interface {
+	Put(ctx context.Context, c Connection) error
+	// Admit counts one frame against the connection's rate limit and
+	// returns the connection: fault.RateLimited over the limit,
+	// fault.NotFound for a connection that is gone.
+	Admit(ctx context.Context, id string, now time.Time) (Connection, error)
+	// Bind attaches the connection to a patient's conversation.
+	Bind(ctx context.Context, id, patientID, conversationID string) error
+	Delete(ctx context.Context, id string) error
+	// ForConversation lists the connections bound to a conversation.
+	ForConversation(ctx context.Context, conversationID string) ([]Connection, error)
+}
+
+// ErrGone is returned by a Pusher for a connection that no longer exists.
+var ErrGone = errors.New("connection is gone")
+
+// Pusher sends a frame to one connection.
+type Pusher interface {
+	Push(ctx context.Context, connectionID string, frame []byte) error
+}
+
+// Sessions issues and verifies patient session tokens.
+type Sessions interface {
+	Issue(patientID, conversationID string) (string, session.Claims, error)
+	Verify(token string) (session.Claims, error)
+}

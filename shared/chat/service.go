@@ -1,0 +1,285 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// Config holds the service's settings.
+type Config struct {
+	// ConnectionTTL is how long a connection record lives; API Gateway
+	// closes a connection after two hours at the latest.
+	ConnectionTTL time.Duration
+	// Retention is how long conversations and messages are kept (TTL).
+	Retention time.Duration
+}
+
+// Service runs the patient side of conversations.
+type Service struct {
+	conversations Conversations
+	connections   Connections
+	pusher        Pusher
+	sessions      Sessions
+	cfg           Config
+	now           func() time.Time
+	newID         func() string
+}
+
+// NewService wires a Service. now and newID may be nil for the real clock
+// and random ids.
+func NewService(conv Conversations, conns Connections, p Pusher, s Sessions, cfg Config, now func() time.Time, newID func() string) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if newID == nil {
+		newID = NewID
+	}
+	return &Service{conversations: conv, connections: conns, pusher: p, sessions: s, cfg: cfg, now: now, newID: newID}
+}
+
+// NewID returns a random 128-bit id in lower-case base32.
+func NewID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// Connect admits a patient connection. With a session token the
+// connection is bound to the token's conversation; an invalid or expired
+// token is fault.Unauthorized and the handshake must fail.
+func (s *Service) Connect(ctx context.Context, connectionID, sessionToken string) error {
+	now := s.now()
+	c := Connection{ID: connectionID, Role: RolePatient, ConnectedAt: now, ExpiresAt: now.Add(s.cfg.ConnectionTTL)}
+	if sessionToken != "" {
+		claims, err := s.sessions.Verify(sessionToken)
+		if err != nil {
+			return fault.Errorf(fault.Unauthorized, "session is invalid or expired")
+		}
+		c.PatientID, c.ConversationID = claims.PatientID, claims.ConversationID
+	}
+	if err := s.connections.Put(ctx, c); err != nil {
+		return fmt.Errorf("storing connection: %w", err)
+	}
+	return nil
+}
+
+// Disconnect forgets a connection.
+func (s *Service) Disconnect(ctx context.Context, connectionID string) error {
+	if err := s.connections.Delete(ctx, connectionID); err != nil {
+		return fmt.Errorf("deleting connection: %w", err)
+	}
+	return nil
+}
+
+// Handle runs one validated client frame from a connection. Answers go to
+// the caller through the Pusher; a returned error is for the caller's
+// error frame.
+func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.ClientFrame) error {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
+	if err != nil {
+		return err
+	}
+	switch f.Action {
+	case protocol.ActionStart:
+		return s.start(ctx, conn, f)
+	case protocol.ActionResume:
+		return s.resume(ctx, conn, f)
+	case protocol.ActionSend:
+		return s.send(ctx, conn, f)
+	case protocol.ActionTyping:
+		return s.typing(ctx, conn, f)
+	case protocol.ActionEnd:
+		return s.end(ctx, conn, f)
+	}
+	return fault.Errorf(fault.BadRequest, "unknown action")
+}
+
+func (s *Service) start(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+	now := s.now()
+	patientID := conn.PatientID
+	if patientID == "" {
+		patientID = "p-" + s.newID()
+	}
+	c := Conversation{
+		ID: "c-" + s.newID(), PatientID: patientID, PatientName: f.Name, Topic: f.Topic, Locale: f.Locale,
+		State: StateBot, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.Retention),
+	}
+	if err := s.conversations.Create(ctx, c); err != nil {
+		return fmt.Errorf("creating conversation: %w", err)
+	}
+	if err := s.connections.Bind(ctx, conn.ID, patientID, c.ID); err != nil {
+		return fmt.Errorf("binding connection to conversation %s: %w", c.ID, err)
+	}
+	token, _, err := s.sessions.Issue(patientID, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.pushTo(ctx, conn.ID, protocol.SessionFrame{Type: protocol.TypeSession, RequestID: f.RequestID, Session: token, ConversationID: c.ID, PatientID: patientID}); err != nil {
+		return err
+	}
+	return s.pushTo(ctx, conn.ID, statusFrame(c, ""))
+}
+
+// owned returns the caller's conversation, refusing any other one.
+func (s *Service) owned(ctx context.Context, conn Connection, conversationID string) (Conversation, error) {
+	if conn.ConversationID == "" {
+		return Conversation{}, fault.Errorf(fault.Unauthorized, "start a conversation or reconnect with your session first")
+	}
+	if conversationID != "" && conversationID != conn.ConversationID {
+		return Conversation{}, fault.Errorf(fault.Forbidden, "that conversation is not yours")
+	}
+	c, err := s.conversations.Get(ctx, conn.ConversationID)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if c.PatientID != conn.PatientID {
+		return Conversation{}, fault.Errorf(fault.Forbidden, "that conversation is not yours")
+	}
+	return c, nil
+}
+
+func (s *Service) resume(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+	c, err := s.owned(ctx, conn, "")
+	if err != nil {
+		return err
+	}
+	msgs, err := s.conversations.After(ctx, c.ID, f.After)
+	if err != nil {
+		return fmt.Errorf("reading messages of %s: %w", c.ID, err)
+	}
+	for _, h := range historyFrames(c, msgs, f.RequestID) {
+		if err := s.pushTo(ctx, conn.ID, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxHistoryBytes keeps each history frame under the 128 KB that one
+// @connections post may carry.
+const maxHistoryBytes = 96 * 1024
+
+// historyFrames splits the messages into frames under maxHistoryBytes; all
+// but the last say more=true. There is always at least one frame.
+func historyFrames(c Conversation, msgs []Message, requestID string) []protocol.HistoryFrame {
+	var frames []protocol.HistoryFrame
+	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: string(c.State), Messages: []protocol.MessageFrame{}}
+	size := 0
+	for _, m := range msgs {
+		mf := messageFrame(m)
+		n := len(protocol.Encode(mf))
+		if size+n > maxHistoryBytes && len(cur.Messages) > 0 {
+			cur.More = true
+			frames = append(frames, cur)
+			cur.Messages, cur.More, size = []protocol.MessageFrame{}, false, 0
+		}
+		cur.Messages = append(cur.Messages, mf)
+		size += n
+	}
+	return append(frames, cur)
+}
+
+func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+	c, err := s.owned(ctx, conn, f.ConversationID)
+	if err != nil {
+		return err
+	}
+	if c.State == StateClosed {
+		return fault.Errorf(fault.Conflict, "this conversation has ended")
+	}
+	now := s.now()
+	m, dup, err := s.conversations.Append(ctx, Message{
+		ConversationID: c.ID, ClientMessageID: f.ClientMessageID, Role: RolePatient, SenderName: c.PatientName,
+		Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention),
+	})
+	if err != nil {
+		return fmt.Errorf("storing message in %s: %w", c.ID, err)
+	}
+	if err := s.pushTo(ctx, conn.ID, protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: m.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}); err != nil {
+		return err
+	}
+	if dup {
+		return nil
+	}
+	return s.broadcast(ctx, c.ID, "", messageFrame(m))
+}
+
+func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+	c, err := s.owned(ctx, conn, f.ConversationID)
+	if err != nil {
+		return err
+	}
+	return s.broadcast(ctx, c.ID, conn.ID, protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient})
+}
+
+func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+	if _, err := s.owned(ctx, conn, f.ConversationID); err != nil {
+		return err
+	}
+	c, err := s.conversations.Close(ctx, f.ConversationID, s.now())
+	if err != nil {
+		return err
+	}
+	return s.broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID))
+}
+
+// Broadcast pushes a frame to every connection of a conversation but
+// except. A connection that is gone is removed; other push failures are
+// returned after every connection was tried.
+func (s *Service) broadcast(ctx context.Context, conversationID, except string, frame any) error {
+	conns, err := s.connections.ForConversation(ctx, conversationID)
+	if err != nil {
+		return fmt.Errorf("listing connections of %s: %w", conversationID, err)
+	}
+	body := protocol.Encode(frame)
+	var errs []error
+	for _, c := range conns {
+		if c.ID == except {
+			continue
+		}
+		if err := s.push(ctx, c.ID, body); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pushTo sends a frame to the caller.
+func (s *Service) pushTo(ctx context.Context, connectionID string, frame any) error {
+	return s.push(ctx, connectionID, protocol.Encode(frame))
+}
+
+// push sends one frame; a gone connection is deleted (the one that is
+// gone, not the sender's) and is not an error.
+func (s *Service) push(ctx context.Context, connectionID string, body []byte) error {
+	err := s.pusher.Push(ctx, connectionID, body)
+	if errors.Is(err, ErrGone) {
+		if derr := s.connections.Delete(ctx, connectionID); derr != nil {
+			return fmt.Errorf("deleting gone connection: %w", derr)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pushing to connection: %w", err)
+	}
+	return nil
+}
+
+func messageFrame(m Message) protocol.MessageFrame {
+	return protocol.MessageFrame{
+		Type: protocol.TypeMessage, ConversationID: m.ConversationID, MessageID: m.ID,
+		From: protocol.Sender{Role: m.Role, Name: m.SenderName}, Text: m.Text, At: protocol.FormatTime(m.At), QuickReplies: m.QuickReplies,
+	}
+}
+
+func statusFrame(c Conversation, requestID string) protocol.StatusFrame {
+	return protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: string(c.State)}
+}

@@ -1,0 +1,303 @@
+package ddb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// Conversations stores conversations (one item each, keyed by
+// conversationId) and their messages (keyed by conversationId and sk, where
+// sk is the message id, or "c#"+clientMessageId for the item that makes a
+// resend idempotent).
+type Conversations struct {
+	api      API
+	convs    string
+	messages string
+}
+
+var _ chat.Conversations = (*Conversations)(nil)
+
+// NewConversations returns a store on the two tables.
+func NewConversations(api API, conversationsTable, messagesTable string) *Conversations {
+	return &Conversations{api: api, convs: conversationsTable, messages: messagesTable}
+}
+
+type conversationItem struct {
+	ConversationID string `dynamodbav:"conversationId"`
+	PatientID      string `dynamodbav:"patientId"`
+	PatientName    string `dynamodbav:"patientName"`
+	Topic          string `dynamodbav:"topic,omitempty"`
+	Locale         string `dynamodbav:"locale"`
+	State          string `dynamodbav:"state"`
+	LastSeq        int64  `dynamodbav:"lastSeq"`
+	CreatedAt      string `dynamodbav:"createdAt"`
+	UpdatedAt      string `dynamodbav:"updatedAt"`
+	ExpiresAt      int64  `dynamodbav:"expiresAt"`
+}
+
+type messageItem struct {
+	ConversationID  string   `dynamodbav:"conversationId"`
+	SK              string   `dynamodbav:"sk"`
+	Seq             int64    `dynamodbav:"seq"`
+	ClientMessageID string   `dynamodbav:"clientMessageId,omitempty"`
+	Role            string   `dynamodbav:"role"`
+	SenderName      string   `dynamodbav:"senderName,omitempty"`
+	Text            string   `dynamodbav:"text"`
+	QuickReplies    []string `dynamodbav:"quickReplies,omitempty"`
+	At              string   `dynamodbav:"at"`
+	ExpiresAt       int64    `dynamodbav:"expiresAt"`
+}
+
+// dedupeItem maps a client message id to the stored message.
+type dedupeItem struct {
+	ConversationID string `dynamodbav:"conversationId"`
+	SK             string `dynamodbav:"sk"`
+	MessageID      string `dynamodbav:"messageId"`
+	ExpiresAt      int64  `dynamodbav:"expiresAt"`
+}
+
+const timeLayout = time.RFC3339Nano
+
+func toConversationItem(c chat.Conversation) conversationItem {
+	return conversationItem{
+		ConversationID: c.ID, PatientID: c.PatientID, PatientName: c.PatientName, Topic: c.Topic, Locale: c.Locale,
+		State: string(c.State), LastSeq: c.LastSeq, CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
+		UpdatedAt: c.UpdatedAt.UTC().Format(timeLayout), ExpiresAt: c.ExpiresAt.Unix(),
+	}
+}
+
+func (it conversationItem) domain() chat.Conversation {
+	created, _ := time.Parse(timeLayout, it.CreatedAt)
+	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
+	return chat.Conversation{
+		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
+		State: chat.State(it.State), LastSeq: it.LastSeq, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+	}
+}
+
+func (it messageItem) domain() chat.Message {
+	at, _ := time.Parse(timeLayout, it.At)
+	return chat.Message{
+		ConversationID: it.ConversationID, ID: it.SK, Seq: it.Seq, ClientMessageID: it.ClientMessageID, Role: it.Role,
+		SenderName: it.SenderName, Text: it.Text, QuickReplies: it.QuickReplies, At: at, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+	}
+}
+
+func convKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}}
+}
+
+func messageKey(conversationID, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"conversationId": &types.AttributeValueMemberS{Value: conversationID},
+		"sk":             &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// Create stores a new conversation; an existing id is a conflict.
+func (s *Conversations) Create(ctx context.Context, c chat.Conversation) error {
+	item, err := attributevalue.MarshalMap(toConversationItem(c))
+	if err != nil {
+		return fmt.Errorf("marshalling conversation: %w", err)
+	}
+	cond := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("conversationId"))).Build())
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.convs, Item: item, ConditionExpression: cond.Condition(),
+		ExpressionAttributeNames: cond.Names(),
+	})
+	if isConditionFailed(err) {
+		return fault.Errorf(fault.Conflict, "conversation exists")
+	}
+	if err != nil {
+		return fmt.Errorf("putting conversation: %w", err)
+	}
+	return nil
+}
+
+// Get reads a conversation (strongly consistent: the message path relies on lastSeq).
+func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.convs, Key: convKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("getting conversation: %w", err)
+	}
+	if out.Item == nil {
+		return chat.Conversation{}, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	var it conversationItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// maxAppendAttempts bounds the optimistic retries when writers race for
+// the next sequence number of one conversation.
+const maxAppendAttempts = 8
+
+// Append stores a message with the next sequence number in one
+// transaction: the conversation's lastSeq moves from n to n+1 (so two
+// writers never take the same number), the message is put, and the
+// clientMessageId item is put only if absent (so a resend never stores a
+// second copy).
+func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		c, err := s.Get(ctx, m.ConversationID)
+		if err != nil {
+			return chat.Message{}, false, err
+		}
+		if c.State == chat.StateClosed {
+			return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+		}
+		m.Seq = c.LastSeq + 1
+		m.ID = protocol.MessageIDFor(m.Seq)
+		items, err := s.appendItems(m, c.LastSeq)
+		if err != nil {
+			return chat.Message{}, false, err
+		}
+		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return m, false, nil
+		}
+		reasons := cancelReasons(err)
+		if reasons == nil {
+			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
+		}
+		if len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed" {
+			prev, ok, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID)
+			if err != nil || ok {
+				return prev, ok, err
+			}
+		}
+		// Another writer took this sequence number or closed the
+		// conversation: read again and retry.
+	}
+	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
+}
+
+func (s *Conversations) appendItems(m chat.Message, lastSeq int64) ([]types.TransactWriteItem, error) {
+	update := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("lastSeq"), expression.Value(m.Seq)).
+			Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))).
+		WithCondition(expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
+			And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))).
+		Build())
+	msg, err := attributevalue.MarshalMap(messageItem{
+		ConversationID: m.ConversationID, SK: m.ID, Seq: m.Seq, ClientMessageID: m.ClientMessageID, Role: m.Role,
+		SenderName: m.SenderName, Text: m.Text, QuickReplies: m.QuickReplies, At: m.At.UTC().Format(timeLayout), ExpiresAt: m.ExpiresAt.Unix(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("marshalling message: %w", err)
+	}
+	absent := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("sk"))).Build())
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &s.convs, Key: convKey(m.ConversationID), UpdateExpression: update.Update(),
+			ConditionExpression: update.Condition(), ExpressionAttributeNames: update.Names(), ExpressionAttributeValues: update.Values(),
+		}},
+		{Put: &types.Put{TableName: &s.messages, Item: msg, ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}},
+	}
+	if m.ClientMessageID != "" {
+		dd, err := attributevalue.MarshalMap(dedupeItem{ConversationID: m.ConversationID, SK: "c#" + m.ClientMessageID, MessageID: m.ID, ExpiresAt: m.ExpiresAt.Unix()})
+		if err != nil {
+			return nil, fmt.Errorf("marshalling dedupe item: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.messages, Item: dd, ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}})
+	}
+	return items, nil
+}
+
+// byClientID returns the message stored for a client message id, if any.
+func (s *Conversations) byClientID(ctx context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.messages, Key: messageKey(conversationID, "c#"+clientMessageID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("getting dedupe item: %w", err)
+	}
+	if out.Item == nil {
+		return chat.Message{}, false, nil
+	}
+	var dd dedupeItem
+	if err := attributevalue.UnmarshalMap(out.Item, &dd); err != nil {
+		return chat.Message{}, false, fmt.Errorf("unmarshalling dedupe item: %w", err)
+	}
+	mo, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.messages, Key: messageKey(conversationID, dd.MessageID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("getting message: %w", err)
+	}
+	if mo.Item == nil {
+		return chat.Message{}, false, fmt.Errorf("message %s of a dedupe item is missing", dd.MessageID)
+	}
+	var it messageItem
+	if err := attributevalue.UnmarshalMap(mo.Item, &it); err != nil {
+		return chat.Message{}, false, fmt.Errorf("unmarshalling message: %w", err)
+	}
+	return it.domain(), true, nil
+}
+
+// After returns the messages after afterID, in order, reading every page.
+func (s *Conversations) After(ctx context.Context, conversationID, afterID string) ([]chat.Message, error) {
+	key := expression.Key("conversationId").Equal(expression.Value(conversationID))
+	if afterID == "" {
+		key = key.And(expression.Key("sk").BeginsWith("m"))
+	} else {
+		key = key.And(expression.Key("sk").GreaterThan(expression.Value(afterID)))
+	}
+	expr := must(expression.NewBuilder().WithKeyCondition(key).Build())
+	in := &dynamodb.QueryInput{
+		TableName: &s.messages, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	var msgs []chat.Message
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("querying messages: %w", err)
+		}
+		var items []messageItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("unmarshalling messages: %w", err)
+		}
+		for _, it := range items {
+			msgs = append(msgs, it.domain())
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return msgs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// Close moves an open conversation to closed, once.
+func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (chat.Conversation, error) {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
+			Set(expression.Name("updatedAt"), expression.Value(at.UTC().Format(timeLayout)))).
+		WithCondition(expression.AttributeExists(expression.Name("conversationId")).
+			And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))).
+		Build())
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.convs, Key: convKey(id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation has already ended")
+	}
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
+	}
+	var it conversationItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	return it.domain(), nil
+}

@@ -1,0 +1,216 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+// Client actions of the patient API.
+const (
+	ActionStart  = "start"
+	ActionResume = "resume"
+	ActionSend   = "send"
+	ActionTyping = "typing"
+	ActionEnd    = "end"
+)
+
+// Limits on client input. MaxFrameBytes is API Gateway's frame size; the
+// others keep stored records small and are documented in docs/protocol.md.
+const (
+	MaxFrameBytes    = 32 * 1024
+	MaxTextRunes     = 2000
+	MaxNameRunes     = 100
+	MaxTopicRunes    = 500
+	MaxIDLength      = 64
+	MaxRequestIDRune = 64
+)
+
+// Locales the product speaks.
+var locales = map[string]bool{"en": true, "es": true}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// ClientFrame is a decoded, validated client frame. Only the fields of its
+// action are set.
+type ClientFrame struct {
+	Action          string `json:"action"`
+	RequestID       string `json:"requestId,omitempty"`
+	Name            string `json:"name,omitempty"`
+	Topic           string `json:"topic,omitempty"`
+	Locale          string `json:"locale,omitempty"`
+	After           string `json:"after,omitempty"`
+	ConversationID  string `json:"conversationId,omitempty"`
+	ClientMessageID string `json:"clientMessageId,omitempty"`
+	Text            string `json:"text,omitempty"`
+}
+
+// rawFrame accepts any JSON types so that a wrong type is reported as a
+// field error rather than as unreadable JSON.
+type rawFrame struct {
+	Action          json.RawMessage `json:"action"`
+	RequestID       json.RawMessage `json:"requestId"`
+	Name            json.RawMessage `json:"name"`
+	Topic           json.RawMessage `json:"topic"`
+	Locale          json.RawMessage `json:"locale"`
+	After           json.RawMessage `json:"after"`
+	ConversationID  json.RawMessage `json:"conversationId"`
+	ClientMessageID json.RawMessage `json:"clientMessageId"`
+	Text            json.RawMessage `json:"text"`
+}
+
+// DecodePatient decodes and validates a frame of the patient API. On error
+// the returned frame still carries the requestId when one could be read, so
+// the error frame can echo it.
+func DecodePatient(body []byte) (ClientFrame, error) {
+	var f ClientFrame
+	if len(body) > MaxFrameBytes {
+		return f, fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
+	}
+	var raw rawFrame
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return f, fault.Errorf(fault.BadRequest, "frame is not a JSON object")
+	}
+	var err error
+	if f.RequestID, err = str(raw.RequestID, "requestId"); err != nil {
+		return f, err
+	}
+	if utf8.RuneCountInString(f.RequestID) > MaxRequestIDRune {
+		f.RequestID = ""
+		return f, fault.Errorf(fault.BadRequest, "requestId is longer than %d characters", MaxRequestIDRune)
+	}
+	if f.Action, err = str(raw.Action, "action"); err != nil {
+		return f, err
+	}
+	switch f.Action {
+	case ActionStart:
+		return f, decodeStart(&f, raw)
+	case ActionResume:
+		if f.After, err = str(raw.After, "after"); err != nil {
+			return f, err
+		}
+		if f.After != "" && !IsMessageID(f.After) {
+			return f, fault.Errorf(fault.BadRequest, "after is not a message id")
+		}
+		return f, nil
+	case ActionSend:
+		if err := conversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.ClientMessageID, err = str(raw.ClientMessageID, "clientMessageId"); err != nil {
+			return f, err
+		}
+		if !idPattern.MatchString(f.ClientMessageID) {
+			return f, fault.Errorf(fault.BadRequest, "clientMessageId is required: 1 to %d letters, digits or ._:-", MaxIDLength)
+		}
+		if f.Text, err = str(raw.Text, "text"); err != nil {
+			return f, err
+		}
+		return f, checkText(f.Text)
+	case ActionTyping, ActionEnd:
+		return f, conversationRef(&f, raw)
+	case "":
+		return f, fault.Errorf(fault.BadRequest, "action is required")
+	default:
+		return f, fault.Errorf(fault.BadRequest, "unknown action %q", truncate(f.Action, 32))
+	}
+}
+
+func decodeStart(f *ClientFrame, raw rawFrame) error {
+	var err error
+	if f.Name, err = str(raw.Name, "name"); err != nil {
+		return err
+	}
+	f.Name = strings.TrimSpace(f.Name)
+	if f.Name == "" {
+		return fault.Errorf(fault.BadRequest, "name is required")
+	}
+	if utf8.RuneCountInString(f.Name) > MaxNameRunes {
+		return fault.Errorf(fault.TooLarge, "name is longer than %d characters", MaxNameRunes)
+	}
+	if f.Topic, err = str(raw.Topic, "topic"); err != nil {
+		return err
+	}
+	f.Topic = strings.TrimSpace(f.Topic)
+	if utf8.RuneCountInString(f.Topic) > MaxTopicRunes {
+		return fault.Errorf(fault.TooLarge, "topic is longer than %d characters", MaxTopicRunes)
+	}
+	if f.Locale, err = str(raw.Locale, "locale"); err != nil {
+		return err
+	}
+	f.Locale = NormalizeLocale(f.Locale)
+	if f.Locale == "" {
+		return fault.Errorf(fault.BadRequest, "locale must be one of en, es")
+	}
+	return nil
+}
+
+// NormalizeLocale maps "es-MX" to "es", "" to "en", and an unsupported
+// language to "".
+func NormalizeLocale(l string) string {
+	if l == "" {
+		return "en"
+	}
+	base := strings.ToLower(strings.SplitN(strings.ReplaceAll(l, "_", "-"), "-", 2)[0])
+	if locales[base] {
+		return base
+	}
+	return ""
+}
+
+func conversationRef(f *ClientFrame, raw rawFrame) error {
+	var err error
+	if f.ConversationID, err = str(raw.ConversationID, "conversationId"); err != nil {
+		return err
+	}
+	if !idPattern.MatchString(f.ConversationID) {
+		return fault.Errorf(fault.BadRequest, "conversationId is required")
+	}
+	return nil
+}
+
+func checkText(text string) error {
+	if !utf8.ValidString(text) {
+		return fault.Errorf(fault.BadRequest, "text is not valid UTF-8")
+	}
+	if strings.TrimSpace(text) == "" {
+		return fault.Errorf(fault.BadRequest, "text is required")
+	}
+	if n := utf8.RuneCountInString(text); n > MaxTextRunes {
+		return fault.Errorf(fault.TooLarge, "text is %d characters; the limit is %d", n, MaxTextRunes)
+	}
+	return nil
+}
+
+// str reads an optional string field; a field of another JSON type is a
+// bad request.
+func str(raw json.RawMessage, field string) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fault.Errorf(fault.BadRequest, "%s must be a string", field)
+	}
+	return s, nil
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// IsMessageID reports whether s has the shape of a message id.
+func IsMessageID(s string) bool { return messageIDPattern.MatchString(s) }
+
+var messageIDPattern = regexp.MustCompile(`^m[0-9]{12}$`)
+
+// MessageIDFor is the id of the message with sequence number seq in its
+// conversation. Ids sort in conversation order, which resume relies on.
+func MessageIDFor(seq int64) string { return fmt.Sprintf("m%012d", seq) }

@@ -1,0 +1,120 @@
+// Package protocol is the WebSocket protocol of docs/protocol.md: the client
+// frames (decoded and validated here, before any domain call) and the server
+// frames, and the one mapping from errors to error frames.
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+// Server frame types.
+const (
+	TypeSession = "session"
+	TypeAck     = "ack"
+	TypeMessage = "message"
+	TypeStatus  = "status"
+	TypeHistory = "history"
+	TypeTyping  = "typing"
+	TypeError   = "error"
+)
+
+// TimeFormat is RFC 3339 in UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime renders t as the protocol does.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Sender says who wrote a message.
+type Sender struct {
+	Role string `json:"role"`
+	Name string `json:"name,omitempty"`
+}
+
+// SessionFrame answers start.
+type SessionFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	Session        string `json:"session"`
+	ConversationID string `json:"conversationId"`
+	PatientID      string `json:"patientId"`
+}
+
+// AckFrame says a message is stored.
+type AckFrame struct {
+	Type            string `json:"type"`
+	RequestID       string `json:"requestId,omitempty"`
+	ClientMessageID string `json:"clientMessageId"`
+	MessageID       string `json:"messageId"`
+	At              string `json:"at"`
+}
+
+// MessageFrame is one message of a conversation.
+type MessageFrame struct {
+	Type           string   `json:"type"`
+	ConversationID string   `json:"conversationId"`
+	MessageID      string   `json:"messageId"`
+	From           Sender   `json:"from"`
+	Text           string   `json:"text"`
+	At             string   `json:"at"`
+	QuickReplies   []string `json:"quickReplies,omitempty"`
+}
+
+// Agent names the agent who owns a conversation.
+type Agent struct {
+	Name string `json:"name"`
+}
+
+// StatusFrame tells a conversation's state.
+type StatusFrame struct {
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	State          string `json:"state"`
+	QueuePosition  int    `json:"queuePosition,omitempty"`
+	Agent          *Agent `json:"agent,omitempty"`
+}
+
+// HistoryFrame answers resume.
+type HistoryFrame struct {
+	Type           string         `json:"type"`
+	RequestID      string         `json:"requestId,omitempty"`
+	ConversationID string         `json:"conversationId"`
+	State          string         `json:"state"`
+	Messages       []MessageFrame `json:"messages"`
+	// More says another history frame follows (a long history is split).
+	More bool `json:"more,omitempty"`
+}
+
+// TypingFrame says someone is typing.
+type TypingFrame struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversationId"`
+	Role           string `json:"role"`
+}
+
+// ErrorFrame reports a refused frame.
+type ErrorFrame struct {
+	Type      string `json:"type"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// NewErrorFrame maps err to its error frame. This is the one place where
+// errors become protocol codes; internal errors say only "internal error".
+func NewErrorFrame(err error, requestID string) ErrorFrame {
+	return ErrorFrame{Type: TypeError, Code: string(fault.CodeOf(err)), Message: fault.MessageOf(err), RequestID: requestID}
+}
+
+// Encode marshals a server frame. Server frames are plain structs, so
+// marshalling cannot fail; a failure is a programming error worth a panic.
+func Encode(frame any) []byte {
+	b, err := json.Marshal(frame)
+	if err != nil {
+		panic("protocol: encoding frame: " + err.Error())
+	}
+	return b
+}

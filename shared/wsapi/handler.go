@@ -1,0 +1,100 @@
+// Package wsapi is the edge between API Gateway WebSocket events and the
+// chat service: it decodes frames, calls the service, and turns errors into
+// error frames (through protocol.NewErrorFrame, the one mapping) or into a
+// refused handshake.
+package wsapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// Service is what the handlers need of the chat service.
+type Service interface {
+	Connect(ctx context.Context, connectionID, sessionToken string) error
+	Disconnect(ctx context.Context, connectionID string) error
+	Handle(ctx context.Context, connectionID string, f protocol.ClientFrame) error
+}
+
+var _ Service = (*chat.Service)(nil)
+
+// Handler serves the patient API's routes.
+type Handler struct {
+	svc    Service
+	pusher chat.Pusher
+	log    *slog.Logger
+}
+
+// NewHandler returns a Handler. pusher delivers error frames to the caller.
+func NewHandler(svc Service, pusher chat.Pusher, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, pusher: pusher, log: log}
+}
+
+func response(status int) events.APIGatewayProxyResponse {
+	return events.APIGatewayProxyResponse{StatusCode: status}
+}
+
+// Connect serves $connect: 200 admits the connection, 401 refuses a bad
+// session token, 500 anything else (API Gateway fails the handshake on any
+// non-2xx answer).
+func (h *Handler) Connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	err := h.svc.Connect(ctx, connID, req.QueryStringParameters["session"])
+	switch fault.CodeOf(err) {
+	case "":
+		h.log.InfoContext(ctx, "connected", "connection_id", connID, "resumed", req.QueryStringParameters["session"] != "")
+		return response(http.StatusOK), nil
+	case fault.Unauthorized:
+		h.log.InfoContext(ctx, "connect refused", "connection_id", connID, "reason", "invalid session")
+		return response(http.StatusUnauthorized), nil
+	default:
+		h.log.ErrorContext(ctx, "connect failed", "connection_id", connID, "error", err)
+		return response(http.StatusInternalServerError), nil
+	}
+}
+
+// Disconnect serves $disconnect.
+func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	if err := h.svc.Disconnect(ctx, connID); err != nil {
+		h.log.ErrorContext(ctx, "disconnect failed", "connection_id", connID, "error", err)
+		return response(http.StatusInternalServerError), err
+	}
+	h.log.InfoContext(ctx, "disconnected", "connection_id", connID)
+	return response(http.StatusOK), nil
+}
+
+// Message serves every other route, $default included: a refused frame
+// gets an error frame and the connection stays open.
+func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	f, err := protocol.DecodePatient([]byte(req.Body))
+	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", f.Action)
+	if f.ConversationID != "" {
+		log = log.With("conversation_id", f.ConversationID)
+	}
+	if err == nil {
+		err = h.svc.Handle(ctx, connID, f)
+	}
+	code := fault.CodeOf(err)
+	switch code {
+	case "":
+		log.InfoContext(ctx, "frame handled")
+		return response(http.StatusOK), nil
+	case fault.Internal:
+		log.ErrorContext(ctx, "frame failed", "error", err)
+	default:
+		log.InfoContext(ctx, "frame refused", "code", code)
+	}
+	if perr := h.pusher.Push(ctx, connID, protocol.Encode(protocol.NewErrorFrame(err, f.RequestID))); perr != nil {
+		log.WarnContext(ctx, "error frame not delivered", "error", perr)
+	}
+	return response(http.StatusOK), nil
+}
