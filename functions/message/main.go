@@ -28,7 +28,7 @@ func main() {
 	env := envconf.New()
 	convTable, msgTable, connTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
 	endpoint, secretID := env.Required("PATIENT_WS_ENDPOINT"), env.Required("SESSION_SECRET_ARN")
-	sessionTTL, retention := env.Duration("SESSION_TTL", 24*time.Hour), env.Duration("RETENTION", 90*24*time.Hour)
+	sessionTTL, retention := env.Duration("SESSION_TTL", 24*time.Hour), time.Duration(env.Int("RETENTION_DAYS", 90))*24*time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	if err := env.Err(); err != nil {
 		log.Error("bad configuration", "error", err)

@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// emulator is the AWS emulator the stack talks to: one it started
+// (MiniStack from the project's virtual environment) or one already
+// running at an endpoint.
+type emulator struct {
+	endpoint string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// startEmulator starts MiniStack on a free loopback port.
+func startEmulator(ctx context.Context, venv string, out io.Writer) (*emulator, error) {
+	bin := filepath.Join(venv, "bin", "ministack")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("the emulator is not installed at %s: run `make tools` (or set AWS_ENDPOINT_URL to a running emulator)", bin)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "GATEWAY_PORT="+strconv.Itoa(port), "BIND_HOST=127.0.0.1", "LOG_LEVEL=WARNING",
+		"MINISTACK_REGION="+Region, "TMPDIR="+os.TempDir())
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so a Ctrl-C in the terminal reaches the stack
+	// first and the stack stops it in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the emulator: %w", err)
+	}
+	e := &emulator{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(e.exited) }()
+	if err := e.waitHealthy(ctx, 90*time.Second); err != nil {
+		e.stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+// attachEmulator uses an emulator (or AWS) already at endpoint.
+func attachEmulator(ctx context.Context, endpoint string) (*emulator, error) {
+	e := &emulator{endpoint: endpoint}
+	if err := e.waitHealthy(ctx, 30*time.Second); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// waitHealthy polls the emulator's health endpoint (MiniStack's or
+// LocalStack's) until it answers 200.
+func (e *emulator) waitHealthy(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, path := range []string{"/_ministack/health", "/_localstack/health"} {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.endpoint+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the emulator at %s did not become healthy within %s", e.endpoint, limit)
+		case <-e.exitedChan():
+			return fmt.Errorf("the emulator exited while starting (see its output above)")
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *emulator) exitedChan() <-chan struct{} {
+	if e.exited == nil {
+		return nil
+	}
+	return e.exited
+}
+
+func (e *emulator) stop() {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(5 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.exited
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,372 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/patientservicecenter/psc/localstack/lambdart"
+	"github.com/patientservicecenter/psc/localstack/template"
+)
+
+// startEventSources starts a poller for each SQS and DynamoDB event of
+// the template's functions, as Lambda's event source mappings do.
+func (s *Stack) startEventSources(ctx context.Context) error {
+	fns, err := s.functions()
+	if err != nil {
+		return err
+	}
+	for _, fn := range fns {
+		for _, name := range sortedKeys(fn.events) {
+			ev := template.MapOf(fn.events[name])
+			props := template.MapOf(ev["Properties"])
+			if props["Enabled"] == false {
+				continue
+			}
+			reportFailures := false
+			for _, t := range template.ListOf(props["FunctionResponseTypes"]) {
+				reportFailures = reportFailures || t == "ReportBatchItemFailures"
+			}
+			batch := intOr(props["BatchSize"], 10)
+			pool := s.pools[fn.id]
+			switch ev["Type"] {
+			case "SQS":
+				qarn := fmt.Sprint(props["Queue"])
+				url, ok := s.queueURLByARN[qarn]
+				if !ok {
+					return fmt.Errorf("function %s event %s: queue %s is not in the template", fn.id, name, qarn)
+				}
+				p := &sqsPoller{s: s, pool: pool, url: url, arn: qarn, batch: min(batch, 10), report: reportFailures}
+				s.wg.Add(1)
+				go func() { defer s.wg.Done(); p.run(ctx) }()
+			case "DynamoDB":
+				p := &streamPoller{
+					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures,
+					start: fmt.Sprint(props["StartingPosition"]), maxRetries: intOr(props["MaximumRetryAttempts"], -1),
+				}
+				s.wg.Add(1)
+				go func() { defer s.wg.Done(); p.run(ctx) }()
+			default:
+				return fmt.Errorf("function %s event %s: type %v is not supported by the local stack", fn.id, name, ev["Type"])
+			}
+		}
+	}
+	return nil
+}
+
+func intOr(v any, def int) int {
+	if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
+		return n
+	}
+	return def
+}
+
+// batchFailures reads a function's partial batch response. An empty
+// answer is a success; an unreadable one fails the whole batch.
+func batchFailures(out []byte) (ids []string, whole bool) {
+	if len(strings.TrimSpace(string(out))) == 0 || string(out) == "null" {
+		return nil, false
+	}
+	var resp struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return nil, true
+	}
+	for _, f := range resp.BatchItemFailures {
+		if f.ItemIdentifier == "" {
+			return nil, true
+		}
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids, false
+}
+
+type sqsPoller struct {
+	s      *Stack
+	pool   *lambdart.Pool
+	url    string
+	arn    string
+	batch  int
+	report bool
+}
+
+func (p *sqsPoller) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		out, err := p.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: &p.url, MaxNumberOfMessages: int32(p.batch), WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				p.s.log.Warn("receiving from queue", "queue", p.arn, "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(out.Messages) == 0 {
+			continue
+		}
+		p.deliver(ctx, out.Messages)
+	}
+}
+
+func (p *sqsPoller) deliver(ctx context.Context, msgs []sqstypes.Message) {
+	ev := events.SQSEvent{}
+	for _, m := range msgs {
+		rec := events.SQSMessage{
+			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
+			Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: map[string]string{}, MessageAttributes: map[string]events.SQSMessageAttribute{},
+			EventSource: "aws:sqs", EventSourceARN: p.arn, AWSRegion: Region,
+		}
+		for k, v := range m.Attributes {
+			rec.Attributes[k] = v
+		}
+		for k, v := range m.MessageAttributes {
+			rec.MessageAttributes[k] = events.SQSMessageAttribute{DataType: aws.ToString(v.DataType), StringValue: v.StringValue, BinaryValue: v.BinaryValue}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := p.pool.Invoke(ctx, payload)
+	if err != nil {
+		// The whole batch becomes visible again after its visibility
+		// timeout, and the queue's redrive policy counts the receive.
+		p.s.log.Info("sqs batch failed", "queue", p.arn, "messages", len(msgs), "error", err)
+		return
+	}
+	failed := map[string]bool{}
+	if p.report {
+		ids, whole := batchFailures(out)
+		if whole {
+			return
+		}
+		for _, id := range ids {
+			failed[id] = true
+		}
+	}
+	var entries []sqstypes.DeleteMessageBatchRequestEntry
+	for i, m := range msgs {
+		if !failed[aws.ToString(m.MessageId)] {
+			entries = append(entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	if len(entries) > 0 {
+		if _, err := p.s.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &p.url, Entries: entries}); err != nil {
+			p.s.log.Warn("deleting processed messages", "queue", p.arn, "error", err)
+		}
+	}
+}
+
+type streamPoller struct {
+	s          *Stack
+	pool       *lambdart.Pool
+	arn        string
+	batch      int
+	report     bool
+	start      string
+	maxRetries int // -1: until the records expire
+}
+
+// run reads every shard of the stream in order. Records of one item are
+// in one shard, so they are delivered in order; a failing batch is retried
+// from its first failed record, holding back everything after it.
+func (p *streamPoller) run(ctx context.Context) {
+	done := map[string]bool{}
+	for ctx.Err() == nil {
+		out, err := p.s.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &p.arn})
+		if err != nil {
+			p.s.log.Warn("describing stream", "stream", p.arn, "error", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			id := aws.ToString(sh.ShardId)
+			if done[id] {
+				continue
+			}
+			done[id] = true
+			// Shards are read one after the other here: the emulator keeps
+			// one open shard per stream, so this keeps order without
+			// tracking shard lineage.
+			p.readShard(ctx, id)
+		}
+		sleep(ctx, 250*time.Millisecond)
+	}
+}
+
+func (p *streamPoller) iterator(ctx context.Context, shard string, typ streamtypes.ShardIteratorType, seq string) (*string, error) {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: &p.arn, ShardId: &shard, ShardIteratorType: typ}
+	if seq != "" {
+		in.SequenceNumber = &seq
+	}
+	out, err := p.s.streams.GetShardIterator(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return out.ShardIterator, nil
+}
+
+func (p *streamPoller) readShard(ctx context.Context, shard string) {
+	typ := streamtypes.ShardIteratorTypeTrimHorizon
+	if p.start == "LATEST" {
+		typ = streamtypes.ShardIteratorTypeLatest
+	}
+	it, err := p.iterator(ctx, shard, typ, "")
+	if err != nil {
+		p.s.log.Warn("opening shard", "stream", p.arn, "error", err)
+		return
+	}
+	var pending []streamtypes.Record
+	attempts := 0
+	for ctx.Err() == nil {
+		if len(pending) < p.batch && it != nil {
+			out, err := p.s.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(int32(p.batch - len(pending)))})
+			if err != nil {
+				p.s.log.Warn("reading stream", "stream", p.arn, "error", err)
+				sleep(ctx, time.Second)
+				continue
+			}
+			pending = append(pending, out.Records...)
+			it = out.NextShardIterator
+		}
+		if len(pending) == 0 {
+			if it == nil {
+				return // the shard is closed and read
+			}
+			sleep(ctx, 100*time.Millisecond)
+			continue
+		}
+		n := min(len(pending), p.batch)
+		failedAt := p.deliver(ctx, pending[:n])
+		if failedAt < 0 {
+			pending, attempts = pending[n:], 0
+			continue
+		}
+		attempts++
+		if p.maxRetries >= 0 && attempts > p.maxRetries {
+			p.s.log.Warn("stream batch discarded after retries", "stream", p.arn, "records", n-failedAt, "attempts", attempts)
+			pending, attempts = pending[n:], 0
+			continue
+		}
+		pending = pending[failedAt:]
+		sleep(ctx, backoff(attempts))
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 6)
+	return min(d, 3*time.Second)
+}
+
+// deliver invokes the function with a batch and returns the index of the
+// first record to retry, or -1 when the batch succeeded.
+func (p *streamPoller) deliver(ctx context.Context, recs []streamtypes.Record) int {
+	ev := events.DynamoDBEvent{}
+	for _, r := range recs {
+		ev.Records = append(ev.Records, toEventRecord(r, p.arn))
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := p.pool.Invoke(ctx, payload)
+	if err != nil {
+		p.s.log.Info("stream batch failed", "stream", p.arn, "records", len(recs), "error", err)
+		return 0
+	}
+	if !p.report {
+		return -1
+	}
+	ids, whole := batchFailures(out)
+	if whole {
+		return 0
+	}
+	first := -1
+	for _, id := range ids {
+		for i, r := range recs {
+			if aws.ToString(r.Dynamodb.SequenceNumber) == id && (first < 0 || i < first) {
+				first = i
+			}
+		}
+	}
+	return first
+}
+
+func toEventRecord(r streamtypes.Record, streamARN string) events.DynamoDBEventRecord {
+	rec := events.DynamoDBEventRecord{
+		EventID: aws.ToString(r.EventID), EventName: string(r.EventName), EventVersion: aws.ToString(r.EventVersion),
+		EventSource: "aws:dynamodb", AWSRegion: Region, EventSourceArn: streamARN,
+	}
+	if d := r.Dynamodb; d != nil {
+		rec.Change = events.DynamoDBStreamRecord{
+			Keys: toEventAVs(d.Keys), NewImage: toEventAVs(d.NewImage), OldImage: toEventAVs(d.OldImage),
+			SequenceNumber: aws.ToString(d.SequenceNumber), SizeBytes: aws.ToInt64(d.SizeBytes), StreamViewType: string(d.StreamViewType),
+		}
+		if d.ApproximateCreationDateTime != nil {
+			rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+		}
+	}
+	return rec
+}
+
+func toEventAVs(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	for k, v := range m {
+		out[k] = toEventAV(v)
+	}
+	return out
+}
+
+func toEventAV(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
+	switch x := v.(type) {
+	case *streamtypes.AttributeValueMemberS:
+		return events.NewStringAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *streamtypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(x.Value)
+	case *streamtypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(x.Value))
+		for i, e := range x.Value {
+			l[i] = toEventAV(e)
+		}
+		return events.NewListAttribute(l)
+	case *streamtypes.AttributeValueMemberM:
+		return events.NewMapAttribute(toEventAVs(x.Value))
+	}
+	return events.NewNullAttribute()
+}
+
+// sleep waits d or until ctx ends. It paces polling; tests never use it.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
