@@ -136,18 +136,17 @@ func convert(n *yaml.Node) (any, error) {
 		}
 		v = l
 	case yaml.ScalarNode:
-		if err := n.Decode(&v); err != nil && !strings.HasPrefix(n.Tag, "!") {
-			return nil, fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		if strings.HasPrefix(n.Tag, "!") {
+		if isCustomTag(n.Tag) {
 			v = n.Value
+		} else if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
 		}
 	case yaml.AliasNode:
 		return convert(n.Alias)
 	}
 	long, ok := shortForms[n.Tag]
 	if !ok {
-		if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		if isCustomTag(n.Tag) {
 			return nil, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
 		}
 		return v, nil
@@ -163,3 +162,7 @@ func convert(n *yaml.Node) (any, error) {
 	}
 	return map[string]any{long: v}, nil
 }
+
+// isCustomTag reports a CloudFormation tag (!Ref), as opposed to a YAML
+// core tag (!!str, !!bool).
+func isCustomTag(tag string) bool { return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") }

@@ -1,0 +1,192 @@
+package template
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Check returns the template's violations of the project's rules: one
+// function resource per folder in functionDirs (and the reverse), one role
+// per function, a DLQ for every queue, encrypted queues and tables, PITR
+// and TTL on tables, a consumer for every stream, and no IAM statement
+// granting "*" actions or "*" resources.
+func Check(t *Template, functionDirs []string) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// Functions ↔ folders, and roles.
+	dirs := map[string]bool{}
+	for _, d := range functionDirs {
+		dirs[d] = false
+	}
+	roles := map[string]string{}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		p := t.Resources[id].Properties
+		code, _ := p["CodeUri"].(string)
+		dir := path.Base(strings.TrimRight(code, "/"))
+		if _, ok := dirs[dir]; !ok {
+			add("function %s: CodeUri %q names no folder under functions/", id, code)
+		} else {
+			dirs[dir] = true
+		}
+		if _, ok := p["Policies"]; ok {
+			add("function %s: use its own AWS::IAM::Role, not SAM Policies", id)
+		}
+		role := fmt.Sprint(MapOf(p["Role"])["Fn::GetAtt"])
+		if len(ListOf(MapOf(p["Role"])["Fn::GetAtt"])) != 2 {
+			add("function %s: Role must be !GetAtt <its role>.Arn", id)
+			continue
+		}
+		if other, ok := roles[role]; ok {
+			add("functions %s and %s share a role", other, id)
+		}
+		roles[role] = id
+	}
+	for _, d := range sortedKeys(dirs) {
+		if !dirs[d] {
+			add("functions/%s has no AWS::Serverless::Function in the template", d)
+		}
+	}
+	for _, id := range t.OfType("AWS::Lambda::Function") {
+		add("function %s: declare functions as AWS::Serverless::Function (the local stack builds their CodeUri)", id)
+	}
+
+	// Queues: a DLQ each, encrypted.
+	dlqs := map[string]bool{}
+	for _, id := range t.OfType("AWS::SQS::Queue") {
+		rp := MapOf(t.Resources[id].Properties["RedrivePolicy"])
+		if target := ListOf(MapOf(rp["deadLetterTargetArn"])["Fn::GetAtt"]); len(target) == 2 {
+			dlqs[fmt.Sprint(target[0])] = true
+		}
+	}
+	for _, id := range t.OfType("AWS::SQS::Queue") {
+		p := t.Resources[id].Properties
+		if len(MapOf(p["RedrivePolicy"])) == 0 && !dlqs[id] {
+			add("queue %s has no dead-letter queue (RedrivePolicy)", id)
+		}
+		if p["KmsMasterKeyId"] == nil {
+			add("queue %s is not encrypted with KMS (KmsMasterKeyId)", id)
+		}
+	}
+
+	// Tables: encrypted, recoverable, expiring; streams consumed.
+	consumed := map[string]bool{}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		for _, ev := range MapOf(t.Resources[id].Properties["Events"]) {
+			e := MapOf(ev)
+			if e["Type"] == "DynamoDB" {
+				if s := ListOf(MapOf(MapOf(e["Properties"])["Stream"])["Fn::GetAtt"]); len(s) == 2 {
+					consumed[fmt.Sprint(s[0])] = true
+				}
+			}
+		}
+	}
+	for _, id := range t.OfType("AWS::Lambda::EventSourceMapping") {
+		if s := ListOf(MapOf(t.Resources[id].Properties["EventSourceArn"])["Fn::GetAtt"]); len(s) == 2 {
+			consumed[fmt.Sprint(s[0])] = true
+		}
+	}
+	for _, id := range t.OfType("AWS::DynamoDB::Table") {
+		p := t.Resources[id].Properties
+		sse := MapOf(p["SSESpecification"])
+		if sse["SSEEnabled"] != true || sse["SSEType"] != "KMS" || sse["KMSMasterKeyId"] == nil {
+			add("table %s is not encrypted with the project's KMS key", id)
+		}
+		if MapOf(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"] != true {
+			add("table %s has no point-in-time recovery", id)
+		}
+		if MapOf(p["TimeToLiveSpecification"])["Enabled"] != true {
+			add("table %s has no TTL", id)
+		}
+		if len(MapOf(p["StreamSpecification"])) > 0 && !consumed[id] {
+			add("table %s has a stream that no function consumes", id)
+		}
+	}
+
+	// IAM: no wildcard actions or resources.
+	for _, id := range sortedKeys(t.Resources) {
+		r := t.Resources[id]
+		var docs []any
+		switch r.Type {
+		case "AWS::IAM::Role":
+			for _, pol := range ListOf(r.Properties["Policies"]) {
+				docs = append(docs, MapOf(pol)["PolicyDocument"])
+			}
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
+			docs = append(docs, r.Properties["PolicyDocument"])
+		}
+		for _, doc := range docs {
+			for _, st := range ListOf(MapOf(doc)["Statement"]) {
+				s := MapOf(st)
+				if s["Effect"] != "Allow" {
+					continue
+				}
+				for _, a := range strings2(s["Action"]) {
+					if strings.Contains(a, "*") {
+						add("%s grants the wildcard action %q", id, a)
+					}
+				}
+				if s["NotAction"] != nil || s["NotResource"] != nil {
+					add("%s uses NotAction/NotResource", id)
+				}
+				for _, res := range strings2(s["Resource"]) {
+					if isWildcardResource(res) {
+						add("%s grants the wildcard resource %q", id, res)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+// strings2 returns the literal strings of a string-or-list value, and the
+// template strings of !Sub values, for the wildcard checks.
+func strings2(v any) []string {
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			if sub, ok := x["Fn::Sub"]; ok {
+				if s, ok := sub.(string); ok {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// isWildcardResource reports "*" and ARNs whose resource part is "*"
+// (arn:aws:dynamodb:us-east-1:123:*). A path under a named resource, such
+// as a log group's log-stream:*, is scoped and allowed.
+func isWildcardResource(res string) bool {
+	if res == "*" {
+		return true
+	}
+	if !strings.HasPrefix(res, "arn:") {
+		return false
+	}
+	parts := strings.SplitN(res, ":", 6)
+	return len(parts) == 6 && (parts[5] == "*" || parts[5] == "")
+}

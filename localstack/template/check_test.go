@@ -1,0 +1,102 @@
+package template
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func functionDirs(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs
+}
+
+// TestProjectTemplate holds the project's template to its rules.
+func TestProjectTemplate(t *testing.T) {
+	root := filepath.Join("..", "..")
+	tmpl, err := Load(filepath.Join(root, "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := functionDirs(t, root)
+	if len(dirs) < 3 {
+		t.Fatalf("functions/ has %d folders", len(dirs))
+	}
+	if problems := Check(tmpl, dirs); len(problems) > 0 {
+		t.Fatalf("infra/template.yaml:\n  %s", strings.Join(problems, "\n  "))
+	}
+	g := MapOf(tmpl.Globals["Function"])
+	if g["Runtime"] != "provided.al2023" || ListOf(g["Architectures"])[0] != "arm64" || g["Handler"] != "bootstrap" {
+		t.Fatalf("functions must be provided.al2023 arm64 bootstrap: %v", g)
+	}
+}
+
+const base = `
+Resources:
+  Key: {Type: AWS::KMS::Key, Properties: {}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: ../bin/fn/, Role: !GetAtt FnRole.Arn}
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: dynamodb:GetItem, Resource: !GetAtt T.Arn}
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      SSESpecification: {SSEEnabled: true, SSEType: KMS, KMSMasterKeyId: !Ref Key}
+      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
+      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
+`
+
+// TestCheckCatchesEachProblem proves each rule fails a template that
+// breaks it (and passes the clean base).
+func TestCheckCatchesEachProblem(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		dirs       []string
+		want       string
+	}{
+		{"clean", base, []string{"fn"}, ""},
+		{"folder without function", base, []string{"fn", "extra"}, "functions/extra has no AWS::Serverless::Function"},
+		{"function without folder", base, []string{}, `CodeUri "../bin/fn/" names no folder`},
+		{"wildcard action", strings.Replace(base, "Action: dynamodb:GetItem", "Action: dynamodb:*", 1), []string{"fn"}, "wildcard action"},
+		{"wildcard resource", strings.Replace(base, "Resource: !GetAtt T.Arn", `Resource: "*"`, 1), []string{"fn"}, "wildcard resource"},
+		{"wildcard ARN resource", strings.Replace(base, "Resource: !GetAtt T.Arn", `Resource: !Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:*"`, 1), []string{"fn"}, "wildcard resource"},
+		{"unencrypted table", strings.Replace(base, "SSEEnabled: true", "SSEEnabled: false", 1), []string{"fn"}, "not encrypted"},
+		{"no PITR", strings.Replace(base, "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", 1), []string{"fn"}, "point-in-time"},
+		{"stream without consumer", base + "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n", []string{"fn"}, "stream that no function consumes"},
+		{"queue without DLQ", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "no dead-letter queue"},
+		{"unencrypted queue", base + "  Q: {Type: AWS::SQS::Queue, Properties: {RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "queue Q is not encrypted"},
+		{"shared role", base + "  Fn2:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: ../bin/fn2/, Role: !GetAtt FnRole.Arn}\n", []string{"fn", "fn2"}, "share a role"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := strings.Join(Check(tmpl, tc.dirs), "\n")
+			if tc.want == "" && problems != "" {
+				t.Fatalf("clean template has problems:\n%s", problems)
+			}
+			if !strings.Contains(problems, tc.want) {
+				t.Fatalf("problems %q do not mention %q", problems, tc.want)
+			}
+		})
+	}
+}
