@@ -187,6 +187,6 @@ func isWildcardResource(res string) bool {
 	if !strings.HasPrefix(res, "arn:") {
 		return false
 	}
-	parts := strings.SplitN(res, ":", 6)
+	parts := strings.SplitN(subVar.ReplaceAllString(res, "x"), ":", 6)
 	return len(parts) == 6 && (parts[5] == "*" || parts[5] == "")
 }
