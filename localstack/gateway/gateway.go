@@ -50,7 +50,6 @@ type Config struct {
 type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
-	host   string
 	mu     sync.Mutex
 	conns  map[string]*conn
 	wg     sync.WaitGroup
@@ -61,6 +60,7 @@ type conn struct {
 	id          string
 	ws          *websocket.Conn
 	connectedAt time.Time
+	host        string
 	sourceIP    string
 	userAgent   string
 	mu          sync.Mutex
@@ -118,7 +118,7 @@ func (g *Gateway) requestContext(c *conn, routeKey, eventType string) events.API
 	now := time.Now()
 	return events.APIGatewayWebsocketProxyRequestContext{
 		RouteKey: routeKey, EventType: eventType, ConnectionID: c.id, RequestID: newID(), ExtendedRequestID: newID(),
-		Stage: g.cfg.Stage, APIID: g.cfg.APIID, DomainName: g.host, ConnectedAt: c.connectedAt.UnixMilli(),
+		Stage: g.cfg.Stage, APIID: g.cfg.APIID, DomainName: c.host, ConnectedAt: c.connectedAt.UnixMilli(),
 		RequestTimeEpoch: now.UnixMilli(), RequestTime: now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
 		Identity: events.APIGatewayRequestIdentity{SourceIP: c.sourceIP, UserAgent: c.userAgent},
 	}
@@ -131,10 +131,9 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "closed", http.StatusServiceUnavailable)
 		return
 	}
-	g.host = r.Host
 	g.mu.Unlock()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	c := &conn{id: newID(), connectedAt: time.Now(), sourceIP: ip, userAgent: r.UserAgent()}
+	c := &conn{id: newID(), connectedAt: time.Now(), host: r.Host, sourceIP: ip, userAgent: r.UserAgent()}
 	if inv, ok := g.cfg.Routes["$connect"]; ok {
 		req := events.APIGatewayWebsocketProxyRequest{
 			Headers: map[string]string{}, MultiValueHeaders: map[string][]string{}, IsBase64Encoded: false,
@@ -319,4 +318,3 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 		writeAPIError(w, http.StatusMethodNotAllowed, "BadRequestException", "method not allowed")
 	}
 }
-

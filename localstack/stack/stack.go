@@ -44,14 +44,14 @@ const (
 
 // Options configure a stack. Zero ports pick free ones.
 type Options struct {
-	Root         string // the repository root
-	Template     string // default Root/infra/template.yaml
-	Stage        string // default dev; parameters come from Root/infra/params/<stage>.json
-	StackName    string // default psc-<stage>
-	Endpoint     string // an emulator already running; "" starts MiniStack
-	Venv         string // default Root/.venv
-	StateDir     string // default Root/.local
-	FunctionsDir string // where function folders live; default Root/functions
+	Root         string         // the repository root
+	Template     string         // default Root/infra/template.yaml
+	Stage        string         // default dev; parameters come from Root/infra/params/<stage>.json
+	StackName    string         // default psc-<stage>
+	Endpoint     string         // an emulator already running; "" starts MiniStack
+	Venv         string         // default Root/.venv
+	StateDir     string         // default Root/.local
+	FunctionsDir string         // where function folders live; default Root/functions
 	Ports        map[string]int // WebSocket API logical id → port
 	WebPort      int
 	IdleTimeout  time.Duration
@@ -80,21 +80,21 @@ type Outputs struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	Outputs Outputs
-	opts    Options
-	log     *slog.Logger
-	emu     *emulator
-	ddb     *dynamodb.Client
-	streams *dynamodbstreams.Client
-	sqs     *sqs.Client
-	secrets *secretsmanager.Client
-	tmpl    *template.Template
-	res     *template.Resolver
-	pools   map[string]*lambdart.Pool // logical id → pool
-	gws     []*gateway.Gateway
-	servers []*http.Server
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	Outputs       Outputs
+	opts          Options
+	log           *slog.Logger
+	emu           *emulator
+	ddb           *dynamodb.Client
+	streams       *dynamodbstreams.Client
+	sqs           *sqs.Client
+	secrets       *secretsmanager.Client
+	tmpl          *template.Template
+	res           *template.Resolver
+	pools         map[string]*lambdart.Pool // logical id → pool
+	gws           []*gateway.Gateway
+	servers       []*http.Server
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
 	queueURLByARN map[string]string
 }
 
@@ -607,4 +607,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
-

@@ -165,4 +165,6 @@ func convert(n *yaml.Node) (any, error) {
 
 // isCustomTag reports a CloudFormation tag (!Ref), as opposed to a YAML
 // core tag (!!str, !!bool).
-func isCustomTag(tag string) bool { return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") }
+func isCustomTag(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
+}

@@ -1,0 +1,277 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	mgmttypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/patientservicecenter/psc/localstack/stack"
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/push"
+)
+
+var env *stacktest.Env
+
+// The fidelity tests run fixture functions (testdata/functions) from a
+// fixture template (testdata/fidelity.yaml) on the local stack, and check
+// that it behaves as API Gateway, SQS and DynamoDB Streams event source
+// mappings do in AWS.
+func TestMain(m *testing.M) {
+	stacktest.Main(m, &env, &stack.Options{
+		Template:     filepath.Join("testdata", "fidelity.yaml"),
+		FunctionsDir: filepath.Join(stacktest.Root(), "localstack", "stack", "testdata", "functions"),
+		Stage:        "test",
+		StackName:    "fidelity",
+	})
+}
+
+func cfg() aws.Config { return env.Stack.AWSConfig() }
+
+func unique(prefix string) string { return fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()) }
+
+// records returns the entries the fixtures appended for a source.
+func records(t *testing.T, source string) []string {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(cfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables["RecordsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"source": &types.AttributeValueMemberS{Value: source}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := out.Item["log"].(*types.AttributeValueMemberL)
+	var entries []string
+	if l != nil {
+		for _, v := range l.Value {
+			entries = append(entries, v.(*types.AttributeValueMemberS).Value)
+		}
+	}
+	return entries
+}
+
+func withPrefix(entries []string, prefix string) []string {
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e, prefix) {
+			out = append(out, strings.TrimPrefix(e, prefix))
+		}
+	}
+	return out
+}
+
+func echo(t *testing.T, c *stacktest.Client, frame string) map[string]any {
+	t.Helper()
+	c.Send(frame)
+	f, _ := c.Wait(func(f map[string]any) bool { return f["route"] != nil || f["message"] != nil })
+	return f
+}
+
+func TestRouteSelection(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["Api"])
+	for frame, want := range map[string]string{
+		`{"action":"ping"}`:     "ping",
+		`{"action":"unknown"}`:  "$default",
+		`{"action":"$connect"}`: "$default",
+		`{"action":7}`:          "$default",
+		`not json at all`:       "$default",
+		`{"other":"ping"}`:      "$default",
+	} {
+		if f := echo(t, c, frame); f["route"] != want || f["body"] != frame {
+			t.Errorf("frame %s went to %v, want %s", frame, f, want)
+		}
+	}
+}
+
+func TestNoMatchingRouteAndNoDefaultIsForbidden(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["NoDefaultApi"])
+	if f := echo(t, c, `{"action":"nope"}`); f["message"] != "Forbidden" {
+		t.Fatalf("unrouted frame answered %v", f)
+	}
+}
+
+func TestConnectRejectedOnNon2xx(t *testing.T) {
+	_, resp, err := stacktest.DialErr(t, env.Outputs.WebSockets["Api"]+"?deny=1")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("connect with deny=1: err=%v resp=%v, want a 403 refusal", err, resp)
+	}
+}
+
+func TestDisconnectRouteOnClose(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["Api"])
+	id := echo(t, c, `{"action":"ping"}`)["connectionId"].(string)
+	c.Close()
+	stacktest.Eventually(t, 15*time.Second, "$disconnect recorded", func() bool { return slices.Contains(records(t, "disconnect"), id) })
+}
+
+func TestManagementAPI(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["Api"])
+	id := echo(t, c, `{"action":"ping"}`)["connectionId"].(string)
+	mgmt, err := push.NewClient(cfg(), env.Outputs.WebSockets["Api"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte(`{"route":"pushed"}`)}); err != nil {
+		t.Fatalf("POST to a live connection: %v", err)
+	}
+	if f, _ := c.Wait(func(f map[string]any) bool { return f["route"] == "pushed" }); f == nil {
+		t.Fatal("pushed frame not received")
+	}
+	got, err := mgmt.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id})
+	if err != nil || got.ConnectedAt == nil || got.Identity == nil || aws.ToString(got.Identity.SourceIp) == "" {
+		t.Fatalf("GET connection: %+v, %v", got, err)
+	}
+	if _, err := mgmt.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &id}); err != nil {
+		t.Fatalf("DELETE connection: %v", err)
+	}
+	select {
+	case <-c.Closed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("DELETE did not close the client's connection")
+	}
+	var gone *mgmttypes.GoneException
+	_, err = mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte(`{}`)})
+	if !errors.As(err, &gone) {
+		t.Fatalf("POST to a closed connection: %v, want GoneException (410)", err)
+	}
+	_, err = mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("neverexisted"), Data: []byte(`{}`)})
+	if !errors.As(err, &gone) {
+		t.Fatalf("POST to an unknown connection: %v, want GoneException (410)", err)
+	}
+}
+
+func sendSQS(t *testing.T, queue string, body map[string]any, group string) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(env.Outputs.Queues[queue]), MessageBody: aws.String(string(b))}
+	if group != "" {
+		in.MessageGroupId = &group
+	}
+	if _, err := sqs.NewFromConfig(cfg()).SendMessage(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSQSPartialBatchFailureRetriesOnlyFailedAndRedrivesToDLQ(t *testing.T) {
+	run := unique("w")
+	sendSQS(t, "WorkQueue", map[string]any{"id": run + "-a"}, "")
+	sendSQS(t, "WorkQueue", map[string]any{"id": run + "-b", "fail": -1}, "")
+	sendSQS(t, "WorkQueue", map[string]any{"id": run + "-c"}, "")
+
+	client := sqs.NewFromConfig(cfg())
+	var dlqBodies []string
+	stacktest.Eventually(t, 30*time.Second, "the failing message reaches the DLQ", func() bool {
+		out, err := client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(env.Outputs.Queues["WorkDLQ"]), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			dlqBodies = append(dlqBodies, aws.ToString(m.Body))
+		}
+		return len(dlqBodies) > 0 && strings.Contains(strings.Join(dlqBodies, ""), run+"-b")
+	})
+	got := withPrefix(records(t, "fidelity-test-work"), run+"-")
+	slices.Sort(got)
+	// a and c were delivered once and deleted; b was delivered
+	// maxReceiveCount (2) times, then moved to the DLQ.
+	want := []string{"a:ok", "b:fail", "b:fail", "c:ok"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("deliveries = %v, want %v", got, want)
+	}
+	if strings.Contains(strings.Join(dlqBodies, ""), run+"-a") || strings.Contains(strings.Join(dlqBodies, ""), run+"-c") {
+		t.Fatalf("successful messages in the DLQ: %v", dlqBodies)
+	}
+}
+
+func TestFIFOOrderPerGroup(t *testing.T) {
+	run := unique("f")
+	for i := 1; i <= 6; i++ {
+		for _, g := range []string{"g1", "g2"} {
+			body := map[string]any{"id": fmt.Sprintf("%s-%s-%d", run, g, i)}
+			if g == "g1" && i == 3 {
+				body["fail"] = 1 // fails its first delivery
+			}
+			sendSQS(t, "OrderQueue", body, run+g)
+		}
+	}
+	var log []string
+	stacktest.Eventually(t, 30*time.Second, "all FIFO messages processed", func() bool {
+		log = withPrefix(records(t, "fidelity-test-order.fifo"), run+"-")
+		n := 0
+		for _, e := range log {
+			if strings.HasSuffix(e, ":ok") {
+				n++
+			}
+		}
+		return n == 12
+	})
+	for _, g := range []string{"g1", "g2"} {
+		var oks []string
+		for _, e := range withPrefix(log, g+"-") {
+			if strings.HasSuffix(e, ":ok") {
+				oks = append(oks, strings.TrimSuffix(e, ":ok"))
+			}
+		}
+		if strings.Join(oks, ",") != "1,2,3,4,5,6" {
+			t.Fatalf("group %s processed in order %v (log %v)", g, oks, log)
+		}
+	}
+	g1 := withPrefix(log, "g1-")
+	if i := slices.Index(g1, "3:fail"); i < 0 || slices.Index(g1, "3:ok") < i {
+		t.Fatalf("g1's message 3 should fail once, then succeed: %v", g1)
+	}
+}
+
+func TestStreamOrderPerItemWithRetry(t *testing.T) {
+	run := unique("s")
+	db := dynamodb.NewFromConfig(cfg())
+	table := env.Outputs.Tables["ItemsTable"]
+	for n := 1; n <= 5; n++ {
+		for _, item := range []string{"A", "B"} {
+			it := map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: run + item},
+				"n":  &types.AttributeValueMemberN{Value: fmt.Sprint(n)},
+			}
+			if item == "A" && n == 3 {
+				it["failOnce"] = &types.AttributeValueMemberBOOL{Value: true}
+			}
+			if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var log []string
+	stacktest.Eventually(t, 30*time.Second, "all stream records processed", func() bool {
+		log = withPrefix(records(t, "stream"), run)
+		return len(log) >= 11 // 10 successes and A's one failure
+	})
+	for _, item := range []string{"A", "B"} {
+		var ns []string
+		for _, e := range withPrefix(log, item+":") {
+			if !strings.HasSuffix(e, ":fail") {
+				ns = append(ns, e)
+			}
+		}
+		if strings.Join(ns, ",") != "1,2,3,4,5" {
+			t.Fatalf("item %s processed in order %v (log %v)", item, ns, log)
+		}
+	}
+	a := withPrefix(log, "A:")
+	if i := slices.Index(a, "3:fail"); i < 0 || slices.Index(a, "3") < i {
+		t.Fatalf("A's record 3 should fail once and be retried before 4: %v", a)
+	}
+}

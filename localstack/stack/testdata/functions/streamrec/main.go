@@ -1,0 +1,42 @@
+// Command streamrec is a fidelity fixture: it records each stream record
+// as "<pk>:<n>" and fails an image with failOnce=true the first time it
+// sees it, reporting its sequence number as the batch item failure.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/patientservicecenter/psc/localstack/stack/testdata/recorder"
+)
+
+func main() {
+	rec, err := recorder.New(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	lambda.Start(func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		var resp events.DynamoDBEventResponse
+		for _, r := range ev.Records {
+			img := r.Change.NewImage
+			pk, n := img["pk"].String(), img["n"].Number()
+			if fo, ok := img["failOnce"]; ok && fo.Boolean() {
+				first, err := rec.Once(ctx, "stream/"+pk+"/"+n)
+				if err != nil {
+					return resp, err
+				}
+				if first {
+					// Stop here: this record and all after it come again.
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+					return resp, rec.Append(ctx, "stream", pk+":"+n+":fail")
+				}
+			}
+			if err := rec.Append(ctx, "stream", pk+":"+n); err != nil {
+				return resp, err
+			}
+		}
+		return resp, nil
+	})
+}
