@@ -1,0 +1,325 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/session"
+)
+
+// memory implements the stores in memory for the service's unit tests.
+type memory struct {
+	mu     sync.Mutex
+	convs  map[string]Conversation
+	msgs   map[string][]Message
+	conns  map[string]Connection
+	pushed map[string][]map[string]any
+	gone   map[string]bool
+}
+
+func newMemory() *memory {
+	return &memory{convs: map[string]Conversation{}, msgs: map[string][]Message{}, conns: map[string]Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}}
+}
+
+var (
+	_ Conversations = (*memory)(nil)
+	_ Pusher        = (*memory)(nil)
+)
+
+func (m *memory) Create(_ context.Context, c Conversation) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.convs[c.ID] = c
+	return nil
+}
+
+func (m *memory) Get(_ context.Context, id string) (Conversation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.convs[id]
+	if !ok {
+		return c, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	return c, nil
+}
+
+func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, prev := range m.msgs[msg.ConversationID] {
+		if prev.ClientMessageID == msg.ClientMessageID {
+			return prev, true, nil
+		}
+	}
+	c := m.convs[msg.ConversationID]
+	if c.State == StateClosed {
+		return Message{}, false, fault.Errorf(fault.Conflict, "closed")
+	}
+	c.LastSeq++
+	m.convs[c.ID] = c
+	msg.Seq, msg.ID = c.LastSeq, protocol.MessageIDFor(c.LastSeq)
+	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
+	return msg, false, nil
+}
+
+func (m *memory) After(_ context.Context, id, after string) ([]Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Message
+	for _, msg := range m.msgs[id] {
+		if msg.ID > after {
+			out = append(out, msg)
+		}
+	}
+	return out, nil
+}
+
+func (m *memory) Close(_ context.Context, id string, at time.Time) (Conversation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.convs[id]
+	if c.State == StateClosed {
+		return c, fault.Errorf(fault.Conflict, "closed")
+	}
+	c.State, c.UpdatedAt = StateClosed, at
+	m.convs[id] = c
+	return c, nil
+}
+
+// connStore adapts memory to Connections (method names clash with Conversations).
+type connStore struct{ m *memory }
+
+var _ Connections = connStore{}
+
+func (s connStore) Put(_ context.Context, c Connection) error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.m.conns[c.ID] = c
+	return nil
+}
+
+func (s connStore) Admit(_ context.Context, id string, _ time.Time) (Connection, error) {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	c, ok := s.m.conns[id]
+	if !ok {
+		return c, fault.Errorf(fault.NotFound, "connection not found")
+	}
+	return c, nil
+}
+
+func (s connStore) Bind(_ context.Context, id, patientID, conversationID string) error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	c := s.m.conns[id]
+	c.PatientID, c.ConversationID = patientID, conversationID
+	s.m.conns[id] = c
+	return nil
+}
+
+func (s connStore) Delete(_ context.Context, id string) error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	delete(s.m.conns, id)
+	return nil
+}
+
+func (s connStore) ForConversation(_ context.Context, id string) ([]Connection, error) {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	var out []Connection
+	for _, c := range s.m.conns {
+		if c.ConversationID == id {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (m *memory) Push(_ context.Context, id string, frame []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gone[id] {
+		return ErrGone
+	}
+	var f map[string]any
+	if err := json.Unmarshal(frame, &f); err != nil {
+		return err
+	}
+	m.pushed[id] = append(m.pushed[id], f)
+	return nil
+}
+
+func (m *memory) frames(id, typ string) []map[string]any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []map[string]any
+	for _, f := range m.pushed[id] {
+		if f["type"] == typ {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+type fixture struct {
+	m   *memory
+	svc *Service
+	tok *session.Tokens
+	ids int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	tok, err := session.New([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{m: newMemory(), tok: tok}
+	f.svc = NewService(f.m, connStore{f.m}, f.m, tok, Config{ConnectionTTL: 2 * time.Hour, Retention: 24 * time.Hour},
+		func() time.Time { return now }, func() string { f.ids++; return fmt.Sprint(f.ids) })
+	return f
+}
+
+func (f *fixture) do(t *testing.T, conn string, body string) error {
+	t.Helper()
+	fr, err := protocol.DecodePatient([]byte(body))
+	if err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	return f.svc.Handle(context.Background(), conn, fr)
+}
+
+func (f *fixture) startOn(t *testing.T, conn, name string) (token, conversationID string) {
+	t.Helper()
+	if err := f.svc.Connect(context.Background(), conn, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, conn, `{"action":"start","name":"`+name+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	s := f.m.frames(conn, "session")
+	if len(s) != 1 {
+		t.Fatalf("session frames: %v", s)
+	}
+	return s[0]["session"].(string), s[0]["conversationId"].(string)
+}
+
+func TestSendAcksBroadcastsAndDedupes(t *testing.T) {
+	f := newFixture(t)
+	tok, conv := f.startOn(t, "a", "Ana")
+	if err := f.svc.Connect(context.Background(), "b", tok); err != nil {
+		t.Fatal(err)
+	}
+	send := `{"action":"send","conversationId":"` + conv + `","clientMessageId":"u1","text":"hello"}`
+	for i := 0; i < 3; i++ {
+		if err := f.do(t, "a", send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acks := f.m.frames("a", "ack")
+	if len(acks) != 3 || acks[0]["messageId"] != acks[2]["messageId"] {
+		t.Fatalf("acks = %v", acks)
+	}
+	for _, conn := range []string{"a", "b"} {
+		if msgs := f.m.frames(conn, "message"); len(msgs) != 1 || msgs[0]["text"] != "hello" {
+			t.Fatalf("%s got messages %v", conn, msgs)
+		}
+	}
+	if n := len(f.m.msgs[conv]); n != 1 {
+		t.Fatalf("stored %d messages", n)
+	}
+}
+
+func TestOwnershipAndState(t *testing.T) {
+	f := newFixture(t)
+	_, conv := f.startOn(t, "a", "Ana")
+	_, other := f.startOn(t, "b", "Ben")
+	cases := []struct {
+		conn, body string
+		code       fault.Code
+	}{
+		{"a", `{"action":"send","conversationId":"` + other + `","clientMessageId":"x","text":"hi"}`, fault.Forbidden},
+		{"a", `{"action":"typing","conversationId":"` + other + `"}`, fault.Forbidden},
+		{"a", `{"action":"end","conversationId":"` + other + `"}`, fault.Forbidden},
+		{"a", `{"action":"end","conversationId":"` + conv + `"}`, ""},
+		{"a", `{"action":"send","conversationId":"` + conv + `","clientMessageId":"y","text":"hi"}`, fault.Conflict},
+		{"a", `{"action":"end","conversationId":"` + conv + `"}`, fault.Conflict},
+		{"gone", `{"action":"resume"}`, fault.NotFound},
+	}
+	for _, tc := range cases {
+		if got := fault.CodeOf(f.do(t, tc.conn, tc.body)); got != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.body, got, tc.code)
+		}
+	}
+	if len(f.m.msgs[other]) != 0 {
+		t.Fatalf("refused frames stored messages: %v", f.m.msgs[other])
+	}
+	if err := f.svc.Connect(context.Background(), "c", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := fault.CodeOf(f.do(t, "c", `{"action":"resume"}`)); got != fault.Unauthorized {
+		t.Fatalf("resume without a session: %q", got)
+	}
+}
+
+func TestConnectRejectsBadSession(t *testing.T) {
+	f := newFixture(t)
+	if err := f.svc.Connect(context.Background(), "x", "nope"); fault.CodeOf(err) != fault.Unauthorized {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := f.m.conns["x"]; ok {
+		t.Fatal("a refused connection was stored")
+	}
+}
+
+func TestGoneConnectionIsDeletedNotTheSender(t *testing.T) {
+	f := newFixture(t)
+	tok, conv := f.startOn(t, "a", "Ana")
+	_ = f.svc.Connect(context.Background(), "stale", tok)
+	f.m.gone["stale"] = true
+	if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"u","text":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.m.conns["stale"]; ok {
+		t.Fatal("the gone connection is still stored")
+	}
+	if _, ok := f.m.conns["a"]; !ok {
+		t.Fatal("the sender's connection was deleted")
+	}
+}
+
+func TestHistorySplitsLargeHistories(t *testing.T) {
+	c := Conversation{ID: "c", State: StateBot}
+	var msgs []Message
+	for i := 1; i <= 120; i++ {
+		msgs = append(msgs, Message{ConversationID: "c", ID: protocol.MessageIDFor(int64(i)), Role: RolePatient, Text: strings.Repeat("é", 2000)})
+	}
+	frames := historyFrames(c, msgs, "r")
+	total := 0
+	for i, h := range frames {
+		if n := len(protocol.Encode(h)); n > 128*1024 {
+			t.Fatalf("frame %d is %d bytes", i, n)
+		}
+		if h.More != (i < len(frames)-1) || h.RequestID != "r" {
+			t.Fatalf("frame %d more=%v requestId=%q", i, h.More, h.RequestID)
+		}
+		total += len(h.Messages)
+	}
+	if len(frames) < 2 || total != 120 {
+		t.Fatalf("%d frames carrying %d messages", len(frames), total)
+	}
+	if empty := historyFrames(c, nil, ""); len(empty) != 1 || empty[0].Messages == nil {
+		t.Fatalf("empty history = %+v", empty)
+	}
+}

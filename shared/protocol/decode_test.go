@@ -1,0 +1,116 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+func TestDecodePatient(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		code fault.Code // "" for a valid frame
+		want ClientFrame
+	}{
+		{"start", `{"action":"start","name":" Ana ","topic":"billing","locale":"es-MX","requestId":"r1"}`, "", ClientFrame{Action: "start", Name: "Ana", Topic: "billing", Locale: "es", RequestID: "r1"}},
+		{"start default locale", `{"action":"start","name":"Ana"}`, "", ClientFrame{Action: "start", Name: "Ana", Locale: "en"}},
+		{"start unsupported locale", `{"action":"start","name":"Ana","locale":"fr"}`, fault.BadRequest, ClientFrame{}},
+		{"start no name", `{"action":"start"}`, fault.BadRequest, ClientFrame{}},
+		{"start long name", `{"action":"start","name":"` + strings.Repeat("x", 101) + `"}`, fault.TooLarge, ClientFrame{}},
+		{"start long topic", `{"action":"start","name":"a","topic":"` + strings.Repeat("x", 501) + `"}`, fault.TooLarge, ClientFrame{}},
+		{"resume empty", `{"action":"resume","after":""}`, "", ClientFrame{Action: "resume"}},
+		{"resume after", `{"action":"resume","after":"m000000000012"}`, "", ClientFrame{Action: "resume", After: "m000000000012"}},
+		{"resume bad after", `{"action":"resume","after":"m12"}`, fault.BadRequest, ClientFrame{}},
+		{"send", `{"action":"send","conversationId":"c-1","clientMessageId":"u-1","text":"hi"}`, "", ClientFrame{Action: "send", ConversationID: "c-1", ClientMessageID: "u-1", Text: "hi"}},
+		{"send 2000 runes", `{"action":"send","conversationId":"c","clientMessageId":"u","text":"` + strings.Repeat("é", 2000) + `"}`, "", ClientFrame{Action: "send", ConversationID: "c", ClientMessageID: "u", Text: strings.Repeat("é", 2000)}},
+		{"send 2001 runes", `{"action":"send","conversationId":"c","clientMessageId":"u","text":"` + strings.Repeat("é", 2001) + `"}`, fault.TooLarge, ClientFrame{}},
+		{"send blank", `{"action":"send","conversationId":"c","clientMessageId":"u","text":"  \n"}`, fault.BadRequest, ClientFrame{}},
+		{"send bad client id", `{"action":"send","conversationId":"c","clientMessageId":"a b","text":"x"}`, fault.BadRequest, ClientFrame{}},
+		{"send text not string", `{"action":"send","conversationId":"c","clientMessageId":"u","text":{"a":1}}`, fault.BadRequest, ClientFrame{}},
+		{"typing", `{"action":"typing","conversationId":"c"}`, "", ClientFrame{Action: "typing", ConversationID: "c"}},
+		{"end without id", `{"action":"end"}`, fault.BadRequest, ClientFrame{}},
+		{"no action", `{}`, fault.BadRequest, ClientFrame{}},
+		{"unknown", `{"action":"dance"}`, fault.BadRequest, ClientFrame{}},
+		{"not json", `hello`, fault.BadRequest, ClientFrame{}},
+		{"array", `[1]`, fault.BadRequest, ClientFrame{}},
+		{"too big", `{"action":"send","text":"` + strings.Repeat("x", MaxFrameBytes) + `"}`, fault.TooLarge, ClientFrame{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := DecodePatient([]byte(tc.body))
+			if got := fault.CodeOf(err); got != tc.code {
+				t.Fatalf("code = %q (%v), want %q", got, err, tc.code)
+			}
+			if tc.code == "" && f != tc.want {
+				t.Fatalf("frame = %+v, want %+v", f, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorFrameEchoesRequestIDAndHidesInternals(t *testing.T) {
+	f, err := DecodePatient([]byte(`{"action":"send","requestId":"abc"}`))
+	ef := NewErrorFrame(err, f.RequestID)
+	if ef.Type != "error" || ef.Code != "bad_request" || ef.RequestID != "abc" || ef.Message == "" {
+		t.Fatalf("error frame = %+v", ef)
+	}
+	internal := NewErrorFrame(json.Unmarshal([]byte("{"), &struct{}{}), "")
+	if internal.Code != "internal" || internal.Message != "internal error" {
+		t.Fatalf("internal error frame = %+v", internal)
+	}
+}
+
+func TestMessageIDsSortInOrder(t *testing.T) {
+	prev := ""
+	for _, seq := range []int64{1, 2, 9, 10, 99, 100, 123456789} {
+		id := MessageIDFor(seq)
+		if !IsMessageID(id) || id <= prev {
+			t.Fatalf("id %q after %q", id, prev)
+		}
+		prev = id
+	}
+}
+
+// FuzzDecodePatient: any input decodes to a valid frame or a coded error,
+// never a panic, and a valid frame respects every limit.
+func FuzzDecodePatient(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"start","name":"Ana","locale":"en"}`, `{"action":"send","conversationId":"c","clientMessageId":"u","text":"hi"}`,
+		`{"action":"resume","after":"m000000000001"}`, `{"action":"end","conversationId":"c"}`, `{"action":null}`, `[]`, `"`, `{"text":1e999}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fr, err := DecodePatient(body)
+		if err != nil {
+			if fault.CodeOf(err) == fault.Internal {
+				t.Fatalf("decode error without a protocol code: %v", err)
+			}
+			return
+		}
+		switch fr.Action {
+		case ActionStart:
+			if fr.Name == "" || utf8.RuneCountInString(fr.Name) > MaxNameRunes || (fr.Locale != "en" && fr.Locale != "es") {
+				t.Fatalf("invalid start accepted: %+v", fr)
+			}
+		case ActionSend:
+			if fr.ConversationID == "" || fr.ClientMessageID == "" || strings.TrimSpace(fr.Text) == "" || utf8.RuneCountInString(fr.Text) > MaxTextRunes {
+				t.Fatalf("invalid send accepted: %+v", fr)
+			}
+		case ActionResume:
+			if fr.After != "" && !IsMessageID(fr.After) {
+				t.Fatalf("invalid resume accepted: %+v", fr)
+			}
+		case ActionTyping, ActionEnd:
+			if fr.ConversationID == "" {
+				t.Fatalf("invalid %s accepted: %+v", fr.Action, fr)
+			}
+		default:
+			t.Fatalf("unknown action accepted: %+v", fr)
+		}
+	})
+}
