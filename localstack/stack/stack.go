@@ -60,6 +60,9 @@ type Options struct {
 	Output       io.Writer // function and emulator output; default os.Stderr
 	// Parameters override the stage's parameter file.
 	Parameters map[string]string
+	// ResourcesOnly creates the template's data resources and stops there:
+	// no functions, APIs or pages (for adapter tests).
+	ResourcesOnly bool
 }
 
 // Outputs are what the stack tells its users, and writes to
@@ -178,6 +181,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.declareOthers()
 	if err := s.createResources(ctx); err != nil {
 		return nil, err
+	}
+	if opts.ResourcesOnly {
+		return s, nil
 	}
 	if err := s.startFunctions(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ddb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,22 +75,36 @@ func (s *Connections) Put(ctx context.Context, c chat.Connection) error {
 }
 
 // Admit counts a frame in the connection's current window and returns the
-// connection, in one conditional update: the common case (same window,
-// under the limit) costs one write and no read.
+// connection. The common case (same window, under the limit) is one
+// conditional write and no read; a new window is a second conditional
+// write. Each step re-reads what a failed condition saw, so concurrent
+// frames, and an SDK retry of a write that did apply, are counted right.
 func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat.Connection, error) {
 	window := now.UnixMilli() / s.limit.Window.Milliseconds()
-	same := must(expression.NewBuilder().
-		WithUpdate(expression.Add(expression.Name("rlCount"), expression.Value(1))).
-		WithCondition(expression.Name("rlWindow").Equal(expression.Value(window)).
-			And(expression.Name("rlCount").LessThan(expression.Value(s.limit.Frames)))).
-		Build())
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: connKey(id), UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
-		ExpressionAttributeNames: same.Names(), ExpressionAttributeValues: same.Values(),
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		// New window, over the limit, or no such connection.
+	for attempt := 0; attempt < 4; attempt++ {
+		same := must(expression.NewBuilder().
+			WithUpdate(expression.Add(expression.Name("rlCount"), expression.Value(1))).
+			WithCondition(expression.Name("rlWindow").Equal(expression.Value(window)).
+				And(expression.Name("rlCount").LessThan(expression.Value(s.limit.Frames)))).
+			Build())
+		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table, Key: connKey(id), UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
+			ExpressionAttributeNames: same.Names(), ExpressionAttributeValues: same.Values(),
+			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if err == nil {
+			return decodeConnection(out.Attributes)
+		}
+		old, failed := conditionItem(err)
+		if !failed {
+			return chat.Connection{}, fmt.Errorf("admitting frame: %w", err)
+		}
+		if old == nil {
+			return chat.Connection{}, fault.Errorf(fault.NotFound, "connection not found")
+		}
+		if old.Window == window {
+			return chat.Connection{}, fault.Errorf(fault.RateLimited, "too many frames: at most %d per %s", s.limit.Frames, s.limit.Window)
+		}
 		fresh := must(expression.NewBuilder().
 			WithUpdate(expression.Set(expression.Name("rlWindow"), expression.Value(window)).
 				Set(expression.Name("rlCount"), expression.Value(1))).
@@ -98,36 +113,40 @@ func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat
 			Build())
 		out, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: &s.table, Key: connKey(id), UpdateExpression: fresh.Update(), ConditionExpression: fresh.Condition(),
-			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(),
-			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(), ReturnValues: types.ReturnValueAllNew,
 		})
-		if isConditionFailed(err) {
-			if _, gerr := s.get(ctx, id); gerr != nil {
-				return chat.Connection{}, gerr
-			}
-			return chat.Connection{}, fault.Errorf(fault.RateLimited, "too many frames: at most %d per %s", s.limit.Frames, s.limit.Window)
+		if err == nil {
+			return decodeConnection(out.Attributes)
 		}
+		if !isConditionFailed(err) {
+			return chat.Connection{}, fmt.Errorf("admitting frame: %w", err)
+		}
+		// Another frame (or a retry of ours) opened the window first:
+		// count this one in it.
 	}
-	if err != nil {
-		return chat.Connection{}, fmt.Errorf("admitting frame: %w", err)
-	}
-	var it connectionItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return chat.Connection{}, fmt.Errorf("unmarshalling connection: %w", err)
-	}
-	return it.domain(), nil
+	return chat.Connection{}, fault.Errorf(fault.RateLimited, "too many frames at once")
 }
 
-func (s *Connections) get(ctx context.Context, id string) (chat.Connection, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: connKey(id)})
-	if err != nil {
-		return chat.Connection{}, fmt.Errorf("getting connection: %w", err)
+// conditionItem returns the item a failed condition saw (nil when there
+// was none) and whether err is a condition failure at all.
+func conditionItem(err error) (*connectionItem, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return nil, false
 	}
-	if out.Item == nil {
-		return chat.Connection{}, fault.Errorf(fault.NotFound, "connection not found")
+	if len(ccf.Item) == 0 {
+		return nil, true
 	}
 	var it connectionItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+	if attributevalue.UnmarshalMap(ccf.Item, &it) != nil {
+		return nil, true
+	}
+	return &it, true
+}
+
+func decodeConnection(av map[string]types.AttributeValue) (chat.Connection, error) {
+	var it connectionItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 		return chat.Connection{}, fmt.Errorf("unmarshalling connection: %w", err)
 	}
 	return it.domain(), nil

@@ -2,6 +2,8 @@ package ddb
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"fmt"
 	"time"
 
@@ -114,9 +116,16 @@ func (s *Conversations) Create(ctx context.Context, c chat.Conversation) error {
 	cond := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("conversationId"))).Build())
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.convs, Item: item, ConditionExpression: cond.Condition(),
-		ExpressionAttributeNames: cond.Names(),
+		ExpressionAttributeNames: cond.Names(), ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if isConditionFailed(err) {
+		// The SDK retries a put whose answer was lost; finding our own
+		// item then is success, anyone else's is a conflict.
+		var ccf *types.ConditionalCheckFailedException
+		var old conversationItem
+		if errors.As(err, &ccf) && attributevalue.UnmarshalMap(ccf.Item, &old) == nil && old == toConversationItem(c) {
+			return nil
+		}
 		return fault.Errorf(fault.Conflict, "conversation exists")
 	}
 	if err != nil {
@@ -143,7 +152,7 @@ func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, 
 
 // maxAppendAttempts bounds the optimistic retries when writers race for
 // the next sequence number of one conversation.
-const maxAppendAttempts = 8
+const maxAppendAttempts = 20
 
 // Append stores a message with the next sequence number in one
 // transaction: the conversation's lastSeq moves from n to n+1 (so two
@@ -180,7 +189,9 @@ func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Messag
 			}
 		}
 		// Another writer took this sequence number or closed the
-		// conversation: read again and retry.
+		// conversation: read again and retry, after a short random pause
+		// so racing writers spread out.
+		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
 	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
 }

@@ -1,0 +1,179 @@
+package ddb_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"pgregory.net/rapid"
+
+	"github.com/patientservicecenter/psc/localstack/stack"
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+var env *stacktest.Env
+
+// The adapters run against the emulator, on tables made from the
+// project's template.
+func TestMain(m *testing.M) { stacktest.Main(m, &env, &stack.Options{ResourcesOnly: true}) }
+
+func stores() (*ddb.Conversations, *ddb.Connections) {
+	db := dynamodb.NewFromConfig(env.Stack.AWSConfig())
+	t := env.Outputs.Tables
+	return ddb.NewConversations(db, t["ConversationsTable"], t["MessagesTable"]),
+		ddb.NewConnections(db, t["ConnectionsTable"], ddb.RateLimit{Frames: 3, Window: time.Minute})
+}
+
+var seq int
+
+func newConversation(t testing.TB, convs *ddb.Conversations) chat.Conversation {
+	t.Helper()
+	seq++
+	now := time.Now()
+	c := chat.Conversation{ID: fmt.Sprintf("c-%d-%d", now.UnixNano(), seq), PatientID: "p", PatientName: "Ana", Locale: "en", State: chat.StateBot, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := convs.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestConcurrentAppendsNeverLoseOrDuplicate: writers race on one
+// conversation, each resending some of its messages; every distinct
+// client message is stored exactly once, sequence numbers have no gaps,
+// and each writer's messages keep its order.
+func TestConcurrentAppendsNeverLoseOrDuplicate(t *testing.T) {
+	convs, _ := stores()
+	rapid.Check(t, func(rt *rapid.T) {
+		c := newConversation(t, convs)
+		writers := rapid.IntRange(1, 4).Draw(rt, "writers")
+		plans := make([][]string, writers)
+		for w := range plans {
+			n := rapid.IntRange(1, 6).Draw(rt, fmt.Sprintf("messages%d", w))
+			for i := 0; i < n; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				plans[w] = append(plans[w], id)
+				if rapid.Bool().Draw(rt, fmt.Sprintf("resend%d-%d", w, i)) {
+					plans[w] = append(plans[w], id) // a resend after a lost ack
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for _, plan := range plans {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, id := range plan {
+					if _, _, err := convs.Append(context.Background(), chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: "text of " + id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			rt.Fatalf("append: %v", err)
+		}
+		msgs, err := convs.After(context.Background(), c.ID, "")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		seen := map[string]bool{}
+		lastOf := map[byte]int{}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) || m.ID != protocol.MessageIDFor(m.Seq) {
+				rt.Fatalf("message %d has seq %d id %s", i, m.Seq, m.ID)
+			}
+			if seen[m.ClientMessageID] {
+				rt.Fatalf("client message %s stored twice", m.ClientMessageID)
+			}
+			seen[m.ClientMessageID] = true
+			var w, k int
+			fmt.Sscanf(m.ClientMessageID, "w%d-%d", &w, &k)
+			if prev, ok := lastOf[byte(w)]; ok && k <= prev {
+				rt.Fatalf("writer %d's messages out of order: %v", w, msgs)
+			}
+			lastOf[byte(w)] = k
+		}
+		for _, plan := range plans {
+			for _, id := range plan {
+				if !seen[id] {
+					rt.Fatalf("client message %s lost", id)
+				}
+			}
+		}
+	})
+}
+
+func TestResendReturnsTheStoredMessage(t *testing.T) {
+	convs, _ := stores()
+	c := newConversation(t, convs)
+	m := chat.Message{ConversationID: c.ID, ClientMessageID: "u1", Role: chat.RolePatient, Text: "hi", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	first, dup, err := convs.Append(context.Background(), m)
+	if err != nil || dup {
+		t.Fatalf("first append: %v dup=%v", err, dup)
+	}
+	again, dup, err := convs.Append(context.Background(), m)
+	if err != nil || !dup || again.ID != first.ID || again.Text != "hi" {
+		t.Fatalf("resend: %+v dup=%v err=%v", again, dup, err)
+	}
+	after, err := convs.After(context.Background(), c.ID, first.ID)
+	if err != nil || len(after) != 0 {
+		t.Fatalf("after the only message: %v %v", after, err)
+	}
+	if _, err := convs.Close(context.Background(), c.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := convs.Append(context.Background(), chat.Message{ConversationID: c.ID, ClientMessageID: "u2", Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("append to a closed conversation: %v", err)
+	}
+	if _, err := convs.Get(context.Background(), "nope"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("get unknown: %v", err)
+	}
+}
+
+func TestConnectionsRateLimitAndFanOut(t *testing.T) {
+	_, conns := stores()
+	ctx := context.Background()
+	now := time.Now()
+	id := fmt.Sprintf("k%d", now.UnixNano())
+	if err := conns.Put(ctx, chat.Connection{ID: id, Role: chat.RolePatient, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := conns.Admit(ctx, id, now); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if _, err := conns.Admit(ctx, id, now); !fault.Is(err, fault.RateLimited) {
+		t.Fatalf("4th frame in the window: %v", err)
+	}
+	if _, err := conns.Admit(ctx, id, now.Add(time.Minute)); err != nil {
+		t.Fatalf("first frame of the next window: %v", err)
+	}
+	if err := conns.Bind(ctx, id, "p1", "conv-"+id); err != nil {
+		t.Fatal(err)
+	}
+	list, err := conns.ForConversation(ctx, "conv-"+id)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].PatientID != "p1" {
+		t.Fatalf("fan-out list: %+v %v", list, err)
+	}
+	if err := conns.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conns.Admit(ctx, id, now); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("admit a deleted connection: %v", err)
+	}
+	if err := conns.Bind(ctx, id, "p", "c"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("bind a deleted connection: %v", err)
+	}
+}

@@ -1,0 +1,618 @@
+// Patient Service Center: the patient chat client (index.html).
+// Plain JavaScript, no build step. Speaks the patient WebSocket protocol:
+// client frames carry "action", server frames carry "type".
+// Privacy: never log message text or names.
+(() => {
+  'use strict';
+
+  const VERSION = '1.0.0';
+  const STORE_KEY = 'psc.session';
+  const MAX_TEXT = 2000;              // the server's limit, in Unicode code points
+  const TYPING_EVERY_MS = 3000;
+  const TYPING_SHOW_MS = 4000;
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 15000;
+  const RATE_LIMIT_RETRY_MS = 5000;
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    error: $('error'), startSection: $('start-section'), startForm: $('start-form'), name: $('name'),
+    nameError: $('name-error'), topic: $('topic'), locale: $('locale'), start: $('start'),
+    chat: $('chat'), status: $('status'), end: $('end'), messages: $('messages'), typing: $('typing'),
+    survey: $('survey'), surveyQuestion: $('survey-question'), surveyScale: $('survey-scale'),
+    surveyComment: $('survey-comment'), surveySubmit: $('survey-submit'), surveyThanks: $('survey-thanks'),
+    composer: $('composer'), input: $('message-input'), counter: $('counter'), send: $('send'),
+    newConversation: $('new-conversation'),
+  };
+
+  const params = new URLSearchParams(location.search);
+  const embedded = params.get('embed') === '1';
+
+  // saved = {session, conversationId, patientId, lastMessageId, pending: [{clientMessageId, text, tries}]}
+  let saved = load();
+  let wsUrl = '';
+  let sock = null;
+  let connected = false;
+  let everConnected = false;
+  let attempt = 0;
+  let retryTimer = 0;
+  let startFrame = null;       // a start waiting for the socket to open
+  let starting = false;        // start sent, session not yet received
+  let seenAll = false;         // the log shows every message up to saved.lastMessageId
+  let state = '';
+  let statusText = '';
+  let agentName = '';
+  let lastTypingSent = 0;
+  let typingTimer = 0;
+  let reqSeq = 0;
+  const requests = new Map();  // requestId -> {action, clientMessageId?}
+  let survey = null;           // {id, score}
+
+  // ---- storage (may be unavailable, e.g. blocked in a third-party iframe) ----
+
+  function load() {
+    try {
+      const s = JSON.parse(localStorage.getItem(STORE_KEY));
+      if (s && typeof s.session === 'string' && typeof s.conversationId === 'string') {
+        s.pending = Array.isArray(s.pending) ? s.pending : [];
+        s.lastMessageId = s.lastMessageId || '';
+        return s;
+      }
+    } catch { /* corrupt or blocked: start afresh */ }
+    return null;
+  }
+
+  function persist() {
+    try {
+      if (saved) localStorage.setItem(STORE_KEY, JSON.stringify(saved));
+      else localStorage.removeItem(STORE_KEY);
+    } catch { /* the chat still works until the page is reloaded */ }
+  }
+
+  // ---- configuration ----
+
+  async function findWsUrl() {
+    const fromQuery = params.get('ws');
+    if (fromQuery) return fromQuery;
+    const res = await fetch('config.json', { cache: 'no-store' });
+    if (!res.ok) throw new Error('config.json: HTTP ' + res.status);
+    return (await res.json()).patientWebSocketUrl;
+  }
+
+  function isWsUrl(u) {
+    try { return ['ws:', 'wss:'].includes(new URL(u).protocol); } catch { return false; }
+  }
+
+  // ---- connection ----
+
+  // probe: connect without the session, to learn whether a failed handshake
+  // was the server refusing the token (probe opens) or the network (it fails too).
+  function connect(probe = false) {
+    clearTimeout(retryTimer);
+    const url = new URL(wsUrl);
+    if (saved && !probe) url.searchParams.set('session', saved.session);
+    const withSession = url.searchParams.has('session');
+    let opened = false;
+    let ws;
+    try { ws = new WebSocket(url.href); } catch { scheduleReconnect(); return; }
+    sock = ws;
+    ws.onopen = () => {
+      if (sock !== ws) return;
+      opened = connected = everConnected = true;
+      attempt = 0;
+      if (probe && saved) forget('Your previous conversation has expired. Please start a new one.');
+      onOpen();
+    };
+    ws.onmessage = (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      if (f && typeof f.type === 'string') handle(f);
+    };
+    ws.onclose = () => {
+      if (sock !== ws) return;     // replaced on purpose
+      sock = null;
+      connected = false;
+      if (starting && !startFrame) {
+        // Resending start could create a second conversation; let the patient retry.
+        starting = false;
+        el.start.disabled = false;
+        showError('The connection was interrupted. Please press "Start chat" again.');
+      }
+      if (!opened && withSession) connect(true);
+      else scheduleReconnect();
+    };
+    renderStatus();
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(retryTimer);
+    if (!saved && !startFrame) return;   // nothing to resume: "Start chat" connects
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
+    attempt++;
+    // Jitter in [base/2, base) so many patients do not reconnect in lockstep after an outage.
+    retryTimer = setTimeout(() => connect(), base / 2 + Math.random() * base / 2);
+    if (!saved && startFrame && attempt === 2) showError('We cannot reach the chat service right now. Still trying…');
+    renderStatus();
+  }
+
+  function onOpen() {
+    renderStatus();
+    if (saved) {
+      // After a reload the log is empty, so ask for the whole conversation.
+      request({ action: 'resume', after: seenAll ? saved.lastMessageId : '' });
+      for (const p of saved.pending) transmit(p);
+    } else if (startFrame) {
+      clearError();
+      request(startFrame);
+      startFrame = null;
+    }
+  }
+
+  function request(frame, meta = {}) {
+    if (!connected) return false;
+    const requestId = 'r' + (++reqSeq);
+    requests.set(requestId, { action: frame.action, ...meta });
+    sock.send(JSON.stringify({ ...frame, requestId }));
+    return true;
+  }
+
+  // ---- server frames ----
+
+  function handle(f) {
+    const req = f.requestId ? requests.get(f.requestId) : undefined;
+    if (req && !f.more) requests.delete(f.requestId);
+    const ours = saved && (!f.conversationId || f.conversationId === saved.conversationId);
+    switch (f.type) {
+      case 'session': onSession(f); break;
+      case 'ack': if (saved) onAck(f); break;
+      case 'message': if (ours) addMessage(f); break;
+      case 'history':
+        if (!ours) break;
+        seenAll = true;
+        setState(f);
+        for (const m of Array.isArray(f.messages) ? f.messages : []) addMessage(m);
+        break;
+      case 'status': if (ours) setState(f); break;
+      case 'typing': if (ours && f.role !== 'patient') showTyping(f.role); break;
+      case 'survey': if (saved) showSurvey(f); break;
+      case 'error': onError(f, req); break;
+    }
+  }
+
+  function onSession(f) {
+    if (!f.session || !f.conversationId) return;
+    starting = false;
+    saved = { session: f.session, conversationId: f.conversationId, patientId: f.patientId || '', lastMessageId: '', pending: [] };
+    seenAll = true;                // a new conversation: nothing earlier to fetch
+    persist();
+    el.start.disabled = false;
+    el.startForm.reset();
+    setLocaleDefault();
+    clearError();
+    showChat();
+    el.input.focus();
+  }
+
+  function onAck(f) {
+    saved.pending = saved.pending.filter((p) => p.clientMessageId !== f.clientMessageId);
+    persist();
+    const li = byClientId(f.clientMessageId);
+    if (!li || !f.messageId) return;
+    // A resend of a message the server already had may be answered after its
+    // copy arrived in the history: keep ours, drop the copy.
+    const copy = byId(f.messageId);
+    if (copy && copy !== li) copy.remove();
+    li.dataset.messageId = f.messageId;
+    setDelivery(li, 'acked');
+    if (f.at && !li.querySelector('time')) li.querySelector('.msg-meta').prepend(timeEl(f.at));
+    place(li);
+  }
+
+  function onError(f, req) {
+    showError(f.message || 'Something went wrong. Please try again.');
+    const action = req ? req.action : '';
+    if (action === 'resume' && f.code === 'unauthorized') {
+      forget('Your previous conversation has expired. Please start a new one.');
+    } else if (action === 'start') {
+      starting = false;
+      el.start.disabled = false;
+    } else if (action === 'send') {
+      const p = saved && saved.pending.find((x) => x.clientMessageId === req.clientMessageId);
+      if (!p) return;
+      if (['too_large', 'bad_request', 'forbidden', 'not_found', 'conflict'].includes(f.code)) {
+        failMessage(p);            // resending would fail the same way
+      } else if (f.code === 'rate_limited' && (p.tries = (p.tries || 0) + 1) <= 3) {
+        setTimeout(() => { if (saved && saved.pending.includes(p)) transmit(p); }, RATE_LIMIT_RETRY_MS * p.tries);
+      }                            // other errors: stays pending, resent after the next reconnect
+    } else if (action === 'end') {
+      el.end.disabled = false;
+    } else if (action === 'survey') {
+      el.survey.hidden = false;
+      el.surveyThanks.hidden = true;
+      el.surveySubmit.disabled = false;
+    }
+  }
+
+  function setState(f) {
+    if (f.state) state = f.state;
+    if (f.agent && f.agent.name) agentName = f.agent.name;
+    switch (state) {
+      case 'bot': statusText = 'Chatting with our virtual assistant'; break;
+      case 'waiting':
+        statusText = f.queuePosition > 0
+          ? `Waiting for an agent — you are number ${f.queuePosition} in line`
+          : 'Waiting for an agent'; break;
+      case 'assigned': statusText = agentName ? `You are chatting with ${agentName}` : 'You are chatting with an agent'; break;
+      case 'closed': statusText = 'This conversation has ended'; break;
+    }
+    const closed = state === 'closed';
+    // Disabling the focused control drops focus to <body>; move it somewhere useful.
+    const hadFocus = el.composer.contains(document.activeElement) || document.activeElement === el.end;
+    el.input.disabled = el.send.disabled = closed;
+    el.end.hidden = closed;
+    el.end.disabled = false;
+    el.newConversation.hidden = !closed;
+    if (closed) {
+      clearQuickReplies();
+      if (hadFocus) el.newConversation.focus();
+    }
+    renderStatus();
+  }
+
+  function renderStatus() {
+    el.status.textContent = saved && !connected ? (everConnected ? 'Reconnecting…' : 'Connecting…') : statusText;
+  }
+
+  function showTyping(role) {
+    el.typing.textContent = role === 'bot' ? 'The assistant is typing…' : 'Agent is typing…';
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => { el.typing.textContent = ''; }, TYPING_SHOW_MS);
+  }
+
+  // ---- message list ----
+
+  const byId = (id) => el.messages.querySelector(`li[data-message-id="${CSS.escape(id)}"]`);
+  const byClientId = (id) => el.messages.querySelector(`li[data-client-message-id="${CSS.escape(id)}"]`);
+
+  function addMessage(m) {
+    if (!m || typeof m.messageId !== 'string' || !m.messageId) return;
+    noteSeen(m.messageId);
+    if (byId(m.messageId)) return;  // rendered already, or our own acked message
+    const from = m.from || {};
+    if (from.role === 'patient') clearQuickReplies();
+    if (from.role && from.role !== 'patient') {
+      clearTimeout(typingTimer);
+      el.typing.textContent = '';
+    }
+    const li = buildMessage(from, String(m.text || ''), m.at);
+    li.dataset.messageId = m.messageId;
+    if (Array.isArray(m.quickReplies) && m.quickReplies.length && state !== 'closed') addQuickReplies(li, m.quickReplies);
+    const stick = nearBottom();
+    place(li);
+    if (stick) scrollDown();
+  }
+
+  function noteSeen(id) {
+    // Message ids sort in conversation order, so the greatest is the last seen.
+    if (saved && id > (saved.lastMessageId || '')) {
+      saved.lastMessageId = id;
+      persist();
+    }
+  }
+
+  // Keeps the log in message id order, with unacknowledged messages last.
+  function place(li) {
+    const id = li.dataset.messageId;
+    let before = null;
+    for (const c of el.messages.children) {
+      if (c === li) continue;
+      if (c.dataset.status === 'pending' || (id && c.dataset.messageId && c.dataset.messageId > id)) { before = c; break; }
+    }
+    if (li.parentNode !== el.messages || li.nextElementSibling !== before) el.messages.insertBefore(li, before);
+  }
+
+  function buildMessage(from, text, at) {
+    const role = ['patient', 'bot', 'agent', 'system'].includes(from.role) ? from.role : 'system';
+    const li = document.createElement('li');
+    li.className = 'msg msg-' + role;
+    if (role !== 'system') {
+      const who = document.createElement('span');
+      who.className = 'msg-from';
+      who.textContent = role === 'patient' ? 'You' : from.name || (role === 'bot' ? 'Virtual assistant' : 'Agent');
+      li.append(who);
+    }
+    const body = document.createElement('p');
+    body.className = 'msg-text';
+    body.textContent = text;
+    const meta = document.createElement('span');
+    meta.className = 'msg-meta';
+    if (at) meta.append(timeEl(at));
+    li.append(body, meta);
+    return li;
+  }
+
+  function timeEl(at) {
+    const t = document.createElement('time');
+    const d = new Date(at);
+    t.dateTime = at;
+    t.textContent = isNaN(d) ? '' : d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    return t;
+  }
+
+  const DELIVERY = { pending: ['sent', 'Sending…'], acked: ['delivered', 'Delivered'], failed: ['not sent', 'Not sent'] };
+
+  function setDelivery(li, status) {
+    li.dataset.status = status;
+    let sr = li.querySelector('.msg-state');
+    let shown = li.querySelector('.msg-state-visible');
+    if (!sr) {
+      sr = document.createElement('span');
+      sr.className = 'msg-state visually-hidden';
+      shown = document.createElement('span');
+      shown.className = 'msg-state-visible';
+      shown.setAttribute('aria-hidden', 'true');  // the visually-hidden text speaks for it
+      li.querySelector('.msg-meta').append(sr, shown);
+    }
+    [sr.textContent, shown.textContent] = DELIVERY[status];
+  }
+
+  function pendingItem(p) {
+    const li = buildMessage({ role: 'patient' }, p.text);
+    li.dataset.clientMessageId = p.clientMessageId;
+    setDelivery(li, 'pending');
+    return li;
+  }
+
+  function failMessage(p) {
+    saved.pending = saved.pending.filter((x) => x !== p);
+    persist();
+    const li = byClientId(p.clientMessageId);
+    if (li) setDelivery(li, 'failed');
+  }
+
+  function addQuickReplies(li, replies) {
+    const box = document.createElement('div');
+    box.className = 'quick-replies';
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', 'Suggested replies');
+    for (const r of replies) {
+      if (typeof r !== 'string' || !r.trim()) continue;
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'quick-reply';
+      b.textContent = r;
+      b.addEventListener('click', () => {
+        if (!saved || state === 'closed') return;
+        sendText(r);
+        el.input.focus();        // the button itself is about to disappear
+      });
+      box.append(b);
+    }
+    if (box.childElementCount) li.append(box);
+  }
+
+  function clearQuickReplies() {
+    for (const box of el.messages.querySelectorAll('.quick-replies')) box.remove();
+  }
+
+  const nearBottom = () => el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
+  const scrollDown = () => { el.messages.scrollTop = el.messages.scrollHeight; };
+
+  // ---- sending ----
+
+  function newId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID needs a secure context (https or localhost); build a v4 UUID by hand.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function sendText(text) {
+    const p = { clientMessageId: newId(), text };
+    saved.pending.push(p);
+    persist();
+    clearQuickReplies();
+    el.messages.append(pendingItem(p));
+    scrollDown();
+    transmit(p);                   // offline: stays pending and goes out after the reconnect
+  }
+
+  function transmit(p) {
+    request({ action: 'send', conversationId: saved.conversationId, clientMessageId: p.clientMessageId, text: p.text },
+      { clientMessageId: p.clientMessageId });
+  }
+
+  const charCount = (s) => [...s].length;  // code points, as the server counts
+
+  function updateCounter() {
+    const n = charCount(el.input.value);
+    const over = n > MAX_TEXT;
+    el.counter.textContent = over ? `${n - MAX_TEXT} characters over the ${MAX_TEXT} limit` : `${n} / ${MAX_TEXT}`;
+    el.counter.classList.toggle('over', over);
+    if (over) el.input.setAttribute('aria-invalid', 'true');
+    else el.input.removeAttribute('aria-invalid');
+  }
+
+  function onComposerSubmit(e) {
+    e.preventDefault();
+    if (!saved || state === 'closed') return;
+    const text = el.input.value;
+    if (!text.trim()) return;
+    const n = charCount(text);
+    if (n > MAX_TEXT) {
+      showError(`Your message is ${n} characters long; the limit is ${MAX_TEXT}. Please shorten it or send it in parts.`);
+      el.input.focus();
+      return;
+    }
+    clearError();
+    sendText(text);
+    el.input.value = '';
+    updateCounter();
+  }
+
+  function onInput() {
+    updateCounter();
+    const now = Date.now();
+    if (saved && connected && state !== 'closed' && el.input.value.trim() && now - lastTypingSent >= TYPING_EVERY_MS) {
+      lastTypingSent = now;
+      sock.send(JSON.stringify({ action: 'typing', conversationId: saved.conversationId }));
+    }
+  }
+
+  function onStartSubmit(e) {
+    e.preventDefault();
+    const name = el.name.value.trim();
+    if (!name) {
+      el.name.setAttribute('aria-invalid', 'true');
+      el.nameError.hidden = false;
+      el.name.focus();
+      return;
+    }
+    el.name.removeAttribute('aria-invalid');
+    el.nameError.hidden = true;
+    if (!wsUrl || starting) return;
+    clearError();
+    starting = true;
+    el.start.disabled = true;
+    const topic = el.topic.value.trim();
+    startFrame = { action: 'start', name, locale: el.locale.value, ...(topic && { topic }) };
+    // On a socket bound to an old session, start keeps the same patient id.
+    if (connected) { request(startFrame); startFrame = null; } else if (!sock) connect();
+  }
+
+  // ---- survey ----
+
+  function showSurvey(f) {
+    if (typeof f.surveyId !== 'string' || !f.surveyId) return;
+    let [lo, hi] = Array.isArray(f.scale) ? f.scale.map(Number) : [];
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo < hi && hi - lo <= 10)) [lo, hi] = [1, 5];
+    survey = { id: f.surveyId, score: 0 };
+    el.surveyQuestion.textContent = f.question || 'How would you rate this conversation?';
+    el.surveyScale.replaceChildren();
+    for (let i = lo; i <= hi; i++) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'score';
+      b.textContent = String(i);
+      b.setAttribute('aria-label', `${i} out of ${hi}`);
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', () => {
+        survey.score = i;
+        for (const o of el.surveyScale.children) o.setAttribute('aria-pressed', String(o === b));
+      });
+      el.surveyScale.append(b);
+    }
+    el.surveyComment.value = '';
+    el.surveySubmit.disabled = false;
+    el.surveyThanks.hidden = true;
+    el.survey.hidden = false;
+  }
+
+  function onSurveySubmit(e) {
+    e.preventDefault();
+    if (!survey) return;
+    if (!survey.score) {
+      showError('Please choose a score before sending your feedback.');
+      el.surveyScale.firstElementChild?.focus();
+      return;
+    }
+    const comment = el.surveyComment.value.trim();
+    if (!request({ action: 'survey', surveyId: survey.id, score: survey.score, ...(comment && { comment }) })) {
+      showError('You are offline. Please try again in a moment.');
+      return;
+    }
+    clearError();
+    el.surveySubmit.disabled = true;
+    el.survey.hidden = true;
+    el.surveyThanks.hidden = false;
+  }
+
+  // ---- views ----
+
+  function showChat() {
+    el.startSection.hidden = true;
+    el.chat.hidden = false;
+    for (const p of saved.pending) if (!byClientId(p.clientMessageId)) el.messages.append(pendingItem(p));
+    renderStatus();
+  }
+
+  function showStart() {
+    el.chat.hidden = true;
+    el.startSection.hidden = false;
+    el.start.disabled = !wsUrl;
+  }
+
+  // Drops the stored conversation and returns to the start form.
+  function forget(message) {
+    saved = null;
+    persist();
+    seenAll = false;
+    state = statusText = agentName = '';
+    survey = null;
+    el.messages.replaceChildren();
+    el.typing.textContent = '';
+    el.survey.hidden = el.surveyThanks.hidden = true;
+    el.input.disabled = el.send.disabled = false;
+    el.end.hidden = false;
+    el.newConversation.hidden = true;
+    showStart();
+    if (message) showError(message);
+    el.name.focus();
+  }
+
+  function showError(message) { el.error.textContent = message; }
+  function clearError() { el.error.textContent = ''; }
+
+  function setLocaleDefault() {
+    el.locale.value = (navigator.language || '').toLowerCase().startsWith('es') ? 'es' : 'en';
+  }
+
+  // ---- start up ----
+
+  async function init() {
+    if (embedded) {
+      document.documentElement.classList.add('embed');
+      // Escape inside the iframe never reaches the host page; ask the widget to close.
+      document.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape' && window.parent !== window) window.parent.postMessage({ type: 'psc:close' }, '*');
+      });
+    }
+    setLocaleDefault();
+    el.startForm.addEventListener('submit', onStartSubmit);
+    el.name.addEventListener('input', () => { if (el.name.value.trim()) { el.name.removeAttribute('aria-invalid'); el.nameError.hidden = true; } });
+    el.composer.addEventListener('submit', onComposerSubmit);
+    el.input.addEventListener('input', onInput);
+    el.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        el.composer.requestSubmit();
+      }
+    });
+    el.end.addEventListener('click', () => {
+      if (saved && request({ action: 'end', conversationId: saved.conversationId })) el.end.disabled = true;
+      else showError('You are offline. Please try again in a moment.');
+    });
+    el.newConversation.addEventListener('click', () => forget());
+    el.survey.addEventListener('submit', onSurveySubmit);
+    window.addEventListener('online', () => { if (wsUrl && !sock && (saved || startFrame)) connect(); });
+    updateCounter();
+
+    if (saved) showChat(); else showStart();
+    el.start.disabled = true;      // until we know where the server is
+    try { wsUrl = await findWsUrl(); } catch { wsUrl = ''; }
+    if (!isWsUrl(wsUrl)) {
+      wsUrl = '';
+      showError('The chat is unavailable: this page could not find the chat server address. Please try again later or call us.');
+      return;
+    }
+    el.start.disabled = false;
+    // A returning patient resumes at once; a new one connects on "Start chat".
+    if (saved) connect();
+  }
+
+  window.PSCChat = Object.freeze({ version: VERSION });
+  init();
+})();
