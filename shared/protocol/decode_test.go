@@ -114,3 +114,13 @@ func FuzzDecodePatient(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodePatientSend(b *testing.B) {
+	body := []byte(`{"action":"send","conversationId":"c-abcdefghijklmnop","clientMessageId":"0b6e2a8c-6d7e-4f1a-9c1e-2f0a4b5c6d7e","text":"I need to refill my blood pressure prescription, can you help?","requestId":"r-42"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodePatient(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
