@@ -1,0 +1,126 @@
+package wsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// fakeService records calls and answers with err.
+type fakeService struct {
+	err     error
+	session string
+	frames  []protocol.ClientFrame
+}
+
+func (f *fakeService) Connect(_ context.Context, _, token string) error {
+	f.session = token
+	return f.err
+}
+func (f *fakeService) Disconnect(context.Context, string) error { return f.err }
+func (f *fakeService) Handle(_ context.Context, _ string, fr protocol.ClientFrame) error {
+	f.frames = append(f.frames, fr)
+	return f.err
+}
+
+type fakePusher struct{ pushed map[string][]string }
+
+func (p *fakePusher) Push(_ context.Context, id string, frame []byte) error {
+	p.pushed[id] = append(p.pushed[id], string(frame))
+	return nil
+}
+
+func event(t *testing.T, name string) events.APIGatewayWebsocketProxyRequest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayWebsocketProxyRequest
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ev
+}
+
+func setup(err error) (*Handler, *fakeService, *fakePusher, *bytes.Buffer) {
+	svc, p := &fakeService{err: err}, &fakePusher{pushed: map[string][]string{}}
+	logs := &bytes.Buffer{}
+	return NewHandler(svc, p, slog.New(slog.NewJSONHandler(logs, nil))), svc, p, logs
+}
+
+func TestConnect(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		err    error
+		status int
+	}{
+		{"apigateway-websocket-connect.json", nil, 200},
+		{"apigateway-websocket-connect-session.json", fault.Errorf(fault.Unauthorized, "bad"), 401},
+		{"apigateway-websocket-connect.json", context.DeadlineExceeded, 500},
+	} {
+		h, svc, _, logs := setup(tc.err)
+		ev := event(t, tc.file)
+		resp, err := h.Connect(context.Background(), ev)
+		if err != nil || resp.StatusCode != tc.status {
+			t.Errorf("%s with %v: status %d err %v, want %d", tc.file, tc.err, resp.StatusCode, err, tc.status)
+		}
+		if token := ev.QueryStringParameters["session"]; token != svc.session {
+			t.Errorf("service got session %q, want %q", svc.session, token)
+		}
+		if token := ev.QueryStringParameters["session"]; token != "" && strings.Contains(logs.String(), token) {
+			t.Errorf("the session token reached the logs: %s", logs)
+		}
+	}
+}
+
+func TestMessageRoutesAndErrors(t *testing.T) {
+	h, svc, p, _ := setup(nil)
+	ev := event(t, "apigateway-websocket-message-start.json")
+	if resp, err := h.Message(context.Background(), ev); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("start: %v %v", resp, err)
+	}
+	if len(svc.frames) != 1 || svc.frames[0].Name != "Ana" || svc.frames[0].RequestID != "r1" {
+		t.Fatalf("service frames = %+v", svc.frames)
+	}
+
+	bad := event(t, "apigateway-websocket-message-invalid.json")
+	if resp, _ := h.Message(context.Background(), bad); resp.StatusCode != 200 {
+		t.Fatalf("invalid frame: status %d (the connection must stay open)", resp.StatusCode)
+	}
+	got := p.pushed[bad.RequestContext.ConnectionID]
+	if len(got) != 1 || !strings.Contains(got[0], `"code":"bad_request"`) {
+		t.Fatalf("pushed = %v", got)
+	}
+	if len(svc.frames) != 1 {
+		t.Fatal("an invalid frame reached the service")
+	}
+}
+
+func TestMessageLogsNoTextAndHidesInternalErrors(t *testing.T) {
+	h, _, p, logs := setup(context.DeadlineExceeded)
+	ev := event(t, "apigateway-websocket-message-send.json")
+	if _, err := h.Message(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	frames := p.pushed[ev.RequestContext.ConnectionID]
+	if len(frames) != 1 || !strings.Contains(frames[0], `"code":"internal","message":"internal error","requestId":"r2"`) {
+		t.Fatalf("pushed = %v", frames)
+	}
+	if strings.Contains(logs.String(), "Where can I park?") {
+		t.Fatalf("message text reached the logs: %s", logs)
+	}
+	if !strings.Contains(logs.String(), `"conversation_id":"c-example"`) {
+		t.Fatalf("logs lack the conversation id: %s", logs)
+	}
+}
