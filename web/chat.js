@@ -112,6 +112,7 @@
       if (sock !== ws) return;     // replaced on purpose
       sock = null;
       connected = false;
+      requests.clear();            // no answers will come on this socket
       if (starting && !startFrame) {
         // Resending start could create a second conversation; let the patient retry.
         starting = false;

@@ -65,6 +65,7 @@ type conn struct {
 	userAgent   string
 	mu          sync.Mutex
 	lastActive  time.Time
+	guard       *frameGuard
 	cancel      context.CancelFunc
 }
 
@@ -157,14 +158,15 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	var guard *frameGuard
+	ws, err := websocket.Accept(guardedWriter{ResponseWriter: w, guard: &guard, limit: MaxFrameBytes}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.log.Warn("websocket upgrade failed", "error", err)
 		return
 	}
 	ws.SetReadLimit(MaxMessageBytes)
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.MaxDuration)
-	c.ws, c.cancel, c.lastActive = ws, cancel, time.Now()
+	c.ws, c.cancel, c.lastActive, c.guard = ws, cancel, time.Now(), guard
 	g.mu.Lock()
 	g.conns[c.id] = c
 	g.wg.Add(1)
@@ -197,6 +199,9 @@ func (g *Gateway) serve(ctx context.Context, c *conn) {
 	for {
 		typ, body, err := c.ws.Read(ctx)
 		if err != nil {
+			if c.guard != nil && c.guard.tooBig.Load() {
+				g.log.Info("frame over the size limit; connection closed", "connection_id", c.id)
+			}
 			break
 		}
 		idle.Reset(g.cfg.IdleTimeout)

@@ -1,0 +1,121 @@
+package lambdart
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func sleeper(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sleeper")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/sleeper")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the fixture: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func pool(t *testing.T, bin string, timeout time.Duration, max int) *Pool {
+	t.Helper()
+	p := NewPool(Function{Name: "sleeper", ARN: "arn:aws:lambda:us-east-1:000000000000:function:sleeper", Binary: bin,
+		Env: map[string]string{"FIXTURE": "from-template"}, Timeout: timeout, MemoryMB: 128, MaxConcurrency: max},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(p.Close)
+	return p
+}
+
+type answer struct {
+	PID int    `json:"pid"`
+	Env string `json:"env"`
+}
+
+func invoke(t *testing.T, p *Pool, payload string) (answer, error) {
+	out, err := p.Invoke(context.Background(), []byte(payload))
+	var r answer
+	if err == nil {
+		if jerr := json.Unmarshal(out, &r); jerr != nil {
+			t.Errorf("response %s: %v", out, jerr)
+		}
+	}
+	return r, err
+}
+
+func TestPool(t *testing.T) {
+	bin := sleeper(t)
+
+	t.Run("answers with the template's environment and reuses the process", func(t *testing.T) {
+		p := pool(t, bin, 5*time.Second, 2)
+		a, err := invoke(t, p, `{}`)
+		if err != nil || a.Env != "from-template" || a.PID == 0 {
+			t.Fatalf("first: %+v %v", a, err)
+		}
+		b, _ := invoke(t, p, `{}`)
+		if b.PID != a.PID || p.Starts() != 1 {
+			t.Fatalf("warm invocation ran in pid %d (first %d), starts %d", b.PID, a.PID, p.Starts())
+		}
+	})
+
+	t.Run("function errors come back as FunctionError", func(t *testing.T) {
+		p := pool(t, bin, 5*time.Second, 1)
+		_, err := invoke(t, p, `{"fail":true}`)
+		var fe *FunctionError
+		if !errors.As(err, &fe) || fe.Message != "asked to fail" {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := invoke(t, p, `{}`); err != nil {
+			t.Fatalf("after a function error: %v", err)
+		}
+	})
+
+	t.Run("the timeout kills the process and the next invocation gets a new one", func(t *testing.T) {
+		p := pool(t, bin, 300*time.Millisecond, 1)
+		first, err := invoke(t, p, `{}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = invoke(t, p, `{"sleepMs":5000}`)
+		var fe *FunctionError
+		if !errors.As(err, &fe) || fe.Type != "Sandbox.Timedout" {
+			t.Fatalf("err = %v, want Sandbox.Timedout", err)
+		}
+		next, err := invoke(t, p, `{}`)
+		if err != nil || next.PID == first.PID {
+			t.Fatalf("after the timeout: pid %d (timed-out process %d), err %v", next.PID, first.PID, err)
+		}
+	})
+
+	t.Run("overlapping invocations get more processes, never more than the limit", func(t *testing.T) {
+		p := pool(t, bin, 10*time.Second, 3)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		pids := map[int]bool{}
+		var failures atomic.Int32
+		for i := 0; i < 9; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := invoke(t, p, `{"sleepMs":200}`)
+				if err != nil {
+					failures.Add(1)
+					return
+				}
+				mu.Lock()
+				pids[r.PID] = true
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if failures.Load() != 0 || len(pids) < 2 || len(pids) > 3 || p.Starts() > 3 {
+			t.Fatalf("9 overlapping invocations used %d processes (starts %d, failures %d); want 2..3", len(pids), p.Starts(), failures.Load())
+		}
+	})
+}
