@@ -72,8 +72,10 @@
   // ---- configuration ----
 
   async function findWsUrl() {
+    // ?ws= is for local development only: on a real host a crafted link
+    // must not point a patient's chat at someone else's server.
     const fromQuery = params.get('ws');
-    if (fromQuery) return fromQuery;
+    if (fromQuery && ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname)) return fromQuery;
     const res = await fetch('config.json', { cache: 'no-store' });
     if (!res.ok) throw new Error('config.json: HTTP ' + res.status);
     return (await res.json()).patientWebSocketUrl;
@@ -396,8 +398,10 @@
     for (const box of el.messages.querySelectorAll('.quick-replies')) box.remove();
   }
 
-  const nearBottom = () => el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
-  const scrollDown = () => { el.messages.scrollTop = el.messages.scrollHeight; };
+  // The log wrapper around #messages is what scrolls.
+  const scroller = () => el.messages.parentElement;
+  const nearBottom = () => scroller().scrollHeight - scroller().scrollTop - scroller().clientHeight < 80;
+  const scrollDown = () => { scroller().scrollTop = scroller().scrollHeight; };
 
   // ---- sending ----
 
