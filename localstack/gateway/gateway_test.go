@@ -19,7 +19,9 @@ import (
 // invokerFunc adapts a function to Invoker.
 type invokerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
-func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
 
 // echoGateway answers every frame on the "echo" route with its body size,
 // through the gateway's own @connections API.

@@ -27,7 +27,7 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 		return err
 	}
 	for _, fn := range fns {
-		for _, name := range sortedKeys(fn.events) {
+		for _, name := range template.SortedKeys(fn.events) {
 			ev := template.MapOf(fn.events[name])
 			props := template.MapOf(ev["Properties"])
 			if props["Enabled"] == false {

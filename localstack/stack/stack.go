@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -602,14 +601,4 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 		l.buf = l.buf[i+1:]
 	}
 	return len(p), nil
-}
-
-// sortedKeys is for deterministic iteration.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -44,7 +44,7 @@ func Check(t *Template, functionDirs []string) []string {
 		}
 		roles[role] = id
 	}
-	for _, d := range sortedKeys(dirs) {
+	for _, d := range SortedKeys(dirs) {
 		if !dirs[d] {
 			add("functions/%s has no AWS::Serverless::Function in the template", d)
 		}
@@ -106,7 +106,7 @@ func Check(t *Template, functionDirs []string) []string {
 	}
 
 	// IAM: no wildcard actions or resources.
-	for _, id := range sortedKeys(t.Resources) {
+	for _, id := range SortedKeys(t.Resources) {
 		r := t.Resources[id]
 		var docs []any
 		switch r.Type {
@@ -168,7 +168,8 @@ func strings2(v any) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns a map's keys in order, for deterministic iteration.
+func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -187,24 +187,15 @@ func (s *Connections) ForConversation(ctx context.Context, conversationID string
 		TableName: &s.table, IndexName: stringPtr(ByConversationIndex), KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}
-	var conns []chat.Connection
-	for {
-		out, err := s.api.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("querying connections: %w", err)
-		}
-		var items []connectionItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling connections: %w", err)
-		}
-		for _, it := range items {
-			conns = append(conns, it.domain())
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return conns, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	items, err := queryAll[connectionItem](ctx, s.api, in)
+	if err != nil {
+		return nil, err
 	}
+	conns := make([]chat.Connection, 0, len(items))
+	for _, it := range items {
+		conns = append(conns, it.domain())
+	}
+	return conns, nil
 }
 
 func stringPtr(s string) *string { return &s }

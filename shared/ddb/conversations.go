@@ -268,24 +268,15 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 		TableName: &s.messages, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}
-	var msgs []chat.Message
-	for {
-		out, err := s.api.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("querying messages: %w", err)
-		}
-		var items []messageItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling messages: %w", err)
-		}
-		for _, it := range items {
-			msgs = append(msgs, it.domain())
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return msgs, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	items, err := queryAll[messageItem](ctx, s.api, in)
+	if err != nil {
+		return nil, err
 	}
+	msgs := make([]chat.Message, 0, len(items))
+	for _, it := range items {
+		msgs = append(msgs, it.domain())
+	}
+	return msgs, nil
 }
 
 // Close moves an open conversation to closed, once.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -50,4 +51,24 @@ func must[T any](v T, err error) T {
 		panic(fmt.Sprintf("ddb: building expression: %v", err))
 	}
 	return v
+}
+
+// queryAll runs a query through every page and decodes the items.
+func queryAll[T any](ctx context.Context, api API, in *dynamodb.QueryInput) ([]T, error) {
+	var all []T
+	for {
+		out, err := api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("querying %s: %w", *in.TableName, err)
+		}
+		var items []T
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("unmarshalling %s items: %w", *in.TableName, err)
+		}
+		all = append(all, items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return all, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
