@@ -21,6 +21,7 @@ type emulator struct {
 	endpoint string
 	cmd      *exec.Cmd
 	exited   chan struct{}
+	stateDir string
 }
 
 // startEmulator starts MiniStack on a free loopback port.
@@ -33,9 +34,15 @@ func startEmulator(ctx context.Context, venv string, out io.Writer) (*emulator, 
 	if err != nil {
 		return nil, err
 	}
+	stateDir, err := os.MkdirTemp("", "psc-ministack-")
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin)
+	// Its own state directory and no IoT listener (which would take port
+	// 8883 whatever BIND_HOST says), so several stacks can run at once.
 	cmd.Env = append(os.Environ(), "GATEWAY_PORT="+strconv.Itoa(port), "BIND_HOST=127.0.0.1", "LOG_LEVEL=WARNING",
-		"MINISTACK_REGION="+Region, "TMPDIR="+os.TempDir())
+		"MINISTACK_REGION="+Region, "STATE_DIR="+stateDir, "IOT_MTLS_ENABLED=0", "PERSIST_STATE=0")
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so a Ctrl-C in the terminal reaches the stack
 	// first and the stack stops it in order.
@@ -43,7 +50,7 @@ func startEmulator(ctx context.Context, venv string, out io.Writer) (*emulator, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the emulator: %w", err)
 	}
-	e := &emulator{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, exited: make(chan struct{})}
+	e := &emulator{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, exited: make(chan struct{}), stateDir: stateDir}
 	go func() { _ = cmd.Wait(); close(e.exited) }()
 	if err := e.waitHealthy(ctx, 90*time.Second); err != nil {
 		e.stop()
@@ -107,6 +114,7 @@ func (e *emulator) stop() {
 		_ = e.cmd.Process.Kill()
 		<-e.exited
 	}
+	_ = os.RemoveAll(e.stateDir)
 }
 
 func freePort() (int, error) {
