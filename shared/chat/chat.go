@@ -18,11 +18,43 @@ type State string
 
 // Conversation states.
 const (
-	StateBot      State = "bot"
-	StateWaiting  State = "waiting"
-	StateAssigned State = "assigned"
-	StateClosed   State = "closed"
+	StateBot State = "bot"
+	// StateEscalated: the bot handed off; the escalation function has not
+	// queued it yet. Patients see it as waiting.
+	StateEscalated State = "escalated"
+	StateWaiting   State = "waiting"
+	StateAssigned  State = "assigned"
+	StateClosed    State = "closed"
 )
+
+// PatientState is the state a patient is shown: bot, waiting, assigned or closed.
+func (s State) PatientState() string {
+	if s == StateEscalated {
+		return string(StateWaiting)
+	}
+	return string(s)
+}
+
+// Handoff is the context the bot hands to a person: where the
+// conversation should go, how urgently, and why.
+type Handoff struct {
+	Queue       string            `json:"queue" dynamodbav:"queue"`
+	Priority    string            `json:"priority" dynamodbav:"priority"` // urgent, high or normal
+	Language    string            `json:"language" dynamodbav:"language"`
+	Reason      string            `json:"reason" dynamodbav:"reason"`
+	TriageLevel string            `json:"triageLevel,omitempty" dynamodbav:"triageLevel,omitempty"`
+	RedFlags    []string          `json:"redFlags,omitempty" dynamodbav:"redFlags,omitempty"`
+	Collected   map[string]string `json:"collected,omitempty" dynamodbav:"collected,omitempty"`
+	Summary     string            `json:"summary" dynamodbav:"summary"`
+	At          time.Time         `json:"at" dynamodbav:"at"`
+}
+
+// Change is what a bot turn changes on its conversation, in the same
+// write that stores its reply.
+type Change struct {
+	BotState string   // the dialog state to keep (opaque to chat)
+	Handoff  *Handoff // when set, the conversation moves from bot to escalated
+}
 
 // Roles of message senders and connections.
 const (
@@ -41,6 +73,8 @@ type Conversation struct {
 	Locale      string
 	State       State
 	LastSeq     int64
+	BotState    string
+	Handoff     *Handoff
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time
@@ -82,6 +116,13 @@ type Conversations interface {
 	Append(ctx context.Context, m Message) (stored Message, duplicate bool, err error)
 	// After returns the messages after the id afterID ("" for all), in order.
 	After(ctx context.Context, conversationID, afterID string) ([]Message, error)
+	// AppendTurn stores a bot reply like Append and applies the turn's
+	// change in the same write, only while the conversation is in bot
+	// state (fault.Conflict otherwise). A redelivered turn finds its reply
+	// by ClientMessageID and changes nothing.
+	AppendTurn(ctx context.Context, m Message, c Change) (stored Message, duplicate bool, err error)
+	// Message returns one stored message.
+	Message(ctx context.Context, conversationID, messageID string) (Message, error)
 	// Close moves an open conversation to closed; closing a closed one is a
 	// fault.Conflict.
 	Close(ctx context.Context, id string, at time.Time) (Conversation, error)

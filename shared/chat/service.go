@@ -22,12 +22,19 @@ type Config struct {
 	Retention time.Duration
 }
 
+// BotTurns asks the bot to take a turn: to greet a new conversation
+// (messageID "") or to answer a patient message.
+type BotTurns interface {
+	Request(ctx context.Context, conversationID, messageID string) error
+}
+
 // Service runs the patient side of conversations.
 type Service struct {
 	conversations Conversations
 	connections   Connections
 	pusher        Pusher
 	sessions      Sessions
+	bot           BotTurns
 	cfg           Config
 	now           func() time.Time
 	newID         func() string
@@ -43,6 +50,12 @@ func NewService(conv Conversations, conns Connections, p Pusher, s Sessions, cfg
 		newID = NewID
 	}
 	return &Service{conversations: conv, connections: conns, pusher: p, sessions: s, cfg: cfg, now: now, newID: newID}
+}
+
+// WithBot makes the service hand conversations in bot state to the bot.
+func (s *Service) WithBot(b BotTurns) *Service {
+	s.bot = b
+	return s
 }
 
 // NewID returns a random 128-bit id in lower-case base32.
@@ -125,7 +138,15 @@ func (s *Service) start(ctx context.Context, conn Connection, f protocol.ClientF
 	if err := s.pushTo(ctx, conn.ID, protocol.SessionFrame{Type: protocol.TypeSession, RequestID: f.RequestID, Session: token, ConversationID: c.ID, PatientID: patientID}); err != nil {
 		return err
 	}
-	return s.pushTo(ctx, conn.ID, statusFrame(c, ""))
+	if err := s.pushTo(ctx, conn.ID, statusFrame(c, "")); err != nil {
+		return err
+	}
+	if s.bot != nil {
+		if err := s.bot.Request(ctx, c.ID, ""); err != nil {
+			return fmt.Errorf("asking the bot to greet %s: %w", c.ID, err)
+		}
+	}
+	return nil
 }
 
 // owned returns the caller's conversation, refusing any other one.
@@ -171,7 +192,7 @@ const maxHistoryBytes = 96 * 1024
 // but the last say more=true. There is always at least one frame.
 func historyFrames(c Conversation, msgs []Message, requestID string) []protocol.HistoryFrame {
 	var frames []protocol.HistoryFrame
-	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: string(c.State), Messages: []protocol.MessageFrame{}}
+	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(), Messages: []protocol.MessageFrame{}}
 	size := 0
 	for _, m := range msgs {
 		mf := messageFrame(m)
@@ -203,13 +224,21 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 	if err != nil {
 		return fmt.Errorf("storing message in %s: %w", c.ID, err)
 	}
+	// The bot is asked before the ack: a patient who sees the ack can rely
+	// on an answer. A resend asks again (the queue and the bot both
+	// deduplicate), in case the first request was lost.
+	if s.bot != nil && c.State == StateBot {
+		if err := s.bot.Request(ctx, c.ID, m.ID); err != nil {
+			return fmt.Errorf("asking the bot to answer %s: %w", m.ID, err)
+		}
+	}
 	if err := s.pushTo(ctx, conn.ID, protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: m.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}); err != nil {
 		return err
 	}
 	if dup {
 		return nil
 	}
-	return s.broadcast(ctx, c.ID, "", messageFrame(m))
+	return s.Broadcast(ctx, c.ID, "", messageFrame(m))
 }
 
 func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
@@ -217,7 +246,7 @@ func (s *Service) typing(ctx context.Context, conn Connection, f protocol.Client
 	if err != nil {
 		return err
 	}
-	return s.broadcast(ctx, c.ID, conn.ID, protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient})
+	return s.Broadcast(ctx, c.ID, conn.ID, protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient})
 }
 
 func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
@@ -228,13 +257,13 @@ func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFra
 	if err != nil {
 		return err
 	}
-	return s.broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID))
+	return s.Broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID))
 }
 
 // Broadcast pushes a frame to every connection of a conversation but
 // except. A connection that is gone is removed; other push failures are
 // returned after every connection was tried.
-func (s *Service) broadcast(ctx context.Context, conversationID, except string, frame any) error {
+func (s *Service) Broadcast(ctx context.Context, conversationID, except string, frame any) error {
 	conns, err := s.connections.ForConversation(ctx, conversationID)
 	if err != nil {
 		return fmt.Errorf("listing connections of %s: %w", conversationID, err)
@@ -273,6 +302,12 @@ func (s *Service) push(ctx context.Context, connectionID string, body []byte) er
 	return nil
 }
 
+// MessageFrame renders a stored message as the protocol's message frame.
+func MessageFrame(m Message) protocol.MessageFrame { return messageFrame(m) }
+
+// StatusFrame renders a conversation's state as the patient sees it.
+func StatusFrame(c Conversation) protocol.StatusFrame { return statusFrame(c, "") }
+
 func messageFrame(m Message) protocol.MessageFrame {
 	return protocol.MessageFrame{
 		Type: protocol.TypeMessage, ConversationID: m.ConversationID, MessageID: m.ID,
@@ -281,5 +316,5 @@ func messageFrame(m Message) protocol.MessageFrame {
 }
 
 func statusFrame(c Conversation, requestID string) protocol.StatusFrame {
-	return protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: string(c.State)}
+	return protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState()}
 }

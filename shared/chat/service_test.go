@@ -70,6 +70,39 @@ func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
 	return msg, false, nil
 }
 
+func (m *memory) AppendTurn(ctx context.Context, msg Message, c Change) (Message, bool, error) {
+	m.mu.Lock()
+	conv := m.convs[msg.ConversationID]
+	m.mu.Unlock()
+	if conv.State != StateBot {
+		return Message{}, false, fault.Errorf(fault.Conflict, "not with the bot")
+	}
+	stored, dup, err := m.Append(ctx, msg)
+	if err != nil || dup {
+		return stored, dup, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	conv = m.convs[msg.ConversationID]
+	conv.BotState, conv.Handoff = c.BotState, c.Handoff
+	if c.Handoff != nil {
+		conv.State = StateEscalated
+	}
+	m.convs[conv.ID] = conv
+	return stored, false, nil
+}
+
+func (m *memory) Message(_ context.Context, convID, id string) (Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, msg := range m.msgs[convID] {
+		if msg.ID == id {
+			return msg, nil
+		}
+	}
+	return Message{}, fault.Errorf(fault.NotFound, "message not found")
+}
+
 func (m *memory) After(_ context.Context, id, after string) ([]Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -321,5 +354,40 @@ func TestHistorySplitsLargeHistories(t *testing.T) {
 	}
 	if empty := historyFrames(c, nil, ""); len(empty) != 1 || empty[0].Messages == nil {
 		t.Fatalf("empty history = %+v", empty)
+	}
+}
+
+type botRequests struct{ got []string }
+
+func (b *botRequests) Request(_ context.Context, conversationID, messageID string) error {
+	b.got = append(b.got, conversationID+"/"+messageID)
+	return nil
+}
+
+func TestBotIsAskedToGreetAndToAnswerInBotStateOnly(t *testing.T) {
+	f := newFixture(t)
+	b := &botRequests{}
+	f.svc.WithBot(b)
+	_, conv := f.startOn(t, "a", "Ana")
+	send := func(id string) {
+		if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"`+id+`","text":"hi"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("u1")
+	send("u1") // a resend asks again; the queue and the bot deduplicate
+	c := f.m.convs[conv]
+	c.State = StateEscalated
+	f.m.convs[conv] = c
+	send("u2")
+	want := []string{conv + "/", conv + "/m000000000001", conv + "/m000000000001"}
+	if strings.Join(b.got, ",") != strings.Join(want, ",") {
+		t.Fatalf("bot requests = %v, want %v", b.got, want)
+	}
+	if st := f.m.frames("a", "status"); st[0]["state"] != "bot" {
+		t.Fatalf("status = %v", st)
+	}
+	if StateEscalated.PatientState() != "waiting" {
+		t.Fatal("patients must see escalated as waiting")
 	}
 }

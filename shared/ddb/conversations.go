@@ -36,16 +36,18 @@ func NewConversations(api API, conversationsTable, messagesTable string) *Conver
 }
 
 type conversationItem struct {
-	ConversationID string `dynamodbav:"conversationId"`
-	PatientID      string `dynamodbav:"patientId"`
-	PatientName    string `dynamodbav:"patientName"`
-	Topic          string `dynamodbav:"topic,omitempty"`
-	Locale         string `dynamodbav:"locale"`
-	State          string `dynamodbav:"state"`
-	LastSeq        int64  `dynamodbav:"lastSeq"`
-	CreatedAt      string `dynamodbav:"createdAt"`
-	UpdatedAt      string `dynamodbav:"updatedAt"`
-	ExpiresAt      int64  `dynamodbav:"expiresAt"`
+	ConversationID string        `dynamodbav:"conversationId"`
+	PatientID      string        `dynamodbav:"patientId"`
+	PatientName    string        `dynamodbav:"patientName"`
+	Topic          string        `dynamodbav:"topic,omitempty"`
+	Locale         string        `dynamodbav:"locale"`
+	State          string        `dynamodbav:"state"`
+	LastSeq        int64         `dynamodbav:"lastSeq"`
+	BotState       string        `dynamodbav:"botState,omitempty"`
+	Handoff        *chat.Handoff `dynamodbav:"handoff,omitempty"`
+	CreatedAt      string        `dynamodbav:"createdAt"`
+	UpdatedAt      string        `dynamodbav:"updatedAt"`
+	ExpiresAt      int64         `dynamodbav:"expiresAt"`
 }
 
 type messageItem struct {
@@ -74,7 +76,7 @@ const timeLayout = time.RFC3339Nano
 func toConversationItem(c chat.Conversation) conversationItem {
 	return conversationItem{
 		ConversationID: c.ID, PatientID: c.PatientID, PatientName: c.PatientName, Topic: c.Topic, Locale: c.Locale,
-		State: string(c.State), LastSeq: c.LastSeq, CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
+		State: string(c.State), LastSeq: c.LastSeq, BotState: c.BotState, Handoff: c.Handoff, CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
 		UpdatedAt: c.UpdatedAt.UTC().Format(timeLayout), ExpiresAt: c.ExpiresAt.Unix(),
 	}
 }
@@ -84,7 +86,7 @@ func (it conversationItem) domain() chat.Conversation {
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
 	return chat.Conversation{
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
-		State: chat.State(it.State), LastSeq: it.LastSeq, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 	}
 }
 
@@ -123,7 +125,8 @@ func (s *Conversations) Create(ctx context.Context, c chat.Conversation) error {
 		// item then is success, anyone else's is a conflict.
 		var ccf *types.ConditionalCheckFailedException
 		var old conversationItem
-		if errors.As(err, &ccf) && attributevalue.UnmarshalMap(ccf.Item, &old) == nil && old == toConversationItem(c) {
+		if errors.As(err, &ccf) && attributevalue.UnmarshalMap(ccf.Item, &old) == nil &&
+			old.PatientID == c.PatientID && old.CreatedAt == c.CreatedAt.UTC().Format(timeLayout) {
 			return nil
 		}
 		return fault.Errorf(fault.Conflict, "conversation exists")
@@ -160,17 +163,34 @@ const maxAppendAttempts = 20
 // clientMessageId item is put only if absent (so a resend never stores a
 // second copy).
 func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	return s.appendWith(ctx, m, nil)
+}
+
+// AppendTurn stores a bot reply and applies the turn's change (the bot
+// state, and the escalation when there is one) in the same transaction,
+// on condition that the conversation is still with the bot.
+func (s *Conversations) AppendTurn(ctx context.Context, m chat.Message, c chat.Change) (chat.Message, bool, error) {
+	return s.appendWith(ctx, m, &c)
+}
+
+func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *chat.Change) (chat.Message, bool, error) {
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
 		c, err := s.Get(ctx, m.ConversationID)
 		if err != nil {
 			return chat.Message{}, false, err
 		}
-		if c.State == chat.StateClosed {
-			return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+		if c.State == chat.StateClosed || (change != nil && c.State != chat.StateBot) {
+			if prev, ok, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || ok {
+				return prev, ok, err
+			}
+			if c.State == chat.StateClosed {
+				return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+			}
+			return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
 		}
 		m.Seq = c.LastSeq + 1
 		m.ID = protocol.MessageIDFor(m.Seq)
-		items, err := s.appendItems(m, c.LastSeq)
+		items, err := s.appendItems(m, c.LastSeq, change)
 		if err != nil {
 			return chat.Message{}, false, err
 		}
@@ -188,21 +208,29 @@ func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Messag
 				return prev, ok, err
 			}
 		}
-		// Another writer took this sequence number or closed the
-		// conversation: read again and retry, after a short random pause
-		// so racing writers spread out.
+		// Another writer took this sequence number or changed the
+		// conversation's state: read again and retry, after a short random
+		// pause so racing writers spread out.
 		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
 	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
 }
 
-func (s *Conversations) appendItems(m chat.Message, lastSeq int64) ([]types.TransactWriteItem, error) {
-	update := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("lastSeq"), expression.Value(m.Seq)).
-			Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))).
-		WithCondition(expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
-			And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))).
-		Build())
+func (s *Conversations) appendItems(m chat.Message, lastSeq int64, change *chat.Change) ([]types.TransactWriteItem, error) {
+	set := expression.Set(expression.Name("lastSeq"), expression.Value(m.Seq)).
+		Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))
+	cond := expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
+		And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))
+	if change != nil {
+		set = set.Set(expression.Name("botState"), expression.Value(change.BotState))
+		cond = expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
+			And(expression.Name("state").Equal(expression.Value(string(chat.StateBot))))
+		if change.Handoff != nil {
+			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateEscalated))).
+				Set(expression.Name("handoff"), expression.Value(change.Handoff))
+		}
+	}
+	update := must(expression.NewBuilder().WithUpdate(set).WithCondition(cond).Build())
 	msg, err := attributevalue.MarshalMap(messageItem{
 		ConversationID: m.ConversationID, SK: m.ID, Seq: m.Seq, ClientMessageID: m.ClientMessageID, Role: m.Role,
 		SenderName: m.SenderName, Text: m.Text, QuickReplies: m.QuickReplies, At: m.At.UTC().Format(timeLayout), ExpiresAt: m.ExpiresAt.Unix(),
@@ -300,6 +328,22 @@ func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (cha
 	var it conversationItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// Message returns one stored message; fault.NotFound when there is none.
+func (s *Conversations) Message(ctx context.Context, conversationID, messageID string) (chat.Message, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.messages, Key: messageKey(conversationID, messageID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("getting message: %w", err)
+	}
+	if out.Item == nil {
+		return chat.Message{}, fault.Errorf(fault.NotFound, "message not found")
+	}
+	var it messageItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return chat.Message{}, fmt.Errorf("unmarshalling message: %w", err)
 	}
 	return it.domain(), nil
 }

@@ -177,3 +177,40 @@ func TestConnectionsRateLimitAndFanOut(t *testing.T) {
 		t.Fatalf("bind a deleted connection: %v", err)
 	}
 }
+
+func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
+	convs, _ := stores()
+	ctx := context.Background()
+	c := newConversation(t, convs)
+	reply := chat.Message{ConversationID: c.ID, ClientMessageID: "bot-m000000000001", Role: chat.RoleBot, Text: "Call 911 now.", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	handoff := &chat.Handoff{Queue: "urgent", Priority: "urgent", Language: "en", Reason: "red_flag", RedFlags: []string{"chest_pain"}, Summary: "Red flags: chest_pain.", At: time.Now().UTC().Truncate(time.Second)}
+	first, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff})
+	if err != nil || dup {
+		t.Fatalf("first turn: %v dup=%v", err, dup)
+	}
+	got, err := convs.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != chat.StateEscalated || got.BotState != `{"stage":"handed-off"}` || got.Handoff == nil || got.Handoff.Priority != "urgent" ||
+		got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || got.LastSeq != 1 {
+		t.Fatalf("after the turn: %+v handoff %+v", got, got.Handoff)
+	}
+	// The same turn again (a redelivery) finds its reply and changes nothing.
+	again, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`})
+	if err != nil || !dup || again.ID != first.ID {
+		t.Fatalf("redelivered turn: %+v dup=%v err=%v", again, dup, err)
+	}
+	// Another turn once the conversation left the bot is refused.
+	other := reply
+	other.ClientMessageID = "bot-m000000000002"
+	if _, _, err := convs.AppendTurn(ctx, other, chat.Change{BotState: "{}"}); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("turn after escalation: %v", err)
+	}
+	if m, err := convs.Message(ctx, c.ID, first.ID); err != nil || m.Text != "Call 911 now." || m.Role != chat.RoleBot {
+		t.Fatalf("stored reply: %+v %v", m, err)
+	}
+	if after, _ := convs.Get(ctx, c.ID); after.BotState != `{"stage":"handed-off"}` || after.LastSeq != 1 {
+		t.Fatalf("state changed by refused turns: %+v", after)
+	}
+}

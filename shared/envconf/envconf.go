@@ -33,6 +33,12 @@ func (e *Env) Required(name string) string {
 	return v
 }
 
+// Optional returns a variable, "" when unset.
+func (e *Env) Optional(name string) string {
+	v, _ := e.lookup(name)
+	return v
+}
+
 // Duration returns a Go duration ("90s", "24h"), def when unset.
 func (e *Env) Duration(name string, def time.Duration) time.Duration {
 	v, ok := e.lookup(name)
