@@ -46,9 +46,14 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 				if !ok {
 					return fmt.Errorf("function %s event %s: queue %s is not in the template", fn.id, name, qarn)
 				}
-				p := &sqsPoller{s: s, pool: pool, url: url, arn: qarn, batch: min(batch, 10), report: reportFailures}
-				s.wg.Add(1)
-				go func() { defer s.wg.Done(); p.run(ctx) }()
+				// Several pollers, as Lambda scales its SQS pollers; on a FIFO
+				// queue a group with a message in flight is not handed out
+				// again, so a conversation's order holds across pollers.
+				for range sqsPollers {
+					p := &sqsPoller{s: s, pool: pool, url: url, arn: qarn, batch: min(batch, 10), report: reportFailures}
+					s.wg.Add(1)
+					go func() { defer s.wg.Done(); p.run(ctx) }()
+				}
 			case "DynamoDB":
 				p := &streamPoller{
 					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures,
@@ -63,6 +68,9 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 	}
 	return nil
 }
+
+// sqsPollers is how many pollers each SQS event source gets.
+const sqsPollers = 2
 
 func intOr(v any, def int) int {
 	if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
