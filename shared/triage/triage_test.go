@@ -1,0 +1,459 @@
+package triage
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/patientservicecenter/psc/shared/words"
+)
+
+// testCase is one message of testdata/cases.yaml and what it must give.
+type testCase struct {
+	Text  string   `yaml:"text"`
+	Level string   `yaml:"level"` // "none" for LevelNone
+	Flags []string `yaml:"flags"` // the red flags, most severe first
+	Rules []string `yaml:"rules"` // rule ids that must be among Result.Matched
+	Note  string   `yaml:"note"`
+}
+
+type caseFile struct {
+	RedFlags     map[string][]testCase `yaml:"red_flags"`
+	Conservative []testCase            `yaml:"conservative"`
+	Levels       []testCase            `yaml:"levels"`
+	None         []string              `yaml:"none"`
+}
+
+// engine loads the embedded rules.
+func engine(t testing.TB) *Engine {
+	t.Helper()
+	e, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// loadCases reads testdata/cases.yaml.
+func loadCases(t *testing.T) caseFile {
+	t.Helper()
+	data, err := os.ReadFile("testdata/cases.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f caseFile
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// minCasesPerRedFlag is how many messages each red flag is tested with.
+const minCasesPerRedFlag = 12
+
+// TestCases runs every case of testdata/cases.yaml and logs how many cases
+// each red flag has (go test -v).
+func TestCases(t *testing.T) {
+	e := engine(t)
+	f := loadCases(t)
+	for _, id := range e.RedFlagIDs() {
+		cases := f.RedFlags[id]
+		t.Logf("red flag %-26s %d cases", id, len(cases))
+		if len(cases) < minCasesPerRedFlag {
+			t.Errorf("red flag %s has %d cases, want %d or more", id, len(cases), minCasesPerRedFlag)
+		}
+		for _, c := range cases {
+			c.Level = string(LevelEmergency)
+			if c.Flags == nil {
+				c.Flags = []string{id}
+			}
+			check(t, e, "red_flags."+id, c)
+		}
+	}
+	for id := range f.RedFlags {
+		if !slices.Contains(e.RedFlagIDs(), id) {
+			t.Errorf("cases for unknown red flag %s", id)
+		}
+	}
+	for _, c := range f.Conservative {
+		c.Level = string(LevelEmergency)
+		check(t, e, "conservative", c)
+	}
+	for _, c := range f.Levels {
+		check(t, e, "levels", c)
+	}
+	for _, text := range f.None {
+		check(t, e, "none", testCase{Text: text, Level: "none"})
+	}
+	t.Logf("%d conservative, %d level and %d non-symptom cases", len(f.Conservative), len(f.Levels), len(f.None))
+}
+
+// check assesses a case and reports a mismatch.
+func check(t *testing.T, e *Engine, section string, c testCase) {
+	t.Helper()
+	want := Level(c.Level)
+	if c.Level == "none" {
+		want = LevelNone
+	}
+	r := e.Assess(c.Text)
+	var flags []string
+	for _, f := range r.RedFlags {
+		flags = append(flags, f.ID)
+	}
+	switch {
+	case r.Level != want:
+		t.Errorf("%s: %q: level %q, want %q (matched %v)", section, c.Text, r.Level, want, r.Matched)
+	case want == LevelEmergency && !slices.Equal(flags, c.Flags):
+		t.Errorf("%s: %q: red flags %v, want %v", section, c.Text, flags, c.Flags)
+	}
+	for _, id := range c.Rules {
+		if !slices.Contains(r.Matched, id) {
+			t.Errorf("%s: %q: rule %s did not match (matched %v)", section, c.Text, id, r.Matched)
+		}
+	}
+}
+
+// TestResultInvariants checks what every result promises on the case texts.
+func TestResultInvariants(t *testing.T) {
+	e := engine(t)
+	f := loadCases(t)
+	var texts []string
+	for _, cs := range f.RedFlags {
+		for _, c := range cs {
+			texts = append(texts, c.Text)
+		}
+	}
+	for _, c := range append(f.Conservative, f.Levels...) {
+		texts = append(texts, c.Text)
+	}
+	texts = append(texts, f.None...)
+	ids := ruleIDs(e)
+	for _, text := range texts {
+		checkInvariants(t, e, ids, text)
+	}
+}
+
+// checkInvariants checks what the result of any text promises; ids are the
+// engine's rule ids.
+func checkInvariants(t testing.TB, e *Engine, ids []string, text string) {
+	t.Helper()
+	r := e.Assess(text)
+	switch r.Level {
+	case LevelNone, LevelEmergency, LevelNurseLine, LevelBookVisit, LevelSelfCare:
+	default:
+		t.Fatalf("%q: invalid level %q", text, r.Level)
+	}
+	if (r.Level == LevelEmergency) != (len(r.RedFlags) > 0) {
+		t.Fatalf("%q: level %q with red flags %v", text, r.Level, r.RedFlags)
+	}
+	if (r.Level == LevelNone) != (len(r.Matched) == 0) {
+		t.Fatalf("%q: level %q with matched %v", text, r.Level, r.Matched)
+	}
+	for _, id := range r.Matched {
+		if !slices.Contains(ids, id) {
+			t.Fatalf("%q: matched %q is not a rule id", text, id)
+		}
+	}
+	g := e.Guidance(r, "en")
+	if es := e.Guidance(r, "es"); (r.Level == LevelNone) != (g == "") || (g == "") != (es == "") {
+		t.Fatalf("%q: level %q with guidance %q / %q", text, r.Level, g, es)
+	}
+	if r.Level == LevelEmergency && !strings.Contains(g, "911") && !strings.Contains(g, "988") {
+		t.Fatalf("%q: emergency guidance without a hotline: %q", text, g)
+	}
+}
+
+// ruleIDs returns the ids of every rule, red flags first.
+func ruleIDs(e *Engine) []string {
+	ids := e.RedFlagIDs()
+	for _, lv := range e.levels {
+		for _, r := range lv.rules {
+			ids = append(ids, r.id)
+		}
+	}
+	return ids
+}
+
+func TestSeverityOrder(t *testing.T) {
+	e := engine(t)
+	r := e.Assess("I can't breathe and I have chest pain and I passed out")
+	var ids []string
+	for _, f := range r.RedFlags {
+		ids = append(ids, f.ID)
+	}
+	want := []string{"chest_pain", "trouble_breathing", "loss_of_consciousness"}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("red flags %v, want %v (list order of rules.yaml)", ids, want)
+	}
+	if r.Matched[0] != "chest_pain" || r.RedFlags[0].Name == "" || r.RedFlags[0].Hotline != "911" {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+func TestNegationStaysInItsClause(t *testing.T) {
+	e := engine(t)
+	for text, want := range map[string]Level{
+		"I don't have chest pain":                   LevelNone,
+		"no chest pain, but I can't breathe":        LevelEmergency,
+		"no chest pain but chest pressure":          LevelEmergency,
+		"no fever. Chest pain":                      LevelEmergency,
+		"no tengo fiebre pero me duele el pecho":    LevelEmergency,
+		"no fever; however I have crushing pain":    LevelEmergency,
+		"not sure, chest pain":                      LevelEmergency,
+		"I have chest pain, no fever":               LevelEmergency,
+		"no, I have chest pain":                     LevelEmergency,
+		"no\nchest pain":                            LevelEmergency,
+		"no really really really chest pain at all": LevelEmergency, // the cue is 4 words before
+	} {
+		if got := e.Assess(text).Level; got != want {
+			t.Errorf("%q: level %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestRedFlagGuidance(t *testing.T) {
+	e := engine(t)
+	mustSay := map[string][]string{ // the chat is not for emergencies; a person is alerted
+		"en": {"not for emergencies", "alerting a member of our care team"},
+		"es": {"no es para emergencias", "avisando ahora mismo a una persona"},
+	}
+	for _, f := range e.redFlags {
+		r := Result{Level: LevelEmergency, RedFlags: []RedFlag{f.flag}, Matched: []string{f.flag.ID}}
+		for _, locale := range []string{"en", "es"} {
+			g := e.Guidance(r, locale)
+			if !strings.Contains(g, f.flag.Hotline) {
+				t.Errorf("%s guidance (%s) lacks %s: %q", f.flag.ID, locale, f.flag.Hotline, g)
+			}
+			if !strings.Contains(g, "911") {
+				t.Errorf("%s guidance (%s) lacks 911: %q", f.flag.ID, locale, g)
+			}
+			if sentences := strings.Count(g, ". ") + 1; sentences > 3 {
+				t.Errorf("%s guidance (%s) has %d sentences: keep it short", f.flag.ID, locale, sentences)
+			}
+			if first, _, _ := strings.Cut(g, ". "); !strings.Contains(first, f.flag.Hotline) {
+				t.Errorf("%s guidance (%s): the first sentence must give %s: %q", f.flag.ID, locale, f.flag.Hotline, first)
+			}
+			for _, w := range mustSay[locale] {
+				if !strings.Contains(g, w) {
+					t.Errorf("%s guidance (%s) lacks %q: %q", f.flag.ID, locale, w, g)
+				}
+			}
+		}
+	}
+	crisis := e.Assess("I want to kill myself")
+	if crisis.RedFlags[0].Hotline != "988" {
+		t.Fatalf("crisis flag hotline %q", crisis.RedFlags[0].Hotline)
+	}
+	for _, locale := range []string{"en", "es"} {
+		if g := e.Guidance(crisis, locale); !strings.Contains(g, "988") {
+			t.Errorf("crisis guidance (%s) lacks 988: %q", locale, g)
+		}
+	}
+}
+
+func TestCombinedGuidanceMentions911And988(t *testing.T) {
+	e := engine(t)
+	for _, text := range []string{
+		"I took too many pills because I want to die",
+		"I want to kill myself and I can't breathe",
+		"tomé demasiadas pastillas, quiero morir",
+	} {
+		r := e.Assess(text)
+		if r.Level != LevelEmergency || len(r.RedFlags) < 2 || r.RedFlags[0].Hotline != "911" {
+			t.Fatalf("%q: %+v", text, r)
+		}
+		for _, locale := range []string{"en", "es"} {
+			g := e.Guidance(r, locale)
+			if !strings.Contains(g, "911") || !strings.Contains(g, "988") {
+				t.Errorf("%q (%s): guidance lacks 911 or 988: %q", text, locale, g)
+			}
+			if strings.Index(g, "911") > strings.Index(g, "988") {
+				t.Errorf("%q (%s): 911 should come first: %q", text, locale, g)
+			}
+		}
+	}
+}
+
+func TestGuidanceLocaleAndLevels(t *testing.T) {
+	e := engine(t)
+	r := e.Assess("I have crushing chest pain")
+	en, es := e.Guidance(r, "en"), e.Guidance(r, "es")
+	if en == es || !strings.Contains(es, "Llame") {
+		t.Fatalf("en %q, es %q", en, es)
+	}
+	for _, locale := range []string{"", "fr", "EN"} {
+		if g := e.Guidance(r, locale); g != en {
+			t.Errorf("locale %q: %q, want English", locale, g)
+		}
+	}
+	if g := e.Guidance(r, "es-US"); g != es {
+		t.Errorf("locale es-US: %q, want Spanish", g)
+	}
+	for _, lv := range levelOrder() {
+		for _, locale := range []string{"en", "es"} {
+			g := e.Guidance(Result{Level: lv}, locale)
+			if g == "" || !strings.Contains(g, "911") {
+				t.Errorf("%s advice (%s) must say to call 911 if it gets worse: %q", lv, locale, g)
+			}
+		}
+	}
+	if g := e.Guidance(Result{}, "en"); g != "" {
+		t.Errorf("LevelNone guidance %q", g)
+	}
+	if g := e.Guidance(Result{Level: "unknown"}, "en"); g != "" {
+		t.Errorf("unknown level guidance %q", g)
+	}
+	// An emergency never goes without guidance, even with flags this engine
+	// does not know.
+	if g := e.Guidance(Result{Level: LevelEmergency, RedFlags: []RedFlag{{ID: "gone"}}}, "en"); !strings.Contains(g, "911") {
+		t.Errorf("emergency fallback guidance %q", g)
+	}
+}
+
+// diagnosisWords are phrases that would name or suggest a diagnosis. They
+// are checked on the normalised text (accents folded).
+var diagnosisWords = []string{
+	"you have", "youve got", "you are having", "youre having", "diagnos", "sounds like", "probably", "likely",
+	"you may have", "you might have", "could be a", "usted tiene", "tiene usted", "parece que tiene",
+	"probablemente", "puede que tenga", "podria tener", "se trata de", "es un caso de",
+}
+
+func TestNoDiagnosisInAnyText(t *testing.T) {
+	e := engine(t)
+	texts := map[string]string{"crisis_line.en": e.crisisLine.EN, "crisis_line.es": e.crisisLine.ES}
+	for _, f := range e.redFlags {
+		texts[f.flag.ID+".en"], texts[f.flag.ID+".es"] = f.guidance.EN, f.guidance.ES
+	}
+	for _, lv := range e.levels {
+		texts[string(lv.level)+".en"], texts[string(lv.level)+".es"] = lv.advice.EN, lv.advice.ES
+	}
+	for where, text := range texts {
+		norm := " " + strings.Join(words.Split(text), " ") + " "
+		for _, w := range diagnosisWords {
+			if strings.Contains(norm, " "+w) {
+				t.Errorf("%s contains %q: %q", where, w, text)
+			}
+		}
+	}
+}
+
+func TestLoadReviewPending(t *testing.T) {
+	f, err := decode(rulesYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Review.Status == "" || f.Version < 1 {
+		t.Fatalf("review %+v version %d", f.Review, f.Version)
+	}
+	if f.Review.Reviewer == "" && f.Review.Date != "" || f.Review.Reviewer != "" && f.Review.Date == "" {
+		t.Fatalf("review needs both reviewer and date, or neither: %+v", f.Review)
+	}
+}
+
+const validRules = `
+version: 1
+review: {status: pending, note: "", reviewer: "", date: ""}
+distinct_words: [overdue]
+crisis_line: {en: "Call or text 988.", es: "Llame o envíe un texto al 988."}
+red_flags:
+  - id: chest_pain
+    name: Chest pain
+    hotline: "911"
+    guidance: {en: "Call 911 now.", es: "Llame al 911 ahora."}
+    phrases: {en: [chest pain], es: [dolor de pecho]}
+  - id: crisis
+    name: Crisis
+    hotline: "988"
+    ignore_negation: true
+    guidance: {en: "Call or text 988, or 911.", es: "Llame o envíe un texto al 988, o al 911."}
+    phrases: {en: [suicidal], es: [suicida]}
+levels:
+  nurse_line:
+    advice: {en: "Call a nurse; 911 if worse.", es: "Llame a una enfermera; 911 si empeora."}
+    rules:
+      - id: fever_in_baby
+        all_of:
+          - {en: [baby], es: [bebe]}
+          - {en: [fever], es: [fiebre]}
+  book_visit:
+    advice: {en: "Book a visit; 911 if worse.", es: "Pida una cita; 911 si empeora."}
+    rules: [{id: rash, phrases: {en: [rash], es: [sarpullido]}}]
+  self_care:
+    advice: {en: "Rest; 911 if worse.", es: "Descanse; 911 si empeora."}
+    rules: [{id: cold, phrases: {en: [runny nose], es: [mocos]}}]
+`
+
+func TestParseValid(t *testing.T) {
+	e, err := Parse([]byte(validRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Assess("my baby has a fever"); r.Level != LevelNurseLine || !slices.Equal(r.Matched, []string{"fever_in_baby"}) {
+		t.Fatalf("all_of: %+v", r)
+	}
+	if r := e.Assess("my baby is fine, no fever"); r.Level != LevelNone {
+		t.Fatalf("negated all_of group: %+v", r)
+	}
+	if r := e.Assess("I'm not suicidal"); r.Level != LevelEmergency {
+		t.Fatalf("ignore_negation: %+v", r)
+	}
+	if r := e.Assess("not chest pain"); r.Level != LevelNone {
+		t.Fatalf("negation: %+v", r)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"missing hotline", `hotline: "911"`, ``, "hotline"},
+		{"other hotline", `hotline: "911"`, `hotline: "112"`, "hotline"},
+		{"missing Spanish phrases", `phrases: {en: [chest pain], es: [dolor de pecho]}`, `phrases: {en: [chest pain]}`, "es phrases"},
+		{"missing Spanish in an all_of group", `{en: [fever], es: [fiebre]}`, `{en: [fever]}`, "es phrases"},
+		{"unknown field", `ignore_negation: true`, `ignore_negations: true`, "ignore_negations"},
+		{"unknown level", `  book_visit:`, `  urgent_care:`, "urgent_care"},
+		{"missing id", `id: rash,`, ``, "id"},
+		{"duplicate id", `id: rash,`, `id: cold,`, "used twice"},
+		{"no phrases", `phrases: {en: [suicidal], es: [suicida]}`, ``, "phrases or all_of"},
+		{"guidance without its hotline", `es: "Llame al 911 ahora."`, `es: "Llame ahora."`, "mention 911"},
+		{"crisis guidance without 911", `es: "Llame o envíe un texto al 988, o al 911."`, `es: "Llame al 988."`, "mention 911"},
+		{"missing guidance", `guidance: {en: "Call 911 now.", es: "Llame al 911 ahora."}`, ``, "text is required"},
+		{"advice without 911", `es: "Descanse; 911 si empeora."`, `es: "Descanse."`, "mention 911"},
+		{"missing name", `name: Chest pain`, ``, "name"},
+		{"phrase with a clause mark", `[runny nose]`, `["runny, nose"]`, "clause mark"},
+		{"phrase with a clause word", `[runny nose]`, `[runny but nose]`, "clause word"},
+		{"phrase in two rules", `[runny nose]`, `[rash]`, "also a phrase"},
+		{"single all_of group", "          - {en: [fever], es: [fiebre]}\n", "", "two groups"},
+		{"distinct word of two words", `[overdue]`, `[over due]`, "one word"},
+		{"no review status", `status: pending,`, ``, "review.status"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(validRules, tc.old) {
+				t.Fatalf("test setup: %q not in validRules", tc.old)
+			}
+			_, err := Parse([]byte(strings.Replace(validRules, tc.old, tc.new, 1)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Parse([]byte("red_flags: [")); err == nil {
+		t.Fatal("malformed YAML parsed")
+	}
+}
+
+func TestConcurrentAssess(t *testing.T) {
+	e := engine(t)
+	done := make(chan Result)
+	for range 8 {
+		go func() { done <- e.Assess("I have crushing chest pain and I can't breathe") }()
+	}
+	for range 8 {
+		if r := <-done; len(r.RedFlags) != 2 {
+			t.Errorf("concurrent result %+v", r)
+		}
+	}
+}
