@@ -1,0 +1,481 @@
+// Package bot is the health bot's dialog: a pure function from the
+// conversation's dialog state and one patient input to the bot's reply,
+// the next state, and a handoff to a person when one is needed. It never
+// diagnoses: symptoms go through the triage rules (red flags get emergency
+// guidance in the very first reply, at any point of the conversation),
+// questions through the knowledge base, and everything else to a person.
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/knowledge"
+	"github.com/patientservicecenter/psc/shared/triage"
+	"github.com/patientservicecenter/psc/shared/words"
+)
+
+// Stages of the dialog.
+const (
+	stageNew         = ""
+	stageConsent     = "consent"
+	stageOpen        = "open"
+	stageHelpful     = "helpful"
+	stageSpecialty   = "appointment:specialty"
+	stageDays        = "appointment:days"
+	stageProvider    = "appointment:provider"
+	stageCallback    = "callback"
+	stageHandedOff   = "handed-off"
+	maxMisses        = 2
+	summaryTextLimit = 160
+)
+
+// Handoff reasons.
+const (
+	ReasonRedFlag       = "red_flag"
+	ReasonRequested     = "patient_request"
+	ReasonDeclinedBot   = "declined_bot"
+	ReasonNotUnderstood = "not_understood"
+	ReasonAgentOnly     = "agent_only_topic"
+	ReasonAppointment   = "appointment_request"
+	ReasonNurse         = "nurse_request"
+	ReasonCallback      = "callback_request"
+)
+
+// State is the dialog state kept between turns.
+type State struct {
+	Stage       string            `json:"stage,omitempty"`
+	Locale      string            `json:"locale,omitempty"`
+	Misses      int               `json:"misses,omitempty"`
+	Collected   map[string]string `json:"collected,omitempty"`
+	TriageLevel string            `json:"triageLevel,omitempty"`
+	LastArticle string            `json:"lastArticle,omitempty"`
+}
+
+// DecodeState reads a stored state; an empty one is a new conversation.
+func DecodeState(s string) (State, error) {
+	var st State
+	if s == "" {
+		return st, nil
+	}
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return st, fmt.Errorf("decoding bot state: %w", err)
+	}
+	return st, nil
+}
+
+// Encode renders the state for storage.
+func (s State) Encode() string {
+	b, _ := json.Marshal(s) // a struct of strings and ints always marshals
+	return string(b)
+}
+
+// Input is one thing the bot reacts to.
+type Input struct {
+	Start  bool   // the conversation just started: greet
+	Text   string // the patient's message (or the start topic)
+	Locale string // the conversation's locale
+	Topic  string // the topic given at start, for routing and the summary
+	Now    time.Time
+}
+
+// Output is the bot's answer to one input.
+type Output struct {
+	Text         string
+	QuickReplies []string
+	State        State
+	Handoff      *chat.Handoff
+}
+
+// Engine runs the dialog. It is safe for concurrent use.
+type Engine struct {
+	c      *Content
+	hours  *Hours
+	triage *triage.Engine
+	kb     *knowledge.Index
+}
+
+// New returns an engine over its content, opening hours, triage rules and
+// knowledge base.
+func New(c *Content, h *Hours, t *triage.Engine, kb *knowledge.Index) *Engine {
+	return &Engine{c: c, hours: h, triage: t, kb: kb}
+}
+
+// Load returns an engine over the embedded content, rules and articles,
+// with the given opening hours.
+func Load(hours HoursConfig) (*Engine, error) {
+	h, err := NewHours(hours)
+	if err != nil {
+		return nil, err
+	}
+	c, err := LoadContent()
+	if err != nil {
+		return nil, err
+	}
+	t, err := triage.Load()
+	if err != nil {
+		return nil, err
+	}
+	kb, err := knowledge.Load()
+	if err != nil {
+		return nil, err
+	}
+	return New(c, h, t, kb), nil
+}
+
+// turn is one turn being built.
+type turn struct {
+	e      *Engine
+	st     State
+	in     Input
+	words  []string
+	parts  []string
+	quick  []string
+	handed *chat.Handoff
+}
+
+func (t *turn) say(key string, vars ...string) {
+	text := t.e.c.Text[key].In(t.st.Locale)
+	text = strings.ReplaceAll(text, "{org}", t.e.c.Organization)
+	for i := 0; i+1 < len(vars); i += 2 {
+		text = strings.ReplaceAll(text, "{"+vars[i]+"}", vars[i+1])
+	}
+	t.parts = append(t.parts, text)
+}
+
+func (t *turn) replies(key string) { t.quick = t.e.c.QuickReplies[key].In(t.st.Locale) }
+
+func (t *turn) is(intent string) bool { return hasPhrase(t.words, t.e.c.Intents[intent].Both()) }
+
+func (t *turn) isOnly(intent string) bool { return isOnly(t.words, t.e.c.Intents[intent].Both()) }
+
+// Turn answers one input.
+func (e *Engine) Turn(st State, in Input) Output {
+	if st.Locale == "" {
+		st.Locale = in.Locale
+	}
+	if st.Locale != "es" {
+		st.Locale = "en"
+	}
+	t := &turn{e: e, st: st, in: in, words: words.Split(in.Text)}
+	if !in.Start {
+		if l := detectLocale(t.words); l != "" {
+			t.st.Locale = l
+		}
+	}
+	switch {
+	case t.st.Stage == stageHandedOff:
+		// A person has the conversation; the bot stays quiet.
+		return Output{State: t.st}
+	case in.Start:
+		t.start()
+	default:
+		t.message()
+	}
+	out := Output{Text: strings.Join(t.parts, "\n\n"), QuickReplies: t.quick, State: t.st, Handoff: t.handed}
+	if out.Handoff != nil {
+		out.State.Stage, out.QuickReplies = stageHandedOff, nil
+	}
+	return out
+}
+
+func (t *turn) start() {
+	t.say("greeting")
+	if t.redFlags() {
+		return
+	}
+	if !t.e.hours.Open(t.in.Now) {
+		t.say("closed", "hours", t.e.hours.describe.In(t.st.Locale))
+	}
+	t.say("consent")
+	t.replies("consent")
+	t.st.Stage = stageConsent
+}
+
+func (t *turn) message() {
+	// Safety first, in every message at any point.
+	if t.redFlags() {
+		return
+	}
+	switch t.st.Stage {
+	case stageConsent:
+		switch {
+		case t.is("handoff") || t.isOnly("no"):
+			t.requestPerson(t.queueForTopic(), ReasonDeclinedBot, "declined")
+			return
+		case t.isOnly("yes"):
+			t.st.Stage = stageOpen
+			t.say("consentYes")
+			t.replies("menu")
+			return
+		}
+		t.st.Stage = stageOpen // a question right away is consent too
+	case stageSpecialty, stageDays, stageProvider:
+		if t.appointmentStep() {
+			return
+		}
+	case stageHelpful:
+		t.st.Stage = stageOpen
+		switch {
+		case t.isOnly("yes") || t.is("yes") && !t.is("no"):
+			t.st.Misses = 0
+			t.say("helpfulYes")
+			t.replies("menu")
+			return
+		case t.isOnly("no"):
+			t.say("helpfulNo")
+			t.replies("menu")
+			return
+		}
+	case stageCallback:
+		t.say("callbackDone")
+		t.handoff(t.e.c.Queues["callback"], "normal", ReasonCallback)
+		return
+	}
+	t.open()
+}
+
+// open handles a message in the open dialog.
+func (t *turn) open() {
+	switch {
+	case t.is("nurse"):
+		t.requestPerson(t.e.c.Queues["nurse"], ReasonNurse, "handoff")
+	case t.is("handoff"):
+		t.requestPerson(t.queueForTopic(), ReasonRequested, "handoff")
+	case t.agentOnly() != "":
+		t.say("agentOnly")
+		t.handoff(t.agentOnly(), "normal", ReasonAgentOnly)
+	case t.is("leaveMessage"):
+		t.st.Stage = stageCallback
+		t.say("callbackAsk")
+	case t.is("appointment"):
+		t.st.Collected = map[string]string{}
+		if s, ok := t.specialty(); ok {
+			t.st.Collected["specialty"] = s.ID
+			t.st.Stage = stageDays
+			t.say("appointmentDays")
+			t.replies("days")
+			return
+		}
+		t.st.Stage = stageSpecialty
+		t.say("appointmentSpecialty")
+		t.quick = t.specialtyNames()
+	case t.is("askQuestion"):
+		t.say("askQuestion")
+	case t.is("checkSymptom"):
+		t.say("askSymptoms")
+	default:
+		if t.symptoms() || t.knowledge() {
+			return
+		}
+		t.st.Misses++
+		if t.st.Misses >= maxMisses {
+			t.say("notUnderstoodHandoff")
+			t.handoff(t.queueForTopic(), "normal", ReasonNotUnderstood)
+			return
+		}
+		t.say("notUnderstood")
+		t.replies("menu")
+	}
+}
+
+// requestPerson hands off during opening hours; after hours it says so and
+// offers what is available instead.
+func (t *turn) requestPerson(queue, reason, textKey string) {
+	if !t.e.hours.Open(t.in.Now) {
+		t.say("closed", "hours", t.e.hours.describe.In(t.st.Locale))
+		t.replies("closed")
+		return
+	}
+	t.say(textKey)
+	t.handoff(queue, "normal", reason)
+}
+
+// redFlags gives emergency guidance and an urgent handoff when the text
+// shows a red flag.
+func (t *turn) redFlags() bool {
+	r := t.e.triage.Assess(t.in.Text)
+	if r.Level != triage.LevelEmergency {
+		return false
+	}
+	t.st.TriageLevel = string(r.Level)
+	t.parts = append([]string{t.e.triage.Guidance(r, t.st.Locale)}, t.parts...)
+	t.say("emergencyHandoff")
+	var flags []string
+	for _, f := range r.RedFlags {
+		flags = append(flags, f.ID)
+	}
+	t.handoff(t.e.c.Queues["urgent"], "urgent", ReasonRedFlag, flags...)
+	return true
+}
+
+// symptoms answers a non-emergency symptom with its triage level's advice.
+func (t *turn) symptoms() bool {
+	r := t.e.triage.Assess(t.in.Text)
+	if r.Level == triage.LevelNone {
+		return false
+	}
+	t.st.TriageLevel, t.st.Misses = string(r.Level), 0
+	t.parts = append(t.parts, t.e.triage.Guidance(r, t.st.Locale))
+	t.say("triageFollowUp")
+	t.replies("triage")
+	return true
+}
+
+// knowledge answers from the knowledge base, naming the article.
+func (t *turn) knowledge() bool {
+	a, ok := t.e.kb.Answer(t.in.Text, t.st.Locale)
+	if !ok {
+		return false
+	}
+	t.st.LastArticle, t.st.Misses, t.st.Stage = a.ID, 0, stageHelpful
+	t.parts = append(t.parts, a.Answer)
+	t.say("source", "title", a.Title)
+	t.say("helpful")
+	t.replies("helpful")
+	return true
+}
+
+func (t *turn) agentOnly() string {
+	for _, a := range t.e.c.AgentOnly {
+		if hasPhrase(t.words, a.Phrases.Both()) {
+			return a.Queue
+		}
+	}
+	return ""
+}
+
+func (t *turn) specialty() (Specialty, bool) {
+	for _, s := range t.e.c.Specialties {
+		if hasPhrase(t.words, append(s.Phrases.Both(), s.EN, s.ES)) {
+			return s, true
+		}
+	}
+	return Specialty{}, false
+}
+
+func (t *turn) specialtyNames() []string {
+	var names []string
+	for _, s := range t.e.c.Specialties {
+		names = append(names, s.Name(t.st.Locale))
+	}
+	return names
+}
+
+// appointmentStep collects the next field of an appointment request, and
+// hands the request to scheduling once it has them.
+func (t *turn) appointmentStep() bool {
+	if t.isOnly("cancel") || t.is("cancel") && t.st.Stage == stageProvider && !t.isOnly("noPreference") {
+		t.st.Stage, t.st.Collected = stageOpen, nil
+		t.say("appointmentCancelled")
+		t.replies("menu")
+		return true
+	}
+	if t.st.Collected == nil {
+		t.st.Collected = map[string]string{}
+	}
+	switch t.st.Stage {
+	case stageSpecialty:
+		s, ok := t.specialty()
+		if !ok {
+			t.say("appointmentSpecialty")
+			t.quick = t.specialtyNames()
+			return true
+		}
+		t.st.Collected["specialty"] = s.ID
+		t.st.Stage = stageDays
+		t.say("appointmentDays")
+		t.replies("days")
+	case stageDays:
+		t.st.Collected["preferredDays"] = clip(t.in.Text, 80)
+		t.st.Stage = stageProvider
+		t.say("appointmentProvider")
+		t.replies("provider")
+	case stageProvider:
+		if !t.is("noPreference") {
+			t.st.Collected["provider"] = clip(t.in.Text, 80)
+		}
+		t.say("appointmentHandoff", "summary", t.collectedSummary())
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+	}
+	return true
+}
+
+func (t *turn) collectedSummary() string {
+	var parts []string
+	if id := t.st.Collected["specialty"]; id != "" {
+		for _, s := range t.e.c.Specialties {
+			if s.ID == id {
+				parts = append(parts, s.Name(t.st.Locale))
+			}
+		}
+	}
+	if d := t.st.Collected["preferredDays"]; d != "" {
+		parts = append(parts, d)
+	}
+	if p := t.st.Collected["provider"]; p != "" {
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// queueForTopic picks a queue from the conversation's start topic: an
+// agent-only topic's queue, else the default.
+func (t *turn) queueForTopic() string {
+	topic := words.Split(t.in.Topic)
+	for _, a := range t.e.c.AgentOnly {
+		if hasPhrase(topic, a.Phrases.Both()) {
+			return a.Queue
+		}
+	}
+	return t.e.c.Queues["default"]
+}
+
+// handoff records the handoff context, with a short summary for the agent.
+func (t *turn) handoff(queue, priority, reason string, redFlags ...string) {
+	h := &chat.Handoff{
+		Queue: queue, Priority: priority, Language: t.st.Locale, Reason: reason, TriageLevel: t.st.TriageLevel,
+		RedFlags: redFlags, Collected: t.st.Collected, At: t.in.Now.UTC(),
+	}
+	t.handed = h
+	var s []string
+	s = append(s, "Reason: "+strings.ReplaceAll(reason, "_", " ")+".")
+	if t.in.Topic != "" {
+		s = append(s, "Topic: "+clip(t.in.Topic, summaryTextLimit)+".")
+	}
+	if h.TriageLevel != "" {
+		s = append(s, "Triage: "+h.TriageLevel+".")
+	}
+	if len(redFlags) > 0 {
+		s = append(s, "Red flags: "+strings.Join(redFlags, ", ")+".")
+	}
+	if len(t.st.Collected) > 0 {
+		keys := make([]string, 0, len(t.st.Collected))
+		for k := range t.st.Collected {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var kv []string
+		for _, k := range keys {
+			kv = append(kv, k+"="+t.st.Collected[k])
+		}
+		s = append(s, "Collected: "+strings.Join(kv, ", ")+".")
+	}
+	if t.in.Text != "" {
+		s = append(s, "Last message: "+clip(t.in.Text, summaryTextLimit))
+	}
+	h.Summary = strings.Join(s, " ")
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}

@@ -1,0 +1,296 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	open   = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC) // Monday 10:00 Eastern
+	closed = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC) // Sunday
+)
+
+func engine(t *testing.T) *Engine {
+	t.Helper()
+	e, err := Load(HoursConfig{Timezone: "America/New_York", Weekly: "mon-fri=08:00-18:00,sat=09:00-13:00", Closures: []string{"2026-11-26"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// conversation drives the engine like the bot-turn function does.
+type conversation struct {
+	t     *testing.T
+	e     *Engine
+	st    State
+	now   time.Time
+	topic string
+	last  Output
+}
+
+func start(t *testing.T, locale string, now time.Time) *conversation {
+	c := &conversation{t: t, e: engine(t), now: now}
+	c.last = c.e.Turn(State{}, Input{Start: true, Locale: locale, Now: now})
+	c.st = c.last.State
+	return c
+}
+
+func (c *conversation) say(text string) Output {
+	c.t.Helper()
+	c.last = c.e.Turn(c.st, Input{Text: text, Locale: "en", Topic: c.topic, Now: c.now})
+	c.st = c.last.State
+	return c.last
+}
+
+func TestGreetingSaysWhatTheBotIsAndIsNot(t *testing.T) {
+	for _, tc := range []struct{ locale, want string }{{"en", "not a doctor"}, {"es", "No soy médico"}} {
+		c := start(t, tc.locale, open)
+		if !strings.Contains(c.last.Text, tc.want) || !strings.Contains(c.last.Text, "911") || len(c.last.QuickReplies) != 2 {
+			t.Fatalf("%s greeting = %q %v", tc.locale, c.last.Text, c.last.QuickReplies)
+		}
+		if c.st.Stage != stageConsent || c.last.Handoff != nil {
+			t.Fatalf("after greeting: %+v", c.st)
+		}
+	}
+	if c := start(t, "en", closed); !strings.Contains(c.last.Text, "offline") {
+		t.Fatalf("after-hours greeting does not say the team is offline: %q", c.last.Text)
+	}
+}
+
+func TestRedFlagGetsEmergencyGuidanceFirstAtAnyPoint(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before []string
+		text   string
+		flag   string
+		number string
+	}{
+		{"before consent", nil, "I have crushing chest pain", "chest_pain", "911"},
+		{"after a question", []string{"yes", "what are the visiting hours?"}, "my father's face is drooping and his speech is slurred", "stroke", "911"},
+		{"spanish", []string{"sí"}, "tengo dolor de pecho muy fuerte", "chest_pain", "911"},
+		{"crisis", []string{"yes"}, "I want to kill myself", "", "988"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, "en", closed) // red flags do not wait for opening hours
+			for _, s := range tc.before {
+				c.say(s)
+			}
+			out := c.say(tc.text)
+			first := strings.SplitN(out.Text, "\n\n", 2)[0]
+			if !strings.Contains(first, tc.number) {
+				t.Fatalf("first paragraph %q lacks %s", first, tc.number)
+			}
+			h := out.Handoff
+			if h == nil || h.Priority != "urgent" || h.Queue != "urgent" || h.Reason != ReasonRedFlag || h.TriageLevel != "emergency" || len(h.RedFlags) == 0 {
+				t.Fatalf("handoff = %+v", h)
+			}
+			if tc.flag != "" && h.RedFlags[0] != tc.flag {
+				t.Fatalf("red flags = %v, want %s first", h.RedFlags, tc.flag)
+			}
+			if !strings.Contains(h.Summary, "Red flags:") || out.State.Stage != stageHandedOff {
+				t.Fatalf("summary %q stage %q", h.Summary, out.State.Stage)
+			}
+		})
+	}
+}
+
+func TestStartTopicWithRedFlag(t *testing.T) {
+	e := engine(t)
+	out := e.Turn(State{}, Input{Start: true, Text: "chest pain since this morning", Topic: "chest pain since this morning", Locale: "en", Now: open})
+	if out.Handoff == nil || out.Handoff.Priority != "urgent" || !strings.HasPrefix(out.Text, strings.SplitN(out.Text, "\n\n", 2)[0]) || !strings.Contains(strings.SplitN(out.Text, "\n\n", 2)[0], "911") {
+		t.Fatalf("start with a red-flag topic: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+func TestKnowledgeAnswerNamesItsSourceAndAsksIfItHelped(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	out := c.say("What are the visiting hours?")
+	if !strings.Contains(out.Text, "Source: ") || out.State.Stage != stageHelpful || out.Handoff != nil || len(out.QuickReplies) != 2 {
+		t.Fatalf("knowledge answer = %q %v %+v", out.Text, out.QuickReplies, out.State)
+	}
+	if out := c.say("No"); !strings.Contains(out.Text, "another way") {
+		t.Fatalf("after 'no': %q", out.Text)
+	}
+	es := start(t, "es", open)
+	if out := es.say("¿Dónde puedo estacionar mi carro?"); !strings.Contains(out.Text, "Fuente: ") {
+		t.Fatalf("Spanish knowledge answer = %q", out.Text)
+	}
+}
+
+func TestHandoffOnRequest(t *testing.T) {
+	for _, text := range []string{"agent", "I want to talk to a human", "can I speak to someone please", "representative", "quiero hablar con una persona"} {
+		c := start(t, "en", open)
+		c.say("yes")
+		out := c.say(text)
+		if out.Handoff == nil || out.Handoff.Reason != ReasonRequested || out.Handoff.Queue != "general" || out.Handoff.Priority != "normal" {
+			t.Fatalf("%q: handoff %+v", text, out.Handoff)
+		}
+	}
+	// The topic chosen at start routes the handoff.
+	c := start(t, "en", open)
+	c.topic = "I have a complaint about my visit"
+	if out := c.say("talk to a person"); out.Handoff == nil || out.Handoff.Queue != "patient-relations" {
+		t.Fatalf("topic routing: %+v", out.Handoff)
+	}
+}
+
+func TestDecliningTheBotAfterHoursOffersCallback(t *testing.T) {
+	c := start(t, "en", closed)
+	out := c.say("no")
+	if out.Handoff != nil || !strings.Contains(out.Text, "offline") || len(out.QuickReplies) != 3 {
+		t.Fatalf("declined after hours: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
+	}
+	c = start(t, "en", open)
+	if out := c.say("no"); out.Handoff == nil || out.Handoff.Reason != ReasonDeclinedBot {
+		t.Fatalf("declined in hours: %+v", out.Handoff)
+	}
+}
+
+func TestAfterHoursOffersCallback(t *testing.T) {
+	c := start(t, "en", closed)
+	c.say("yes")
+	out := c.say("talk to a person")
+	if out.Handoff != nil || !strings.Contains(out.Text, "offline") || len(out.QuickReplies) != 3 {
+		t.Fatalf("after hours: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
+	}
+	c.say(out.QuickReplies[0]) // Leave a message
+	out = c.say("Please call me at 555-0100 tomorrow morning about my bill")
+	if out.Handoff == nil || out.Handoff.Queue != "callback" || out.Handoff.Reason != ReasonCallback {
+		t.Fatalf("callback: %+v", out.Handoff)
+	}
+}
+
+func TestTwoMissesHandOff(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	if out := c.say("asdf qwerty zxcv"); out.Handoff != nil || !strings.Contains(out.Text, "didn't understand") {
+		t.Fatalf("first miss: %q %+v", out.Text, out.Handoff)
+	}
+	out := c.say("blorp glorp")
+	if out.Handoff == nil || out.Handoff.Reason != ReasonNotUnderstood {
+		t.Fatalf("second miss: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+func TestAgentOnlyTopics(t *testing.T) {
+	for text, queue := range map[string]string{
+		"I want to dispute a charge on my bill": "billing",
+		"I was charged twice":                   "billing",
+		"I want to file a complaint":            "patient-relations",
+		"quiero poner una queja":                "patient-relations",
+	} {
+		c := start(t, "en", open)
+		c.say("yes")
+		if out := c.say(text); out.Handoff == nil || out.Handoff.Queue != queue || out.Handoff.Reason != ReasonAgentOnly {
+			t.Fatalf("%q: %+v", text, out.Handoff)
+		}
+	}
+}
+
+func TestAppointmentRequestCollectsFieldsThenHandsToScheduling(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	out := c.say("I need to make an appointment")
+	if c.st.Stage != stageSpecialty || len(out.QuickReplies) == 0 {
+		t.Fatalf("asks specialty: %q %v", out.Text, out.QuickReplies)
+	}
+	c.say("Cardiology")
+	out = c.say("Weekday mornings")
+	if c.st.Stage != stageProvider {
+		t.Fatalf("after days: %+v", c.st)
+	}
+	out = c.say("No preference")
+	h := out.Handoff
+	if h == nil || h.Queue != "scheduling" || h.Reason != ReasonAppointment || h.Collected["specialty"] != "cardiology" || h.Collected["preferredDays"] != "Weekday mornings" || h.Collected["provider"] != "" {
+		t.Fatalf("scheduling handoff = %+v", h)
+	}
+	// Spanish, with the specialty in the first message.
+	es := start(t, "es", open)
+	out = es.say("quiero una cita con el cardiólogo")
+	if es.st.Stage != stageDays || es.st.Collected["specialty"] != "cardiology" || !strings.Contains(out.Text, "días") {
+		t.Fatalf("Spanish appointment: %q %+v", out.Text, es.st)
+	}
+	// Cancelling stops the request.
+	x := start(t, "en", open)
+	x.say("book an appointment")
+	if out := x.say("cancel"); out.Handoff != nil || x.st.Stage != stageOpen || x.st.Collected != nil {
+		t.Fatalf("cancel: %q %+v", out.Text, x.st)
+	}
+}
+
+func TestSymptomWithoutRedFlagGetsTriageAdviceNotADiagnosis(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	out := c.say("I have had a sore throat and a runny nose for two days")
+	if out.Handoff != nil || out.State.TriageLevel == "" || out.State.TriageLevel == "emergency" || len(out.QuickReplies) != 2 {
+		t.Fatalf("triage: %q %+v %v", out.Text, out.State, out.QuickReplies)
+	}
+	if out := c.say("Talk to a nurse"); out.Handoff == nil || out.Handoff.Queue != "nurse" || out.Handoff.TriageLevel == "" {
+		t.Fatalf("nurse handoff: %+v", out.Handoff)
+	}
+}
+
+func TestLanguageFollowsThePatient(t *testing.T) {
+	c := start(t, "en", open)
+	out := c.say("hola, necesito saber cuál es el horario de visitas del hospital")
+	if c.st.Locale != "es" || out.Handoff != nil || !strings.Contains(out.Text, "Fuente") {
+		t.Fatalf("switch to Spanish: %q %+v", out.Text, c.st)
+	}
+}
+
+func TestHandedOffBotStaysQuietAndTurnsArePure(t *testing.T) {
+	e := engine(t)
+	if out := e.Turn(State{Stage: stageHandedOff}, Input{Text: "hello?", Now: open}); out.Text != "" || out.Handoff != nil {
+		t.Fatalf("after handoff: %+v", out)
+	}
+	st := State{Stage: stageOpen, Locale: "en"}
+	a := e.Turn(st, Input{Text: "where do I park?", Now: open})
+	b := e.Turn(st, Input{Text: "where do I park?", Now: open})
+	if a.Text != b.Text || a.State.Encode() != b.State.Encode() {
+		t.Fatal("the same input gave different outputs")
+	}
+	got, err := DecodeState(a.State.Encode())
+	if err != nil || got.Encode() != a.State.Encode() {
+		t.Fatalf("state round trip: %v", err)
+	}
+}
+
+func TestContentValidation(t *testing.T) {
+	if _, err := ParseContent([]byte("organization: x\nunknown: 1\n")); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	if _, err := ParseContent([]byte("organization: x\n")); err == nil || !strings.Contains(err.Error(), "text greeting") {
+		t.Fatalf("empty content: %v", err)
+	}
+}
+
+func TestHours(t *testing.T) {
+	h, err := NewHours(HoursConfig{Timezone: "America/New_York", Weekly: "mon-fri=08:00-18:00, sat=09:00-13:00", Closures: []string{"2026-11-26"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[string]bool{
+		"2026-11-23T13:00:00Z": true,  // Mon 08:00 ET
+		"2026-11-23T12:59:00Z": false, // Mon 07:59
+		"2026-11-23T23:00:00Z": false, // Mon 18:00
+		"2026-11-28T15:00:00Z": true,  // Sat 10:00
+		"2026-11-22T15:00:00Z": false, // Sun
+		"2026-11-26T15:00:00Z": false, // Thanksgiving closure
+	} {
+		tm, _ := time.Parse(time.RFC3339, at)
+		if h.Open(tm) != want {
+			t.Errorf("Open(%s) = %v", at, !want)
+		}
+	}
+	if d := h.describe.EN; d != "Mon–Fri 08:00–18:00, Sat 09:00–13:00 (America/New_York)" {
+		t.Errorf("description = %q", d)
+	}
+	for _, bad := range []HoursConfig{{Timezone: "Mars/Base", Weekly: "mon=08:00-18:00"}, {Timezone: "UTC", Weekly: "mon=18:00-08:00"}, {Timezone: "UTC", Weekly: "fri-mon=08:00-09:00"}, {Timezone: "UTC", Closures: []string{"tomorrow"}}} {
+		if _, err := NewHours(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

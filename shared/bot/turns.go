@@ -1,0 +1,114 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+// Request asks the bot for one turn: the message contract of the bot-turn
+// queue (events/sqs-bot-turn-*.json). Only ids travel; the text stays in
+// the conversation's table.
+type Request struct {
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId,omitempty"` // empty: greet the new conversation
+}
+
+// Store is what a turn needs of the conversations.
+type Store interface {
+	Get(ctx context.Context, id string) (chat.Conversation, error)
+	Message(ctx context.Context, conversationID, messageID string) (chat.Message, error)
+	AppendTurn(ctx context.Context, m chat.Message, c chat.Change) (chat.Message, bool, error)
+}
+
+// Broadcaster pushes frames to a conversation's connections.
+type Broadcaster interface {
+	Broadcast(ctx context.Context, conversationID, except string, frame any) error
+}
+
+// SenderName is how the bot signs its messages.
+const SenderName = "Virtual assistant"
+
+// Turner runs bot turns: read, decide, store once, push.
+type Turner struct {
+	engine *Engine
+	store  Store
+	out    Broadcaster
+	now    func() time.Time
+}
+
+// NewTurner wires a Turner; now may be nil for the real clock.
+func NewTurner(e *Engine, s Store, out Broadcaster, now func() time.Time) *Turner {
+	if now == nil {
+		now = time.Now
+	}
+	return &Turner{engine: e, store: s, out: out, now: now}
+}
+
+// Outcome says what a turn did, for the log.
+type Outcome struct {
+	Replied   bool
+	Duplicate bool
+	Handoff   *chat.Handoff
+	Skipped   string // why no turn was taken
+}
+
+// Handle takes one turn. Redelivery of the same request stores no second
+// reply: the reply's client message id is derived from the request.
+func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
+	c, err := t.store.Get(ctx, r.ConversationID)
+	if fault.Is(err, fault.NotFound) {
+		return Outcome{Skipped: "conversation not found"}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if c.State != chat.StateBot {
+		return Outcome{Skipped: "conversation is " + string(c.State)}, nil
+	}
+	st, err := DecodeState(c.BotState)
+	if err != nil {
+		return Outcome{}, err
+	}
+	now := t.now()
+	in := Input{Start: r.MessageID == "", Text: c.Topic, Locale: c.Locale, Topic: c.Topic, Now: now}
+	clientID := "bot-start"
+	if !in.Start {
+		m, err := t.store.Message(ctx, c.ID, r.MessageID)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("reading message %s: %w", r.MessageID, err)
+		}
+		in.Text, clientID = m.Text, "bot-"+m.ID
+	}
+	out := t.engine.Turn(st, in)
+	if out.Text == "" {
+		return Outcome{Skipped: "nothing to say"}, nil
+	}
+	reply := chat.Message{
+		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName,
+		Text: out.Text, QuickReplies: out.QuickReplies, At: now, ExpiresAt: c.ExpiresAt,
+	}
+	stored, dup, err := t.store.AppendTurn(ctx, reply, chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff})
+	if fault.Is(err, fault.Conflict) {
+		return Outcome{Skipped: "conversation left the bot"}, nil
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("storing the bot's reply: %w", err)
+	}
+	// A redelivered turn pushes its stored reply again: clients drop a
+	// message id they have, and the first push may not have happened.
+	errs := []error{t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(stored))}
+	if out.Handoff != nil && !dup {
+		c.State = chat.StateEscalated
+		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
+	}
+	res := Outcome{Replied: !dup, Duplicate: dup}
+	if !dup {
+		res.Handoff = out.Handoff
+	}
+	return res, errors.Join(errs...)
+}
