@@ -8,11 +8,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
 	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/startup"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
@@ -23,6 +25,7 @@ func main() {
 	env := envconf.New()
 	convTable, msgTable, connTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
 	endpoint, secretID := env.Required("PATIENT_WS_ENDPOINT"), env.Required("SESSION_SECRET_ARN")
+	botQueue := env.Required("BOT_TURN_QUEUE_URL")
 	sessionTTL, retention := env.Duration("SESSION_TTL", 24*time.Hour), time.Duration(env.Int("RETENTION_DAYS", 90))*24*time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
@@ -32,6 +35,6 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), ddb.NewConnections(db, connTable, limit), pusher, tokens,
-		chat.Config{Retention: retention}, nil, nil)
+		chat.Config{Retention: retention}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue))
 	lambda.Start(wsapi.NewHandler(svc, pusher, log).Message)
 }
