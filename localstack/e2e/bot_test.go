@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/chromedp/chromedp"
+
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+)
+
+func isBot(f map[string]any) bool {
+	from, _ := f["from"].(map[string]any)
+	return f["type"] == "message" && from["role"] == "bot"
+}
+
+func botReply(t *testing.T, c *stacktest.Client) map[string]any {
+	t.Helper()
+	f, _ := c.Wait(isBot)
+	return f
+}
+
+// startWithBot is start() plus the bot's greeting.
+func startWithBot(t *testing.T, name string) started {
+	t.Helper()
+	p := start(t, name)
+	if g := botReply(t, p.c); !strings.Contains(g["text"].(string), "911") || g["quickReplies"] == nil {
+		t.Fatalf("greeting = %v", g)
+	}
+	return p
+}
+
+type storedConversation struct {
+	State   string `dynamodbav:"state"`
+	Handoff struct {
+		Queue       string            `dynamodbav:"queue"`
+		Priority    string            `dynamodbav:"priority"`
+		Language    string            `dynamodbav:"language"`
+		Reason      string            `dynamodbav:"reason"`
+		TriageLevel string            `dynamodbav:"triageLevel"`
+		RedFlags    []string          `dynamodbav:"redFlags"`
+		Collected   map[string]string `dynamodbav:"collected"`
+		Summary     string            `dynamodbav:"summary"`
+	} `dynamodbav:"handoff"`
+}
+
+func conversationItem(t *testing.T, id string) storedConversation {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}},
+	})
+	if err != nil || out.Item == nil {
+		t.Fatalf("reading conversation %s: %v", id, err)
+	}
+	var c storedConversation
+	if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBotGreetsAndAnswersFromKnowledge(t *testing.T) {
+	p := startWithBot(t, "Ivy")
+	send(t, p.c, p.conversationID, "k-1", "Yes, continue")
+	if menu := botReply(t, p.c); menu["quickReplies"] == nil {
+		t.Fatalf("menu = %v", menu)
+	}
+	send(t, p.c, p.conversationID, "k-2", "What are the visiting hours?")
+	answer := botReply(t, p.c)
+	if !strings.Contains(answer["text"].(string), "Source: ") {
+		t.Fatalf("knowledge answer = %v", answer)
+	}
+}
+
+func TestRedFlagGetsEmergencyAnswerFirstAndUrgentEscalation(t *testing.T) {
+	p := startWithBot(t, "Jon")
+	send(t, p.c, p.conversationID, "r-1", "I have crushing chest pain and my left arm hurts")
+	reply := botReply(t, p.c)
+	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
+		t.Fatalf("first reply to a red flag = %q", reply["text"])
+	}
+	if st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" }); st["state"] != "waiting" {
+		t.Fatalf("status = %v", st)
+	}
+	c := conversationItem(t, p.conversationID)
+	if c.State != "escalated" || c.Handoff.Priority != "urgent" || c.Handoff.Reason != "red_flag" || len(c.Handoff.RedFlags) == 0 || c.Handoff.RedFlags[0] != "chest_pain" {
+		t.Fatalf("stored conversation = %+v", c)
+	}
+}
+
+func TestHumanRequestEscalatesWithHandoffContext(t *testing.T) {
+	p := startWithBot(t, "Kay")
+	send(t, p.c, p.conversationID, "h-1", "yes")
+	botReply(t, p.c)
+	send(t, p.c, p.conversationID, "h-2", "I want to talk to a human")
+	if reply := botReply(t, p.c); !strings.Contains(reply["text"].(string), "connecting you") {
+		t.Fatalf("handoff reply = %v", reply)
+	}
+	if st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" }); st["state"] != "waiting" {
+		t.Fatalf("status = %v", st)
+	}
+	c := conversationItem(t, p.conversationID)
+	h := c.Handoff
+	if c.State != "escalated" || h.Queue != "general" || h.Priority != "normal" || h.Reason != "patient_request" || h.Language != "en" || !strings.Contains(h.Summary, "Topic: billing question") {
+		t.Fatalf("stored handoff = %+v", c)
+	}
+}
+
+// TestRedeliveredTurnYieldsOneReply delivers the same bot-turn request a
+// second time (as SQS may): the bot stores no second reply.
+func TestRedeliveredTurnYieldsOneReply(t *testing.T) {
+	p := startWithBot(t, "Lee")
+	ack, _ := send(t, p.c, p.conversationID, "d-1", "where do I park?")
+	reply := botReply(t, p.c)
+	body, _ := json.Marshal(map[string]string{"conversationId": p.conversationID, "messageId": ack["messageId"].(string)})
+	_, err := sqs.NewFromConfig(awsCfg()).SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(env.Outputs.Queues["BotTurnQueue"]), MessageBody: aws.String(string(body)),
+		MessageGroupId: aws.String(p.conversationID), MessageDeduplicationId: aws.String(fmt.Sprintf("redelivery-%d", time.Now().UnixNano())),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The redelivered turn pushes the stored reply again (same id)...
+	again, _ := p.c.Wait(func(f map[string]any) bool { return isBot(f) && f["messageId"] == reply["messageId"] })
+	if again["text"] != reply["text"] {
+		t.Fatalf("redelivered reply differs: %v vs %v", again, reply)
+	}
+	// ...and the conversation holds one reply to the message.
+	_, texts, _ := history(t, p.c, "", "")
+	replies := 0
+	for _, s := range texts {
+		if s == reply["text"] {
+			replies++
+		}
+	}
+	if replies != 1 || len(texts) != 3 { // greeting, question, one answer
+		t.Fatalf("history = %q", texts)
+	}
+}
+
+// TestQuickRepliesInBrowser: the page shows the bot's quick replies and
+// clicking one sends it.
+func TestQuickRepliesInBrowser(t *testing.T) {
+	ctx := browser(t)
+	run(t, ctx, "opening the page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Mia Browser"))
+	run(t, ctx, "starting", chromedp.Click(`#start`))
+	run(t, ctx, "waiting for the quick replies", chromedp.WaitVisible(`#messages .quick-reply`))
+	label := run(t, ctx, "reading the first quick reply", chromedp.Text(`#messages .quick-reply`))
+	run(t, ctx, "clicking it", chromedp.Click(`#messages .quick-reply`))
+	run(t, ctx, "waiting for it to be sent and acknowledged", chromedp.WaitVisible(`#messages li[data-status="acked"]`))
+	if sent := run(t, ctx, "reading the sent message", chromedp.Text(`#messages li[data-status="acked"]`)); !strings.Contains(sent, label) {
+		t.Fatalf("clicked %q, sent %q", label, sent)
+	}
+	// The bot answers the quick reply with its menu: new quick replies.
+	run(t, ctx, "waiting for the bot's next quick replies", chromedp.WaitVisible(`#messages li[data-status="acked"] ~ li .quick-reply`))
+}
