@@ -64,14 +64,24 @@ func TestPatientPageInBrowser(t *testing.T) {
 	if text := run(t, ctx, "reading the message", chromedp.Text(acked)); !strings.Contains(text, "Where can I park?") {
 		t.Fatalf("acked message reads %q", text)
 	}
+	// The bot's greeting and answer render too; every message renders once,
+	// the patient's own message exactly once.
 	ids := run(t, ctx, "listing messages", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#messages li[data-message-id]')].map(li => li.dataset.messageId)`))
-	if len(ids) != 1 || ids[0] == "" {
-		t.Fatalf("message ids on the page = %v (a message must render once)", ids)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			t.Fatalf("message ids on the page = %v (a message must render once, with its id)", ids)
+		}
+		seen[id] = true
+	}
+	mine := run(t, ctx, "reading the sent message's id", chromedp.Evaluate[string](`document.querySelector('`+acked+`').dataset.messageId`))
+	if n := run(t, ctx, "counting the sent message", chromedp.Evaluate[int](`[...document.querySelectorAll('#messages li')].filter(li => li.textContent.includes("Where can I park?")).length`)); n != 1 {
+		t.Fatalf("the sent message renders %d times", n)
 	}
 
 	// Reload: the page resumes with its stored session and shows the history.
 	run(t, ctx, "reloading", chromedp.Reload())
-	run(t, ctx, "waiting for the history", chromedp.WaitVisible(`#messages li[data-message-id="`+ids[0]+`"]`))
+	run(t, ctx, "waiting for the history", chromedp.WaitVisible(`#messages li[data-message-id="`+mine+`"]`))
 	if after := run(t, ctx, "reading the history", chromedp.Text(`#messages`)); strings.Count(after, "Where can I park?") != 1 {
 		t.Fatalf("history after reload = %q", after)
 	}
