@@ -68,22 +68,9 @@ type rawFrame struct {
 // the error frame can echo it.
 func DecodePatient(body []byte) (ClientFrame, error) {
 	var f ClientFrame
-	if len(body) > MaxFrameBytes {
-		return f, fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
-	}
 	var raw rawFrame
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return f, fault.Errorf(fault.BadRequest, "frame is not a JSON object")
-	}
 	var err error
-	if f.RequestID, err = str(raw.RequestID, "requestId"); err != nil {
-		return f, err
-	}
-	if utf8.RuneCountInString(f.RequestID) > MaxRequestIDRune {
-		f.RequestID = ""
-		return f, fault.Errorf(fault.BadRequest, "requestId is longer than %d characters", MaxRequestIDRune)
-	}
-	if f.Action, err = str(raw.Action, "action"); err != nil {
+	if f.RequestID, f.Action, err = envelope(body, &raw, &raw.RequestID, &raw.Action); err != nil {
 		return f, err
 	}
 	switch f.Action {
@@ -184,6 +171,35 @@ func checkText(text string) error {
 		return fault.Errorf(fault.TooLarge, "text is %d characters; the limit is %d", n, MaxTextRunes)
 	}
 	return nil
+}
+
+// envelope checks a frame's size, unmarshals it into raw, and reads the
+// requestId and action every frame carries (the requestId is returned even
+// when the action is unreadable, so the error frame can echo it).
+func envelope(body []byte, raw any, rawRequestID, rawAction *json.RawMessage) (reqID, action string, err error) {
+	if len(body) > MaxFrameBytes {
+		return "", "", fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
+	}
+	if err := json.Unmarshal(body, raw); err != nil {
+		return "", "", fault.Errorf(fault.BadRequest, "frame is not a JSON object")
+	}
+	if reqID, err = requestID(*rawRequestID); err != nil {
+		return "", "", err
+	}
+	action, err = str(*rawAction, "action")
+	return reqID, action, err
+}
+
+// requestID reads the optional requestId every frame may carry.
+func requestID(raw json.RawMessage) (string, error) {
+	id, err := str(raw, "requestId")
+	if err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(id) > MaxRequestIDRune {
+		return "", fault.Errorf(fault.BadRequest, "requestId is longer than %d characters", MaxRequestIDRune)
+	}
+	return id, nil
 }
 
 // str reads an optional string field; a field of another JSON type is a

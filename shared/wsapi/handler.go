@@ -83,18 +83,29 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 	if err == nil {
 		err = h.svc.Handle(ctx, connID, f)
 	}
-	code := fault.CodeOf(err)
-	switch code {
+	return FrameOutcome(ctx, log, h.pusher, connID, f.RequestID, err), nil
+}
+
+// ErrorPusher delivers an encoded error frame to a connection.
+type ErrorPusher interface {
+	Push(ctx context.Context, connectionID string, frame []byte) error
+}
+
+// FrameOutcome logs how a frame ended and, when it was refused or failed,
+// pushes the caller its error frame (the connection stays open). A frame
+// route always answers 200: API Gateway has no use for another status.
+func FrameOutcome(ctx context.Context, log *slog.Logger, pusher ErrorPusher, connID, requestID string, err error) events.APIGatewayProxyResponse {
+	switch code := fault.CodeOf(err); code {
 	case "":
 		log.InfoContext(ctx, "frame handled")
-		return response(http.StatusOK), nil
+		return response(http.StatusOK)
 	case fault.Internal:
 		log.ErrorContext(ctx, "frame failed", "error", err)
 	default:
 		log.InfoContext(ctx, "frame refused", "code", code)
 	}
-	if perr := h.pusher.Push(ctx, connID, protocol.Encode(protocol.NewErrorFrame(err, f.RequestID))); perr != nil {
+	if perr := pusher.Push(ctx, connID, protocol.Encode(protocol.NewErrorFrame(err, requestID))); perr != nil {
 		log.WarnContext(ctx, "error frame not delivered", "error", perr)
 	}
-	return response(http.StatusOK), nil
+	return response(http.StatusOK)
 }

@@ -1,0 +1,62 @@
+package protocol
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+func TestDecodeAgent(t *testing.T) {
+	for _, tc := range []struct {
+		body, code, status, requestID string
+	}{
+		{`{"action":"presence","status":"available","requestId":"r1"}`, "", "available", "r1"},
+		{`{"action":"presence","status":"offline"}`, "", "offline", ""},
+		{`{"action":"presence","status":"lunch","requestId":"r2"}`, "bad_request", "", "r2"},
+		{`{"action":"presence"}`, "bad_request", "", ""},
+		{`{"action":"presence","status":3}`, "bad_request", "", ""},
+		{`{"action":"take-over","requestId":"r3"}`, "bad_request", "", "r3"},
+		{`{"requestId":"r4"}`, "bad_request", "", "r4"},
+		{`{"action":7,"requestId":"r5"}`, "bad_request", "", "r5"},
+		{`not json`, "bad_request", "", ""},
+		{`{"action":"presence","status":"away","requestId":"` + strings.Repeat("x", 65) + `"}`, "bad_request", "", ""},
+		{`{"action":"presence","status":"` + strings.Repeat("a", MaxFrameBytes) + `"}`, "too_large", "", ""},
+	} {
+		f, err := DecodeAgent([]byte(tc.body))
+		if string(fault.CodeOf(err)) != tc.code {
+			t.Errorf("%.60s: err %v, want code %q", tc.body, err, tc.code)
+		}
+		if err == nil && f.Status != tc.status {
+			t.Errorf("%.60s: status %q, want %q", tc.body, f.Status, tc.status)
+		}
+		if f.RequestID != tc.requestID {
+			t.Errorf("%.60s: requestId %q, want %q (echoed in the error frame)", tc.body, f.RequestID, tc.requestID)
+		}
+	}
+}
+
+func FuzzDecodeAgent(f *testing.F) {
+	for _, s := range []string{`{"action":"presence","status":"available"}`, `{"action":"presence","status":null}`, `{}`, `[]`, `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fr, err := DecodeAgent(body)
+		if err != nil {
+			if fault.CodeOf(err) == fault.Internal {
+				t.Fatalf("decode error without a protocol code: %v", err)
+			}
+			return
+		}
+		switch fr.Action {
+		case ActionPresence:
+			switch fr.Status {
+			case PresenceAvailable, PresenceBusy, PresenceAway, PresenceOffline:
+			default:
+				t.Fatalf("invalid presence accepted: %+v", fr)
+			}
+		default:
+			t.Fatalf("unknown action accepted: %+v", fr)
+		}
+	})
+}
