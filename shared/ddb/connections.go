@@ -75,61 +75,81 @@ func (s *Connections) Put(ctx context.Context, c chat.Connection) error {
 }
 
 // Admit counts a frame in the connection's current window and returns the
-// connection. The common case (same window, under the limit) is one
-// conditional write and no read; a new window is a second conditional
-// write. Each step re-reads what a failed condition saw, so concurrent
-// frames, and an SDK retry of a write that did apply, are counted right.
+// connection.
 func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat.Connection, error) {
-	window := now.UnixMilli() / s.limit.Window.Milliseconds()
+	av, err := admitFrame(ctx, s.api, s.table, connKey(id), s.limit, now)
+	if err != nil {
+		return chat.Connection{}, err
+	}
+	return decodeConnection(av)
+}
+
+// admitFrame counts a frame in the current rate-limit window of the item
+// (rlWindow, rlCount) and returns the item. The common case (same window,
+// under the limit) is one conditional write and no read; a new window is a
+// second conditional write. Each step re-reads what a failed condition
+// saw, so concurrent frames, and an SDK retry of a write that did apply,
+// are counted right. A missing item is fault.NotFound.
+func admitFrame(ctx context.Context, api API, table string, key map[string]types.AttributeValue, limit RateLimit, now time.Time) (map[string]types.AttributeValue, error) {
+	window := now.UnixMilli() / limit.Window.Milliseconds()
 	for attempt := 0; attempt < 4; attempt++ {
 		same := must(expression.NewBuilder().
 			WithUpdate(expression.Add(expression.Name("rlCount"), expression.Value(1))).
 			WithCondition(expression.Name("rlWindow").Equal(expression.Value(window)).
-				And(expression.Name("rlCount").LessThan(expression.Value(s.limit.Frames)))).
+				And(expression.Name("rlCount").LessThan(expression.Value(limit.Frames)))).
 			Build())
-		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &s.table, Key: connKey(id), UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
+		out, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &table, Key: key, UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
 			ExpressionAttributeNames: same.Names(), ExpressionAttributeValues: same.Values(),
 			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if err == nil {
-			return decodeConnection(out.Attributes)
+			return out.Attributes, nil
 		}
 		old, failed := conditionItem(err)
 		if !failed {
-			return chat.Connection{}, fmt.Errorf("admitting frame: %w", err)
+			return nil, fmt.Errorf("admitting frame: %w", err)
 		}
 		if old == nil {
-			return chat.Connection{}, fault.Errorf(fault.NotFound, "connection not found")
+			return nil, fault.Errorf(fault.NotFound, "connection not found")
 		}
 		if old.Window == window {
-			return chat.Connection{}, fault.Errorf(fault.RateLimited, "too many frames: at most %d per %s", s.limit.Frames, s.limit.Window)
+			return nil, fault.Errorf(fault.RateLimited, "too many frames: at most %d per %s", limit.Frames, limit.Window)
+		}
+		keyName := ""
+		for k := range key {
+			keyName = k
 		}
 		fresh := must(expression.NewBuilder().
 			WithUpdate(expression.Set(expression.Name("rlWindow"), expression.Value(window)).
 				Set(expression.Name("rlCount"), expression.Value(1))).
-			WithCondition(expression.AttributeExists(expression.Name("connectionId")).
+			WithCondition(expression.AttributeExists(expression.Name(keyName)).
 				And(expression.Name("rlWindow").LessThan(expression.Value(window)))).
 			Build())
-		out, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &s.table, Key: connKey(id), UpdateExpression: fresh.Update(), ConditionExpression: fresh.Condition(),
+		out, err = api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &table, Key: key, UpdateExpression: fresh.Update(), ConditionExpression: fresh.Condition(),
 			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(), ReturnValues: types.ReturnValueAllNew,
 		})
 		if err == nil {
-			return decodeConnection(out.Attributes)
+			return out.Attributes, nil
 		}
 		if !isConditionFailed(err) {
-			return chat.Connection{}, fmt.Errorf("admitting frame: %w", err)
+			return nil, fmt.Errorf("admitting frame: %w", err)
 		}
 		// Another frame (or a retry of ours) opened the window first:
 		// count this one in it.
 	}
-	return chat.Connection{}, fault.Errorf(fault.RateLimited, "too many frames at once")
+	return nil, fault.Errorf(fault.RateLimited, "too many frames at once")
 }
 
-// conditionItem returns the item a failed condition saw (nil when there
-// was none) and whether err is a condition failure at all.
-func conditionItem(err error) (*connectionItem, bool) {
+// rateWindow is the rate-limit state of an item.
+type rateWindow struct {
+	Window int64 `dynamodbav:"rlWindow"`
+}
+
+// conditionItem returns the rate-limit state a failed condition saw (nil
+// when there was no item) and whether err is a condition failure at all.
+func conditionItem(err error) (*rateWindow, bool) {
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
 		return nil, false
@@ -137,7 +157,7 @@ func conditionItem(err error) (*connectionItem, bool) {
 	if len(ccf.Item) == 0 {
 		return nil, true
 	}
-	var it connectionItem
+	var it rateWindow
 	if attributevalue.UnmarshalMap(ccf.Item, &it) != nil {
 		return nil, true
 	}

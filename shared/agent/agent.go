@@ -1,0 +1,112 @@
+// Package agent is the agent side of the service center: who an agent is
+// (from the identity provider's verified token), their consoles'
+// connections, their presence, and the rule that every action is checked
+// against the caller's role. It has no AWS imports; the token verifier, the
+// stores and the pusher are adapters.
+package agent
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Role is an identity-provider group.
+type Role string
+
+// The roles of the agent pool.
+const (
+	RoleAgent      Role = "agent"
+	RoleSupervisor Role = "supervisor"
+	RoleAdmin      Role = "admin"
+)
+
+// Identity is what a verified token says about its holder.
+type Identity struct {
+	AgentID   string // the token's subject
+	Username  string
+	Name      string
+	Roles     []Role
+	Skills    []string
+	Languages []string
+	Capacity  int
+	ExpiresAt time.Time
+}
+
+// Has reports whether the identity has the role.
+func (i Identity) Has(r Role) bool { return slices.Contains(i.Roles, r) }
+
+// CanTakeConversations reports whether the identity may be offered
+// conversations: agents and supervisors may, admins only administer.
+func (i Identity) CanTakeConversations() bool { return i.Has(RoleAgent) || i.Has(RoleSupervisor) }
+
+// Presence is an agent's availability.
+type Presence string
+
+// Presence states; only Available agents are offered conversations.
+const (
+	Available Presence = "available"
+	Busy      Presence = "busy"
+	Away      Presence = "away"
+	Offline   Presence = "offline"
+)
+
+// Agent is an agent's record: their profile as the identity provider last
+// told it, and their presence.
+type Agent struct {
+	ID        string
+	Name      string
+	Roles     []Role
+	Skills    []string
+	Languages []string
+	Capacity  int
+	Presence  Presence
+	// Since is when the presence last changed.
+	Since time.Time
+}
+
+// Connection is an agent console's open WebSocket.
+type Connection struct {
+	ID             string
+	AgentID        string
+	Roles          []Role
+	ConnectedAt    time.Time
+	TokenExpiresAt time.Time
+	// ExpiresAt is when the record may be removed (TTL), well after the
+	// token expires.
+	ExpiresAt time.Time
+}
+
+// Verifier checks an identity-provider token: signature against the pool's
+// keys, issuer, audience (the console's client), expiry. It returns a
+// fault.Unauthorized error for any token it does not accept.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (Identity, error)
+}
+
+// Agents stores agents' records.
+type Agents interface {
+	// SaveProfile records the identity's profile; a new agent starts
+	// Offline, a known one keeps their presence.
+	SaveProfile(ctx context.Context, id Identity, now time.Time) error
+	// SetPresence changes the agent's presence and returns the record.
+	SetPresence(ctx context.Context, agentID string, p Presence, now time.Time) (Agent, error)
+}
+
+// Connections stores agents' console connections.
+type Connections interface {
+	Put(ctx context.Context, c Connection) error
+	// Admit counts a frame against the connection's rate limit and returns
+	// the connection (fault.NotFound when it is gone, fault.RateLimited).
+	Admit(ctx context.Context, id string, now time.Time) (Connection, error)
+	// Delete removes the connection and returns what it was (ok false when
+	// there was none).
+	Delete(ctx context.Context, id string) (Connection, bool, error)
+	ForAgent(ctx context.Context, agentID string) ([]Connection, error)
+}
+
+// Pusher sends an encoded frame to a connection. A gone connection is not
+// an error.
+type Pusher interface {
+	Push(ctx context.Context, connectionID string, frame []byte) error
+}

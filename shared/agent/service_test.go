@@ -1,0 +1,224 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+var t0 = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+// tokens is a fake verifier: token → identity.
+type tokens map[string]Identity
+
+func (v tokens) Verify(_ context.Context, token string) (Identity, error) {
+	id, ok := v[token]
+	if !ok {
+		return Identity{}, fault.Errorf(fault.Unauthorized, "the token is not valid")
+	}
+	return id, nil
+}
+
+type memAgents map[string]Agent
+
+func (m memAgents) SaveProfile(_ context.Context, id Identity, now time.Time) error {
+	a, ok := m[id.AgentID]
+	if !ok {
+		a = Agent{ID: id.AgentID, Presence: Offline, Since: now}
+	}
+	a.Name, a.Roles, a.Skills, a.Languages, a.Capacity = id.Name, id.Roles, id.Skills, id.Languages, id.Capacity
+	m[id.AgentID] = a
+	return nil
+}
+
+func (m memAgents) SetPresence(_ context.Context, agentID string, p Presence, now time.Time) (Agent, error) {
+	a, ok := m[agentID]
+	if !ok {
+		return Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+	}
+	a.Presence, a.Since = p, now
+	m[agentID] = a
+	return a, nil
+}
+
+type memConns map[string]Connection
+
+func (m memConns) Put(_ context.Context, c Connection) error { m[c.ID] = c; return nil }
+func (m memConns) Admit(_ context.Context, id string, _ time.Time) (Connection, error) {
+	c, ok := m[id]
+	if !ok {
+		return Connection{}, fault.Errorf(fault.NotFound, "connection not found")
+	}
+	return c, nil
+}
+func (m memConns) Delete(_ context.Context, id string) (Connection, bool, error) {
+	c, ok := m[id]
+	delete(m, id)
+	return c, ok, nil
+}
+func (m memConns) ForAgent(_ context.Context, agentID string) ([]Connection, error) {
+	var out []Connection
+	for _, c := range m {
+		if c.AgentID == agentID {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Connection) int { return compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+type pushed struct {
+	to    string
+	frame map[string]any
+}
+
+type recorder struct{ frames []pushed }
+
+func (r *recorder) Push(_ context.Context, id string, b []byte) error {
+	var f map[string]any
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	r.frames = append(r.frames, pushed{id, f})
+	return nil
+}
+
+type fixture struct {
+	svc    *Service
+	agents memAgents
+	conns  memConns
+	push   *recorder
+	now    time.Time
+}
+
+func newFixture() *fixture {
+	f := &fixture{agents: memAgents{}, conns: memConns{}, push: &recorder{}, now: t0}
+	v := tokens{
+		"ana":   {AgentID: "a1", Name: "Ana", Roles: []Role{RoleAgent}, Skills: []string{"general"}, Capacity: 3, ExpiresAt: t0.Add(time.Hour)},
+		"sam":   {AgentID: "s1", Name: "Sam", Roles: []Role{RoleSupervisor}, ExpiresAt: t0.Add(time.Hour)},
+		"root":  {AgentID: "r1", Name: "Root", Roles: []Role{RoleAdmin}, ExpiresAt: t0.Add(time.Hour)},
+		"guest": {AgentID: "g1", Name: "Guest", ExpiresAt: t0.Add(time.Hour)},
+	}
+	f.svc = NewService(v, f.agents, f.conns, f.push, Config{ConnectionTTL: time.Hour}, func() time.Time { return f.now })
+	return f
+}
+
+func TestConnectVerifiesTheTokenAndTheGroup(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	for token, want := range map[string]fault.Code{"": fault.Unauthorized, "forged": fault.Unauthorized, "guest": fault.Forbidden} {
+		if _, err := f.svc.Connect(ctx, "c-"+token, token); fault.CodeOf(err) != want {
+			t.Errorf("connect with %q: %v, want %s", token, err, want)
+		}
+	}
+	if len(f.conns) != 0 || len(f.agents) != 0 {
+		t.Fatalf("refused connects left records: %v %v", f.conns, f.agents)
+	}
+	id, err := f.svc.Connect(ctx, "c1", "ana")
+	if err != nil || id.AgentID != "a1" {
+		t.Fatalf("connect: %v %v", id, err)
+	}
+	c := f.conns["c1"]
+	if c.AgentID != "a1" || !c.TokenExpiresAt.Equal(t0.Add(time.Hour)) || !c.ExpiresAt.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("connection = %+v", c)
+	}
+	if a := f.agents["a1"]; a.Presence != Offline || a.Capacity != 3 {
+		t.Errorf("a new agent = %+v, want offline with the token's profile", a)
+	}
+}
+
+func TestPresenceReachesEveryConsoleOfTheAgent(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	for _, c := range []string{"c1", "c2"} {
+		if _, err := f.svc.Connect(ctx, c, "ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Connect(ctx, "c3", "sam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Handle(ctx, "c1", protocol.AgentFrame{Action: "presence", Status: "available", RequestID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.agents["a1"].Presence != Available {
+		t.Fatalf("presence = %s", f.agents["a1"].Presence)
+	}
+	var to []string
+	for _, p := range f.push.frames {
+		if p.frame["type"] != "presence" || p.frame["status"] != "available" || p.frame["requestId"] != "r1" {
+			t.Errorf("pushed %v", p.frame)
+		}
+		to = append(to, p.to)
+	}
+	if !slices.Equal(to, []string{"c1", "c2"}) {
+		t.Errorf("pushed to %v, want both of Ana's consoles and nobody else", to)
+	}
+}
+
+func TestActionsNeedALiveTokenAndTheRole(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	for c, token := range map[string]string{"c1": "ana", "c9": "root"} {
+		if _, err := f.svc.Connect(ctx, c, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	away := protocol.AgentFrame{Action: "presence", Status: "away"}
+	if err := f.svc.Handle(ctx, "c9", away); fault.CodeOf(err) != fault.Forbidden {
+		t.Errorf("an admin setting presence: %v, want forbidden", err)
+	}
+	if err := f.svc.Handle(ctx, "gone", away); fault.CodeOf(err) != fault.NotFound {
+		t.Errorf("an unknown connection: %v, want not_found", err)
+	}
+	f.now = t0.Add(time.Hour)
+	if err := f.svc.Handle(ctx, "c1", away); fault.CodeOf(err) != fault.Unauthorized {
+		t.Errorf("an action once the token expired: %v, want unauthorized", err)
+	}
+	if f.agents["a1"].Presence != Offline {
+		t.Errorf("a refused action changed presence to %s", f.agents["a1"].Presence)
+	}
+}
+
+func TestTheLastConsoleClosingTakesTheAgentOffline(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	for _, c := range []string{"c1", "c2"} {
+		if _, err := f.svc.Connect(ctx, c, "ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Handle(ctx, "c1", protocol.AgentFrame{Action: "presence", Status: "available"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Disconnect(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.agents["a1"].Presence; p != Available {
+		t.Fatalf("after one of two consoles closed: %s", p)
+	}
+	if err := f.svc.Disconnect(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.agents["a1"].Presence; p != Offline {
+		t.Fatalf("after the last console closed: %s", p)
+	}
+	if err := f.svc.Disconnect(ctx, "c2"); err != nil {
+		t.Fatalf("a repeated $disconnect: %v", err)
+	}
+}

@@ -1,0 +1,102 @@
+// Package agentapi is the edge between the agent WebSocket API's events and
+// the agent service: it reads the token on $connect, decodes frames, calls
+// the service, and turns errors into error frames (through
+// protocol.NewErrorFrame, the one mapping) or into a refused handshake.
+package agentapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/wsapi"
+)
+
+// Service is what the handlers need of the agent service.
+type Service interface {
+	Connect(ctx context.Context, connectionID, token string) (agent.Identity, error)
+	Disconnect(ctx context.Context, connectionID string) error
+	Handle(ctx context.Context, connectionID string, f protocol.AgentFrame) error
+}
+
+var _ Service = (*agent.Service)(nil)
+
+// Handler serves the agent API's routes.
+type Handler struct {
+	svc    Service
+	pusher agent.Pusher
+	log    *slog.Logger
+}
+
+// NewHandler returns a Handler; pusher delivers error frames to the caller.
+func NewHandler(svc Service, pusher agent.Pusher, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, pusher: pusher, log: log}
+}
+
+func response(status int) events.APIGatewayProxyResponse {
+	return events.APIGatewayProxyResponse{StatusCode: status}
+}
+
+// Connect serves $connect: 200 admits the console, 401 refuses a missing or
+// invalid token, 403 a user in none of the pool's groups, 500 anything
+// else. The token itself is never logged.
+func (h *Handler) Connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID)
+	id, err := h.svc.Connect(ctx, connID, req.QueryStringParameters["token"])
+	switch code := fault.CodeOf(err); code {
+	case "":
+		log.InfoContext(ctx, "agent connected", "agent_id", id.AgentID, "roles", id.Roles)
+		return response(http.StatusOK), nil
+	case fault.Unauthorized:
+		log.InfoContext(ctx, "agent connect refused", "reason", fault.MessageOf(err))
+		return response(http.StatusUnauthorized), nil
+	case fault.Forbidden:
+		log.InfoContext(ctx, "agent connect refused", "reason", fault.MessageOf(err))
+		return response(http.StatusForbidden), nil
+	default:
+		log.ErrorContext(ctx, "agent connect failed", "error", err)
+		return response(http.StatusInternalServerError), nil
+	}
+}
+
+// Route serves $disconnect and every other route of the agent API (one
+// function: the agent's connection lifecycle and actions share the service).
+func (h *Handler) Route(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	switch req.RequestContext.RouteKey {
+	case "$connect":
+		return h.Connect(ctx, req)
+	case "$disconnect":
+		return h.Disconnect(ctx, req)
+	default:
+		return h.Message(ctx, req)
+	}
+}
+
+// Disconnect serves $disconnect.
+func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	if err := h.svc.Disconnect(ctx, connID); err != nil {
+		h.log.ErrorContext(ctx, "agent disconnect failed", "connection_id", connID, "error", err)
+		return response(http.StatusInternalServerError), err
+	}
+	h.log.InfoContext(ctx, "agent disconnected", "connection_id", connID)
+	return response(http.StatusOK), nil
+}
+
+// Message serves the actions: a refused frame gets an error frame and the
+// connection stays open.
+func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	connID := req.RequestContext.ConnectionID
+	f, err := protocol.DecodeAgent([]byte(req.Body))
+	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID, "route", req.RequestContext.RouteKey, "action", f.Action)
+	if err == nil {
+		err = h.svc.Handle(ctx, connID, f)
+	}
+	return wsapi.FrameOutcome(ctx, log, h.pusher, connID, f.RequestID, err), nil
+}

@@ -1,0 +1,236 @@
+package ddb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+// ByAgentIndex is the agent connections table's index on agentId.
+const ByAgentIndex = "byAgent"
+
+// Agents stores agents' records, one item per agent.
+type Agents struct {
+	api   API
+	table string
+}
+
+var _ agent.Agents = (*Agents)(nil)
+
+// NewAgents returns a store on the agents table.
+func NewAgents(api API, table string) *Agents { return &Agents{api: api, table: table} }
+
+type agentItem struct {
+	AgentID       string   `dynamodbav:"agentId"`
+	Name          string   `dynamodbav:"name"`
+	Roles         []string `dynamodbav:"roles,omitempty"`
+	Skills        []string `dynamodbav:"skills,omitempty"`
+	Languages     []string `dynamodbav:"languages,omitempty"`
+	Capacity      int      `dynamodbav:"capacity"`
+	Presence      string   `dynamodbav:"presence"`
+	PresenceSince string   `dynamodbav:"presenceSince"`
+	UpdatedAt     string   `dynamodbav:"updatedAt"`
+}
+
+func (it agentItem) domain() agent.Agent {
+	since, _ := time.Parse(timeLayout, it.PresenceSince)
+	a := agent.Agent{ID: it.AgentID, Name: it.Name, Skills: it.Skills, Languages: it.Languages, Capacity: it.Capacity,
+		Presence: agent.Presence(it.Presence), Since: since}
+	for _, r := range it.Roles {
+		a.Roles = append(a.Roles, agent.Role(r))
+	}
+	return a
+}
+
+func agentKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: id}}
+}
+
+// SaveProfile writes the identity's profile in one update: a new agent
+// starts offline, a known one keeps their presence. An access token
+// carries no profile, so empty fields leave the stored ones alone.
+func (s *Agents) SaveProfile(ctx context.Context, id agent.Identity, now time.Time) error {
+	at := now.UTC().Format(timeLayout)
+	roles := make([]string, 0, len(id.Roles))
+	for _, r := range id.Roles {
+		roles = append(roles, string(r))
+	}
+	upd := expression.Set(expression.Name("updatedAt"), expression.Value(at)).
+		Set(expression.Name("roles"), expression.Value(roles)).
+		Set(expression.Name("presence"), expression.IfNotExists(expression.Name("presence"), expression.Value(string(agent.Offline)))).
+		Set(expression.Name("presenceSince"), expression.IfNotExists(expression.Name("presenceSince"), expression.Value(at)))
+	if id.Name != "" {
+		upd = upd.Set(expression.Name("name"), expression.Value(id.Name))
+	} else {
+		upd = upd.Set(expression.Name("name"), expression.IfNotExists(expression.Name("name"), expression.Value(id.Username)))
+	}
+	if len(id.Skills) > 0 {
+		upd = upd.Set(expression.Name("skills"), expression.Value(id.Skills))
+	}
+	if len(id.Languages) > 0 {
+		upd = upd.Set(expression.Name("languages"), expression.Value(id.Languages))
+	}
+	if id.Capacity > 0 {
+		upd = upd.Set(expression.Name("capacity"), expression.Value(id.Capacity))
+	} else {
+		upd = upd.Set(expression.Name("capacity"), expression.IfNotExists(expression.Name("capacity"), expression.Value(1)))
+	}
+	expr := must(expression.NewBuilder().WithUpdate(upd).Build())
+	if _, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: agentKey(id.AgentID), UpdateExpression: expr.Update(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}); err != nil {
+		return fmt.Errorf("saving agent profile: %w", err)
+	}
+	return nil
+}
+
+// SetPresence changes a known agent's presence.
+func (s *Agents) SetPresence(ctx context.Context, agentID string, p agent.Presence, now time.Time) (agent.Agent, error) {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("presence"), expression.Value(string(p))).
+			Set(expression.Name("presenceSince"), expression.Value(now.UTC().Format(timeLayout)))).
+		WithCondition(expression.AttributeExists(expression.Name("agentId"))).
+		Build())
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: agentKey(agentID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+	}
+	if err != nil {
+		return agent.Agent{}, fmt.Errorf("setting presence: %w", err)
+	}
+	var it agentItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return agent.Agent{}, fmt.Errorf("unmarshalling agent: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// Get reads an agent's record.
+func (s *Agents) Get(ctx context.Context, agentID string) (agent.Agent, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: agentKey(agentID), ConsistentRead: boolPtr(true)})
+	if err != nil {
+		return agent.Agent{}, fmt.Errorf("reading agent: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+	}
+	var it agentItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return agent.Agent{}, fmt.Errorf("unmarshalling agent: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// AgentConnections stores agents' console connections.
+type AgentConnections struct {
+	api   API
+	table string
+	limit RateLimit
+}
+
+var _ agent.Connections = (*AgentConnections)(nil)
+
+// NewAgentConnections returns a store on the agent connections table.
+func NewAgentConnections(api API, table string, limit RateLimit) *AgentConnections {
+	return &AgentConnections{api: api, table: table, limit: limit}
+}
+
+type agentConnItem struct {
+	ConnectionID   string   `dynamodbav:"connectionId"`
+	AgentID        string   `dynamodbav:"agentId"`
+	Roles          []string `dynamodbav:"roles,omitempty"`
+	ConnectedAt    string   `dynamodbav:"connectedAt"`
+	TokenExpiresAt string   `dynamodbav:"tokenExpiresAt"`
+	ExpiresAt      int64    `dynamodbav:"expiresAt"`
+	// The rate limit's window and count start at zero (admitFrame
+	// compares them, so they must exist).
+	Window int64 `dynamodbav:"rlWindow"`
+	Count  int   `dynamodbav:"rlCount"`
+}
+
+func (it agentConnItem) domain() agent.Connection {
+	at, _ := time.Parse(timeLayout, it.ConnectedAt)
+	exp, _ := time.Parse(timeLayout, it.TokenExpiresAt)
+	c := agent.Connection{ID: it.ConnectionID, AgentID: it.AgentID, ConnectedAt: at, TokenExpiresAt: exp, ExpiresAt: time.Unix(it.ExpiresAt, 0)}
+	for _, r := range it.Roles {
+		c.Roles = append(c.Roles, agent.Role(r))
+	}
+	return c
+}
+
+// Put records a connection.
+func (s *AgentConnections) Put(ctx context.Context, c agent.Connection) error {
+	it := agentConnItem{ConnectionID: c.ID, AgentID: c.AgentID, ConnectedAt: c.ConnectedAt.UTC().Format(timeLayout),
+		TokenExpiresAt: c.TokenExpiresAt.UTC().Format(timeLayout), ExpiresAt: c.ExpiresAt.Unix()}
+	for _, r := range c.Roles {
+		it.Roles = append(it.Roles, string(r))
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return fmt.Errorf("marshalling agent connection: %w", err)
+	}
+	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
+		return fmt.Errorf("putting agent connection: %w", err)
+	}
+	return nil
+}
+
+// Admit counts a frame against the connection's rate limit.
+func (s *AgentConnections) Admit(ctx context.Context, id string, now time.Time) (agent.Connection, error) {
+	av, err := admitFrame(ctx, s.api, s.table, connKey(id), s.limit, now)
+	if err != nil {
+		return agent.Connection{}, err
+	}
+	var it agentConnItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return agent.Connection{}, fmt.Errorf("unmarshalling agent connection: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// Delete removes a connection and returns what it was.
+func (s *AgentConnections) Delete(ctx context.Context, id string) (agent.Connection, bool, error) {
+	out, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: connKey(id), ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
+		return agent.Connection{}, false, fmt.Errorf("deleting agent connection: %w", err)
+	}
+	if len(out.Attributes) == 0 {
+		return agent.Connection{}, false, nil
+	}
+	var it agentConnItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return agent.Connection{}, false, fmt.Errorf("unmarshalling agent connection: %w", err)
+	}
+	return it.domain(), true, nil
+}
+
+// ForAgent lists an agent's open connections.
+func (s *AgentConnections) ForAgent(ctx context.Context, agentID string) ([]agent.Connection, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("agentId").Equal(expression.Value(agentID))).Build())
+	items, err := queryAll[agentConnItem](ctx, s.api, &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: stringPtr(ByAgentIndex), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]agent.Connection, 0, len(items))
+	for _, it := range items {
+		conns = append(conns, it.domain())
+	}
+	return conns, nil
+}
+
+func boolPtr(b bool) *bool { return &b }
