@@ -60,7 +60,14 @@ func main() {
 	fmt.Printf("  patient WebSocket    %s\n", o.PatientWebSocket)
 	fmt.Printf("  agent WebSocket      %s\n", o.AgentWebSocket)
 	fmt.Printf("  AWS emulator         %s\n", o.Emulator)
-	fmt.Printf("  these URLs as JSON   .local/stack.json\n\nPress Ctrl-C to stop.\n")
+	if p := o.AgentPool; p != nil {
+		fmt.Printf("  agent user pool      %s (console client %s)\n", p.ID, p.ClientID)
+		fmt.Printf("\nDemo console logins (local only; localstack/demo-agents.yaml):\n")
+		for _, u := range p.Users {
+			fmt.Printf("  %-8s %-16s %-11s %s, skills %s, languages %s, capacity %d\n", u.Username, u.Password, u.Group, u.Name, u.Skills, u.Languages, u.Capacity)
+		}
+	}
+	fmt.Printf("\n  these URLs as JSON   .local/stack.json\n\nPress Ctrl-C to stop.\n")
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	s.Close()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -78,6 +79,7 @@ type Outputs struct {
 	Tables           map[string]string `json:"tables"`     // logical id → table name
 	Queues           map[string]string `json:"queues"`     // logical id → queue URL
 	Functions        map[string]string `json:"functions"`  // logical id → function name
+	AgentPool        *AgentPool        `json:"agentPool,omitempty"`
 }
 
 // Stack is a running local stack.
@@ -90,6 +92,7 @@ type Stack struct {
 	streams       *dynamodbstreams.Client
 	sqs           *sqs.Client
 	secrets       *secretsmanager.Client
+	cognito       *cip.Client
 	tmpl          *template.Template
 	res           *template.Resolver
 	pools         map[string]*lambdart.Pool // logical id → pool
@@ -168,6 +171,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	cfg := awsConfig(s.emu.endpoint)
 	s.ddb, s.streams, s.sqs, s.secrets = dynamodb.NewFromConfig(cfg), dynamodbstreams.NewFromConfig(cfg), sqs.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
+	s.cognito = cip.NewFromConfig(cfg)
 	s.Outputs = Outputs{Emulator: s.emu.endpoint, Stage: opts.Stage, WebSockets: map[string]string{}, Tables: map[string]string{}, Queues: map[string]string{}, Functions: map[string]string{}}
 
 	if err := s.resolveParameters(); err != nil {
@@ -319,6 +323,12 @@ func (s *Stack) resolvedProps(id string) (map[string]any, error) {
 }
 
 func (s *Stack) createResources(ctx context.Context) error {
+	if err := s.createUserPools(ctx); err != nil {
+		return err
+	}
+	if err := s.seedAgents(ctx); err != nil {
+		return err
+	}
 	for _, id := range s.tmpl.OfType("AWS::SecretsManager::Secret") {
 		props, err := s.resolvedProps(id)
 		if err != nil {

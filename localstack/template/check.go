@@ -10,7 +10,7 @@ import (
 // Check returns the template's violations of the project's rules: one
 // function resource per folder in functionDirs (and the reverse), one role
 // per function, a DLQ for every queue, encrypted queues and tables, PITR
-// and TTL on tables, a consumer for every stream, and no IAM statement
+// and TTL on tables (unless its Metadata psc.noTTL gives the reason), a consumer for every stream, and no IAM statement
 // granting "*" actions or "*" resources.
 func Check(t *Template, functionDirs []string) []string {
 	var problems []string
@@ -97,8 +97,8 @@ func Check(t *Template, functionDirs []string) []string {
 		if MapOf(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"] != true {
 			add("table %s has no point-in-time recovery", id)
 		}
-		if MapOf(p["TimeToLiveSpecification"])["Enabled"] != true {
-			add("table %s has no TTL", id)
+		if MapOf(p["TimeToLiveSpecification"])["Enabled"] != true && MapOf(t.Resources[id].Metadata["psc"])["noTTL"] == nil {
+			add("table %s has no TTL (or Metadata psc.noTTL saying why it keeps its items)", id)
 		}
 		if len(MapOf(p["StreamSpecification"])) > 0 && !consumed[id] {
 			add("table %s has a stream that no function consumes", id)

@@ -79,6 +79,8 @@ func TestCheckCatchesEachProblem(t *testing.T) {
 		{"wildcard ARN resource", strings.Replace(base, "Resource: !GetAtt T.Arn", `Resource: !Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:*"`, 1), []string{"fn"}, "wildcard resource"},
 		{"unencrypted table", strings.Replace(base, "SSEEnabled: true", "SSEEnabled: false", 1), []string{"fn"}, "not encrypted"},
 		{"no PITR", strings.Replace(base, "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", 1), []string{"fn"}, "point-in-time"},
+		{"no TTL", strings.Replace(base, "      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}\n", "", 1), []string{"fn"}, "table T has no TTL"},
+		{"no TTL, with its reason", strings.Replace(base, "      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}\n", "", 1) + "    Metadata: {psc: {noTTL: staff records}}\n", []string{"fn"}, ""},
 		{"stream without consumer", base + "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n", []string{"fn"}, "stream that no function consumes"},
 		{"queue without DLQ", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "no dead-letter queue"},
 		{"unencrypted queue", base + "  Q: {Type: AWS::SQS::Queue, Properties: {RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "queue Q is not encrypted"},

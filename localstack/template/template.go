@@ -33,6 +33,7 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Condition  string
+	Metadata   map[string]any
 }
 
 // Load reads and parses a template file.
@@ -68,7 +69,7 @@ func Parse(b []byte) (*Template, error) {
 		rm := mapOf(r)
 		typ, _ := rm["Type"].(string)
 		cond, _ := rm["Condition"].(string)
-		t.Resources[name] = Resource{Type: typ, Properties: mapOf(rm["Properties"]), Condition: cond}
+		t.Resources[name] = Resource{Type: typ, Properties: mapOf(rm["Properties"]), Condition: cond, Metadata: mapOf(rm["Metadata"])}
 	}
 	return t, nil
 }

@@ -1,0 +1,285 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/patientservicecenter/psc/localstack/stack"
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+)
+
+// demoUser returns a seeded console login by username.
+func demoUser(t *testing.T, username string) stack.DemoUser {
+	t.Helper()
+	if env.Outputs.AgentPool == nil {
+		t.Fatal("the stack created no agent pool")
+	}
+	for _, u := range env.Outputs.AgentPool.Users {
+		if u.Username == username {
+			return u
+		}
+	}
+	t.Fatalf("no demo user %q", username)
+	return stack.DemoUser{}
+}
+
+// signIn signs in to the agent pool as the console does (USER_PASSWORD_AUTH
+// against the Cognito API) and returns the ID token.
+func signIn(t *testing.T, username, password string) string {
+	t.Helper()
+	out, err := cip.NewFromConfig(awsCfg()).InitiateAuth(context.Background(), &cip.InitiateAuthInput{
+		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &env.Outputs.AgentPool.ClientID,
+		AuthParameters: map[string]string{"USERNAME": username, "PASSWORD": password},
+	})
+	if err != nil {
+		t.Fatalf("signing in as %s: %v", username, err)
+	}
+	if out.AuthenticationResult == nil || aws.ToString(out.AuthenticationResult.IdToken) == "" {
+		t.Fatalf("signing in as %s gave no ID token", username)
+	}
+	return aws.ToString(out.AuthenticationResult.IdToken)
+}
+
+func agentURL(token string) string {
+	return env.Outputs.AgentWebSocket + "?token=" + url.QueryEscape(token)
+}
+
+// agentConsole signs in as a demo user and opens a console connection.
+func agentConsole(t *testing.T, username string) (*stacktest.Client, string) {
+	t.Helper()
+	u := demoUser(t, username)
+	token := signIn(t, u.Username, u.Password)
+	return stacktest.Dial(t, agentURL(token)), token
+}
+
+// refused dials and expects the handshake to fail with the status.
+func refused(t *testing.T, rawURL string, status int) {
+	t.Helper()
+	c, resp, err := stacktest.DialErr(t, rawURL)
+	if err == nil {
+		c.Close()
+		t.Fatalf("the connection was admitted, want HTTP %d", status)
+	}
+	if resp == nil || resp.StatusCode != status {
+		got := 0
+		if resp != nil {
+			got = resp.StatusCode
+		}
+		t.Fatalf("handshake refused with %d (%v), want %d", got, err, status)
+	}
+}
+
+type agentRecord struct {
+	AgentID   string   `dynamodbav:"agentId"`
+	Name      string   `dynamodbav:"name"`
+	Roles     []string `dynamodbav:"roles"`
+	Skills    []string `dynamodbav:"skills"`
+	Languages []string `dynamodbav:"languages"`
+	Capacity  int      `dynamodbav:"capacity"`
+	Presence  string   `dynamodbav:"presence"`
+}
+
+func agentItem(t *testing.T, agentID string) (agentRecord, bool) {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables["AgentsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: agentID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a agentRecord
+	if len(out.Item) == 0 {
+		return a, false
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &a); err != nil {
+		t.Fatal(err)
+	}
+	return a, true
+}
+
+// claimsOf reads a JWT's payload without verifying it (the test's own
+// token, to find its subject and to forge look-alikes).
+func claimsOf(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestAgentPresence: an agent signs in, connects and goes available; the
+// agents table holds their profile from the pool; both of their consoles
+// hear the change; when the last console closes they go offline.
+func TestAgentPresence(t *testing.T) {
+	c1, token := agentConsole(t, "ana")
+	sub, _ := claimsOf(t, token)["sub"].(string)
+	c2 := stacktest.Dial(t, agentURL(token))
+
+	f := c1.Request(map[string]any{"action": "presence", "status": "available"})
+	if f["type"] != "presence" || f["status"] != "available" {
+		t.Fatalf("presence answered %v", f)
+	}
+	if f2 := c2.WaitType("presence"); f2["status"] != "available" {
+		t.Fatalf("the second console heard %v", f2)
+	}
+	a, ok := agentItem(t, sub)
+	if !ok {
+		t.Fatalf("no agent record for %s", sub)
+	}
+	if a.Name != "Ana Ruiz" || a.Presence != "available" || a.Capacity != 3 ||
+		strings.Join(a.Skills, ",") != "general,billing,scheduling" || strings.Join(a.Languages, ",") != "en,es" || strings.Join(a.Roles, ",") != "agent" {
+		t.Fatalf("agent record = %+v", a)
+	}
+
+	if f := c1.Request(map[string]any{"action": "presence", "status": "lunch"}); f["type"] != "error" || f["code"] != "bad_request" {
+		t.Fatalf("a bad status answered %v", f)
+	}
+	if f := c1.Request(map[string]any{"action": "accept-everything"}); f["type"] != "error" || f["code"] != "bad_request" {
+		t.Fatalf("an unknown action answered %v", f)
+	}
+
+	c1.Close()
+	if a, _ := agentItem(t, sub); a.Presence != "available" {
+		t.Fatalf("closing one of two consoles changed presence to %q", a.Presence)
+	}
+	c2.Close()
+	stacktest.Eventually(t, 10*time.Second, "the agent goes offline with their last console", func() bool {
+		a, _ := agentItem(t, sub)
+		return a.Presence == "offline"
+	})
+}
+
+// TestAgentConnectRefusesBadTokens: no token, a malformed one, a forged
+// one (the pool's key id, another key), a tampered one (the pool's
+// signature over other claims), another client's token, a user in none of
+// the pool's groups, and an expired token are all refused at $connect.
+func TestAgentConnectRefusesBadTokens(t *testing.T) {
+	ctx := context.Background()
+	u := demoUser(t, "ben")
+	good := signIn(t, u.Username, u.Password)
+	parts := strings.Split(good, ".")
+
+	t.Run("no token", func(t *testing.T) { refused(t, env.Outputs.AgentWebSocket, http.StatusUnauthorized) })
+	t.Run("malformed", func(t *testing.T) { refused(t, agentURL("not-a-token"), http.StatusUnauthorized) })
+	t.Run("forged with another key", func(t *testing.T) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var header map[string]any
+		hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+		_ = json.Unmarshal(hb, &header)
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claimsOf(t, good)))
+		tok.Header["kid"] = header["kid"]
+		forged, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused(t, agentURL(forged), http.StatusUnauthorized)
+	})
+	t.Run("tampered claims", func(t *testing.T) {
+		c := claimsOf(t, good)
+		c["cognito:groups"] = []string{"admin"}
+		b, _ := json.Marshal(c)
+		refused(t, agentURL(parts[0]+"."+base64.RawURLEncoding.EncodeToString(b)+"."+parts[2]), http.StatusUnauthorized)
+	})
+
+	idp := cip.NewFromConfig(awsCfg())
+	pool := env.Outputs.AgentPool.ID
+	t.Run("another client's token", func(t *testing.T) {
+		other, err := idp.CreateUserPoolClient(ctx, &cip.CreateUserPoolClientInput{
+			UserPoolId: &pool, ClientName: aws.String("not-the-console"), ExplicitAuthFlows: []ciptypes.ExplicitAuthFlowsType{ciptypes.ExplicitAuthFlowsTypeAllowUserPasswordAuth},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: other.UserPoolClient.ClientId,
+			AuthParameters: map[string]string{"USERNAME": u.Username, "PASSWORD": u.Password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused(t, agentURL(aws.ToString(out.AuthenticationResult.IdToken)), http.StatusUnauthorized)
+	})
+	t.Run("user in no group", func(t *testing.T) {
+		const name, password = "visitor", "Visitor-Only-1!"
+		if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &pool, Username: aws.String(name),
+			UserAttributes: []ciptypes.AttributeType{{Name: aws.String("name"), Value: aws.String("Vic Visitor")}}, MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &pool, Username: aws.String(name), Password: aws.String(password), Permanent: true}); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, agentURL(signIn(t, name, password)), http.StatusForbidden)
+	})
+	t.Run("expired", func(t *testing.T) {
+		// A console client whose ID tokens live two seconds (the stack
+		// runs with AgentTokenSkew 1s): the token is refused once it has
+		// expired.
+		token := shortLivedToken(t, idp, pool, u)
+		exp := time.Unix(int64(claimsOf(t, token)["exp"].(float64)), 0)
+		stacktest.Eventually(t, 15*time.Second, "the clock passes the token's expiry", func() bool { return time.Now().After(exp.Add(2 * time.Second)) })
+		refused(t, agentURL(token), http.StatusUnauthorized)
+	})
+
+	// The good token still works: every refusal above was the token's.
+	stacktest.Dial(t, agentURL(good)).Close()
+}
+
+// shortLivedToken signs in through the console's own client after setting
+// its ID-token lifetime to two seconds, then restores the client.
+func shortLivedToken(t *testing.T, idp *cip.Client, pool string, u stack.DemoUser) string {
+	t.Helper()
+	ctx := context.Background()
+	client := env.Outputs.AgentPool.ClientID
+	d, err := idp.DescribeUserPoolClient(ctx, &cip.DescribeUserPoolClientInput{UserPoolId: &pool, ClientId: &client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := d.UserPoolClient
+	update := func(validity int32, units *ciptypes.TokenValidityUnitsType) {
+		t.Helper()
+		if _, err := idp.UpdateUserPoolClient(ctx, &cip.UpdateUserPoolClientInput{
+			UserPoolId: &pool, ClientId: &client, ClientName: orig.ClientName, ExplicitAuthFlows: orig.ExplicitAuthFlows,
+			PreventUserExistenceErrors: orig.PreventUserExistenceErrors, EnableTokenRevocation: orig.EnableTokenRevocation,
+			IdTokenValidity: aws.Int32(validity), AccessTokenValidity: orig.AccessTokenValidity, RefreshTokenValidity: orig.RefreshTokenValidity,
+			TokenValidityUnits: units, ReadAttributes: orig.ReadAttributes, WriteAttributes: orig.WriteAttributes,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short := ciptypes.TokenValidityUnitsType{IdToken: ciptypes.TimeUnitsTypeSeconds}
+	if orig.TokenValidityUnits != nil {
+		short.AccessToken, short.RefreshToken = orig.TokenValidityUnits.AccessToken, orig.TokenValidityUnits.RefreshToken
+	}
+	update(2, &short)
+	t.Cleanup(func() { update(aws.ToInt32(orig.IdTokenValidity), orig.TokenValidityUnits) })
+	token := signIn(t, u.Username, u.Password)
+	update(aws.ToInt32(orig.IdTokenValidity), orig.TokenValidityUnits)
+	return token
+}

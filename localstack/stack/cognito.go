@@ -1,0 +1,243 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"gopkg.in/yaml.v3"
+
+	"github.com/patientservicecenter/psc/localstack/template"
+)
+
+// DemoUser is a console login the local stack creates in the agent pool.
+type DemoUser struct {
+	Username  string `yaml:"username" json:"username"`
+	Password  string `yaml:"password" json:"password"`
+	Name      string `yaml:"name" json:"name"`
+	Group     string `yaml:"group" json:"group"`
+	Skills    string `yaml:"skills" json:"skills,omitempty"`
+	Languages string `yaml:"languages" json:"languages,omitempty"`
+	Capacity  int    `yaml:"capacity" json:"capacity,omitempty"`
+}
+
+// AgentPool is what the stack tells users about the agent user pool.
+type AgentPool struct {
+	ID       string     `json:"id"`
+	ClientID string     `json:"clientId"`
+	Issuer   string     `json:"issuer"`
+	JWKSURL  string     `json:"jwksUrl"`
+	Users    []DemoUser `json:"users"`
+}
+
+// createUserPools creates the template's Cognito user pools, their app
+// clients and groups. The emulator issues tokens whose issuer is the AWS
+// form but serves the keys under its own endpoint, so the stack sets the
+// AgentJwksUrl parameter, when the stage leaves it empty, to where the
+// emulator serves them.
+func (s *Stack) createUserPools(ctx context.Context) error {
+	pools := s.tmpl.OfType("AWS::Cognito::UserPool")
+	if len(pools) == 0 {
+		return nil
+	}
+	for _, id := range pools {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		poolID, err := s.createUserPool(ctx, id, props)
+		if err != nil {
+			return err
+		}
+		s.res.Refs[id] = poolID
+		s.res.Attrs[id+".Arn"] = arn("cognito-idp", "userpool/"+poolID)
+		s.res.Attrs[id+".ProviderName"] = "cognito-idp." + Region + ".amazonaws.com/" + poolID
+		s.res.Attrs[id+".ProviderURL"] = "https://cognito-idp." + Region + ".amazonaws.com/" + poolID
+		if s.res.Refs["AgentJwksUrl"] == "" && strings.Contains(strings.ToLower(id), "agent") {
+			s.res.Refs["AgentJwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
+		}
+	}
+	for _, id := range s.tmpl.OfType("AWS::Cognito::UserPoolClient") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		clientID, err := s.createUserPoolClient(ctx, id, props)
+		if err != nil {
+			return err
+		}
+		s.res.Refs[id] = clientID
+	}
+	for _, id := range s.tmpl.OfType("AWS::Cognito::UserPoolGroup") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		var in cip.CreateGroupInput
+		if err := convertProps(props, &in); err != nil {
+			return fmt.Errorf("group %s: %w", id, err)
+		}
+		_, err = s.cognito.CreateGroup(ctx, &in)
+		var exists *ciptypes.GroupExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("creating group %s: %w", id, err)
+		}
+		s.res.Refs[id] = aws.ToString(in.GroupName)
+	}
+	return nil
+}
+
+func (s *Stack) createUserPool(ctx context.Context, logical string, props map[string]any) (string, error) {
+	name, _ := props["UserPoolName"].(string)
+	if name == "" {
+		name = s.opts.StackName + "-" + logical
+	}
+	// The emulator keeps pools across runs in its state directory: reuse
+	// the pool of that name rather than making a second one.
+	if id, ok, err := s.findUserPool(ctx, name); err != nil || ok {
+		return id, err
+	}
+	keep := map[string]any{}
+	for _, k := range []string{"Policies", "Schema", "AdminCreateUserConfig", "MfaConfiguration", "AccountRecoverySetting", "DeletionProtection"} {
+		if v, ok := props[k]; ok {
+			keep[k] = v
+		}
+	}
+	var in cip.CreateUserPoolInput
+	if err := convertProps(keep, &in); err != nil {
+		return "", fmt.Errorf("user pool %s: %w", logical, err)
+	}
+	in.PoolName = &name
+	out, err := s.cognito.CreateUserPool(ctx, &in)
+	if err != nil {
+		return "", fmt.Errorf("creating user pool %s: %w", logical, err)
+	}
+	return aws.ToString(out.UserPool.Id), nil
+}
+
+func (s *Stack) findUserPool(ctx context.Context, name string) (string, bool, error) {
+	p := cip.NewListUserPoolsPaginator(s.cognito, &cip.ListUserPoolsInput{MaxResults: aws.Int32(60)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", false, fmt.Errorf("listing user pools: %w", err)
+		}
+		for _, up := range page.UserPools {
+			if aws.ToString(up.Name) == name {
+				return aws.ToString(up.Id), true, nil
+			}
+		}
+	}
+	return "", false, nil
+}
+
+func (s *Stack) createUserPoolClient(ctx context.Context, logical string, props map[string]any) (string, error) {
+	poolID, _ := props["UserPoolId"].(string)
+	name, _ := props["ClientName"].(string)
+	list, err := s.cognito.ListUserPoolClients(ctx, &cip.ListUserPoolClientsInput{UserPoolId: &poolID, MaxResults: aws.Int32(60)})
+	if err != nil {
+		return "", fmt.Errorf("listing the clients of %s: %w", poolID, err)
+	}
+	for _, c := range list.UserPoolClients {
+		if aws.ToString(c.ClientName) == name {
+			return aws.ToString(c.ClientId), nil
+		}
+	}
+	keep := map[string]any{}
+	for _, k := range []string{"UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
+		"EnableTokenRevocation", "IdTokenValidity", "AccessTokenValidity", "RefreshTokenValidity", "TokenValidityUnits",
+		"ReadAttributes", "WriteAttributes"} {
+		if v, ok := props[k]; ok {
+			keep[k] = v
+		}
+	}
+	var in cip.CreateUserPoolClientInput
+	if err := convertProps(keep, &in); err != nil {
+		return "", fmt.Errorf("user pool client %s: %w", logical, err)
+	}
+	out, err := s.cognito.CreateUserPoolClient(ctx, &in)
+	if err != nil {
+		return "", fmt.Errorf("creating user pool client %s: %w", logical, err)
+	}
+	return aws.ToString(out.UserPoolClient.ClientId), nil
+}
+
+// seedAgents creates the demo console users of localstack/demo-agents.yaml
+// in the agent pool (skipping those that exist) and records the pool in
+// the outputs, logins included, so `make run` can print them.
+func (s *Stack) seedAgents(ctx context.Context) error {
+	poolLogical, clientLogical := firstOf(s.tmpl, "AWS::Cognito::UserPool"), firstOf(s.tmpl, "AWS::Cognito::UserPoolClient")
+	if poolLogical == "" || clientLogical == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.opts.Root, "localstack", "demo-agents.yaml"))
+	if err != nil {
+		return fmt.Errorf("reading the demo agents: %w", err)
+	}
+	var demo struct {
+		Users []DemoUser `yaml:"users"`
+	}
+	if err := yaml.Unmarshal(b, &demo); err != nil {
+		return fmt.Errorf("reading the demo agents: %w", err)
+	}
+	poolID := s.res.Refs[poolLogical]
+	for _, u := range demo.Users {
+		if err := s.createUser(ctx, poolID, u); err != nil {
+			return err
+		}
+	}
+	s.Outputs.AgentPool = &AgentPool{
+		ID: poolID, ClientID: s.res.Refs[clientLogical], Issuer: s.res.Attrs[poolLogical+".ProviderURL"],
+		JWKSURL: s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json", Users: demo.Users,
+	}
+	s.log.Info("seeded the agent pool", "pool", poolID, "users", len(demo.Users))
+	return nil
+}
+
+func (s *Stack) createUser(ctx context.Context, poolID string, u DemoUser) error {
+	attrs := []ciptypes.AttributeType{{Name: aws.String("name"), Value: &u.Name}}
+	if u.Skills != "" {
+		attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("custom:skills"), Value: &u.Skills})
+	}
+	if u.Languages != "" {
+		attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("custom:languages"), Value: &u.Languages})
+	}
+	if u.Capacity > 0 {
+		attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(u.Capacity))})
+	}
+	_, err := s.cognito.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
+		UserPoolId: &poolID, Username: &u.Username, UserAttributes: attrs, MessageAction: ciptypes.MessageActionTypeSuppress,
+	})
+	var exists *ciptypes.UsernameExistsException
+	if errors.As(err, &exists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating demo user %s: %w", u.Username, err)
+	}
+	if _, err := s.cognito.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
+		UserPoolId: &poolID, Username: &u.Username, Password: &u.Password, Permanent: true,
+	}); err != nil {
+		return fmt.Errorf("setting the password of demo user %s: %w", u.Username, err)
+	}
+	if _, err := s.cognito.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{
+		UserPoolId: &poolID, Username: &u.Username, GroupName: &u.Group,
+	}); err != nil {
+		return fmt.Errorf("adding demo user %s to %s: %w", u.Username, u.Group, err)
+	}
+	return nil
+}
+
+func firstOf(t *template.Template, typ string) string {
+	ids := t.OfType(typ)
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[0]
+}
