@@ -25,6 +25,9 @@ type frameGuard struct {
 }
 
 func (g *frameGuard) Read(p []byte) (int, error) {
+	if g.tooBig.Load() {
+		return 0, errFrameTooBig
+	}
 	n, err := g.Conn.Read(p)
 	if n > 0 && !g.inspect(p[:n]) {
 		g.tooBig.Store(true)
@@ -95,6 +98,16 @@ func (w guardedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	g := &frameGuard{Conn: c, limit: w.limit}
+	// net/http sends the 101 before the hijack, so the client's first
+	// frame may already sit in the server's buffer: the WebSocket library
+	// reads those bytes before any through the guard, so the guard must
+	// see them first, or it would parse frame headers out of step.
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		if !g.inspect(b) {
+			g.tooBig.Store(true)
+		}
+	}
 	*w.guard = g
 	return g, brw, nil
 }
