@@ -2,6 +2,8 @@ package ddb
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -87,16 +89,28 @@ func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat
 // admitFrame counts a frame in the current rate-limit window of the item
 // (rlWindow, rlCount) and returns the item. The common case (same window,
 // under the limit) is one conditional write and no read; a new window is a
-// second conditional write. Each step re-reads what a failed condition
-// saw, so concurrent frames, and an SDK retry of a write that did apply,
-// are counted right. A missing item is fault.NotFound.
+// second conditional write. Each write carries a token of this frame
+// (rlLast), so when the SDK retries a write that did apply (its answer was
+// lost), the retry fails its condition, the item shows our token, and the
+// frame is counted once. A missing item is fault.NotFound.
 func admitFrame(ctx context.Context, api API, table string, key map[string]types.AttributeValue, limit RateLimit, now time.Time) (map[string]types.AttributeValue, error) {
 	window := now.UnixMilli() / limit.Window.Milliseconds()
+	token := frameToken()
+	keyName := ""
+	for k := range key {
+		keyName = k
+	}
+	ours := func(err error) (map[string]types.AttributeValue, *rateWindow, bool) {
+		item, old, failed := conditionItem(err)
+		return item, old, failed && old != nil && old.Last == token
+	}
 	for attempt := 0; attempt < 4; attempt++ {
 		same := must(expression.NewBuilder().
-			WithUpdate(expression.Add(expression.Name("rlCount"), expression.Value(1))).
+			WithUpdate(expression.Add(expression.Name("rlCount"), expression.Value(1)).
+				Set(expression.Name("rlLast"), expression.Value(token))).
 			WithCondition(expression.Name("rlWindow").Equal(expression.Value(window)).
-				And(expression.Name("rlCount").LessThan(expression.Value(limit.Frames)))).
+				And(expression.Name("rlCount").LessThan(expression.Value(limit.Frames))).
+				And(expression.Name("rlLast").NotEqual(expression.Value(token)))).
 			Build())
 		out, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: &table, Key: key, UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
@@ -106,7 +120,10 @@ func admitFrame(ctx context.Context, api API, table string, key map[string]types
 		if err == nil {
 			return out.Attributes, nil
 		}
-		old, failed := conditionItem(err)
+		if item, _, done := ours(err); done {
+			return item, nil
+		}
+		_, old, failed := conditionItem(err)
 		if !failed {
 			return nil, fmt.Errorf("admitting frame: %w", err)
 		}
@@ -116,52 +133,61 @@ func admitFrame(ctx context.Context, api API, table string, key map[string]types
 		if old.Window == window {
 			return nil, fault.Errorf(fault.RateLimited, "too many frames: at most %d per %s", limit.Frames, limit.Window)
 		}
-		keyName := ""
-		for k := range key {
-			keyName = k
-		}
 		fresh := must(expression.NewBuilder().
 			WithUpdate(expression.Set(expression.Name("rlWindow"), expression.Value(window)).
-				Set(expression.Name("rlCount"), expression.Value(1))).
+				Set(expression.Name("rlCount"), expression.Value(1)).
+				Set(expression.Name("rlLast"), expression.Value(token))).
 			WithCondition(expression.AttributeExists(expression.Name(keyName)).
 				And(expression.Name("rlWindow").LessThan(expression.Value(window)))).
 			Build())
 		out, err = api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: &table, Key: key, UpdateExpression: fresh.Update(), ConditionExpression: fresh.Condition(),
-			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(), ReturnValues: types.ReturnValueAllNew,
+			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(),
+			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if err == nil {
 			return out.Attributes, nil
 		}
+		if item, _, done := ours(err); done {
+			return item, nil
+		}
 		if !isConditionFailed(err) {
 			return nil, fmt.Errorf("admitting frame: %w", err)
 		}
-		// Another frame (or a retry of ours) opened the window first:
-		// count this one in it.
+		// Another frame opened the window first: count this one in it.
 	}
 	return nil, fault.Errorf(fault.RateLimited, "too many frames at once")
 }
 
-// rateWindow is the rate-limit state of an item.
-type rateWindow struct {
-	Window int64 `dynamodbav:"rlWindow"`
+// frameToken is a random token that tells one frame's writes from others'.
+func frameToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-// conditionItem returns the rate-limit state a failed condition saw (nil
-// when there was no item) and whether err is a condition failure at all.
-func conditionItem(err error) (*rateWindow, bool) {
+// rateWindow is the rate-limit state of an item.
+type rateWindow struct {
+	Window int64  `dynamodbav:"rlWindow"`
+	Last   string `dynamodbav:"rlLast"`
+}
+
+// conditionItem returns the item a failed condition saw and its rate-limit
+// state (nil when there was no item), and whether err is a condition
+// failure at all.
+func conditionItem(err error) (map[string]types.AttributeValue, *rateWindow, bool) {
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
-		return nil, false
+		return nil, nil, false
 	}
 	if len(ccf.Item) == 0 {
-		return nil, true
+		return nil, nil, true
 	}
 	var it rateWindow
 	if attributevalue.UnmarshalMap(ccf.Item, &it) != nil {
-		return nil, true
+		return nil, nil, true
 	}
-	return &it, true
+	return ccf.Item, &it, true
 }
 
 func decodeConnection(av map[string]types.AttributeValue) (chat.Connection, error) {
