@@ -66,7 +66,9 @@ func (s *Agents) SaveProfile(ctx context.Context, id agent.Identity, now time.Ti
 	upd := expression.Set(expression.Name("updatedAt"), expression.Value(at)).
 		Set(expression.Name("roles"), expression.Value(roles)).
 		Set(expression.Name("presence"), expression.IfNotExists(expression.Name("presence"), expression.Value(string(agent.Offline)))).
-		Set(expression.Name("presenceSince"), expression.IfNotExists(expression.Name("presenceSince"), expression.Value(at)))
+		Set(expression.Name("presenceSince"), expression.IfNotExists(expression.Name("presenceSince"), expression.Value(at))).
+		Set(expression.Name("active"), expression.IfNotExists(expression.Name("active"), expression.Value(0))).
+		Set(expression.Name("idleSince"), expression.IfNotExists(expression.Name("idleSince"), expression.Value(at)))
 	if id.Name != "" {
 		upd = upd.Set(expression.Name("name"), expression.Value(id.Name))
 	} else {
@@ -93,11 +95,17 @@ func (s *Agents) SaveProfile(ctx context.Context, id agent.Identity, now time.Ti
 	return nil
 }
 
-// SetPresence changes a known agent's presence.
+// SetPresence changes a known agent's presence. Becoming available starts
+// the agent's idle time, which routing's longest-idle-first rule reads.
 func (s *Agents) SetPresence(ctx context.Context, agentID string, p agent.Presence, now time.Time) (agent.Agent, error) {
+	at := now.UTC().Format(timeLayout)
+	upd := expression.Set(expression.Name("presence"), expression.Value(string(p))).
+		Set(expression.Name("presenceSince"), expression.Value(at))
+	if p == agent.Available {
+		upd = upd.Set(expression.Name("idleSince"), expression.Value(at))
+	}
 	expr := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("presence"), expression.Value(string(p))).
-			Set(expression.Name("presenceSince"), expression.Value(now.UTC().Format(timeLayout)))).
+		WithUpdate(upd).
 		WithCondition(expression.AttributeExists(expression.Name("agentId"))).
 		Build())
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -1,0 +1,220 @@
+package ddb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/routing"
+)
+
+// ByQueueIndex is the conversations table's sparse index of waiting
+// conversations: waitQueue, then waitKey (priority rank, arrival, id), so
+// a query reads a queue in the order routing serves it.
+const ByQueueIndex = "byQueue"
+
+// StateOffered is a conversation offered to an agent who has not yet
+// accepted; patients see it as waiting.
+const StateOffered chat.State = "offered"
+
+// Routing is the routing functions' view of the conversations and agents
+// tables: who waits, who can take them, and the transaction that offers
+// one to the other.
+type Routing struct {
+	api    API
+	convs  string
+	agents string
+}
+
+// NewRouting returns the routing store.
+func NewRouting(api API, conversationsTable, agentsTable string) *Routing {
+	return &Routing{api: api, convs: conversationsTable, agents: agentsTable}
+}
+
+// waitKey sorts a queue: rank, arrival (fixed-width UTC), conversation id.
+func waitKey(w routing.Waiting) string {
+	return strconv.Itoa(routing.Rank(w.Priority)) + "#" + w.EnqueuedAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + w.ConversationID
+}
+
+type waitingItem struct {
+	ConversationID string   `dynamodbav:"conversationId"`
+	Queue          string   `dynamodbav:"waitQueue"`
+	Key            string   `dynamodbav:"waitKey"`
+	Priority       string   `dynamodbav:"waitPriority"`
+	Language       string   `dynamodbav:"waitLanguage"`
+	EnqueuedAt     string   `dynamodbav:"enqueuedAt"`
+	Refused        []string `dynamodbav:"refused,omitempty,stringset"`
+}
+
+func (it waitingItem) domain() routing.Waiting {
+	at, _ := time.Parse(timeLayout, it.EnqueuedAt)
+	return routing.Waiting{ConversationID: it.ConversationID, Queue: it.Queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: at, Refused: it.Refused}
+}
+
+// Enqueue moves an escalated conversation to waiting in its queue, once: a
+// conversation no longer escalated (nor waiting at this very place) is a
+// fault.Conflict (a handoff already routed and offered).
+func (r *Routing) Enqueue(ctx context.Context, w routing.Waiting, now time.Time) error {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
+			Set(expression.Name("waitQueue"), expression.Value(w.Queue)).
+			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
+			Set(expression.Name("waitPriority"), expression.Value(w.Priority)).
+			Set(expression.Name("waitLanguage"), expression.Value(w.Language)).
+			Set(expression.Name("enqueuedAt"), expression.Value(w.EnqueuedAt.UTC().Format(timeLayout))).
+			Set(expression.Name("updatedAt"), expression.Value(now.UTC().Format(timeLayout)))).
+		// Waiting at the same place already: a retry of this very write,
+		// whose answer was lost, succeeds again rather than conflicting.
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateEscalated))).
+			Or(expression.Name("state").Equal(expression.Value(string(chat.StateWaiting))).
+				And(expression.Name("waitQueue").Equal(expression.Value(w.Queue))).
+				And(expression.Name("waitKey").Equal(expression.Value(waitKey(w)))))).
+		Build())
+	_, err := r.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &r.convs, Key: convKey(w.ConversationID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return fault.Errorf(fault.Conflict, "the conversation is not escalated")
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing conversation: %w", err)
+	}
+	return nil
+}
+
+// Waiting lists a queue's waiting conversations in serving order. The
+// index is eventually consistent: a conversation offered a moment ago may
+// still be listed, and the offer's transaction refuses it.
+func (r *Routing) Waiting(ctx context.Context, queue string) ([]routing.Waiting, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("waitQueue").Equal(expression.Value(queue))).Build())
+	items, err := queryAll[waitingItem](ctx, r.api, &dynamodb.QueryInput{
+		TableName: &r.convs, IndexName: stringPtr(ByQueueIndex), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]routing.Waiting, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.domain())
+	}
+	return out, nil
+}
+
+// routableItem is what routing reads of an agent.
+type routableItem struct {
+	AgentID   string   `dynamodbav:"agentId"`
+	Presence  string   `dynamodbav:"presence"`
+	Skills    []string `dynamodbav:"skills"`
+	Languages []string `dynamodbav:"languages"`
+	Capacity  int      `dynamodbav:"capacity"`
+	Active    int      `dynamodbav:"active"`
+	IdleSince string   `dynamodbav:"idleSince"`
+}
+
+// AvailableAgents lists the agents whose presence is available (a
+// strongly consistent scan: a center has tens to hundreds of agents).
+func (r *Routing) AvailableAgents(ctx context.Context) ([]routing.Agent, error) {
+	expr := must(expression.NewBuilder().WithFilter(expression.Name("presence").Equal(expression.Value(string(agent.Available)))).Build())
+	in := &dynamodb.ScanInput{TableName: &r.agents, ConsistentRead: boolPtr(true), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
+	var out []routing.Agent
+	for {
+		page, err := r.api.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("listing agents: %w", err)
+		}
+		var items []routableItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("unmarshalling agents: %w", err)
+		}
+		for _, it := range items {
+			idle, _ := time.Parse(timeLayout, it.IdleSince)
+			out = append(out, routing.Agent{ID: it.AgentID, Available: it.Presence == string(agent.Available), Skills: it.Skills,
+				Languages: it.Languages, Capacity: it.Capacity, Active: it.Active, IdleSince: idle})
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// OfferResult is how an offer's transaction ended.
+type OfferResult int
+
+// Offer results.
+const (
+	// Offered: the conversation is offered to the agent.
+	Offered OfferResult = iota
+	// Stale: the conversation is no longer waiting where it was, or the
+	// agent is no longer available with room; plan again.
+	Stale
+	// Contended: another transaction held one of the items; plan again.
+	Contended
+)
+
+// Offer makes an offer stick, in one transaction: the conversation is
+// still waiting in the same place (so no other router offered it), and the
+// agent is still available and below capacity (so no other router filled
+// them). The conversation leaves its queue and records the offer; the
+// agent's active count grows by one.
+func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error) {
+	at := now.UTC().Format(timeLayout)
+	conv := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(StateOffered))).
+			Set(expression.Name("offerAgent"), expression.Value(agentID)).
+			Set(expression.Name("offerId"), expression.Value(offerID)).
+			Set(expression.Name("offerExpiresAt"), expression.Value(expiresAt.UTC().Format(timeLayout))).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Remove(expression.Name("waitQueue")).
+			Remove(expression.Name("waitKey"))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateWaiting))).
+			And(expression.Name("waitQueue").Equal(expression.Value(w.Queue))).
+			And(expression.Name("waitKey").Equal(expression.Value(waitKey(w))))).
+		Build())
+	ag := must(expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("active"), expression.Value(1)).
+			Set(expression.Name("idleSince"), expression.Value(at))).
+		WithCondition(expression.Name("presence").Equal(expression.Value(string(agent.Available))).
+			And(expression.Name("active").LessThan(expression.Name("capacity")))).
+		Build())
+	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &r.convs, Key: convKey(w.ConversationID), UpdateExpression: conv.Update(),
+			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+	}})
+	if err == nil {
+		return Offered, nil
+	}
+	reasons := cancelReasons(err)
+	if reasons == nil {
+		return Stale, fmt.Errorf("offering conversation: %w", err)
+	}
+	result := Stale
+	for _, code := range reasons {
+		switch code {
+		case "", "None", "ConditionalCheckFailed":
+		case "TransactionConflict":
+			result = Contended
+		default:
+			return Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
+		}
+	}
+	if result == Stale && !slices.Contains(reasons, "ConditionalCheckFailed") {
+		return Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
+	}
+	return result, nil
+}

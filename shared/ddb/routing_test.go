@@ -1,0 +1,199 @@
+package ddb_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/routing"
+)
+
+func routingStore() (*ddb.Routing, *ddb.Conversations, *ddb.Agents, *dynamodb.Client) {
+	db := dynamodb.NewFromConfig(env.Stack.AWSConfig())
+	t := env.Outputs.Tables
+	return ddb.NewRouting(db, t["ConversationsTable"], t["AgentsTable"]), ddb.NewConversations(db, t["ConversationsTable"], t["MessagesTable"]),
+		ddb.NewAgents(db, t["AgentsTable"]), db
+}
+
+// escalated creates a conversation the bot has handed off.
+func escalated(t *testing.T, convs *ddb.Conversations, db *dynamodb.Client, id string) {
+	t.Helper()
+	now := time.Now()
+	c := chat.Conversation{ID: id, PatientID: "p-" + id, PatientName: "Pat", Locale: "en", State: chat.StateEscalated, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := convs.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type routedConv struct {
+	State      string `dynamodbav:"state"`
+	OfferAgent string `dynamodbav:"offerAgent"`
+	WaitQueue  string `dynamodbav:"waitQueue"`
+}
+
+// TestConcurrentRoutersNeverDoubleAssignOrOverbook: thirty conversations
+// (a third urgent) wait in one queue; four agents with capacities 1, 2, 2
+// and 3 are available; four routers plan and offer at the same time until
+// none can. Every conversation is offered at most once, no agent holds
+// more than their capacity, every unit of capacity is used, and the
+// urgent conversations are the ones served.
+func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
+	store, convs, agents, db := routingStore()
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	queue := fmt.Sprintf("q%d", run)
+	base := time.Now().Add(-time.Hour)
+	var waiting []routing.Waiting
+	for i := range 30 {
+		id := fmt.Sprintf("r%d-%02d", run, i)
+		escalated(t, convs, db, id)
+		w := routing.Waiting{ConversationID: id, Queue: queue, Priority: routing.Normal, Language: "en", EnqueuedAt: base.Add(time.Duration(i) * time.Second)}
+		if i%3 == 2 {
+			w.Priority = routing.Urgent
+		}
+		if err := store.Enqueue(ctx, w, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		waiting = append(waiting, w)
+	}
+	if err := store.Enqueue(ctx, waiting[0], time.Now()); err != nil {
+		t.Fatalf("enqueueing the same conversation again (a redelivered stream record): %v", err)
+	}
+	moved := waiting[0]
+	moved.Queue = "elsewhere"
+	if err := store.Enqueue(ctx, moved, time.Now()); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("enqueueing a waiting conversation elsewhere: %v, want conflict", err)
+	}
+	capacities := []int{1, 2, 2, 3}
+	var agentIDs []string
+	for i, c := range capacities {
+		id := fmt.Sprintf("ag%d-%d", run, i)
+		agentIDs = append(agentIDs, id)
+		if err := agents.SaveProfile(ctx, agent.Identity{AgentID: id, Name: id, Roles: []agent.Role{agent.RoleAgent}, Skills: []string{queue}, Languages: []string{"en"}, Capacity: c}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agents.SetPresence(ctx, id, agent.Available, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed, err := store.Waiting(ctx, queue)
+	if err != nil || len(listed) != 30 || listed[0].Priority != routing.Urgent || listed[0].ConversationID != waiting[2].ConversationID {
+		t.Fatalf("the queue lists %d, first %+v (%v); want 30, the first urgent first", len(listed), listed[0], err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pass := 0; pass < 50; pass++ {
+				w, err := store.Waiting(ctx, queue)
+				if err != nil {
+					errs <- err
+					return
+				}
+				all, err := store.AvailableAgents(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				byID := map[string]routing.Waiting{}
+				for _, x := range w {
+					byID[x.ConversationID] = x
+				}
+				progress := false
+				for _, o := range routing.Plan(w, all) {
+					res, err := store.Offer(ctx, byID[o.ConversationID], o.AgentID, fmt.Sprintf("o%d-%d", r, pass), time.Now().Add(time.Minute), time.Now())
+					if err != nil {
+						errs <- err
+						return
+					}
+					if res != ddb.Stale {
+						progress = true
+					}
+				}
+				if !progress {
+					return
+				}
+			}
+			errs <- fmt.Errorf("router %d still making progress after 50 passes", r)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	offeredTo := map[string]int{}
+	offered := 0
+	for _, w := range waiting {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: w.ConversationID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c routedConv
+		if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
+			t.Fatal(err)
+		}
+		switch c.State {
+		case string(ddb.StateOffered):
+			offered++
+			offeredTo[c.OfferAgent]++
+			if c.WaitQueue != "" {
+				t.Errorf("%s is offered but still in its queue", w.ConversationID)
+			}
+			if w.Priority != routing.Urgent {
+				t.Errorf("%s (normal) was served while urgent conversations waited", w.ConversationID)
+			}
+		case string(chat.StateWaiting):
+		default:
+			t.Errorf("%s is %q", w.ConversationID, c.State)
+		}
+	}
+	if offered != 8 {
+		t.Errorf("%d conversations offered, want 8 (the agents' total capacity)", offered)
+	}
+	for i, id := range agentIDs {
+		a, err := agents.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := activeOf(t, db, id)
+		if active != capacities[i] || offeredTo[id] != capacities[i] {
+			t.Errorf("agent %s (capacity %d): active %d, offered %d conversations", a.ID, capacities[i], active, offeredTo[id])
+		}
+	}
+	if left, _ := store.Waiting(ctx, queue); len(left) != 22 {
+		t.Errorf("%d still waiting, want 22", len(left))
+	}
+}
+
+func activeOf(t *testing.T, db *dynamodb.Client, agentID string) int {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(env.Outputs.Tables["AgentsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: agentID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it struct {
+		Active int `dynamodbav:"active"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		t.Fatal(err)
+	}
+	return it.Active
+}
