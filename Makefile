@@ -44,7 +44,7 @@ lint: tools ## gofmt, go vet, cfn-lint, checkov, govulncheck
 
 unit: ## the unit tests only (no emulator, no browser)
 	@go test -count=1 ./shared/chat/ ./shared/protocol/ ./shared/session/ ./shared/words/ ./shared/triage/ \
-	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./localstack/template/
+	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./shared/routing/ ./shared/routingapi/ ./localstack/template/
 
 test: tools browser lint ## every test: unit, emulator integration, end-to-end, browser, -race
 	@echo "==> go test $(GO_TEST_FLAGS) ./... (starts local stacks with MiniStack; browser tests use Chromium)"

@@ -153,7 +153,7 @@ func TestAgentPresence(t *testing.T) {
 		t.Fatalf("no agent record for %s", sub)
 	}
 	if a.Name != "Ana Ruiz" || a.Presence != "available" || a.Capacity != 3 ||
-		strings.Join(a.Skills, ",") != "general,billing,scheduling" || strings.Join(a.Languages, ",") != "en,es" || strings.Join(a.Roles, ",") != "agent" {
+		strings.Join(a.Skills, ",") != "general,billing,scheduling,callback,patient-relations" || strings.Join(a.Languages, ",") != "en,es" || strings.Join(a.Roles, ",") != "agent" {
 		t.Fatalf("agent record = %+v", a)
 	}
 

@@ -115,11 +115,11 @@ func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFr
 	if err != nil {
 		return fmt.Errorf("setting presence: %w", err)
 	}
-	return s.toAgent(ctx, c.AgentID, protocol.PresenceFrame{Type: "presence", Status: string(a.Presence), RequestID: f.RequestID})
+	return s.ToAgent(ctx, c.AgentID, protocol.PresenceFrame{Type: "presence", Status: string(a.Presence), RequestID: f.RequestID})
 }
 
-// toAgent pushes a frame to every open console of the agent.
-func (s *Service) toAgent(ctx context.Context, agentID string, frame any) error {
+// ToAgent pushes a frame to every open console of the agent.
+func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error {
 	conns, err := s.conns.ForAgent(ctx, agentID)
 	if err != nil {
 		return err

@@ -151,26 +151,12 @@ func (r *Routing) AvailableAgents(ctx context.Context) ([]routing.Agent, error) 
 	}
 }
 
-// OfferResult is how an offer's transaction ended.
-type OfferResult int
-
-// Offer results.
-const (
-	// Offered: the conversation is offered to the agent.
-	Offered OfferResult = iota
-	// Stale: the conversation is no longer waiting where it was, or the
-	// agent is no longer available with room; plan again.
-	Stale
-	// Contended: another transaction held one of the items; plan again.
-	Contended
-)
-
 // Offer makes an offer stick, in one transaction: the conversation is
 // still waiting in the same place (so no other router offered it), and the
 // agent is still available and below capacity (so no other router filled
 // them). The conversation leaves its queue and records the offer; the
 // agent's active count grows by one.
-func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error) {
+func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID string, expiresAt, now time.Time) (routing.OfferResult, error) {
 	at := now.UTC().Format(timeLayout)
 	conv := must(expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(StateOffered))).
@@ -197,24 +183,24 @@ func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID
 			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
 	}})
 	if err == nil {
-		return Offered, nil
+		return routing.Offered, nil
 	}
 	reasons := cancelReasons(err)
 	if reasons == nil {
-		return Stale, fmt.Errorf("offering conversation: %w", err)
+		return routing.Stale, fmt.Errorf("offering conversation: %w", err)
 	}
-	result := Stale
+	result := routing.Stale
 	for _, code := range reasons {
 		switch code {
 		case "", "None", "ConditionalCheckFailed":
 		case "TransactionConflict":
-			result = Contended
+			result = routing.Contended
 		default:
-			return Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
+			return routing.Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
 		}
 	}
-	if result == Stale && !slices.Contains(reasons, "ConditionalCheckFailed") {
-		return Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
+	if result == routing.Stale && !slices.Contains(reasons, "ConditionalCheckFailed") {
+		return routing.Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
 	}
 	return result, nil
 }

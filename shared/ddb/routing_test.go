@@ -120,7 +120,7 @@ func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
 						errs <- err
 						return
 					}
-					if res != ddb.Stale {
+					if res != routing.Stale {
 						progress = true
 					}
 				}

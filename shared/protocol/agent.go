@@ -65,3 +65,14 @@ type PresenceFrame struct {
 	Status    string `json:"status"`
 	RequestID string `json:"requestId,omitempty"`
 }
+
+// OfferFrame offers a waiting conversation to an agent.
+type OfferFrame struct {
+	Type           string `json:"type"` // "offer"
+	ConversationID string `json:"conversationId"`
+	Queue          string `json:"queue"`
+	Priority       string `json:"priority"`
+	Language       string `json:"language,omitempty"`
+	Summary        string `json:"summary"`
+	ExpiresAt      string `json:"expiresAt"`
+}

@@ -1,4 +1,5 @@
-// Package queue sends the bot-turn requests to their SQS FIFO queue.
+// Package queue sends requests to the functions behind SQS queues: bot
+// turns (FIFO, one group per conversation) and routing runs.
 package queue
 
 import (

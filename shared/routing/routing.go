@@ -65,6 +65,20 @@ type Agent struct {
 	IdleSince time.Time
 }
 
+// OfferResult is how an attempt to make an offer stick ended.
+type OfferResult int
+
+// Offer results.
+const (
+	// Offered: the conversation is offered to the agent.
+	Offered OfferResult = iota
+	// Stale: the conversation is no longer waiting where it was, or the
+	// agent is no longer available with room; plan again.
+	Stale
+	// Contended: another transaction held one of the items; plan again.
+	Contended
+)
+
 // Offer is a proposed assignment.
 type Offer struct {
 	ConversationID string

@@ -1,0 +1,47 @@
+// Command routing offers waiting conversations to the best available
+// agents, when asked through the routing queue and when an agent becomes
+// available or frees capacity (the agents stream).
+package main
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/queue"
+	"github.com/patientservicecenter/psc/shared/routing"
+	"github.com/patientservicecenter/psc/shared/routingapi"
+	"github.com/patientservicecenter/psc/shared/startup"
+)
+
+func main() {
+	ctx := context.Background()
+	log := startup.Logger("routing")
+	env := envconf.New()
+	convTable, msgTable, connTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
+	agentsTable, agentConnTable := env.Required("AGENTS_TABLE"), env.Required("AGENT_CONNECTIONS_TABLE")
+	patientEndpoint, agentEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
+	queues := strings.Split(env.Required("ROUTING_QUEUES"), ",")
+	offerTimeout := env.Duration("OFFER_TIMEOUT", 45*time.Second)
+	cfg := startup.AWS(ctx, log, env)
+	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
+	startup.Must(log, "bad configuration", err)
+	agentMgmt, err := push.NewClient(cfg, agentEndpoint)
+	startup.Must(log, "bad configuration", err)
+	db := dynamodb.NewFromConfig(cfg)
+	convs := ddb.NewConversations(db, convTable, msgTable)
+	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
+	agents := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
+	svc := routing.NewService(ddb.NewRouting(db, convTable, agentsTable), convs, patients, agents,
+		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout}, log, nil, nil)
+	lambda.Start(routingapi.NewHandler(svc, log).Routing)
+}

@@ -1,0 +1,41 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/patientservicecenter/psc/shared/routing"
+)
+
+// RoutingRequest is the body of a routing-queue message: why routing
+// should run. Routing always looks at every queue, so the reason is for
+// the logs only.
+type RoutingRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Routing asks the routing function to run, through its SQS queue.
+type Routing struct {
+	api API
+	url string
+}
+
+var _ routing.Trigger = (*Routing)(nil)
+
+// NewRouting returns a sender to the routing queue at url.
+func NewRouting(api API, url string) *Routing { return &Routing{api: api, url: url} }
+
+// RequestRouting enqueues a routing run.
+func (q *Routing) RequestRouting(ctx context.Context, reason string) error {
+	body, err := json.Marshal(RoutingRequest{Reason: reason})
+	if err != nil {
+		return fmt.Errorf("encoding routing request: %w", err)
+	}
+	if _, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: stringPtr(string(body))}); err != nil {
+		return fmt.Errorf("requesting routing: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// Store is what routing reads and the transaction it writes.
+type Store interface {
+	Enqueue(ctx context.Context, w Waiting, now time.Time) error
+	Waiting(ctx context.Context, queue string) ([]Waiting, error)
+	AvailableAgents(ctx context.Context) ([]Agent, error)
+	Offer(ctx context.Context, w Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error)
+}
+
+// Conversations reads a conversation (for its handoff context).
+type Conversations interface {
+	Get(ctx context.Context, id string) (chat.Conversation, error)
+}
+
+// Patients tells a conversation's patient connections a frame.
+type Patients interface {
+	Broadcast(ctx context.Context, conversationID, except string, frame any) error
+}
+
+// Agents tells an agent's consoles a frame.
+type Agents interface {
+	ToAgent(ctx context.Context, agentID string, frame any) error
+}
+
+// Trigger asks for a routing run (the routing queue).
+type Trigger interface {
+	RequestRouting(ctx context.Context, reason string) error
+}
+
+// Config is routing's configuration.
+type Config struct {
+	// Queues are the queues agents serve; a handoff to another queue goes
+	// to Fallback.
+	Queues   []string
+	Fallback string
+	// OfferTimeout is how long an agent has to accept an offer.
+	OfferTimeout time.Duration
+}
+
+// Service escalates handed-off conversations and routes waiting ones.
+type Service struct {
+	store    Store
+	convs    Conversations
+	patients Patients
+	agents   Agents
+	trigger  Trigger
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
+}
+
+// NewService returns a Service; now and newID default to the clock and a
+// time-based id.
+func NewService(store Store, convs Conversations, patients Patients, agents Agents, trigger Trigger, cfg Config, log *slog.Logger, now func() time.Time, newID func() string) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if newID == nil {
+		newID = func() string { return "o" + strconv.FormatInt(time.Now().UnixNano(), 36) }
+	}
+	if cfg.Fallback == "" {
+		cfg.Fallback = "general"
+	}
+	if cfg.OfferTimeout == 0 {
+		cfg.OfferTimeout = 45 * time.Second
+	}
+	return &Service{store: store, convs: convs, patients: patients, agents: agents, trigger: trigger, cfg: cfg, log: log, now: now, newID: newID}
+}
+
+// Escalate puts a handed-off conversation in its queue: the queue the
+// handoff names if agents serve it (else the fallback), its priority
+// (urgent for red flags), its language as a required skill. The patient
+// hears they are waiting and where; routing is asked to run. A
+// conversation already routed is left alone (a redelivered stream record).
+func (s *Service) Escalate(ctx context.Context, c chat.Conversation) error {
+	if c.State != chat.StateEscalated || c.Handoff == nil {
+		return nil
+	}
+	h := c.Handoff
+	w := Waiting{ConversationID: c.ID, Queue: h.Queue, Priority: h.Priority, Language: first(h.Language, c.Locale), EnqueuedAt: h.At}
+	if !slices.Contains(s.cfg.Queues, w.Queue) {
+		s.log.WarnContext(ctx, "handoff to a queue no agent serves; using the fallback", "conversation_id", c.ID, "queue", w.Queue, "fallback", s.cfg.Fallback)
+		w.Queue = s.cfg.Fallback
+	}
+	if Rank(w.Priority) == Rank(Normal) {
+		w.Priority = Normal
+	}
+	if w.EnqueuedAt.IsZero() {
+		w.EnqueuedAt = s.now()
+	}
+	err := s.store.Enqueue(ctx, w, s.now())
+	if fault.CodeOf(err) == fault.Conflict {
+		s.log.InfoContext(ctx, "already routed", "conversation_id", c.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing %s: %w", c.ID, err)
+	}
+	s.log.InfoContext(ctx, "escalated", "conversation_id", c.ID, "queue", w.Queue, "priority", w.Priority, "language", w.Language)
+	if err := s.tellPositions(ctx, w.Queue, c.ID); err != nil {
+		s.log.WarnContext(ctx, "queue position not delivered", "conversation_id", c.ID, "error", err)
+	}
+	return s.trigger.RequestRouting(ctx, "escalated")
+}
+
+// Route offers waiting conversations to agents until no offer sticks: it
+// plans over every queue, makes each offer one transaction, and plans
+// again when another router changed things under it. Agents get their
+// offers; patients still waiting in a queue that moved get their position.
+func (s *Service) Route(ctx context.Context) error {
+	moved := map[string]bool{}
+	for pass := 0; pass < 20; pass++ {
+		var waiting []Waiting
+		for _, q := range s.cfg.Queues {
+			ws, err := s.store.Waiting(ctx, q)
+			if err != nil {
+				return err
+			}
+			waiting = append(waiting, ws...)
+		}
+		if len(waiting) == 0 {
+			break
+		}
+		agents, err := s.store.AvailableAgents(ctx)
+		if err != nil {
+			return err
+		}
+		byID := map[string]Waiting{}
+		for _, w := range waiting {
+			byID[w.ConversationID] = w
+		}
+		again := false
+		for _, o := range Plan(waiting, agents) {
+			w := byID[o.ConversationID]
+			now := s.now()
+			expires := now.Add(s.cfg.OfferTimeout)
+			res, err := s.store.Offer(ctx, w, o.AgentID, s.newID(), expires, now)
+			if err != nil {
+				return err
+			}
+			switch res {
+			case Offered:
+				moved[w.Queue] = true
+				s.log.InfoContext(ctx, "offered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "queue", w.Queue, "priority", w.Priority)
+				if err := s.tellOffer(ctx, w, o.AgentID, expires); err != nil {
+					s.log.WarnContext(ctx, "offer not delivered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "error", err)
+				}
+			case Contended, Stale:
+				again = true
+			}
+		}
+		if !again {
+			break
+		}
+	}
+	var errs []error
+	for _, q := range s.cfg.Queues {
+		if moved[q] {
+			errs = append(errs, s.tellPositions(ctx, q, ""))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tellOffer sends the agent's consoles the offer with its context.
+func (s *Service) tellOffer(ctx context.Context, w Waiting, agentID string, expires time.Time) error {
+	summary := ""
+	if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
+		summary = c.Handoff.Summary
+	}
+	return s.agents.ToAgent(ctx, agentID, protocol.OfferFrame{Type: "offer", ConversationID: w.ConversationID, Queue: w.Queue,
+		Priority: w.Priority, Language: w.Language, Summary: summary, ExpiresAt: protocol.FormatTime(expires)})
+}
+
+// tellPositions tells the patients waiting in a queue their place (only
+// one of them when only is set).
+func (s *Service) tellPositions(ctx context.Context, queue, only string) error {
+	ws, err := s.store.Waiting(ctx, queue)
+	if err != nil {
+		return err
+	}
+	tell := func(id string, pos int) error {
+		return s.patients.Broadcast(ctx, id, "", protocol.StatusFrame{Type: "status", ConversationID: id, State: string(chat.StateWaiting), QueuePosition: pos})
+	}
+	var errs []error
+	found := false
+	for _, w := range ws {
+		if only != "" && w.ConversationID != only {
+			continue
+		}
+		found = true
+		errs = append(errs, tell(w.ConversationID, Position(ws, w.ConversationID)))
+	}
+	if only != "" && !found {
+		// The queue's index has not caught up with the enqueue yet: the
+		// conversation is behind every one it lists.
+		errs = append(errs, tell(only, len(ws)+1))
+	}
+	return errors.Join(errs...)
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,199 @@
+package routing
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+)
+
+// memStore is an in-memory Store with the same conditions as the
+// DynamoDB one: an offer sticks only while the conversation waits at the
+// same place and the agent is available with room.
+type memStore struct {
+	waiting map[string]Waiting
+	agents  map[string]*Agent
+	offers  map[string]string
+	stale   int // the next n offers fail as if another router won
+}
+
+func newMemStore(agents ...Agent) *memStore {
+	m := &memStore{waiting: map[string]Waiting{}, agents: map[string]*Agent{}, offers: map[string]string{}}
+	for _, a := range agents {
+		m.agents[a.ID] = &a
+	}
+	return m
+}
+
+func (m *memStore) Enqueue(_ context.Context, w Waiting, _ time.Time) error {
+	if _, ok := m.waiting[w.ConversationID]; ok {
+		return nil
+	}
+	if _, ok := m.offers[w.ConversationID]; ok {
+		return fault.Errorf(fault.Conflict, "not escalated")
+	}
+	m.waiting[w.ConversationID] = w
+	return nil
+}
+
+func (m *memStore) Waiting(_ context.Context, queue string) ([]Waiting, error) {
+	var out []Waiting
+	for _, w := range m.waiting {
+		if w.Queue == queue {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, Less)
+	return out, nil
+}
+
+func (m *memStore) AvailableAgents(context.Context) ([]Agent, error) {
+	var out []Agent
+	for _, a := range m.agents {
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b Agent) int { return compareStrings(a.ID, b.ID) })
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (m *memStore) Offer(_ context.Context, w Waiting, agentID, _ string, _, now time.Time) (OfferResult, error) {
+	if m.stale > 0 {
+		m.stale--
+		return Stale, nil
+	}
+	a := m.agents[agentID]
+	if _, ok := m.waiting[w.ConversationID]; !ok || a == nil || !a.Available || a.Active >= a.Capacity {
+		return Stale, nil
+	}
+	delete(m.waiting, w.ConversationID)
+	m.offers[w.ConversationID] = agentID
+	a.Active++
+	a.IdleSince = now
+	return Offered, nil
+}
+
+type convs map[string]chat.Conversation
+
+func (c convs) Get(_ context.Context, id string) (chat.Conversation, error) { return c[id], nil }
+
+type told struct {
+	to    string
+	frame any
+}
+
+type recorder struct{ frames []told }
+
+func (r *recorder) Broadcast(_ context.Context, id, _ string, frame any) error {
+	r.frames = append(r.frames, told{id, frame})
+	return nil
+}
+func (r *recorder) ToAgent(_ context.Context, id string, frame any) error {
+	r.frames = append(r.frames, told{id, frame})
+	return nil
+}
+
+type triggers []string
+
+func (t *triggers) RequestRouting(_ context.Context, reason string) error {
+	*t = append(*t, reason)
+	return nil
+}
+
+func newService(store Store, c convs, patients, agents *recorder, trig *triggers) *Service {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return NewService(store, c, patients, agents, trig, Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute},
+		log, func() time.Time { return t0 }, func() string { return "offer-1" })
+}
+
+func escalatedConv(id, queue, priority, lang string) chat.Conversation {
+	return chat.Conversation{ID: id, Locale: "en", State: chat.StateEscalated,
+		Handoff: &chat.Handoff{Queue: queue, Priority: priority, Language: lang, Summary: "Topic: " + queue, At: t0}}
+}
+
+func TestEscalateQueuesTellsThePlaceAndAsksForRouting(t *testing.T) {
+	store := newMemStore()
+	patients, trig := &recorder{}, &triggers{}
+	svc := newService(store, convs{}, patients, &recorder{}, trig)
+	ctx := context.Background()
+	for _, c := range []chat.Conversation{escalatedConv("c1", "billing", "normal", "en"), escalatedConv("c2", "nowhere", "urgent", "es")} {
+		if err := svc.Escalate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := store.waiting["c2"]; w.Queue != "general" || w.Priority != Urgent || w.Language != "es" {
+		t.Errorf("a handoff to an unserved queue = %+v, want the fallback queue, urgent, Spanish", w)
+	}
+	want := []told{
+		{"c1", protocol.StatusFrame{Type: "status", ConversationID: "c1", State: "waiting", QueuePosition: 1}},
+		{"c2", protocol.StatusFrame{Type: "status", ConversationID: "c2", State: "waiting", QueuePosition: 1}},
+	}
+	if !slices.Equal(patients.frames, want) {
+		t.Errorf("patients told %v, want %v", patients.frames, want)
+	}
+	if len(*trig) != 2 {
+		t.Errorf("routing requested %d times, want 2", len(*trig))
+	}
+	// A conversation still in the bot, or already offered, is left alone.
+	store.offers["c3"] = "a"
+	for _, c := range []chat.Conversation{{ID: "c0", State: chat.StateBot}, escalatedConv("c3", "general", "normal", "en")} {
+		if err := svc.Escalate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(*trig) != 2 || len(store.waiting) != 2 {
+		t.Errorf("a conversation not to escalate was routed: %v %v", *trig, store.waiting)
+	}
+}
+
+func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
+	store := newMemStore(
+		Agent{ID: "ana", Available: true, Skills: []string{"general", "billing"}, Languages: []string{"en"}, Capacity: 1},
+		Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+	)
+	c := convs{}
+	for i, id := range []string{"g1", "g2", "g3"} {
+		store.waiting[id] = Waiting{ConversationID: id, Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(time.Duration(i) * time.Second)}
+		c[id] = escalatedConv(id, "general", "normal", "en")
+	}
+	store.stale = 1 // the first offer loses to another router
+	patients, agents := &recorder{}, &recorder{}
+	svc := newService(store, c, patients, agents, &triggers{})
+	if err := svc.Route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.offers) != 2 || store.offers["g1"] == "" || store.offers["g2"] == "" {
+		t.Fatalf("offers = %v, want g1 and g2 offered (first come, first served)", store.offers)
+	}
+	var offered []string
+	for _, f := range agents.frames {
+		o := f.frame.(protocol.OfferFrame)
+		if o.Type != "offer" || o.Summary != "Topic: general" || o.ExpiresAt != protocol.FormatTime(t0.Add(time.Minute)) || store.offers[o.ConversationID] != f.to {
+			t.Errorf("offer frame to %s: %+v", f.to, o)
+		}
+		offered = append(offered, o.ConversationID)
+	}
+	slices.Sort(offered)
+	if !slices.Equal(offered, []string{"g1", "g2"}) {
+		t.Errorf("agents were told of %v", offered)
+	}
+	want := []told{{"g3", protocol.StatusFrame{Type: "status", ConversationID: "g3", State: "waiting", QueuePosition: 1}}}
+	if !slices.Equal(patients.frames, want) {
+		t.Errorf("patients told %v, want g3 now first", patients.frames)
+	}
+}

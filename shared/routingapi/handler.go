@@ -1,0 +1,106 @@
+// Package routingapi is the edge of escalation and routing: it turns the
+// conversations stream, the agents stream and the routing queue's
+// messages into calls of the routing service.
+package routingapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/ddb"
+)
+
+// Service is what the handlers need of the routing service.
+type Service interface {
+	Escalate(ctx context.Context, c chat.Conversation) error
+	Route(ctx context.Context) error
+}
+
+// Handler serves the escalation and routing functions.
+type Handler struct {
+	svc Service
+	log *slog.Logger
+}
+
+// NewHandler returns a Handler.
+func NewHandler(svc Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+
+// Escalations serves the conversations stream: each conversation that has
+// just become escalated is put in its queue. A failure reports that record
+// (and so, the stream being ordered, the rest of the batch) for retry.
+func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	for _, r := range ev.Records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		c, err := ddb.ConversationFromImage(r.Change.NewImage)
+		if err == nil && c.State == chat.StateEscalated {
+			old, _ := ddb.ConversationFromImage(r.Change.OldImage)
+			if old.State == chat.StateEscalated {
+				continue
+			}
+			err = h.svc.Escalate(ctx, c)
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", c.ID, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			return resp, nil
+		}
+	}
+	return resp, nil
+}
+
+// Routing serves the routing function's triggers: the routing queue (a
+// request to run) and the agents stream (an agent became available, freed
+// capacity or gained some). One run looks at every queue, so a batch
+// needs one run however many records it has.
+func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
+	var probe struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return fmt.Errorf("reading the event: %w", err)
+	}
+	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb" {
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return fmt.Errorf("reading the agents stream: %w", err)
+		}
+		if !anyRoomMade(ev) {
+			return nil
+		}
+	}
+	if err := h.svc.Route(ctx); err != nil {
+		h.log.ErrorContext(ctx, "routing failed", "error", err)
+		return err
+	}
+	return nil
+}
+
+// anyRoomMade reports whether a record of the agents stream can let a
+// waiting conversation through: an agent became available, or freed or
+// gained capacity.
+func anyRoomMade(ev events.DynamoDBEvent) bool {
+	for _, r := range ev.Records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		n, err := ddb.AgentFromImage(r.Change.NewImage)
+		if err != nil || n.Presence != "available" {
+			continue
+		}
+		o, _ := ddb.AgentFromImage(r.Change.OldImage)
+		if o.Presence != "available" || n.Active < o.Active || n.Capacity > o.Capacity {
+			return true
+		}
+	}
+	return false
+}

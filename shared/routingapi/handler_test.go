@@ -1,0 +1,107 @@
+package routingapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+)
+
+type fakeService struct {
+	escalated []string
+	fail      string
+	routes    int
+}
+
+func (f *fakeService) Escalate(_ context.Context, c chat.Conversation) error {
+	if c.ID == f.fail {
+		return errors.New("boom")
+	}
+	f.escalated = append(f.escalated, c.ID)
+	return nil
+}
+
+func (f *fakeService) Route(context.Context) error { f.routes++; return nil }
+
+func image(attrs map[string]string) map[string]events.DynamoDBAttributeValue {
+	m := map[string]events.DynamoDBAttributeValue{}
+	for k, v := range attrs {
+		if k == "active" || k == "capacity" {
+			m[k] = events.NewNumberAttribute(v)
+		} else {
+			m[k] = events.NewStringAttribute(v)
+		}
+	}
+	return m
+}
+
+func record(seq string, old, new map[string]string) events.DynamoDBEventRecord {
+	r := events.DynamoDBEventRecord{EventName: "MODIFY", EventSource: "aws:dynamodb", Change: events.DynamoDBStreamRecord{SequenceNumber: seq, NewImage: image(new)}}
+	if old != nil {
+		r.Change.OldImage = image(old)
+	}
+	return r
+}
+
+func handler(svc *fakeService) *Handler {
+	return NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func TestEscalationsTakeOnlyConversationsThatJustEscalated(t *testing.T) {
+	svc := &fakeService{fail: "c4"}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", map[string]string{"conversationId": "c1", "state": "bot"}, map[string]string{"conversationId": "c1", "state": "escalated"}),
+		record("2", map[string]string{"conversationId": "c2", "state": "bot"}, map[string]string{"conversationId": "c2", "state": "bot"}),
+		record("3", map[string]string{"conversationId": "c3", "state": "escalated"}, map[string]string{"conversationId": "c3", "state": "escalated"}),
+		record("4", nil, map[string]string{"conversationId": "c4", "state": "escalated"}),
+		record("5", map[string]string{"conversationId": "c5", "state": "bot"}, map[string]string{"conversationId": "c5", "state": "escalated"}),
+	}}
+	resp, err := handler(svc).Escalations(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(svc.escalated, []string{"c1"}) {
+		t.Errorf("escalated %v, want only c1 before the failure", svc.escalated)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "4" {
+		t.Errorf("failures = %+v, want the failed record (the stream retries from it)", resp.BatchItemFailures)
+	}
+}
+
+func TestRoutingRunsForRequestsAndForRoomMade(t *testing.T) {
+	ctx := context.Background()
+	run := func(ev any) int {
+		svc := &fakeService{}
+		b, _ := json.Marshal(ev)
+		if err := handler(svc).Routing(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		return svc.routes
+	}
+	if n := run(events.SQSEvent{Records: []events.SQSMessage{{EventSource: "aws:sqs", Body: `{"reason":"escalated"}`}, {EventSource: "aws:sqs", Body: `{}`}}}); n != 1 {
+		t.Errorf("a batch of two requests ran routing %d times, want once", n)
+	}
+	agent := func(old, new map[string]string) events.DynamoDBEvent {
+		return events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record("1", old, new)}}
+	}
+	for name, tc := range map[string]struct {
+		old, new map[string]string
+		want     int
+	}{
+		"became available": {map[string]string{"presence": "away", "active": "0", "capacity": "2"}, map[string]string{"presence": "available", "active": "0", "capacity": "2"}, 1},
+		"freed capacity":   {map[string]string{"presence": "available", "active": "2", "capacity": "2"}, map[string]string{"presence": "available", "active": "1", "capacity": "2"}, 1},
+		"took an offer":    {map[string]string{"presence": "available", "active": "0", "capacity": "2"}, map[string]string{"presence": "available", "active": "1", "capacity": "2"}, 0},
+		"went away":        {map[string]string{"presence": "available", "active": "0", "capacity": "2"}, map[string]string{"presence": "away", "active": "0", "capacity": "2"}, 0},
+	} {
+		if n := run(agent(tc.old, tc.new)); n != tc.want {
+			t.Errorf("%s: routing ran %d times, want %d", name, n, tc.want)
+		}
+	}
+}
