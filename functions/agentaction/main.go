@@ -1,5 +1,6 @@
-// Command agentaction serves the agent WebSocket API's actions; each
-// checks the caller's connection (rate limit, token expiry) and role.
+// Command agentaction serves the agent WebSocket API's actions (presence,
+// accept, decline, send, typing, close); each checks the caller's
+// connection (rate limit, token expiry), role and ownership.
 package main
 
 import (
@@ -8,12 +9,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/agentapi"
+	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
 	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -22,12 +26,20 @@ func main() {
 	log := startup.Logger("agentaction")
 	env := envconf.New()
 	agentsTable, connTable, endpoint := env.Required("AGENTS_TABLE"), env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("AGENT_WS_ENDPOINT")
+	convTable, msgTable, patientConnTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
+	patientEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
+	retention := time.Duration(env.Int("RETENTION_DAYS", 90)) * 24 * time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
 	mgmt, err := push.NewClient(cfg, endpoint)
 	startup.Must(log, "bad configuration", err)
+	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
+	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
-	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil)
+	convs := ddb.NewConversations(db, convTable, msgTable)
+	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
+	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
+		WithConversations(ddb.NewRouting(db, convTable, agentsTable), convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL))
 	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
 }

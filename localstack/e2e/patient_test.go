@@ -28,9 +28,10 @@ var env *stacktest.Env
 
 // The center is staffed around the clock in these tests, so handoffs do
 // not depend on when they run (after-hours behaviour is unit-tested); agent
-// tokens get 1s of clock skew, so the expiry test waits seconds, not 30.
+// tokens get 1s of clock skew, so the expiry test waits seconds, not 30;
+// offers lapse after 3s, so the test of an unaccepted offer is quick.
 func TestMain(m *testing.M) {
-	stacktest.Main(m, &env, &stack.Options{Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "BusinessClosures": "", "AgentTokenSkew": "1s"}})
+	stacktest.Main(m, &env, &stack.Options{Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "BusinessClosures": "", "AgentTokenSkew": "1s", "OfferTimeout": "3s"}})
 }
 
 func awsCfg() aws.Config {

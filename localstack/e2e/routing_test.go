@@ -106,3 +106,143 @@ func TestEscalatedPatientIsOfferedToTheAgentWithTheLanguage(t *testing.T) {
 		t.Fatalf("stored conversation = %+v, want offered to %s", got, esAgent)
 	}
 }
+
+// escalate starts an English conversation with a billing dispute, which
+// only a person handles (the billing queue, which no other test uses);
+// it returns the patient's connection and the conversation id.
+func escalate(t *testing.T, name string) (*stacktest.Client, string) {
+	t.Helper()
+	p := startWithBot(t, name)
+	send(t, p.c, p.conversationID, "h-1", "I was charged twice for my visit")
+	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+	return p.c, p.conversationID
+}
+
+// TestAgentAcceptsChatsAndCloses: a patient asks for a person; the agent
+// who serves the queue gets the offer, accepts; the patient sees the
+// agent's name; messages flow both ways in order; another agent cannot
+// write into it; the agent closes with a disposition, the patient sees
+// the conversation closed, and the agent's capacity is free again.
+func TestAgentAcceptsChatsAndCloses(t *testing.T) {
+	run := time.Now().UnixNano()
+	console, agentID := poolAgent(t, fmt.Sprintf("acc%d", run), "billing", "en", 10)
+	other, _ := poolAgent(t, fmt.Sprintf("oth%d", run), "callback", "en", 1)
+
+	patient, conv := escalate(t, "Maya")
+	offer, _ := console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if offer["queue"] != "billing" {
+		t.Fatalf("offer = %v", offer)
+	}
+	// Someone else's offer cannot be taken.
+	if f := other.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "error" || f["code"] != "conflict" {
+		t.Fatalf("another agent accepting: %v", f)
+	}
+	assigned := console.Request(map[string]any{"action": "accept", "conversationId": conv})
+	if assigned["type"] != "assigned" || assigned["conversationId"] != conv || assigned["patient"].(map[string]any)["name"] != "Maya" {
+		t.Fatalf("accept answered %v", assigned)
+	}
+	st, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	if st["agent"].(map[string]any)["name"] != fmt.Sprintf("acc%d", run) {
+		t.Fatalf("the patient's status = %v", st)
+	}
+
+	// Patient → agent, agent → patient, in order, each once.
+	for i := range 3 {
+		_, msg := send(t, patient, conv, fmt.Sprintf("p-%d", i), fmt.Sprintf("patient line %d", i))
+		got, _ := console.Wait(func(f map[string]any) bool { return f["type"] == "message" && f["messageId"] == msg["messageId"] })
+		if got["text"] != fmt.Sprintf("patient line %d", i) || got["from"].(map[string]any)["role"] != "patient" {
+			t.Fatalf("the agent got %v", got)
+		}
+		ack := console.Request(map[string]any{"action": "send", "conversationId": conv, "clientMessageId": fmt.Sprintf("a-%d", i), "text": fmt.Sprintf("agent line %d", i)})
+		if ack["type"] != "ack" || ack["messageId"] == "" {
+			t.Fatalf("the agent's send answered %v", ack)
+		}
+		pm, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "message" && f["messageId"] == ack["messageId"] })
+		if pm["text"] != fmt.Sprintf("agent line %d", i) || pm["from"].(map[string]any)["role"] != "agent" {
+			t.Fatalf("the patient got %v", pm)
+		}
+	}
+	if f := other.Request(map[string]any{"action": "send", "conversationId": conv, "clientMessageId": "x-1", "text": "not mine"}); f["type"] != "error" || f["code"] != "forbidden" {
+		t.Fatalf("another agent sending into the conversation: %v", f)
+	}
+	if f := other.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"}); f["type"] != "error" || f["code"] != "forbidden" {
+		t.Fatalf("another agent closing the conversation: %v", f)
+	}
+	history := conversationMessages(t, conv)
+	for i := 1; i < len(history); i++ {
+		if history[i-1] >= history[i] {
+			t.Fatalf("stored message ids out of order: %v", history)
+		}
+	}
+
+	closed := console.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"})
+	if closed["type"] != "status" || closed["state"] != "closed" {
+		t.Fatalf("close answered %v", closed)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "closed" })
+	if a := activeOf(t, agentID); a != 0 {
+		t.Fatalf("the agent holds %d conversations after closing, want 0", a)
+	}
+}
+
+// TestUnacceptedOfferMovesOn: the first agent offered a conversation says
+// nothing; when the offer lapses (3s here) the conversation goes to the
+// next agent and the silent one is set away.
+func TestUnacceptedOfferMovesOn(t *testing.T) {
+	run := time.Now().UnixNano()
+	queue := "patient-relations"
+	first, firstID := poolAgent(t, fmt.Sprintf("sil%d", run), queue, "en", 10)
+	p := startWithBot(t, "Noor")
+	send(t, p.c, p.conversationID, "c-1", "I want to file a complaint")
+	offer, _ := first.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	if offer["queue"] != queue {
+		t.Fatalf("offer = %v", offer)
+	}
+	second, secondID := poolAgent(t, fmt.Sprintf("nxt%d", run), queue, "en", 10)
+	if pres, _ := first.Wait(func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "away" }); pres == nil {
+		t.Fatal("the silent agent was not set away")
+	}
+	second.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	if got := offeredItem(t, p.conversationID); got.State != "offered" || got.OfferAgent != secondID {
+		t.Fatalf("after the lapse the conversation is %+v, want offered to %s", got, secondID)
+	}
+	if a := activeOf(t, firstID); a != 0 {
+		t.Fatalf("the silent agent still holds %d", a)
+	}
+}
+
+func activeOf(t *testing.T, agentID string) int {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables["AgentsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: agentID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it struct {
+		Active int `dynamodbav:"active"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		t.Fatal(err)
+	}
+	return it.Active
+}
+
+// conversationMessages lists the stored message ids of a conversation.
+func conversationMessages(t *testing.T, conv string) []string {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).Query(context.Background(), &dynamodb.QueryInput{
+		TableName: aws.String(env.Outputs.Tables["MessagesTable"]), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("conversationId = :c AND begins_with(sk, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: conv}, ":m": &types.AttributeValueMemberS{Value: "m"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range out.Items {
+		ids = append(ids, it["sk"].(*types.AttributeValueMemberS).Value)
+	}
+	return ids
+}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/patientservicecenter/psc/shared/chat"
 )
 
 // Role is an identity-provider group.
@@ -86,6 +88,7 @@ type Verifier interface {
 
 // Agents stores agents' records.
 type Agents interface {
+	Get(ctx context.Context, agentID string) (Agent, error)
 	// SaveProfile records the identity's profile; a new agent starts
 	// Offline, a known one keeps their presence.
 	SaveProfile(ctx context.Context, id Identity, now time.Time) error
@@ -109,4 +112,34 @@ type Connections interface {
 // an error.
 type Pusher interface {
 	Push(ctx context.Context, connectionID string, frame []byte) error
+}
+
+// Assignments are the transitions of a conversation between routing and
+// its agent, each one conditional write or transaction.
+type Assignments interface {
+	// Accept makes the agent's unexpired offer an assignment.
+	Accept(ctx context.Context, conversationID, agentID, agentName string, now time.Time) (chat.Conversation, error)
+	// Release puts an offered conversation back in its queue (never to be
+	// offered to this agent again) and frees the agent's capacity; away
+	// also sets the agent away.
+	Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error)
+	// Finish closes the agent's conversation with a disposition and frees
+	// their capacity.
+	Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error)
+}
+
+// Conversations reads conversations and stores agents' messages.
+type Conversations interface {
+	Get(ctx context.Context, id string) (chat.Conversation, error)
+	Append(ctx context.Context, m chat.Message) (chat.Message, bool, error)
+}
+
+// Patients tells a conversation's patient connections a frame.
+type Patients interface {
+	Broadcast(ctx context.Context, conversationID, except string, frame any) error
+}
+
+// Trigger asks routing to run.
+type Trigger interface {
+	RequestRouting(ctx context.Context, reason string) error
 }

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
 )
@@ -14,17 +16,30 @@ type Config struct {
 	// ConnectionTTL is how long a connection record outlives its token
 	// before DynamoDB's TTL removes a record left by a lost $disconnect.
 	ConnectionTTL time.Duration
+	// Retention is how long agents' messages are kept (as patients').
+	Retention time.Duration
 }
 
 // Service serves the agent API: it admits consoles with a verified token
 // and handles their actions, each checked against the caller's role.
 type Service struct {
-	verify Verifier
-	agents Agents
-	conns  Connections
-	push   Pusher
-	cfg    Config
-	now    func() time.Time
+	verify   Verifier
+	agents   Agents
+	conns    Connections
+	push     Pusher
+	cfg      Config
+	now      func() time.Time
+	work     Assignments
+	convs    Conversations
+	patients Patients
+	trigger  Trigger
+}
+
+// WithConversations lets the service's agents work conversations: accept
+// and decline offers, message the patient, close.
+func (s *Service) WithConversations(a Assignments, c Conversations, p Patients, t Trigger) *Service {
+	s.work, s.convs, s.patients, s.trigger = a, c, p, t
+	return s
 }
 
 // NewService returns a Service; now defaults to time.Now.
@@ -34,6 +49,9 @@ func NewService(v Verifier, a Agents, c Connections, p Pusher, cfg Config, now f
 	}
 	if cfg.ConnectionTTL == 0 {
 		cfg.ConnectionTTL = 2 * time.Hour
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 90 * 24 * time.Hour
 	}
 	return &Service{verify: v, agents: a, conns: c, push: p, cfg: cfg, now: now}
 }
@@ -100,6 +118,14 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	switch f.Action {
 	case protocol.ActionPresence:
 		return s.presence(ctx, c, f)
+	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose:
+		if s.work == nil {
+			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
+		}
+		if !(Identity{Roles: c.Roles}).CanTakeConversations() {
+			return fault.Errorf(fault.Forbidden, "only agents and supervisors work conversations")
+		}
+		return s.conversation(ctx, c, f)
 	default:
 		return fault.Errorf(fault.BadRequest, "unknown action %q", f.Action)
 	}
@@ -131,4 +157,68 @@ func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error 
 		}
 	}
 	return nil
+}
+
+// conversation runs the actions on one conversation, each checked against
+// the caller: offers must be theirs, and only the agent who holds a
+// conversation messages its patient or closes it.
+func (s *Service) conversation(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+	now := s.now()
+	switch f.Action {
+	case protocol.ActionAccept:
+		me, err := s.agents.Get(ctx, c.AgentID)
+		if err != nil {
+			return err
+		}
+		conv, err := s.work.Accept(ctx, f.ConversationID, c.AgentID, me.Name, now)
+		if err != nil {
+			return err
+		}
+		return errors.Join(
+			s.ToAgent(ctx, c.AgentID, protocol.AssignedFrame{Type: "assigned", RequestID: f.RequestID, ConversationID: conv.ID, Patient: protocol.Patient{Name: conv.PatientName}}),
+			s.patients.Broadcast(ctx, conv.ID, "", protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateAssigned), Agent: &protocol.Agent{Name: me.Name}}),
+		)
+	case protocol.ActionDecline:
+		released, err := s.work.Release(ctx, f.ConversationID, c.AgentID, "", false, now)
+		if err != nil {
+			return err
+		}
+		if !released {
+			return fault.Errorf(fault.Conflict, "this conversation is not offered to you")
+		}
+		return s.trigger.RequestRouting(ctx, "declined")
+	}
+	conv, err := s.convs.Get(ctx, f.ConversationID)
+	if err != nil {
+		return err
+	}
+	if conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == protocol.ActionClose && conv.State == chat.StateClosed)) {
+		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
+	}
+	switch f.Action {
+	case protocol.ActionSend:
+		m, dup, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: "agent." + f.ClientMessageID, Role: chat.RoleAgent,
+			SenderName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
+		if err != nil {
+			return fmt.Errorf("storing the agent's message: %w", err)
+		}
+		ack := protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: f.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}
+		if err := s.push.Push(ctx, c.ID, protocol.Encode(ack)); err != nil {
+			return err
+		}
+		if dup {
+			return nil
+		}
+		frame := chat.MessageFrame(m)
+		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", frame), s.ToAgent(ctx, c.AgentID, frame))
+	case protocol.ActionTyping:
+		return s.patients.Broadcast(ctx, conv.ID, "", protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: conv.ID, Role: chat.RoleAgent})
+	default: // close
+		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, now)
+		if err != nil {
+			return err
+		}
+		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed)}
+		return errors.Join(s.patients.Broadcast(ctx, closed.ID, "", status), s.ToAgent(ctx, c.AgentID, status))
+	}
 }

@@ -36,6 +36,14 @@ func (m memAgents) SaveProfile(_ context.Context, id Identity, now time.Time) er
 	return nil
 }
 
+func (m memAgents) Get(_ context.Context, agentID string) (Agent, error) {
+	a, ok := m[agentID]
+	if !ok {
+		return Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+	}
+	return a, nil
+}
+
 func (m memAgents) SetPresence(_ context.Context, agentID string, p Presence, now time.Time) (Agent, error) {
 	a, ok := m[agentID]
 	if !ok {

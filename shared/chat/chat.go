@@ -23,13 +23,15 @@ const (
 	// queued it yet. Patients see it as waiting.
 	StateEscalated State = "escalated"
 	StateWaiting   State = "waiting"
-	StateAssigned  State = "assigned"
-	StateClosed    State = "closed"
+	// StateOffered: offered to an agent who has not accepted yet.
+	StateOffered  State = "offered"
+	StateAssigned State = "assigned"
+	StateClosed   State = "closed"
 )
 
 // PatientState is the state a patient is shown: bot, waiting, assigned or closed.
 func (s State) PatientState() string {
-	if s == StateEscalated {
+	if s == StateEscalated || s == StateOffered {
 		return string(StateWaiting)
 	}
 	return string(s)
@@ -75,6 +77,12 @@ type Conversation struct {
 	LastSeq     int64
 	BotState    string
 	Handoff     *Handoff
+	// AgentID and AgentName are the agent who holds the conversation
+	// (assigned) or was last offered it.
+	AgentID   string
+	AgentName string
+	// Disposition is the agent's wrap-up of a conversation they closed.
+	Disposition string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time

@@ -35,6 +35,7 @@ type Service struct {
 	pusher        Pusher
 	sessions      Sessions
 	bot           BotTurns
+	agents        AgentFanout
 	cfg           Config
 	now           func() time.Time
 	newID         func() string
@@ -50,6 +51,26 @@ func NewService(conv Conversations, conns Connections, p Pusher, s Sessions, cfg
 		newID = NewID
 	}
 	return &Service{conversations: conv, connections: conns, pusher: p, sessions: s, cfg: cfg, now: now, newID: newID}
+}
+
+// AgentFanout tells an agent's consoles a frame.
+type AgentFanout interface {
+	ToAgent(ctx context.Context, agentID string, frame any) error
+}
+
+// WithAgents makes the service tell the agent who holds a conversation
+// what its patient sends, types, and when they end it.
+func (s *Service) WithAgents(a AgentFanout) *Service {
+	s.agents = a
+	return s
+}
+
+// toAgent tells the conversation's agent a frame, when it has one.
+func (s *Service) toAgent(ctx context.Context, c Conversation, frame any) error {
+	if s.agents == nil || c.AgentID == "" || c.State != StateAssigned {
+		return nil
+	}
+	return s.agents.ToAgent(ctx, c.AgentID, frame)
 }
 
 // WithBot makes the service hand conversations in bot state to the bot.
@@ -195,7 +216,7 @@ func historyFrames(c Conversation, msgs []Message, requestID string) []protocol.
 	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(), Messages: []protocol.MessageFrame{}}
 	size := 0
 	for _, m := range msgs {
-		mf := messageFrame(m)
+		mf := MessageFrame(m)
 		n := len(protocol.Encode(mf))
 		if size+n > maxHistoryBytes && len(cur.Messages) > 0 {
 			cur.More = true
@@ -238,7 +259,8 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 	if dup {
 		return nil
 	}
-	return s.Broadcast(ctx, c.ID, "", messageFrame(m))
+	frame := MessageFrame(m)
+	return errors.Join(s.Broadcast(ctx, c.ID, "", frame), s.toAgent(ctx, c, frame))
 }
 
 func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
@@ -246,7 +268,8 @@ func (s *Service) typing(ctx context.Context, conn Connection, f protocol.Client
 	if err != nil {
 		return err
 	}
-	return s.Broadcast(ctx, c.ID, conn.ID, protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient})
+	frame := protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient}
+	return errors.Join(s.Broadcast(ctx, c.ID, conn.ID, frame), s.toAgent(ctx, c, frame))
 }
 
 func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
@@ -257,7 +280,12 @@ func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFra
 	if err != nil {
 		return err
 	}
-	return s.Broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID))
+	// The agent still holds it until they wrap up (close with a
+	// disposition), which frees their capacity.
+	agentView := c
+	agentView.State = StateAssigned
+	return errors.Join(s.Broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID)),
+		s.toAgent(ctx, agentView, protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: c.ID, State: string(StateClosed)}))
 }
 
 // Broadcast pushes a frame to every connection of a conversation but
@@ -302,13 +330,11 @@ func (s *Service) push(ctx context.Context, connectionID string, body []byte) er
 	return nil
 }
 
-// MessageFrame renders a stored message as the protocol's message frame.
-func MessageFrame(m Message) protocol.MessageFrame { return messageFrame(m) }
-
 // StatusFrame renders a conversation's state as the patient sees it.
 func StatusFrame(c Conversation) protocol.StatusFrame { return statusFrame(c, "") }
 
-func messageFrame(m Message) protocol.MessageFrame {
+// MessageFrame renders a stored message as the protocol's message frame.
+func MessageFrame(m Message) protocol.MessageFrame {
 	return protocol.MessageFrame{
 		Type: protocol.TypeMessage, ConversationID: m.ConversationID, MessageID: m.ID,
 		From: protocol.Sender{Role: m.Role, Name: m.SenderName}, Text: m.Text, At: protocol.FormatTime(m.At), QuickReplies: m.QuickReplies,

@@ -45,6 +45,9 @@ type conversationItem struct {
 	LastSeq        int64         `dynamodbav:"lastSeq"`
 	BotState       string        `dynamodbav:"botState,omitempty"`
 	Handoff        *chat.Handoff `dynamodbav:"handoff,omitempty"`
+	AgentID        string        `dynamodbav:"agentId,omitempty"`
+	AgentName      string        `dynamodbav:"agentName,omitempty"`
+	Disposition    string        `dynamodbav:"disposition,omitempty"`
 	CreatedAt      string        `dynamodbav:"createdAt"`
 	UpdatedAt      string        `dynamodbav:"updatedAt"`
 	ExpiresAt      int64         `dynamodbav:"expiresAt"`
@@ -86,7 +89,7 @@ func (it conversationItem) domain() chat.Conversation {
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
 	return chat.Conversation{
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
-		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 	}
 }
 
@@ -311,7 +314,10 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (chat.Conversation, error) {
 	expr := must(expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
-			Set(expression.Name("updatedAt"), expression.Value(at.UTC().Format(timeLayout)))).
+			Set(expression.Name("updatedAt"), expression.Value(at.UTC().Format(timeLayout))).
+			// Out of its queue, if it was waiting.
+			Remove(expression.Name("waitQueue")).
+			Remove(expression.Name("waitKey"))).
 		WithCondition(expression.AttributeExists(expression.Name("conversationId")).
 			And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))).
 		Build())

@@ -23,10 +23,6 @@ import (
 // a query reads a queue in the order routing serves it.
 const ByQueueIndex = "byQueue"
 
-// StateOffered is a conversation offered to an agent who has not yet
-// accepted; patients see it as waiting.
-const StateOffered chat.State = "offered"
-
 // Routing is the routing functions' view of the conversations and agents
 // tables: who waits, who can take them, and the transaction that offers
 // one to the other.
@@ -43,8 +39,13 @@ func NewRouting(api API, conversationsTable, agentsTable string) *Routing {
 
 // waitKey sorts a queue: rank, arrival (fixed-width UTC), conversation id.
 func waitKey(w routing.Waiting) string {
-	return strconv.Itoa(routing.Rank(w.Priority)) + "#" + w.EnqueuedAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + w.ConversationID
+	return strconv.Itoa(routing.Rank(w.Priority)) + "#" + sortable(w.EnqueuedAt) + "#" + w.ConversationID
 }
+
+// sortable formats a time with a fixed width, so that string order is
+// time order in keys and conditions (RFC 3339 with trimmed fractions is
+// not).
+func sortable(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 type waitingItem struct {
 	ConversationID string   `dynamodbav:"conversationId"`
@@ -68,6 +69,7 @@ func (r *Routing) Enqueue(ctx context.Context, w routing.Waiting, now time.Time)
 	expr := must(expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
 			Set(expression.Name("waitQueue"), expression.Value(w.Queue)).
+			Set(expression.Name("routedQueue"), expression.Value(w.Queue)).
 			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
 			Set(expression.Name("waitPriority"), expression.Value(w.Priority)).
 			Set(expression.Name("waitLanguage"), expression.Value(w.Language)).
@@ -159,10 +161,10 @@ func (r *Routing) AvailableAgents(ctx context.Context) ([]routing.Agent, error) 
 func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID string, expiresAt, now time.Time) (routing.OfferResult, error) {
 	at := now.UTC().Format(timeLayout)
 	conv := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(StateOffered))).
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateOffered))).
 			Set(expression.Name("offerAgent"), expression.Value(agentID)).
 			Set(expression.Name("offerId"), expression.Value(offerID)).
-			Set(expression.Name("offerExpiresAt"), expression.Value(expiresAt.UTC().Format(timeLayout))).
+			Set(expression.Name("offerExpiresAt"), expression.Value(sortable(expiresAt))).
 			Set(expression.Name("updatedAt"), expression.Value(at)).
 			Remove(expression.Name("waitQueue")).
 			Remove(expression.Name("waitKey"))).
@@ -203,4 +205,176 @@ func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID
 		return routing.Stale, fmt.Errorf("offering conversation: cancelled (%v): %w", reasons, err)
 	}
 	return result, nil
+}
+
+// offerItem is a conversation as offer transitions read it.
+type offerItem struct {
+	ConversationID string   `dynamodbav:"conversationId"`
+	State          string   `dynamodbav:"state"`
+	Queue          string   `dynamodbav:"routedQueue"`
+	Priority       string   `dynamodbav:"waitPriority"`
+	Language       string   `dynamodbav:"waitLanguage"`
+	EnqueuedAt     string   `dynamodbav:"enqueuedAt"`
+	Refused        []string `dynamodbav:"refused,omitempty,stringset"`
+	OfferAgent     string   `dynamodbav:"offerAgent"`
+	OfferID        string   `dynamodbav:"offerId"`
+	OfferExpiresAt string   `dynamodbav:"offerExpiresAt"`
+	AgentID        string   `dynamodbav:"agentId"`
+}
+
+func (r *Routing) offerOf(ctx context.Context, id string) (offerItem, error) {
+	out, err := r.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.convs, Key: convKey(id), ConsistentRead: boolPtr(true)})
+	if err != nil {
+		return offerItem{}, fmt.Errorf("reading conversation: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return offerItem{}, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	var it offerItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return offerItem{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	return it, nil
+}
+
+// Accept makes an agent's offer an assignment: the conversation must be
+// offered to them and the offer not expired. Accepting twice (a retry) is
+// not an error.
+func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName string, now time.Time) (chat.Conversation, error) {
+	at := now.UTC().Format(timeLayout)
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateAssigned))).
+			Set(expression.Name("agentId"), expression.Value(agentID)).
+			Set(expression.Name("agentName"), expression.Value(agentName)).
+			Set(expression.Name("assignedAt"), expression.Value(at)).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Remove(expression.Name("offerAgent")).
+			Remove(expression.Name("offerId")).
+			Remove(expression.Name("offerExpiresAt"))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateOffered))).
+			And(expression.Name("offerAgent").Equal(expression.Value(agentID))).
+			And(expression.Name("offerExpiresAt").GreaterThan(expression.Value(sortable(now))))).
+		Build())
+	out, err := r.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		it, rerr := r.offerOf(ctx, conversationID)
+		if rerr != nil {
+			return chat.Conversation{}, rerr
+		}
+		if it.State == string(chat.StateAssigned) && it.AgentID == agentID {
+			return NewConversations(r.api, r.convs, "").Get(ctx, conversationID)
+		}
+		if it.State == string(chat.StateOffered) && it.OfferAgent == agentID {
+			return chat.Conversation{}, fault.Errorf(fault.Conflict, "the offer has expired")
+		}
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not offered to you")
+	}
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("accepting offer: %w", err)
+	}
+	var it conversationItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// Release takes back an offer the agent declined or let lapse: the
+// conversation waits again at its old place (never to be offered to that
+// agent again), and the agent's capacity is freed; a lapsed offer also
+// sets the silent agent away. offerID, when set, must be the current
+// offer's (an expiry check of an older offer does nothing). It reports
+// whether there was such an offer to release.
+func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error) {
+	it, err := r.offerOf(ctx, conversationID)
+	if err != nil {
+		return false, err
+	}
+	closed := it.State == string(chat.StateClosed)
+	if (it.State != string(chat.StateOffered) && !closed) || it.OfferAgent != agentID || (offerID != "" && it.OfferID != offerID) {
+		return false, nil
+	}
+	enq, _ := time.Parse(timeLayout, it.EnqueuedAt)
+	w := routing.Waiting{ConversationID: conversationID, Queue: it.Queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: enq}
+	at := now.UTC().Format(timeLayout)
+	// The patient may have ended the conversation while it was offered:
+	// then only the agent's capacity comes back.
+	upd := expression.Set(expression.Name("updatedAt"), expression.Value(at)).
+		Remove(expression.Name("offerAgent")).
+		Remove(expression.Name("offerId")).
+		Remove(expression.Name("offerExpiresAt"))
+	if !closed {
+		upd = upd.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
+			Set(expression.Name("waitQueue"), expression.Value(w.Queue)).
+			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
+			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}}))
+	}
+	conv := must(expression.NewBuilder().WithUpdate(upd).
+		WithCondition(expression.Name("state").Equal(expression.Value(it.State)).
+			And(expression.Name("offerAgent").Equal(expression.Value(agentID))).
+			And(expression.Name("offerId").Equal(expression.Value(it.OfferID)))).
+		Build())
+	agUpd := expression.Add(expression.Name("active"), expression.Value(-1))
+	if away {
+		agUpd = agUpd.Set(expression.Name("presence"), expression.Value(string(agent.Away))).
+			Set(expression.Name("presenceSince"), expression.Value(at))
+	}
+	ag := must(expression.NewBuilder().WithUpdate(agUpd).
+		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
+			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+	}})
+	if cancelReasons(err) != nil {
+		// Accepted, released or expired meanwhile (or a retry of ours).
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("releasing offer: %w", err)
+	}
+	return true, nil
+}
+
+// Finish closes a conversation the agent holds and frees their capacity,
+// in one transaction. Closing twice (a retry) is not an error.
+func (r *Routing) Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error) {
+	at := now.UTC().Format(timeLayout)
+	conv := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
+			Set(expression.Name("disposition"), expression.Value(disposition)).
+			Set(expression.Name("closedAt"), expression.Value(at)).
+			Set(expression.Name("updatedAt"), expression.Value(at))).
+		// Assigned, or ended by the patient and not yet wrapped up.
+		WithCondition(expression.Name("agentId").Equal(expression.Value(agentID)).
+			And(expression.AttributeNotExists(expression.Name("disposition"))).
+			And(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
+				Or(expression.Name("state").Equal(expression.Value(string(chat.StateClosed)))))).
+		Build())
+	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
+		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
+			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+	}})
+	c, gerr := NewConversations(r.api, r.convs, "").Get(ctx, conversationID)
+	if gerr != nil {
+		return chat.Conversation{}, gerr
+	}
+	if cancelReasons(err) != nil {
+		if c.State == chat.StateClosed && c.AgentID == agentID && c.Disposition != "" {
+			return c, nil
+		}
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not yours to close")
+	}
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
+	}
+	return c, nil
 }

@@ -150,7 +150,7 @@ func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch c.State {
-		case string(ddb.StateOffered):
+		case string(chat.StateOffered):
 			offered++
 			offeredTo[c.OfferAgent]++
 			if c.WaitQueue != "" {
@@ -196,4 +196,96 @@ func activeOf(t *testing.T, db *dynamodb.Client, agentID string) int {
 		t.Fatal(err)
 	}
 	return it.Active
+}
+
+// TestOfferLifecycle: an offer is accepted only by its agent and before it
+// lapses; a declined offer waits again at its place and is not offered to
+// that agent again; closing frees the capacity; an offer whose patient
+// left frees the capacity when it lapses.
+func TestOfferLifecycle(t *testing.T) {
+	store, convs, agents, db := routingStore()
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	queue := fmt.Sprintf("life%d", run)
+	agentID := fmt.Sprintf("life-ag%d", run)
+	if err := agents.SaveProfile(ctx, agent.Identity{AgentID: agentID, Name: "Ana", Roles: []agent.Role{agent.RoleAgent}, Skills: []string{queue}, Capacity: 2}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agents.SetPresence(ctx, agentID, agent.Available, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	offer := func(id string) routing.Waiting {
+		t.Helper()
+		escalated(t, convs, db, id)
+		w := routing.Waiting{ConversationID: id, Queue: queue, Priority: routing.Normal, EnqueuedAt: time.Now()}
+		if err := store.Enqueue(ctx, w, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := store.Offer(ctx, w, agentID, "o-"+id, time.Now().Add(time.Minute), time.Now()); err != nil || res != routing.Offered {
+			t.Fatalf("offer %s: %v %v", id, res, err)
+		}
+		return w
+	}
+
+	a := offer(fmt.Sprintf("life-a%d", run))
+	if _, err := store.Accept(ctx, a.ConversationID, "someone-else", "Eve", time.Now()); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("another agent accepting: %v", err)
+	}
+	if _, err := store.Accept(ctx, a.ConversationID, agentID, "Ana", time.Now().Add(2*time.Minute)); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("accepting a lapsed offer: %v", err)
+	}
+	c, err := store.Accept(ctx, a.ConversationID, agentID, "Ana", time.Now())
+	if err != nil || c.State != chat.StateAssigned || c.AgentID != agentID || c.AgentName != "Ana" {
+		t.Fatalf("accept: %+v %v", c, err)
+	}
+	if _, err := store.Accept(ctx, a.ConversationID, agentID, "Ana", time.Now()); err != nil {
+		t.Fatalf("accepting again (a retry): %v", err)
+	}
+
+	b := offer(fmt.Sprintf("life-b%d", run))
+	if ok, err := store.Release(ctx, b.ConversationID, agentID, "", false, time.Now()); err != nil || !ok {
+		t.Fatalf("decline: %v %v", ok, err)
+	}
+	w, err := store.Waiting(ctx, queue)
+	if err != nil || len(w) != 1 || w[0].ConversationID != b.ConversationID || w[0].EnqueuedAt.Sub(b.EnqueuedAt).Abs() > time.Millisecond || w[0].Refused[0] != agentID {
+		t.Fatalf("after the decline the queue is %+v (%v), want b back at its place, refused by the agent", w, err)
+	}
+	if active := activeOf(t, db, agentID); active != 1 {
+		t.Fatalf("active after a decline = %d, want 1", active)
+	}
+
+	closed, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now())
+	if err != nil || closed.State != chat.StateClosed || closed.Disposition != "resolved" {
+		t.Fatalf("finish: %+v %v", closed, err)
+	}
+	if _, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now()); err != nil {
+		t.Fatalf("finishing again (a retry): %v", err)
+	}
+	if active := activeOf(t, db, agentID); active != 0 {
+		t.Fatalf("active after closing = %d, want 0", active)
+	}
+
+	// The patient leaves while the offer is pending: the lapse frees the
+	// capacity and does not queue the conversation again.
+	d := routing.Waiting{ConversationID: fmt.Sprintf("life-d%d", run), Queue: queue, Priority: routing.Normal, EnqueuedAt: time.Now()}
+	escalated(t, convs, db, d.ConversationID)
+	if err := store.Enqueue(ctx, d, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// b is ahead in the queue but refused by this agent; d is offered.
+	if res, err := store.Offer(ctx, d, agentID, "o-d", time.Now().Add(time.Minute), time.Now()); err != nil || res != routing.Offered {
+		t.Fatalf("offer d: %v %v", res, err)
+	}
+	if _, err := convs.Close(ctx, d.ConversationID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.Release(ctx, d.ConversationID, agentID, "o-d", true, time.Now()); err != nil || !ok {
+		t.Fatalf("lapse of an ended conversation's offer: %v %v", ok, err)
+	}
+	if active := activeOf(t, db, agentID); active != 0 {
+		t.Fatalf("active after the ended conversation's offer lapsed = %d, want 0", active)
+	}
+	if w, _ := store.Waiting(ctx, queue); len(w) != 1 {
+		t.Fatalf("the ended conversation was queued again: %+v", w)
+	}
 }

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/patientservicecenter/psc/shared/fault"
 )
@@ -9,7 +11,14 @@ import (
 // Client actions of the agent API.
 const (
 	ActionPresence = "presence"
+	ActionAccept   = "accept"
+	ActionDecline  = "decline"
+	ActionClose    = "close"
+	// ActionSend and ActionTyping are shared with the patient API.
 )
+
+// MaxDispositionRunes bounds a close's disposition.
+const MaxDispositionRunes = 100
 
 // Agent presence states.
 const (
@@ -22,15 +31,23 @@ const (
 // AgentFrame is a decoded, validated frame of the agent API. Only the
 // fields of its action are set.
 type AgentFrame struct {
-	Action    string `json:"action"`
-	RequestID string `json:"requestId,omitempty"`
-	Status    string `json:"status,omitempty"`
+	Action          string `json:"action"`
+	RequestID       string `json:"requestId,omitempty"`
+	Status          string `json:"status,omitempty"`
+	ConversationID  string `json:"conversationId,omitempty"`
+	ClientMessageID string `json:"clientMessageId,omitempty"`
+	Text            string `json:"text,omitempty"`
+	Disposition     string `json:"disposition,omitempty"`
 }
 
 type rawAgentFrame struct {
-	Action    json.RawMessage `json:"action"`
-	RequestID json.RawMessage `json:"requestId"`
-	Status    json.RawMessage `json:"status"`
+	Action          json.RawMessage `json:"action"`
+	RequestID       json.RawMessage `json:"requestId"`
+	Status          json.RawMessage `json:"status"`
+	ConversationID  json.RawMessage `json:"conversationId"`
+	ClientMessageID json.RawMessage `json:"clientMessageId"`
+	Text            json.RawMessage `json:"text"`
+	Disposition     json.RawMessage `json:"disposition"`
 }
 
 // DecodeAgent decodes and validates a frame of the agent API. On error the
@@ -52,11 +69,63 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, nil
 		}
 		return f, fault.Errorf(fault.BadRequest, "status must be available, busy, away or offline")
+	case ActionAccept, ActionDecline, ActionTyping:
+		return f, agentConversationRef(&f, raw)
+	case ActionSend:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.ClientMessageID, err = str(raw.ClientMessageID, "clientMessageId"); err != nil {
+			return f, err
+		}
+		if !idPattern.MatchString(f.ClientMessageID) {
+			return f, fault.Errorf(fault.BadRequest, "clientMessageId is required: 1 to %d letters, digits or ._:-", MaxIDLength)
+		}
+		if f.Text, err = str(raw.Text, "text"); err != nil {
+			return f, err
+		}
+		return f, checkText(f.Text)
+	case ActionClose:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.Disposition, err = str(raw.Disposition, "disposition"); err != nil {
+			return f, err
+		}
+		f.Disposition = strings.TrimSpace(f.Disposition)
+		if f.Disposition == "" || !utf8.ValidString(f.Disposition) || utf8.RuneCountInString(f.Disposition) > MaxDispositionRunes {
+			return f, fault.Errorf(fault.BadRequest, "disposition is required, at most %d characters", MaxDispositionRunes)
+		}
+		return f, nil
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:
 		return f, fault.Errorf(fault.BadRequest, "unknown action %q", truncate(f.Action, 32))
 	}
+}
+
+func agentConversationRef(f *AgentFrame, raw rawAgentFrame) error {
+	var err error
+	if f.ConversationID, err = str(raw.ConversationID, "conversationId"); err != nil {
+		return err
+	}
+	if !idPattern.MatchString(f.ConversationID) {
+		return fault.Errorf(fault.BadRequest, "conversationId is required")
+	}
+	return nil
+}
+
+// AssignedFrame tells an agent a conversation is now theirs.
+type AssignedFrame struct {
+	Type           string  `json:"type"` // "assigned"
+	RequestID      string  `json:"requestId,omitempty"`
+	ConversationID string  `json:"conversationId"`
+	Patient        Patient `json:"patient"`
+}
+
+// Patient names a conversation's patient to its agent.
+type Patient struct {
+	Name string `json:"name"`
 }
 
 // PresenceFrame tells an agent's consoles their presence.

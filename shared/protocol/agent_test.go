@@ -3,6 +3,7 @@ package protocol
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/patientservicecenter/psc/shared/fault"
 )
@@ -22,6 +23,14 @@ func TestDecodeAgent(t *testing.T) {
 		{`not json`, "bad_request", "", ""},
 		{`{"action":"presence","status":"away","requestId":"` + strings.Repeat("x", 65) + `"}`, "bad_request", "", ""},
 		{`{"action":"presence","status":"` + strings.Repeat("a", MaxFrameBytes) + `"}`, "too_large", "", ""},
+		{`{"action":"accept","conversationId":"c1"}`, "", "", ""},
+		{`{"action":"accept"}`, "bad_request", "", ""},
+		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"hello"}`, "", "", ""},
+		{`{"action":"send","conversationId":"c1","text":"hello"}`, "bad_request", "", ""},
+		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"  "}`, "bad_request", "", ""},
+		{`{"action":"close","conversationId":"c1","disposition":"resolved"}`, "", "", ""},
+		{`{"action":"close","conversationId":"c1"}`, "bad_request", "", ""},
+		{`{"action":"close","conversationId":"c1","disposition":"` + strings.Repeat("x", 101) + `"}`, "bad_request", "", ""},
 	} {
 		f, err := DecodeAgent([]byte(tc.body))
 		if string(fault.CodeOf(err)) != tc.code {
@@ -37,7 +46,8 @@ func TestDecodeAgent(t *testing.T) {
 }
 
 func FuzzDecodeAgent(f *testing.F) {
-	for _, s := range []string{`{"action":"presence","status":"available"}`, `{"action":"presence","status":null}`, `{}`, `[]`, `"`} {
+	for _, s := range []string{`{"action":"presence","status":"available"}`, `{"action":"presence","status":null}`, `{}`, `[]`, `"`,
+		`{"action":"send","conversationId":"c","clientMessageId":"a","text":"hi"}`, `{"action":"close","conversationId":"c","disposition":"done"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -54,6 +64,18 @@ func FuzzDecodeAgent(f *testing.F) {
 			case PresenceAvailable, PresenceBusy, PresenceAway, PresenceOffline:
 			default:
 				t.Fatalf("invalid presence accepted: %+v", fr)
+			}
+		case ActionAccept, ActionDecline, ActionTyping:
+			if fr.ConversationID == "" {
+				t.Fatalf("%s without a conversation accepted: %+v", fr.Action, fr)
+			}
+		case ActionSend:
+			if fr.ConversationID == "" || fr.ClientMessageID == "" || strings.TrimSpace(fr.Text) == "" || utf8.RuneCountInString(fr.Text) > MaxTextRunes {
+				t.Fatalf("invalid send accepted: %+v", fr)
+			}
+		case ActionClose:
+			if fr.ConversationID == "" || fr.Disposition == "" || utf8.RuneCountInString(fr.Disposition) > MaxDispositionRunes {
+				t.Fatalf("invalid close accepted: %+v", fr)
 			}
 		default:
 			t.Fatalf("unknown action accepted: %+v", fr)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -14,7 +16,10 @@ import (
 // should run. Routing always looks at every queue, so the reason is for
 // the logs only.
 type RoutingRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
+	// Check, when set, asks to take back this offer if it is still
+	// pending (sent with a delay of the offer's timeout).
+	Check *routing.OfferCheck `json:"check,omitempty"`
 }
 
 // Routing asks the routing function to run, through its SQS queue.
@@ -36,6 +41,23 @@ func (q *Routing) RequestRouting(ctx context.Context, reason string) error {
 	}
 	if _, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: stringPtr(string(body))}); err != nil {
 		return fmt.Errorf("requesting routing: %w", err)
+	}
+	return nil
+}
+
+// maxDelay is SQS's longest delivery delay.
+const maxDelay = 15 * time.Minute
+
+// CheckOfferLater enqueues an offer's expiry check, delivered after the
+// offer's timeout (at most SQS's 15 minutes).
+func (q *Routing) CheckOfferLater(ctx context.Context, check routing.OfferCheck, after time.Duration) error {
+	body, err := json.Marshal(RoutingRequest{Reason: "offer check", Check: &check})
+	if err != nil {
+		return fmt.Errorf("encoding offer check: %w", err)
+	}
+	delay := int32(math.Ceil(min(after, maxDelay).Seconds()))
+	if _, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: stringPtr(string(body)), DelaySeconds: delay}); err != nil {
+		return fmt.Errorf("scheduling offer check: %w", err)
 	}
 	return nil
 }

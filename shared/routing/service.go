@@ -20,6 +20,7 @@ type Store interface {
 	Waiting(ctx context.Context, queue string) ([]Waiting, error)
 	AvailableAgents(ctx context.Context) ([]Agent, error)
 	Offer(ctx context.Context, w Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error)
+	Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error)
 }
 
 // Conversations reads a conversation (for its handoff context).
@@ -37,9 +38,18 @@ type Agents interface {
 	ToAgent(ctx context.Context, agentID string, frame any) error
 }
 
-// Trigger asks for a routing run (the routing queue).
+// Trigger asks for a routing run (the routing queue), now or, to check an
+// offer's expiry, later.
 type Trigger interface {
 	RequestRouting(ctx context.Context, reason string) error
+	CheckOfferLater(ctx context.Context, check OfferCheck, after time.Duration) error
+}
+
+// OfferCheck names an offer whose expiry is to be checked.
+type OfferCheck struct {
+	ConversationID string `json:"conversationId"`
+	AgentID        string `json:"agentId"`
+	OfferID        string `json:"offerId"`
 }
 
 // Config is routing's configuration.
@@ -150,13 +160,19 @@ func (s *Service) Route(ctx context.Context) error {
 			w := byID[o.ConversationID]
 			now := s.now()
 			expires := now.Add(s.cfg.OfferTimeout)
-			res, err := s.store.Offer(ctx, w, o.AgentID, s.newID(), expires, now)
+			offerID := s.newID()
+			res, err := s.store.Offer(ctx, w, o.AgentID, offerID, expires, now)
 			if err != nil {
 				return err
 			}
 			switch res {
 			case Offered:
 				moved[w.Queue] = true
+				if err := s.trigger.CheckOfferLater(ctx, OfferCheck{ConversationID: w.ConversationID, AgentID: o.AgentID, OfferID: offerID}, s.cfg.OfferTimeout); err != nil {
+					// The offer stands; without its check it lapses only
+					// when the agent declines or signs out.
+					s.log.ErrorContext(ctx, "offer expiry not scheduled", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "error", err)
+				}
 				s.log.InfoContext(ctx, "offered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "queue", w.Queue, "priority", w.Priority)
 				if err := s.tellOffer(ctx, w, o.AgentID, expires); err != nil {
 					s.log.WarnContext(ctx, "offer not delivered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "error", err)
@@ -176,6 +192,22 @@ func (s *Service) Route(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Expire takes back an offer that is still pending past its time: the
+// conversation waits again at its place (not to be offered to that agent
+// again) and the silent agent is set away, which their consoles hear.
+// An offer accepted, declined or replaced meanwhile is left alone.
+func (s *Service) Expire(ctx context.Context, check OfferCheck) error {
+	released, err := s.store.Release(ctx, check.ConversationID, check.AgentID, check.OfferID, true, s.now())
+	if err != nil || !released {
+		return err
+	}
+	s.log.InfoContext(ctx, "offer lapsed; agent set away", "conversation_id", check.ConversationID, "agent_id", check.AgentID)
+	if err := s.agents.ToAgent(ctx, check.AgentID, protocol.PresenceFrame{Type: "presence", Status: "away"}); err != nil {
+		s.log.WarnContext(ctx, "presence not delivered", "agent_id", check.AgentID, "error", err)
+	}
+	return nil
 }
 
 // tellOffer sends the agent's consoles the offer with its context.

@@ -88,6 +88,20 @@ func (m *memStore) Offer(_ context.Context, w Waiting, agentID, _ string, _, now
 	return Offered, nil
 }
 
+func (m *memStore) Release(_ context.Context, id, agentID, offerID string, away bool, _ time.Time) (bool, error) {
+	if m.offers[id] != agentID || offerID != "offer-1" {
+		return false, nil
+	}
+	delete(m.offers, id)
+	a := m.agents[agentID]
+	a.Active--
+	if away {
+		a.Available = false
+	}
+	m.waiting[id] = Waiting{ConversationID: id, Queue: "general", Refused: []string{agentID}}
+	return true, nil
+}
+
 type convs map[string]chat.Conversation
 
 func (c convs) Get(_ context.Context, id string) (chat.Conversation, error) { return c[id], nil }
@@ -112,6 +126,11 @@ type triggers []string
 
 func (t *triggers) RequestRouting(_ context.Context, reason string) error {
 	*t = append(*t, reason)
+	return nil
+}
+
+func (t *triggers) CheckOfferLater(_ context.Context, c OfferCheck, after time.Duration) error {
+	*t = append(*t, "check "+c.ConversationID+" "+c.AgentID+" "+c.OfferID+" after "+after.String())
 	return nil
 }
 
@@ -172,10 +191,13 @@ func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
 		c[id] = escalatedConv(id, "general", "normal", "en")
 	}
 	store.stale = 1 // the first offer loses to another router
-	patients, agents := &recorder{}, &recorder{}
-	svc := newService(store, c, patients, agents, &triggers{})
+	patients, agents, trig := &recorder{}, &recorder{}, &triggers{}
+	svc := newService(store, c, patients, agents, trig)
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if len(*trig) != 2 || !slices.Contains(*trig, "check g1 "+store.offers["g1"]+" offer-1 after 1m0s") || !slices.Contains(*trig, "check g2 "+store.offers["g2"]+" offer-1 after 1m0s") {
+		t.Errorf("offer checks scheduled: %v, want one per offer after the offer timeout", *trig)
 	}
 	if len(store.offers) != 2 || store.offers["g1"] == "" || store.offers["g2"] == "" {
 		t.Fatalf("offers = %v, want g1 and g2 offered (first come, first served)", store.offers)
@@ -195,5 +217,26 @@ func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
 	want := []told{{"g3", protocol.StatusFrame{Type: "status", ConversationID: "g3", State: "waiting", QueuePosition: 1}}}
 	if !slices.Equal(patients.frames, want) {
 		t.Errorf("patients told %v, want g3 now first", patients.frames)
+	}
+}
+
+func TestExpireTakesBackAPendingOfferAndSetsTheAgentAway(t *testing.T) {
+	store := newMemStore(Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
+	store.offers["c1"] = "ana"
+	agents := &recorder{}
+	svc := newService(store, convs{}, &recorder{}, agents, &triggers{})
+	ctx := context.Background()
+	if err := svc.Expire(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-0"}); err != nil || store.offers["c1"] != "ana" {
+		t.Fatalf("a check of an older offer released the current one: %v %v", err, store.offers)
+	}
+	if err := svc.Expire(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, waiting := store.waiting["c1"]; !waiting || store.agents["ana"].Available || store.agents["ana"].Active != 0 {
+		t.Fatalf("after expiry: waiting %v, agent %+v", store.waiting, *store.agents["ana"])
+	}
+	want := []told{{"ana", protocol.PresenceFrame{Type: "presence", Status: "away"}}}
+	if !slices.Equal(agents.frames, want) {
+		t.Errorf("agent told %v, want away", agents.frames)
 	}
 }

@@ -13,12 +13,15 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/queue"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 // Service is what the handlers need of the routing service.
 type Service interface {
 	Escalate(ctx context.Context, c chat.Conversation) error
 	Route(ctx context.Context) error
+	Expire(ctx context.Context, check routing.OfferCheck) error
 }
 
 // Handler serves the escalation and routing functions.
@@ -68,6 +71,25 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return fmt.Errorf("reading the event: %w", err)
+	}
+	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return fmt.Errorf("reading the routing queue: %w", err)
+		}
+		for _, m := range ev.Records {
+			var req queue.RoutingRequest
+			if err := json.Unmarshal([]byte(m.Body), &req); err != nil {
+				h.log.WarnContext(ctx, "unreadable routing request dropped", "message_id", m.MessageId)
+				continue
+			}
+			if req.Check != nil {
+				if err := h.svc.Expire(ctx, *req.Check); err != nil {
+					h.log.ErrorContext(ctx, "offer check failed", "conversation_id", req.Check.ConversationID, "error", err)
+					return err
+				}
+			}
+		}
 	}
 	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb" {
 		var ev events.DynamoDBEvent

@@ -12,12 +12,19 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 type fakeService struct {
 	escalated []string
 	fail      string
 	routes    int
+	checks    []routing.OfferCheck
+}
+
+func (f *fakeService) Expire(_ context.Context, c routing.OfferCheck) error {
+	f.checks = append(f.checks, c)
+	return nil
 }
 
 func (f *fakeService) Escalate(_ context.Context, c chat.Conversation) error {
@@ -103,5 +110,20 @@ func TestRoutingRunsForRequestsAndForRoomMade(t *testing.T) {
 		if n := run(agent(tc.old, tc.new)); n != tc.want {
 			t.Errorf("%s: routing ran %d times, want %d", name, n, tc.want)
 		}
+	}
+}
+
+func TestOfferChecksFromTheRoutingQueue(t *testing.T) {
+	svc := &fakeService{}
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		{EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c1","agentId":"ana","offerId":"o1"}}`},
+		{EventSource: "aws:sqs", Body: `not json`},
+	}}
+	b, _ := json.Marshal(ev)
+	if err := handler(svc).Routing(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.checks) != 1 || svc.checks[0] != (routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "o1"}) || svc.routes != 1 {
+		t.Fatalf("checks %v, routes %d; want the one check, then a routing run", svc.checks, svc.routes)
 	}
 }
