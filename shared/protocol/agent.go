@@ -72,19 +72,8 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 	case ActionAccept, ActionDecline, ActionTyping:
 		return f, agentConversationRef(&f, raw)
 	case ActionSend:
-		if err := agentConversationRef(&f, raw); err != nil {
-			return f, err
-		}
-		if f.ClientMessageID, err = str(raw.ClientMessageID, "clientMessageId"); err != nil {
-			return f, err
-		}
-		if !idPattern.MatchString(f.ClientMessageID) {
-			return f, fault.Errorf(fault.BadRequest, "clientMessageId is required: 1 to %d letters, digits or ._:-", MaxIDLength)
-		}
-		if f.Text, err = str(raw.Text, "text"); err != nil {
-			return f, err
-		}
-		return f, checkText(f.Text)
+		f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text)
+		return f, err
 	case ActionClose:
 		if err := agentConversationRef(&f, raw); err != nil {
 			return f, err
@@ -106,13 +95,8 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 
 func agentConversationRef(f *AgentFrame, raw rawAgentFrame) error {
 	var err error
-	if f.ConversationID, err = str(raw.ConversationID, "conversationId"); err != nil {
-		return err
-	}
-	if !idPattern.MatchString(f.ConversationID) {
-		return fault.Errorf(fault.BadRequest, "conversationId is required")
-	}
-	return nil
+	f.ConversationID, err = conversationID(raw.ConversationID)
+	return err
 }
 
 // AssignedFrame tells an agent a conversation is now theirs.

@@ -85,19 +85,8 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 		}
 		return f, nil
 	case ActionSend:
-		if err := conversationRef(&f, raw); err != nil {
-			return f, err
-		}
-		if f.ClientMessageID, err = str(raw.ClientMessageID, "clientMessageId"); err != nil {
-			return f, err
-		}
-		if !idPattern.MatchString(f.ClientMessageID) {
-			return f, fault.Errorf(fault.BadRequest, "clientMessageId is required: 1 to %d letters, digits or ._:-", MaxIDLength)
-		}
-		if f.Text, err = str(raw.Text, "text"); err != nil {
-			return f, err
-		}
-		return f, checkText(f.Text)
+		f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text)
+		return f, err
 	case ActionTyping, ActionEnd:
 		return f, conversationRef(&f, raw)
 	case "":
@@ -151,13 +140,37 @@ func NormalizeLocale(l string) string {
 
 func conversationRef(f *ClientFrame, raw rawFrame) error {
 	var err error
-	if f.ConversationID, err = str(raw.ConversationID, "conversationId"); err != nil {
-		return err
+	f.ConversationID, err = conversationID(raw.ConversationID)
+	return err
+}
+
+// conversationID reads the conversationId a frame must carry.
+func conversationID(raw json.RawMessage) (string, error) {
+	id, err := str(raw, "conversationId")
+	if err != nil {
+		return "", err
 	}
-	if !idPattern.MatchString(f.ConversationID) {
-		return fault.Errorf(fault.BadRequest, "conversationId is required")
+	if !idPattern.MatchString(id) {
+		return "", fault.Errorf(fault.BadRequest, "conversationId is required")
 	}
-	return nil
+	return id, nil
+}
+
+// sendFields reads the fields of a send, in either API.
+func sendFields(rawConv, rawClientID, rawText json.RawMessage) (conv, clientID, text string, err error) {
+	if conv, err = conversationID(rawConv); err != nil {
+		return "", "", "", err
+	}
+	if clientID, err = str(rawClientID, "clientMessageId"); err != nil {
+		return conv, "", "", err
+	}
+	if !idPattern.MatchString(clientID) {
+		return conv, "", "", fault.Errorf(fault.BadRequest, "clientMessageId is required: 1 to %d letters, digits or ._:-", MaxIDLength)
+	}
+	if text, err = str(rawText, "text"); err != nil {
+		return conv, clientID, "", err
+	}
+	return conv, clientID, text, checkText(text)
 }
 
 func checkText(text string) error {
