@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,70 @@ func TestPatientPageInBrowser(t *testing.T) {
 	run(t, ctx, "waiting for the history", chromedp.WaitVisible(`#messages li[data-message-id="`+mine+`"]`))
 	if after := run(t, ctx, "reading the history", chromedp.Text(`#messages`)); strings.Count(after, "Where can I park?") != 1 {
 		t.Fatalf("history after reload = %q", after)
+	}
+}
+
+// TestPatientAndAgentInTwoBrowsers: in one browser a patient chats with the
+// bot and disputes a charge (a person's job); in another an agent signs in
+// to the console, sees the offer, accepts with the keyboard, and they
+// exchange messages; the agent closes the conversation and the patient
+// sees it ended.
+func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
+	if env.Outputs.AgentConsole == "" {
+		t.Fatal("the stack serves no agent console (web/agent/index.html)")
+	}
+	run0 := time.Now().UnixNano()
+	username, password := fmt.Sprintf("web%d", run0), "Test-Agent-9!"
+	createPoolUser(t, username, password, "Wendy Web", "billing", "en", 3)
+
+	patient := browser(t)
+	run(t, patient, "opening the patient page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, patient, "typing the name", chromedp.SendKeys(`#name`, "Rosa Browser"))
+	run(t, patient, "starting", chromedp.Click(`#start`))
+	run(t, patient, "waiting for the bot's greeting", chromedp.WaitVisible(`#messages .quick-reply`))
+	run(t, patient, "typing the dispute", chromedp.SendKeys(`#message-input`, "I was charged twice for my visit"))
+	run(t, patient, "sending it", chromedp.Click(`#send`))
+	waitText(t, patient, "#status", "Waiting for an agent")
+
+	agent := browser(t)
+	run(t, agent, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
+	if v := run(t, agent, "reading the console version", chromedp.Evaluate[string](`window.PSCAgent && window.PSCAgent.version || ""`)); v == "" {
+		t.Fatal("agent.js did not load")
+	}
+	run(t, agent, "typing the username", chromedp.SendKeys(`#username`, username))
+	run(t, agent, "typing the password", chromedp.SendKeys(`#password`, password))
+	run(t, agent, "signing in", chromedp.Click(`#sign-in-button`))
+	run(t, agent, "waiting for the console", chromedp.WaitVisible(`#console`))
+	run(t, agent, "waiting for the offer", chromedp.WaitVisible(`#offers .offer .accept`))
+	if summary := run(t, agent, "reading the offer", chromedp.Text(`#offers .offer`)); !strings.Contains(summary, "billing") {
+		t.Fatalf("offer reads %q", summary)
+	}
+	// Keyboard: focus the Accept button and press Enter.
+	run(t, agent, "focusing Accept", chromedp.Focus(`#offers .offer .accept`))
+	run(t, agent, "accepting with Enter", chromedp.KeyEvent("\r"))
+	run(t, agent, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
+	waitText(t, patient, "#status", "You are chatting with Wendy Web")
+
+	run(t, agent, "typing to the patient", chromedp.SendKeys(`#message-input`, "Hello Rosa, I can help with that charge.\r"))
+	waitText(t, patient, "#messages", "I can help with that charge")
+	run(t, patient, "typing a reply", chromedp.SendKeys(`#message-input`, "Thank you, it was on May 3."))
+	run(t, patient, "sending the reply", chromedp.Click(`#send`))
+	waitText(t, agent, "#messages", "it was on May 3")
+
+	run(t, agent, "opening the close dialog", chromedp.Click(`#close-conversation`))
+	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
+	run(t, agent, "confirming", chromedp.Click(`#close-confirm`))
+	waitText(t, patient, "#status", "This conversation has ended")
+	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations li`))
+}
+
+// waitText waits (in the page, no sleeps) until the element's text
+// contains want, and fails with what it read last.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	read := fmt.Sprintf(`((document.querySelector(%q) || {}).textContent || "")`, sel)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](read+`.includes(`+strconv.Quote(want)+`)`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](read))
+		t.Fatalf("%s never read %q (last: %q): %v", sel, want, text, err)
 	}
 }

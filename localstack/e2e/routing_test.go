@@ -16,17 +16,30 @@ import (
 	"github.com/patientservicecenter/psc/localstack/stacktest"
 )
 
-// poolAgent creates an agent in the pool (an admin would), signs them in,
+// poolAgent creates an agent in the pool, signs them in,
 // opens a console and makes them available. It returns the console and
 // the agent's id (the token's subject).
 func poolAgent(t *testing.T, username, skills, languages string, capacity int) (*stacktest.Client, string) {
 	t.Helper()
+	const password = "Test-Agent-9!"
+	createPoolUser(t, username, password, username, skills, languages, capacity)
+	token := signIn(t, username, password)
+	c := stacktest.Dial(t, agentURL(token))
+	if f := c.Request(map[string]any{"action": "presence", "status": "available"}); f["type"] != "presence" {
+		t.Fatalf("%s going available: %v", username, f)
+	}
+	sub, _ := claimsOf(t, token)["sub"].(string)
+	return c, sub
+}
+
+// createPoolUser creates an agent in the pool, as an admin would.
+func createPoolUser(t *testing.T, username, password, name, skills, languages string, capacity int) {
+	t.Helper()
 	ctx := context.Background()
 	idp := cip.NewFromConfig(awsCfg())
 	pool := env.Outputs.AgentPool.ID
-	const password = "Test-Agent-9!"
 	attrs := []ciptypes.AttributeType{
-		{Name: aws.String("name"), Value: aws.String(username)},
+		{Name: aws.String("name"), Value: aws.String(name)},
 		{Name: aws.String("custom:skills"), Value: aws.String(skills)},
 		{Name: aws.String("custom:languages"), Value: aws.String(languages)},
 		{Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(capacity))},
@@ -40,13 +53,6 @@ func poolAgent(t *testing.T, username, skills, languages string, capacity int) (
 	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &pool, Username: &username, GroupName: aws.String("agent")}); err != nil {
 		t.Fatal(err)
 	}
-	token := signIn(t, username, password)
-	c := stacktest.Dial(t, agentURL(token))
-	if f := c.Request(map[string]any{"action": "presence", "status": "available"}); f["type"] != "presence" {
-		t.Fatalf("%s going available: %v", username, f)
-	}
-	sub, _ := claimsOf(t, token)["sub"].(string)
-	return c, sub
 }
 
 type offeredConversation struct {

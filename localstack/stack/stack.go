@@ -556,7 +556,13 @@ func (s *Stack) serveWeb() error {
 		return fmt.Errorf("listening for the web pages: %w", err)
 	}
 	webDir := filepath.Join(s.opts.Root, "web")
-	cfg, _ := json.Marshal(map[string]string{"patientWebSocketUrl": s.Outputs.PatientWebSocket, "agentWebSocketUrl": s.Outputs.AgentWebSocket})
+	conf := map[string]any{"patientWebSocketUrl": s.Outputs.PatientWebSocket, "agentWebSocketUrl": s.Outputs.AgentWebSocket}
+	if p := s.Outputs.AgentPool; p != nil {
+		// The console signs in against the pool's API: in AWS
+		// https://cognito-idp.<region>.amazonaws.com/, here the emulator.
+		conf["agentPool"] = map[string]string{"region": Region, "clientId": p.ClientID, "endpoint": s.emu.endpoint + "/"}
+	}
+	cfg, _ := json.Marshal(conf)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
