@@ -1,10 +1,12 @@
 // Command agentaction serves the agent WebSocket API's actions (presence,
-// accept, decline, send, typing, close); each checks the caller's
-// connection (rate limit, token expiry), role and ownership.
+// accept, decline, send, typing, close, transfer, context, note); each
+// checks the caller's connection (rate limit, token expiry), role and
+// ownership, and every read of patient context is audited.
 package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,6 +31,8 @@ func main() {
 	convTable, msgTable, patientConnTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
 	patientEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
 	retention := time.Duration(env.Int("RETENTION_DAYS", 90)) * 24 * time.Hour
+	auditTable, auditRetention := env.Required("AUDIT_TABLE"), time.Duration(env.Int("AUDIT_RETENTION_DAYS", 2190))*24*time.Hour
+	queues := strings.Split(env.Required("ROUTING_QUEUES"), ",")
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
 	mgmt, err := push.NewClient(cfg, endpoint)
@@ -40,6 +44,7 @@ func main() {
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
-		WithConversations(ddb.NewRouting(db, convTable, agentsTable), convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL))
+		WithConversations(ddb.NewRouting(db, convTable, agentsTable), convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
+		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues)
 	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,31 @@ func TestAgentAcceptsChatsAndCloses(t *testing.T) {
 		t.Fatalf("the patient's status = %v", st)
 	}
 
+	// The patient view: the bot transcript and the handoff, an audited read.
+	ctxFrame := console.Request(map[string]any{"action": "context", "conversationId": conv})
+	if ctxFrame["type"] != "context" || ctxFrame["patient"].(map[string]any)["name"] != "Maya" {
+		t.Fatalf("context answered %v", ctxFrame)
+	}
+	if h := ctxFrame["handoff"].(map[string]any); h["queue"] != "billing" || h["reason"] != "agent_only_topic" {
+		t.Fatalf("context handoff = %v", h)
+	}
+	if tr := ctxFrame["transcript"].([]any); len(tr) < 3 {
+		t.Fatalf("context transcript has %d messages, want the greeting, the dispute and the bot's answer", len(tr))
+	}
+	if n := auditEntries(t, conv, agentID); n != 1 {
+		t.Fatalf("%d audit entries for the read, want 1", n)
+	}
+	if f := other.Request(map[string]any{"action": "context", "conversationId": conv}); f["type"] != "error" || f["code"] != "forbidden" {
+		t.Fatalf("another agent reading the context: %v", f)
+	}
+	if n := auditEntries(t, conv, ""); n != 1 {
+		t.Fatalf("a refused read was audited or shown: %d entries", n)
+	}
+	// A private note: the agent's consoles see it, the patient never does.
+	if f := console.Request(map[string]any{"action": "note", "conversationId": conv, "text": "Refund pending, check Monday"}); f["type"] != "note" {
+		t.Fatalf("note answered %v", f)
+	}
+
 	// Patient → agent, agent → patient, in order, each once.
 	for i := range 3 {
 		_, msg := send(t, patient, conv, fmt.Sprintf("p-%d", i), fmt.Sprintf("patient line %d", i))
@@ -173,6 +199,9 @@ func TestAgentAcceptsChatsAndCloses(t *testing.T) {
 	}
 	if f := other.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"}); f["type"] != "error" || f["code"] != "forbidden" {
 		t.Fatalf("another agent closing the conversation: %v", f)
+	}
+	if f := patient.Request(map[string]any{"action": "resume", "after": ""}); f["type"] != "history" || strings.Contains(fmt.Sprint(f["messages"]), "Refund pending") {
+		t.Fatalf("the patient's history shows the private note, or no history: %v", f)
 	}
 	history := conversationMessages(t, conv)
 	for i := 1; i < len(history); i++ {
@@ -251,4 +280,66 @@ func conversationMessages(t *testing.T, conv string) []string {
 		ids = append(ids, it["sk"].(*types.AttributeValueMemberS).Value)
 	}
 	return ids
+}
+
+// auditEntries counts the audit trail's entries for a conversation (by
+// one reader, when readerID is set).
+func auditEntries(t *testing.T, conv, readerID string) int {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables["AuditTable"]), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, it := range out.Items {
+		var e struct {
+			ConversationID string `dynamodbav:"conversationId"`
+			ReaderID       string `dynamodbav:"readerId"`
+			PatientID      string `dynamodbav:"patientId"`
+			Why            string `dynamodbav:"why"`
+			At             string `dynamodbav:"at"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.ConversationID != conv || (readerID != "" && e.ReaderID != readerID) {
+			continue
+		}
+		if e.PatientID == "" || e.Why == "" || e.At == "" {
+			t.Fatalf("audit entry lacks who/what/when/why: %+v", e)
+		}
+		n++
+	}
+	return n
+}
+
+// TestTransferToAnotherQueue: the agent hands the conversation to the
+// callback queue; the patient waits again, the agent's capacity is free,
+// and an agent of that queue gets the offer.
+func TestTransferToAnotherQueue(t *testing.T) {
+	run := time.Now().UnixNano()
+	first, firstID := poolAgent(t, fmt.Sprintf("tra%d", run), "billing", "en", 10)
+	patient, conv := escalate(t, "Omar")
+	first.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := first.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	if f := first.Request(map[string]any{"action": "transfer", "conversationId": conv, "queue": "no-such-queue"}); f["type"] != "error" || f["code"] != "bad_request" {
+		t.Fatalf("transfer to an unknown queue: %v", f)
+	}
+	if f := first.Request(map[string]any{"action": "transfer", "conversationId": conv, "queue": "callback"}); f["type"] != "status" || f["state"] != "waiting" {
+		t.Fatalf("transfer answered %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+	if a := activeOf(t, firstID); a != 0 {
+		t.Fatalf("the transferring agent still holds %d", a)
+	}
+	second, secondID := poolAgent(t, fmt.Sprintf("cal%d", run), "callback", "en", 10)
+	offer, _ := second.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if offer["queue"] != "callback" {
+		t.Fatalf("offer after the transfer = %v", offer)
+	}
+	if got := offeredItem(t, conv); got.OfferAgent != secondID {
+		t.Fatalf("after the transfer the conversation is %+v", got)
+	}
 }

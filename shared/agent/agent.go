@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 // Role is an identity-provider group.
@@ -126,12 +127,18 @@ type Assignments interface {
 	// Finish closes the agent's conversation with a disposition and frees
 	// their capacity.
 	Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error)
+	// Transfer puts the agent's conversation in another queue and frees
+	// their capacity; it returns the conversation's new place.
+	Transfer(ctx context.Context, conversationID, agentID, queue string, now time.Time) (routing.Waiting, error)
 }
 
-// Conversations reads conversations and stores agents' messages.
+// Conversations reads conversations and stores agents' messages and notes.
 type Conversations interface {
 	Get(ctx context.Context, id string) (chat.Conversation, error)
 	Append(ctx context.Context, m chat.Message) (chat.Message, bool, error)
+	After(ctx context.Context, conversationID, afterID string) ([]chat.Message, error)
+	AddNote(ctx context.Context, n chat.Note) error
+	Notes(ctx context.Context, conversationID string) ([]chat.Note, error)
 }
 
 // Patients tells a conversation's patient connections a frame.
@@ -142,4 +149,21 @@ type Patients interface {
 // Trigger asks routing to run.
 type Trigger interface {
 	RequestRouting(ctx context.Context, reason string) error
+}
+
+// AuditEntry is one read of a patient's context by a person.
+type AuditEntry struct {
+	PatientID      string
+	ConversationID string
+	ReaderID       string
+	ReaderRole     string
+	What           string // what was read
+	Why            string // the reason given
+	At             time.Time
+}
+
+// Audit records reads of patient context; a read that cannot be recorded
+// is not shown.
+type Audit interface {
+	Record(ctx context.Context, e AuditEntry) error
 }

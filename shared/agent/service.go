@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
@@ -33,6 +34,20 @@ type Service struct {
 	convs    Conversations
 	patients Patients
 	trigger  Trigger
+	audit    Audit
+	queues   []string
+}
+
+// WithAudit records every read of patient context in the trail.
+func (s *Service) WithAudit(a Audit) *Service {
+	s.audit = a
+	return s
+}
+
+// WithQueues names the queues a conversation may be transferred to.
+func (s *Service) WithQueues(queues []string) *Service {
+	s.queues = queues
+	return s
 }
 
 // WithConversations lets the service's agents work conversations: accept
@@ -118,7 +133,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	switch f.Action {
 	case protocol.ActionPresence:
 		return s.presence(ctx, c, f)
-	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose:
+	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
+		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote:
 		if s.work == nil {
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
@@ -192,6 +208,9 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 	if err != nil {
 		return err
 	}
+	if f.Action == protocol.ActionContext {
+		return s.context(ctx, c, conv, f)
+	}
 	if conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == protocol.ActionClose && conv.State == chat.StateClosed)) {
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
@@ -213,6 +232,25 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", frame), s.ToAgent(ctx, c.AgentID, frame))
 	case protocol.ActionTyping:
 		return s.patients.Broadcast(ctx, conv.ID, "", protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: conv.ID, Role: chat.RoleAgent})
+	case protocol.ActionNote:
+		n := chat.Note{ConversationID: conv.ID, AgentID: c.AgentID, AgentName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)}
+		if err := s.convs.AddNote(ctx, n); err != nil {
+			return err
+		}
+		return s.ToAgent(ctx, c.AgentID, protocol.NoteFrame{Type: "note", RequestID: f.RequestID, ConversationID: conv.ID, Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
+	case protocol.ActionTransfer:
+		if !slices.Contains(s.queues, f.Queue) {
+			return fault.Errorf(fault.BadRequest, "unknown queue %q", f.Queue)
+		}
+		w, err := s.work.Transfer(ctx, conv.ID, c.AgentID, f.Queue, now)
+		if err != nil {
+			return err
+		}
+		status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting)}
+		agentStatus := status
+		agentStatus.RequestID = f.RequestID
+		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.ToAgent(ctx, c.AgentID, agentStatus),
+			s.trigger.RequestRouting(ctx, "transferred to "+w.Queue))
 	default: // close
 		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, now)
 		if err != nil {
@@ -221,4 +259,65 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed)}
 		return errors.Join(s.patients.Broadcast(ctx, closed.ID, "", status), s.ToAgent(ctx, c.AgentID, status))
 	}
+}
+
+// maxContextBytes bounds a context frame's transcript.
+const maxContextBytes = 96 * 1024
+
+// context sends the unified patient view: to the agent who holds the
+// conversation, or to a supervisor who gives a reason. The read is
+// recorded in the audit trail first; a read that cannot be recorded is
+// refused.
+func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame) error {
+	me := Identity{Roles: c.Roles}
+	role, why := string(RoleAgent), f.Reason
+	switch {
+	case conv.AgentID == c.AgentID && (conv.State == chat.StateAssigned || conv.State == chat.StateClosed):
+		if why == "" {
+			why = "handling the conversation"
+		}
+	case me.Has(RoleSupervisor):
+		role = string(RoleSupervisor)
+		if why == "" {
+			return fault.Errorf(fault.BadRequest, "a reason is required to view a conversation you do not hold")
+		}
+	default:
+		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
+	}
+	if s.audit == nil {
+		return fmt.Errorf("agent service: no audit trail configured")
+	}
+	if err := s.audit.Record(ctx, AuditEntry{PatientID: conv.PatientID, ConversationID: conv.ID, ReaderID: c.AgentID, ReaderRole: role,
+		What: "patient context (profile, transcript, triage, notes)", Why: why, At: s.now()}); err != nil {
+		return fmt.Errorf("recording the read: %w", err)
+	}
+	msgs, err := s.convs.After(ctx, conv.ID, "")
+	if err != nil {
+		return err
+	}
+	notes, err := s.convs.Notes(ctx, conv.ID)
+	if err != nil {
+		return err
+	}
+	frame := protocol.ContextFrame{Type: "context", RequestID: f.RequestID, ConversationID: conv.ID, Patient: protocol.Patient{Name: conv.PatientName},
+		Locale: conv.Locale, Topic: conv.Topic, Transcript: []protocol.MessageFrame{}, Notes: []protocol.NoteFrame{}}
+	if h := conv.Handoff; h != nil {
+		frame.Handoff = &protocol.HandoffView{Queue: h.Queue, Priority: h.Priority, Reason: h.Reason, TriageLevel: h.TriageLevel,
+			RedFlags: h.RedFlags, Collected: h.Collected, Summary: h.Summary}
+	}
+	// The newest messages that fit one WebSocket message (128 KB).
+	budget := maxContextBytes
+	first := len(msgs)
+	for first > 0 && budget-len(msgs[first-1].Text)-200 > 0 {
+		budget -= len(msgs[first-1].Text) + 200
+		first--
+	}
+	frame.Earlier = first > 0
+	for _, m := range msgs[first:] {
+		frame.Transcript = append(frame.Transcript, chat.MessageFrame(m))
+	}
+	for _, n := range notes {
+		frame.Notes = append(frame.Notes, protocol.NoteFrame{Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
+	}
+	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
 }

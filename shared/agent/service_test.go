@@ -3,12 +3,15 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 var t0 = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
@@ -228,5 +231,99 @@ func TestTheLastConsoleClosingTakesTheAgentOffline(t *testing.T) {
 	}
 	if err := f.svc.Disconnect(ctx, "c2"); err != nil {
 		t.Fatalf("a repeated $disconnect: %v", err)
+	}
+}
+
+type memConvs map[string]chat.Conversation
+
+func (m memConvs) Get(_ context.Context, id string) (chat.Conversation, error) {
+	c, ok := m[id]
+	if !ok {
+		return chat.Conversation{}, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	return c, nil
+}
+func (m memConvs) Append(_ context.Context, msg chat.Message) (chat.Message, bool, error) {
+	return msg, false, nil
+}
+func (m memConvs) After(context.Context, string, string) ([]chat.Message, error) {
+	return []chat.Message{{ID: "m000000000001", Role: chat.RoleBot, Text: "Hi"}}, nil
+}
+func (m memConvs) AddNote(context.Context, chat.Note) error           { return nil }
+func (m memConvs) Notes(context.Context, string) ([]chat.Note, error) { return nil, nil }
+
+// noAssignments refuses every transition: the context test makes none.
+type noAssignments struct{}
+
+func (noAssignments) Accept(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
+	return chat.Conversation{}, errors.New("unexpected accept")
+}
+func (noAssignments) Release(context.Context, string, string, string, bool, time.Time) (bool, error) {
+	return false, errors.New("unexpected release")
+}
+func (noAssignments) Finish(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
+	return chat.Conversation{}, errors.New("unexpected finish")
+}
+func (noAssignments) Transfer(context.Context, string, string, string, time.Time) (routing.Waiting, error) {
+	return routing.Waiting{}, errors.New("unexpected transfer")
+}
+
+type memAudit struct {
+	entries []AuditEntry
+	fail    bool
+}
+
+func (a *memAudit) Record(_ context.Context, e AuditEntry) error {
+	if a.fail {
+		return errors.New("audit store down")
+	}
+	a.entries = append(a.entries, e)
+	return nil
+}
+
+// TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited.
+func TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	audit := &memAudit{}
+	convs := memConvs{"c1": {ID: "c1", PatientID: "p1", PatientName: "Pat", State: chat.StateAssigned, AgentID: "a1",
+		Handoff: &chat.Handoff{Queue: "general", Reason: "patient_request", Summary: "wants a person"}}}
+	f.svc.WithConversations(noAssignments{}, convs, nil, nil).WithAudit(audit)
+	for c, token := range map[string]string{"ca": "ana", "cs": "sam"} {
+		if _, err := f.svc.Connect(ctx, c, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.agents["g1"] = Agent{ID: "g1"}
+	f.conns["cg"] = Connection{ID: "cg", AgentID: "g1", Roles: []Role{RoleAgent}, TokenExpiresAt: t0.Add(time.Hour)}
+
+	read := func(conn, reason string) error {
+		return f.svc.Handle(ctx, conn, protocol.AgentFrame{Action: protocol.ActionContext, ConversationID: "c1", Reason: reason})
+	}
+	if err := read("cg", ""); fault.CodeOf(err) != fault.Forbidden {
+		t.Errorf("another agent: %v, want forbidden", err)
+	}
+	if err := read("cs", ""); fault.CodeOf(err) != fault.BadRequest {
+		t.Errorf("a supervisor without a reason: %v, want bad_request", err)
+	}
+	if len(audit.entries) != 0 || len(f.push.frames) != 0 {
+		t.Fatalf("refused reads left traces: %v %v", audit.entries, f.push.frames)
+	}
+	if err := read("ca", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := read("cs", "quality review"); err != nil {
+		t.Fatal(err)
+	}
+	if len(audit.entries) != 2 || audit.entries[0].ReaderID != "a1" || audit.entries[0].PatientID != "p1" || audit.entries[0].Why == "" ||
+		audit.entries[1].ReaderRole != "supervisor" || audit.entries[1].Why != "quality review" {
+		t.Fatalf("audit = %+v", audit.entries)
+	}
+	if len(f.push.frames) != 2 || f.push.frames[0].frame["type"] != "context" || f.push.frames[0].to != "ca" {
+		t.Fatalf("pushed %v", f.push.frames)
+	}
+	audit.fail = true
+	if err := read("ca", ""); err == nil || len(f.push.frames) != 2 {
+		t.Fatalf("a read the trail could not record was shown: %v", err)
 	}
 }

@@ -163,3 +163,14 @@ type Sessions interface {
 	Issue(patientID, conversationID string) (string, session.Claims, error)
 	Verify(token string) (session.Claims, error)
 }
+
+// Note is an agent's private note on a conversation; patients never see
+// notes.
+type Note struct {
+	ConversationID string
+	AgentID        string
+	AgentName      string
+	Text           string
+	At             time.Time
+	ExpiresAt      time.Time
+}

@@ -353,3 +353,48 @@ func (s *Conversations) Message(ctx context.Context, conversationID, messageID s
 	}
 	return it.domain(), nil
 }
+
+// noteItem is an agent's private note on a conversation: kept beside its
+// messages (sk "n#…") so a patient's history, which reads only "m…", never
+// includes it.
+type noteItem struct {
+	ConversationID string `dynamodbav:"conversationId"`
+	SK             string `dynamodbav:"sk"`
+	AgentID        string `dynamodbav:"agentId"`
+	AgentName      string `dynamodbav:"agentName"`
+	Text           string `dynamodbav:"text"`
+	At             string `dynamodbav:"at"`
+	ExpiresAt      int64  `dynamodbav:"expiresAt"`
+}
+
+// AddNote stores a private note.
+func (s *Conversations) AddNote(ctx context.Context, n chat.Note) error {
+	item, err := attributevalue.MarshalMap(noteItem{ConversationID: n.ConversationID, SK: "n#" + sortable(n.At) + "#" + n.AgentID,
+		AgentID: n.AgentID, AgentName: n.AgentName, Text: n.Text, At: n.At.UTC().Format(timeLayout), ExpiresAt: n.ExpiresAt.Unix()})
+	if err != nil {
+		return fmt.Errorf("marshalling note: %w", err)
+	}
+	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.messages, Item: item}); err != nil {
+		return fmt.Errorf("storing note: %w", err)
+	}
+	return nil
+}
+
+// Notes lists a conversation's private notes, oldest first.
+func (s *Conversations) Notes(ctx context.Context, conversationID string) ([]chat.Note, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("conversationId").Equal(expression.Value(conversationID)).
+		And(expression.Key("sk").BeginsWith("n#"))).Build())
+	items, err := queryAll[noteItem](ctx, s.api, &dynamodb.QueryInput{
+		TableName: &s.messages, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	notes := make([]chat.Note, 0, len(items))
+	for _, it := range items {
+		at, _ := time.Parse(timeLayout, it.At)
+		notes = append(notes, chat.Note{ConversationID: it.ConversationID, AgentID: it.AgentID, AgentName: it.AgentName, Text: it.Text, At: at})
+	}
+	return notes, nil
+}

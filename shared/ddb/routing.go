@@ -378,3 +378,54 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 	}
 	return c, nil
 }
+
+// Transfer moves a conversation the agent holds back to waiting, in
+// another queue (keeping its priority and arrival, so it does not lose its
+// turn), and frees the agent's capacity, in one transaction.
+func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue string, now time.Time) (routing.Waiting, error) {
+	it, err := r.offerOf(ctx, conversationID)
+	if err != nil {
+		return routing.Waiting{}, err
+	}
+	if it.State != string(chat.StateAssigned) || it.AgentID != agentID {
+		return routing.Waiting{}, fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
+	}
+	enq, _ := time.Parse(timeLayout, it.EnqueuedAt)
+	if enq.IsZero() {
+		enq = now
+	}
+	w := routing.Waiting{ConversationID: conversationID, Queue: queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: enq}
+	if w.Priority == "" {
+		w.Priority = routing.Normal
+	}
+	at := now.UTC().Format(timeLayout)
+	conv := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
+			Set(expression.Name("waitQueue"), expression.Value(queue)).
+			Set(expression.Name("routedQueue"), expression.Value(queue)).
+			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
+			Set(expression.Name("waitPriority"), expression.Value(w.Priority)).
+			Set(expression.Name("enqueuedAt"), expression.Value(enq.UTC().Format(timeLayout))).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}})).
+			Remove(expression.Name("agentId")).
+			Remove(expression.Name("agentName"))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
+			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
+		Build())
+	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
+		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
+			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+	}})
+	if cancelReasons(err) != nil {
+		return routing.Waiting{}, fault.Errorf(fault.Conflict, "the conversation changed; try again")
+	}
+	if err != nil {
+		return routing.Waiting{}, fmt.Errorf("transferring conversation: %w", err)
+	}
+	return w, nil
+}

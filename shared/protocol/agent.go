@@ -14,11 +14,18 @@ const (
 	ActionAccept   = "accept"
 	ActionDecline  = "decline"
 	ActionClose    = "close"
+	ActionTransfer = "transfer"
+	ActionContext  = "context"
+	ActionNote     = "note"
 	// ActionSend and ActionTyping are shared with the patient API.
 )
 
-// MaxDispositionRunes bounds a close's disposition.
-const MaxDispositionRunes = 100
+// Limits of agent frames' fields.
+const (
+	MaxDispositionRunes = 100
+	MaxReasonRunes      = 200
+	MaxQueueRunes       = 64
+)
 
 // Agent presence states.
 const (
@@ -38,6 +45,8 @@ type AgentFrame struct {
 	ClientMessageID string `json:"clientMessageId,omitempty"`
 	Text            string `json:"text,omitempty"`
 	Disposition     string `json:"disposition,omitempty"`
+	Queue           string `json:"queue,omitempty"`
+	Reason          string `json:"reason,omitempty"`
 }
 
 type rawAgentFrame struct {
@@ -48,6 +57,8 @@ type rawAgentFrame struct {
 	ClientMessageID json.RawMessage `json:"clientMessageId"`
 	Text            json.RawMessage `json:"text"`
 	Disposition     json.RawMessage `json:"disposition"`
+	Queue           json.RawMessage `json:"queue"`
+	Reason          json.RawMessage `json:"reason"`
 }
 
 // DecodeAgent decodes and validates a frame of the agent API. On error the
@@ -86,6 +97,37 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, fault.Errorf(fault.BadRequest, "disposition is required, at most %d characters", MaxDispositionRunes)
 		}
 		return f, nil
+	case ActionTransfer:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.Queue, err = str(raw.Queue, "queue"); err != nil {
+			return f, err
+		}
+		if !idPattern.MatchString(f.Queue) || utf8.RuneCountInString(f.Queue) > MaxQueueRunes {
+			return f, fault.Errorf(fault.BadRequest, "queue is required")
+		}
+		return f, nil
+	case ActionContext:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.Reason, err = str(raw.Reason, "reason"); err != nil {
+			return f, err
+		}
+		f.Reason = strings.TrimSpace(f.Reason)
+		if !utf8.ValidString(f.Reason) || utf8.RuneCountInString(f.Reason) > MaxReasonRunes {
+			return f, fault.Errorf(fault.BadRequest, "reason is at most %d characters", MaxReasonRunes)
+		}
+		return f, nil
+	case ActionNote:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.Text, err = str(raw.Text, "text"); err != nil {
+			return f, err
+		}
+		return f, checkText(f.Text)
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:
@@ -128,4 +170,41 @@ type OfferFrame struct {
 	Language       string `json:"language,omitempty"`
 	Summary        string `json:"summary"`
 	ExpiresAt      string `json:"expiresAt"`
+}
+
+// ContextFrame is the unified view of a conversation's patient for the
+// agent who holds it (or a supervisor): every one is an audited read.
+type ContextFrame struct {
+	Type           string         `json:"type"` // "context"
+	RequestID      string         `json:"requestId,omitempty"`
+	ConversationID string         `json:"conversationId"`
+	Patient        Patient        `json:"patient"`
+	Locale         string         `json:"locale"`
+	Topic          string         `json:"topic,omitempty"`
+	Handoff        *HandoffView   `json:"handoff,omitempty"`
+	Transcript     []MessageFrame `json:"transcript"`
+	// Earlier says older messages were left out of the transcript.
+	Earlier bool        `json:"earlier,omitempty"`
+	Notes   []NoteFrame `json:"notes"`
+}
+
+// HandoffView is why and how the bot handed the conversation off.
+type HandoffView struct {
+	Queue       string            `json:"queue"`
+	Priority    string            `json:"priority"`
+	Reason      string            `json:"reason"`
+	TriageLevel string            `json:"triageLevel,omitempty"`
+	RedFlags    []string          `json:"redFlags,omitempty"`
+	Collected   map[string]string `json:"collected,omitempty"`
+	Summary     string            `json:"summary"`
+}
+
+// NoteFrame is an agent's private note.
+type NoteFrame struct {
+	Type           string `json:"type,omitempty"` // "note" when pushed alone
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId,omitempty"`
+	Agent          string `json:"agent"`
+	Text           string `json:"text"`
+	At             string `json:"at"`
 }

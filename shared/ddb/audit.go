@@ -1,0 +1,56 @@
+package ddb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/patientservicecenter/psc/shared/agent"
+)
+
+// Audit is the trail of reads of patient context: one item per read,
+// keyed by patient (who read my record?) and time.
+type Audit struct {
+	api       API
+	table     string
+	retention time.Duration
+}
+
+var _ agent.Audit = (*Audit)(nil)
+
+// NewAudit returns the audit trail on the table; items expire after
+// retention (a records-retention setting, years).
+func NewAudit(api API, table string, retention time.Duration) *Audit {
+	return &Audit{api: api, table: table, retention: retention}
+}
+
+type auditItem struct {
+	PatientID      string `dynamodbav:"patientId"`
+	SK             string `dynamodbav:"sk"` // <time>#<reader>#<conversation>
+	ReaderID       string `dynamodbav:"readerId"`
+	ReaderRole     string `dynamodbav:"readerRole"`
+	ConversationID string `dynamodbav:"conversationId"`
+	What           string `dynamodbav:"what"`
+	Why            string `dynamodbav:"why"`
+	At             string `dynamodbav:"at"`
+	ExpiresAt      int64  `dynamodbav:"expiresAt"`
+}
+
+// Record writes one read to the trail before the data is shown.
+func (a *Audit) Record(ctx context.Context, e agent.AuditEntry) error {
+	item, err := attributevalue.MarshalMap(auditItem{
+		PatientID: e.PatientID, SK: sortable(e.At) + "#" + e.ReaderID + "#" + e.ConversationID, ReaderID: e.ReaderID,
+		ReaderRole: e.ReaderRole, ConversationID: e.ConversationID, What: e.What, Why: e.Why,
+		At: e.At.UTC().Format(timeLayout), ExpiresAt: e.At.Add(a.retention).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("marshalling audit entry: %w", err)
+	}
+	if _, err := a.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &a.table, Item: item}); err != nil {
+		return fmt.Errorf("writing audit entry: %w", err)
+	}
+	return nil
+}
