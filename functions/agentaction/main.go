@@ -1,5 +1,5 @@
 // Command agentaction serves the agent WebSocket API's actions (presence,
-// accept, decline, send, typing, close, transfer, context, note); each
+// accept, decline, send, typing, close, transfer, context, note, queues); each
 // checks the caller's connection (rate limit, token expiry), role and
 // ownership, and every read of patient context is audited.
 package main
@@ -43,8 +43,9 @@ func main() {
 	pusher := push.New(mgmt)
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
+	routes := ddb.NewRouting(db, convTable, agentsTable)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
-		WithConversations(ddb.NewRouting(db, convTable, agentsTable), convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
-		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues)
+		WithConversations(routes, convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
+		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes)
 	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
 }

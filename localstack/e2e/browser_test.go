@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // browser returns a chromedp context on a fresh headless Chromium (Debian's
@@ -130,6 +131,33 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
 	waitText(t, patient, "#status", "You are chatting with Wendy Web")
 
+	// The patient panel: the handoff and what the patient told the bot
+	// (an audited read), and the queue figures.
+	waitText(t, agent, "#handoff", "agent only")
+	waitText(t, agent, "#transcript", "charged twice")
+	waitText(t, agent, "#queue-stats", "billing")
+	run(t, agent, "writing a private note", chromedp.SendKeys(`#note-input`, "Duplicate charge, visit of May 3"))
+	run(t, agent, "saving the note", chromedp.Click(`#note-save`))
+	waitText(t, agent, "#notes", "Duplicate charge, visit of May 3")
+	// The transfer dialog offers the other queues; Escape leaves it.
+	run(t, agent, "opening the transfer dialog", chromedp.Click(`#transfer-conversation`))
+	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#transfer-dialog`))
+	waitText(t, agent, "#transfer-queue", "general")
+	run(t, agent, "leaving it with Escape", chromedp.KeyEvent(kb.Escape))
+	run(t, agent, "waiting for it to close", chromedp.WaitNotVisible(`#transfer-dialog`))
+
+	// A canned response, from the keyboard: Alt+R, search, Enter; it is
+	// filled in with the patient's first name and can be edited.
+	run(t, agent, "focusing the composer", chromedp.Focus(`#message-input`))
+	run(t, agent, "opening canned responses", chromedp.KeyEvent("r", chromedp.KeyModifiers(kb.ModifierAlt)))
+	run(t, agent, "waiting for the list", chromedp.WaitVisible(`#canned-list li`))
+	run(t, agent, "searching", chromedp.SendKeys(`#canned-filter`, "anything else"))
+	run(t, agent, "choosing with Enter", chromedp.KeyEvent("\r"))
+	if v := run(t, agent, "reading the composer", chromedp.Value(`#message-input`)); !strings.Contains(v, "anything else I can help you with today, Rosa?") {
+		t.Fatalf("the canned response reads %q", v)
+	}
+	run(t, agent, "clearing the composer", chromedp.Evaluate[bool](`(document.querySelector("#message-input").value = "") === ""`))
+
 	run(t, agent, "typing to the patient", chromedp.SendKeys(`#message-input`, "Hello Rosa, I can help with that charge.\r"))
 	waitText(t, patient, "#messages", "I can help with that charge")
 	run(t, patient, "typing a reply", chromedp.SendKeys(`#message-input`, "Thank you, it was on May 3."))
@@ -140,6 +168,9 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
 	run(t, agent, "confirming", chromedp.Click(`#close-confirm`))
 	waitText(t, patient, "#status", "This conversation has ended")
+	if strings.Contains(run(t, patient, "reading the patient's messages", chromedp.Text(`#messages`)), "Duplicate charge") {
+		t.Fatal("the patient sees the agent's private note")
+	}
 	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations li`))
 }
 

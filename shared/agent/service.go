@@ -10,6 +10,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 // Config holds the service's settings.
@@ -36,6 +37,12 @@ type Service struct {
 	trigger  Trigger
 	audit    Audit
 	queues   []string
+	waiting  QueueReader
+}
+
+// QueueReader lists a queue's waiting conversations.
+type QueueReader interface {
+	Waiting(ctx context.Context, queue string) ([]routing.Waiting, error)
 }
 
 // WithAudit records every read of patient context in the trail.
@@ -44,9 +51,10 @@ func (s *Service) WithAudit(a Audit) *Service {
 	return s
 }
 
-// WithQueues names the queues a conversation may be transferred to.
-func (s *Service) WithQueues(queues []string) *Service {
-	s.queues = queues
+// WithQueues names the queues a conversation may be transferred to and
+// reads their figures for the queues action.
+func (s *Service) WithQueues(queues []string, r QueueReader) *Service {
+	s.queues, s.waiting = queues, r
 	return s
 }
 
@@ -133,6 +141,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	switch f.Action {
 	case protocol.ActionPresence:
 		return s.presence(ctx, c, f)
+	case protocol.ActionQueues:
+		return s.queueFigures(ctx, c, f)
 	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
 		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote:
 		if s.work == nil {
@@ -158,6 +168,56 @@ func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFr
 		return fmt.Errorf("setting presence: %w", err)
 	}
 	return s.ToAgent(ctx, c.AgentID, protocol.PresenceFrame{Type: "presence", Status: string(a.Presence), RequestID: f.RequestID})
+}
+
+// queueFigures answers the queues action: supervisors and admins see every
+// queue, agents the queues they serve.
+func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+	if s.waiting == nil {
+		return fmt.Errorf("agent service: queues without a queue reader configured")
+	}
+	me := Identity{Roles: c.Roles}
+	watch := s.queues
+	if !me.Has(RoleSupervisor) && !me.Has(RoleAdmin) {
+		a, err := s.agents.Get(ctx, c.AgentID)
+		if err != nil {
+			return err
+		}
+		watch = nil
+		for _, q := range s.queues {
+			if slices.Contains(a.Skills, q) {
+				watch = append(watch, q)
+			}
+		}
+	}
+	now := s.now()
+	frame := protocol.QueueFrame{Type: "queue", RequestID: f.RequestID, Queues: []protocol.QueueStat{}, TransferQueues: s.queues, At: protocol.FormatTime(now)}
+	for _, q := range watch {
+		ws, err := s.waiting.Waiting(ctx, q)
+		if err != nil {
+			return fmt.Errorf("reading queue %s: %w", q, err)
+		}
+		frame.Queues = append(frame.Queues, Figures(q, ws, now))
+	}
+	if frame.TransferQueues == nil {
+		frame.TransferQueues = []string{}
+	}
+	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+}
+
+// Figures sums up a queue: how many wait, how many of them are urgent, and
+// how long the one waiting longest has waited.
+func Figures(queue string, waiting []routing.Waiting, now time.Time) protocol.QueueStat {
+	st := protocol.QueueStat{Name: queue, Waiting: len(waiting)}
+	for _, w := range waiting {
+		if w.Priority == routing.Urgent {
+			st.Urgent++
+		}
+		if secs := int(now.Sub(w.EnqueuedAt).Seconds()); secs > st.OldestWaitSeconds {
+			st.OldestWaitSeconds = secs
+		}
+	}
+	return st
 }
 
 // ToAgent pushes a frame to every open console of the agent.

@@ -327,3 +327,56 @@ func TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited(t *testin
 		t.Fatalf("a read the trail could not record was shown: %v", err)
 	}
 }
+
+type memQueues map[string][]routing.Waiting
+
+func (m memQueues) Waiting(_ context.Context, q string) ([]routing.Waiting, error) { return m[q], nil }
+
+func TestQueueFiguresShowAgentsTheirQueuesAndSupervisorsAll(t *testing.T) {
+	f := newFixture()
+	q := memQueues{
+		"general": {{ConversationID: "c1", Queue: "general", Priority: routing.Normal, EnqueuedAt: t0.Add(-90 * time.Second)},
+			{ConversationID: "c2", Queue: "general", Priority: routing.Urgent, EnqueuedAt: t0.Add(-10 * time.Second)}},
+		"billing": {{ConversationID: "c3", Queue: "billing", Priority: routing.Normal, EnqueuedAt: t0.Add(-5 * time.Minute)}},
+	}
+	f.svc.WithQueues([]string{"general", "billing", "nurse"}, q)
+	for _, who := range []string{"ana", "sam", "root", "guest"} {
+		if _, err := f.svc.Connect(context.Background(), "conn-"+who, who); err != nil && who != "guest" {
+			t.Fatalf("connect %s: %v", who, err)
+		}
+	}
+	stats := func(conn string) []any {
+		t.Helper()
+		f.push.frames = nil
+		if err := f.svc.Handle(context.Background(), conn, protocol.AgentFrame{Action: protocol.ActionQueues, RequestID: "q"}); err != nil {
+			t.Fatalf("queues from %s: %v", conn, err)
+		}
+		if len(f.push.frames) != 1 || f.push.frames[0].to != conn || f.push.frames[0].frame["type"] != "queue" || f.push.frames[0].frame["requestId"] != "q" {
+			t.Fatalf("queues from %s answered %+v", conn, f.push.frames)
+		}
+		if got := f.push.frames[0].frame["transferQueues"]; len(got.([]any)) != 3 {
+			t.Errorf("transferQueues = %v", got)
+		}
+		return f.push.frames[0].frame["queues"].([]any)
+	}
+	ana := stats("conn-ana")
+	if len(ana) != 1 {
+		t.Fatalf("an agent serving general sees %v, want general only", ana)
+	}
+	g := ana[0].(map[string]any)
+	if g["name"] != "general" || g["waiting"] != 2.0 || g["urgent"] != 1.0 || g["oldestWaitSeconds"] != 90.0 {
+		t.Errorf("general = %v, want 2 waiting, 1 urgent, oldest 90 s", g)
+	}
+	for _, conn := range []string{"conn-sam", "conn-root"} {
+		all := stats(conn)
+		if len(all) != 3 {
+			t.Fatalf("%s sees %d queues, want 3", conn, len(all))
+		}
+		if b := all[1].(map[string]any); b["name"] != "billing" || b["oldestWaitSeconds"] != 300.0 {
+			t.Errorf("billing = %v", b)
+		}
+		if n := all[2].(map[string]any); n["waiting"] != 0.0 || n["oldestWaitSeconds"] != 0.0 {
+			t.Errorf("an empty queue = %v", n)
+		}
+	}
+}

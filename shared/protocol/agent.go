@@ -17,6 +17,8 @@ const (
 	ActionTransfer = "transfer"
 	ActionContext  = "context"
 	ActionNote     = "note"
+	// ActionQueues asks for the queues' figures (waiting, oldest wait).
+	ActionQueues = "queues"
 	// ActionSend and ActionTyping are shared with the patient API.
 )
 
@@ -128,6 +130,8 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, err
 		}
 		return f, checkText(f.Text)
+	case ActionQueues:
+		return f, nil
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:
@@ -207,4 +211,23 @@ type NoteFrame struct {
 	Agent          string `json:"agent"`
 	Text           string `json:"text"`
 	At             string `json:"at"`
+}
+
+// QueueFrame gives the figures of the queues a console may watch: every
+// queue for supervisors and admins, an agent's own queues (skills) for
+// agents. TransferQueues are the queues a conversation may be sent to.
+type QueueFrame struct {
+	Type           string      `json:"type"` // "queue"
+	RequestID      string      `json:"requestId,omitempty"`
+	Queues         []QueueStat `json:"queues"`
+	TransferQueues []string    `json:"transferQueues"`
+	At             string      `json:"at"`
+}
+
+// QueueStat is one queue's figures.
+type QueueStat struct {
+	Name              string `json:"name"`
+	Waiting           int    `json:"waiting"`
+	OldestWaitSeconds int    `json:"oldestWaitSeconds"`
+	Urgent            int    `json:"urgent"`
 }

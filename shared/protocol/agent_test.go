@@ -31,6 +31,14 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"close","conversationId":"c1","disposition":"resolved"}`, "", "", ""},
 		{`{"action":"close","conversationId":"c1"}`, "bad_request", "", ""},
 		{`{"action":"close","conversationId":"c1","disposition":"` + strings.Repeat("x", 101) + `"}`, "bad_request", "", ""},
+		{`{"action":"transfer","conversationId":"c1","queue":"billing"}`, "", "", ""},
+		{`{"action":"transfer","conversationId":"c1","queue":"no such/queue"}`, "bad_request", "", ""},
+		{`{"action":"transfer","conversationId":"c1"}`, "bad_request", "", ""},
+		{`{"action":"context","conversationId":"c1","reason":"quality review"}`, "", "", ""},
+		{`{"action":"context","conversationId":"c1","reason":"` + strings.Repeat("x", 201) + `"}`, "bad_request", "", ""},
+		{`{"action":"note","conversationId":"c1","text":"called back"}`, "", "", ""},
+		{`{"action":"note","conversationId":"c1","text":""}`, "bad_request", "", ""},
+		{`{"action":"queues","requestId":"q1"}`, "", "", "q1"},
 	} {
 		f, err := DecodeAgent([]byte(tc.body))
 		if string(fault.CodeOf(err)) != tc.code {

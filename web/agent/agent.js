@@ -11,6 +11,7 @@
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 15000;
   const TYPING_EVERY_MS = 3000;
+  const QUEUES_EVERY_MS = 15000;
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -21,6 +22,12 @@
     workspaceHeading: $('workspace-heading'), messages: $('messages'), typing: $('typing'), composer: $('composer'),
     input: $('message-input'), send: $('send'), context: $('context'), closeButton: $('close-conversation'),
     closeDialog: $('close-dialog'), closeForm: $('close-form'), disposition: $('disposition'), closeCancel: $('close-cancel'),
+    handoff: $('handoff'), transcript: $('transcript'), transcriptCount: $('transcript-count'), transcriptEarlier: $('transcript-earlier'),
+    notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
+    transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
+    transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'),
+    cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
+    cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
   };
 
   let config = null;
@@ -33,6 +40,12 @@
   let reqSeq = 0;
   let msgSeq = 0;
   let lastTypingSent = 0;
+  let agentFirstName = '';
+  let canned = [];                     // from canned.json
+  let cannedShown = [];
+  let cannedPick = 0;
+  let transferQueues = [];             // from the queue frame
+  let queueTimer = 0;
   const requests = new Map();          // requestId -> {action, conversationId}
   const offers = new Map();            // conversationId -> offer frame (+ timer)
   const convs = new Map();             // conversationId -> {id, patient, state, summary, queue, priority, language, messages: Map}
@@ -94,6 +107,8 @@
       el.password.value = '';
       const claims = tokenClaims(token);
       el.agentName.textContent = claims.name || claims['cognito:username'] || username;
+      agentFirstName = String(el.agentName.textContent).split(' ')[0];
+      loadCanned();
       el.signIn.hidden = true;
       el.who.hidden = false;
       el.console.hidden = false;
@@ -108,6 +123,7 @@
   function signOut(message) {
     token = '';
     clearTimeout(retryTimer);
+    clearInterval(queueTimer);
     if (sock) { const s = sock; sock = null; s.close(); }
     connected = false;
     for (const o of offers.values()) clearInterval(o.timer);
@@ -142,6 +158,9 @@
       attempt = 0;
       renderConnection();
       request({ action: 'presence', status: el.presence.value });
+      request({ action: 'queues' });
+      clearInterval(queueTimer);
+      queueTimer = setInterval(() => { if (connected && !document.hidden) request({ action: 'queues' }); }, QUEUES_EVERY_MS);
     };
     ws.onmessage = (e) => {
       let f;
@@ -191,12 +210,17 @@
       case 'ack': break;
       case 'typing': if (f.conversationId === current && f.role === 'patient') showTyping(); break;
       case 'status': onStatus(f); break;
+      case 'context': onContext(f); break;
+      case 'note': onNote(f); break;
+      case 'queue': onQueues(f); break;
       case 'error': onError(f, req); break;
     }
   }
 
   function onError(f, req) {
     if (req && (req.action === 'accept' || req.action === 'decline')) removeOffer(req.conversationId);
+    const c = req && convs.get(req.conversationId);
+    if (c && (req.action === 'transfer' || req.action === 'close') && (c.state === 'transferring' || c.state === 'closing')) c.state = 'assigned';
     const messages = {
       conflict: 'That offer is no longer yours (it was taken back or has expired).',
       forbidden: 'You are not allowed to do that.',
@@ -264,7 +288,10 @@
     convs.set(f.conversationId, {
       id: f.conversationId, patient: (f.patient && f.patient.name) || 'Patient', state: 'assigned',
       summary: o.summary || '', queue: o.queue || '', priority: o.priority || '', language: o.language || '', messages: new Map(),
+      context: null, notes: [],
     });
+    // The unified patient view (an audited read).
+    request({ action: 'context', conversationId: f.conversationId }, { conversationId: f.conversationId });
     renderConversations();
     show(f.conversationId);
     el.input.focus();
@@ -301,20 +328,208 @@
   }
 
   function renderContext(c) {
-    el.context.replaceChildren();
-    for (const [k, v] of [['Name', c.patient], ['Queue', c.queue], ['Priority', c.priority], ['Language', c.language], ['Bot summary', c.summary]]) {
+    const x = c.context || {};
+    const h = x.handoff || {};
+    definitions(el.context, [['Name', c.patient], ['Language', languageName(x.locale || c.language)], ['Topic', x.topic],
+      ['Queue', c.queue || h.queue], ['Priority', c.priority || h.priority]]);
+    const collected = Object.entries(h.collected || {}).map(([k, v]) => k + ': ' + v).join('\n');
+    definitions(el.handoff, [['Reason', (h.reason || '').replace(/_/g, ' ')], ['Triage level', (h.triageLevel || '').replace(/_/g, ' ')],
+      ['Red flags', (h.redFlags || []).join(', ').replace(/_/g, ' '), 'red-flag'], ['Collected', collected], ['Summary', h.summary || c.summary]]);
+    const transcript = x.transcript || [];
+    el.transcript.replaceChildren(...transcript.map((m) => entry(roleName(m.from), m.text)));
+    el.transcriptCount.textContent = String(transcript.length);
+    el.transcriptEarlier.hidden = !x.earlier;
+    el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
+    if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
+  }
+
+  function definitions(dl, rows) {
+    dl.replaceChildren();
+    for (const [k, v, cls] of rows) {
       if (!v) continue;
       const dt = document.createElement('dt');
       dt.textContent = k;
       const dd = document.createElement('dd');
       dd.textContent = v;
-      el.context.append(dt, dd);
+      if (cls) dd.className = cls;
+      dl.append(dt, dd);
+    }
+  }
+
+  function entry(who, text) {
+    const li = document.createElement('li');
+    if (who) {
+      const w = document.createElement('span');
+      w.className = 'who';
+      w.textContent = who;
+      li.append(w);
+    }
+    li.append(document.createTextNode(text));
+    return li;
+  }
+
+  function roleName(from) {
+    const role = (from && from.role) || 'system';
+    return { patient: 'Patient', bot: 'Bot', agent: (from && from.name) || 'Agent', system: 'System' }[role] || role;
+  }
+
+  function languageName(l) { return { en: 'English', es: 'Spanish' }[l] || l || ''; }
+
+  function onContext(f) {
+    const c = convs.get(f.conversationId);
+    if (!c) return;
+    c.context = f;
+    c.notes = f.notes || [];
+    if (!c.language) c.language = f.locale;
+    if (f.conversationId === current) renderContext(c);
+  }
+
+  function onNote(f) {
+    const c = convs.get(f.conversationId);
+    if (!c) return;
+    c.notes.push(f);
+    if (f.conversationId === current) renderContext(c);
+  }
+
+  function saveNote(e) {
+    e.preventDefault();
+    const c = convs.get(current);
+    const text = el.noteInput.value.trim();
+    if (!c || !text) return;
+    if (request({ action: 'note', conversationId: c.id, text }, { conversationId: c.id })) el.noteInput.value = '';
+  }
+
+  // ---- queues and transfer ----
+
+  function onQueues(f) {
+    transferQueues = f.transferQueues || [];
+    el.queueStats.replaceChildren();
+    for (const q of f.queues || []) {
+      const tr = document.createElement('tr');
+      tr.dataset.queue = q.name;
+      if (q.urgent > 0) tr.className = 'has-urgent';
+      for (const v of [q.name, String(q.waiting), String(q.urgent || 0), q.waiting ? duration(q.oldestWaitSeconds) : '—']) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(td);
+      }
+      el.queueStats.append(tr);
+    }
+    el.queueUpdated.textContent = 'Updated ' + new Date(f.at || Date.now()).toLocaleTimeString();
+  }
+
+  function duration(secs) {
+    const m = Math.floor(secs / 60);
+    return m ? m + ' min ' + (secs % 60) + ' s' : secs + ' s';
+  }
+
+  function openTransfer() {
+    const c = convs.get(current);
+    if (!c || c.state !== 'assigned') return;
+    el.transferQueue.replaceChildren();
+    for (const q of transferQueues) {
+      if (q === c.queue) continue;
+      const opt = document.createElement('option');
+      opt.value = opt.textContent = q;
+      el.transferQueue.append(opt);
+    }
+    if (!el.transferQueue.options.length) { showError('There is no other queue to transfer to.'); return; }
+    el.transferDialog.showModal();
+    el.transferQueue.focus();
+  }
+
+  function confirmTransfer(e) {
+    e.preventDefault();
+    const c = convs.get(current);
+    el.transferDialog.close();
+    if (!c) return;
+    if (request({ action: 'transfer', conversationId: c.id, queue: el.transferQueue.value }, { conversationId: c.id })) c.state = 'transferring';
+  }
+
+  // ---- canned responses ----
+
+  async function loadCanned() {
+    try {
+      const res = await fetch('canned.json', { cache: 'no-store' });
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      canned = (await res.json()).responses || [];
+    } catch {
+      canned = [];
+      el.cannedButton.disabled = true;
+    }
+  }
+
+  function openCanned() {
+    const c = convs.get(current);
+    if (!c || c.state !== 'assigned' || !canned.length) return;
+    el.cannedFilter.value = '';
+    filterCanned();
+    el.cannedDialog.showModal();
+    el.cannedFilter.focus();
+  }
+
+  function cannedText(r, c) {
+    const lang = (c.language || (c.context && c.context.locale)) === 'es' ? 'es' : 'en';
+    return (r[lang] || r.en).replaceAll('{patient}', c.patient.split(' ')[0]).replaceAll('{agent}', agentFirstName);
+  }
+
+  function filterCanned() {
+    const c = convs.get(current);
+    const q = el.cannedFilter.value.trim().toLowerCase();
+    cannedShown = canned.filter((r) => !q || (r.title + ' ' + r.en + ' ' + r.es).toLowerCase().includes(q));
+    cannedPick = 0;
+    el.cannedList.replaceChildren();
+    cannedShown.forEach((r, i) => {
+      const li = document.createElement('li');
+      li.id = 'canned-' + r.id;
+      li.setAttribute('role', 'option');
+      li.dataset.id = r.id;
+      const t = document.createElement('span');
+      t.className = 'canned-title';
+      t.textContent = r.title;
+      const x = document.createElement('span');
+      x.className = 'canned-text';
+      x.textContent = c ? cannedText(r, c) : r.en;
+      li.append(t, x);
+      li.addEventListener('click', () => { cannedPick = i; useCanned(); });
+      el.cannedList.append(li);
+    });
+    markCanned();
+  }
+
+  function markCanned() {
+    [...el.cannedList.children].forEach((li, i) => li.setAttribute('aria-selected', String(i === cannedPick)));
+    const li = el.cannedList.children[cannedPick];
+    if (li) { el.cannedFilter.setAttribute('aria-activedescendant', li.id); li.scrollIntoView({ block: 'nearest' }); }
+  }
+
+  function useCanned() {
+    const c = convs.get(current);
+    const r = cannedShown[cannedPick];
+    el.cannedDialog.close();
+    if (!c || !r) return;
+    const text = cannedText(r, c);
+    el.input.value = el.input.value.trim() ? el.input.value.trimEnd() + ' ' + text : text;
+    el.input.focus();
+    el.input.setSelectionRange(el.input.value.length, el.input.value.length);
+  }
+
+  function cannedKeys(e) {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const n = cannedShown.length;
+      if (n) cannedPick = (cannedPick + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+      markCanned();
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      useCanned();
     }
   }
 
   function renderComposer(c) {
     const open = c.state === 'assigned';
-    el.input.disabled = el.send.disabled = !open;
+    el.input.disabled = el.send.disabled = el.cannedButton.disabled = el.transferButton.disabled = !open;
+    if (!canned.length) el.cannedButton.disabled = true;
     el.closeButton.disabled = c.state === 'wrapped';
     el.closeButton.textContent = c.state === 'closed' ? 'Wrap up…' : 'Close…';
   }
@@ -348,6 +563,14 @@
 
   function onStatus(f) {
     const c = convs.get(f.conversationId);
+    if (c && f.state === 'waiting' && (f.requestId || c.state === 'transferring')) {
+      // Our transfer: the conversation is back in a queue, no longer ours.
+      convs.delete(c.id);
+      if (current === c.id) { current = ''; el.workspace.hidden = true; }
+      renderConversations();
+      request({ action: 'queues' });
+      return;
+    }
     if (!c || f.state !== 'closed') return;
     // Our own close (from this or another console of ours) carries its
     // requestId; the patient ending the chat does not: then we wrap up.
@@ -435,6 +658,19 @@
   el.closeButton.addEventListener('click', openClose);
   el.closeCancel.addEventListener('click', () => el.closeDialog.close());
   el.closeForm.addEventListener('submit', confirmClose);
+  el.noteForm.addEventListener('submit', saveNote);
+  el.transferButton.addEventListener('click', openTransfer);
+  el.transferCancel.addEventListener('click', () => el.transferDialog.close());
+  el.transferForm.addEventListener('submit', confirmTransfer);
+  el.cannedButton.addEventListener('click', openCanned);
+  el.cannedCancel.addEventListener('click', () => el.cannedDialog.close());
+  el.cannedFilter.addEventListener('input', filterCanned);
+  el.cannedFilter.addEventListener('keydown', cannedKeys);
+  el.cannedForm = $('canned-form');
+  el.cannedForm.addEventListener('submit', (e) => { e.preventDefault(); useCanned(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.altKey && (e.key === 'r' || e.key === 'R') && !el.workspace.hidden) { e.preventDefault(); openCanned(); }
+  });
 
   window.PSCAgent = { version: VERSION };
 })();
