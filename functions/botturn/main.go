@@ -1,5 +1,7 @@
 // Command botturn is the health bot: it takes one turn per request from
-// the bot-turn SQS FIFO queue (one message group per conversation).
+// the bot-turn SQS FIFO queue (one message group per conversation). It
+// reads the agents table only to know whether anyone who serves a queue is
+// online before handing a patient to a person.
 package main
 
 import (
@@ -23,7 +25,7 @@ func main() {
 	log := startup.Logger("botturn")
 	env := envconf.New()
 	convTable, msgTable, connTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
-	endpoint := env.Required("PATIENT_WS_ENDPOINT")
+	endpoint, agentsTable := env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENTS_TABLE")
 	hours := bot.HoursConfig{Timezone: env.Required("BUSINESS_TIMEZONE"), Weekly: env.Required("BUSINESS_HOURS"), Closures: strings.Split(env.Optional("BUSINESS_CLOSURES"), ",")}
 	cfg := startup.AWS(ctx, log, env)
 	engine, err := bot.Load(hours)
@@ -33,5 +35,6 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	fanout := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil, chat.Config{}, nil, nil)
-	lambda.Start(botturn.NewHandler(bot.NewTurner(engine, convs, fanout, nil), log).Handle)
+	turner := bot.NewTurner(engine, convs, fanout, nil).WithStaffing(ddb.NewAgents(db, agentsTable))
+	lambda.Start(botturn.NewHandler(turner, log).Handle)
 }

@@ -99,6 +99,12 @@ func TestRedFlagGetsEmergencyAnswerFirstAndUrgentEscalation(t *testing.T) {
 }
 
 func TestHumanRequestEscalatesWithHandoffContext(t *testing.T) {
+	// Someone who serves the general queue is online (busy, so the
+	// conversation stays waiting for this test to read).
+	console, _ := poolAgent(t, fmt.Sprintf("gen%d", time.Now().UnixNano()), "general", "en", 1)
+	if f := console.Request(map[string]any{"action": "presence", "status": "busy"}); f["status"] != "busy" {
+		t.Fatalf("going busy: %v", f)
+	}
 	p := startWithBot(t, "Kay")
 	send(t, p.c, p.conversationID, "h-1", "yes")
 	botReply(t, p.c)
@@ -113,6 +119,38 @@ func TestHumanRequestEscalatesWithHandoffContext(t *testing.T) {
 	h := c.Handoff
 	if !handedOff(c.State) || h.Queue != "general" || h.Priority != "normal" || h.Reason != "patient_request" || h.Language != "en" || !strings.Contains(h.Summary, "Topic: billing question") {
 		t.Fatalf("stored handoff = %+v", c)
+	}
+}
+
+// TestNoOneOnlineOffersCallback: nobody who serves the nurse queue is
+// online, so asking for a nurse does not leave the patient waiting for
+// nobody: the bot says so and offers a message for a callback, an
+// appointment request or answers; the patient leaves a message, which
+// goes to the callback queue with the handoff context.
+func TestNoOneOnlineOffersCallback(t *testing.T) {
+	p := startWithBot(t, "Pia")
+	send(t, p.c, p.conversationID, "n-1", "yes")
+	botReply(t, p.c)
+	send(t, p.c, p.conversationID, "n-2", "I want to talk to a nurse")
+	reply := botReply(t, p.c)
+	quick := fmt.Sprint(reply["quickReplies"])
+	if !strings.Contains(reply["text"].(string), "busy or away") || !strings.Contains(quick, "Leave a message") || !strings.Contains(quick, "Request an appointment") {
+		t.Fatalf("with nobody online the bot answered %v", reply)
+	}
+	if c := conversationItem(t, p.conversationID); c.State != "bot" {
+		t.Fatalf("the conversation is %s, want still with the bot", c.State)
+	}
+	send(t, p.c, p.conversationID, "n-3", "Leave a message")
+	botReply(t, p.c)
+	send(t, p.c, p.conversationID, "n-4", "Please call me back tomorrow morning about my medication")
+	if done := botReply(t, p.c); !strings.Contains(done["text"].(string), "call you back") {
+		t.Fatalf("callback reply = %v", done)
+	}
+	if st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" }); st == nil {
+		t.Fatal("the callback request did not reach a queue")
+	}
+	if c := conversationItem(t, p.conversationID); c.Handoff.Queue != "callback" || c.Handoff.Reason != "callback_request" {
+		t.Fatalf("stored handoff = %+v", c.Handoff)
 	}
 }
 

@@ -90,9 +90,9 @@ func TestPatientPageInBrowser(t *testing.T) {
 	}
 }
 
-// TestPatientAndAgentInTwoBrowsers: in one browser a patient chats with the
-// bot and disputes a charge (a person's job); in another an agent signs in
-// to the console, sees the offer, accepts with the keyboard, and they
+// TestPatientAndAgentInTwoBrowsers: in one browser an agent signs in to
+// the console; in another a patient chats with the bot and disputes a
+// charge (a person's job); the agent sees the offer, accepts with the keyboard, and they
 // exchange messages; the agent closes the conversation and the patient
 // sees it ended.
 func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
@@ -103,15 +103,6 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	username, password := fmt.Sprintf("web%d", run0), "Test-Agent-9!"
 	createPoolUser(t, username, password, "Wendy Web", "billing", "en", 3)
 
-	patient := browser(t)
-	run(t, patient, "opening the patient page", chromedp.Navigate(env.Outputs.PatientPage))
-	run(t, patient, "typing the name", chromedp.SendKeys(`#name`, "Rosa Browser"))
-	run(t, patient, "starting", chromedp.Click(`#start`))
-	run(t, patient, "waiting for the bot's greeting", chromedp.WaitVisible(`#messages .quick-reply`))
-	run(t, patient, "typing the dispute", chromedp.SendKeys(`#message-input`, "I was charged twice for my visit"))
-	run(t, patient, "sending it", chromedp.Click(`#send`))
-	waitText(t, patient, "#status", "Waiting for an agent")
-
 	agent := browser(t)
 	run(t, agent, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
 	if v := run(t, agent, "reading the console version", chromedp.Evaluate[string](`window.PSCAgent && window.PSCAgent.version || ""`)); v == "" {
@@ -121,6 +112,20 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "typing the password", chromedp.SendKeys(`#password`, password))
 	run(t, agent, "signing in", chromedp.Click(`#sign-in-button`))
 	run(t, agent, "waiting for the console", chromedp.WaitVisible(`#console`))
+	// The agent is online (the console connects as Available), so the
+	// bot hands the patient over rather than offering a callback.
+	run(t, agent, "waiting for the connection", chromedp.WaitVisible(`#presence`))
+	waitText(t, agent, "#connection", "Connected")
+
+	patient := browser(t)
+	run(t, patient, "opening the patient page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, patient, "typing the name", chromedp.SendKeys(`#name`, "Rosa Browser"))
+	run(t, patient, "starting", chromedp.Click(`#start`))
+	run(t, patient, "waiting for the bot's greeting", chromedp.WaitVisible(`#messages .quick-reply`))
+	run(t, patient, "typing the dispute", chromedp.SendKeys(`#message-input`, "I was charged twice for my visit"))
+	run(t, patient, "sending it", chromedp.Click(`#send`))
+	waitText(t, patient, "#status", "Waiting for an agent")
+
 	run(t, agent, "waiting for the offer", chromedp.WaitVisible(`#offers .offer .accept`))
 	if summary := run(t, agent, "reading the offer", chromedp.Text(`#offers .offer`)); !strings.Contains(summary, "billing") {
 		t.Fatalf("offer reads %q", summary)

@@ -91,7 +91,7 @@ var (
 	requiredTexts = []string{"greeting", "consent", "consentYes", "declined", "askQuestion", "askSymptoms", "handoff", "agentOnly",
 		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo", "emergencyHandoff",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
-		"triageFollowUp", "closed", "callbackAsk", "callbackDone"}
+		"triageFollowUp", "closed", "unstaffed", "callbackAsk", "callbackDone"}
 	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference"}
 	requiredQueues  = []string{"default", "urgent", "nurse", "scheduling", "callback"}

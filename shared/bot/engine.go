@@ -82,6 +82,10 @@ type Input struct {
 	Locale string // the conversation's locale
 	Topic  string // the topic given at start, for routing and the summary
 	Now    time.Time
+	// Staffed reports whether someone who serves the queue is online
+	// (available or busy) to take a handoff now; nil means yes. Urgent,
+	// callback and appointment handoffs wait for a person whatever it says.
+	Staffed func(queue string) bool
 }
 
 // Output is the bot's answer to one input.
@@ -248,8 +252,7 @@ func (t *turn) open() {
 	case t.is("handoff"):
 		t.requestPerson(t.queueForTopic(), ReasonRequested, "handoff")
 	case t.agentOnly() != "":
-		t.say("agentOnly")
-		t.handoff(t.agentOnly(), "normal", ReasonAgentOnly)
+		t.requestPerson(t.agentOnly(), ReasonAgentOnly, "agentOnly")
 	case t.is("leaveMessage"):
 		t.st.Stage = stageCallback
 		t.say("callbackAsk")
@@ -275,8 +278,7 @@ func (t *turn) open() {
 		}
 		t.st.Misses++
 		if t.st.Misses >= maxMisses {
-			t.say("notUnderstoodHandoff")
-			t.handoff(t.queueForTopic(), "normal", ReasonNotUnderstood)
+			t.requestPerson(t.queueForTopic(), ReasonNotUnderstood, "notUnderstoodHandoff")
 			return
 		}
 		t.say("notUnderstood")
@@ -284,11 +286,18 @@ func (t *turn) open() {
 	}
 }
 
-// requestPerson hands off during opening hours; after hours it says so and
-// offers what is available instead.
+// requestPerson hands off during opening hours when someone who serves
+// the queue is online; otherwise it says so and offers what is available
+// instead: a message for a callback, an appointment request, answers.
 func (t *turn) requestPerson(queue, reason, textKey string) {
 	if !t.e.hours.Open(t.in.Now) {
 		t.say("closed", "hours", t.e.hours.describe.In(t.st.Locale))
+		t.replies("closed")
+		return
+	}
+	if t.in.Staffed != nil && !t.in.Staffed(queue) {
+		t.st.Misses = 0
+		t.say("unstaffed")
 		t.replies("closed")
 		return
 	}

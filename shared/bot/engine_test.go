@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ type conversation struct {
 	now   time.Time
 	topic string
 	last  Output
+	// online lists the queues someone serves right now; nil: all.
+	online []string
+	asked  []string
 }
 
 func start(t *testing.T, locale string, now time.Time) *conversation {
@@ -39,7 +43,11 @@ func start(t *testing.T, locale string, now time.Time) *conversation {
 
 func (c *conversation) say(text string) Output {
 	c.t.Helper()
-	c.last = c.e.Turn(c.st, Input{Text: text, Locale: "en", Topic: c.topic, Now: c.now})
+	in := Input{Text: text, Locale: "en", Topic: c.topic, Now: c.now}
+	if c.online != nil {
+		in.Staffed = func(q string) bool { c.asked = append(c.asked, q); return slices.Contains(c.online, q) }
+	}
+	c.last = c.e.Turn(c.st, in)
 	c.st = c.last.State
 	return c.last
 }
@@ -160,6 +168,57 @@ func TestAfterHoursOffersCallback(t *testing.T) {
 	out = c.say("Please call me at 555-0100 tomorrow morning about my bill")
 	if out.Handoff == nil || out.Handoff.Queue != "callback" || out.Handoff.Reason != ReasonCallback {
 		t.Fatalf("callback: %+v", out.Handoff)
+	}
+}
+
+// TestNoOneOnlineOffersCallbackOrBooking: when nobody who serves the queue
+// is online, a request for a person (asked for, an agent-only topic, or
+// after two misses) is not queued to wait for nobody: the patient hears so
+// and is offered a callback message, an appointment request or answers.
+// Red flags, callbacks and appointment requests still go to a person.
+func TestNoOneOnlineOffersCallbackOrBooking(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		say   []string
+		queue string
+	}{
+		{"asked", []string{"talk to a person"}, "general"},
+		{"nurse", []string{"I want to talk to a nurse"}, "nurse"},
+		{"agent-only", []string{"I was charged twice"}, "billing"},
+		{"two misses", []string{"asdf qwerty zxcv", "blorp glorp"}, "general"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, "en", open)
+			c.online = []string{"callback", "scheduling"}
+			c.say("yes")
+			var out Output
+			for _, text := range tc.say {
+				out = c.say(text)
+			}
+			if out.Handoff != nil || !strings.Contains(out.Text, "busy or away") || !slices.Contains(out.QuickReplies, "Leave a message") {
+				t.Fatalf("nobody online: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
+			}
+			if !slices.Contains(c.asked, tc.queue) {
+				t.Fatalf("staffing asked for %v, want %s", c.asked, tc.queue)
+			}
+			c.say("Leave a message")
+			out = c.say("Please call me at 555-0100 tomorrow morning")
+			if out.Handoff == nil || out.Handoff.Queue != "callback" || out.Handoff.Reason != ReasonCallback {
+				t.Fatalf("callback while nobody is online: %+v", out.Handoff)
+			}
+		})
+	}
+	c := start(t, "en", open)
+	c.online = []string{}
+	c.say("yes")
+	if out := c.say("I have crushing chest pain"); out.Handoff == nil || out.Handoff.Priority != "urgent" {
+		t.Fatalf("a red flag with nobody online still goes to a person (urgent): %+v", out.Handoff)
+	}
+	c = start(t, "en", open)
+	c.online = []string{"general"}
+	c.say("yes")
+	if out := c.say("talk to a person"); out.Handoff == nil || out.Handoff.Queue != "general" {
+		t.Fatalf("someone online: %+v", out.Handoff)
 	}
 }
 

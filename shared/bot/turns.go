@@ -30,6 +30,11 @@ type Broadcaster interface {
 	Broadcast(ctx context.Context, conversationID, except string, frame any) error
 }
 
+// Staffing tells whether someone who serves a queue is online.
+type Staffing interface {
+	Staffed(ctx context.Context, queue string) (bool, error)
+}
+
 // SenderName is how the bot signs its messages.
 const SenderName = "Virtual assistant"
 
@@ -39,6 +44,14 @@ type Turner struct {
 	store  Store
 	out    Broadcaster
 	now    func() time.Time
+	staff  Staffing
+}
+
+// WithStaffing makes handoffs to a person depend on someone who serves
+// the queue being online.
+func (t *Turner) WithStaffing(s Staffing) *Turner {
+	t.staff = s
+	return t
 }
 
 // NewTurner wires a Turner; now may be nil for the real clock.
@@ -83,6 +96,14 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("reading message %s: %w", r.MessageID, err)
 		}
 		in.Text, clientID = m.Text, "bot-"+m.ID
+	}
+	if t.staff != nil {
+		// A failed lookup counts as staffed: better to queue the patient
+		// than to turn them away for a read error.
+		in.Staffed = func(queue string) bool {
+			ok, err := t.staff.Staffed(ctx, queue)
+			return ok || err != nil
+		}
 	}
 	out := t.engine.Turn(st, in)
 	if out.Text == "" {

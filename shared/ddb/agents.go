@@ -141,6 +141,32 @@ func (s *Agents) Get(ctx context.Context, agentID string) (agent.Agent, error) {
 	return it.domain(), nil
 }
 
+// Staffed reports whether an agent who serves the queue (a skill) is
+// online: available, or busy and so back soon. The agents table holds a
+// center's tens to hundreds of agents, so a filtered scan that stops at
+// the first match is cheap; it reads only the key.
+func (s *Agents) Staffed(ctx context.Context, queue string) (bool, error) {
+	expr := must(expression.NewBuilder().
+		WithFilter(expression.Contains(expression.Name("skills"), queue).
+			And(expression.Name("presence").In(expression.Value(string(agent.Available)), expression.Value(string(agent.Busy))))).
+		WithProjection(expression.NamesList(expression.Name("agentId"))).Build())
+	in := &dynamodb.ScanInput{TableName: &s.table, FilterExpression: expr.Filter(), ProjectionExpression: expr.Projection(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
+	for {
+		page, err := s.api.Scan(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("looking for an agent online: %w", err)
+		}
+		if len(page.Items) > 0 {
+			return true, nil
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return false, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
 // AgentConnections stores agents' console connections.
 type AgentConnections struct {
 	api   API

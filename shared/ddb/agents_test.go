@@ -55,6 +55,34 @@ func TestAgentProfileKeepsPresence(t *testing.T) {
 	}
 }
 
+// TestStaffed: a queue is staffed while an agent who serves it is
+// available or busy, not when they are away or offline.
+func TestStaffed(t *testing.T) {
+	agents, _ := agentStores()
+	ctx := context.Background()
+	now := time.Now()
+	queue := fmt.Sprintf("q%d", now.UnixNano())
+	id := agent.Identity{AgentID: "staff-" + queue, Name: "Sol", Roles: []agent.Role{agent.RoleAgent}, Skills: []string{"general", queue}, Capacity: 2}
+	if err := agents.SaveProfile(ctx, id, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		presence agent.Presence
+		want     bool
+	}{{agent.Offline, false}, {agent.Available, true}, {agent.Away, false}, {agent.Busy, true}, {agent.Offline, false}} {
+		if _, err := agents.SetPresence(ctx, id.AgentID, tc.presence, now); err != nil {
+			t.Fatal(err)
+		}
+		got, err := agents.Staffed(ctx, queue)
+		if err != nil || got != tc.want {
+			t.Fatalf("agent %s: staffed = %v, %v; want %v", tc.presence, got, err, tc.want)
+		}
+	}
+	if got, err := agents.Staffed(ctx, queue+"-other"); err != nil || got {
+		t.Fatalf("a queue nobody serves: staffed = %v, %v", got, err)
+	}
+}
+
 func TestAgentConnectionsRateLimitAndLookup(t *testing.T) {
 	_, conns := agentStores()
 	ctx := context.Background()
