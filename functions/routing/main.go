@@ -1,6 +1,8 @@
 // Command routing offers waiting conversations to the best available
-// agents, when asked through the routing queue and when an agent becomes
-// available or frees capacity (the agents stream).
+// agents, when asked through the routing queue, when an agent becomes
+// available or frees capacity (the agents stream), and on a schedule
+// (RoutingSweep), which also moves conversations that waited past their
+// queue's maximum wait to its fallback queue (QueueOverflow).
 package main
 
 import (
@@ -32,6 +34,8 @@ func main() {
 	patientEndpoint, agentEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
 	queues := strings.Split(env.Required("ROUTING_QUEUES"), ",")
 	offerTimeout := env.Duration("OFFER_TIMEOUT", 45*time.Second)
+	overflow, err := routing.ParseOverflow(env.Optional("QUEUE_OVERFLOW"), queues)
+	startup.Must(log, "bad configuration: QUEUE_OVERFLOW", err)
 	cfg := startup.AWS(ctx, log, env)
 	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
 	startup.Must(log, "bad configuration", err)
@@ -42,6 +46,6 @@ func main() {
 	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
 	agents := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
 	svc := routing.NewService(ddb.NewRouting(db, convTable, agentsTable), convs, patients, agents,
-		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout}, log, nil, nil)
+		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}, log, nil, nil)
 	lambda.Start(routingapi.NewHandler(svc, log).Routing)
 }

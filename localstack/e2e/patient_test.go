@@ -31,7 +31,10 @@ var env *stacktest.Env
 // tokens get 1s of clock skew, so the expiry test waits seconds, not 30;
 // offers lapse after 3s, so the test of an unaccepted offer is quick.
 func TestMain(m *testing.M) {
-	stacktest.Main(m, &env, &stack.Options{Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "BusinessClosures": "", "AgentTokenSkew": "1s", "OfferTimeout": "3s"}})
+	// Time runs fast here: offers lapse after 3s, the nurse queue
+	// overflows after 3s, and the routing sweep runs every second.
+	stacktest.Main(m, &env, &stack.Options{ScheduleEvery: time.Second, Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00",
+		"BusinessClosures": "", "AgentTokenSkew": "1s", "OfferTimeout": "3s", "QueueOverflow": "nurse=3s>scheduling"}})
 }
 
 func awsCfg() aws.Config {

@@ -57,8 +57,9 @@ func createPoolUser(t *testing.T, username, password, name, skills, languages st
 }
 
 type offeredConversation struct {
-	State      string `dynamodbav:"state"`
-	OfferAgent string `dynamodbav:"offerAgent"`
+	State          string `dynamodbav:"state"`
+	OfferAgent     string `dynamodbav:"offerAgent"`
+	OverflowedFrom string `dynamodbav:"overflowedFrom"`
 }
 
 func offeredItem(t *testing.T, id string) offeredConversation {
@@ -341,5 +342,31 @@ func TestTransferToAnotherQueue(t *testing.T) {
 	}
 	if got := offeredItem(t, conv); got.OfferAgent != secondID {
 		t.Fatalf("after the transfer the conversation is %+v", got)
+	}
+}
+
+// TestLongWaitOverflowsToTheFallbackQueue: the nurse queue overflows to
+// scheduling after 3s here. The only nurse online is busy, so a patient
+// who asks for a nurse waits; the routing sweep (every second here, a
+// schedule in the template) moves the conversation to scheduling, whose
+// agent is offered it.
+func TestLongWaitOverflowsToTheFallbackQueue(t *testing.T) {
+	run := time.Now().UnixNano()
+	nurse, _ := poolAgent(t, fmt.Sprintf("nur%d", run), "nurse", "en", 10)
+	if f := nurse.Request(map[string]any{"action": "presence", "status": "busy"}); f["status"] != "busy" {
+		t.Fatalf("going busy: %v", f)
+	}
+	sched, schedID := poolAgent(t, fmt.Sprintf("sch%d", run), "scheduling", "en", 10)
+	p := startWithBot(t, "Quinn")
+	send(t, p.c, p.conversationID, "o-1", "yes")
+	botReply(t, p.c)
+	send(t, p.c, p.conversationID, "o-2", "I want to talk to a nurse")
+	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+	offer, _ := sched.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	if offer["queue"] != "scheduling" {
+		t.Fatalf("offer after the overflow = %v", offer)
+	}
+	if got := offeredItem(t, p.conversationID); got.State != "offered" || got.OfferAgent != schedID || got.OverflowedFrom != "nurse" {
+		t.Fatalf("stored conversation = %+v, want offered to %s after overflowing from nurse", got, schedID)
 	}
 }

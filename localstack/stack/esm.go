@@ -61,12 +61,71 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 				}
 				s.wg.Add(1)
 				go func() { defer s.wg.Done(); p.run(ctx) }()
+			case "Schedule":
+				every, err := scheduleRate(fmt.Sprint(props["Schedule"]))
+				if err != nil {
+					return fmt.Errorf("function %s event %s: %w", fn.id, name, err)
+				}
+				if s.opts.ScheduleEvery > 0 {
+					every = s.opts.ScheduleEvery
+				}
+				p := &scheduler{s: s, pool: pool, every: every, rule: fmt.Sprintf("arn:aws:events:%s:000000000000:rule/%s-%s", Region, fn.id, name)}
+				s.wg.Add(1)
+				go func() { defer s.wg.Done(); p.run(ctx) }()
 			default:
 				return fmt.Errorf("function %s event %s: type %v is not supported by the local stack", fn.id, name, ev["Type"])
 			}
 		}
 	}
 	return nil
+}
+
+// scheduleRate reads an EventBridge rate expression: rate(1 minute),
+// rate(5 minutes), rate(2 hours), rate(1 day). Cron expressions are not
+// run by the local stack.
+func scheduleRate(expr string) (time.Duration, error) {
+	inner, ok := strings.CutPrefix(strings.TrimSpace(expr), "rate(")
+	inner, ok2 := strings.CutSuffix(inner, ")")
+	fields := strings.Fields(inner)
+	if !ok || !ok2 || len(fields) != 2 {
+		return 0, fmt.Errorf("schedule %q: the local stack runs rate(N unit) expressions only", expr)
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("schedule %q: the rate must be a positive whole number", expr)
+	}
+	unit := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}[fields[1]]
+	if unit == 0 {
+		return 0, fmt.Errorf("schedule %q: the unit must be minute(s), hour(s) or day(s)", expr)
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// scheduler invokes a function on a schedule with EventBridge's
+// "Scheduled Event", as a rule targeting the function does.
+type scheduler struct {
+	s     *Stack
+	pool  *lambdart.Pool
+	every time.Duration
+	rule  string
+}
+
+func (p *scheduler) run(ctx context.Context) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			ev := events.EventBridgeEvent{Version: "0", ID: fmt.Sprintf("sched-%d", now.UnixNano()), DetailType: "Scheduled Event", Source: "aws.events",
+				AccountID: "000000000000", Time: now.UTC(), Region: Region, Resources: []string{p.rule}, Detail: json.RawMessage(`{}`)}
+			payload, _ := json.Marshal(ev)
+			if _, err := p.pool.Invoke(ctx, payload); err != nil && ctx.Err() == nil {
+				p.s.log.Info("scheduled invocation failed", "rule", p.rule, "error", err)
+			}
+		}
+	}
 }
 
 // sqsPollers is how many pollers each SQS event source gets.

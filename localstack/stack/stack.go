@@ -60,6 +60,9 @@ type Options struct {
 	Output       io.Writer // function and emulator output; default os.Stderr
 	// Parameters override the stage's parameter file.
 	Parameters map[string]string
+	// ScheduleEvery, when set, runs every scheduled event at this interval
+	// instead of its own (tests compress time with it).
+	ScheduleEvery time.Duration
 	// ResourcesOnly creates the template's data resources and stops there:
 	// no functions, APIs or pages (for adapter tests).
 	ResourcesOnly bool

@@ -54,12 +54,14 @@ type waitingItem struct {
 	Priority       string   `dynamodbav:"waitPriority"`
 	Language       string   `dynamodbav:"waitLanguage"`
 	EnqueuedAt     string   `dynamodbav:"enqueuedAt"`
+	QueuedAt       string   `dynamodbav:"queuedAt,omitempty"`
 	Refused        []string `dynamodbav:"refused,omitempty,stringset"`
 }
 
 func (it waitingItem) domain() routing.Waiting {
 	at, _ := time.Parse(timeLayout, it.EnqueuedAt)
-	return routing.Waiting{ConversationID: it.ConversationID, Queue: it.Queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: at, Refused: it.Refused}
+	queued, _ := time.Parse(timeLayout, it.QueuedAt)
+	return routing.Waiting{ConversationID: it.ConversationID, Queue: it.Queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: at, QueuedAt: queued, Refused: it.Refused}
 }
 
 // Enqueue moves an escalated conversation to waiting in its queue, once: a
@@ -74,6 +76,7 @@ func (r *Routing) Enqueue(ctx context.Context, w routing.Waiting, now time.Time)
 			Set(expression.Name("waitPriority"), expression.Value(w.Priority)).
 			Set(expression.Name("waitLanguage"), expression.Value(w.Language)).
 			Set(expression.Name("enqueuedAt"), expression.Value(w.EnqueuedAt.UTC().Format(timeLayout))).
+			Set(expression.Name("queuedAt"), expression.Value(now.UTC().Format(timeLayout))).
 			Set(expression.Name("updatedAt"), expression.Value(now.UTC().Format(timeLayout)))).
 		// Waiting at the same place already: a retry of this very write,
 		// whose answer was lost, succeeds again rather than conflicting.
@@ -406,6 +409,7 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
 			Set(expression.Name("waitPriority"), expression.Value(w.Priority)).
 			Set(expression.Name("enqueuedAt"), expression.Value(enq.UTC().Format(timeLayout))).
+			Set(expression.Name("queuedAt"), expression.Value(at)).
 			Set(expression.Name("updatedAt"), expression.Value(at)).
 			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}})).
 			Remove(expression.Name("agentId")).
@@ -428,4 +432,33 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 		return routing.Waiting{}, fmt.Errorf("transferring conversation: %w", err)
 	}
 	return w, nil
+}
+
+// Move puts a waiting conversation in another queue (an overflow), keeping
+// its priority and arrival, on condition that it still waits at the same
+// place: an offer or another router's move since it was read wins, and
+// Move reports false.
+func (r *Routing) Move(ctx context.Context, w routing.Waiting, queue string, now time.Time) (bool, error) {
+	at := now.UTC().Format(timeLayout)
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("waitQueue"), expression.Value(queue)).
+			Set(expression.Name("routedQueue"), expression.Value(queue)).
+			Set(expression.Name("overflowedFrom"), expression.Value(w.Queue)).
+			Set(expression.Name("queuedAt"), expression.Value(at)).
+			Set(expression.Name("updatedAt"), expression.Value(at))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateWaiting))).
+			And(expression.Name("waitQueue").Equal(expression.Value(w.Queue))).
+			And(expression.Name("waitKey").Equal(expression.Value(waitKey(w))))).
+		Build())
+	_, err := r.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &r.convs, Key: convKey(w.ConversationID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("moving conversation to queue %s: %w", queue, err)
+	}
+	return true, nil
 }

@@ -289,3 +289,35 @@ func TestOfferLifecycle(t *testing.T) {
 		t.Fatalf("the ended conversation was queued again: %+v", w)
 	}
 }
+
+// TestMoveOverflowsOnlyFromWhereItWaits: Move takes a waiting conversation
+// to another queue with its place by arrival and a fresh QueuedAt; a
+// second Move from the old place (another router's stale read) is refused.
+func TestMoveOverflowsOnlyFromWhereItWaits(t *testing.T) {
+	store, convs, _, db := routingStore()
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	from, to := fmt.Sprintf("from%d", run), fmt.Sprintf("to%d", run)
+	id := fmt.Sprintf("move%d", run)
+	escalated(t, convs, db, id)
+	arrived := time.Now().Add(-time.Hour)
+	w := routing.Waiting{ConversationID: id, Queue: from, Priority: routing.High, EnqueuedAt: arrived}
+	if err := store.Enqueue(ctx, w, arrived); err != nil {
+		t.Fatal(err)
+	}
+	moveAt := time.Now()
+	if ok, err := store.Move(ctx, w, to, moveAt); err != nil || !ok {
+		t.Fatalf("move: %v %v", ok, err)
+	}
+	if ok, err := store.Move(ctx, w, "elsewhere", moveAt); err != nil || ok {
+		t.Fatalf("a second move from the old queue: %v %v, want refused", ok, err)
+	}
+	old, err := store.Waiting(ctx, from)
+	if err != nil || len(old) != 0 {
+		t.Fatalf("the old queue still lists %+v (%v)", old, err)
+	}
+	got, err := store.Waiting(ctx, to)
+	if err != nil || len(got) != 1 || got[0].Priority != routing.High || got[0].EnqueuedAt.Sub(arrived).Abs() > time.Millisecond || got[0].QueuedAt.Sub(moveAt).Abs() > time.Millisecond {
+		t.Fatalf("the new queue lists %+v (%v), want the conversation with its priority, arrival and a new QueuedAt", got, err)
+	}
+}

@@ -47,6 +47,9 @@ type Waiting struct {
 	Priority       string
 	Language       string
 	EnqueuedAt     time.Time
+	// QueuedAt is when it entered its current queue (escalation, transfer
+	// or overflow); a queue's maximum wait counts from then.
+	QueuedAt time.Time
 	// Refused lists agents who declined or let an offer of this
 	// conversation lapse; it is not offered to them again.
 	Refused []string

@@ -21,6 +21,9 @@ type Store interface {
 	AvailableAgents(ctx context.Context) ([]Agent, error)
 	Offer(ctx context.Context, w Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error)
 	Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error)
+	// Move puts a waiting conversation in another queue, keeping its
+	// priority and arrival, if it still waits where w says (false if not).
+	Move(ctx context.Context, w Waiting, queue string, now time.Time) (bool, error)
 }
 
 // Conversations reads a conversation (for its handoff context).
@@ -60,6 +63,9 @@ type Config struct {
 	Fallback string
 	// OfferTimeout is how long an agent has to accept an offer.
 	OfferTimeout time.Duration
+	// Overflow maps a queue to its maximum wait and the queue its
+	// conversations move to after it (see ParseOverflow).
+	Overflow map[string]Overflow
 }
 
 // Service escalates handed-off conversations and routes waiting ones.
@@ -147,6 +153,11 @@ func (s *Service) Route(ctx context.Context) error {
 		if len(waiting) == 0 {
 			break
 		}
+		if pass == 0 {
+			if err := s.overflow(ctx, waiting, moved); err != nil {
+				return err
+			}
+		}
 		agents, err := s.store.AvailableAgents(ctx)
 		if err != nil {
 			return err
@@ -192,6 +203,32 @@ func (s *Service) Route(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// overflow moves the conversations that waited past their queue's maximum
+// wait to its fallback queue, in place in the list routing plans over.
+func (s *Service) overflow(ctx context.Context, waiting []Waiting, moved map[string]bool) error {
+	overdue := Overdue(waiting, s.cfg.Overflow, s.now())
+	if len(overdue) == 0 {
+		return nil
+	}
+	for i, w := range waiting {
+		to, ok := overdue[w.ConversationID]
+		if !ok {
+			continue
+		}
+		done, err := s.store.Move(ctx, w, to, s.now())
+		if err != nil {
+			return fmt.Errorf("overflowing %s: %w", w.ConversationID, err)
+		}
+		if !done {
+			continue // offered or moved meanwhile; the next pass sees it
+		}
+		s.log.InfoContext(ctx, "overflowed", "conversation_id", w.ConversationID, "from", w.Queue, "to", to)
+		moved[w.Queue], moved[to] = true, true
+		waiting[i].Queue, waiting[i].QueuedAt = to, s.now()
+	}
+	return nil
 }
 
 // Expire takes back an offer that is still pending past its time: the

@@ -102,6 +102,16 @@ func (m *memStore) Release(_ context.Context, id, agentID, offerID string, away 
 	return true, nil
 }
 
+func (m *memStore) Move(_ context.Context, w Waiting, queue string, now time.Time) (bool, error) {
+	cur, ok := m.waiting[w.ConversationID]
+	if !ok || cur.Queue != w.Queue {
+		return false, nil
+	}
+	cur.Queue, cur.QueuedAt = queue, now
+	m.waiting[w.ConversationID] = cur
+	return true, nil
+}
+
 type convs map[string]chat.Conversation
 
 func (c convs) Get(_ context.Context, id string) (chat.Conversation, error) { return c[id], nil }
@@ -238,5 +248,34 @@ func TestExpireTakesBackAPendingOfferAndSetsTheAgentAway(t *testing.T) {
 	want := []told{{"ana", protocol.PresenceFrame{Type: "presence", Status: "away"}}}
 	if !slices.Equal(agents.frames, want) {
 		t.Errorf("agent told %v, want away", agents.frames)
+	}
+}
+
+// TestRouteOverflowsLongWaitsToTheFallbackQueue: billing overflows to
+// general after 10 minutes. The conversation that waited 11 minutes in
+// billing (no billing agent online) moves to general, keeping its
+// arrival, and is offered to the general agent; the one that came into
+// billing a minute ago stays; both patients hear their place.
+func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
+	store := newMemStore(Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1})
+	store.waiting["late"] = Waiting{ConversationID: "late", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-11 * time.Minute), QueuedAt: t0.Add(-11 * time.Minute)}
+	store.waiting["new"] = Waiting{ConversationID: "new", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-20 * time.Minute), QueuedAt: t0.Add(-time.Minute)}
+	patients := &recorder{}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := NewService(store, convs{"late": escalatedConv("late", "billing", "normal", "en")}, patients, &recorder{}, &triggers{},
+		Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]Overflow{"billing": {After: 10 * time.Minute, To: "general"}}},
+		log, func() time.Time { return t0 }, func() string { return "offer-1" })
+	if err := svc.Route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.offers["late"] != "gus" {
+		t.Fatalf("offers = %v, want the overdue billing conversation offered to the general agent", store.offers)
+	}
+	if w := store.waiting["new"]; w.Queue != "billing" {
+		t.Fatalf("the recent one moved to %s", w.Queue)
+	}
+	want := []told{{"new", protocol.StatusFrame{Type: "status", ConversationID: "new", State: "waiting", QueuePosition: 1}}}
+	if !slices.Equal(patients.frames, want) {
+		t.Errorf("patients told %v, want %v", patients.frames, want)
 	}
 }

@@ -60,9 +60,10 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 }
 
 // Routing serves the routing function's triggers: the routing queue (a
-// request to run) and the agents stream (an agent became available, freed
-// capacity or gained some). One run looks at every queue, so a batch
-// needs one run however many records it has.
+// request to run), the agents stream (an agent became available, freed
+// capacity or gained some) and the sweep schedule (an EventBridge
+// "Scheduled Event": no records, so it always runs). One run looks at
+// every queue, so a batch needs one run however many records it has.
 func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
 	var probe struct {
 		Records []struct {

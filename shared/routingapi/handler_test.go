@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"testing"
 
@@ -94,6 +95,17 @@ func TestRoutingRunsForRequestsAndForRoomMade(t *testing.T) {
 	}
 	if n := run(events.SQSEvent{Records: []events.SQSMessage{{EventSource: "aws:sqs", Body: `{"reason":"escalated"}`}, {EventSource: "aws:sqs", Body: `{}`}}}); n != 1 {
 		t.Errorf("a batch of two requests ran routing %d times, want once", n)
+	}
+	sweep, err := os.ReadFile("../../events/eventbridge-routing-sweep.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scheduled events.EventBridgeEvent
+	if err := json.Unmarshal(sweep, &scheduled); err != nil || scheduled.DetailType != "Scheduled Event" {
+		t.Fatalf("sample sweep event: %v", err)
+	}
+	if n := run(scheduled); n != 1 {
+		t.Errorf("the scheduled sweep ran routing %d times, want once", n)
 	}
 	agent := func(old, new map[string]string) events.DynamoDBEvent {
 		return events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record("1", old, new)}}
