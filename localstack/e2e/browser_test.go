@@ -169,6 +169,17 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, patient, "sending the reply", chromedp.Click(`#send`))
 	waitText(t, agent, "#messages", "it was on May 3")
 
+	// A reload (the token lives in memory only, so the agent signs in
+	// again) gives the conversation back, with its history.
+	run(t, agent, "reloading the console", chromedp.Reload())
+	run(t, agent, "typing the username again", chromedp.SendKeys(`#username`, username))
+	run(t, agent, "typing the password again", chromedp.SendKeys(`#password`, password))
+	run(t, agent, "signing in again", chromedp.Click(`#sign-in-button`))
+	run(t, agent, "waiting for the conversation to come back", chromedp.WaitVisible(`#workspace`))
+	waitText(t, agent, "#conversations", "Rosa Browser")
+	waitText(t, agent, "#messages", "it was on May 3")
+	waitText(t, agent, "#messages", "I can help with that charge")
+
 	run(t, agent, "opening the close dialog", chromedp.Click(`#close-conversation`))
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
 	run(t, agent, "confirming", chromedp.Click(`#close-confirm`))

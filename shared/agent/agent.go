@@ -130,6 +130,8 @@ type Assignments interface {
 	// Transfer puts the agent's conversation in another queue and frees
 	// their capacity; it returns the conversation's new place.
 	Transfer(ctx context.Context, conversationID, agentID, queue string, now time.Time) (routing.Waiting, error)
+	// Held lists the conversations the agent holds, until wrap-up.
+	Held(ctx context.Context, agentID string) ([]chat.Conversation, error)
 }
 
 // Conversations reads conversations and stores agents' messages and notes.

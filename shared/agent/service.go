@@ -144,7 +144,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	case protocol.ActionQueues:
 		return s.queueFigures(ctx, c, f)
 	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
-		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote:
+		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
 		if s.work == nil {
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
@@ -241,6 +241,16 @@ func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error 
 func (s *Service) conversation(ctx context.Context, c Connection, f protocol.AgentFrame) error {
 	now := s.now()
 	switch f.Action {
+	case protocol.ActionConversations:
+		held, err := s.work.Held(ctx, c.AgentID)
+		if err != nil {
+			return fmt.Errorf("listing held conversations: %w", err)
+		}
+		frame := protocol.ConversationsFrame{Type: "conversations", RequestID: f.RequestID, Conversations: []protocol.HeldView{}}
+		for _, h := range held {
+			frame.Conversations = append(frame.Conversations, protocol.HeldView{ConversationID: h.ID, Patient: protocol.Patient{Name: h.PatientName}, State: string(h.State)})
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(frame))
 	case protocol.ActionAccept:
 		me, err := s.agents.Get(ctx, c.AgentID)
 		if err != nil {

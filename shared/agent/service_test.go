@@ -268,6 +268,47 @@ func (noAssignments) Transfer(context.Context, string, string, string, time.Time
 	return routing.Waiting{}, errors.New("unexpected transfer")
 }
 
+func (noAssignments) Held(context.Context, string) ([]chat.Conversation, error) {
+	return nil, errors.New("unexpected held")
+}
+
+// held lists the conversations each agent holds.
+type held struct {
+	noAssignments
+	by map[string][]chat.Conversation
+}
+
+func (h held) Held(_ context.Context, agentID string) ([]chat.Conversation, error) {
+	return h.by[agentID], nil
+}
+
+// TestConversationsListsTheCallersHeldConversations: a console that
+// reconnects gets back the caller's conversations, and only theirs.
+func TestConversationsListsTheCallersHeldConversations(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	f.svc.WithConversations(held{by: map[string][]chat.Conversation{
+		"a1": {{ID: "c1", PatientName: "Pat", State: chat.StateAssigned}, {ID: "c2", PatientName: "Lou", State: chat.StateClosed}},
+		"s1": {{ID: "c9", PatientName: "Other", State: chat.StateAssigned}},
+	}}, memConvs{}, nil, nil)
+	for c, token := range map[string]string{"ca": "ana", "cr": "root"} {
+		if _, err := f.svc.Connect(ctx, c, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Handle(ctx, "ca", protocol.AgentFrame{Action: protocol.ActionConversations, RequestID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(f.push.frames[0].frame)
+	want := `{"conversations":[{"conversationId":"c1","patient":{"name":"Pat"},"state":"assigned"},{"conversationId":"c2","patient":{"name":"Lou"},"state":"closed"}],"requestId":"r","type":"conversations"}`
+	if len(f.push.frames) != 1 || f.push.frames[0].to != "ca" || string(b) != want {
+		t.Fatalf("answered %v %s, want %s", f.push.frames, b, want)
+	}
+	if err := f.svc.Handle(ctx, "cr", protocol.AgentFrame{Action: protocol.ActionConversations}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("an admin listing conversations: %v, want forbidden", err)
+	}
+}
+
 type memAudit struct {
 	entries []AuditEntry
 	fail    bool

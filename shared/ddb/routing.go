@@ -251,6 +251,9 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 			Set(expression.Name("agentName"), expression.Value(agentName)).
 			Set(expression.Name("assignedAt"), expression.Value(at)).
 			Set(expression.Name("updatedAt"), expression.Value(at)).
+			// In the agent's held conversations (byAgent) until wrap-up.
+			Set(expression.Name("heldBy"), expression.Value(agentID)).
+			Set(expression.Name("heldSince"), expression.Value(sortable(now)+"#"+conversationID)).
 			Remove(expression.Name("offerAgent")).
 			Remove(expression.Name("offerId")).
 			Remove(expression.Name("offerExpiresAt"))).
@@ -351,7 +354,9 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
 			Set(expression.Name("disposition"), expression.Value(disposition)).
 			Set(expression.Name("closedAt"), expression.Value(at)).
-			Set(expression.Name("updatedAt"), expression.Value(at))).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Remove(expression.Name("heldBy")).
+			Remove(expression.Name("heldSince"))).
 		// Assigned, or ended by the patient and not yet wrapped up.
 		WithCondition(expression.Name("agentId").Equal(expression.Value(agentID)).
 			And(expression.AttributeNotExists(expression.Name("disposition"))).
@@ -413,7 +418,9 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 			Set(expression.Name("updatedAt"), expression.Value(at)).
 			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}})).
 			Remove(expression.Name("agentId")).
-			Remove(expression.Name("agentName"))).
+			Remove(expression.Name("agentName")).
+			Remove(expression.Name("heldBy")).
+			Remove(expression.Name("heldSince"))).
 		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
 			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
 		Build())
@@ -461,4 +468,37 @@ func (r *Routing) Move(ctx context.Context, w routing.Waiting, queue string, now
 		return false, fmt.Errorf("moving conversation to queue %s: %w", queue, err)
 	}
 	return true, nil
+}
+
+// HeldIndex is the conversations table's sparse index of held
+// conversations: heldBy (the agent), heldSince.
+const HeldIndex = "byAgent"
+
+// Held lists the conversations the agent holds (accepted and not yet
+// wrapped up, including those the patient ended), oldest first. The index
+// is eventually consistent, so each is read again and one no longer held
+// is left out.
+func (r *Routing) Held(ctx context.Context, agentID string) ([]chat.Conversation, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("heldBy").Equal(expression.Value(agentID))).Build())
+	keys, err := queryAll[struct {
+		ID string `dynamodbav:"conversationId"`
+	}](ctx, r.api, &dynamodb.QueryInput{
+		TableName: &r.convs, IndexName: stringPtr(HeldIndex), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	convs := NewConversations(r.api, r.convs, "")
+	out := make([]chat.Conversation, 0, len(keys))
+	for _, k := range keys {
+		c, err := convs.Get(ctx, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if c.AgentID == agentID && c.Disposition == "" && (c.State == chat.StateAssigned || c.State == chat.StateClosed) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

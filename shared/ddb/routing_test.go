@@ -241,6 +241,9 @@ func TestOfferLifecycle(t *testing.T) {
 	if _, err := store.Accept(ctx, a.ConversationID, agentID, "Ana", time.Now()); err != nil {
 		t.Fatalf("accepting again (a retry): %v", err)
 	}
+	if held, err := store.Held(ctx, agentID); err != nil || len(held) != 1 || held[0].ID != a.ConversationID {
+		t.Fatalf("held after accepting = %+v (%v), want the accepted conversation", held, err)
+	}
 
 	b := offer(fmt.Sprintf("life-b%d", run))
 	if ok, err := store.Release(ctx, b.ConversationID, agentID, "", false, time.Now()); err != nil || !ok {
@@ -257,6 +260,9 @@ func TestOfferLifecycle(t *testing.T) {
 	closed, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now())
 	if err != nil || closed.State != chat.StateClosed || closed.Disposition != "resolved" {
 		t.Fatalf("finish: %+v %v", closed, err)
+	}
+	if held, err := store.Held(ctx, agentID); err != nil || len(held) != 0 {
+		t.Fatalf("held after wrap-up = %+v (%v), want none", held, err)
 	}
 	if _, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now()); err != nil {
 		t.Fatalf("finishing again (a retry): %v", err)

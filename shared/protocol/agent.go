@@ -19,6 +19,9 @@ const (
 	ActionNote     = "note"
 	// ActionQueues asks for the queues' figures (waiting, oldest wait).
 	ActionQueues = "queues"
+	// ActionConversations asks for the caller's held conversations (a
+	// console that reconnects or reloads gets them back).
+	ActionConversations = "conversations"
 	// ActionSend and ActionTyping are shared with the patient API.
 )
 
@@ -130,7 +133,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, err
 		}
 		return f, checkText(f.Text)
-	case ActionQueues:
+	case ActionQueues, ActionConversations:
 		return f, nil
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
@@ -230,4 +233,19 @@ type QueueStat struct {
 	Waiting           int    `json:"waiting"`
 	OldestWaitSeconds int    `json:"oldestWaitSeconds"`
 	Urgent            int    `json:"urgent"`
+}
+
+// ConversationsFrame lists the conversations an agent holds.
+type ConversationsFrame struct {
+	Type          string     `json:"type"` // "conversations"
+	RequestID     string     `json:"requestId,omitempty"`
+	Conversations []HeldView `json:"conversations"`
+}
+
+// HeldView is one held conversation: the patient's name and its state
+// (assigned, or closed when the patient ended it and it awaits wrap-up).
+type HeldView struct {
+	ConversationID string  `json:"conversationId"`
+	Patient        Patient `json:"patient"`
+	State          string  `json:"state"`
 }

@@ -39,6 +39,7 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"note","conversationId":"c1","text":"called back"}`, "", "", ""},
 		{`{"action":"note","conversationId":"c1","text":""}`, "bad_request", "", ""},
 		{`{"action":"queues","requestId":"q1"}`, "", "", "q1"},
+		{`{"action":"conversations","requestId":"c1"}`, "", "", "c1"},
 	} {
 		f, err := DecodeAgent([]byte(tc.body))
 		if string(fault.CodeOf(err)) != tc.code {

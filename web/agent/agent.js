@@ -158,6 +158,7 @@
       attempt = 0;
       renderConnection();
       request({ action: 'presence', status: el.presence.value });
+      request({ action: 'conversations' });
       request({ action: 'queues' });
       clearInterval(queueTimer);
       queueTimer = setInterval(() => { if (connected && !document.hidden) request({ action: 'queues' }); }, QUEUES_EVERY_MS);
@@ -213,6 +214,7 @@
       case 'context': onContext(f); break;
       case 'note': onNote(f); break;
       case 'queue': onQueues(f); break;
+      case 'conversations': onHeld(f); break;
       case 'error': onError(f, req); break;
     }
   }
@@ -285,16 +287,30 @@
   function onAssigned(f) {
     const o = offers.get(f.conversationId) || {};
     removeOffer(f.conversationId);
-    convs.set(f.conversationId, {
-      id: f.conversationId, patient: (f.patient && f.patient.name) || 'Patient', state: 'assigned',
-      summary: o.summary || '', queue: o.queue || '', priority: o.priority || '', language: o.language || '', messages: new Map(),
-      context: null, notes: [],
-    });
-    // The unified patient view (an audited read).
-    request({ action: 'context', conversationId: f.conversationId }, { conversationId: f.conversationId });
+    if (convs.has(f.conversationId)) return;
+    hold(f.conversationId, (f.patient && f.patient.name) || 'Patient', 'assigned', o);
     renderConversations();
     show(f.conversationId);
     el.input.focus();
+  }
+
+  // hold adds a conversation of ours and asks for its patient view (an
+  // audited read), which also brings its history.
+  function hold(id, patient, state, o) {
+    convs.set(id, {
+      id, patient, state, summary: o.summary || '', queue: o.queue || '', priority: o.priority || '', language: o.language || '',
+      messages: new Map(), context: null, notes: [],
+    });
+    request({ action: 'context', conversationId: id }, { conversationId: id });
+  }
+
+  // onHeld restores the conversations we hold after a reload or reconnect.
+  function onHeld(f) {
+    for (const h of f.conversations || []) {
+      if (!convs.has(h.conversationId)) hold(h.conversationId, (h.patient && h.patient.name) || 'Patient', h.state, {});
+    }
+    renderConversations();
+    if (!current && convs.size) show(convs.keys().next().value);
   }
 
   // ---- conversations ----
@@ -381,7 +397,15 @@
     c.context = f;
     c.notes = f.notes || [];
     if (!c.language) c.language = f.locale;
-    if (f.conversationId === current) renderContext(c);
+    if (!c.queue && f.handoff) { c.queue = f.handoff.queue; c.priority = f.handoff.priority; }
+    // The history, for a conversation restored after a reload.
+    let added = false;
+    for (const m of f.transcript || []) {
+      if (!c.messages.has(m.messageId)) { c.messages.set(m.messageId, m); added = true; }
+    }
+    if (f.conversationId === current) {
+      if (added) show(c.id); else renderContext(c);
+    }
   }
 
   function onNote(f) {
