@@ -370,3 +370,28 @@ func TestLongWaitOverflowsToTheFallbackQueue(t *testing.T) {
 		t.Fatalf("stored conversation = %+v, want offered to %s after overflowing from nurse", got, schedID)
 	}
 }
+
+// TestPatientLeavingAnOfferedConversationFreesTheAgent: the patient ends
+// the chat while it is offered; the offer is withdrawn at once — the
+// agent's console hears the conversation is closed, their capacity is
+// free, and they are not set away as for an unanswered offer.
+func TestPatientLeavingAnOfferedConversationFreesTheAgent(t *testing.T) {
+	run := time.Now().UnixNano()
+	console, agentID := poolAgent(t, fmt.Sprintf("wd%d", run), "billing", "en", 10)
+	patient, conv := escalate(t, "Rui")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := patient.Request(map[string]any{"action": "end", "conversationId": conv}); f["type"] != "status" || f["state"] != "closed" {
+		t.Fatalf("end answered %v", f)
+	}
+	_, before := console.Wait(func(f map[string]any) bool {
+		return f["type"] == "status" && f["conversationId"] == conv && f["state"] == "closed"
+	})
+	for _, f := range before {
+		if f["type"] == "presence" && f["status"] == "away" {
+			t.Fatal("the agent was set away: the offer lapsed instead of being withdrawn")
+		}
+	}
+	if a := activeOf(t, agentID); a != 0 {
+		t.Fatalf("the agent still holds %d after the withdrawal", a)
+	}
+}

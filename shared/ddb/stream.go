@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 // FromStreamImage converts a stream record's image (aws-lambda-go's
@@ -75,6 +76,20 @@ func ConversationFromImage(img map[string]events.DynamoDBAttributeValue) (chat.C
 		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation image: %w", err)
 	}
 	return it.domain(), nil
+}
+
+// PendingOffer is the offer a conversations-table stream image carries,
+// if any (routing.OfferCheck's fields).
+func PendingOffer(img map[string]events.DynamoDBAttributeValue) (routing.OfferCheck, error) {
+	av, err := FromStreamImage(img)
+	if err != nil {
+		return routing.OfferCheck{}, err
+	}
+	var it offerItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return routing.OfferCheck{}, fmt.Errorf("unmarshalling conversation image: %w", err)
+	}
+	return routing.OfferCheck{ConversationID: it.ConversationID, AgentID: it.OfferAgent, OfferID: it.OfferID}, nil
 }
 
 // AgentChange is what routing needs of an agents-table stream record.

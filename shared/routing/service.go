@@ -53,6 +53,9 @@ type OfferCheck struct {
 	ConversationID string `json:"conversationId"`
 	AgentID        string `json:"agentId"`
 	OfferID        string `json:"offerId"`
+	// Withdraw: the patient ended the conversation; take the offer back
+	// now, without setting the agent away.
+	Withdraw bool `json:"withdraw,omitempty"`
 }
 
 // Config is routing's configuration.
@@ -243,6 +246,30 @@ func (s *Service) Expire(ctx context.Context, check OfferCheck) error {
 	s.log.InfoContext(ctx, "offer lapsed; agent set away", "conversation_id", check.ConversationID, "agent_id", check.AgentID)
 	if err := s.agents.ToAgent(ctx, check.AgentID, protocol.PresenceFrame{Type: "presence", Status: "away"}); err != nil {
 		s.log.WarnContext(ctx, "presence not delivered", "agent_id", check.AgentID, "error", err)
+	}
+	return nil
+}
+
+// EndedWhileOffered asks the routing function (through the routing queue,
+// which it reads with the rights to change agents) to withdraw the offer
+// of a conversation its patient ended while it was offered.
+func (s *Service) EndedWhileOffered(ctx context.Context, offer OfferCheck) error {
+	offer.Withdraw = true
+	return s.trigger.CheckOfferLater(ctx, offer, 0)
+}
+
+// Withdraw takes back the offer of a conversation its patient ended while
+// it was offered: the agent's capacity comes back at once (not at the
+// offer's lapse, and without setting them away), and their consoles drop
+// the offer.
+func (s *Service) Withdraw(ctx context.Context, offer OfferCheck) error {
+	released, err := s.store.Release(ctx, offer.ConversationID, offer.AgentID, offer.OfferID, false, s.now())
+	if err != nil || !released {
+		return err
+	}
+	s.log.InfoContext(ctx, "offer withdrawn; the patient ended the conversation", "conversation_id", offer.ConversationID, "agent_id", offer.AgentID)
+	if err := s.agents.ToAgent(ctx, offer.AgentID, protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: offer.ConversationID, State: string(chat.StateClosed)}); err != nil {
+		s.log.WarnContext(ctx, "withdrawal not delivered", "agent_id", offer.AgentID, "error", err)
 	}
 	return nil
 }

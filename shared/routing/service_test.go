@@ -279,3 +279,30 @@ func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
 		t.Errorf("patients told %v, want %v", patients.frames, want)
 	}
 }
+
+// TestWithdrawFreesTheAgentWithoutSettingThemAway: the patient ended an
+// offered conversation; the agent gets their capacity back at once, stays
+// available, and their consoles hear it is closed.
+func TestWithdrawFreesTheAgentWithoutSettingThemAway(t *testing.T) {
+	store := newMemStore(Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
+	store.offers["c1"] = "ana"
+	agents, trig := &recorder{}, &triggers{}
+	svc := newService(store, convs{}, &recorder{}, agents, trig)
+	ctx := context.Background()
+	if err := svc.EndedWhileOffered(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"check c1 ana offer-1 after 0s"}; !slices.Equal(*trig, want) || store.offers["c1"] != "ana" {
+		t.Fatalf("the stream side asked %v and changed %v; want only a request to the routing function", *trig, store.offers)
+	}
+	if err := svc.Withdraw(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1", Withdraw: true}); err != nil {
+		t.Fatal(err)
+	}
+	if a := store.agents["ana"]; !a.Available || a.Active != 0 {
+		t.Fatalf("agent after the withdrawal: %+v, want available with no load", *a)
+	}
+	want := []told{{"ana", protocol.StatusFrame{Type: "status", ConversationID: "c1", State: "closed"}}}
+	if !slices.Equal(agents.frames, want) {
+		t.Errorf("agent told %v, want %v", agents.frames, want)
+	}
+}

@@ -22,6 +22,8 @@ type Service interface {
 	Escalate(ctx context.Context, c chat.Conversation) error
 	Route(ctx context.Context) error
 	Expire(ctx context.Context, check routing.OfferCheck) error
+	EndedWhileOffered(ctx context.Context, offer routing.OfferCheck) error
+	Withdraw(ctx context.Context, offer routing.OfferCheck) error
 }
 
 // Handler serves the escalation and routing functions.
@@ -34,7 +36,8 @@ type Handler struct {
 func NewHandler(svc Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
 
 // Escalations serves the conversations stream: each conversation that has
-// just become escalated is put in its queue. A failure reports that record
+// just become escalated is put in its queue, and the offer of one its
+// patient ended while offered is withdrawn. A failure reports that record
 // (and so, the stream being ordered, the rest of the batch) for retry.
 func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
@@ -43,12 +46,17 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 			continue
 		}
 		c, err := ddb.ConversationFromImage(r.Change.NewImage)
-		if err == nil && c.State == chat.StateEscalated {
-			old, _ := ddb.ConversationFromImage(r.Change.OldImage)
-			if old.State == chat.StateEscalated {
-				continue
-			}
+		old, _ := ddb.ConversationFromImage(r.Change.OldImage)
+		switch {
+		case err != nil:
+		case c.State == chat.StateEscalated && old.State != chat.StateEscalated:
 			err = h.svc.Escalate(ctx, c)
+		case c.State == chat.StateClosed && old.State == chat.StateOffered:
+			// The patient ended it while it was offered.
+			var offer routing.OfferCheck
+			if offer, err = ddb.PendingOffer(r.Change.OldImage); err == nil && offer.AgentID != "" {
+				err = h.svc.EndedWhileOffered(ctx, offer)
+			}
 		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", c.ID, "error", err)
@@ -85,7 +93,11 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
 				continue
 			}
 			if req.Check != nil {
-				if err := h.svc.Expire(ctx, *req.Check); err != nil {
+				act := h.svc.Expire
+				if req.Check.Withdraw {
+					act = h.svc.Withdraw
+				}
+				if err := act(ctx, *req.Check); err != nil {
 					h.log.ErrorContext(ctx, "offer check failed", "conversation_id", req.Check.ConversationID, "error", err)
 					return err
 				}

@@ -21,10 +21,22 @@ type fakeService struct {
 	fail      string
 	routes    int
 	checks    []routing.OfferCheck
+	withdrawn []routing.OfferCheck
+	ended     []routing.OfferCheck
 }
 
 func (f *fakeService) Expire(_ context.Context, c routing.OfferCheck) error {
 	f.checks = append(f.checks, c)
+	return nil
+}
+
+func (f *fakeService) Withdraw(_ context.Context, c routing.OfferCheck) error {
+	f.withdrawn = append(f.withdrawn, c)
+	return nil
+}
+
+func (f *fakeService) EndedWhileOffered(_ context.Context, c routing.OfferCheck) error {
+	f.ended = append(f.ended, c)
 	return nil
 }
 
@@ -130,6 +142,7 @@ func TestOfferChecksFromTheRoutingQueue(t *testing.T) {
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c1","agentId":"ana","offerId":"o1"}}`},
 		{EventSource: "aws:sqs", Body: `not json`},
+		{EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c2","agentId":"ben","offerId":"o2","withdraw":true}}`},
 	}}
 	b, _ := json.Marshal(ev)
 	if err := handler(svc).Routing(context.Background(), b); err != nil {
@@ -137,5 +150,26 @@ func TestOfferChecksFromTheRoutingQueue(t *testing.T) {
 	}
 	if len(svc.checks) != 1 || svc.checks[0] != (routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "o1"}) || svc.routes != 1 {
 		t.Fatalf("checks %v, routes %d; want the one check, then a routing run", svc.checks, svc.routes)
+	}
+	if len(svc.withdrawn) != 1 || svc.withdrawn[0].ConversationID != "c2" || !svc.withdrawn[0].Withdraw {
+		t.Fatalf("withdrawn %v, want c2's offer", svc.withdrawn)
+	}
+}
+
+// TestPatientEndingAnOfferedConversationWithdrawsTheOffer: the stream
+// record of an offered conversation becoming closed asks for its offer's
+// withdrawal; other closes do not.
+func TestPatientEndingAnOfferedConversationWithdrawsTheOffer(t *testing.T) {
+	svc := &fakeService{}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", map[string]string{"conversationId": "c1", "state": "offered", "offerAgent": "ana", "offerId": "o1"}, map[string]string{"conversationId": "c1", "state": "closed"}),
+		record("2", map[string]string{"conversationId": "c2", "state": "assigned", "agentId": "ben"}, map[string]string{"conversationId": "c2", "state": "closed"}),
+		record("3", map[string]string{"conversationId": "c3", "state": "waiting"}, map[string]string{"conversationId": "c3", "state": "closed"}),
+	}}
+	if _, err := handler(svc).Escalations(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.ended) != 1 || svc.ended[0] != (routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "o1"}) || len(svc.escalated) != 0 {
+		t.Fatalf("ended %v, escalated %v; want c1's offer only", svc.ended, svc.escalated)
 	}
 }

@@ -586,6 +586,8 @@
   }
 
   function onStatus(f) {
+    // An offer whose patient left meanwhile.
+    if (offers.has(f.conversationId) && f.state === 'closed') { removeOffer(f.conversationId); return; }
     const c = convs.get(f.conversationId);
     if (c && f.state === 'waiting' && (f.requestId || c.state === 'transferring')) {
       // Our transfer: the conversation is back in a queue, no longer ours.
