@@ -48,7 +48,17 @@ type routedConv struct {
 // none can. Every conversation is offered at most once, no agent holds
 // more than their capacity, every unit of capacity is used, and the
 // urgent conversations are the ones served.
+//
+// The whole scenario runs three times (fresh queue and agents each time),
+// so that different interleavings of the routers are exercised; make test
+// runs it under -race.
 func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
+	for rep := range 3 {
+		t.Run(fmt.Sprint("run", rep), concurrentRouting)
+	}
+}
+
+func concurrentRouting(t *testing.T) {
 	store, convs, agents, db := routingStore()
 	ctx := context.Background()
 	run := time.Now().UnixNano()
@@ -92,50 +102,55 @@ func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
 		t.Fatalf("the queue lists %d, first %+v (%v); want 30, the first urgent first", len(listed), listed[0], err)
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for r := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for pass := 0; pass < 50; pass++ {
-				w, err := store.Waiting(ctx, queue)
-				if err != nil {
-					errs <- err
-					return
-				}
-				all, err := store.AvailableAgents(ctx)
-				if err != nil {
-					errs <- err
-					return
-				}
-				byID := map[string]routing.Waiting{}
-				for _, x := range w {
-					byID[x.ConversationID] = x
-				}
-				progress := false
-				for _, o := range routing.Plan(w, all) {
-					res, err := store.Offer(ctx, byID[o.ConversationID], o.AgentID, fmt.Sprintf("o%d-%d", r, pass), time.Now().Add(time.Minute), time.Now())
+	// route runs four routers at once until none makes progress.
+	route := func(round int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for r := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for pass := 0; pass < 50; pass++ {
+					w, err := store.Waiting(ctx, queue)
 					if err != nil {
 						errs <- err
 						return
 					}
-					if res != routing.Stale {
-						progress = true
+					all, err := store.AvailableAgents(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					byID := map[string]routing.Waiting{}
+					for _, x := range w {
+						byID[x.ConversationID] = x
+					}
+					progress := false
+					for _, o := range routing.Plan(w, all) {
+						res, err := store.Offer(ctx, byID[o.ConversationID], o.AgentID, fmt.Sprintf("o%d-%d-%d", round, r, pass), time.Now().Add(time.Minute), time.Now())
+						if err != nil {
+							errs <- err
+							return
+						}
+						if res != routing.Stale {
+							progress = true
+						}
+					}
+					if !progress {
+						return
 					}
 				}
-				if !progress {
-					return
-				}
-			}
-			errs <- fmt.Errorf("router %d still making progress after 50 passes", r)
-		}()
+				errs <- fmt.Errorf("router %d still making progress after 50 passes", r)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	route(1)
 
 	offeredTo := map[string]int{}
 	offered := 0
@@ -179,6 +194,69 @@ func TestConcurrentRoutersNeverDoubleAssignOrOverbook(t *testing.T) {
 	}
 	if left, _ := store.Waiting(ctx, queue); len(left) != 22 {
 		t.Errorf("%d still waiting, want 22", len(left))
+	}
+
+	// Then, round after round, the agents wrap up what they were offered
+	// and the routers run again: every conversation is served exactly
+	// once as capacity comes back, the urgent ones first, the normal ones
+	// in order of arrival.
+	servedIn := map[string]int{}
+	state := func(id string) routedConv {
+		t.Helper()
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c routedConv
+		if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for round := 1; len(servedIn) < len(waiting); round++ {
+		if round > 1 {
+			route(round)
+		}
+		fresh := 0
+		for _, w := range waiting {
+			c := state(w.ConversationID)
+			if c.State != string(chat.StateOffered) {
+				continue
+			}
+			if prev, ok := servedIn[w.ConversationID]; ok {
+				t.Fatalf("%s offered again in round %d (first in round %d)", w.ConversationID, round, prev)
+			}
+			servedIn[w.ConversationID] = round
+			fresh++
+			if _, err := store.Accept(ctx, w.ConversationID, c.OfferAgent, "Agent", time.Now()); err != nil {
+				t.Fatalf("round %d: accept %s: %v", round, w.ConversationID, err)
+			}
+			if _, err := store.Finish(ctx, w.ConversationID, c.OfferAgent, "resolved", time.Now()); err != nil {
+				t.Fatalf("round %d: finish %s: %v", round, w.ConversationID, err)
+			}
+		}
+		if fresh == 0 || fresh > 8 || round > 6 {
+			t.Fatalf("round %d served %d conversations (capacity 8); %d of %d served so far", round, fresh, len(servedIn), len(waiting))
+		}
+		for _, id := range agentIDs {
+			if a := activeOf(t, db, id); a != 0 {
+				t.Fatalf("round %d: agent %s holds %d after wrapping up", round, id, a)
+			}
+		}
+	}
+	lastNormal := 0
+	for _, w := range waiting {
+		r := servedIn[w.ConversationID]
+		if w.Priority == routing.Urgent && r > 2 {
+			t.Errorf("urgent %s served in round %d, want the first two (10 urgent, capacity 8)", w.ConversationID, r)
+		}
+		if w.Priority == routing.Normal {
+			if r < lastNormal {
+				t.Errorf("normal %s served in round %d, before one that arrived earlier (round %d)", w.ConversationID, r, lastNormal)
+			}
+			lastNormal = r
+		}
 	}
 }
 
