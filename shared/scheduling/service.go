@@ -234,6 +234,9 @@ func (s *Service) Reschedule(ctx context.Context, id, patientID, slotID, by stri
 		moved.JoinURL = ""
 	}
 	release, hold := diff(a.Slot.Units(), slot.Units())
+	if slot.Provider != a.Slot.Provider {
+		release, hold = a.Slot.Units(), slot.Units()
+	}
 	switch err := s.store.Update(ctx, moved, release, hold); {
 	case err == nil:
 		return moved, nil
