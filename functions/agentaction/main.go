@@ -20,6 +20,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/envconf"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
+	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -32,9 +33,11 @@ func main() {
 	patientEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
 	retention := time.Duration(env.Int("RETENTION_DAYS", 90)) * 24 * time.Hour
 	auditTable, auditRetention := env.Required("AUDIT_TABLE"), time.Duration(env.Int("AUDIT_RETENTION_DAYS", 2190))*24*time.Hour
-	queues := strings.Split(env.Required("ROUTING_QUEUES"), ",")
+	queues, schedTable := strings.Split(env.Required("ROUTING_QUEUES"), ","), env.Required("SCHEDULING_TABLE")
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
+	dir, err := scheduling.LoadDirectory()
+	startup.Must(log, "loading the scheduling directory", err)
 	mgmt, err := push.NewClient(cfg, endpoint)
 	startup.Must(log, "bad configuration", err)
 	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
@@ -46,6 +49,9 @@ func main() {
 	routes := ddb.NewRouting(db, convTable, agentsTable)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
 		WithConversations(routes, convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
-		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes)
+		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes).
+		// The patient view lists upcoming appointments (read only here;
+		// the booking function books).
+		WithScheduling(scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, 0), scheduling.Config{}, nil))
 	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
 }

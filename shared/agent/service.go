@@ -38,6 +38,7 @@ type Service struct {
 	audit    Audit
 	queues   []string
 	waiting  QueueReader
+	sched    Scheduling
 }
 
 // QueueReader lists a queue's waiting conversations.
@@ -143,6 +144,14 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 		return s.presence(ctx, c, f)
 	case protocol.ActionQueues:
 		return s.queueFigures(ctx, c, f)
+	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments:
+		if !(Identity{Roles: c.Roles}).CanTakeConversations() {
+			return fault.Errorf(fault.Forbidden, "only agents and supervisors book appointments")
+		}
+		if s.work == nil {
+			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
+		}
+		return s.booking(ctx, c, f)
 	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
 		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
 		if s.work == nil {
@@ -388,6 +397,11 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	}
 	for _, n := range notes {
 		frame.Notes = append(frame.Notes, protocol.NoteFrame{Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
+	}
+	if s.sched != nil {
+		if frame.Appointments, err = s.upcoming(ctx, conv); err != nil {
+			return err
+		}
 	}
 	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
 }

@@ -52,6 +52,10 @@ type AgentFrame struct {
 	Disposition     string `json:"disposition,omitempty"`
 	Queue           string `json:"queue,omitempty"`
 	Reason          string `json:"reason,omitempty"`
+	SlotID          string `json:"slotId,omitempty"`
+	AppointmentID   string `json:"appointmentId,omitempty"`
+	// Slots is the search of a slots frame.
+	Slots *SlotQuery `json:"-"`
 }
 
 type rawAgentFrame struct {
@@ -135,6 +139,8 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		return f, checkText(f.Text)
 	case ActionQueues, ActionConversations:
 		return f, nil
+	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments:
+		return f, decodeScheduling(&f, body)
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:
@@ -193,6 +199,8 @@ type ContextFrame struct {
 	// Earlier says older messages were left out of the transcript.
 	Earlier bool        `json:"earlier,omitempty"`
 	Notes   []NoteFrame `json:"notes"`
+	// Appointments are the patient's upcoming ones.
+	Appointments []AppointmentView `json:"appointments,omitempty"`
 }
 
 // HandoffView is why and how the bot handed the conversation off.

@@ -40,6 +40,19 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"note","conversationId":"c1","text":""}`, "bad_request", "", ""},
 		{`{"action":"queues","requestId":"q1"}`, "", "", "q1"},
 		{`{"action":"conversations","requestId":"c1"}`, "", "", "c1"},
+		{`{"action":"slots","specialty":"primary-care","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, "", "", ""},
+		{`{"action":"slots","providerId":"dr-lee","mode":"telehealth","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, "", "", ""},
+		{`{"action":"slots","from":"2026-12-08T00:00:00Z","to":"2026-12-01T00:00:00Z"}`, "bad_request", "", ""},
+		{`{"action":"slots","from":"tomorrow","to":"2026-12-01T00:00:00Z"}`, "bad_request", "", ""},
+		{`{"action":"slots","specialty":"Primary Care!","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, "bad_request", "", ""},
+		{`{"action":"book","conversationId":"c1","slotId":"dr-lee~follow-up~20261201T1300Z"}`, "", "", ""},
+		{`{"action":"book","conversationId":"c1","slotId":"monday at nine"}`, "bad_request", "", ""},
+		{`{"action":"book","slotId":"dr-lee~follow-up~20261201T1300Z"}`, "bad_request", "", ""},
+		{`{"action":"cancel","appointmentId":"ap0123456789abcdef01234567"}`, "", "", ""},
+		{`{"action":"cancel","appointmentId":"../etc"}`, "bad_request", "", ""},
+		{`{"action":"reschedule","appointmentId":"ap0123456789abcdef01234567","slotId":"dr-lee~follow-up~20261201T1300Z"}`, "", "", ""},
+		{`{"action":"reschedule","appointmentId":"ap0123456789abcdef01234567"}`, "bad_request", "", ""},
+		{`{"action":"appointments","conversationId":"c1"}`, "", "", ""},
 	} {
 		f, err := DecodeAgent([]byte(tc.body))
 		if string(fault.CodeOf(err)) != tc.code {
@@ -56,7 +69,8 @@ func TestDecodeAgent(t *testing.T) {
 
 func FuzzDecodeAgent(f *testing.F) {
 	for _, s := range []string{`{"action":"presence","status":"available"}`, `{"action":"presence","status":null}`, `{}`, `[]`, `"`,
-		`{"action":"send","conversationId":"c","clientMessageId":"a","text":"hi"}`, `{"action":"close","conversationId":"c","disposition":"done"}`} {
+		`{"action":"send","conversationId":"c","clientMessageId":"a","text":"hi"}`, `{"action":"close","conversationId":"c","disposition":"done"}`,
+		`{"action":"slots","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, `{"action":"book","conversationId":"c","slotId":"a~b~20261201T1300Z"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -85,6 +99,31 @@ func FuzzDecodeAgent(f *testing.F) {
 		case ActionClose:
 			if fr.ConversationID == "" || fr.Disposition == "" || utf8.RuneCountInString(fr.Disposition) > MaxDispositionRunes {
 				t.Fatalf("invalid close accepted: %+v", fr)
+			}
+		case ActionTransfer, ActionContext, ActionNote:
+			if fr.ConversationID == "" {
+				t.Fatalf("%s without a conversation accepted: %+v", fr.Action, fr)
+			}
+		case ActionQueues, ActionConversations:
+		case ActionSlots:
+			if fr.Slots == nil || !fr.Slots.To.After(fr.Slots.From) {
+				t.Fatalf("invalid slots accepted: %+v", fr)
+			}
+		case ActionBook:
+			if !slotIDPattern.MatchString(fr.SlotID) || fr.ConversationID == "" {
+				t.Fatalf("invalid book accepted: %+v", fr)
+			}
+		case ActionReschedule:
+			if !slotIDPattern.MatchString(fr.SlotID) || !appointmentIDPattern.MatchString(fr.AppointmentID) {
+				t.Fatalf("invalid reschedule accepted: %+v", fr)
+			}
+		case ActionCancel:
+			if !appointmentIDPattern.MatchString(fr.AppointmentID) {
+				t.Fatalf("invalid cancel accepted: %+v", fr)
+			}
+		case ActionAppointments:
+			if fr.ConversationID == "" {
+				t.Fatalf("appointments without a conversation accepted: %+v", fr)
 			}
 		default:
 			t.Fatalf("unknown action accepted: %+v", fr)

@@ -101,12 +101,14 @@ type ErrorFrame struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	RequestID string `json:"requestId,omitempty"`
+	// Alternatives are open slots offered instead of one just taken.
+	Alternatives []SlotView `json:"alternatives,omitempty"`
 }
 
 // NewErrorFrame maps err to its error frame. This is the one place where
 // errors become protocol codes; internal errors say only "internal error".
 func NewErrorFrame(err error, requestID string) ErrorFrame {
-	return ErrorFrame{Type: TypeError, Code: string(fault.CodeOf(err)), Message: fault.MessageOf(err), RequestID: requestID}
+	return ErrorFrame{Type: TypeError, Code: string(fault.CodeOf(err)), Message: fault.MessageOf(err), RequestID: requestID, Alternatives: alternativesOf(err)}
 }
 
 // Encode marshals a server frame. Server frames are plain structs, so

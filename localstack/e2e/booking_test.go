@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+)
+
+// accepted escalates a billing dispute for a patient and has the console's
+// agent accept it; it returns the conversation id.
+func accepted(t *testing.T, console *stacktest.Client, name string) string {
+	t.Helper()
+	_, conv := escalate(t, name)
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := console.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	return conv
+}
+
+// TestAgentBooksReschedulesAndCancelsForThePatient: from the console's
+// routes, an agent searches open slots, books one for the patient of the
+// conversation they hold, sees it in the patient view, reschedules and
+// cancels it; another agent's booking of the same slot is a conflict that
+// offers alternatives, and an agent cannot touch another patient's
+// appointment.
+func TestAgentBooksReschedulesAndCancelsForThePatient(t *testing.T) {
+	run := time.Now().UnixNano()
+	console, _ := poolAgent(t, fmt.Sprintf("bk%d", run), "billing", "en", 10)
+	other, _ := poolAgent(t, fmt.Sprintf("bo%d", run), "billing", "en", 10)
+	conv := accepted(t, console, "Sol")
+	// A week of its own, 40 to 400 days ahead, so no other test books it.
+	from := time.Now().AddDate(0, 0, 40+int(run%360)).UTC().Truncate(24 * time.Hour)
+	slots := console.Request(map[string]any{"action": "slots", "specialty": "cardiology", "from": from.Format(time.RFC3339), "to": from.AddDate(0, 0, 7).Format(time.RFC3339)})
+	list, _ := slots["slots"].([]any)
+	if slots["type"] != "slots" || len(list) < 2 {
+		t.Fatalf("slots answered %v", slots)
+	}
+	first, second := list[0].(map[string]any), list[1].(map[string]any)
+	if first["provider"].(map[string]any)["name"] != "Dr. Elena Rossi" || first["location"].(map[string]any)["address"] == "" {
+		t.Fatalf("slot = %v", first)
+	}
+
+	booked := console.Request(map[string]any{"action": "book", "conversationId": conv, "slotId": first["slotId"]})
+	appt, _ := booked["appointment"].(map[string]any)
+	if booked["type"] != "booked" || booked["start"] != first["start"] || booked["provider"] != "Dr. Elena Rossi" || appt["state"] != "booked" {
+		t.Fatalf("book answered %v", booked)
+	}
+	id := booked["appointmentId"].(string)
+	// The same booking again (a retry) is the same appointment.
+	if again := console.Request(map[string]any{"action": "book", "conversationId": conv, "slotId": first["slotId"]}); again["appointmentId"] != id {
+		t.Fatalf("booking again answered %v", again)
+	}
+	ctxFrame := console.Request(map[string]any{"action": "context", "conversationId": conv})
+	if a, _ := ctxFrame["appointments"].([]any); len(a) != 1 || a[0].(map[string]any)["appointmentId"] != id {
+		t.Fatalf("the patient view's appointments: %v", ctxFrame["appointments"])
+	}
+
+	// Another agent, another patient, the same slot: a conflict with the
+	// next open slots; and they cannot cancel Sol's appointment.
+	otherConv := accepted(t, other, "Tom")
+	taken := other.Request(map[string]any{"action": "book", "conversationId": otherConv, "slotId": first["slotId"]})
+	alts, _ := taken["alternatives"].([]any)
+	if taken["type"] != "error" || taken["code"] != "conflict" || len(alts) != 3 || alts[0].(map[string]any)["slotId"] != second["slotId"] {
+		t.Fatalf("booking a taken slot answered %v", taken)
+	}
+	if f := other.Request(map[string]any{"action": "cancel", "appointmentId": id}); f["code"] != "not_found" {
+		t.Fatalf("another agent cancelling: %v", f)
+	}
+	if f := other.Request(map[string]any{"action": "book", "conversationId": conv, "slotId": second["slotId"]}); f["code"] != "forbidden" {
+		t.Fatalf("booking for a conversation the agent does not hold: %v", f)
+	}
+
+	moved := console.Request(map[string]any{"action": "reschedule", "appointmentId": id, "slotId": second["slotId"]})
+	if moved["type"] != "booked" || moved["start"] != second["start"] || moved["appointment"].(map[string]any)["state"] != "rescheduled" {
+		t.Fatalf("reschedule answered %v", moved)
+	}
+	if f := other.Request(map[string]any{"action": "book", "conversationId": otherConv, "slotId": first["slotId"]}); f["type"] != "booked" {
+		t.Fatalf("the freed slot could not be booked: %v", f)
+	}
+	if f := console.Request(map[string]any{"action": "cancel", "appointmentId": id}); f["type"] != "cancelled" || f["appointmentId"] != id {
+		t.Fatalf("cancel answered %v", f)
+	}
+	if f := console.Request(map[string]any{"action": "appointments", "conversationId": conv}); f["type"] != "appointments" || len(f["appointments"].([]any)) != 0 {
+		t.Fatalf("appointments after cancelling: %v", f)
+	}
+}

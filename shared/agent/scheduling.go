@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// Scheduling is what agents' booking actions need of the scheduling
+// service.
+type Scheduling interface {
+	Directory() *scheduling.Directory
+	Search(ctx context.Context, q scheduling.Query) ([]scheduling.Slot, error)
+	Book(ctx context.Context, r scheduling.BookRequest) (scheduling.Appointment, error)
+	Reschedule(ctx context.Context, id, patientID, slotID, by string) (scheduling.Appointment, error)
+	Cancel(ctx context.Context, id, patientID, by string) (scheduling.Appointment, error)
+	Get(ctx context.Context, id, patientID string) (scheduling.Appointment, error)
+	Upcoming(ctx context.Context, patientID string) ([]scheduling.Appointment, error)
+}
+
+// WithScheduling lets agents search slots and book, reschedule and cancel
+// for the patients of the conversations they hold.
+func (s *Service) WithScheduling(sc Scheduling) *Service {
+	s.sched = sc
+	return s
+}
+
+// maxSlots bounds a slots answer.
+const maxSlots = 30
+
+// booking runs the scheduling actions. Booking, rescheduling, cancelling
+// and listing are for the patient of a conversation the caller holds.
+func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+	if s.sched == nil {
+		return fmt.Errorf("agent service: %s without scheduling configured", f.Action)
+	}
+	switch f.Action {
+	case protocol.ActionSlots:
+		q := f.Slots
+		slots, err := s.sched.Search(ctx, scheduling.Query{Provider: q.ProviderID, Specialty: q.Specialty, Location: q.Location, Language: q.Language,
+			Mode: q.Mode, VisitType: q.VisitType, From: q.From, To: q.To, Limit: maxSlots})
+		if err != nil {
+			return err
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.SlotsFrame{Type: "slots", RequestID: f.RequestID, Slots: s.slotViews(slots, "en")}))
+	case protocol.ActionBook:
+		conv, err := s.held(ctx, c, f.ConversationID)
+		if err != nil {
+			return err
+		}
+		// The conversation and slot make the request token: booking the
+		// same slot again for the conversation is the same booking.
+		a, err := s.sched.Book(ctx, scheduling.BookRequest{Token: "conv:" + conv.ID + ":" + f.SlotID, SlotID: f.SlotID, PatientID: conv.PatientID,
+			PatientName: conv.PatientName, Locale: conv.Locale, ConversationID: conv.ID, By: c.AgentID})
+		if err != nil {
+			return s.slotError(err, conv.Locale)
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(s.bookedFrame(a, f.RequestID)))
+	case protocol.ActionReschedule, protocol.ActionCancel:
+		conv, err := s.holderOfPatient(ctx, c, f.AppointmentID)
+		if err != nil {
+			return err
+		}
+		if f.Action == protocol.ActionCancel {
+			if _, err := s.sched.Cancel(ctx, f.AppointmentID, conv.PatientID, c.AgentID); err != nil {
+				return err
+			}
+			return s.push.Push(ctx, c.ID, protocol.Encode(protocol.CancelledFrame{Type: "cancelled", RequestID: f.RequestID, AppointmentID: f.AppointmentID}))
+		}
+		a, err := s.sched.Reschedule(ctx, f.AppointmentID, conv.PatientID, f.SlotID, c.AgentID)
+		if err != nil {
+			return s.slotError(err, conv.Locale)
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(s.bookedFrame(a, f.RequestID)))
+	default: // appointments
+		conv, err := s.held(ctx, c, f.ConversationID)
+		if err != nil {
+			return err
+		}
+		views, err := s.upcoming(ctx, conv)
+		if err != nil {
+			return err
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.AppointmentsFrame{Type: "appointments", RequestID: f.RequestID, ConversationID: conv.ID, Appointments: views}))
+	}
+}
+
+// held returns a conversation the caller holds (assigned to them).
+func (s *Service) held(ctx context.Context, c Connection, id string) (chat.Conversation, error) {
+	conv, err := s.convs.Get(ctx, id)
+	if err != nil {
+		return chat.Conversation{}, err
+	}
+	if conv.AgentID != c.AgentID || conv.State != chat.StateAssigned {
+		return chat.Conversation{}, fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
+	}
+	return conv, nil
+}
+
+// holderOfPatient finds a conversation the caller holds with the
+// appointment's patient: an agent changes only their own patients'
+// appointments. Another patient's appointment is not found.
+func (s *Service) holderOfPatient(ctx context.Context, c Connection, appointmentID string) (chat.Conversation, error) {
+	held, err := s.work.Held(ctx, c.AgentID)
+	if err != nil {
+		return chat.Conversation{}, err
+	}
+	for _, conv := range held {
+		if conv.State != chat.StateAssigned {
+			continue
+		}
+		if _, err := s.sched.Get(ctx, appointmentID, conv.PatientID); err == nil {
+			return conv, nil
+		}
+	}
+	return chat.Conversation{}, fault.Errorf(fault.NotFound, "no appointment of a patient you are helping has that id")
+}
+
+// upcoming lists the conversation's patient's upcoming appointments.
+func (s *Service) upcoming(ctx context.Context, conv chat.Conversation) ([]protocol.AppointmentView, error) {
+	appts, err := s.sched.Upcoming(ctx, conv.PatientID)
+	if err != nil {
+		return nil, fmt.Errorf("listing appointments: %w", err)
+	}
+	views := []protocol.AppointmentView{}
+	for _, a := range appts {
+		views = append(views, s.appointmentView(a, conv.Locale))
+	}
+	return views, nil
+}
+
+// slotError turns a taken slot into a conflict whose error frame offers
+// the alternatives.
+func (s *Service) slotError(err error, locale string) error {
+	var taken *scheduling.Taken
+	if errors.As(err, &taken) {
+		return &protocol.SlotTaken{Err: err, Alternatives: s.slotViews(taken.Alternatives, locale)}
+	}
+	return err
+}
+
+func (s *Service) bookedFrame(a scheduling.Appointment, requestID string) protocol.BookedFrame {
+	v := s.appointmentView(a, a.Locale)
+	return protocol.BookedFrame{Type: "booked", RequestID: requestID, AppointmentID: a.ID, Start: v.Slot.Start, Provider: v.Slot.Provider.Name, Appointment: v}
+}
+
+func (s *Service) appointmentView(a scheduling.Appointment, locale string) protocol.AppointmentView {
+	return protocol.AppointmentView{AppointmentID: a.ID, State: string(a.State), Slot: s.slotViews([]scheduling.Slot{a.Slot}, locale)[0], JoinURL: a.JoinURL}
+}
+
+// slotViews describes slots with the directory's names.
+func (s *Service) slotViews(slots []scheduling.Slot, locale string) []protocol.SlotView {
+	d := s.sched.Directory()
+	out := make([]protocol.SlotView, 0, len(slots))
+	for _, sl := range slots {
+		p, _ := d.Provider(sl.Provider)
+		v, _ := d.VisitType(sl.VisitType)
+		l, _ := d.Location(sl.Location)
+		place := protocol.Place{ID: l.ID, Name: l.Name, Address: l.Address}
+		if sl.Mode == scheduling.Telehealth {
+			place = protocol.Place{ID: l.ID, Name: "Video visit"}
+		}
+		out = append(out, protocol.SlotView{SlotID: sl.ID, Provider: protocol.Named{ID: p.ID, Name: p.Name}, Specialty: p.Specialty,
+			VisitType: protocol.Named{ID: v.ID, Name: v.Name.In(locale)}, Start: protocol.FormatTime(sl.Start), End: protocol.FormatTime(sl.End),
+			Location: place, Mode: sl.Mode})
+	}
+	return out
+}
