@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,66 @@ func TestAgentBooksReschedulesAndCancelsForThePatient(t *testing.T) {
 	}
 	if f := console.Request(map[string]any{"action": "appointments", "conversationId": conv}); f["type"] != "appointments" || len(f["appointments"].([]any)) != 0 {
 		t.Fatalf("appointments after cancelling: %v", f)
+	}
+}
+
+// chat sends a patient message and returns the bot's reply to it.
+func chat(t *testing.T, p started, n *int, text string) map[string]any {
+	t.Helper()
+	*n++
+	send(t, p.c, p.conversationID, fmt.Sprintf("b-%d", *n), text)
+	return botReply(t, p.c)
+}
+
+func quick(t *testing.T, reply map[string]any, i int) string {
+	t.Helper()
+	q, _ := reply["quickReplies"].([]any)
+	if len(q) <= i {
+		t.Fatalf("reply %q has %d quick replies, want more than %d", reply["text"], len(q), i)
+	}
+	return q[i].(string)
+}
+
+// TestPatientBooksReschedulesAndCancelsWithTheBot: on the local stack a
+// patient asks the bot for an appointment, picks one of the three times it
+// offers, confirms, leaves an email and is booked; then moves it and
+// cancels it, all in the chat.
+func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
+	p := startWithBot(t, "Vera")
+	n := 0
+	chat(t, p, &n, "yes")
+	chat(t, p, &n, "I need an appointment")
+	chat(t, p, &n, "Dermatology")
+	chat(t, p, &n, "Any time")
+	offer := chat(t, p, &n, "No preference")
+	if !strings.Contains(offer["text"].(string), "next open times for Dermatology") || quick(t, offer, 3) != "Other times" {
+		t.Fatalf("offer = %v", offer)
+	}
+	pick := quick(t, offer, 1)
+	if confirm := chat(t, p, &n, pick); !strings.Contains(confirm["text"].(string), "Shall I book "+pick) {
+		t.Fatalf("confirm = %v", confirm)
+	}
+	if ask := chat(t, p, &n, "Yes, book it"); !strings.Contains(ask["text"].(string), "email") {
+		t.Fatalf("email ask = %v", ask)
+	}
+	booked := chat(t, p, &n, "vera@example.org")
+	if text := booked["text"].(string); !strings.Contains(text, "You're booked") || !strings.Contains(text, "Dr. Wei Chen") || !strings.Contains(text, "confirmation number") {
+		t.Fatalf("booked = %v", booked)
+	}
+	if c := conversationItem(t, p.conversationID); c.State != "bot" {
+		t.Fatalf("booking handed the conversation off: %s", c.State)
+	}
+
+	moveOffer := chat(t, p, &n, "I need to reschedule my appointment")
+	to := quick(t, moveOffer, 2)
+	chat(t, p, &n, to)
+	if moved := chat(t, p, &n, "yes"); !strings.Contains(moved["text"].(string), "moved to") {
+		t.Fatalf("moved = %v", moved)
+	}
+	if ask := chat(t, p, &n, "cancel my appointment"); quick(t, ask, 0) != "Yes, cancel it" {
+		t.Fatalf("cancel ask = %v", ask)
+	}
+	if done := chat(t, p, &n, "Yes, cancel it"); !strings.Contains(done["text"].(string), "is cancelled") {
+		t.Fatalf("cancelled = %v", done)
 	}
 }

@@ -91,10 +91,13 @@ var (
 	requiredTexts = []string{"greeting", "consent", "consentYes", "declined", "askQuestion", "askSymptoms", "handoff", "agentOnly",
 		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo", "emergencyHandoff",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
-		"triageFollowUp", "closed", "unstaffed", "callbackAsk", "callbackDone"}
-	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed"}
-	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference"}
-	requiredQueues  = []string{"default", "urgent", "nurse", "scheduling", "callback"}
+		"triageFollowUp", "closed", "unstaffed", "callbackAsk", "callbackDone",
+		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "bookedVideo", "slotTaken", "bookingFailed",
+		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept"}
+	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt"}
+	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
+		"rescheduleAppt", "cancelAppt", "otherTimes", "skip"}
+	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}
 )
 
 // LoadContent parses the embedded content.

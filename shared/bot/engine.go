@@ -55,6 +55,16 @@ type State struct {
 	Collected   map[string]string `json:"collected,omitempty"`
 	TriageLevel string            `json:"triageLevel,omitempty"`
 	LastArticle string            `json:"lastArticle,omitempty"`
+	// Booking: the slots or appointments on offer, the slot chosen, the
+	// appointment being moved or cancelled, the patient's email.
+	Offered        []Choice `json:"offered,omitempty"`
+	Chosen         string   `json:"chosen,omitempty"`
+	Target         string   `json:"target,omitempty"`
+	TargetProvider string   `json:"targetProvider,omitempty"`
+	TargetVisit    string   `json:"targetVisit,omitempty"`
+	Verb           string   `json:"verb,omitempty"`
+	Email          string   `json:"email,omitempty"`
+	EmailAsked     bool     `json:"emailAsked,omitempty"`
 }
 
 // DecodeState reads a stored state; an empty one is a new conversation.
@@ -82,6 +92,9 @@ type Input struct {
 	Locale string // the conversation's locale
 	Topic  string // the topic given at start, for routing and the summary
 	Now    time.Time
+	// Booking books for the conversation's patient; nil: appointment
+	// requests are handed to the scheduling team.
+	Booking Booking
 	// Staffed reports whether someone who serves the queue is online
 	// (available or busy) to take a handoff now; nil means yes. Urgent,
 	// callback and appointment handoffs wait for a person whatever it says.
@@ -223,6 +236,10 @@ func (t *turn) message() {
 		if t.appointmentStep() {
 			return
 		}
+	case stageSlots, stageConfirm, stageEmail, stagePickAppt, stageCancelAppt:
+		if t.bookingStep() {
+			return
+		}
 	case stageHelpful:
 		t.st.Stage = stageOpen
 		switch {
@@ -256,6 +273,10 @@ func (t *turn) open() {
 	case t.is("leaveMessage"):
 		t.st.Stage = stageCallback
 		t.say("callbackAsk")
+	case t.is("cancelAppt"):
+		t.startChange(cancelVerb)
+	case t.is("rescheduleAppt"):
+		t.startChange(rescheduleVerb)
 	case t.is("appointment"):
 		t.st.Collected = map[string]string{}
 		if s, ok := t.specialty(); ok {
@@ -408,6 +429,9 @@ func (t *turn) appointmentStep() bool {
 	case stageProvider:
 		if !t.is("noPreference") {
 			t.st.Collected["provider"] = clip(t.in.Text, 80)
+		}
+		if t.offerSlots(time.Time{}) {
+			return true
 		}
 		t.say("appointmentHandoff", "summary", t.collectedSummary())
 		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)

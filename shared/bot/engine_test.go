@@ -30,8 +30,9 @@ type conversation struct {
 	topic string
 	last  Output
 	// online lists the queues someone serves right now; nil: all.
-	online []string
-	asked  []string
+	online  []string
+	asked   []string
+	booking Booking
 }
 
 func start(t *testing.T, locale string, now time.Time) *conversation {
@@ -43,7 +44,7 @@ func start(t *testing.T, locale string, now time.Time) *conversation {
 
 func (c *conversation) say(text string) Output {
 	c.t.Helper()
-	in := Input{Text: text, Locale: "en", Topic: c.topic, Now: c.now}
+	in := Input{Text: text, Locale: "en", Topic: c.topic, Now: c.now, Booking: c.booking}
 	if c.online != nil {
 		in.Staffed = func(q string) bool { c.asked = append(c.asked, q); return slices.Contains(c.online, q) }
 	}

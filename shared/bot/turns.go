@@ -8,6 +8,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
 // Request asks the bot for one turn: the message contract of the bot-turn
@@ -35,6 +36,44 @@ type Staffing interface {
 	Staffed(ctx context.Context, queue string) (bool, error)
 }
 
+// Scheduler is the scheduling service the bot books with.
+type Scheduler interface {
+	Directory() *scheduling.Directory
+	Search(ctx context.Context, q scheduling.Query) ([]scheduling.Slot, error)
+	Book(ctx context.Context, r scheduling.BookRequest) (scheduling.Appointment, error)
+	Upcoming(ctx context.Context, patientID string) ([]scheduling.Appointment, error)
+	Reschedule(ctx context.Context, id, patientID, slotID, by string) (scheduling.Appointment, error)
+	Cancel(ctx context.Context, id, patientID, by string) (scheduling.Appointment, error)
+}
+
+// boundBooking is a Scheduler bound to one turn: its context, the
+// conversation's patient, and the message it answers (the booking's
+// request token, so a redelivered turn books nothing twice).
+type boundBooking struct {
+	ctx   context.Context
+	s     Scheduler
+	conv  chat.Conversation
+	token string
+}
+
+func (b boundBooking) Directory() *scheduling.Directory { return b.s.Directory() }
+func (b boundBooking) Search(q scheduling.Query) ([]scheduling.Slot, error) {
+	return b.s.Search(b.ctx, q)
+}
+func (b boundBooking) Book(slotID, email string) (scheduling.Appointment, error) {
+	return b.s.Book(b.ctx, scheduling.BookRequest{Token: b.token, SlotID: slotID, PatientID: b.conv.PatientID, PatientName: b.conv.PatientName,
+		PatientEmail: email, Locale: b.conv.Locale, ConversationID: b.conv.ID, By: "bot"})
+}
+func (b boundBooking) Upcoming() ([]scheduling.Appointment, error) {
+	return b.s.Upcoming(b.ctx, b.conv.PatientID)
+}
+func (b boundBooking) Reschedule(id, slotID string) (scheduling.Appointment, error) {
+	return b.s.Reschedule(b.ctx, id, b.conv.PatientID, slotID, "bot")
+}
+func (b boundBooking) Cancel(id string) (scheduling.Appointment, error) {
+	return b.s.Cancel(b.ctx, id, b.conv.PatientID, "bot")
+}
+
 // SenderName is how the bot signs its messages.
 const SenderName = "Virtual assistant"
 
@@ -45,6 +84,14 @@ type Turner struct {
 	out    Broadcaster
 	now    func() time.Time
 	staff  Staffing
+	sched  Scheduler
+}
+
+// WithScheduling lets the bot book, reschedule and cancel appointments
+// itself rather than hand requests to the scheduling team.
+func (t *Turner) WithScheduling(s Scheduler) *Turner {
+	t.sched = s
+	return t
 }
 
 // WithStaffing makes handoffs to a person depend on someone who serves
@@ -104,6 +151,9 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 			ok, err := t.staff.Staffed(ctx, queue)
 			return ok || err != nil
 		}
+	}
+	if t.sched != nil {
+		in.Booking = boundBooking{ctx: ctx, s: t.sched, conv: c, token: c.ID + ":" + clientID}
 	}
 	out := t.engine.Turn(st, in)
 	if out.Text == "" {

@@ -1,0 +1,455 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/words"
+)
+
+// Booking is what the bot books with, bound by the bot-turn function to
+// the turn's conversation and patient. Without one, appointment requests
+// go to the scheduling team as a handoff.
+type Booking interface {
+	Directory() *scheduling.Directory
+	Search(q scheduling.Query) ([]scheduling.Slot, error)
+	// Book books the slot for the patient; email, when set, receives the
+	// confirmation and reminders.
+	Book(slotID, email string) (scheduling.Appointment, error)
+	Upcoming() ([]scheduling.Appointment, error)
+	Reschedule(appointmentID, slotID string) (scheduling.Appointment, error)
+	Cancel(appointmentID string) (scheduling.Appointment, error)
+}
+
+// Choice is a slot or appointment offered as a quick reply.
+type Choice struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Booking stages.
+const (
+	stageSlots       = "appointment:slots"
+	stageConfirm     = "appointment:confirm"
+	stageEmail       = "appointment:email"
+	stagePickAppt    = "appointment:pick"
+	stageCancelAppt  = "appointment:cancel"
+	slotsOffered     = 3
+	searchWindowDays = 28
+	rescheduleVerb   = "reschedule"
+	cancelVerb       = "cancel"
+	maxEmailRunes    = 254
+	searchCandidates = 60
+)
+
+// offerSlots searches open times for the request being collected (or the
+// appointment being moved) from after on, and offers three as quick
+// replies. It reports false when the bot cannot book (no Booking, or
+// nothing open), so the caller hands the request to a person.
+func (t *turn) offerSlots(after time.Time) bool {
+	b := t.in.Booking
+	if b == nil {
+		return false
+	}
+	dir := b.Directory()
+	from := t.in.Now
+	if after.After(from) {
+		from = after
+	}
+	q := scheduling.Query{From: from, To: from.AddDate(0, 0, searchWindowDays), Limit: searchCandidates}
+	if t.st.Target != "" {
+		// Rescheduling: the same provider and kind of visit.
+		q.Provider, q.VisitType = t.st.TargetProvider, t.st.TargetVisit
+	} else {
+		q.Specialty = t.st.Collected["specialty"]
+		q.Provider = t.providerNamed(dir, t.st.Collected["provider"])
+		if q.Provider == "" && t.st.Locale == "es" {
+			q.Language = "es"
+		}
+	}
+	slots, err := b.Search(q)
+	if err == nil && len(slots) == 0 && q.Language != "" {
+		q.Language = ""
+		slots, err = b.Search(q)
+	}
+	if err != nil {
+		return false
+	}
+	var picked []Choice
+	for _, s := range slots {
+		if t.fitsDays(s, dir) {
+			picked = append(picked, Choice{ID: s.ID, Label: t.slotLabel(s, dir)})
+		}
+		if len(picked) == slotsOffered {
+			break
+		}
+	}
+	if len(picked) == 0 {
+		return false
+	}
+	t.st.Offered = picked
+	t.st.Stage = stageSlots
+	t.say("slotsOffer", "care", t.careName(dir, slots[0]))
+	t.quickSlots()
+	return true
+}
+
+// quickSlots offers the slots on offer, then "other times".
+func (t *turn) quickSlots() {
+	t.quick = nil
+	for _, c := range t.st.Offered {
+		t.quick = append(t.quick, c.Label)
+	}
+	t.quick = append(t.quick, t.e.c.QuickReplies["slots"].In(t.st.Locale)...)
+}
+
+// providerNamed finds the provider the patient named (any word of their
+// name of three letters or more), or "".
+func (t *turn) providerNamed(dir *scheduling.Directory, said string) string {
+	if said == "" {
+		return ""
+	}
+	w := words.Split(said)
+	for _, p := range dir.Providers {
+		for _, n := range words.Split(p.Name) {
+			if len(n) >= 3 && n != "dr" && slices.Contains(w, n) {
+				return p.ID
+			}
+		}
+	}
+	return ""
+}
+
+// fitsDays applies the preferred days the patient chose (the "days" quick
+// replies: weekday mornings, weekday afternoons, Saturday, any time).
+func (t *turn) fitsDays(s scheduling.Slot, dir *scheduling.Directory) bool {
+	pref := words.Split(t.st.Collected["preferredDays"])
+	local := s.Start.In(dir.Zone())
+	weekday := local.Weekday() >= time.Monday && local.Weekday() <= time.Friday
+	choices := t.e.c.QuickReplies["days"]
+	match := func(i int) bool {
+		return slices.Equal(pref, words.Split(choices.EN[i])) || slices.Equal(pref, words.Split(choices.ES[i]))
+	}
+	switch {
+	case match(0):
+		return weekday && local.Hour() < 12
+	case match(1):
+		return weekday && local.Hour() >= 12
+	case match(2):
+		return local.Weekday() == time.Saturday
+	}
+	return true
+}
+
+var (
+	dayAbbrevES   = []string{"dom", "lun", "mar", "mié", "jue", "vie", "sáb"}
+	monthAbbrevES = []string{"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"}
+)
+
+// when writes a slot's start in the center's time zone, in the patient's
+// language.
+func (t *turn) when(s scheduling.Slot, dir *scheduling.Directory) string {
+	l := s.Start.In(dir.Zone())
+	if t.st.Locale == "es" {
+		return fmt.Sprintf("%s %d %s, %s", dayAbbrevES[l.Weekday()], l.Day(), monthAbbrevES[l.Month()-1], l.Format("15:04"))
+	}
+	return l.Format("Mon Jan 2, 3:04 PM")
+}
+
+// slotLabel is a slot as a quick reply: when, and with whom.
+func (t *turn) slotLabel(s scheduling.Slot, dir *scheduling.Directory) string {
+	p, _ := dir.Provider(s.Provider)
+	label := t.when(s, dir) + " · " + p.Name
+	if s.Mode == scheduling.Telehealth {
+		label += " (video)"
+	}
+	return label
+}
+
+func (t *turn) careName(dir *scheduling.Directory, s scheduling.Slot) string {
+	p, _ := dir.Provider(s.Provider)
+	for _, sp := range t.e.c.Specialties {
+		if sp.ID == p.Specialty {
+			return sp.Name(t.st.Locale)
+		}
+	}
+	return p.Specialty
+}
+
+// place is where the visit happens: the clinic and its address, or video.
+func (t *turn) place(s scheduling.Slot, dir *scheduling.Directory) string {
+	if s.Mode == scheduling.Telehealth {
+		return map[bool]string{true: "por video", false: "by video"}[t.st.Locale == "es"]
+	}
+	l, _ := dir.Location(s.Location)
+	return l.Name + ", " + l.Address
+}
+
+// chosen finds the offered choice the patient picked: the quick reply's
+// label, its number, or its time.
+func (t *turn) chosen() (Choice, bool) {
+	said := strings.Join(t.words, " ")
+	for i, c := range t.st.Offered {
+		if said == strings.Join(words.Split(c.Label), " ") || said == strconv.Itoa(i+1) {
+			return c, true
+		}
+	}
+	var hits []Choice
+	for _, c := range t.st.Offered {
+		if strings.Contains(strings.Join(words.Split(c.Label), " "), said) && len(said) >= 3 {
+			hits = append(hits, c)
+		}
+	}
+	if len(hits) == 1 {
+		return hits[0], true
+	}
+	return Choice{}, false
+}
+
+// bookingStep runs the booking stages; it reports whether it handled the
+// input.
+func (t *turn) bookingStep() bool {
+	b := t.in.Booking
+	if b == nil {
+		t.resetBooking()
+		return false
+	}
+	dir := b.Directory()
+	if t.isOnly("cancel") || t.isOnly("no") && t.st.Stage == stageCancelAppt {
+		key := "apptKept"
+		if t.st.Target == "" {
+			key = "appointmentCancelled"
+		}
+		t.resetBooking()
+		t.say(key)
+		t.replies("menu")
+		return true
+	}
+	switch t.st.Stage {
+	case stageSlots:
+		if t.is("otherTimes") {
+			last, _ := dir.Slot(t.st.Offered[len(t.st.Offered)-1].ID)
+			if !t.offerSlots(last.Start.Add(time.Minute)) {
+				t.noSlots()
+			}
+			return true
+		}
+		c, ok := t.chosen()
+		if !ok {
+			t.say("slotsPick")
+			t.quickSlots()
+			return true
+		}
+		slot, err := dir.Slot(c.ID)
+		if err != nil {
+			t.say("slotsPick")
+			t.quickSlots()
+			return true
+		}
+		v, _ := dir.VisitType(slot.VisitType)
+		t.st.Chosen = c.ID
+		t.st.Stage = stageConfirm
+		t.say("slotConfirm", "slot", c.Label, "visit", v.Name.In(t.st.Locale), "place", t.place(slot, dir))
+		t.replies("confirm")
+	case stageConfirm:
+		switch {
+		case t.is("yes") && !t.isOnly("no"):
+			if t.st.Target == "" && t.st.Email == "" && !t.st.EmailAsked {
+				t.st.EmailAsked = true
+				t.st.Stage = stageEmail
+				t.say("askEmail")
+				t.replies("email")
+				return true
+			}
+			t.commit()
+		default:
+			t.st.Stage = stageSlots
+			t.say("slotsPick")
+			t.quickSlots()
+		}
+	case stageEmail:
+		if !t.is("skip") {
+			addr, err := mail.ParseAddress(strings.TrimSpace(t.in.Text))
+			if err != nil || len(addr.Address) > maxEmailRunes || !strings.Contains(addr.Address, ".") {
+				t.say("badEmail")
+				t.replies("email")
+				return true
+			}
+			t.st.Email = addr.Address
+		}
+		t.commit()
+	case stagePickAppt:
+		c, ok := t.chosen()
+		if !ok {
+			t.say("apptPick")
+			t.quick = labels(t.st.Offered)
+			return true
+		}
+		t.st.Target = c.ID
+		t.actOnTarget()
+	case stageCancelAppt:
+		if !t.is("yes") {
+			t.resetBooking()
+			t.say("apptKept")
+			t.replies("menu")
+			return true
+		}
+		a, err := b.Cancel(t.st.Target)
+		t.resetBooking()
+		if err != nil {
+			t.say("bookingFailed")
+			t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+			return true
+		}
+		t.say("apptCancelled", "slot", t.when(a.Slot, dir))
+		t.replies("menu")
+	default:
+		return false
+	}
+	return true
+}
+
+// commit books (or moves) the chosen slot.
+func (t *turn) commit() {
+	b := t.in.Booking
+	dir := b.Directory()
+	var (
+		a   scheduling.Appointment
+		err error
+	)
+	moving := t.st.Target != ""
+	if moving {
+		a, err = b.Reschedule(t.st.Target, t.st.Chosen)
+	} else {
+		a, err = b.Book(t.st.Chosen, t.st.Email)
+	}
+	var taken *scheduling.Taken
+	switch {
+	case errors.As(err, &taken) && len(taken.Alternatives) > 0:
+		t.st.Offered = nil
+		for _, s := range taken.Alternatives {
+			t.st.Offered = append(t.st.Offered, Choice{ID: s.ID, Label: t.slotLabel(s, dir)})
+		}
+		t.st.Stage = stageSlots
+		t.say("slotTaken")
+		t.quickSlots()
+		return
+	case err != nil:
+		t.say("bookingFailed")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		t.resetBooking()
+		return
+	}
+	p, _ := dir.Provider(a.Slot.Provider)
+	v, _ := dir.VisitType(a.Slot.VisitType)
+	key := "booked"
+	if moving {
+		key = "rescheduled"
+	}
+	t.say(key, "slot", t.when(a.Slot, dir), "provider", p.Name, "visit", v.Name.In(t.st.Locale), "place", t.place(a.Slot, dir), "ref", Reference(a.ID))
+	if a.JoinURL != "" {
+		t.say("bookedVideo", "link", a.JoinURL)
+	}
+	t.resetBooking()
+	t.st.Collected = nil
+	t.replies("menu")
+}
+
+// Reference is an appointment's confirmation number as patients see it.
+func Reference(appointmentID string) string {
+	ref := strings.ToUpper(strings.TrimPrefix(appointmentID, "ap"))
+	if len(ref) > 8 {
+		ref = ref[:8]
+	}
+	return ref
+}
+
+// startChange begins a reschedule or a cancellation: the patient's
+// upcoming appointments, picked from if there are several.
+func (t *turn) startChange(verb string) {
+	b := t.in.Booking
+	if b == nil {
+		t.requestPerson(t.e.c.Queues["scheduling"], ReasonAppointment, "handoff")
+		return
+	}
+	appts, err := b.Upcoming()
+	if err != nil {
+		t.say("bookingFailed")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		return
+	}
+	if len(appts) == 0 {
+		t.say("apptNone")
+		t.replies("menu")
+		return
+	}
+	t.st.Verb = verb
+	dir := b.Directory()
+	if len(appts) == 1 {
+		t.st.Target = appts[0].ID
+		t.actOnTarget()
+		return
+	}
+	t.st.Offered = nil
+	for _, a := range appts[:min(len(appts), slotsOffered)] {
+		t.st.Offered = append(t.st.Offered, Choice{ID: a.ID, Label: t.slotLabel(a.Slot, dir)})
+	}
+	t.st.Stage = stagePickAppt
+	t.say("apptPick")
+	t.quick = labels(t.st.Offered)
+}
+
+// actOnTarget asks to confirm a cancellation, or offers times to move the
+// appointment to.
+func (t *turn) actOnTarget() {
+	b := t.in.Booking
+	dir := b.Directory()
+	appts, err := b.Upcoming()
+	i := slices.IndexFunc(appts, func(a scheduling.Appointment) bool { return a.ID == t.st.Target })
+	if err != nil || i < 0 {
+		t.resetBooking()
+		t.say("apptNone")
+		t.replies("menu")
+		return
+	}
+	a := appts[i]
+	if t.st.Verb == cancelVerb {
+		p, _ := dir.Provider(a.Slot.Provider)
+		t.st.Stage = stageCancelAppt
+		t.say("cancelConfirm", "slot", t.when(a.Slot, dir), "provider", p.Name)
+		t.replies("cancelAppt")
+		return
+	}
+	t.st.TargetProvider, t.st.TargetVisit = a.Slot.Provider, a.Slot.VisitType
+	if !t.offerSlots(time.Time{}) {
+		t.noSlots()
+	}
+}
+
+// noSlots hands a request the bot cannot fit to the scheduling team.
+func (t *turn) noSlots() {
+	t.say("slotsNone", "summary", t.collectedSummary())
+	t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+	t.resetBooking()
+}
+
+func (t *turn) resetBooking() {
+	t.st.Offered, t.st.Chosen, t.st.Target, t.st.TargetProvider, t.st.TargetVisit, t.st.Verb = nil, "", "", "", "", ""
+	if strings.HasPrefix(t.st.Stage, "appointment:") {
+		t.st.Stage = stageOpen
+	}
+}
+
+func labels(cs []Choice) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.Label)
+	}
+	return out
+}

@@ -1,0 +1,252 @@
+package bot
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// fakeBooking books against the real directory, remembering what it
+// booked; taken makes the next Book find its slot taken.
+type fakeBooking struct {
+	dir    *scheduling.Directory
+	appts  []scheduling.Appointment
+	taken  bool
+	emails []string
+	calls  []string
+}
+
+func newFakeBooking(t *testing.T) *fakeBooking {
+	d, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeBooking{dir: d}
+}
+
+func (f *fakeBooking) Directory() *scheduling.Directory { return f.dir }
+
+func (f *fakeBooking) Search(q scheduling.Query) ([]scheduling.Slot, error) {
+	var out []scheduling.Slot
+	for _, s := range f.dir.Candidates(q) {
+		if !f.held(s) {
+			out = append(out, s)
+		}
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBooking) held(s scheduling.Slot) bool {
+	for _, a := range f.appts {
+		if a.State.Active() && a.Slot.Provider == s.Provider && a.Slot.Start.Before(s.End) && s.Start.Before(a.Slot.End) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeBooking) Book(slotID, email string) (scheduling.Appointment, error) {
+	f.calls = append(f.calls, "book "+slotID)
+	s, err := f.dir.Slot(slotID)
+	if err != nil {
+		return scheduling.Appointment{}, err
+	}
+	if f.taken {
+		f.taken = false
+		alts, _ := f.Search(scheduling.Query{Provider: s.Provider, VisitType: s.VisitType, From: s.End, To: s.End.AddDate(0, 0, 14), Limit: 3})
+		return scheduling.Appointment{}, &scheduling.Taken{Alternatives: alts}
+	}
+	f.emails = append(f.emails, email)
+	a := scheduling.Appointment{ID: "ap0123456789abcdef0123456" + string(rune('0'+len(f.appts))), Slot: s, State: scheduling.Booked, PatientEmail: email}
+	if s.Mode == scheduling.Telehealth {
+		a.JoinURL = "https://video.example.org/v/" + a.ID
+	}
+	f.appts = append(f.appts, a)
+	return a, nil
+}
+
+func (f *fakeBooking) Upcoming() ([]scheduling.Appointment, error) {
+	var out []scheduling.Appointment
+	for _, a := range f.appts {
+		if a.State.Active() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBooking) Reschedule(id, slotID string) (scheduling.Appointment, error) {
+	f.calls = append(f.calls, "reschedule "+id+" "+slotID)
+	for i, a := range f.appts {
+		if a.ID == id {
+			s, _ := f.dir.Slot(slotID)
+			f.appts[i].Slot, f.appts[i].State = s, scheduling.Rescheduled
+			return f.appts[i], nil
+		}
+	}
+	return scheduling.Appointment{}, scheduling.ErrSlotTaken
+}
+
+func (f *fakeBooking) Cancel(id string) (scheduling.Appointment, error) {
+	f.calls = append(f.calls, "cancel "+id)
+	for i, a := range f.appts {
+		if a.ID == id {
+			f.appts[i].State = scheduling.Cancelled
+			return f.appts[i], nil
+		}
+	}
+	return scheduling.Appointment{}, scheduling.ErrSlotTaken
+}
+
+// converse is a conversation whose turns carry the booking.
+func (c *conversation) with(b Booking) *conversation {
+	c.booking = b
+	return c
+}
+
+func TestBotBooksAnAppointment(t *testing.T) {
+	b := newFakeBooking(t)
+	c := start(t, "en", open).with(b)
+	c.say("yes")
+	c.say("I need an appointment")
+	c.say("Primary care")
+	c.say("Weekday mornings")
+	out := c.say("No preference")
+	if out.Handoff != nil || !strings.Contains(out.Text, "next open times for Primary care") || len(out.QuickReplies) != 4 || out.QuickReplies[3] != "Other times" {
+		t.Fatalf("offer: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
+	}
+	for _, label := range out.QuickReplies[:3] {
+		if !strings.Contains(label, "AM ·") || strings.HasPrefix(label, "Sat") || strings.HasPrefix(label, "Sun") {
+			t.Errorf("a weekday-morning offer reads %q", label)
+		}
+	}
+	first := out.QuickReplies[0]
+	more := c.say("Other times")
+	if len(more.QuickReplies) != 4 || more.QuickReplies[0] == first {
+		t.Fatalf("other times: %v", more.QuickReplies)
+	}
+	pick := more.QuickReplies[1]
+	out = c.say(pick)
+	if !strings.Contains(out.Text, "Shall I book "+pick) || !strings.Contains(out.Text, "Main Campus Clinic") && !strings.Contains(out.Text, "North Family") {
+		t.Fatalf("confirm: %q", out.Text)
+	}
+	out = c.say("Yes, book it")
+	if !strings.Contains(out.Text, "email") || len(b.calls) != 0 {
+		t.Fatalf("email ask: %q, calls %v", out.Text, b.calls)
+	}
+	if out = c.say("not an address"); !strings.Contains(out.Text, "doesn't look like an email") {
+		t.Fatalf("bad email: %q", out.Text)
+	}
+	out = c.say("ana.ruiz@example.org")
+	if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, "confirmation number is 0123456") || out.Handoff != nil || c.st.Stage != stageOpen {
+		t.Fatalf("booked: %q %+v %s", out.Text, out.Handoff, c.st.Stage)
+	}
+	if len(b.emails) != 1 || b.emails[0] != "ana.ruiz@example.org" {
+		t.Fatalf("booked with emails %v", b.emails)
+	}
+	// The next booking in the conversation does not ask for the email again.
+	c.say("I need an appointment")
+	c.say("Dermatology")
+	c.say("Any time")
+	out = c.say("No preference")
+	c.say(out.QuickReplies[0])
+	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+		t.Fatalf("second booking: %q", out.Text)
+	}
+}
+
+func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
+	b := newFakeBooking(t)
+	c := start(t, "en", open).with(b)
+	c.say("yes")
+	c.say("I want to book an appointment with a cardiologist")
+	c.say("Any time")
+	out := c.say("No preference")
+	c.say(out.QuickReplies[0])
+	c.say("Yes, book it")
+	b.taken = true
+	out = c.say("Skip")
+	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 4 || c.st.Stage != stageSlots {
+		t.Fatalf("taken: %q %v", out.Text, out.QuickReplies)
+	}
+	c.say(out.QuickReplies[0])
+	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+		t.Fatalf("after the conflict: %q", out.Text)
+	}
+}
+
+func TestBotReschedulesAndCancels(t *testing.T) {
+	b := newFakeBooking(t)
+	open1, _ := b.Search(scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
+	if _, err := b.Book(open1[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	id := b.appts[0].ID
+	c := start(t, "en", open).with(b)
+	c.say("yes")
+	out := c.say("I need to reschedule my appointment")
+	if len(out.QuickReplies) != 4 || !strings.Contains(out.QuickReplies[0], "Dr. Grace Lee (video)") {
+		t.Fatalf("reschedule offers: %q %v", out.Text, out.QuickReplies)
+	}
+	c.say(out.QuickReplies[2])
+	out = c.say("yes")
+	if !strings.Contains(out.Text, "moved to") || !strings.Contains(b.calls[len(b.calls)-1], "reschedule "+id) {
+		t.Fatalf("rescheduled: %q %v", out.Text, b.calls)
+	}
+	out = c.say("Please cancel my appointment")
+	if !strings.Contains(out.Text, "Cancel your appointment on") || out.QuickReplies[0] != "Yes, cancel it" {
+		t.Fatalf("cancel ask: %q %v", out.Text, out.QuickReplies)
+	}
+	if out = c.say("No, keep it"); !strings.Contains(out.Text, "didn't change anything") || b.appts[0].State != scheduling.Rescheduled {
+		t.Fatalf("keep: %q %v", out.Text, b.appts[0].State)
+	}
+	c.say("cancel my appointment")
+	out = c.say("Yes, cancel it")
+	if !strings.Contains(out.Text, "is cancelled") || b.appts[0].State != scheduling.Cancelled {
+		t.Fatalf("cancelled: %q %v", out.Text, b.appts[0].State)
+	}
+	if out = c.say("cancel my appointment"); !strings.Contains(out.Text, "don't see any upcoming appointments") {
+		t.Fatalf("nothing left: %q", out.Text)
+	}
+}
+
+func TestRedFlagWhileBooking(t *testing.T) {
+	c := start(t, "en", open).with(newFakeBooking(t))
+	c.say("yes")
+	c.say("appointment")
+	c.say("Primary care")
+	c.say("Any time")
+	out := c.say("No preference")
+	c.say(out.QuickReplies[0])
+	c.say("Yes, book it")
+	if out = c.say("I can't breathe"); out.Handoff == nil || out.Handoff.Priority != "urgent" || !strings.Contains(out.Text, "911") {
+		t.Fatalf("a red flag while giving an email: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+// TestSpecialtiesMatchTheSchedulingDirectory: every kind of care the bot
+// offers has providers, and every specialty providers have is offered.
+func TestSpecialtiesMatchTheSchedulingDirectory(t *testing.T) {
+	e := engine(t)
+	d := newFakeBooking(t).Directory()
+	var bot []string
+	for _, s := range e.c.Specialties {
+		bot = append(bot, s.ID)
+	}
+	for _, s := range d.Specialties() {
+		if !slices.Contains(bot, s) {
+			t.Errorf("providers have specialty %q, which the bot never offers", s)
+		}
+	}
+	for _, s := range bot {
+		if !slices.Contains(d.Specialties(), s) {
+			t.Errorf("the bot offers %q, which no provider has", s)
+		}
+	}
+}
