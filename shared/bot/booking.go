@@ -352,7 +352,7 @@ func (t *turn) commit() {
 	if moving {
 		key = "rescheduled"
 	}
-	t.say(key, "slot", t.when(a.Slot, dir), "provider", p.Name, "visit", v.Name.In(t.st.Locale), "place", t.place(a.Slot, dir), "ref", Reference(a.ID))
+	t.say(key, "slot", t.when(a.Slot, dir), "provider", p.Name, "visit", v.Name.In(t.st.Locale), "place", t.place(a.Slot, dir), "ref", scheduling.Reference(a.ID))
 	if a.JoinURL != "" {
 		t.say("bookedVideo", "link", a.JoinURL)
 	}
@@ -361,14 +361,6 @@ func (t *turn) commit() {
 	t.replies("menu")
 }
 
-// Reference is an appointment's confirmation number as patients see it.
-func Reference(appointmentID string) string {
-	ref := strings.ToUpper(strings.TrimPrefix(appointmentID, "ap"))
-	if len(ref) > 8 {
-		ref = ref[:8]
-	}
-	return ref
-}
 
 // startChange begins a reschedule or a cancellation: the patient's
 // upcoming appointments, picked from if there are several.

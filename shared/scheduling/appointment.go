@@ -3,6 +3,7 @@ package scheduling
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
@@ -56,6 +57,16 @@ type Appointment struct {
 func AppointmentID(patientID, token string) string {
 	sum := sha256.Sum256([]byte(patientID + "\x00" + token))
 	return "ap" + hex.EncodeToString(sum[:12])
+}
+
+// Reference is an appointment's confirmation number as patients see it:
+// the first eight hex digits of its id, upper case.
+func Reference(appointmentID string) string {
+	ref := strings.ToUpper(strings.TrimPrefix(appointmentID, "ap"))
+	if len(ref) > 8 {
+		ref = ref[:8]
+	}
+	return ref
 }
 
 // transition checks that the appointment may move to the state.

@@ -1,0 +1,184 @@
+// Package notify tells patients about their appointments: a confirmation
+// when one is booked, moved or cancelled (in the chat, and by email with a
+// calendar invitation), and reminders a day and two hours before the
+// visit, each with a link to confirm or cancel. It reacts to the
+// scheduling stream, not to the booking code, and has no AWS imports.
+package notify
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// Kind is what a notice is about.
+type Kind string
+
+// Notice kinds.
+const (
+	Booked      Kind = "booked"
+	Rescheduled Kind = "rescheduled"
+	Cancelled   Kind = "cancelled"
+	Remind24h   Kind = "reminder-24h"
+	Remind2h    Kind = "reminder-2h"
+)
+
+// Leads are how long before a visit each reminder goes out.
+var Leads = map[Kind]time.Duration{Remind24h: 24 * time.Hour, Remind2h: 2 * time.Hour}
+
+// Detect says what a change of an appointment (stream images; old is nil
+// for a new one, new nil for a removal) tells the patient, if anything.
+func Detect(old, new *scheduling.Appointment) (Kind, bool) {
+	switch {
+	case new == nil:
+		return "", false
+	case old == nil:
+		return Booked, new.State == scheduling.Booked
+	case old.Version == new.Version:
+		return "", false
+	case new.State == scheduling.Rescheduled && old.Slot.ID != new.Slot.ID:
+		return Rescheduled, true
+	case new.State == scheduling.Cancelled && old.State.Active():
+		return Cancelled, true
+	}
+	return "", false
+}
+
+// Reminder is a reminder due at At for the appointment's visit at Start.
+type Reminder struct {
+	AppointmentID string
+	Kind          Kind
+	At            time.Time
+	Start         time.Time
+}
+
+// Plan lists an active appointment's reminders still ahead of now (none
+// for one cancelled or past). A zero now plans every reminder, to know
+// which to remove.
+func Plan(a scheduling.Appointment, now time.Time) []Reminder {
+	if !a.State.Active() && !now.IsZero() {
+		return nil
+	}
+	var out []Reminder
+	for _, k := range []Kind{Remind24h, Remind2h} {
+		at := a.Slot.Start.Add(-Leads[k])
+		if now.IsZero() || at.After(now) {
+			out = append(out, Reminder{AppointmentID: a.ID, Kind: k, At: at.UTC(), Start: a.Slot.Start.UTC()})
+		}
+	}
+	return out
+}
+
+// Localized is a text in English and Spanish.
+type Localized struct {
+	EN string `yaml:"en"`
+	ES string `yaml:"es"`
+}
+
+func (l Localized) in(locale string) string {
+	if locale == "es" {
+		return l.ES
+	}
+	return l.EN
+}
+
+// Texts are the notices' words.
+type Texts struct {
+	Organization string `yaml:"organization"`
+	From         string `yaml:"from"`
+	Notices      map[Kind]struct {
+		Subject Localized `yaml:"subject"`
+		Text    Localized `yaml:"text"`
+	} `yaml:"notices"`
+	Lines map[string]Localized `yaml:"lines"`
+}
+
+//go:embed notices.yaml
+var noticesYAML []byte
+
+// LoadTexts parses and checks the embedded texts: every kind and line in
+// both languages.
+func LoadTexts() (*Texts, error) {
+	var t Texts
+	dec := yaml.NewDecoder(strings.NewReader(string(noticesYAML)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	for _, k := range []Kind{Booked, Rescheduled, Cancelled, Remind24h, Remind2h} {
+		n := t.Notices[k]
+		if n.Subject.EN == "" || n.Subject.ES == "" || n.Text.EN == "" || n.Text.ES == "" {
+			return nil, fmt.Errorf("notices: %s needs a subject and a text in en and es", k)
+		}
+	}
+	for _, l := range []string{"join", "links", "change", "calendar", "video"} {
+		if t.Lines[l].EN == "" || t.Lines[l].ES == "" {
+			return nil, fmt.Errorf("notices: line %s needs en and es", l)
+		}
+	}
+	if t.From == "" {
+		return nil, fmt.Errorf("notices: from is required")
+	}
+	return &t, nil
+}
+
+var (
+	weekdaysES = []string{"domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado"}
+	monthsES   = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+)
+
+// When writes a visit's start in the center's time zone, in the locale.
+func When(t time.Time, zone *time.Location, locale string) string {
+	l := t.In(zone)
+	if locale == "es" {
+		return fmt.Sprintf("%s %d de %s, %s", weekdaysES[l.Weekday()], l.Day(), monthsES[l.Month()-1], l.Format("15:04 MST"))
+	}
+	return l.Format("Monday, January 2 at 3:04 PM MST")
+}
+
+// Message is a notice ready to send: the chat line and the email.
+type Message struct {
+	Subject string
+	Text    string // the chat message, and the email's first paragraph
+	Body    string // the whole email body
+}
+
+// Fill is what a notice says of an appointment.
+type Fill struct {
+	Confirm, Cancel string // the links of a reminder
+}
+
+// Compose writes the notice of a kind for an appointment.
+func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Directory, f Fill) Message {
+	loc := a.Locale
+	p, _ := dir.Provider(a.Slot.Provider)
+	v, _ := dir.VisitType(a.Slot.VisitType)
+	place := t.Lines["video"].in(loc)
+	if a.Slot.Mode != scheduling.Telehealth {
+		l, _ := dir.Location(a.Slot.Location)
+		place = l.Name + ", " + l.Address
+	}
+	vars := strings.NewReplacer("{when}", When(a.Slot.Start, dir.Zone(), loc), "{visit}", v.Name.In(loc), "{provider}", p.Name,
+		"{place}", place, "{ref}", scheduling.Reference(a.ID), "{join}", a.JoinURL, "{confirm}", f.Confirm, "{cancel}", f.Cancel, "{org}", t.Organization)
+	n := t.Notices[k]
+	m := Message{Subject: vars.Replace(n.Subject.in(loc)), Text: vars.Replace(n.Text.in(loc))}
+	lines := []string{m.Text}
+	if a.JoinURL != "" && k != Cancelled {
+		join := vars.Replace(t.Lines["join"].in(loc))
+		m.Text += " " + join
+		lines = append(lines, join)
+	}
+	if f.Confirm != "" {
+		lines = append(lines, vars.Replace(t.Lines["links"].in(loc)))
+	} else if k != Cancelled {
+		lines = append(lines, t.Lines["change"].in(loc))
+	}
+	lines = append(lines, t.Lines["calendar"].in(loc))
+	m.Body = strings.Join(lines, "\n\n") + "\n"
+	return m
+}

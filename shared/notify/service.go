@@ -1,0 +1,193 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// Chat posts a system message in a conversation (stored once per client
+// message id, pushed to the patient's open connections). A conversation
+// that has ended is not an error: the notice goes by email only.
+type Chat interface {
+	Post(ctx context.Context, conversationID, clientMessageID, text string) error
+}
+
+// Mailer sends a MIME message.
+type Mailer interface {
+	Send(ctx context.Context, to string, raw []byte) error
+}
+
+// Reminders keeps the reminders waiting to go out.
+type Reminders interface {
+	Put(ctx context.Context, rs []Reminder) error
+	// Delete removes reminders (those that are not there are no error).
+	Delete(ctx context.Context, rs []Reminder) error
+	// Due lists reminders due at now or before.
+	Due(ctx context.Context, now time.Time) ([]Reminder, error)
+	// Claim takes a due reminder for sending; false when another sweep
+	// took it first.
+	Claim(ctx context.Context, r Reminder) (bool, error)
+}
+
+// Sent remembers which emails went out, so a redelivered stream record
+// sends none twice.
+type Sent interface {
+	Sent(ctx context.Context, key string) (bool, error)
+	MarkSent(ctx context.Context, key string) error
+}
+
+// Appointments reads appointments.
+type Appointments interface {
+	Get(ctx context.Context, id string) (scheduling.Appointment, error)
+}
+
+// Linker signs the confirm-or-cancel link of a reminder.
+type Linker interface {
+	Issue(appointmentID, patientID string, expires time.Time) (string, error)
+}
+
+// Config holds the links' page.
+type Config struct {
+	// PageURL is the hosted appointment page; a link is PageURL?t=<token>.
+	PageURL string
+}
+
+// Service sends the notices.
+type Service struct {
+	texts *Texts
+	dir   *scheduling.Directory
+	chat  Chat
+	mail  Mailer
+	rem   Reminders
+	sent  Sent
+	appts Appointments
+	links Linker
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewService wires a Service; now defaults to the clock.
+func NewService(t *Texts, d *scheduling.Directory, c Chat, m Mailer, r Reminders, s Sent, a Appointments, l Linker, cfg Config, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{texts: t, dir: d, chat: c, mail: m, rem: r, sent: s, appts: a, links: l, cfg: cfg, log: log, now: now}
+}
+
+// Changed handles one change of an appointment from the scheduling
+// stream: the reminders follow the visit (removed with the old time, set
+// for the new one), and the patient hears of a booking, move or
+// cancellation in the chat and by email.
+func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment) error {
+	kind, ok := Detect(old, new)
+	if !ok {
+		return nil
+	}
+	if old != nil {
+		if err := s.rem.Delete(ctx, Plan(*old, time.Time{})); err != nil {
+			return fmt.Errorf("removing reminders: %w", err)
+		}
+	}
+	if err := s.rem.Put(ctx, Plan(*new, s.now())); err != nil {
+		return fmt.Errorf("setting reminders: %w", err)
+	}
+	s.log.InfoContext(ctx, "appointment notice", "appointment_id", new.ID, "conversation_id", new.ConversationID, "kind", string(kind))
+	return s.tell(ctx, kind, *new, Fill{}, "v"+strconv.Itoa(new.Version))
+}
+
+// SendDue sends the reminders due now: each one claimed first (so two
+// sweeps never send it twice), and only if its appointment still stands
+// at the time it reminds of.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	due, err := s.rem.Due(ctx, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("reading due reminders: %w", err)
+	}
+	sent := 0
+	var errs []error
+	for _, r := range due {
+		ok, err := s.rem.Claim(ctx, r)
+		if err != nil || !ok {
+			errs = append(errs, err)
+			continue
+		}
+		a, err := s.appts.Get(ctx, r.AppointmentID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !a.State.Active() || !a.Slot.Start.Equal(r.Start) || !a.Slot.Start.After(s.now()) {
+			s.log.InfoContext(ctx, "stale reminder dropped", "appointment_id", a.ID, "kind", string(r.Kind))
+			continue
+		}
+		var f Fill
+		if s.links != nil && s.cfg.PageURL != "" {
+			tok, err := s.links.Issue(a.ID, a.PatientID, a.Slot.Start)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			f = Fill{Confirm: s.cfg.PageURL + "?t=" + tok + "&do=confirm", Cancel: s.cfg.PageURL + "?t=" + tok + "&do=cancel"}
+		}
+		if err := s.tell(ctx, r.Kind, a, f, string(r.Kind)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.InfoContext(ctx, "reminder sent", "appointment_id", a.ID, "kind", string(r.Kind))
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}
+
+// tell posts the notice in the appointment's conversation and emails it.
+func (s *Service) tell(ctx context.Context, kind Kind, a scheduling.Appointment, f Fill, tag string) error {
+	m := s.texts.Compose(kind, a, s.dir, f)
+	var errs []error
+	if a.ConversationID != "" {
+		errs = append(errs, s.chat.Post(ctx, a.ConversationID, "appt-"+a.ID+"-"+tag, m.Text))
+	}
+	if a.PatientEmail != "" {
+		errs = append(errs, s.email(ctx, kind, a, m, tag))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) email(ctx context.Context, kind Kind, a scheduling.Appointment, m Message, tag string) error {
+	key := a.ID + "#" + tag
+	if done, err := s.sent.Sent(ctx, key); err != nil || done {
+		return err
+	}
+	method := "REQUEST"
+	if a.State == scheduling.Cancelled {
+		method = "CANCEL"
+	}
+	var invite []byte
+	if kind == Booked || kind == Rescheduled || kind == Cancelled {
+		invite = Calendar(a, s.dir, m, fromAddress(s.texts.From), s.now())
+	}
+	raw, err := Email(s.texts.From, a.PatientEmail, m, invite, method)
+	if err != nil {
+		return fmt.Errorf("building the email: %w", err)
+	}
+	if err := s.mail.Send(ctx, a.PatientEmail, raw); err != nil {
+		return fmt.Errorf("sending the email: %w", err)
+	}
+	return s.sent.MarkSent(ctx, key)
+}
+
+// fromAddress is the bare address of a "Name <address>" sender.
+func fromAddress(from string) string {
+	for i := len(from) - 1; i >= 0; i-- {
+		if from[i] == '<' {
+			return from[i+1 : len(from)-1]
+		}
+	}
+	return from
+}

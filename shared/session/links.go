@@ -1,0 +1,71 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// linkIssuer keeps appointment links apart from session tokens signed with
+// the same key: neither verifies as the other.
+const linkIssuer = "psc-appointment-link"
+
+// Links issues and verifies the signed links of appointment reminders: a
+// link lets its holder confirm or cancel one appointment until the visit
+// starts, and nothing else.
+type Links struct {
+	key []byte
+	now func() time.Time
+}
+
+// NewLinks returns Links signing with key.
+func NewLinks(key []byte, now func() time.Time) (*Links, error) {
+	if len(key) < MinKeyBytes {
+		return nil, fmt.Errorf("link key is %d bytes; at least %d are required", len(key), MinKeyBytes)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Links{key: key, now: now}, nil
+}
+
+// Link is what a valid link says.
+type Link struct {
+	AppointmentID string
+	PatientID     string
+	ExpiresAt     time.Time
+}
+
+type linkClaims struct {
+	PatientID string `json:"pid"`
+	jwt.RegisteredClaims
+}
+
+// Issue signs a link for the appointment, valid until expires.
+func (l *Links) Issue(appointmentID, patientID string, expires time.Time) (string, error) {
+	c := linkClaims{PatientID: patientID, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: linkIssuer, Subject: appointmentID, IssuedAt: jwt.NewNumericDate(l.now()), ExpiresAt: jwt.NewNumericDate(expires),
+	}}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(l.key)
+	if err != nil {
+		return "", fmt.Errorf("signing appointment link: %w", err)
+	}
+	return s, nil
+}
+
+// ErrBadLink is returned for a link that is not valid now.
+var ErrBadLink = errors.New("the link is not valid or has expired")
+
+// Verify checks a link's signature, issuer and expiry.
+func (l *Links) Verify(token string) (Link, error) {
+	var c linkClaims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return l.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(linkIssuer), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(l.now))
+	if err != nil || c.Subject == "" || c.PatientID == "" {
+		return Link{}, ErrBadLink
+	}
+	return Link{AppointmentID: c.Subject, PatientID: c.PatientID, ExpiresAt: c.ExpiresAt.Time}, nil
+}

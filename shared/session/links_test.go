@@ -1,0 +1,49 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLinksAreForOneAppointmentUntilTheyExpire(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	links, err := NewLinks(key, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := links.Issue("ap1", "p1", now.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := links.Verify(tok)
+	if err != nil || l.AppointmentID != "ap1" || l.PatientID != "p1" {
+		t.Fatalf("verify: %+v %v", l, err)
+	}
+	// A session token signed with the same key is not a link, nor the
+	// other way round.
+	tokens, _ := New(key, time.Hour, func() time.Time { return now })
+	sess, _, _ := tokens.Issue("p1", "c1")
+	if _, err := links.Verify(sess); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("a session token verified as a link: %v", err)
+	}
+	if _, err := tokens.Verify(tok); err == nil {
+		t.Fatal("a link verified as a session token")
+	}
+	other, _ := NewLinks([]byte(strings.Repeat("x", 32)), func() time.Time { return now })
+	if _, err := other.Verify(tok); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("a link of another key: %v", err)
+	}
+	later, _ := NewLinks(key, func() time.Time { return now.Add(49 * time.Hour) })
+	if _, err := later.Verify(tok); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("an expired link: %v", err)
+	}
+	if _, err := links.Verify(tok[:len(tok)-2] + "xx"); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("a tampered link: %v", err)
+	}
+	if _, err := NewLinks([]byte("short"), nil); err == nil {
+		t.Fatal("a short key was accepted")
+	}
+}
