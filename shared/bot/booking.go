@@ -361,7 +361,6 @@ func (t *turn) commit() {
 	t.replies("menu")
 }
 
-
 // startChange begins a reschedule or a cancellation: the patient's
 // upcoming appointments, picked from if there are several.
 func (t *turn) startChange(verb string) {

@@ -45,7 +45,10 @@ func (f *fakes) Post(_ context.Context, conv, id, text string) error {
 	}
 	return nil
 }
-func (f *fakes) Send(_ context.Context, _ string, raw []byte) error { f.mails = append(f.mails, raw); return nil }
+func (f *fakes) Send(_ context.Context, _ string, raw []byte) error {
+	f.mails = append(f.mails, raw)
+	return nil
+}
 func (f *fakes) Put(_ context.Context, rs []Reminder) error {
 	for _, r := range rs {
 		f.rem[key(r)] = r
@@ -75,7 +78,7 @@ func (f *fakes) Claim(_ context.Context, r Reminder) (bool, error) {
 	return ok, nil
 }
 func (f *fakes) Sent(_ context.Context, k string) (bool, error) { return f.sent[k], nil }
-func (f *fakes) MarkSent(_ context.Context, k string) error   { f.sent[k] = true; return nil }
+func (f *fakes) MarkSent(_ context.Context, k string) error     { f.sent[k] = true; return nil }
 func (f *fakes) Get(_ context.Context, id string) (scheduling.Appointment, error) {
 	return f.appts[id], nil
 }
