@@ -128,9 +128,19 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 	if ask := chat(t, p, &n, "Yes, book it"); !strings.Contains(ask["text"].(string), "email") {
 		t.Fatalf("email ask = %v", ask)
 	}
-	booked := chat(t, p, &n, "vera@example.org")
+	email := fmt.Sprintf("vera%d@example.org", time.Now().UnixNano())
+	booked := chat(t, p, &n, email)
 	if text := booked["text"].(string); !strings.Contains(text, "You're booked") || !strings.Contains(text, "Dr. Wei Chen") || !strings.Contains(text, "confirmation number") {
 		t.Fatalf("booked = %v", booked)
+	}
+	// From the scheduling stream: the confirmation in the chat, and by
+	// email (read back from the emulator's SES).
+	if notice := noticeIn(t, p, "Appointment confirmed"); !strings.Contains(notice, "Dr. Wei Chen") {
+		t.Fatalf("chat confirmation = %q", notice)
+	}
+	mail := mailTo(t, email, "Appointment confirmed")
+	if !strings.Contains(mail.BodyText, "Dr. Wei Chen") || !strings.Contains(mail.BodyText, "North Family Health Center") {
+		t.Fatalf("confirmation email = %+v", mail)
 	}
 	if c := conversationItem(t, p.conversationID); c.State != "bot" {
 		t.Fatalf("booking handed the conversation off: %s", c.State)
@@ -142,10 +152,35 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 	if moved := chat(t, p, &n, "yes"); !strings.Contains(moved["text"].(string), "moved to") {
 		t.Fatalf("moved = %v", moved)
 	}
+	mailTo(t, email, "Appointment moved")
 	if ask := chat(t, p, &n, "cancel my appointment"); quick(t, ask, 0) != "Yes, cancel it" {
 		t.Fatalf("cancel ask = %v", ask)
 	}
 	if done := chat(t, p, &n, "Yes, cancel it"); !strings.Contains(done["text"].(string), "is cancelled") {
 		t.Fatalf("cancelled = %v", done)
+	}
+	mailTo(t, email, "Appointment cancelled")
+}
+
+// noticeIn waits until the conversation holds a system message (a notice
+// of the notify function, which posts it from the scheduling stream)
+// containing want, reading the history (resume) until it does or 20
+// seconds pass, and returns it.
+func noticeIn(t *testing.T, p started, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, texts, _ := history(t, p.c, "", "system")
+		for _, text := range texts {
+			if strings.Contains(text, want) {
+				return text
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no notice %q in the chat within 20s; system messages: %q", want, texts)
+		}
+		<-tick.C
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/patientservicecenter/psc/localstack/gateway"
@@ -95,6 +96,7 @@ type Stack struct {
 	streams       *dynamodbstreams.Client
 	sqs           *sqs.Client
 	secrets       *secretsmanager.Client
+	ses           *sesv2.Client
 	cognito       *cip.Client
 	tmpl          *template.Template
 	res           *template.Resolver
@@ -174,7 +176,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	cfg := awsConfig(s.emu.endpoint)
 	s.ddb, s.streams, s.sqs, s.secrets = dynamodb.NewFromConfig(cfg), dynamodbstreams.NewFromConfig(cfg), sqs.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
-	s.cognito = cip.NewFromConfig(cfg)
+	s.cognito, s.ses = cip.NewFromConfig(cfg), sesv2.NewFromConfig(cfg)
 	s.Outputs = Outputs{Emulator: s.emu.endpoint, Stage: opts.Stage, WebSockets: map[string]string{}, Tables: map[string]string{}, Queues: map[string]string{}, Functions: map[string]string{}}
 
 	if err := s.resolveParameters(); err != nil {
@@ -183,6 +185,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	listeners, err := s.declareAPIs()
 	if err != nil {
 		return nil, err
+	}
+	// The pages' address is known before the functions start, so links
+	// to them (the appointment page) can point here.
+	webLn, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.opts.WebPort))
+	if err != nil {
+		return nil, fmt.Errorf("listening for the web pages: %w", err)
+	}
+	s.Outputs.Web = "http://" + webLn.Addr().String() + "/"
+	if _, declared := s.tmpl.Parameters["AppointmentPageUrl"]; declared && s.res.Refs["AppointmentPageUrl"] == "" {
+		s.res.Refs["AppointmentPageUrl"] = s.Outputs.Web + "appointment.html"
 	}
 	s.declareOthers()
 	if err := s.createResources(ctx); err != nil {
@@ -197,7 +209,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.serveAPIs(listeners); err != nil {
 		return nil, err
 	}
-	if err := s.serveWeb(); err != nil {
+	if err := s.serveWeb(webLn); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -342,6 +354,19 @@ func (s *Stack) createResources(ctx context.Context) error {
 			return err
 		}
 		s.res.Refs[id] = a
+	}
+	for _, id := range s.tmpl.OfType("AWS::SES::EmailIdentity") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		identity := fmt.Sprint(props["EmailIdentity"])
+		// The emulator verifies an identity as it is created; AWS sends
+		// the owner a verification email (docs/operations.md).
+		if _, err := s.ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: &identity}); err != nil && !strings.Contains(err.Error(), "AlreadyExists") {
+			return fmt.Errorf("creating email identity %s: %w", id, err)
+		}
+		s.res.Refs[id] = identity
 	}
 	for _, id := range s.tmpl.OfType("AWS::DynamoDB::Table") {
 		props, err := s.resolvedProps(id)
@@ -553,11 +578,7 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 
 // serveWeb serves web/ and its config.json, which tells the pages where
 // the WebSocket APIs are.
-func (s *Stack) serveWeb() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.opts.WebPort))
-	if err != nil {
-		return fmt.Errorf("listening for the web pages: %w", err)
-	}
+func (s *Stack) serveWeb(ln net.Listener) error {
 	webDir := filepath.Join(s.opts.Root, "web")
 	conf := map[string]any{"patientWebSocketUrl": s.Outputs.PatientWebSocket, "agentWebSocketUrl": s.Outputs.AgentWebSocket}
 	if p := s.Outputs.AgentPool; p != nil {
@@ -576,7 +597,6 @@ func (s *Stack) serveWeb() error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
-	s.Outputs.Web = "http://" + ln.Addr().String() + "/"
 	s.Outputs.PatientPage = s.Outputs.Web + "index.html"
 	if _, err := os.Stat(filepath.Join(webDir, "agent", "index.html")); err == nil {
 		s.Outputs.AgentConsole = s.Outputs.Web + "agent/"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -112,5 +113,66 @@ func TestFiftyParallelBookingsOfOneSlot(t *testing.T) {
 	got, err := store.Get(ctx, w.ID)
 	if err != nil || got.State != scheduling.Cancelled || len(got.History) != 3 || got.History[1].From != slot.ID {
 		t.Fatalf("stored after cancelling: %+v %v", got, err)
+	}
+}
+
+// TestRemindersStore: reminders come due at their time (and not before),
+// are claimed once, and are gone once deleted.
+func TestRemindersStore(t *testing.T) {
+	n := ddb.NewNotices(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	ctx := context.Background()
+	// A time of its own, so runs never meet: some hour next year.
+	now := time.Now()
+	base := time.Date(now.Year()+1, time.Month(1+now.Nanosecond()%12), 1+now.Nanosecond()%28, now.Nanosecond()%24, 0, 0, 0, time.UTC)
+	id := fmt.Sprint("ap-rem-", now.UnixNano())
+	start := base.Add(26 * time.Hour)
+	rs := notify.Plan(scheduling.Appointment{ID: id, State: scheduling.Booked, Slot: scheduling.Slot{Start: start, End: start.Add(30 * time.Minute)}}, base)
+	if len(rs) != 2 {
+		t.Fatalf("plan: %+v", rs)
+	}
+	if err := n.Put(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	mine := func(at time.Time) []notify.Reminder {
+		t.Helper()
+		due, err := n.Due(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []notify.Reminder
+		for _, r := range due {
+			if r.AppointmentID == id {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if due := mine(rs[0].At.Add(-time.Second)); len(due) != 0 {
+		t.Fatalf("due a second early: %+v", due)
+	}
+	due := mine(rs[0].At)
+	if len(due) != 1 || due[0].Kind != notify.Remind24h || !due[0].Start.Equal(start) {
+		t.Fatalf("due at the 24h mark: %+v", due)
+	}
+	if ok, err := n.Claim(ctx, due[0]); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if ok, err := n.Claim(ctx, due[0]); err != nil || ok {
+		t.Fatalf("claimed twice: %v %v", ok, err)
+	}
+	if err := n.Delete(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if due := mine(rs[1].At); len(due) != 0 {
+		t.Fatalf("deleted reminders still due: %+v", due)
+	}
+	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || sent {
+		t.Fatalf("sent before marking: %v %v", sent, err)
+	}
+	if err := n.MarkSent(ctx, id+"#v1"); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || !sent {
+		t.Fatalf("sent after marking: %v %v", sent, err)
 	}
 }

@@ -1,0 +1,40 @@
+// Package mail sends email through Amazon SES (v2 API): MIME messages
+// built by the caller, sent as raw content so attachments (calendar
+// invitations) travel with them.
+package mail
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+)
+
+// API is the part of the SES client the sender uses.
+type API interface {
+	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
+}
+
+// SES sends raw messages from one verified sender.
+type SES struct {
+	api  API
+	from string
+}
+
+// New returns a sender; from is the verified address (the message's From
+// header may add a display name).
+func New(api API, from string) *SES { return &SES{api: api, from: from} }
+
+// Send sends a raw MIME message to one recipient.
+func (s *SES) Send(ctx context.Context, to string, raw []byte) error {
+	_, err := s.api.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: &s.from,
+		Destination:      &types.Destination{ToAddresses: []string{to}},
+		Content:          &types.EmailContent{Raw: &types.RawMessage{Data: raw}},
+	})
+	if err != nil {
+		return fmt.Errorf("sending email: %w", err)
+	}
+	return nil
+}

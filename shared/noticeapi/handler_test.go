@@ -1,0 +1,82 @@
+package noticeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+type fakeService struct {
+	changes []string
+	sweeps  int
+	fail    bool
+}
+
+func (f *fakeService) Changed(_ context.Context, old, new *scheduling.Appointment) error {
+	if f.fail {
+		return errors.New("boom")
+	}
+	o := "-"
+	if old != nil {
+		o = string(old.State)
+	}
+	f.changes = append(f.changes, new.ID+":"+o+">"+string(new.State))
+	return nil
+}
+
+func (f *fakeService) SendDue(context.Context) (int, error) { f.sweeps++; return 0, nil }
+
+func s(v string) events.DynamoDBAttributeValue { return events.NewStringAttribute(v) }
+
+func record(seq string, old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+	return events.DynamoDBEventRecord{EventSource: "aws:dynamodb", EventName: "MODIFY",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, OldImage: old, NewImage: new}}
+}
+
+func appt(id, state string) map[string]events.DynamoDBAttributeValue {
+	return map[string]events.DynamoDBAttributeValue{"pk": s("appt#" + id), "sk": s("appt"), "appointmentId": s(id), "state": s(state),
+		"start": s("2026-12-03T14:00:00.000000000Z"), "end": s("2026-12-03T14:30:00.000000000Z"), "version": events.NewNumberAttribute("1")}
+}
+
+func run(t *testing.T, svc *fakeService, ev any) events.DynamoDBEventResponse {
+	t.Helper()
+	b, _ := json.Marshal(ev)
+	resp, err := NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil))).Handle(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestStreamRecordsBecomeNoticesAndUnitsAreSkipped(t *testing.T) {
+	svc := &fakeService{}
+	unit := map[string]events.DynamoDBAttributeValue{"pk": s("unit#dr-lee"), "sk": s("2026-12-03T14:00:00.000000000Z"), "appointmentId": s("a1")}
+	resp := run(t, svc, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", nil, appt("a1", "booked")),
+		record("2", nil, unit),
+		record("3", appt("a1", "booked"), appt("a1", "cancelled")),
+	}})
+	if len(resp.BatchItemFailures) != 0 || len(svc.changes) != 2 || svc.changes[0] != "a1:->booked" || svc.changes[1] != "a1:booked>cancelled" || svc.sweeps != 0 {
+		t.Fatalf("changes %v, failures %v, sweeps %d", svc.changes, resp.BatchItemFailures, svc.sweeps)
+	}
+	svc.fail = true
+	resp = run(t, svc, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record("7", nil, appt("a2", "booked")), record("8", nil, appt("a3", "booked"))}})
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "7" {
+		t.Fatalf("a failed notice: %v, want the stream to retry from it", resp.BatchItemFailures)
+	}
+}
+
+func TestTheScheduleSweepsReminders(t *testing.T) {
+	svc := &fakeService{}
+	run(t, svc, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events", Detail: json.RawMessage(`{}`)})
+	if svc.sweeps != 1 || len(svc.changes) != 0 {
+		t.Fatalf("sweeps %d, changes %v", svc.sweeps, svc.changes)
+	}
+}
