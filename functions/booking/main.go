@@ -1,6 +1,8 @@
 // Command booking serves the agent API's scheduling actions: slots, book,
 // reschedule, cancel and appointments, for the patients of the
-// conversations the caller holds. Each booking is one DynamoDB transaction
+// conversations the caller holds; and the patient API's appointment route,
+// where a reminder's signed link views, confirms or cancels its one
+// appointment. Each booking is one DynamoDB transaction
 // (the appointment and every 15-minute unit its slot holds, each only if
 // absent), so no slot is ever booked twice.
 package main
@@ -9,15 +11,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/agentapi"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/linkapi"
+	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/secret"
+	"github.com/patientservicecenter/psc/shared/session"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -28,18 +36,31 @@ func main() {
 	agentsTable, connTable, endpoint := env.Required("AGENTS_TABLE"), env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("AGENT_WS_ENDPOINT")
 	convTable, msgTable, schedTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("SCHEDULING_TABLE")
 	retention := time.Duration(env.Int("APPOINTMENT_RETENTION_DAYS", 2190)) * 24 * time.Hour
-	telehealth := env.Required("TELEHEALTH_URL")
+	telehealth, patientEndpoint, patientConnTable, secretID := env.Required("TELEHEALTH_URL"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("CONNECTIONS_TABLE"), env.Required("SESSION_SECRET_ARN")
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
 	dir, err := scheduling.LoadDirectory()
 	startup.Must(log, "loading the scheduling directory", err)
 	mgmt, err := push.NewClient(cfg, endpoint)
 	startup.Must(log, "bad configuration", err)
+	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
+	startup.Must(log, "bad configuration", err)
+	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
+	startup.Must(log, "loading the link key", err)
+	links, err := session.NewLinks(key, nil)
+	startup.Must(log, "link key", err)
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil).
 		WithConversations(ddb.NewRouting(db, convTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
 		WithScheduling(sched)
-	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
+	agents := agentapi.NewHandler(svc, pusher, log)
+	patients := linkapi.NewHandler(links, sched, ddb.NewConnections(db, patientConnTable, limit), push.New(patientMgmt), log)
+	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if req.RequestContext.RouteKey == protocol.ActionAppointment {
+			return patients.Message(ctx, req)
+		}
+		return agents.Message(ctx, req)
+	})
 }

@@ -150,24 +150,10 @@ func (s *Service) bookedFrame(a scheduling.Appointment, requestID string) protoc
 }
 
 func (s *Service) appointmentView(a scheduling.Appointment, locale string) protocol.AppointmentView {
-	return protocol.AppointmentView{AppointmentID: a.ID, State: string(a.State), Slot: s.slotViews([]scheduling.Slot{a.Slot}, locale)[0], JoinURL: a.JoinURL}
+	return protocol.AppointmentViewOf(s.sched.Directory(), a, locale)
 }
 
 // slotViews describes slots with the directory's names.
 func (s *Service) slotViews(slots []scheduling.Slot, locale string) []protocol.SlotView {
-	d := s.sched.Directory()
-	out := make([]protocol.SlotView, 0, len(slots))
-	for _, sl := range slots {
-		p, _ := d.Provider(sl.Provider)
-		v, _ := d.VisitType(sl.VisitType)
-		l, _ := d.Location(sl.Location)
-		place := protocol.Place{ID: l.ID, Name: l.Name, Address: l.Address}
-		if sl.Mode == scheduling.Telehealth {
-			place = protocol.Place{ID: l.ID, Name: "Video visit"}
-		}
-		out = append(out, protocol.SlotView{SlotID: sl.ID, Provider: protocol.Named{ID: p.ID, Name: p.Name}, Specialty: p.Specialty,
-			VisitType: protocol.Named{ID: v.ID, Name: v.Name.In(locale)}, Start: protocol.FormatTime(sl.Start), End: protocol.FormatTime(sl.End),
-			Location: place, Mode: sl.Mode})
-	}
-	return out
+	return protocol.SlotViews(s.sched.Directory(), slots, locale)
 }

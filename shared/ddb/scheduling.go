@@ -57,6 +57,7 @@ type appointmentItem struct {
 	Mode           string              `dynamodbav:"mode"`
 	State          string              `dynamodbav:"state"`
 	JoinURL        string              `dynamodbav:"joinUrl,omitempty"`
+	Confirmed      bool                `dynamodbav:"confirmed,omitempty"`
 	History        []scheduling.Change `dynamodbav:"history"`
 	Version        int                 `dynamodbav:"version"`
 	ExpiresAt      int64               `dynamodbav:"expiresAt"`
@@ -81,14 +82,14 @@ func (s *Appointments) item(a scheduling.Appointment) appointmentItem {
 	return appointmentItem{PK: "appt#" + a.ID, SK: "appt", ID: a.ID, PatientID: a.PatientID, PatientName: a.PatientName, PatientEmail: a.PatientEmail,
 		Locale: a.Locale, ConversationID: a.ConversationID, SlotID: a.Slot.ID, Provider: a.Slot.Provider, VisitType: a.Slot.VisitType,
 		Start: sortable(a.Slot.Start), End: sortable(a.Slot.End), Location: a.Slot.Location, Mode: a.Slot.Mode, State: string(a.State),
-		JoinURL: a.JoinURL, History: a.History, Version: a.Version, ExpiresAt: a.Slot.End.Add(s.retention).Unix()}
+		JoinURL: a.JoinURL, Confirmed: a.Confirmed, History: a.History, Version: a.Version, ExpiresAt: a.Slot.End.Add(s.retention).Unix()}
 }
 
 func (it appointmentItem) domain() scheduling.Appointment {
 	start, _ := time.Parse(time.RFC3339Nano, it.Start)
 	end, _ := time.Parse(time.RFC3339Nano, it.End)
 	return scheduling.Appointment{ID: it.ID, PatientID: it.PatientID, PatientName: it.PatientName, PatientEmail: it.PatientEmail, Locale: it.Locale,
-		ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, History: it.History, Version: it.Version,
+		ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, Confirmed: it.Confirmed, History: it.History, Version: it.Version,
 		Slot: scheduling.Slot{ID: it.SlotID, Provider: it.Provider, VisitType: it.VisitType, Start: start.UTC(), End: end.UTC(), Location: it.Location, Mode: it.Mode}}
 }
 

@@ -17,7 +17,22 @@ const (
 	ActionSend   = "send"
 	ActionTyping = "typing"
 	ActionEnd    = "end"
+	// ActionAppointment acts on an appointment through a reminder's
+	// signed link: view it, confirm it, or cancel it.
+	ActionAppointment = "appointment"
 )
+
+// Decisions of an appointment frame.
+const (
+	DecisionView    = "view"
+	DecisionConfirm = "confirm"
+	DecisionCancel  = "cancel"
+)
+
+// MaxLinkTokenBytes bounds a link token.
+const MaxLinkTokenBytes = 2048
+
+var linkTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
 // Limits on client input. MaxFrameBytes is API Gateway's frame size; the
 // others keep stored records small and are documented in docs/protocol.md.
@@ -47,6 +62,8 @@ type ClientFrame struct {
 	ConversationID  string `json:"conversationId,omitempty"`
 	ClientMessageID string `json:"clientMessageId,omitempty"`
 	Text            string `json:"text,omitempty"`
+	Token           string `json:"-"`
+	Decision        string `json:"decision,omitempty"`
 }
 
 // rawFrame accepts any JSON types so that a wrong type is reported as a
@@ -61,6 +78,8 @@ type rawFrame struct {
 	ConversationID  json.RawMessage `json:"conversationId"`
 	ClientMessageID json.RawMessage `json:"clientMessageId"`
 	Text            json.RawMessage `json:"text"`
+	Token           json.RawMessage `json:"token"`
+	Decision        json.RawMessage `json:"decision"`
 }
 
 // DecodePatient decodes and validates a frame of the patient API. On error
@@ -89,6 +108,21 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 		return f, err
 	case ActionTyping, ActionEnd:
 		return f, conversationRef(&f, raw)
+	case ActionAppointment:
+		if f.Token, err = str(raw.Token, "token"); err != nil {
+			return f, err
+		}
+		if len(f.Token) > MaxLinkTokenBytes || !linkTokenPattern.MatchString(f.Token) {
+			return f, fault.Errorf(fault.BadRequest, "token is not a link token")
+		}
+		if f.Decision, err = str(raw.Decision, "decision"); err != nil {
+			return f, err
+		}
+		switch f.Decision {
+		case DecisionView, DecisionConfirm, DecisionCancel:
+			return f, nil
+		}
+		return f, fault.Errorf(fault.BadRequest, "decision must be view, confirm or cancel")
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:

@@ -33,6 +33,10 @@ func TestDecodePatient(t *testing.T) {
 		{"send text not string", `{"action":"send","conversationId":"c","clientMessageId":"u","text":{"a":1}}`, fault.BadRequest, ClientFrame{}},
 		{"typing", `{"action":"typing","conversationId":"c"}`, "", ClientFrame{Action: "typing", ConversationID: "c"}},
 		{"end without id", `{"action":"end"}`, fault.BadRequest, ClientFrame{}},
+		{"appointment", `{"action":"appointment","token":"aa.bb.cc","decision":"confirm"}`, "", ClientFrame{Action: "appointment", Token: "aa.bb.cc", Decision: "confirm"}},
+		{"appointment bad decision", `{"action":"appointment","token":"aa.bb.cc","decision":"maybe"}`, fault.BadRequest, ClientFrame{}},
+		{"appointment bad token", `{"action":"appointment","token":"<script>","decision":"view"}`, fault.BadRequest, ClientFrame{}},
+		{"appointment long token", `{"action":"appointment","token":"a.b.` + strings.Repeat("c", MaxLinkTokenBytes) + `","decision":"view"}`, fault.BadRequest, ClientFrame{}},
 		{"no action", `{}`, fault.BadRequest, ClientFrame{}},
 		{"unknown", `{"action":"dance"}`, fault.BadRequest, ClientFrame{}},
 		{"not json", `hello`, fault.BadRequest, ClientFrame{}},
@@ -108,6 +112,11 @@ func FuzzDecodePatient(f *testing.F) {
 		case ActionTyping, ActionEnd:
 			if fr.ConversationID == "" {
 				t.Fatalf("invalid %s accepted: %+v", fr.Action, fr)
+			}
+		case ActionAppointment:
+			if !linkTokenPattern.MatchString(fr.Token) || len(fr.Token) > MaxLinkTokenBytes ||
+				(fr.Decision != DecisionView && fr.Decision != DecisionConfirm && fr.Decision != DecisionCancel) {
+				t.Fatalf("invalid appointment frame accepted: %+v", fr)
 			}
 		default:
 			t.Fatalf("unknown action accepted: %+v", fr)

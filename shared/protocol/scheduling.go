@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
 // Scheduling actions of the agent API.
@@ -238,4 +239,36 @@ func alternativesOf(err error) []SlotView {
 		return st.Alternatives
 	}
 	return nil
+}
+
+// AppointmentFrame answers a patient's appointment frame (a reminder's
+// link): the appointment as it now stands.
+type AppointmentFrame struct {
+	Type        string          `json:"type"` // "appointment"
+	RequestID   string          `json:"requestId,omitempty"`
+	Appointment AppointmentView `json:"appointment"`
+	Confirmed   bool            `json:"confirmed"`
+	When        string          `json:"when"` // the start, written for the patient
+}
+
+// SlotViews describes slots with the directory's names, in the locale.
+func SlotViews(d *scheduling.Directory, slots []scheduling.Slot, locale string) []SlotView {
+	out := make([]SlotView, 0, len(slots))
+	for _, sl := range slots {
+		p, _ := d.Provider(sl.Provider)
+		v, _ := d.VisitType(sl.VisitType)
+		l, _ := d.Location(sl.Location)
+		place := Place{ID: l.ID, Name: l.Name, Address: l.Address}
+		if sl.Mode == scheduling.Telehealth {
+			place = Place{ID: l.ID, Name: map[bool]string{true: "Por video", false: "Video visit"}[locale == "es"]}
+		}
+		out = append(out, SlotView{SlotID: sl.ID, Provider: Named{ID: p.ID, Name: p.Name}, Specialty: p.Specialty,
+			VisitType: Named{ID: v.ID, Name: v.Name.In(locale)}, Start: FormatTime(sl.Start), End: FormatTime(sl.End), Location: place, Mode: sl.Mode})
+	}
+	return out
+}
+
+// AppointmentViewOf describes an appointment.
+func AppointmentViewOf(d *scheduling.Directory, a scheduling.Appointment, locale string) AppointmentView {
+	return AppointmentView{AppointmentID: a.ID, State: string(a.State), Slot: SlotViews(d, []scheduling.Slot{a.Slot}, locale)[0], JoinURL: a.JoinURL}
 }

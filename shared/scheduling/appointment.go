@@ -33,6 +33,8 @@ type Change struct {
 	// From and To are the slot before and after a reschedule.
 	From string `json:"from,omitempty" dynamodbav:"from,omitempty"`
 	To   string `json:"to,omitempty" dynamodbav:"to,omitempty"`
+	// Confirmed marks the patient confirming they will come.
+	Confirmed bool `json:"confirmed,omitempty" dynamodbav:"confirmed,omitempty"`
 }
 
 // Appointment is a patient's visit with a provider.
@@ -46,7 +48,10 @@ type Appointment struct {
 	Slot           Slot
 	State          State
 	JoinURL        string // telehealth visits
-	History        []Change
+	// Confirmed says the patient confirmed they will come (from a
+	// reminder's link).
+	Confirmed bool
+	History   []Change
 	// Version counts changes; every change is conditional on it.
 	Version int
 }

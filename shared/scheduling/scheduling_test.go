@@ -166,8 +166,18 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 	if _, err := svc.Book(ctx, BookRequest{Token: "r2", SlotID: open[0].ID, PatientID: "p2"}); err != nil {
 		t.Fatalf("the old slot is not open again: %v", err)
 	}
+	if _, err := svc.Confirm(ctx, a.ID, "p2", "patient"); fault.CodeOf(err) != fault.NotFound {
+		t.Fatalf("another patient confirming: %v", err)
+	}
+	conf, err := svc.Confirm(ctx, a.ID, "p1", "patient")
+	if err != nil || !conf.Confirmed || conf.Version != moved.Version+1 || !conf.History[len(conf.History)-1].Confirmed {
+		t.Fatalf("confirm: %+v %v", conf, err)
+	}
+	if again, err := svc.Confirm(ctx, a.ID, "p1", "patient"); err != nil || again.Version != conf.Version {
+		t.Fatalf("confirming again: %+v %v", again, err)
+	}
 	c, err := svc.Cancel(ctx, a.ID, "p1", "patient")
-	if err != nil || c.State != Cancelled || len(c.History) != 3 {
+	if err != nil || c.State != Cancelled || len(c.History) != 4 {
 		t.Fatalf("cancel: %+v %v", c, err)
 	}
 	if _, err := svc.Cancel(ctx, a.ID, "p1", "patient"); fault.CodeOf(err) != fault.Conflict {

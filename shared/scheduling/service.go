@@ -263,6 +263,29 @@ func (s *Service) Cancel(ctx context.Context, id, patientID, by string) (Appoint
 	return c, nil
 }
 
+// Confirm records that the patient will come to an upcoming visit. A
+// second confirmation changes nothing.
+func (s *Service) Confirm(ctx context.Context, id, patientID, by string) (Appointment, error) {
+	a, err := s.Get(ctx, id, patientID)
+	if err != nil {
+		return Appointment{}, err
+	}
+	if !a.State.Active() || !a.Slot.Start.After(s.now()) {
+		return Appointment{}, fault.Errorf(fault.Conflict, "only an upcoming appointment can be confirmed")
+	}
+	if a.Confirmed {
+		return a, nil
+	}
+	c := a
+	c.Confirmed = true
+	c.Version++
+	c.History = append(append([]Change(nil), a.History...), Change{At: s.now().UTC(), By: by, State: a.State, Confirmed: true})
+	if err := s.store.Update(ctx, c, nil, nil); err != nil {
+		return Appointment{}, err
+	}
+	return c, nil
+}
+
 // Record marks a visit completed or a no-show (staff, after its start).
 func (s *Service) Record(ctx context.Context, id string, to State, by string) (Appointment, error) {
 	if to != Completed && to != NoShow {

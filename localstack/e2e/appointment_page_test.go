@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/chromedp/chromedp"
+
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/secret"
+	"github.com/patientservicecenter/psc/shared/session"
+)
+
+// reminderLink books an appointment for a new patient (as the bot or an
+// agent would, through the scheduling store) and signs the link its
+// reminders carry, with the stack's own key.
+func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *scheduling.Service) {
+	t.Helper()
+	ctx := context.Background()
+	dir, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour), scheduling.Config{}, nil)
+	run := time.Now().UnixNano()
+	from := time.Now().AddDate(0, 0, 40+int(run%360))
+	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-haddad", VisitType: "follow-up", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) == 0 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: open[0].ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
+		PatientEmail: email, Locale: "en", By: "patient"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg())
+	list, err := sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, s := range list.SecretList {
+		if strings.HasSuffix(*s.Name, "SessionSecret") {
+			id = *s.ARN
+		}
+	}
+	key, err := secret.Key(ctx, sm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := session.NewLinks(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := links.Issue(a.ID, a.PatientID, a.Slot.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, tok, svc
+}
+
+// TestAppointmentPageConfirmsAndCancels: a reminder's link opens the
+// hosted appointment page (no chat needed); the patient sees the visit,
+// confirms with the keyboard, then cancels; the store follows, and the
+// cancellation email goes out. A tampered link shows an error and no
+// appointment.
+func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
+	email := fmt.Sprintf("iris%d@example.org", time.Now().UnixNano())
+	a, tok, svc := reminderLink(t, email)
+	page := env.Outputs.Web + "appointment.html?t=" + url.QueryEscape(tok) + "&do=confirm"
+
+	b := browser(t)
+	run(t, b, "opening the link", chromedp.Navigate(page))
+	waitText(t, b, "#provider", "Dr. Layla Haddad")
+	waitText(t, b, "#place", "Main Campus Clinic")
+	if focused := run(t, b, "reading the focus", chromedp.Evaluate[string](`document.activeElement.id`)); focused != "confirm" {
+		t.Fatalf("focus is on %q, want the confirm button (do=confirm)", focused)
+	}
+	run(t, b, "confirming with Enter", chromedp.KeyEvent("\r"))
+	waitText(t, b, "#status", "You confirmed this appointment")
+	got, err := svc.Get(context.Background(), a.ID, a.PatientID)
+	if err != nil || !got.Confirmed || got.State != scheduling.Booked {
+		t.Fatalf("stored after confirming: %+v %v", got, err)
+	}
+
+	run(t, b, "asking to cancel", chromedp.Click(`#cancel`))
+	run(t, b, "waiting for the check", chromedp.WaitVisible(`#cancel-yes`))
+	run(t, b, "cancelling", chromedp.Click(`#cancel-yes`))
+	waitText(t, b, "#status", "This appointment is cancelled")
+	if got, _ := svc.Get(context.Background(), a.ID, a.PatientID); got.State != scheduling.Cancelled {
+		t.Fatalf("stored after cancelling: %v", got.State)
+	}
+	mailTo(t, email, "Appointment cancelled")
+
+	bad := browser(t)
+	run(t, bad, "opening a tampered link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok[:len(tok)-3]+"abc")))
+	waitText(t, bad, "#error", "not valid or has expired")
+	if hidden := run(t, bad, "reading the details", chromedp.Evaluate[bool](`document.getElementById("details").hidden`)); !hidden {
+		t.Fatal("a tampered link showed an appointment")
+	}
+}
