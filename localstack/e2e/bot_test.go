@@ -72,7 +72,7 @@ func conversationItem(t *testing.T, id string) storedConversation {
 func TestBotGreetsAndAnswersFromKnowledge(t *testing.T) {
 	p := startWithBot(t, "Ivy")
 	send(t, p.c, p.conversationID, "k-1", "Yes, continue")
-	if menu := botReply(t, p.c); menu["quickReplies"] == nil {
+	if menu := botReply(t, p.c); !strings.Contains(menu["text"].(string), "How can I help you today?") || fmt.Sprint(menu["quickReplies"]) != "[Ask a question Request an appointment Check a symptom Talk to a person]" {
 		t.Fatalf("menu = %v", menu)
 	}
 	send(t, p.c, p.conversationID, "k-2", "What are the visiting hours?")
@@ -209,4 +209,47 @@ func TestQuickRepliesInBrowser(t *testing.T) {
 // offered to an agent when one is available.
 func handedOff(state string) bool {
 	return state == "escalated" || state == "waiting" || state == "offered"
+}
+
+// TestBookingThroughQuickRepliesInBrowser: on the patient page, a patient
+// books a visit by clicking the bot's quick replies only: the menu, the
+// kind of care, the days, no preference, the first open time, yes, skip
+// the email; the chat shows the booking and then its confirmation notice.
+func TestBookingThroughQuickRepliesInBrowser(t *testing.T) {
+	ctx := browser(t)
+	run(t, ctx, "opening the page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Noa Browser"))
+	run(t, ctx, "starting", chromedp.Click(`#start`))
+	click := func(label string) {
+		t.Helper()
+		// The newest quick reply with that label (older messages keep theirs).
+		js := fmt.Sprintf(`(() => { const bs = [...document.querySelectorAll('#messages .quick-reply')].filter(b => b.textContent.trim() === %q);
+			if (!bs.length) return false; bs[bs.length - 1].click(); return true; })()`, label)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#messages').innerText`))
+			t.Fatalf("no quick reply %q to click: %v\nthe chat reads:\n%s", label, err, text)
+		}
+	}
+	clickFirstSlot := func() string {
+		t.Helper()
+		js := `(() => { const li = [...document.querySelectorAll('#messages li')].filter(l => l.textContent.includes('next open times'));
+			if (!li.length) return ""; const b = li[li.length - 1].querySelector('.quick-reply'); if (!b) return ""; b.click(); return b.textContent.trim(); })()`
+		v, err := chromedp.Run(ctx, chromedp.Poll[string](js, chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Fatalf("no open time to click: %v", err)
+		}
+		return v
+	}
+	click("Yes, continue")
+	click("Request an appointment")
+	click("Orthopedics")
+	click("Any time")
+	click("No preference")
+	slot := clickFirstSlot()
+	waitText(t, ctx, "#messages", "Shall I book "+slot)
+	click("Yes, book it")
+	click("Skip")
+	waitText(t, ctx, "#messages", "You're booked")
+	waitText(t, ctx, "#messages", "Dr. Peter Novak")
+	waitText(t, ctx, "#messages", "Appointment confirmed")
 }

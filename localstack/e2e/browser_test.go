@@ -169,6 +169,23 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, patient, "sending the reply", chromedp.Click(`#send`))
 	waitText(t, agent, "#messages", "it was on May 3")
 
+	// The agent books a visit for the patient from the patient view: the
+	// dialog finds open times (a far week, so no other test takes them),
+	// the keyboard picks the first, Book; the panel lists it and the
+	// patient's chat gets the confirmation.
+	run(t, agent, "opening the booking dialog", chromedp.Click(`#book-open`))
+	run(t, agent, "waiting for it", chromedp.WaitVisible(`#book-dialog`))
+	far := time.Now().AddDate(0, 0, 40+int(run0%300)).Format("2006-01-02")
+	run(t, agent, "choosing the dates", chromedp.Evaluate[bool](`(document.getElementById("book-from").value = "`+far+`") !== ""`))
+	run(t, agent, "searching", chromedp.Click(`#book-search`))
+	run(t, agent, "waiting for open times", chromedp.WaitVisible(`#book-slots input`))
+	run(t, agent, "picking the first with Space", chromedp.KeyEvent(" "))
+	run(t, agent, "booking", chromedp.Click(`#book-confirm`))
+	waitText(t, agent, "#book-result", "Booked:")
+	run(t, agent, "closing the dialog", chromedp.Click(`#book-cancel`))
+	waitText(t, agent, "#appointments", "Dr.")
+	waitText(t, patient, "#messages", "Appointment confirmed")
+
 	// A reload (the token lives in memory only, so the agent signs in
 	// again) gives the conversation back, with its history.
 	run(t, agent, "reloading the console", chromedp.Reload())

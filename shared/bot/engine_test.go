@@ -354,3 +354,20 @@ func TestHours(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentQuickRepliesDoWhatTheySay: the greeting's own quick replies,
+// clicked, continue with the bot or reach a person, in both languages.
+func TestConsentQuickRepliesDoWhatTheySay(t *testing.T) {
+	for _, locale := range []string{"en", "es"} {
+		c := start(t, locale, open)
+		yes, no := c.last.QuickReplies[0], c.last.QuickReplies[1]
+		out := c.say(yes)
+		if c.st.Stage != stageOpen || out.Handoff != nil || len(out.QuickReplies) != 4 {
+			t.Fatalf("%s: %q answered %q %v", locale, yes, out.Text, out.QuickReplies)
+		}
+		c = start(t, locale, open)
+		if out := c.say(no); out.Handoff == nil {
+			t.Fatalf("%s: %q did not reach a person: %q", locale, no, out.Text)
+		}
+	}
+}

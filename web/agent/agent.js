@@ -28,6 +28,9 @@
     transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
+    appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
+    bookSpecialty: $('book-specialty'), bookMode: $('book-mode'), bookFrom: $('book-from'), bookSearch: $('book-search'),
+    bookSlotsSet: $('book-slots-set'), bookSlots: $('book-slots'), bookResult: $('book-result'), bookCancel: $('book-cancel'), bookConfirm: $('book-confirm'),
   };
 
   let config = null;
@@ -46,6 +49,7 @@
   let cannedPick = 0;
   let transferQueues = [];             // from the queue frame
   let queueTimer = 0;
+  let moving = '';                     // the appointment the book dialog moves ('' books a new one)
   const requests = new Map();          // requestId -> {action, conversationId}
   const offers = new Map();            // conversationId -> offer frame (+ timer)
   const convs = new Map();             // conversationId -> {id, patient, state, summary, queue, priority, language, messages: Map}
@@ -215,11 +219,19 @@
       case 'note': onNote(f); break;
       case 'queue': onQueues(f); break;
       case 'conversations': onHeld(f); break;
+      case 'slots': onSlots(f.slots || [], ''); break;
+      case 'booked': onBooked(f); break;
+      case 'cancelled': refreshAppointments(); break;
+      case 'appointments': onAppointments(f); break;
       case 'error': onError(f, req); break;
     }
   }
 
   function onError(f, req) {
+    if (req && (req.action === 'book' || req.action === 'reschedule') && f.code === 'conflict' && f.alternatives) {
+      onSlots(f.alternatives, 'That time was just taken. Here are the next open times.');
+      return;
+    }
     if (req && (req.action === 'accept' || req.action === 'decline')) removeOffer(req.conversationId);
     const c = req && convs.get(req.conversationId);
     if (c && (req.action === 'transfer' || req.action === 'close') && (c.state === 'transferring' || c.state === 'closing')) c.state = 'assigned';
@@ -299,7 +311,7 @@
   function hold(id, patient, state, o) {
     convs.set(id, {
       id, patient, state, summary: o.summary || '', queue: o.queue || '', priority: o.priority || '', language: o.language || '',
-      messages: new Map(), context: null, notes: [],
+      messages: new Map(), context: null, notes: [], appointments: [],
     });
     request({ action: 'context', conversationId: id }, { conversationId: id });
   }
@@ -357,6 +369,111 @@
     el.transcriptEarlier.hidden = !x.earlier;
     el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
     if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
+    renderAppointments(c);
+  }
+
+  // ---- appointments ----
+
+  function when(iso) {
+    return new Date(iso).toLocaleString([], { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+  }
+
+  function slotText(sl) {
+    return when(sl.start) + ' · ' + sl.provider.name + ' · ' + sl.visitType.name + ' · ' + sl.location.name;
+  }
+
+  function renderAppointments(c) {
+    el.appointments.replaceChildren();
+    for (const a of c.appointments || []) {
+      const li = entry(a.state === 'rescheduled' ? 'Moved' : 'Booked', slotText(a.slot));
+      li.dataset.appointmentId = a.appointmentId;
+      const row = document.createElement('div');
+      row.className = 'appointment-actions';
+      const move = button('Move…', 'secondary small', () => openBook(a.appointmentId));
+      move.setAttribute('aria-label', 'Move the appointment of ' + when(a.slot.start));
+      const cancel = button('Cancel', 'secondary small', () => {
+        if (window.confirm('Cancel the appointment of ' + when(a.slot.start) + '?')) request({ action: 'cancel', appointmentId: a.appointmentId }, { conversationId: c.id });
+      });
+      cancel.setAttribute('aria-label', 'Cancel the appointment of ' + when(a.slot.start));
+      row.append(move, cancel);
+      li.append(row);
+      el.appointments.append(li);
+    }
+    if (!(c.appointments || []).length) el.appointments.append(entry('', 'None.'));
+    el.bookOpen.disabled = c.state !== 'assigned';
+  }
+
+  function refreshAppointments() {
+    if (current) request({ action: 'appointments', conversationId: current }, { conversationId: current });
+  }
+
+  function onAppointments(f) {
+    const c = convs.get(f.conversationId);
+    if (!c) return;
+    c.appointments = f.appointments || [];
+    if (c.id === current) renderAppointments(c);
+  }
+
+  function openBook(appointmentId) {
+    const c = convs.get(current);
+    if (!c || c.state !== 'assigned') return;
+    moving = appointmentId || '';
+    el.bookFor.textContent = (moving ? 'Move the appointment of ' : 'For ') + c.patient;
+    el.bookSlots.replaceChildren();
+    el.bookSlotsSet.hidden = true;
+    el.bookResult.textContent = '';
+    el.bookConfirm.disabled = true;
+    el.bookConfirm.textContent = moving ? 'Move' : 'Book';
+    if (!el.bookFrom.value) el.bookFrom.value = new Date().toISOString().slice(0, 10);
+    el.bookDialog.showModal();
+    el.bookSpecialty.focus();
+  }
+
+  function searchSlots() {
+    const from = new Date((el.bookFrom.value || new Date().toISOString().slice(0, 10)) + 'T00:00:00');
+    const to = new Date(from.getTime() + 14 * 24 * 3600 * 1000);
+    const frame = { action: 'slots', specialty: el.bookSpecialty.value, from: from.toISOString().replace(/\.\d+Z$/, 'Z'), to: to.toISOString().replace(/\.\d+Z$/, 'Z') };
+    if (el.bookMode.value) frame.mode = el.bookMode.value;
+    el.bookResult.textContent = 'Searching…';
+    request(frame);
+  }
+
+  function onSlots(slots, message) {
+    el.bookSlots.replaceChildren();
+    slots.forEach((sl, i) => {
+      const label = document.createElement('label');
+      const radio = document.createElement('input');
+      radio.type = 'radio';
+      radio.name = 'slot';
+      radio.value = sl.slotId;
+      radio.addEventListener('change', () => { el.bookConfirm.disabled = false; });
+      label.append(radio, ' ' + slotText(sl));
+      el.bookSlots.append(label);
+      if (i === 0) radio.dataset.first = 'true';
+    });
+    el.bookSlotsSet.hidden = slots.length === 0;
+    el.bookConfirm.disabled = true;
+    el.bookResult.textContent = message || (slots.length ? slots.length + ' open times. Choose one.' : 'No open times in these two weeks; try later dates.');
+    const first = el.bookSlots.querySelector('input');
+    if (first) first.focus();
+  }
+
+  function confirmBook(e) {
+    e.preventDefault();
+    const c = convs.get(current);
+    const picked = el.bookSlots.querySelector('input:checked');
+    if (!c || !picked) return;
+    el.bookConfirm.disabled = true;
+    if (moving) request({ action: 'reschedule', appointmentId: moving, slotId: picked.value }, { conversationId: c.id });
+    else request({ action: 'book', conversationId: c.id, slotId: picked.value }, { conversationId: c.id });
+  }
+
+  function onBooked(f) {
+    el.bookResult.textContent = (f.appointment.state === 'rescheduled' ? 'Moved to ' : 'Booked: ') + slotText(f.appointment.slot) +
+      '. Confirmation ' + f.appointmentId.slice(2, 10).toUpperCase() + '. The patient gets the confirmation in the chat and by email.';
+    el.bookSlotsSet.hidden = true;
+    moving = '';
+    refreshAppointments();
   }
 
   function definitions(dl, rows) {
@@ -396,6 +513,7 @@
     if (!c) return;
     c.context = f;
     c.notes = f.notes || [];
+    c.appointments = f.appointments || [];
     if (!c.language) c.language = f.locale;
     if (!c.queue && f.handoff) { c.queue = f.handoff.queue; c.priority = f.handoff.priority; }
     // The history, for a conversation restored after a reload.
@@ -685,6 +803,10 @@
   el.closeCancel.addEventListener('click', () => el.closeDialog.close());
   el.closeForm.addEventListener('submit', confirmClose);
   el.noteForm.addEventListener('submit', saveNote);
+  el.bookOpen.addEventListener('click', () => openBook(''));
+  el.bookSearch.addEventListener('click', searchSlots);
+  el.bookCancel.addEventListener('click', () => el.bookDialog.close());
+  el.bookForm.addEventListener('submit', confirmBook);
   el.transferButton.addEventListener('click', openTransfer);
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
