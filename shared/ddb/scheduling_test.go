@@ -86,6 +86,9 @@ func TestFiftyParallelBookingsOfOneSlot(t *testing.T) {
 	if err != nil || len(mine) != 1 || mine[0].ID != w.ID || mine[0].Slot != slot || mine[0].State != scheduling.Booked {
 		t.Fatalf("the winner's appointments: %+v %v", mine, err)
 	}
+	if in, err := store.Between(ctx, slot.Start.Add(-time.Minute), slot.Start.Add(time.Minute)); err != nil || len(in) != 1 || in[0].ID != w.ID {
+		t.Fatalf("appointments starting around the slot: %+v %v", in, err)
+	}
 	held, err := store.Busy(ctx, slot.Provider, slot.Start.Add(-time.Hour), slot.End.Add(time.Hour))
 	if err != nil || len(held) != 2 || !held[slot.Start.Unix()] || !held[slot.Start.Add(scheduling.Unit).Unix()] {
 		t.Fatalf("held units around the slot: %v %v", held, err)
