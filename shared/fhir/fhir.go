@@ -102,7 +102,7 @@ func FromAppointment(a scheduling.Appointment, d *scheduling.Directory) Appointm
 	out := Appointment{ResourceType: "Appointment", ID: ID(a.ID), Identifier: []Identifier{{System: System, Value: a.ID}},
 		Status: status[a.State], ServiceType: []CodeableConcept{{Text: v.Name.EN}}, Specialty: []CodeableConcept{{Text: p.Specialty}},
 		AppointmentType: &CodeableConcept{Coding: []Coding{{System: "http://terminology.hl7.org/CodeSystem/v2-0276", Code: "ROUTINE", Display: "Routine appointment"}}},
-		Description: v.Name.EN + " with " + p.Name, Start: instant(a.Slot.Start), End: instant(a.Slot.End),
+		Description:     v.Name.EN + " with " + p.Name, Start: instant(a.Slot.Start), End: instant(a.Slot.End),
 		MinutesDuration: int(a.Slot.End.Sub(a.Slot.Start).Minutes()), Slot: []Reference{{Reference: "Slot/" + ID(a.Slot.ID)}},
 		Participant: []Participant{
 			{Actor: Reference{Reference: "Patient/" + ID(a.PatientID), Display: a.PatientName}, Required: "required", Status: "accepted"},
