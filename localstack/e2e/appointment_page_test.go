@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/secret"
 	"github.com/patientservicecenter/psc/shared/session"
@@ -105,4 +106,27 @@ func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
 	if hidden := run(t, bad, "reading the details", chromedp.Evaluate[bool](`document.getElementById("details").hidden`)); !hidden {
 		t.Fatal("a tampered link showed an appointment")
 	}
+}
+
+// TestDueReminderGoesOutOnTheLocalStack: a reminder that comes due is sent
+// by the notify function's schedule on the local stack — by email, with
+// the link to the hosted appointment page, which opens that appointment.
+func TestDueReminderGoesOutOnTheLocalStack(t *testing.T) {
+	email := fmt.Sprintf("remi%d@example.org", time.Now().UnixNano())
+	a, _, _ := reminderLink(t, email)
+	notices := ddb.NewNotices(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"])
+	// Due now, as the notify function plans it a day before the visit.
+	if err := notices.Put(context.Background(), []notify.Reminder{{AppointmentID: a.ID, Kind: notify.Remind24h, At: time.Now().Add(-time.Second), Start: a.Slot.Start}}); err != nil {
+		t.Fatal(err)
+	}
+	m := mailTo(t, email, "Reminder")
+	if !strings.Contains(m.BodyText, "Dr. Layla Haddad") || !strings.Contains(m.BodyText, env.Outputs.Web+"appointment.html?t=") {
+		t.Fatalf("reminder email = %+v", m)
+	}
+	start := strings.Index(m.BodyText, env.Outputs.Web+"appointment.html?t=")
+	link := strings.Fields(m.BodyText[start:])[0]
+	b := browser(t)
+	run(t, b, "opening the reminder's link", chromedp.Navigate(link))
+	waitText(t, b, "#provider", "Dr. Layla Haddad")
+	waitText(t, b, "#status", "Please confirm you are coming")
 }
