@@ -9,24 +9,15 @@ import (
 	_ "time/tzdata" // business hours need time zones; Lambda's base image may have none
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/patientservicecenter/psc/shared/i18n"
 )
 
 //go:embed content.yaml
 var contentYAML []byte
 
 // Localized is a text in each supported language.
-type Localized struct {
-	EN string `yaml:"en"`
-	ES string `yaml:"es"`
-}
-
-// In returns the text in locale, English when locale is not Spanish.
-func (l Localized) In(locale string) string {
-	if locale == "es" {
-		return l.ES
-	}
-	return l.EN
-}
+type Localized = i18n.Text
 
 // Phrases are words to recognise, per language.
 type Phrases struct {
@@ -162,8 +153,8 @@ var dayOrder = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 
 var dayNames = map[string]Localized{
-	"mon": {"Mon", "lun"}, "tue": {"Tue", "mar"}, "wed": {"Wed", "mié"}, "thu": {"Thu", "jue"},
-	"fri": {"Fri", "vie"}, "sat": {"Sat", "sáb"}, "sun": {"Sun", "dom"},
+	"mon": {EN: "Mon", ES: "lun"}, "tue": {EN: "Tue", ES: "mar"}, "wed": {EN: "Wed", ES: "mié"}, "thu": {EN: "Thu", ES: "jue"},
+	"fri": {EN: "Fri", ES: "vie"}, "sat": {EN: "Sat", ES: "sáb"}, "sun": {EN: "Sun", ES: "dom"},
 }
 
 // NewHours parses opening hours.

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/patientservicecenter/psc/shared/i18n"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -75,17 +76,7 @@ func Plan(a scheduling.Appointment, now time.Time) []Reminder {
 }
 
 // Localized is a text in English and Spanish.
-type Localized struct {
-	EN string `yaml:"en"`
-	ES string `yaml:"es"`
-}
-
-func (l Localized) in(locale string) string {
-	if locale == "es" {
-		return l.ES
-	}
-	return l.EN
-}
+type Localized = i18n.Text
 
 // Texts are the notices' words.
 type Texts struct {
@@ -158,7 +149,7 @@ func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Direct
 	loc := a.Locale
 	p, _ := dir.Provider(a.Slot.Provider)
 	v, _ := dir.VisitType(a.Slot.VisitType)
-	place := t.Lines["video"].in(loc)
+	place := t.Lines["video"].In(loc)
 	if a.Slot.Mode != scheduling.Telehealth {
 		l, _ := dir.Location(a.Slot.Location)
 		place = l.Name + ", " + l.Address
@@ -166,19 +157,19 @@ func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Direct
 	vars := strings.NewReplacer("{when}", When(a.Slot.Start, dir.Zone(), loc), "{visit}", v.Name.In(loc), "{provider}", p.Name,
 		"{place}", place, "{ref}", scheduling.Reference(a.ID), "{join}", a.JoinURL, "{confirm}", f.Confirm, "{cancel}", f.Cancel, "{org}", t.Organization)
 	n := t.Notices[k]
-	m := Message{Subject: vars.Replace(n.Subject.in(loc)), Text: vars.Replace(n.Text.in(loc))}
+	m := Message{Subject: vars.Replace(n.Subject.In(loc)), Text: vars.Replace(n.Text.In(loc))}
 	lines := []string{m.Text}
 	if a.JoinURL != "" && k != Cancelled {
-		join := vars.Replace(t.Lines["join"].in(loc))
+		join := vars.Replace(t.Lines["join"].In(loc))
 		m.Text += " " + join
 		lines = append(lines, join)
 	}
 	if f.Confirm != "" {
-		lines = append(lines, vars.Replace(t.Lines["links"].in(loc)))
+		lines = append(lines, vars.Replace(t.Lines["links"].In(loc)))
 	} else if k != Cancelled {
-		lines = append(lines, t.Lines["change"].in(loc))
+		lines = append(lines, t.Lines["change"].In(loc))
 	}
-	lines = append(lines, t.Lines["calendar"].in(loc))
+	lines = append(lines, t.Lines["calendar"].In(loc))
 	m.Body = strings.Join(lines, "\n\n") + "\n"
 	return m
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/patientservicecenter/psc/shared/i18n"
 )
 
 // Unit is the grid every visit and block is cut on: a booking holds each
@@ -27,18 +29,7 @@ const (
 )
 
 // Text is a text in English and Spanish.
-type Text struct {
-	EN string `yaml:"en"`
-	ES string `yaml:"es"`
-}
-
-// In returns the text in the locale ("es" or English).
-func (t Text) In(locale string) string {
-	if locale == "es" && t.ES != "" {
-		return t.ES
-	}
-	return t.EN
-}
+type Text = i18n.Text
 
 // Location is where in-person visits happen.
 type Location struct {

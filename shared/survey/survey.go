@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/i18n"
 )
 
 // Kind is what a survey follows up.
@@ -27,18 +28,7 @@ const (
 )
 
 // Localized is a text in English and Spanish.
-type Localized struct {
-	EN string `yaml:"en"`
-	ES string `yaml:"es"`
-}
-
-// In returns the text in the locale.
-func (l Localized) In(locale string) string {
-	if locale == "es" {
-		return l.ES
-	}
-	return l.EN
-}
+type Localized = i18n.Text
 
 // Question is one question of a survey.
 type Question struct {
