@@ -163,7 +163,11 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName,
 		Text: out.Text, QuickReplies: out.QuickReplies, At: now, ExpiresAt: c.ExpiresAt,
 	}
-	stored, dup, err := t.store.AppendTurn(ctx, reply, chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff})
+	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff}
+	if out.State.Email != st.Email {
+		change.PatientEmail = out.State.Email
+	}
+	stored, dup, err := t.store.AppendTurn(ctx, reply, change)
 	if fault.Is(err, fault.Conflict) {
 		return Outcome{Skipped: "conversation left the bot"}, nil
 	}

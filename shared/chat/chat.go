@@ -56,6 +56,9 @@ type Handoff struct {
 type Change struct {
 	BotState string   // the dialog state to keep (opaque to chat)
 	Handoff  *Handoff // when set, the conversation moves from bot to escalated
+	// PatientEmail, when set, is the address the patient gave (for
+	// confirmations and the follow-up survey).
+	PatientEmail string
 }
 
 // Roles of message senders and connections.
@@ -83,6 +86,10 @@ type Conversation struct {
 	AgentName string
 	// Disposition is the agent's wrap-up of a conversation they closed.
 	Disposition string
+	// PatientEmail is the address the patient gave in the conversation.
+	PatientEmail string
+	// Queue is the queue routing last put the conversation in.
+	Queue string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time

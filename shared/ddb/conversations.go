@@ -48,6 +48,8 @@ type conversationItem struct {
 	AgentID        string        `dynamodbav:"agentId,omitempty"`
 	AgentName      string        `dynamodbav:"agentName,omitempty"`
 	Disposition    string        `dynamodbav:"disposition,omitempty"`
+	PatientEmail   string        `dynamodbav:"patientEmail,omitempty"`
+	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
 	CreatedAt      string        `dynamodbav:"createdAt"`
 	UpdatedAt      string        `dynamodbav:"updatedAt"`
 	ExpiresAt      int64         `dynamodbav:"expiresAt"`
@@ -89,7 +91,8 @@ func (it conversationItem) domain() chat.Conversation {
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
 	return chat.Conversation{
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
-		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
+		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 	}
 }
 
@@ -226,6 +229,9 @@ func (s *Conversations) appendItems(m chat.Message, lastSeq int64, change *chat.
 		And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))
 	if change != nil {
 		set = set.Set(expression.Name("botState"), expression.Value(change.BotState))
+		if change.PatientEmail != "" {
+			set = set.Set(expression.Name("patientEmail"), expression.Value(change.PatientEmail))
+		}
 		cond = expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
 			And(expression.Name("state").Equal(expression.Value(string(chat.StateBot))))
 		if change.Handoff != nil {

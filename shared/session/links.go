@@ -12,9 +12,10 @@ import (
 // the same key: neither verifies as the other.
 const linkIssuer = "psc-appointment-link"
 
-// Links issues and verifies the signed links of appointment reminders: a
-// link lets its holder confirm or cancel one appointment until the visit
-// starts, and nothing else.
+// Links issues and verifies the signed links sent to patients: a link
+// names its purpose (an appointment reminder's, a survey's), one thing (the
+// appointment, the survey) and its patient, and expires; it lets its
+// holder act on that one thing for that purpose, and nothing else.
 type Links struct {
 	key []byte
 	now func() time.Time
@@ -31,8 +32,16 @@ func NewLinks(key []byte, now func() time.Time) (*Links, error) {
 	return &Links{key: key, now: now}, nil
 }
 
+// Link purposes.
+const (
+	ForAppointment = "appointment"
+	ForSurvey      = "survey"
+)
+
 // Link is what a valid link says.
 type Link struct {
+	// AppointmentID is the id of what the link is for (an appointment's,
+	// or a survey's for a survey link).
 	AppointmentID string
 	PatientID     string
 	ExpiresAt     time.Time
@@ -43,10 +52,15 @@ type linkClaims struct {
 	jwt.RegisteredClaims
 }
 
-// Issue signs a link for the appointment, valid until expires.
+// Issue signs an appointment link, valid until expires.
 func (l *Links) Issue(appointmentID, patientID string, expires time.Time) (string, error) {
+	return l.IssueFor(ForAppointment, appointmentID, patientID, expires)
+}
+
+// IssueFor signs a link for a purpose and the id it acts on.
+func (l *Links) IssueFor(purpose, id, patientID string, expires time.Time) (string, error) {
 	c := linkClaims{PatientID: patientID, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: linkIssuer, Subject: appointmentID, IssuedAt: jwt.NewNumericDate(l.now()), ExpiresAt: jwt.NewNumericDate(expires),
+		Issuer: linkIssuer, Audience: jwt.ClaimStrings{purpose}, Subject: id, IssuedAt: jwt.NewNumericDate(l.now()), ExpiresAt: jwt.NewNumericDate(expires),
 	}}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(l.key)
 	if err != nil {
@@ -58,12 +72,16 @@ func (l *Links) Issue(appointmentID, patientID string, expires time.Time) (strin
 // ErrBadLink is returned for a link that is not valid now.
 var ErrBadLink = errors.New("the link is not valid or has expired")
 
-// Verify checks a link's signature, issuer and expiry.
-func (l *Links) Verify(token string) (Link, error) {
+// Verify checks an appointment link's signature, issuer, purpose and
+// expiry.
+func (l *Links) Verify(token string) (Link, error) { return l.VerifyFor(ForAppointment, token) }
+
+// VerifyFor checks a link's signature, issuer, purpose and expiry.
+func (l *Links) VerifyFor(purpose, token string) (Link, error) {
 	var c linkClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return l.key, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(linkIssuer), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(l.now))
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(linkIssuer), jwt.WithAudience(purpose),
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(l.now))
 	if err != nil || c.Subject == "" || c.PatientID == "" {
 		return Link{}, ErrBadLink
 	}

@@ -43,6 +43,17 @@ func TestLinksAreForOneAppointmentUntilTheyExpire(t *testing.T) {
 	if _, err := links.Verify(tok[:len(tok)-2] + "xx"); !errors.Is(err, ErrBadLink) {
 		t.Fatalf("a tampered link: %v", err)
 	}
+	// A survey link is not an appointment link, nor the other way round.
+	sv, _ := links.IssueFor(ForSurvey, "sv1", "p1", now.Add(time.Hour))
+	if _, err := links.Verify(sv); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("a survey link verified as an appointment link: %v", err)
+	}
+	if got, err := links.VerifyFor(ForSurvey, sv); err != nil || got.AppointmentID != "sv1" {
+		t.Fatalf("survey link: %+v %v", got, err)
+	}
+	if _, err := links.VerifyFor(ForSurvey, tok); !errors.Is(err, ErrBadLink) {
+		t.Fatalf("an appointment link verified as a survey link: %v", err)
+	}
 	if _, err := NewLinks([]byte("short"), nil); err == nil {
 		t.Fatal("a short key was accepted")
 	}

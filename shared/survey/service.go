@@ -1,0 +1,276 @@
+package survey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/fault"
+)
+
+// Store keeps surveys, patients' survey preferences and follow-up tasks.
+type Store interface {
+	// Create stores a new survey and takes the patient's survey window in
+	// one transaction: ErrExists when the survey exists (a redelivered
+	// record), a *Suppressed when the patient opted out or had a survey
+	// within the window.
+	Create(ctx context.Context, s Survey, window time.Duration) error
+	Get(ctx context.Context, id string) (Survey, error)
+	SetDelivery(ctx context.Context, id, delivery string) error
+	// Answer stores the answer if the survey has none and is still open:
+	// a fault.Conflict otherwise.
+	Answer(ctx context.Context, id string, a Answer) (Survey, error)
+	OptOut(ctx context.Context, patientID string, at time.Time) error
+	// AddTask stores a follow-up task once per survey (false when it was
+	// there already).
+	AddTask(ctx context.Context, t Task) (bool, error)
+}
+
+// ErrExists is returned by Store.Create for a survey already there.
+var ErrExists = errors.New("survey exists")
+
+// Suppressed says why a patient is not surveyed.
+type Suppressed struct{ Reason string }
+
+func (s *Suppressed) Error() string { return "survey suppressed: " + s.Reason }
+
+// Chat reaches a conversation's open patient connections.
+type Chat interface {
+	// Connected reports whether the patient has the conversation open.
+	Connected(ctx context.Context, conversationID string) (bool, error)
+	Push(ctx context.Context, conversationID string, frame any) error
+}
+
+// Mailer sends a MIME message.
+type Mailer interface {
+	Send(ctx context.Context, to string, raw []byte) error
+}
+
+// Linker signs a survey's link.
+type Linker interface {
+	IssueFor(purpose, id, patientID string, expires time.Time) (string, error)
+}
+
+// Supervisors tells the connected supervisors a frame.
+type Supervisors interface {
+	Tell(ctx context.Context, frame any) error
+}
+
+// Frames the service sends; the edge encodes them.
+type (
+	// SurveyFrame is the survey frame of the chat.
+	SurveyFrame struct {
+		Type     string `json:"type"` // "survey"
+		SurveyID string `json:"surveyId"`
+		Question string `json:"question"`
+		Scale    [2]int `json:"scale"`
+		Comment  string `json:"comment"` // the comment's prompt
+	}
+	// TaskFrame tells supervisors of a new follow-up task.
+	TaskFrame struct {
+		Type string   `json:"type"` // "task"
+		Task TaskView `json:"task"`
+	}
+	// TaskView is a task as consoles see it.
+	TaskView struct {
+		TaskID    string `json:"taskId"`
+		SurveyID  string `json:"surveyId"`
+		Reason    string `json:"reason"`
+		CSAT      int    `json:"csat"`
+		Comment   string `json:"comment,omitempty"`
+		Queue     string `json:"queue,omitempty"`
+		Agent     string `json:"agent,omitempty"`
+		Kind      Kind   `json:"kind"`
+		CreatedAt string `json:"createdAt"`
+	}
+)
+
+// View describes a task for consoles.
+func (t Task) View() TaskView {
+	return TaskView{TaskID: t.ID, SurveyID: t.SurveyID, Reason: t.Reason, CSAT: t.CSAT, Comment: t.Comment, Queue: t.Queue, Agent: t.AgentName,
+		Kind: t.Kind, CreatedAt: t.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+// ServiceConfig holds the links and the sender.
+type ServiceConfig struct {
+	// PageURL is the hosted survey page; a link is PageURL?t=<token>.
+	PageURL string
+	// From is the email sender ("Name <address>").
+	From string
+}
+
+// Service asks for and takes satisfaction surveys.
+type Service struct {
+	cfg   *Config
+	lex   *Lexicon
+	store Store
+	chat  Chat
+	mail  Mailer
+	links Linker
+	sups  Supervisors
+	sc    ServiceConfig
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewService wires a Service; now defaults to the clock.
+func NewService(cfg *Config, lex *Lexicon, st Store, c Chat, m Mailer, l Linker, sups Supervisors, sc ServiceConfig, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cfg: cfg, lex: lex, store: st, chat: c, mail: m, links: l, sups: sups, sc: sc, log: log, now: now}
+}
+
+// Config is the service's survey configuration.
+func (s *Service) Config() *Config { return s.cfg }
+
+// FollowUp asks the one survey of a closed conversation or a completed
+// visit: in the chat when the patient still has it open, else by email
+// with a signed link, else not at all (recorded as undeliverable). A
+// redelivered event delivers a survey not yet delivered and nothing else.
+func (s *Service) FollowUp(ctx context.Context, src Source) error {
+	sv, why := s.cfg.New(src, s.now())
+	if why != "" {
+		s.log.InfoContext(ctx, "no survey", "source_id", src.ID, "kind", string(src.Kind), "reason", why)
+		return nil
+	}
+	var sup *Suppressed
+	switch err := s.store.Create(ctx, sv, s.cfg.Window); {
+	case errors.As(err, &sup):
+		s.log.InfoContext(ctx, "no survey", "source_id", src.ID, "kind", string(src.Kind), "reason", sup.Reason)
+		return nil
+	case errors.Is(err, ErrExists):
+		prev, gerr := s.store.Get(ctx, sv.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if prev.Delivery != "" {
+			return nil
+		}
+		sv = prev
+	case err != nil:
+		return fmt.Errorf("creating the survey: %w", err)
+	}
+	delivery, err := s.deliver(ctx, sv)
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "survey asked", "survey_id", sv.ID, "source_id", src.ID, "kind", string(src.Kind), "delivery", delivery)
+	return s.store.SetDelivery(ctx, sv.ID, delivery)
+}
+
+func (s *Service) deliver(ctx context.Context, sv Survey) (string, error) {
+	if sv.ConversationID != "" {
+		open, err := s.chat.Connected(ctx, sv.ConversationID)
+		if err != nil {
+			return "", err
+		}
+		if open {
+			return "chat", s.chat.Push(ctx, sv.ConversationID, s.Frame(sv))
+		}
+	}
+	if sv.PatientEmail == "" || s.sc.PageURL == "" {
+		return "none", nil
+	}
+	tok, err := s.links.IssueFor("survey", sv.ID, sv.PatientID, sv.ExpiresAt)
+	if err != nil {
+		return "", err
+	}
+	link := s.sc.PageURL + "?t=" + tok
+	raw, err := s.email(sv, link)
+	if err != nil {
+		return "", err
+	}
+	if err := s.mail.Send(ctx, sv.PatientEmail, raw); err != nil {
+		return "", fmt.Errorf("sending the survey email: %w", err)
+	}
+	return "email", nil
+}
+
+// Frame is the chat's survey frame: the intro and the CSAT question.
+func (s *Service) Frame(sv Survey) SurveyFrame {
+	qs := s.cfg.Kinds[sv.Kind]
+	comment := ""
+	for _, q := range qs {
+		if q.Type == "text" {
+			comment = q.Text.In(sv.Locale)
+		}
+	}
+	return SurveyFrame{Type: "survey", SurveyID: sv.ID, Question: s.cfg.Texts["intro"].In(sv.Locale) + " " + qs[0].Text.In(sv.Locale),
+		Scale: [2]int{qs[0].Min, qs[0].Max}, Comment: comment}
+}
+
+func (s *Service) email(sv Survey, link string) ([]byte, error) {
+	if strings.ContainsAny(s.sc.From+sv.PatientEmail, "\r\n") {
+		return nil, fmt.Errorf("an address holds a line break")
+	}
+	until := sv.ExpiresAt.Format("January 2")
+	body := strings.NewReplacer("{link}", link, "{until}", until).Replace(s.cfg.Texts["emailBody"].In(sv.Locale))
+	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
+		s.sc.From, sv.PatientEmail, s.cfg.Texts["emailSubject"].In(sv.Locale), body)), nil
+}
+
+// ForPatient reads the patient's survey (another patient's is not found).
+func (s *Service) ForPatient(ctx context.Context, id, patientID string) (Survey, error) {
+	sv, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Survey{}, err
+	}
+	if sv.PatientID != patientID {
+		return Survey{}, fault.Errorf(fault.NotFound, "survey not found")
+	}
+	return sv, nil
+}
+
+// Answer takes the patient's answer, once, while the survey is open; a
+// poor one opens a follow-up task that connected supervisors hear of.
+func (s *Service) Answer(ctx context.Context, id, patientID string, a Answer) (Survey, error) {
+	sv, err := s.ForPatient(ctx, id, patientID)
+	if err != nil {
+		return Survey{}, err
+	}
+	if err := s.cfg.Check(sv, a); err != nil {
+		return Survey{}, err
+	}
+	if sv.Answer != nil {
+		return Survey{}, fault.Errorf(fault.Conflict, "this survey was already answered")
+	}
+	now := s.now()
+	if !now.Before(sv.ExpiresAt) {
+		return Survey{}, fault.Errorf(fault.Conflict, "this survey has closed")
+	}
+	a.At = now.UTC()
+	a.Sentiment = s.lex.Score(a.Comment)
+	answered, err := s.store.Answer(ctx, id, a)
+	if err != nil {
+		return Survey{}, err
+	}
+	s.log.InfoContext(ctx, "survey answered", "survey_id", id, "csat", a.CSAT)
+	if reason, ok := s.cfg.FollowUp(a); ok {
+		t := Task{ID: "tk" + strings.TrimPrefix(id, "sv"), SurveyID: id, Reason: reason, CSAT: a.CSAT, Comment: a.Comment, Queue: sv.Queue,
+			AgentID: sv.AgentID, AgentName: sv.AgentName, PatientID: sv.PatientID, Kind: sv.Kind, CreatedAt: now.UTC()}
+		added, err := s.store.AddTask(ctx, t)
+		if err != nil {
+			return answered, fmt.Errorf("adding the follow-up task: %w", err)
+		}
+		if added {
+			s.log.InfoContext(ctx, "follow-up task", "task_id", t.ID, "survey_id", id, "reason", reason)
+			if err := s.sups.Tell(ctx, TaskFrame{Type: "task", Task: t.View()}); err != nil {
+				s.log.WarnContext(ctx, "task not pushed to supervisors", "task_id", t.ID, "error", err)
+			}
+		}
+	}
+	return answered, nil
+}
+
+// OptOut records that the patient wants no more surveys.
+func (s *Service) OptOut(ctx context.Context, id, patientID string) error {
+	sv, err := s.ForPatient(ctx, id, patientID)
+	if err != nil {
+		return err
+	}
+	return s.store.OptOut(ctx, sv.PatientID, s.now())
+}
