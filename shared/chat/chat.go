@@ -89,10 +89,10 @@ type Conversation struct {
 	// PatientEmail is the address the patient gave in the conversation.
 	PatientEmail string
 	// Queue is the queue routing last put the conversation in.
-	Queue string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ExpiresAt   time.Time
+	Queue     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Message is one stored message. ID is protocol.MessageIDFor(Seq).

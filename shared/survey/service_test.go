@@ -61,7 +61,10 @@ func (m *memStore) Answer(_ context.Context, id string, a Answer) (Survey, error
 	m.surveys[id] = s
 	return s, nil
 }
-func (m *memStore) OptOut(_ context.Context, pid string, _ time.Time) error { m.out[pid] = true; return nil }
+func (m *memStore) OptOut(_ context.Context, pid string, _ time.Time) error {
+	m.out[pid] = true
+	return nil
+}
 func (m *memStore) AddTask(_ context.Context, t Task) (bool, error) {
 	if _, ok := m.tasks[t.SurveyID]; ok {
 		return false, nil
@@ -89,7 +92,10 @@ func (f *fakeOut) Send(_ context.Context, to string, raw []byte) error {
 func (f *fakeOut) IssueFor(purpose, id, _ string, _ time.Time) (string, error) {
 	return purpose + "-" + id, nil
 }
-func (f *fakeOut) Tell(_ context.Context, frame any) error { f.told = append(f.told, frame); return nil }
+func (f *fakeOut) Tell(_ context.Context, frame any) error {
+	f.told = append(f.told, frame)
+	return nil
+}
 
 type clock struct{ t time.Time }
 
