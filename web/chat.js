@@ -178,6 +178,7 @@
       case 'status': if (ours) setState(f); break;
       case 'typing': if (ours && f.role !== 'patient') showTyping(f.role); break;
       case 'survey': if (saved) showSurvey(f); break;
+      case 'surveyAnswered': if (f.text) el.surveyThanks.textContent = f.text; break;
       case 'error': onError(f, req); break;
     }
   }
@@ -229,6 +230,8 @@
       }                            // other errors: stays pending, resent after the next reconnect
     } else if (action === 'end') {
       el.end.disabled = false;
+    } else if (action === 'survey' && f.code === 'conflict') {
+      el.survey.hidden = true;     // answered already, or closed: nothing to retry
     } else if (action === 'survey') {
       el.survey.hidden = false;
       el.surveyThanks.hidden = true;

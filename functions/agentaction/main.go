@@ -33,7 +33,7 @@ func main() {
 	patientEndpoint, routingURL := env.Required("PATIENT_WS_ENDPOINT"), env.Required("ROUTING_QUEUE_URL")
 	retention := time.Duration(env.Int("RETENTION_DAYS", 90)) * 24 * time.Hour
 	auditTable, auditRetention := env.Required("AUDIT_TABLE"), time.Duration(env.Int("AUDIT_RETENTION_DAYS", 2190))*24*time.Hour
-	queues, schedTable := strings.Split(env.Required("ROUTING_QUEUES"), ","), env.Required("SCHEDULING_TABLE")
+	queues, schedTable, surveysTable := strings.Split(env.Required("ROUTING_QUEUES"), ","), env.Required("SCHEDULING_TABLE"), env.Required("SURVEYS_TABLE")
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
 	dir, err := scheduling.LoadDirectory()
@@ -52,6 +52,7 @@ func main() {
 		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes).
 		// The patient view lists upcoming appointments (read only here;
 		// the booking function books).
-		WithScheduling(scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, 0), scheduling.Config{}, nil))
+		WithScheduling(scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, 0), scheduling.Config{}, nil)).
+		WithFollowUps(ddb.NewSurveys(db, surveysTable, 0))
 	lambda.Start(agentapi.NewHandler(svc, pusher, log).Message)
 }

@@ -193,8 +193,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("listening for the web pages: %w", err)
 	}
 	s.Outputs.Web = "http://" + webLn.Addr().String() + "/"
-	if _, declared := s.tmpl.Parameters["AppointmentPageUrl"]; declared && s.res.Refs["AppointmentPageUrl"] == "" {
-		s.res.Refs["AppointmentPageUrl"] = s.Outputs.Web + "appointment.html"
+	for param, page := range map[string]string{"AppointmentPageUrl": "appointment.html", "SurveyPageUrl": "survey.html"} {
+		if _, declared := s.tmpl.Parameters[param]; declared && s.res.Refs[param] == "" {
+			s.res.Refs[param] = s.Outputs.Web + page
+		}
 	}
 	s.declareOthers()
 	if err := s.createResources(ctx); err != nil {

@@ -39,6 +39,8 @@ type Service struct {
 	queues   []string
 	waiting  QueueReader
 	sched    Scheduling
+	// followUps serves supervisors' follow-up tasks and CSAT figures.
+	followUps FollowUps
 }
 
 // QueueReader lists a queue's waiting conversations.
@@ -144,6 +146,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 		return s.presence(ctx, c, f)
 	case protocol.ActionQueues:
 		return s.queueFigures(ctx, c, f)
+	case protocol.ActionTasks, protocol.ActionCloseTask, protocol.ActionCSAT:
+		return s.followUp(ctx, c, f)
 	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments:
 		if !(Identity{Roles: c.Roles}).CanTakeConversations() {
 			return fault.Errorf(fault.Forbidden, "only agents and supervisors book appointments")

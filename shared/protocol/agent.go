@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -22,8 +23,15 @@ const (
 	// ActionConversations asks for the caller's held conversations (a
 	// console that reconnects or reloads gets them back).
 	ActionConversations = "conversations"
+	// Supervisors' follow-up actions: the open follow-up tasks, closing
+	// one, and the CSAT figures of recent weeks.
+	ActionTasks     = "tasks"
+	ActionCloseTask = "closeTask"
+	ActionCSAT      = "csat"
 	// ActionSend and ActionTyping are shared with the patient API.
 )
+
+var taskIDPattern = regexp.MustCompile(`^tk[0-9a-f]{24}$`)
 
 // Limits of agent frames' fields.
 const (
@@ -54,6 +62,8 @@ type AgentFrame struct {
 	Reason          string `json:"reason,omitempty"`
 	SlotID          string `json:"slotId,omitempty"`
 	AppointmentID   string `json:"appointmentId,omitempty"`
+	TaskID          string `json:"taskId,omitempty"`
+	Weeks           int    `json:"weeks,omitempty"`
 	// Slots is the search of a slots frame.
 	Slots *SlotQuery `json:"-"`
 }
@@ -137,7 +147,21 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, err
 		}
 		return f, checkText(f.Text)
-	case ActionQueues, ActionConversations:
+	case ActionQueues, ActionConversations, ActionTasks:
+		return f, nil
+	case ActionCloseTask:
+		var id string
+		if err := json.Unmarshal(jsonField(body, "taskId"), &id); err != nil || !taskIDPattern.MatchString(id) {
+			return f, fault.Errorf(fault.BadRequest, "taskId is not a task id")
+		}
+		f.TaskID = id
+		return f, nil
+	case ActionCSAT:
+		if raw := jsonField(body, "weeks"); len(raw) > 0 {
+			if err := json.Unmarshal(raw, &f.Weeks); err != nil || f.Weeks < 1 || f.Weeks > 12 {
+				return f, fault.Errorf(fault.BadRequest, "weeks must be 1 to 12")
+			}
+		}
 		return f, nil
 	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments:
 		return f, decodeScheduling(&f, body)

@@ -40,6 +40,11 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"note","conversationId":"c1","text":""}`, "bad_request", "", ""},
 		{`{"action":"queues","requestId":"q1"}`, "", "", "q1"},
 		{`{"action":"conversations","requestId":"c1"}`, "", "", "c1"},
+		{`{"action":"tasks"}`, "", "", ""},
+		{`{"action":"closeTask","taskId":"tk0123456789abcdef01234567"}`, "", "", ""},
+		{`{"action":"closeTask","taskId":"x"}`, "bad_request", "", ""},
+		{`{"action":"csat","weeks":4}`, "", "", ""},
+		{`{"action":"csat","weeks":52}`, "bad_request", "", ""},
 		{`{"action":"slots","specialty":"primary-care","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, "", "", ""},
 		{`{"action":"slots","providerId":"dr-lee","mode":"telehealth","from":"2026-12-01T00:00:00Z","to":"2026-12-08T00:00:00Z"}`, "", "", ""},
 		{`{"action":"slots","from":"2026-12-08T00:00:00Z","to":"2026-12-01T00:00:00Z"}`, "bad_request", "", ""},
@@ -104,7 +109,11 @@ func FuzzDecodeAgent(f *testing.F) {
 			if fr.ConversationID == "" {
 				t.Fatalf("%s without a conversation accepted: %+v", fr.Action, fr)
 			}
-		case ActionQueues, ActionConversations:
+		case ActionQueues, ActionConversations, ActionTasks, ActionCSAT:
+		case ActionCloseTask:
+			if !taskIDPattern.MatchString(fr.TaskID) {
+				t.Fatalf("invalid closeTask accepted: %+v", fr)
+			}
 		case ActionSlots:
 			if fr.Slots == nil || !fr.Slots.To.After(fr.Slots.From) {
 				t.Fatalf("invalid slots accepted: %+v", fr)

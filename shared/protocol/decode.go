@@ -20,7 +20,20 @@ const (
 	// ActionAppointment acts on an appointment through a reminder's
 	// signed link: view it, confirm it, or cancel it.
 	ActionAppointment = "appointment"
+	// ActionSurvey answers a satisfaction survey: in the chat by its
+	// surveyId, or on the survey page by its signed link (token) with a
+	// decision: view, answer or optout.
+	ActionSurvey = "survey"
 )
+
+// Decisions of a survey frame sent with a link.
+const (
+	DecisionAnswer = "answer"
+	DecisionOptOut = "optout"
+)
+
+// MaxCommentRunes bounds a survey comment.
+const MaxCommentRunes = 1000
 
 // Decisions of an appointment frame.
 const (
@@ -64,6 +77,10 @@ type ClientFrame struct {
 	Text            string `json:"text,omitempty"`
 	Token           string `json:"-"`
 	Decision        string `json:"decision,omitempty"`
+	SurveyID        string `json:"surveyId,omitempty"`
+	Score           int    `json:"score,omitempty"`
+	NPS             *int   `json:"nps,omitempty"`
+	Comment         string `json:"comment,omitempty"`
 }
 
 // rawFrame accepts any JSON types so that a wrong type is reported as a
@@ -80,6 +97,10 @@ type rawFrame struct {
 	Text            json.RawMessage `json:"text"`
 	Token           json.RawMessage `json:"token"`
 	Decision        json.RawMessage `json:"decision"`
+	SurveyID        json.RawMessage `json:"surveyId"`
+	Score           json.RawMessage `json:"score"`
+	NPS             json.RawMessage `json:"nps"`
+	Comment         json.RawMessage `json:"comment"`
 }
 
 // DecodePatient decodes and validates a frame of the patient API. On error
@@ -123,11 +144,68 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 			return f, nil
 		}
 		return f, fault.Errorf(fault.BadRequest, "decision must be view, confirm or cancel")
+	case ActionSurvey:
+		return f, decodeSurvey(&f, raw)
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")
 	default:
 		return f, fault.Errorf(fault.BadRequest, "unknown action %q", truncate(f.Action, 32))
 	}
+}
+
+var surveyIDPattern = regexp.MustCompile(`^sv[0-9a-f]{24}$`)
+
+// decodeSurvey reads a survey frame: from the chat, a surveyId and an
+// answer; from the survey page, a link token and a decision (with an
+// answer when the decision is answer).
+func decodeSurvey(f *ClientFrame, raw rawFrame) error {
+	var err error
+	if len(raw.Token) > 0 {
+		if f.Token, err = str(raw.Token, "token"); err != nil {
+			return err
+		}
+		if len(f.Token) > MaxLinkTokenBytes || !linkTokenPattern.MatchString(f.Token) {
+			return fault.Errorf(fault.BadRequest, "token is not a link token")
+		}
+		if f.Decision, err = str(raw.Decision, "decision"); err != nil {
+			return err
+		}
+		switch f.Decision {
+		case DecisionView, DecisionOptOut:
+			return nil
+		case DecisionAnswer:
+		default:
+			return fault.Errorf(fault.BadRequest, "decision must be view, answer or optout")
+		}
+	} else {
+		if f.SurveyID, err = str(raw.SurveyID, "surveyId"); err != nil {
+			return err
+		}
+		if !surveyIDPattern.MatchString(f.SurveyID) {
+			return fault.Errorf(fault.BadRequest, "surveyId is not a survey id")
+		}
+		f.Decision = DecisionAnswer
+	}
+	if err := json.Unmarshal(raw.Score, &f.Score); err != nil || len(raw.Score) == 0 {
+		return fault.Errorf(fault.BadRequest, "score must be a whole number")
+	}
+	if len(raw.NPS) > 0 && string(raw.NPS) != "null" {
+		var n int
+		if err := json.Unmarshal(raw.NPS, &n); err != nil {
+			return fault.Errorf(fault.BadRequest, "nps must be a whole number")
+		}
+		f.NPS = &n
+	}
+	if len(raw.Comment) > 0 && string(raw.Comment) != "null" {
+		if f.Comment, err = str(raw.Comment, "comment"); err != nil {
+			return err
+		}
+		f.Comment = strings.TrimSpace(f.Comment)
+		if !utf8.ValidString(f.Comment) || utf8.RuneCountInString(f.Comment) > MaxCommentRunes {
+			return fault.Errorf(fault.TooLarge, "comment is at most %d characters", MaxCommentRunes)
+		}
+	}
+	return nil
 }
 
 func decodeStart(f *ClientFrame, raw rawFrame) error {

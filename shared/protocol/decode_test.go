@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -33,6 +34,14 @@ func TestDecodePatient(t *testing.T) {
 		{"send text not string", `{"action":"send","conversationId":"c","clientMessageId":"u","text":{"a":1}}`, fault.BadRequest, ClientFrame{}},
 		{"typing", `{"action":"typing","conversationId":"c"}`, "", ClientFrame{Action: "typing", ConversationID: "c"}},
 		{"end without id", `{"action":"end"}`, fault.BadRequest, ClientFrame{}},
+		{"survey in chat", `{"action":"survey","surveyId":"sv0123456789abcdef01234567","score":4,"comment":" fine "}`, "", ClientFrame{Action: "survey", SurveyID: "sv0123456789abcdef01234567", Decision: "answer", Score: 4, Comment: "fine"}},
+		{"survey by link", `{"action":"survey","token":"aa.bb.cc","decision":"view"}`, "", ClientFrame{Action: "survey", Token: "aa.bb.cc", Decision: "view"}},
+		{"survey by link answer", `{"action":"survey","token":"aa.bb.cc","decision":"answer","score":2,"nps":7}`, "", ClientFrame{Action: "survey", Token: "aa.bb.cc", Decision: "answer", Score: 2, NPS: intp(7)}},
+		{"survey no score", `{"action":"survey","surveyId":"sv0123456789abcdef01234567"}`, fault.BadRequest, ClientFrame{}},
+		{"survey score text", `{"action":"survey","surveyId":"sv0123456789abcdef01234567","score":"five"}`, fault.BadRequest, ClientFrame{}},
+		{"survey bad id", `{"action":"survey","surveyId":"../x","score":3}`, fault.BadRequest, ClientFrame{}},
+		{"survey long comment", `{"action":"survey","surveyId":"sv0123456789abcdef01234567","score":3,"comment":"` + strings.Repeat("x", 1001) + `"}`, fault.TooLarge, ClientFrame{}},
+		{"survey bad decision", `{"action":"survey","token":"aa.bb.cc","decision":"maybe"}`, fault.BadRequest, ClientFrame{}},
 		{"appointment", `{"action":"appointment","token":"aa.bb.cc","decision":"confirm"}`, "", ClientFrame{Action: "appointment", Token: "aa.bb.cc", Decision: "confirm"}},
 		{"appointment bad decision", `{"action":"appointment","token":"aa.bb.cc","decision":"maybe"}`, fault.BadRequest, ClientFrame{}},
 		{"appointment bad token", `{"action":"appointment","token":"<script>","decision":"view"}`, fault.BadRequest, ClientFrame{}},
@@ -49,7 +58,7 @@ func TestDecodePatient(t *testing.T) {
 			if got := fault.CodeOf(err); got != tc.code {
 				t.Fatalf("code = %q (%v), want %q", got, err, tc.code)
 			}
-			if tc.code == "" && f != tc.want {
+			if tc.code == "" && !reflect.DeepEqual(f, tc.want) {
 				t.Fatalf("frame = %+v, want %+v", f, tc.want)
 			}
 		})
@@ -113,6 +122,10 @@ func FuzzDecodePatient(f *testing.F) {
 			if fr.ConversationID == "" {
 				t.Fatalf("invalid %s accepted: %+v", fr.Action, fr)
 			}
+		case ActionSurvey:
+			if fr.Token == "" && !surveyIDPattern.MatchString(fr.SurveyID) || utf8.RuneCountInString(fr.Comment) > MaxCommentRunes {
+				t.Fatalf("invalid survey frame accepted: %+v", fr)
+			}
 		case ActionAppointment:
 			if !linkTokenPattern.MatchString(fr.Token) || len(fr.Token) > MaxLinkTokenBytes ||
 				(fr.Decision != DecisionView && fr.Decision != DecisionConfirm && fr.Decision != DecisionCancel) {
@@ -133,3 +146,5 @@ func BenchmarkDecodePatientSend(b *testing.B) {
 		}
 	}
 }
+
+func intp(i int) *int { return &i }

@@ -1,0 +1,65 @@
+// Command followup asks the satisfaction surveys: from the conversations
+// stream (a conversation closed) and the scheduling stream (a visit
+// completed), one survey each — in the chat when the patient has it open,
+// else by email with a signed link to the hosted survey page — and takes
+// the answers on the patient API's survey route; a poor answer opens a
+// follow-up task that connected supervisors hear of.
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/mail"
+	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/secret"
+	"github.com/patientservicecenter/psc/shared/session"
+	"github.com/patientservicecenter/psc/shared/startup"
+	"github.com/patientservicecenter/psc/shared/survey"
+	"github.com/patientservicecenter/psc/shared/surveyapi"
+)
+
+func main() {
+	ctx := context.Background()
+	log := startup.Logger("followup")
+	env := envconf.New()
+	surveysTable, convTable, msgTable, connTable := env.Required("SURVEYS_TABLE"), env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
+	agentConnTable, patientEndpoint, agentEndpoint := env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT")
+	secretID, sender, page := env.Required("SESSION_SECRET_ARN"), env.Required("NOTIFY_SENDER"), env.Optional("SURVEY_PAGE_URL")
+	retention := time.Duration(env.Int("SURVEY_RETENTION_DAYS", 730)) * 24 * time.Hour
+	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
+	cfg := startup.AWS(ctx, log, env)
+	surveys, err := survey.LoadConfig()
+	startup.Must(log, "loading the survey configuration", err)
+	lex, err := survey.LoadLexicon()
+	startup.Must(log, "loading the sentiment lexicon", err)
+	dir, err := scheduling.LoadDirectory()
+	startup.Must(log, "loading the scheduling directory", err)
+	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
+	startup.Must(log, "loading the link key", err)
+	links, err := session.NewLinks(key, nil)
+	startup.Must(log, "link key", err)
+	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
+	startup.Must(log, "bad configuration", err)
+	agentMgmt, err := push.NewClient(cfg, agentEndpoint)
+	startup.Must(log, "bad configuration", err)
+	db := dynamodb.NewFromConfig(cfg)
+	conns := ddb.NewConnections(db, connTable, limit)
+	patientPush := push.New(patientMgmt)
+	patients := chat.NewService(ddb.NewConversations(db, convTable, msgTable), conns, patientPush, nil, chat.Config{}, nil, nil)
+	svc := survey.NewService(surveys, lex, ddb.NewSurveys(db, surveysTable, retention), surveyapi.ChatReach{Conns: conns, Patients: patients},
+		mail.New(sesv2.NewFromConfig(cfg), sender), links,
+		surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)},
+		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"}, log, nil)
+	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)
+	lambda.Start(h.Invoke)
+}
