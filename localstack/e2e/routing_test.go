@@ -36,6 +36,12 @@ func poolAgent(t *testing.T, username, skills, languages string, capacity int) (
 // createPoolUser creates an agent in the pool, as an admin would.
 func createPoolUser(t *testing.T, username, password, name, skills, languages string, capacity int) {
 	t.Helper()
+	createPoolUserIn(t, "agent", username, password, name, skills, languages, capacity)
+}
+
+// createPoolUserIn creates a user of the pool in a group.
+func createPoolUserIn(t *testing.T, group, username, password, name, skills, languages string, capacity int) {
+	t.Helper()
 	ctx := context.Background()
 	idp := cip.NewFromConfig(awsCfg())
 	pool := env.Outputs.AgentPool.ID
@@ -51,7 +57,7 @@ func createPoolUser(t *testing.T, username, password, name, skills, languages st
 	if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &pool, Username: &username, Password: aws.String(password), Permanent: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &pool, Username: &username, GroupName: aws.String("agent")}); err != nil {
+	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &pool, Username: &username, GroupName: aws.String(group)}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/survey"
+)
+
+// supervisorConsole signs a new supervisor in and opens their console.
+func supervisorConsole(t *testing.T, username string) *stacktest.Client {
+	t.Helper()
+	const password = "Test-Super-9!"
+	createPoolUserIn(t, "supervisor", username, password, username, "general", "en", 2)
+	return stacktest.Dial(t, agentURL(signIn(t, username, password)))
+}
+
+// TestSurveyInTheOpenChatAndAFollowUpForALowScore: the agent closes a
+// conversation the patient still has open; the survey comes in the chat;
+// the patient answers 1 with an angry comment, once; connected
+// supervisors get the follow-up task, see it listed and in the CSAT
+// figures, and close it.
+func TestSurveyInTheOpenChatAndAFollowUpForALowScore(t *testing.T) {
+	run := time.Now().UnixNano()
+	sup := supervisorConsole(t, fmt.Sprintf("sup%d", run))
+	agentName := fmt.Sprintf("sv%d", run)
+	console, _ := poolAgent(t, agentName, "billing", "en", 10)
+	patient, conv := escalate(t, "Ruth")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := console.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	if f := console.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"}); f["type"] != "status" {
+		t.Fatalf("close answered %v", f)
+	}
+	sv, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "survey" })
+	id, _ := sv["surveyId"].(string)
+	if id != survey.SurveyID(survey.Conversation, conv) || fmt.Sprint(sv["scale"]) != "[1 5]" || !strings.Contains(sv["question"].(string), "How satisfied") {
+		t.Fatalf("survey frame = %v", sv)
+	}
+	answered := patient.Request(map[string]any{"action": "survey", "surveyId": id, "score": 1, "comment": "the agent was rude and I waited forever"})
+	if answered["type"] != "surveyAnswered" || answered["surveyId"] != id {
+		t.Fatalf("answer answered %v", answered)
+	}
+	if again := patient.Request(map[string]any{"action": "survey", "surveyId": id, "score": 5}); again["code"] != "conflict" {
+		t.Fatalf("a second answer: %v", again)
+	}
+	task, _ := sup.Wait(func(f map[string]any) bool { return f["type"] == "task" })
+	tv := task["task"].(map[string]any)
+	if tv["reason"] != "low score" || tv["queue"] != "billing" || tv["agent"] != agentName || tv["csat"] != 1.0 {
+		t.Fatalf("task frame = %v", task)
+	}
+	listed := sup.Request(map[string]any{"action": "tasks"})
+	if !strings.Contains(fmt.Sprint(listed["tasks"]), tv["taskId"].(string)) {
+		t.Fatalf("tasks = %v", listed)
+	}
+	csat := sup.Request(map[string]any{"action": "csat", "weeks": 1})
+	var mine map[string]any
+	for _, f := range csat["byAgent"].([]any) {
+		if f.(map[string]any)["group"] == agentName {
+			mine = f.(map[string]any)
+		}
+	}
+	if mine == nil || mine["averageCsat"] != 1.0 || mine["answered"] != 1.0 || mine["responseRate"] != 1.0 {
+		t.Fatalf("csat by agent = %v", csat["byAgent"])
+	}
+	// Agents do not see follow-ups.
+	if f := console.Request(map[string]any{"action": "tasks"}); f["code"] != "forbidden" {
+		t.Fatalf("an agent listing tasks: %v", f)
+	}
+	after := sup.Request(map[string]any{"action": "closeTask", "taskId": tv["taskId"]})
+	if after["type"] != "tasks" || strings.Contains(fmt.Sprint(after["tasks"]), tv["taskId"].(string)) {
+		t.Fatalf("after closing the task: %v", after)
+	}
+}
+
+// TestSurveyByEmailWhenThePatientLeft: a patient who gave an email (when
+// booking with the bot) asks for a person and leaves before the agent
+// closes; the survey goes by email, its link opens the hosted survey page
+// (no chat), the patient answers with the keyboard, once; the answer is
+// stored.
+func TestSurveyByEmailWhenThePatientLeft(t *testing.T) {
+	stamp := time.Now().UnixNano()
+	console, _ := poolAgent(t, fmt.Sprintf("gen%d", stamp), "general", "en", 10)
+	p := startWithBot(t, "Olga")
+	n := 0
+	chat(t, p, &n, "yes")
+	chat(t, p, &n, "I need an appointment")
+	chat(t, p, &n, "Pediatrics")
+	chat(t, p, &n, "Any time")
+	offer := chat(t, p, &n, "No preference")
+	chat(t, p, &n, quick(t, offer, 0))
+	chat(t, p, &n, "Yes, book it")
+	email := fmt.Sprintf("olga%d@example.org", stamp)
+	if booked := chat(t, p, &n, email); !strings.Contains(booked["text"].(string), "You're booked") {
+		t.Fatalf("booking = %v", booked)
+	}
+	n++
+	send(t, p.c, p.conversationID, fmt.Sprintf("b-%d", n), "I want to talk to a person")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	if f := console.Request(map[string]any{"action": "accept", "conversationId": p.conversationID}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	p.c.Close() // the patient leaves
+	// The $disconnect removes the connection record; close once it is gone.
+	conns := ddb.NewConnections(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["ConnectionsTable"], ddb.RateLimit{})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		open, err := conns.ForConversation(context.Background(), p.conversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the patient's connection was not removed")
+		}
+		time.Sleep(100 * time.Millisecond) // polling the table, not synchronising on time
+	}
+	if f := console.Request(map[string]any{"action": "close", "conversationId": p.conversationID, "disposition": "resolved"}); f["type"] != "status" {
+		t.Fatalf("close answered %v", f)
+	}
+
+	m := mailTo(t, email, "How did we do?")
+	start := strings.Index(m.BodyText, env.Outputs.Web+"survey.html?t=")
+	if start < 0 {
+		t.Fatalf("survey email = %+v", m)
+	}
+	link := strings.Fields(m.BodyText[start:])[0]
+	b := browser(t)
+	run(t, b, "opening the survey link", chromedp.Navigate(link))
+	run(t, b, "waiting for the questions", chromedp.WaitVisible(`#form`))
+	if focused := run(t, b, "reading the focus", chromedp.Evaluate[string](`document.activeElement.name + "=" + document.activeElement.value`)); focused != "csat=1" {
+		t.Fatalf("focus is on %q, want the first score", focused)
+	}
+	// Arrow keys move along the scale, selecting as they go: 1 → 4.
+	for range 3 {
+		run(t, b, "moving along the scale", chromedp.KeyEvent(kb.ArrowRight))
+	}
+	run(t, b, "writing a comment", chromedp.SendKeys(`textarea`, "Quick and friendly, thank you"))
+	run(t, b, "focusing Send", chromedp.Focus(`#submit`))
+	run(t, b, "sending with Enter", chromedp.KeyEvent("\r"))
+	waitText(t, b, "#status", "Thank you for your answer")
+
+	store := ddb.NewSurveys(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SurveysTable"], 0)
+	got, err := store.Get(context.Background(), survey.SurveyID(survey.Conversation, p.conversationID))
+	if err != nil || got.Delivery != "email" || got.Answer == nil || got.Answer.CSAT != 4 || got.Answer.Sentiment <= 0 {
+		t.Fatalf("stored survey: %+v %v", got, err)
+	}
+	again := browser(t)
+	run(t, again, "opening the link again", chromedp.Navigate(link))
+	waitText(t, again, "#status", "already answered")
+}
