@@ -13,6 +13,7 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/stacktest"
 	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
 
@@ -160,4 +161,44 @@ func TestSurveyByEmailWhenThePatientLeft(t *testing.T) {
 	again := browser(t)
 	run(t, again, "opening the link again", chromedp.Navigate(link))
 	waitText(t, again, "#status", "already answered")
+}
+
+// TestCompletedVisitGetsASurveyWithNPS: a supervisor records a visit as
+// completed from the console route; the visit's survey goes to the
+// patient by email, and its page asks the recommendation (NPS) question
+// too.
+func TestCompletedVisitGetsASurveyWithNPS(t *testing.T) {
+	stamp := time.Now().UnixNano()
+	sup := supervisorConsole(t, fmt.Sprintf("vis%d", stamp))
+	dir, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Booked in the past (the clock of the booking set back), so the visit
+	// has happened by now.
+	past := time.Now().AddDate(0, 0, -20-int(stamp%300))
+	booker := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour),
+		scheduling.Config{}, func() time.Time { return past })
+	open, err := booker.Search(context.Background(), scheduling.Query{Provider: "dr-novak", VisitType: "follow-up", From: past, To: past.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) == 0 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	email := fmt.Sprintf("vic%d@example.org", stamp)
+	a, err := booker.Book(context.Background(), scheduling.BookRequest{Token: fmt.Sprint(stamp), SlotID: open[0].ID, PatientID: fmt.Sprint("vp-", stamp),
+		PatientName: "Vic", PatientEmail: email, Locale: "en", By: "patient"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visit := sup.Request(map[string]any{"action": "visit", "appointmentId": a.ID, "outcome": "completed"})
+	if visit["type"] != "visit" || visit["appointment"].(map[string]any)["state"] != "completed" {
+		t.Fatalf("visit answered %v", visit)
+	}
+	m := mailTo(t, email, "How did we do?")
+	link := strings.Fields(m.BodyText[strings.Index(m.BodyText, env.Outputs.Web+"survey.html?t="):])[0]
+	b := browser(t)
+	run(t, b, "opening the survey link", chromedp.Navigate(link))
+	waitText(t, b, "#questions", "How likely are you to recommend us")
+	if n := run(t, b, "counting the recommendation scale", chromedp.Evaluate[int](`document.querySelectorAll('input[name="nps"]').length`)); n != 11 {
+		t.Fatalf("the NPS scale has %d choices, want 0-10", n)
+	}
 }

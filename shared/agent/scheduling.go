@@ -21,6 +21,7 @@ type Scheduling interface {
 	Cancel(ctx context.Context, id, patientID, by string) (scheduling.Appointment, error)
 	Get(ctx context.Context, id, patientID string) (scheduling.Appointment, error)
 	Upcoming(ctx context.Context, patientID string) ([]scheduling.Appointment, error)
+	Record(ctx context.Context, id string, to scheduling.State, by string) (scheduling.Appointment, error)
 }
 
 // WithScheduling lets agents search slots and book, reschedule and cancel
@@ -61,6 +62,16 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			return s.slotError(err, conv.Locale)
 		}
 		return s.push.Push(ctx, c.ID, protocol.Encode(s.bookedFrame(a, f.RequestID)))
+	case protocol.ActionVisit:
+		me := Identity{Roles: c.Roles}
+		if !me.Has(RoleSupervisor) && !me.Has(RoleAdmin) {
+			return fault.Errorf(fault.Forbidden, "only supervisors record how a visit went")
+		}
+		a, err := s.sched.Record(ctx, f.AppointmentID, scheduling.State(f.Outcome), c.AgentID)
+		if err != nil {
+			return err
+		}
+		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.VisitFrame{Type: "visit", RequestID: f.RequestID, Appointment: s.appointmentView(a, a.Locale)}))
 	case protocol.ActionReschedule, protocol.ActionCancel:
 		conv, err := s.holderOfPatient(ctx, c, f.AppointmentID)
 		if err != nil {

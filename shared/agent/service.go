@@ -148,7 +148,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 		return s.queueFigures(ctx, c, f)
 	case protocol.ActionTasks, protocol.ActionCloseTask, protocol.ActionCSAT:
 		return s.followUp(ctx, c, f)
-	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments:
+	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments, protocol.ActionVisit:
 		if !(Identity{Roles: c.Roles}).CanTakeConversations() {
 			return fault.Errorf(fault.Forbidden, "only agents and supervisors book appointments")
 		}

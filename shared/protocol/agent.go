@@ -63,6 +63,7 @@ type AgentFrame struct {
 	SlotID          string `json:"slotId,omitempty"`
 	AppointmentID   string `json:"appointmentId,omitempty"`
 	TaskID          string `json:"taskId,omitempty"`
+	Outcome         string `json:"outcome,omitempty"`
 	Weeks           int    `json:"weeks,omitempty"`
 	// Slots is the search of a slots frame.
 	Slots *SlotQuery `json:"-"`
@@ -163,7 +164,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			}
 		}
 		return f, nil
-	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments:
+	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit:
 		return f, decodeScheduling(&f, body)
 	case "":
 		return f, fault.Errorf(fault.BadRequest, "action is required")

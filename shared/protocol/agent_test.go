@@ -41,6 +41,8 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"queues","requestId":"q1"}`, "", "", "q1"},
 		{`{"action":"conversations","requestId":"c1"}`, "", "", "c1"},
 		{`{"action":"tasks"}`, "", "", ""},
+		{`{"action":"visit","appointmentId":"ap0123456789abcdef01234567","outcome":"completed"}`, "", "", ""},
+		{`{"action":"visit","appointmentId":"ap0123456789abcdef01234567","outcome":"great"}`, "bad_request", "", ""},
 		{`{"action":"closeTask","taskId":"tk0123456789abcdef01234567"}`, "", "", ""},
 		{`{"action":"closeTask","taskId":"x"}`, "bad_request", "", ""},
 		{`{"action":"csat","weeks":4}`, "", "", ""},
@@ -125,6 +127,10 @@ func FuzzDecodeAgent(f *testing.F) {
 		case ActionReschedule:
 			if !slotIDPattern.MatchString(fr.SlotID) || !appointmentIDPattern.MatchString(fr.AppointmentID) {
 				t.Fatalf("invalid reschedule accepted: %+v", fr)
+			}
+		case ActionVisit:
+			if !appointmentIDPattern.MatchString(fr.AppointmentID) || (fr.Outcome != "completed" && fr.Outcome != "no-show") {
+				t.Fatalf("invalid visit accepted: %+v", fr)
 			}
 		case ActionCancel:
 			if !appointmentIDPattern.MatchString(fr.AppointmentID) {

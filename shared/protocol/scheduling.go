@@ -17,6 +17,9 @@ const (
 	ActionCancel       = "cancel"
 	ActionReschedule   = "reschedule"
 	ActionAppointments = "appointments"
+	// ActionVisit records how a visit went: completed or no-show
+	// (supervisors and admins, after its start).
+	ActionVisit = "visit"
 )
 
 // SlotQuery is a slots frame's search.
@@ -97,6 +100,16 @@ func decodeScheduling(f *AgentFrame, body []byte) error {
 			return err
 		}
 		return slotField(f, raw.SlotID)
+	case ActionVisit:
+		if err := appointmentField(f, raw.AppointmentID); err != nil {
+			return err
+		}
+		var outcome string
+		if err := json.Unmarshal(jsonField(body, "outcome"), &outcome); err != nil || (outcome != "completed" && outcome != "no-show") {
+			return fault.Errorf(fault.BadRequest, "outcome must be completed or no-show")
+		}
+		f.Outcome = outcome
+		return nil
 	default: // appointments
 		f.ConversationID, err = conversationID(jsonField(body, "conversationId"))
 		return err
@@ -201,6 +214,13 @@ type BookedFrame struct {
 	Start         string          `json:"start"`
 	Provider      string          `json:"provider"`
 	Appointment   AppointmentView `json:"appointment"`
+}
+
+// VisitFrame answers visit: the appointment with its recorded outcome.
+type VisitFrame struct {
+	Type        string          `json:"type"` // "visit"
+	RequestID   string          `json:"requestId,omitempty"`
+	Appointment AppointmentView `json:"appointment"`
 }
 
 // CancelledFrame answers cancel.

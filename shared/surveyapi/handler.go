@@ -179,8 +179,8 @@ type FormFrame struct {
 type QuestionView struct {
 	ID       string `json:"id"`
 	Type     string `json:"type"`
-	Min      int    `json:"min,omitempty"`
-	Max      int    `json:"max,omitempty"`
+	Min      int    `json:"min"`
+	Max      int    `json:"max"`
 	Required bool   `json:"required,omitempty"`
 	Text     string `json:"text"`
 }
