@@ -202,3 +202,37 @@ func TestCompletedVisitGetsASurveyWithNPS(t *testing.T) {
 		t.Fatalf("the NPS scale has %d choices, want 0-10", n)
 	}
 }
+
+// TestSupervisorSeesFollowUpsInTheConsole: a supervisor has the console
+// open in a browser; a patient answers a survey with a 2; the follow-up
+// appears in the console by itself, the satisfaction table shows the
+// agent, and the supervisor marks it done with the keyboard.
+func TestSupervisorSeesFollowUpsInTheConsole(t *testing.T) {
+	stamp := time.Now().UnixNano()
+	username, password := fmt.Sprintf("supb%d", stamp), "Test-Super-9!"
+	createPoolUserIn(t, "supervisor", username, password, "Sara Super", "general", "en", 2)
+	b := browser(t)
+	run(t, b, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
+	run(t, b, "typing the username", chromedp.SendKeys(`#username`, username))
+	run(t, b, "typing the password", chromedp.SendKeys(`#password`, password))
+	run(t, b, "signing in", chromedp.Click(`#sign-in-button`))
+	run(t, b, "waiting for the follow-ups", chromedp.WaitVisible(`#supervision`))
+	waitText(t, b, "#connection", "Connected")
+
+	agentName := fmt.Sprintf("sva%d", stamp)
+	console, _ := poolAgent(t, agentName, "billing", "en", 10)
+	patient, conv := escalate(t, "Uma")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	console.Request(map[string]any{"action": "accept", "conversationId": conv})
+	console.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"})
+	sv, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "survey" })
+	patient.Request(map[string]any{"action": "survey", "surveyId": sv["surveyId"], "score": 2, "comment": "It took too long"})
+
+	waitText(t, b, "#tasks", "low score · CSAT 2 · "+agentName)
+	waitText(t, b, "#tasks", "It took too long")
+	waitText(t, b, "#csat-by-agent", agentName)
+	taskID := "tk" + sv["surveyId"].(string)[2:]
+	run(t, b, "focusing Mark done", chromedp.Focus(`#tasks li[data-task-id="`+taskID+`"] button`))
+	run(t, b, "marking it done with Enter", chromedp.KeyEvent("\r"))
+	run(t, b, "waiting for it to go", chromedp.WaitNotPresent(`#tasks li[data-task-id="`+taskID+`"]`))
+}

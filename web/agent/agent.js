@@ -31,6 +31,9 @@
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
     bookSpecialty: $('book-specialty'), bookMode: $('book-mode'), bookFrom: $('book-from'), bookSearch: $('book-search'),
     bookSlotsSet: $('book-slots-set'), bookSlots: $('book-slots'), bookResult: $('book-result'), bookCancel: $('book-cancel'), bookConfirm: $('book-confirm'),
+    supervision: $('supervision'), tasks: $('tasks'), taskCount: $('task-count'), csatOverall: $('csat-overall'),
+    csatByAgent: document.querySelector('#csat-by-agent tbody'), csatByQueue: document.querySelector('#csat-by-queue tbody'),
+    csatByWeek: document.querySelector('#csat-by-week tbody'),
   };
 
   let config = null;
@@ -50,6 +53,8 @@
   let transferQueues = [];             // from the queue frame
   let queueTimer = 0;
   let moving = '';                     // the appointment the book dialog moves ('' books a new one)
+  let supervisor = false;              // the token's groups include supervisor
+  const tasks = new Map();             // taskId -> task view
   const requests = new Map();          // requestId -> {action, conversationId}
   const offers = new Map();            // conversationId -> offer frame (+ timer)
   const convs = new Map();             // conversationId -> {id, patient, state, summary, queue, priority, language, messages: Map}
@@ -112,6 +117,8 @@
       const claims = tokenClaims(token);
       el.agentName.textContent = claims.name || claims['cognito:username'] || username;
       agentFirstName = String(el.agentName.textContent).split(' ')[0];
+      supervisor = (claims['cognito:groups'] || []).includes('supervisor');
+      el.supervision.hidden = !supervisor;
       loadCanned();
       el.signIn.hidden = true;
       el.who.hidden = false;
@@ -164,8 +171,13 @@
       request({ action: 'presence', status: el.presence.value });
       request({ action: 'conversations' });
       request({ action: 'queues' });
+      if (supervisor) { request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); }
       clearInterval(queueTimer);
-      queueTimer = setInterval(() => { if (connected && !document.hidden) request({ action: 'queues' }); }, QUEUES_EVERY_MS);
+      queueTimer = setInterval(() => {
+        if (!connected || document.hidden) return;
+        request({ action: 'queues' });
+        if (supervisor) request({ action: 'csat', weeks: 4 });
+      }, QUEUES_EVERY_MS);
     };
     ws.onmessage = (e) => {
       let f;
@@ -223,6 +235,9 @@
       case 'booked': onBooked(f); break;
       case 'cancelled': refreshAppointments(); break;
       case 'appointments': onAppointments(f); break;
+      case 'task': tasks.set(f.task.taskId, f.task); renderTasks(); request({ action: 'csat', weeks: 4 }); break;
+      case 'tasks': tasks.clear(); for (const x of f.tasks || []) tasks.set(x.taskId, x); renderTasks(); break;
+      case 'csat': renderCSAT(f); break;
       case 'error': onError(f, req); break;
     }
   }
@@ -370,6 +385,45 @@
     el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
     if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
     renderAppointments(c);
+  }
+
+  // ---- supervision: follow-ups and satisfaction ----
+
+  function renderTasks() {
+    el.tasks.replaceChildren();
+    for (const x of [...tasks.values()].sort((a, b) => a.createdAt < b.createdAt ? -1 : 1)) {
+      const what = x.reason + ' · CSAT ' + x.csat + (x.agent ? ' · ' + x.agent : '') + (x.queue ? ' · ' + x.queue : '') + ' · ' + new Date(x.createdAt).toLocaleString();
+      const li = entry(what, x.comment || '(no comment)');
+      li.dataset.taskId = x.taskId;
+      const done = button('Mark done', 'secondary small', () => request({ action: 'closeTask', taskId: x.taskId }));
+      done.setAttribute('aria-label', 'Mark the follow-up of ' + new Date(x.createdAt).toLocaleString() + ' done');
+      li.append(done);
+      el.tasks.append(li);
+    }
+    if (!tasks.size) el.tasks.append(entry('', 'No open follow-ups.'));
+    el.taskCount.textContent = String(tasks.size);
+  }
+
+  function renderCSAT(f) {
+    const fill = (tbody, figures) => {
+      tbody.replaceChildren();
+      for (const g of figures || []) {
+        const tr = document.createElement('tr');
+        tr.dataset.group = g.group;
+        for (const v of [g.group, g.answered ? g.averageCsat.toFixed(1) : '—', String(g.answered), String(g.sent)]) {
+          const td = document.createElement('td');
+          td.textContent = v;
+          tr.append(td);
+        }
+        tbody.append(tr);
+      }
+    };
+    fill(el.csatByAgent, f.byAgent);
+    fill(el.csatByQueue, f.byQueue);
+    fill(el.csatByWeek, f.byWeek);
+    const o = f.overall || {};
+    el.csatOverall.textContent = o.sent ? 'Overall CSAT ' + (o.answered ? o.averageCsat.toFixed(1) : '—') + ' from ' + o.answered + ' of ' + o.sent +
+      ' surveys (' + Math.round(100 * o.responseRate) + '% answered).' : 'No surveys in these weeks yet.';
   }
 
   // ---- appointments ----
