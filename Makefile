@@ -45,7 +45,8 @@ lint: tools ## gofmt, go vet, cfn-lint, checkov, govulncheck
 unit: ## the unit tests only (no emulator, no browser)
 	@go test -count=1 ./shared/chat/ ./shared/protocol/ ./shared/session/ ./shared/words/ ./shared/triage/ \
 	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./shared/routing/ ./shared/routingapi/ \
-	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./web/agent/ ./localstack/template/
+	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./shared/survey/ ./shared/surveyapi/ \
+	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/template/
 
 test: tools browser lint ## every test: unit, emulator integration, end-to-end, browser, -race
 	@echo "==> go test $(GO_TEST_FLAGS) ./... (starts local stacks with MiniStack; browser tests use Chromium)"
