@@ -236,3 +236,27 @@ func TestSupervisorSeesFollowUpsInTheConsole(t *testing.T) {
 	run(t, b, "marking it done with Enter", chromedp.KeyEvent("\r"))
 	run(t, b, "waiting for it to go", chromedp.WaitNotPresent(`#tasks li[data-task-id="`+taskID+`"]`))
 }
+
+// TestBotResolvedConversationGetsASurvey: a patient's question is answered
+// by the bot, they say that's all; the bot closes the conversation and
+// the survey comes in the chat.
+func TestBotResolvedConversationGetsASurvey(t *testing.T) {
+	p := startWithBot(t, "Ines")
+	n := 0
+	chat(t, p, &n, "yes")
+	chat(t, p, &n, "Where can I park?")
+	if more := chat(t, p, &n, "Yes, thanks"); quick(t, more, 0) != "That's all, thanks" {
+		t.Fatalf("after a helpful answer: %v", more)
+	}
+	if bye := chat(t, p, &n, "That's all, thanks"); !strings.Contains(bye["text"].(string), "closed") {
+		t.Fatalf("goodbye = %v", bye)
+	}
+	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "closed" })
+	sv, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "survey" })
+	if sv["surveyId"] != survey.SurveyID(survey.Conversation, p.conversationID) {
+		t.Fatalf("survey = %v", sv)
+	}
+	if f := p.c.Request(map[string]any{"action": "survey", "surveyId": sv["surveyId"], "score": 5}); f["type"] != "surveyAnswered" {
+		t.Fatalf("answer = %v", f)
+	}
+}

@@ -84,10 +84,10 @@ var (
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
 		"triageFollowUp", "closed", "unstaffed", "callbackAsk", "callbackDone",
 		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "bookedVideo", "slotTaken", "bookingFailed",
-		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept"}
-	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt"}
+		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
+	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
-		"rescheduleAppt", "cancelAppt", "otherTimes", "skip"}
+		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done"}
 	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}
 )
 

@@ -107,6 +107,9 @@ type Output struct {
 	QuickReplies []string
 	State        State
 	Handoff      *chat.Handoff
+	// Close says the patient is done: the bot resolved the conversation,
+	// which closes with this reply.
+	Close bool
 }
 
 // Engine runs the dialog. It is safe for concurrent use.
@@ -147,13 +150,14 @@ func Load(hours HoursConfig) (*Engine, error) {
 
 // turn is one turn being built.
 type turn struct {
-	e      *Engine
-	st     State
-	in     Input
-	words  []string
-	parts  []string
-	quick  []string
-	handed *chat.Handoff
+	e       *Engine
+	st      State
+	in      Input
+	words   []string
+	parts   []string
+	quick   []string
+	handed  *chat.Handoff
+	closing bool
 }
 
 func (t *turn) say(key string, vars ...string) {
@@ -194,7 +198,7 @@ func (e *Engine) Turn(st State, in Input) Output {
 	default:
 		t.message()
 	}
-	out := Output{Text: strings.Join(t.parts, "\n\n"), QuickReplies: t.quick, State: t.st, Handoff: t.handed}
+	out := Output{Text: strings.Join(t.parts, "\n\n"), QuickReplies: t.quick, State: t.st, Handoff: t.handed, Close: t.closing}
 	if out.Handoff != nil {
 		out.State.Stage, out.QuickReplies = stageHandedOff, nil
 	}
@@ -243,10 +247,13 @@ func (t *turn) message() {
 	case stageHelpful:
 		t.st.Stage = stageOpen
 		switch {
+		case t.is("done"):
+			t.finish()
+			return
 		case t.isOnly("yes") || t.is("yes") && !t.is("no"):
 			t.st.Misses = 0
 			t.say("helpfulYes")
-			t.replies("menu")
+			t.replies("anythingElse")
 			return
 		case t.isOnly("no"):
 			t.say("helpfulNo")
@@ -264,6 +271,8 @@ func (t *turn) message() {
 // open handles a message in the open dialog.
 func (t *turn) open() {
 	switch {
+	case t.is("done"):
+		t.finish()
 	case t.is("nurse"):
 		t.requestPerson(t.e.c.Queues["nurse"], ReasonNurse, "handoff")
 	case t.is("handoff"):
@@ -305,6 +314,13 @@ func (t *turn) open() {
 		t.say("notUnderstood")
 		t.replies("menu")
 	}
+}
+
+// finish says goodbye and closes the conversation: the bot resolved it.
+func (t *turn) finish() {
+	t.say("goodbye")
+	t.closing = true
+	t.st.Stage = stageHandedOff
 }
 
 // requestPerson hands off during opening hours when someone who serves

@@ -371,3 +371,27 @@ func TestConsentQuickRepliesDoWhatTheySay(t *testing.T) {
 		}
 	}
 }
+
+// TestThePatientIsDone: after a helpful answer the bot offers to finish;
+// "that's all" (or "bye", "eso es todo") closes the conversation.
+func TestThePatientIsDone(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	c.say("Where can I park?")
+	out := c.say("Yes, thanks")
+	if len(out.QuickReplies) == 0 || out.QuickReplies[0] != "That's all, thanks" || out.Close {
+		t.Fatalf("after a helpful answer: %q %v", out.Text, out.QuickReplies)
+	}
+	out = c.say(out.QuickReplies[0])
+	if !out.Close || out.Handoff != nil || !strings.Contains(out.Text, "This chat is now closed") {
+		t.Fatalf("done: %q close=%v", out.Text, out.Close)
+	}
+	if again := c.say("hello?"); again.Text != "" || again.Close {
+		t.Fatalf("a closed conversation's bot spoke: %q", again.Text)
+	}
+	es := start(t, "es", open)
+	es.say("sí")
+	if out := es.say("eso es todo, gracias"); !out.Close {
+		t.Fatalf("es: %q", out.Text)
+	}
+}

@@ -163,7 +163,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName,
 		Text: out.Text, QuickReplies: out.QuickReplies, At: now, ExpiresAt: c.ExpiresAt,
 	}
-	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff}
+	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff, Close: out.Close}
 	if out.State.Email != st.Email {
 		change.PatientEmail = out.State.Email
 	}
@@ -179,6 +179,10 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	errs := []error{t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(stored))}
 	if out.Handoff != nil && !dup {
 		c.State = chat.StateEscalated
+		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
+	}
+	if out.Close && !dup {
+		c.State = chat.StateClosed
 		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
 	}
 	res := Outcome{Replied: !dup, Duplicate: dup}

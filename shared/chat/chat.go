@@ -59,6 +59,8 @@ type Change struct {
 	// PatientEmail, when set, is the address the patient gave (for
 	// confirmations and the follow-up survey).
 	PatientEmail string
+	// Close closes the conversation: the bot resolved it.
+	Close bool
 }
 
 // Roles of message senders and connections.

@@ -237,6 +237,8 @@ func (s *Conversations) appendItems(m chat.Message, lastSeq int64, change *chat.
 		if change.Handoff != nil {
 			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateEscalated))).
 				Set(expression.Name("handoff"), expression.Value(change.Handoff))
+		} else if change.Close {
+			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateClosed)))
 		}
 	}
 	update := must(expression.NewBuilder().WithUpdate(set).WithCondition(cond).Build())
