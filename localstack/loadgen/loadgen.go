@@ -1,0 +1,516 @@
+// Package loadgen drives a running stack like a busy morning: patients
+// start conversations at a rate, chat with the bot, a share of them asks
+// for a person; agents accept, reply and close. It measures latencies
+// per phase, throughput and errors, and checks that no message was lost
+// or delivered twice. The CLI is scripts/loadgen; an e2e test runs a small
+// load in make test.
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/coder/websocket"
+)
+
+// Config is a load.
+type Config struct {
+	PatientURL string // the patient WebSocket API
+	AgentURL   string // the agent WebSocket API
+	PoolID     string // the agent pool (agents are created in it)
+	ClientID   string // the console's app client
+	AWS        aws.Config
+
+	Patients      int           // how many patients in all
+	Agents        int           // how many agents
+	Rate          float64       // patients starting per second
+	EscalateShare float64       // the share of patients who ask for a person
+	Exchanges     int           // messages each way with the agent
+	Capacity      int           // conversations per agent
+	Timeout       time.Duration // the longest a patient waits for any answer
+	Progress      io.Writer     // progress lines (nil: none)
+}
+
+// Phases measured.
+const (
+	PhaseAck        = "patient send → ack"
+	PhaseBot        = "patient send → bot reply"
+	PhaseToAgent    = "patient send → agent receives"
+	PhaseToPatient  = "agent send → patient receives"
+	PhaseConnect    = "connect → session"
+	PhaseAssignment = "handoff → agent assigned"
+)
+
+// Report is what a run measured.
+type Report struct {
+	Duration     time.Duration
+	Patients     int
+	Completed    int
+	Escalated    int
+	Messages     int // messages stored (acked) by patients and agents
+	Errors       int
+	ErrorSamples []string
+	Lost         int // acked messages the other side never received
+	Duplicated   int // messages a side received that were never sent to it (a second copy under another id)
+	Repeated     int // frames received again with an id already seen (allowed; clients keep one)
+	Phases       map[string][]time.Duration
+}
+
+// run is one load's shared state.
+type run struct {
+	cfg     Config
+	id      string
+	mu      sync.Mutex
+	phases  map[string][]time.Duration
+	errs    []string
+	sentAt  map[string]time.Time // conversationId/messageId → when sent
+	recvAt  map[string]time.Time // conversationId/messageId → when received, if before the sender's ack
+	replies map[string]string    // an agent reply's clientMessageId → its conversation
+	msgs    atomic.Int64
+	done    atomic.Int64
+	esc     atomic.Int64
+	started atomic.Int64
+	// Deliveries: per conversation and message id, how many times each
+	// side received it, and which ids each side had acked.
+	got   map[string]int  // "side|conversation|messageId" → times received
+	acked map[string]bool // "side|conversation|messageId" → acked by the sender on that side
+}
+
+func (r *run) observe(phase string, d time.Duration) {
+	r.mu.Lock()
+	r.phases[phase] = append(r.phases[phase], d)
+	r.mu.Unlock()
+}
+
+func (r *run) fail(format string, args ...any) {
+	r.mu.Lock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+func (r *run) received(side, conv, id string) {
+	r.mu.Lock()
+	r.got[side+"|"+conv+"|"+id]++
+	r.mu.Unlock()
+}
+
+// expect records a message the other side must receive once, sent at
+// at; if it was received already, its delivery latency is observed now.
+func (r *run) expect(phase, receiver, conv, id string, at time.Time) {
+	r.mu.Lock()
+	r.acked[receiver+"|"+conv+"|"+id] = true
+	r.sentAt[conv+"/"+id] = at
+	recv, early := r.recvAt[conv+"/"+id]
+	if early {
+		r.phases[phase] = append(r.phases[phase], recv.Sub(at))
+	}
+	r.mu.Unlock()
+}
+
+// Run applies the load and reports. It stops by itself when every patient
+// is done (or has timed out).
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Capacity == 0 {
+		cfg.Capacity = 3
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	r := &run{cfg: cfg, id: fmt.Sprint(time.Now().UnixNano() % 1e9), phases: map[string][]time.Duration{}, sentAt: map[string]time.Time{},
+		recvAt: map[string]time.Time{}, replies: map[string]string{}, got: map[string]int{}, acked: map[string]bool{}}
+	agentCtx, stopAgents := context.WithCancel(ctx)
+	defer stopAgents()
+	var agents sync.WaitGroup
+	ready := make(chan error, cfg.Agents)
+	for i := range cfg.Agents {
+		agents.Add(1)
+		go func() { defer agents.Done(); r.agent(agentCtx, i, ready) }()
+	}
+	for range cfg.Agents {
+		if err := <-ready; err != nil {
+			return Report{}, fmt.Errorf("starting the agents: %w", err)
+		}
+	}
+	start := time.Now()
+	progressDone := make(chan struct{})
+	go r.progress(progressDone)
+	var patients sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), 7))
+	for i := range cfg.Patients {
+		escalate := rng.Float64() < cfg.EscalateShare
+		patients.Add(1)
+		go func() { defer patients.Done(); r.patient(ctx, i, escalate) }()
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+	}
+	patients.Wait()
+	close(progressDone)
+	stopAgents()
+	agents.Wait()
+	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
+		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases}
+	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
+	for k := range r.acked {
+		if r.got[k] == 0 {
+			rep.Lost++
+		}
+	}
+	for k, n := range r.got {
+		if n > 1 {
+			rep.Repeated += n - 1
+		}
+		if !r.acked[k] && (strings.HasPrefix(k, "agent|") || strings.HasPrefix(k, "agent-to-patient|")) {
+			rep.Duplicated++
+		}
+	}
+	return rep, nil
+}
+
+func (r *run) progress(done <-chan struct{}) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			r.mu.Lock()
+			errs := len(r.errs)
+			r.mu.Unlock()
+			fmt.Fprintf(r.cfg.Progress, "  started %d/%d patients, %d done, %d with an agent, %d messages, %d errors\n",
+				r.started.Load(), r.cfg.Patients, r.done.Load(), r.esc.Load(), r.msgs.Load(), errs)
+		}
+	}
+}
+
+// conn is a WebSocket client that hands frames to a waiter.
+type conn struct {
+	c      *websocket.Conn
+	frames chan map[string]any
+	seq    atomic.Int64
+}
+
+func dial(ctx context.Context, u string) (*conn, error) {
+	c, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	k := &conn{c: c, frames: make(chan map[string]any, 256)}
+	go func() {
+		defer close(k.frames)
+		for {
+			_, b, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var f map[string]any
+			if json.Unmarshal(b, &f) == nil {
+				k.frames <- f
+			}
+		}
+	}()
+	return k, nil
+}
+
+func (k *conn) send(ctx context.Context, f map[string]any) error {
+	b, _ := json.Marshal(f)
+	return k.c.Write(ctx, websocket.MessageText, b)
+}
+
+// wait returns the next frame match accepts; others go to skip.
+func (k *conn) wait(timeout time.Duration, match func(map[string]any) bool, skip func(map[string]any)) (map[string]any, error) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f, ok := <-k.frames:
+			if !ok {
+				return nil, fmt.Errorf("connection closed")
+			}
+			if match(f) {
+				return f, nil
+			}
+			if skip != nil {
+				skip(f)
+			}
+		case <-deadline:
+			return nil, fmt.Errorf("no answer within %s", timeout)
+		}
+	}
+}
+
+func role(f map[string]any) string {
+	from, _ := f["from"].(map[string]any)
+	s, _ := from["role"].(string)
+	return s
+}
+
+// patient plays one patient.
+func (r *run) patient(ctx context.Context, i int, escalate bool) {
+	r.started.Add(1)
+	defer r.done.Add(1)
+	t0 := time.Now()
+	k, err := dial(ctx, r.cfg.PatientURL)
+	if err != nil {
+		r.fail("patient %d: connect: %v", i, err)
+		return
+	}
+	defer k.c.Close(websocket.StatusNormalClosure, "")
+	conv := ""
+	// skip notes frames that arrive while waiting for another one.
+	skip := func(f map[string]any) {
+		if f["type"] == "message" && conv != "" {
+			r.received(role(f)+"-to-patient", conv, fmt.Sprint(f["messageId"]))
+			if role(f) == "agent" {
+				r.seen(PhaseToPatient, conv, fmt.Sprint(f["messageId"]))
+			}
+		}
+		if f["type"] == "error" {
+			r.fail("patient %d: error frame %v: %v", i, f["code"], f["message"])
+		}
+	}
+	if err := k.send(ctx, map[string]any{"action": "start", "name": fmt.Sprintf("Load Patient %d", i), "topic": "a question", "locale": "en", "requestId": "s"}); err != nil {
+		r.fail("patient %d: start: %v", i, err)
+		return
+	}
+	s, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "session" }, skip)
+	if err != nil {
+		r.fail("patient %d: session: %v", i, err)
+		return
+	}
+	conv = s["conversationId"].(string)
+	r.observe(PhaseConnect, time.Since(t0))
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "message" && role(f) == "bot" }, skip); err != nil {
+		r.fail("patient %d: greeting: %v", i, err)
+		return
+	}
+	say := func(text string, wantBot bool) (string, error) {
+		id := fmt.Sprintf("p%d-%d", i, k.seq.Add(1))
+		at := time.Now()
+		if err := k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text}); err != nil {
+			return "", err
+		}
+		ack, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "ack" && f["clientMessageId"] == id }, skip)
+		if err != nil {
+			return "", fmt.Errorf("ack: %w", err)
+		}
+		r.observe(PhaseAck, time.Since(at))
+		r.msgs.Add(1)
+		mid := ack["messageId"].(string)
+		if wantBot {
+			// The bot answers every message it gets, once.
+			reply, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "message" && role(f) == "bot" }, skip)
+			if err != nil {
+				return mid, fmt.Errorf("bot reply: %w", err)
+			}
+			r.observe(PhaseBot, time.Since(at))
+			r.received("bot", conv, fmt.Sprint(reply["messageId"]))
+		}
+		return mid, nil
+	}
+	for _, text := range []string{"yes", "What are the visiting hours?"} {
+		if _, err := say(text, true); err != nil {
+			r.fail("patient %d: %v", i, err)
+			return
+		}
+	}
+	if !escalate {
+		if _, err := say("That's all, thanks", true); err != nil {
+			r.fail("patient %d: %v", i, err)
+		}
+		return
+	}
+	handoff := time.Now()
+	if _, err := say("I was charged twice for my visit", true); err != nil {
+		r.fail("patient %d: %v", i, err)
+		return
+	}
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" }, skip); err != nil {
+		r.fail("patient %d: no agent: %v", i, err)
+		return
+	}
+	r.observe(PhaseAssignment, time.Since(handoff))
+	r.esc.Add(1)
+	for j := range r.cfg.Exchanges {
+		at := time.Now()
+		mid, err := say(fmt.Sprintf("Here is detail %d about the charge", j+1), false)
+		if err != nil {
+			r.fail("patient %d: %v", i, err)
+			return
+		}
+		r.expect(PhaseToAgent, "agent", conv, mid, at)
+		// The agent's answer.
+		if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool {
+			if f["type"] == "message" && role(f) == "agent" {
+				r.received("agent-to-patient", conv, fmt.Sprint(f["messageId"]))
+				r.seen(PhaseToPatient, conv, fmt.Sprint(f["messageId"]))
+				return true
+			}
+			return false
+		}, skip); err != nil {
+			r.fail("patient %d: agent reply %d: %v", i, j+1, err)
+			return
+		}
+	}
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "closed" }, skip); err != nil {
+		r.fail("patient %d: not closed: %v", i, err)
+	}
+}
+
+// seen observes the delivery latency of a received message: now, if the
+// sender's ack told its send time already, else when it does (expect).
+func (r *run) seen(phase, conv, id string) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if at, ok := r.sentAt[conv+"/"+id]; ok {
+		r.phases[phase] = append(r.phases[phase], now.Sub(at))
+		return
+	}
+	r.recvAt[conv+"/"+id] = now
+}
+
+// agent plays one agent until the context ends; ready gets nil once the
+// agent is available (or the error that stopped it).
+func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
+	name := fmt.Sprintf("load-%s-%d", r.id, i)
+	token, err := r.signUp(ctx, name)
+	if err != nil {
+		ready <- err
+		return
+	}
+	k, err := dial(ctx, r.cfg.AgentURL+"?token="+url.QueryEscape(token))
+	if err != nil {
+		ready <- fmt.Errorf("agent %s: connect: %w", name, err)
+		return
+	}
+	defer k.c.Close(websocket.StatusNormalClosure, "")
+	if err := k.send(ctx, map[string]any{"action": "presence", "status": "available", "requestId": "p"}); err != nil {
+		ready <- err
+		return
+	}
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "presence" }, nil); err != nil {
+		ready <- fmt.Errorf("agent %s: presence: %w", name, err)
+		return
+	}
+	ready <- nil
+	counts := map[string]int{} // conversation → patient messages answered
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f, ok := <-k.frames:
+			if !ok {
+				return
+			}
+			conv, _ := f["conversationId"].(string)
+			switch {
+			case f["type"] == "offer":
+				_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
+			case f["type"] == "message" && role(f) == "patient":
+				id := fmt.Sprint(f["messageId"])
+				r.received("agent", conv, id)
+				r.seen(PhaseToAgent, conv, id)
+				counts[conv]++
+				at := time.Now()
+				r.mu.Lock()
+				reply := fmt.Sprintf("a%d-%d", i, len(r.replies))
+				r.replies[reply] = conv
+				r.sentAt["reply/"+reply] = at
+				r.mu.Unlock()
+				_ = k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": reply, "text": "Thank you, I am looking into it."})
+			case f["type"] == "ack":
+				cid, _ := f["clientMessageId"].(string)
+				r.mu.Lock()
+				at, ok := r.sentAt["reply/"+cid]
+				c := r.replies[cid]
+				r.mu.Unlock()
+				if !ok {
+					continue
+				}
+				r.observe(PhaseAck, time.Since(at))
+				r.msgs.Add(1)
+				r.expect(PhaseToPatient, "agent-to-patient", c, fmt.Sprint(f["messageId"]), at)
+				if counts[c] >= r.cfg.Exchanges {
+					_ = k.send(ctx, map[string]any{"action": "close", "conversationId": c, "disposition": "resolved"})
+					delete(counts, c)
+				}
+			case f["type"] == "error":
+				r.fail("agent %s: error frame %v: %v", name, f["code"], f["message"])
+			}
+		}
+	}
+}
+
+// signUp creates an agent in the pool (as an admin would) and signs in.
+func (r *run) signUp(ctx context.Context, name string) (string, error) {
+	idp := cip.NewFromConfig(r.cfg.AWS)
+	password := "Load-Agent-" + r.id + "!"
+	attrs := []ciptypes.AttributeType{
+		{Name: aws.String("name"), Value: aws.String(name)}, {Name: aws.String("custom:skills"), Value: aws.String("billing,general")},
+		{Name: aws.String("custom:languages"), Value: aws.String("en,es")}, {Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(r.cfg.Capacity))},
+	}
+	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &r.cfg.PoolID, Username: &name, UserAttributes: attrs,
+		MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
+		return "", fmt.Errorf("creating agent %s: %w", name, err)
+	}
+	if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &r.cfg.PoolID, Username: &name, Password: &password, Permanent: true}); err != nil {
+		return "", err
+	}
+	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &r.cfg.PoolID, Username: &name, GroupName: aws.String("agent")}); err != nil {
+		return "", err
+	}
+	out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &r.cfg.ClientID,
+		AuthParameters: map[string]string{"USERNAME": name, "PASSWORD": password}})
+	if err != nil || out.AuthenticationResult == nil {
+		return "", fmt.Errorf("signing in agent %s: %w", name, err)
+	}
+	return aws.ToString(out.AuthenticationResult.IdToken), nil
+}
+
+// Percentiles of a phase: p50, p95, p99, max.
+func Percentiles(ds []time.Duration) (p50, p95, p99, max time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	s := slices.Clone(ds)
+	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return at(0.50), at(0.95), at(0.99), s[len(s)-1]
+}
+
+// Print writes the report as a table.
+func (rep Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n%d patients (%d with an agent) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated)\n\n",
+		rep.Patients, rep.Escalated, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated)
+	fmt.Fprintf(w, "| phase | n | p50 | p95 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
+		ds := rep.Phases[ph]
+		p50, p95, p99, mx := Percentiles(ds)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", ph, len(ds), ms(p50), ms(p95), ms(p99), ms(mx))
+	}
+	for _, e := range rep.ErrorSamples {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
