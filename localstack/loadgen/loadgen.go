@@ -66,6 +66,7 @@ type Report struct {
 	Lost         int // acked messages the other side never received
 	Duplicated   int // messages a side received that were never sent to it (a second copy under another id)
 	Repeated     int // frames received again with an id already seen (allowed; clients keep one)
+	Peak         int // the most patients connected at once
 	Phases       map[string][]time.Duration
 }
 
@@ -82,6 +83,8 @@ type run struct {
 	msgs    atomic.Int64
 	done    atomic.Int64
 	esc     atomic.Int64
+	active  atomic.Int64
+	peak    atomic.Int64
 	started atomic.Int64
 	// Deliveries: per conversation and message id, how many times each
 	// side received it, and which ids each side had acked.
@@ -164,7 +167,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopAgents()
 	agents.Wait()
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
-		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases}
+		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load())}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
 	for k := range r.acked {
 		if r.got[k] == 0 {
@@ -204,9 +207,10 @@ func (r *run) progress(done <-chan struct{}) {
 
 // conn is a WebSocket client that hands frames to a waiter.
 type conn struct {
-	c      *websocket.Conn
-	frames chan map[string]any
-	seq    atomic.Int64
+	c       *websocket.Conn
+	frames  chan map[string]any
+	seq     atomic.Int64
+	lastBot map[string]any
 }
 
 func dial(ctx context.Context, u string) (*conn, error) {
@@ -268,6 +272,10 @@ func role(f map[string]any) string {
 func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	r.started.Add(1)
 	defer r.done.Add(1)
+	if n := r.active.Add(1); n > r.peak.Load() {
+		r.peak.Store(n) // a racy maximum is close enough for a report
+	}
+	defer r.active.Add(-1)
 	t0 := time.Now()
 	k, err := dial(ctx, r.cfg.PatientURL)
 	if err != nil {
@@ -324,6 +332,7 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 			}
 			r.observe(PhaseBot, time.Since(at))
 			r.received("bot", conv, fmt.Sprint(reply["messageId"]))
+			k.lastBot = reply
 		}
 		return mid, nil
 	}
@@ -340,8 +349,13 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 		return
 	}
 	handoff := time.Now()
+	k.lastBot = nil
 	if _, err := say("I was charged twice for my visit", true); err != nil {
 		r.fail("patient %d: %v", i, err)
+		return
+	}
+	if q := fmt.Sprint(k.lastBot["quickReplies"]); strings.Contains(q, "Leave a message") {
+		r.fail("patient %d: the bot offered a callback instead of a person: the center is closed (BusinessHours) or no agent serves billing; run the stack with make run STAGE=load", i)
 		return
 	}
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" }, skip); err != nil {
@@ -500,8 +514,8 @@ func Percentiles(ds []time.Duration) (p50, p95, p99, max time.Duration) {
 
 // Print writes the report as a table.
 func (rep Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "\n%d patients (%d with an agent) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated)\n\n",
-		rep.Patients, rep.Escalated, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated)
+	fmt.Fprintf(w, "\n%d patients (%d with an agent, at most %d connected at once) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated)\n\n",
+		rep.Patients, rep.Escalated, rep.Peak, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated)
 	fmt.Fprintf(w, "| phase | n | p50 | p95 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
 		ds := rep.Phases[ph]
