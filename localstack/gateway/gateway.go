@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -54,7 +55,36 @@ type Gateway struct {
 	conns  map[string]*conn
 	wg     sync.WaitGroup
 	closed bool
+	// Billing: messages in (client frames) and out (@connections posts),
+	// each counted per 32 KB as API Gateway does, and connection minutes.
+	messagesIn, messagesOut atomic.Int64
+	connectedMinutes        atomic.Int64
 }
+
+// Usage is what the gateway would bill.
+type Usage struct {
+	MessagesIn       int64 `json:"messagesIn"`
+	MessagesOut      int64 `json:"messagesOut"`
+	ConnectedMinutes int64 `json:"connectionMinutes"`
+	Open             int   `json:"open"`
+}
+
+// Usage reports the messages and connection minutes so far (open
+// connections count the minutes begun).
+func (g *Gateway) Usage() Usage {
+	g.mu.Lock()
+	open := 0
+	var minutes int64
+	for _, c := range g.conns {
+		open++
+		minutes += int64(time.Since(c.connectedAt).Minutes()) + 1
+	}
+	g.mu.Unlock()
+	return Usage{MessagesIn: g.messagesIn.Load(), MessagesOut: g.messagesOut.Load(), ConnectedMinutes: g.connectedMinutes.Load() + minutes, Open: open}
+}
+
+// billed counts a message of n bytes as API Gateway bills it: per 32 KB.
+func billed(n int) int64 { return int64(n/(32*1024) + 1) }
 
 type conn struct {
 	id          string
@@ -193,6 +223,7 @@ func (g *Gateway) invokeHTTP(ctx context.Context, inv Invoker, req events.APIGat
 func (g *Gateway) serve(ctx context.Context, c *conn) {
 	defer g.wg.Done()
 	defer c.cancel()
+	defer func() { g.connectedMinutes.Add(int64(time.Since(c.connectedAt).Minutes()) + 1) }()
 	idle := time.AfterFunc(g.cfg.IdleTimeout, func() { _ = c.ws.Close(websocket.StatusGoingAway, "Going away") })
 	defer idle.Stop()
 	var inflight sync.WaitGroup
@@ -212,6 +243,7 @@ func (g *Gateway) serve(ctx context.Context, c *conn) {
 			_ = c.ws.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
 			break
 		}
+		g.messagesIn.Add(billed(len(body)))
 		route := g.selectRoute(body)
 		inv, ok := g.cfg.Routes[route]
 		if !ok {
@@ -302,6 +334,7 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
+		g.messagesOut.Add(billed(len(body)))
 		if err := c.ws.Write(ctx, websocket.MessageText, body); err != nil {
 			writeAPIError(w, http.StatusGone, "GoneException", "connection is gone")
 			return

@@ -57,6 +57,23 @@ type Pool struct {
 	closed bool
 	seq    atomic.Int64
 	starts atomic.Int64
+	// Billing: invocations and the time processes spent on them, as
+	// Lambda bills them (each rounded up to the millisecond).
+	invocations atomic.Int64
+	billedMs    atomic.Int64
+}
+
+// Usage is what a pool's invocations would be billed for.
+type Usage struct {
+	Invocations int64 `json:"invocations"`
+	BilledMs    int64 `json:"billedMs"`
+	MemoryMB    int   `json:"memoryMb"`
+	ColdStarts  int64 `json:"coldStarts"`
+}
+
+// Usage reports the pool's invocations so far.
+func (p *Pool) Usage() Usage {
+	return Usage{Invocations: p.invocations.Load(), BilledMs: p.billedMs.Load(), MemoryMB: p.fn.MemoryMB, ColdStarts: p.starts.Load()}
 }
 
 // NewPool returns a pool; processes start on demand.
@@ -122,6 +139,11 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
+	began := time.Now()
+	defer func() {
+		p.invocations.Add(1)
+		p.billedMs.Add((time.Since(began).Nanoseconds() + 999_999) / 1_000_000)
+	}()
 	select {
 	case r := <-inv.done:
 		p.release(proc, true)

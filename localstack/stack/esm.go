@@ -184,6 +184,9 @@ func (p *sqsPoller) run(ctx context.Context) {
 			}
 			continue
 		}
+		if len(out.Messages) > 0 {
+			p.s.pollerRequests.Add(1)
+		}
 		if len(out.Messages) == 0 {
 			continue
 		}
@@ -232,6 +235,7 @@ func (p *sqsPoller) deliver(ctx context.Context, msgs []sqstypes.Message) {
 		}
 	}
 	if len(entries) > 0 {
+		p.s.pollerRequests.Add(1)
 		if _, err := p.s.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &p.url, Entries: entries}); err != nil {
 			p.s.log.Warn("deleting processed messages", "queue", p.arn, "error", err)
 		}

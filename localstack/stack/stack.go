@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -88,24 +89,30 @@ type Outputs struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	Outputs       Outputs
-	opts          Options
-	log           *slog.Logger
-	emu           *emulator
-	ddb           *dynamodb.Client
-	streams       *dynamodbstreams.Client
-	sqs           *sqs.Client
-	secrets       *secretsmanager.Client
-	ses           *sesv2.Client
-	cognito       *cip.Client
-	tmpl          *template.Template
-	res           *template.Resolver
-	pools         map[string]*lambdart.Pool // logical id → pool
-	gws           []*gateway.Gateway
-	servers       []*http.Server
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
-	queueURLByARN map[string]string
+	Outputs Outputs
+	opts    Options
+	log     *slog.Logger
+	emu     *emulator
+	ddb     *dynamodb.Client
+	streams *dynamodbstreams.Client
+	sqs     *sqs.Client
+	secrets *secretsmanager.Client
+	ses     *sesv2.Client
+	cognito *cip.Client
+	tmpl    *template.Template
+	res     *template.Resolver
+	pools   map[string]*lambdart.Pool // logical id → pool
+	gws     []*gateway.Gateway
+	servers []*http.Server
+	// Usage metering: the functions reach the emulator through meter; the
+	// gateways and the SQS pollers count what they do.
+	meter          *meter
+	meterURL       string
+	gateways       map[string]*gateway.Gateway
+	pollerRequests atomic.Int64
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+	queueURLByARN  map[string]string
 }
 
 // Pool returns the process pool of a function, by logical id.
@@ -155,7 +162,7 @@ func (o *Options) defaults() {
 // Start brings the stack up; Close takes it down.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts.defaults()
-	s := &Stack{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}, queueURLByARN: map[string]string{}}
+	s := &Stack{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}, queueURLByARN: map[string]string{}, gateways: map[string]*gateway.Gateway{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -205,6 +212,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.ResourcesOnly {
 		return s, nil
 	}
+	if err := s.startMeter(); err != nil {
+		return nil, err
+	}
 	if err := s.startFunctions(ctx); err != nil {
 		return nil, err
 	}
@@ -220,6 +230,24 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	return s, s.writeOutputs()
+}
+
+// startMeter starts the metering proxy the functions reach the emulator
+// through.
+func (s *Stack) startMeter() error {
+	m, err := newMeter(s.emu.endpoint)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for the meter: %w", err)
+	}
+	srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	s.meter, s.meterURL = m, "http://"+ln.Addr().String()
+	return nil
 }
 
 // Close stops everything the stack started, in reverse order.
@@ -503,7 +531,7 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 	}
 	for _, fn := range fns {
 		env := map[string]string{
-			"AWS_ENDPOINT_URL": s.emu.endpoint, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
+			"AWS_ENDPOINT_URL": s.meterURL, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
 			"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		}
 		if fn.logFormat != "" {
@@ -562,6 +590,7 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 		}
 		g := gateway.New(gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout}, s.log)
 		s.gws = append(s.gws, g)
+		s.gateways[apiID] = g
 		srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, srv)
 		go func() { _ = srv.Serve(ln) }()
@@ -590,6 +619,12 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	}
 	cfg, _ := json.Marshal(conf)
 	mux := http.NewServeMux()
+	// What the system's requests so far would be billed for (the load
+	// generator's cost model reads it before and after a run).
+	mux.HandleFunc("GET /_psc/usage", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.usage())
+	})
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -43,6 +43,7 @@ func run(stack string, cfg loadgen.Config) error {
 		return fmt.Errorf("%w (is the stack running? make run)", err)
 	}
 	var s struct {
+		Web              string `json:"web"`
 		Emulator         string `json:"emulator"`
 		PatientWebSocket string `json:"patientWebSocket"`
 		AgentWebSocket   string `json:"agentWebSocket"`
@@ -61,11 +62,26 @@ func run(stack string, cfg loadgen.Config) error {
 	defer stop()
 	fmt.Fprintf(os.Stderr, "loadgen: %d patients at %.1f/s, %d agents (capacity %d), %.0f%% ask for a person, %d exchanges\n",
 		cfg.Patients, cfg.Rate, cfg.Agents, cfg.Capacity, 100*cfg.EscalateShare, cfg.Exchanges)
+	prices, err := loadgen.LoadPrices()
+	if err != nil {
+		return err
+	}
+	before, err := loadgen.ReadUsage(s.Web)
+	if err != nil {
+		return fmt.Errorf("reading the stack's usage: %w", err)
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	rep.Print(os.Stdout)
+	after, err := loadgen.ReadUsage(s.Web)
+	if err != nil {
+		return fmt.Errorf("reading the stack's usage: %w", err)
+	}
+	// Every message of the conversations: greetings, bot replies, patients' and agents' messages.
+	chat := rep.Patients + len(rep.Phases[loadgen.PhaseBot]) + rep.Messages
+	loadgen.PrintCost(os.Stdout, loadgen.Cost(before, after, prices), rep.Patients, chat, prices)
 	if rep.Lost > 0 || rep.Duplicated > 0 {
 		return fmt.Errorf("%d messages lost, %d duplicated", rep.Lost, rep.Duplicated)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,41 @@ type Conversations struct {
 	api      API
 	convs    string
 	messages string
+	// recent holds the conversations this process read or wrote a moment
+	// ago: an append right after a read (a send checks the conversation,
+	// then appends) starts from it instead of reading again. It is only a
+	// guess — the append's conditions (lastSeq unchanged, state) refuse a
+	// stale one, and the retry reads afresh.
+	mu     sync.Mutex
+	recent map[string]seenConversation
+}
+
+type seenConversation struct {
+	c  chat.Conversation
+	at time.Time
+}
+
+// recentFor is how long a read conversation is a good first guess.
+const recentFor = 2 * time.Second
+
+func (s *Conversations) remember(c chat.Conversation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recent == nil || len(s.recent) > 4096 {
+		s.recent = map[string]seenConversation{}
+	}
+	s.recent[c.ID] = seenConversation{c: c, at: time.Now()}
+}
+
+func (s *Conversations) recall(id string) (chat.Conversation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recent[id]
+	if !ok || time.Since(r.at) > recentFor {
+		return chat.Conversation{}, false
+	}
+	delete(s.recent, id) // one guess per read
+	return r.c, true
 }
 
 var _ chat.Conversations = (*Conversations)(nil)
@@ -156,7 +192,9 @@ func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, 
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
 	}
-	return it.domain(), nil
+	c := it.domain()
+	s.remember(c)
+	return c, nil
 }
 
 // maxAppendAttempts bounds the optimistic retries when writers race for
@@ -181,9 +219,15 @@ func (s *Conversations) AppendTurn(ctx context.Context, m chat.Message, c chat.C
 
 func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *chat.Change) (chat.Message, bool, error) {
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
-		c, err := s.Get(ctx, m.ConversationID)
-		if err != nil {
-			return chat.Message{}, false, err
+		// A guess decides nothing on its own: a refusal (ended, not with
+		// the bot) is read afresh.
+		c, guessed := s.recall(m.ConversationID)
+		if attempt > 0 || !guessed || c.State == chat.StateClosed || (change != nil && c.State != chat.StateBot) {
+			var err error
+			if c, err = s.Get(ctx, m.ConversationID); err != nil {
+				return chat.Message{}, false, err
+			}
+			s.recall(m.ConversationID) // this read is used now, not remembered
 		}
 		if c.State == chat.StateClosed || (change != nil && c.State != chat.StateBot) {
 			if prev, ok, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || ok {

@@ -1,0 +1,153 @@
+package loadgen
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+//go:embed prices.json
+var pricesJSON []byte
+
+// Prices are the list prices the cost model uses (prices.json).
+type Prices struct {
+	Region   string `json:"region"`
+	Recorded string `json:"recorded"`
+	Prices   map[string]struct {
+		USD    float64 `json:"usd"`
+		Per    string  `json:"per"`
+		Source string  `json:"source"`
+	} `json:"prices"`
+}
+
+// LoadPrices parses the embedded prices.
+func LoadPrices() (Prices, error) {
+	var p Prices
+	if err := json.Unmarshal(pricesJSON, &p); err != nil {
+		return p, fmt.Errorf("prices.json: %w", err)
+	}
+	for _, k := range []string{"lambdaRequest", "lambdaArmGBSecond", "dynamoWRU", "dynamoRRU", "sqsStandardRequest", "sqsFifoRequest",
+		"webSocketMessage", "webSocketMinute", "sesEmail", "connectChatMessage"} {
+		if p.Prices[k].USD <= 0 || p.Prices[k].Source == "" {
+			return p, fmt.Errorf("prices.json: %s needs a price and its source", k)
+		}
+	}
+	return p, nil
+}
+
+// Usage is the local stack's metered usage (GET /_psc/usage).
+type Usage struct {
+	Lambda map[string]struct {
+		Invocations int64 `json:"invocations"`
+		BilledMs    int64 `json:"billedMs"`
+		MemoryMB    int   `json:"memoryMb"`
+	} `json:"lambda"`
+	WebSockets map[string]struct {
+		MessagesIn       int64 `json:"messagesIn"`
+		MessagesOut      int64 `json:"messagesOut"`
+		ConnectedMinutes int64 `json:"connectionMinutes"`
+	} `json:"webSockets"`
+	DynamoDB struct {
+		Requests map[string]int64 `json:"requests"`
+		RRU      float64          `json:"readRequestUnits"`
+		WRU      float64          `json:"writeRequestUnits"`
+	} `json:"dynamodb"`
+	SQS struct {
+		Requests map[string]int64 `json:"requests"`
+		Pollers  int64            `json:"pollerRequests"`
+	} `json:"sqs"`
+	SES struct {
+		Emails int64 `json:"emails"`
+	} `json:"ses"`
+}
+
+// ReadUsage fetches the stack's usage so far.
+func ReadUsage(web string) (Usage, error) {
+	var u Usage
+	res, err := http.Get(strings.TrimSuffix(web, "/") + "/_psc/usage")
+	if err != nil {
+		return u, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return u, fmt.Errorf("usage: HTTP %d", res.StatusCode)
+	}
+	return u, json.NewDecoder(res.Body).Decode(&u)
+}
+
+// Line is one line of a cost table.
+type Line struct {
+	Item     string
+	Quantity float64
+	Unit     string
+	USD      float64
+}
+
+// Cost turns the usage a run added (after minus before) into dollars.
+// FIFO requests are those of the bot-turn queue (its URL ends .fifo);
+// the meter counts SQS requests by operation, so the model takes the
+// FIFO share from the function that sends them (message) and the
+// pollers' requests as FIFO for the bot-turn poller's share.
+func Cost(before, after Usage, p Prices) []Line {
+	price := func(k string) float64 { return p.Prices[k].USD }
+	var lines []Line
+	var invocations, gbs float64
+	fns := make([]string, 0, len(after.Lambda))
+	for fn := range after.Lambda {
+		fns = append(fns, fn)
+	}
+	sort.Strings(fns)
+	for _, fn := range fns {
+		a, b := after.Lambda[fn], before.Lambda[fn]
+		n := float64(a.Invocations - b.Invocations)
+		sec := float64(a.BilledMs-b.BilledMs) / 1000
+		invocations += n
+		gbs += sec * float64(a.MemoryMB) / 1024
+	}
+	lines = append(lines, Line{"Lambda requests", invocations, "requests", invocations * price("lambdaRequest")},
+		Line{"Lambda compute (arm64)", gbs, "GB-s", gbs * price("lambdaArmGBSecond")})
+	wru, rru := after.DynamoDB.WRU-before.DynamoDB.WRU, after.DynamoDB.RRU-before.DynamoDB.RRU
+	lines = append(lines, Line{"DynamoDB writes", wru, "WRU", wru * price("dynamoWRU")}, Line{"DynamoDB reads", rru, "RRU", rru * price("dynamoRRU")})
+	var sqsReq float64
+	for op, n := range after.SQS.Requests {
+		sqsReq += float64(n - before.SQS.Requests[op])
+	}
+	sqsReq += float64(after.SQS.Pollers - before.SQS.Pollers)
+	// Most of the system's SQS traffic is the bot-turn FIFO queue: priced
+	// as FIFO, the dearer, to stay on the safe side.
+	lines = append(lines, Line{"SQS requests", sqsReq, "requests", sqsReq * price("sqsFifoRequest")})
+	var msgs, minutes float64
+	for api, a := range after.WebSockets {
+		b := before.WebSockets[api]
+		msgs += float64(a.MessagesIn - b.MessagesIn + a.MessagesOut - b.MessagesOut)
+		minutes += float64(a.ConnectedMinutes - b.ConnectedMinutes)
+	}
+	lines = append(lines, Line{"WebSocket messages", msgs, "messages", msgs * price("webSocketMessage")},
+		Line{"WebSocket connection minutes", minutes, "minutes", minutes * price("webSocketMinute")})
+	emails := float64(after.SES.Emails - before.SES.Emails)
+	lines = append(lines, Line{"SES emails", emails, "emails", emails * price("sesEmail")})
+	return lines
+}
+
+// PrintCost writes the cost per 1,000 conversations and the comparison
+// with Amazon Connect chat's per-message price for the same messages.
+func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Prices) {
+	total := 0.0
+	for _, l := range lines {
+		total += l.USD
+	}
+	per := 1000 / float64(max(1, conversations))
+	fmt.Fprintf(w, "\nCost per 1,000 conversations (%s list prices recorded %s; %d conversations, %d chat messages measured):\n\n", p.Region, p.Recorded, conversations, chatMessages)
+	fmt.Fprintf(w, "| item | per 1,000 conversations | USD |\n| --- | --- | --- |\n")
+	for _, l := range lines {
+		fmt.Fprintf(w, "| %s | %.0f %s | %.4f |\n", l.Item, l.Quantity*per, l.Unit, l.USD*per)
+	}
+	connect := float64(chatMessages) * p.Prices["connectChatMessage"].USD * per
+	fmt.Fprintf(w, "| **total** | | **%.4f** |\n\n", total*per)
+	fmt.Fprintf(w, "Amazon Connect chat for the same messages (%.0f per 1,000 conversations at $%.3f each): $%.2f — %.0f times this system's cost.\n",
+		float64(chatMessages)*per, p.Prices["connectChatMessage"].USD, connect, connect/max(total*per, 1e-9))
+}

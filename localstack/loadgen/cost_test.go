@@ -1,0 +1,36 @@
+package loadgen
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestCostModel(t *testing.T) {
+	p, err := LoadPrices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after Usage
+	after.Lambda = map[string]struct {
+		Invocations int64 `json:"invocations"`
+		BilledMs    int64 `json:"billedMs"`
+		MemoryMB    int   `json:"memoryMb"`
+	}{"MessageFunction": {Invocations: 1000, BilledMs: 1024 * 1000, MemoryMB: 1024}}
+	after.DynamoDB.WRU, after.DynamoDB.RRU = 1e6, 2e6
+	after.SQS.Requests = map[string]int64{"SendMessage": 1e6}
+	after.SES.Emails = 10
+	lines := Cost(before, after, p)
+	want := map[string]float64{"Lambda requests": 0.0002, "Lambda compute (arm64)": 1024 * 0.0000133334, "DynamoDB writes": 0.625, "DynamoDB reads": 0.25,
+		"SQS requests": 0.5, "SES emails": 0.001}
+	for _, l := range lines {
+		if w, ok := want[l.Item]; ok && (l.USD < w*0.999 || l.USD > w*1.001) {
+			t.Errorf("%s = $%f, want $%f", l.Item, l.USD, w)
+		}
+	}
+	var out bytes.Buffer
+	PrintCost(&out, lines, 100, 1000, p)
+	if !strings.Contains(out.String(), "Amazon Connect chat for the same messages (10000 per 1,000 conversations at $0.004 each): $40.00") {
+		t.Fatalf("cost table:\n%s", out.String())
+	}
+}

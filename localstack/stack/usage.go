@@ -1,0 +1,173 @@
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/patientservicecenter/psc/localstack/gateway"
+	"github.com/patientservicecenter/psc/localstack/lambdart"
+)
+
+// meter sits between the functions and the emulator and counts the
+// requests AWS would bill: DynamoDB read and write request units, SQS
+// requests, SES emails. The emulator does not report consumed capacity,
+// so request units are estimated from the items' sizes the way DynamoDB
+// computes them: a write is 1 unit per KB of the item written (twice in a
+// transaction), a read 1 unit per 4 KB read (half when eventually
+// consistent).
+type meter struct {
+	proxy *httputil.ReverseProxy
+	mu    sync.Mutex
+	u     Usage
+}
+
+// Usage is what the functions' requests would be billed for.
+type Usage struct {
+	Lambda     map[string]lambdart.Usage `json:"lambda"`
+	WebSockets map[string]gateway.Usage  `json:"webSockets"`
+	DynamoDB   struct {
+		Requests map[string]int64 `json:"requests"`
+		RRU      float64          `json:"readRequestUnits"`
+		WRU      float64          `json:"writeRequestUnits"`
+	} `json:"dynamodb"`
+	SQS struct {
+		Requests map[string]int64 `json:"requests"`
+		// Pollers counts the Lambda pollers' receives that got messages
+		// and their deletes (idle long polls are a fixed cost, not per
+		// conversation).
+		Pollers int64 `json:"pollerRequests"`
+	} `json:"sqs"`
+	SES struct {
+		Emails int64 `json:"emails"`
+	} `json:"ses"`
+}
+
+func newMeter(emulator string) (*meter, error) {
+	target, err := url.Parse(emulator)
+	if err != nil {
+		return nil, err
+	}
+	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target)}
+	m.u.DynamoDB.Requests = map[string]int64{}
+	m.u.SQS.Requests = map[string]int64{}
+	return m, nil
+}
+
+func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	switch {
+	case strings.HasPrefix(target, "DynamoDB_20120810."):
+		rec := &recorder{ResponseWriter: w}
+		m.proxy.ServeHTTP(rec, r)
+		m.dynamo(strings.TrimPrefix(target, "DynamoDB_20120810."), body, rec.body.Bytes(), rec.status)
+		return
+	case strings.HasPrefix(target, "AmazonSQS."):
+		m.count(func(u *Usage) { u.SQS.Requests[strings.TrimPrefix(target, "AmazonSQS.")]++ })
+	case strings.Contains(r.URL.Path, "/v2/email/outbound-emails"):
+		m.count(func(u *Usage) { u.SES.Emails++ })
+	}
+	m.proxy.ServeHTTP(w, r)
+}
+
+func (m *meter) count(f func(*Usage)) {
+	m.mu.Lock()
+	f(&m.u)
+	m.mu.Unlock()
+}
+
+// recorder keeps a copy of the response for the read units.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+func units(bytes, per int) float64 { return math.Max(1, math.Ceil(float64(bytes)/float64(per))) }
+
+// dynamo adds a DynamoDB request and estimates its request units.
+func (m *meter) dynamo(op string, req, resp []byte, status int) {
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal(req, &in)
+	consistent := 0.5
+	if string(in["ConsistentRead"]) == "true" {
+		consistent = 1
+	}
+	var rru, wru float64
+	switch op {
+	case "GetItem", "Query", "Scan":
+		rru = units(len(resp), 4096) * consistent
+	case "PutItem":
+		wru = units(len(in["Item"]), 1024)
+	case "UpdateItem", "DeleteItem":
+		// The item's size is not in the request; its key and the update
+		// are: a lower bound for the small items this system writes.
+		wru = units(len(req), 1024)
+	case "TransactWriteItems":
+		var tx struct {
+			TransactItems []map[string]json.RawMessage
+		}
+		_ = json.Unmarshal(req, &tx)
+		for _, it := range tx.TransactItems {
+			for _, v := range it {
+				wru += 2 * units(len(v), 1024)
+			}
+		}
+	}
+	if status >= 400 && op != "TransactWriteItems" {
+		// A failed condition still consumes its write; other errors we
+		// count as the request only.
+		if !bytes.Contains(resp, []byte("ConditionalCheckFailed")) {
+			rru, wru = 0, 0
+		}
+	}
+	m.count(func(u *Usage) {
+		u.DynamoDB.Requests[op]++
+		u.DynamoDB.RRU += rru
+		u.DynamoDB.WRU += wru
+	})
+}
+
+// usage gathers the meter's, the pools' and the gateways' counts.
+func (s *Stack) usage() Usage {
+	s.meter.mu.Lock()
+	u := s.meter.u
+	u.DynamoDB.Requests = cloneCounts(s.meter.u.DynamoDB.Requests)
+	u.SQS.Requests = cloneCounts(s.meter.u.SQS.Requests)
+	s.meter.mu.Unlock()
+	u.SQS.Pollers = s.pollerRequests.Load()
+	u.Lambda = map[string]lambdart.Usage{}
+	for id, p := range s.pools {
+		u.Lambda[id] = p.Usage()
+	}
+	u.WebSockets = map[string]gateway.Usage{}
+	for id, g := range s.gateways {
+		u.WebSockets[id] = g.Usage()
+	}
+	return u
+}
+
+func cloneCounts(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
