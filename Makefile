@@ -7,7 +7,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 STAGE ?= dev
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: help tools browser build run test lint unit bench deploy clean fhir-export
+.PHONY: help tools browser build run test lint unit bench deploy clean fhir-export load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ unit: ## the unit tests only (no emulator, no browser)
 	@go test -count=1 ./shared/chat/ ./shared/protocol/ ./shared/session/ ./shared/words/ ./shared/triage/ \
 	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./shared/routing/ ./shared/routingapi/ \
 	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./shared/survey/ ./shared/surveyapi/ \
-	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/template/
+	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/loadgen/ ./localstack/template/
 
 test: tools browser lint ## every test: unit, emulator integration, end-to-end, browser, -race
 	@echo "==> go test $(GO_TEST_FLAGS) ./... (starts local stacks with MiniStack; browser tests use Chromium)"
@@ -54,6 +54,9 @@ test: tools browser lint ## every test: unit, emulator integration, end-to-end, 
 
 fhir-export: ## appointments and slots as FHIR R4 NDJSON: make fhir-export FROM=2026-12-01 TO=2026-12-08 (local stack; TABLE=... for AWS)
 	@go run ./scripts/fhirexport $(if $(TABLE),-table $(TABLE),-stack .local/stack.json) $(if $(FROM),-from $(FROM)) $(if $(TO),-to $(TO)) -out fhir-export
+
+load: ## a load run against the running stack (make run STAGE=load): PATIENTS=500 AGENTS=20 RATE=25
+	@go run ./scripts/loadgen -patients $(or $(PATIENTS),500) -agents $(or $(AGENTS),20) -rate $(or $(RATE),25) -escalate 0.4 -exchanges 3 -capacity 5
 
 bench: ## the Go benchmarks of the hot paths
 	@go test -run '^$$' -bench . -benchmem ./shared/...
