@@ -61,6 +61,7 @@ type Pool struct {
 	// Lambda bills them (each rounded up to the millisecond).
 	invocations atomic.Int64
 	billedMs    atomic.Int64
+	initMs      atomic.Int64
 }
 
 // Usage is what a pool's invocations would be billed for.
@@ -69,11 +70,14 @@ type Usage struct {
 	BilledMs    int64 `json:"billedMs"`
 	MemoryMB    int   `json:"memoryMb"`
 	ColdStarts  int64 `json:"coldStarts"`
+	// InitMs sums the cold starts' start-to-ready times: from starting the
+	// process to its first request for an invocation.
+	InitMs int64 `json:"initMs"`
 }
 
 // Usage reports the pool's invocations so far.
 func (p *Pool) Usage() Usage {
-	return Usage{Invocations: p.invocations.Load(), BilledMs: p.billedMs.Load(), MemoryMB: p.fn.MemoryMB, ColdStarts: p.starts.Load()}
+	return Usage{Invocations: p.invocations.Load(), BilledMs: p.billedMs.Load(), MemoryMB: p.fn.MemoryMB, ColdStarts: p.starts.Load(), InitMs: p.initMs.Load()}
 }
 
 // NewPool returns a pool; processes start on demand.
@@ -109,6 +113,10 @@ type process struct {
 	mu      sync.Mutex
 	current *invocation
 	exited  chan struct{}
+	// started is when the process was started; ready tells whether it
+	// has asked for its first invocation (its init time is the gap).
+	started time.Time
+	ready   atomic.Bool
 }
 
 // Invoke runs one invocation and returns the function's response.
@@ -258,6 +266,7 @@ func (p *Pool) start() (*process, error) {
 	cmd := exec.Command(p.fn.Binary)
 	cmd.Env = p.environ(ln.Addr().String())
 	cmd.Stdout, cmd.Stderr = p.fn.Output, p.fn.Output
+	proc.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		_ = proc.srv.Close()
 		return nil, fmt.Errorf("starting %s: %w", p.fn.Binary, err)
@@ -297,6 +306,9 @@ const prefix = "/2018-06-01/runtime/"
 func (p *Pool) runtimeAPI(proc *process) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+prefix+"invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		if proc.ready.CompareAndSwap(false, true) {
+			p.initMs.Add(time.Since(proc.started).Milliseconds())
+		}
 		var inv *invocation
 		select {
 		case inv = <-proc.next:

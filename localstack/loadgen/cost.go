@@ -41,11 +41,7 @@ func LoadPrices() (Prices, error) {
 
 // Usage is the local stack's metered usage (GET /_psc/usage).
 type Usage struct {
-	Lambda map[string]struct {
-		Invocations int64 `json:"invocations"`
-		BilledMs    int64 `json:"billedMs"`
-		MemoryMB    int   `json:"memoryMb"`
-	} `json:"lambda"`
+	Lambda     map[string]FunctionUsage `json:"lambda"`
 	WebSockets map[string]struct {
 		MessagesIn       int64 `json:"messagesIn"`
 		MessagesOut      int64 `json:"messagesOut"`
@@ -63,6 +59,15 @@ type Usage struct {
 	SES struct {
 		Emails int64 `json:"emails"`
 	} `json:"ses"`
+}
+
+// FunctionUsage is one function's metered invocations.
+type FunctionUsage struct {
+	Invocations int64 `json:"invocations"`
+	BilledMs    int64 `json:"billedMs"`
+	MemoryMB    int   `json:"memoryMb"`
+	ColdStarts  int64 `json:"coldStarts"`
+	InitMs      int64 `json:"initMs"`
 }
 
 // ReadUsage fetches the stack's usage so far.
@@ -150,4 +155,25 @@ func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Pri
 	fmt.Fprintf(w, "| **total** | | **%.4f** |\n\n", total*per)
 	fmt.Fprintf(w, "Amazon Connect chat for the same messages (%.0f per 1,000 conversations at $%.3f each): $%.2f — %.0f times this system's cost.\n",
 		float64(chatMessages)*per, p.Prices["connectChatMessage"].USD, connect, connect/max(total*per, 1e-9))
+}
+
+// PrintStarts writes each function's cold starts during the run and
+// their mean start-to-ready time (process start to its first request for
+// an invocation).
+func PrintStarts(w io.Writer, before, after Usage) {
+	fmt.Fprintf(w, "\n| function | invocations | cold starts | mean start-to-ready |\n| --- | --- | --- | --- |\n")
+	fns := make([]string, 0, len(after.Lambda))
+	for fn := range after.Lambda {
+		fns = append(fns, fn)
+	}
+	sort.Strings(fns)
+	for _, fn := range fns {
+		a, b := after.Lambda[fn], before.Lambda[fn]
+		starts := a.ColdStarts - b.ColdStarts
+		mean := "—"
+		if starts > 0 {
+			mean = fmt.Sprintf("%d ms", (a.InitMs-b.InitMs)/starts)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s |\n", fn, a.Invocations-b.Invocations, starts, mean)
+	}
 }

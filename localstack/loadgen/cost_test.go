@@ -12,11 +12,7 @@ func TestCostModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	var before, after Usage
-	after.Lambda = map[string]struct {
-		Invocations int64 `json:"invocations"`
-		BilledMs    int64 `json:"billedMs"`
-		MemoryMB    int   `json:"memoryMb"`
-	}{"MessageFunction": {Invocations: 1000, BilledMs: 1024 * 1000, MemoryMB: 1024}}
+	after.Lambda = map[string]FunctionUsage{"MessageFunction": {Invocations: 1000, BilledMs: 1024 * 1000, MemoryMB: 1024, ColdStarts: 2, InitMs: 60}}
 	after.DynamoDB.WRU, after.DynamoDB.RRU = 1e6, 2e6
 	after.SQS.Requests = map[string]int64{"SendMessage": 1e6}
 	after.SES.Emails = 10
@@ -30,6 +26,10 @@ func TestCostModel(t *testing.T) {
 	}
 	var out bytes.Buffer
 	PrintCost(&out, lines, 100, 1000, p)
+	PrintStarts(&out, before, after)
+	if !strings.Contains(out.String(), "| MessageFunction | 1000 | 2 | 30 ms |") {
+		t.Fatalf("starts table:\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), "Amazon Connect chat for the same messages (10000 per 1,000 conversations at $0.004 each): $40.00") {
 		t.Fatalf("cost table:\n%s", out.String())
 	}
