@@ -261,12 +261,13 @@ func (p *Pool) start() (*process, error) {
 	}
 	proc := &process{next: make(chan *invocation), exited: make(chan struct{})}
 	proc.srv = &http.Server{Handler: p.runtimeAPI(proc), ReadHeaderTimeout: 5 * time.Second}
+	// Set before the runtime API's goroutine starts, which reads it.
+	proc.started = time.Now()
 	go func() { _ = proc.srv.Serve(ln) }()
 
 	cmd := exec.Command(p.fn.Binary)
 	cmd.Env = p.environ(ln.Addr().String())
 	cmd.Stdout, cmd.Stderr = p.fn.Output, p.fn.Output
-	proc.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		_ = proc.srv.Close()
 		return nil, fmt.Errorf("starting %s: %w", p.fn.Binary, err)
