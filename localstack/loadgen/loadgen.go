@@ -317,23 +317,33 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 		if err := k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text}); err != nil {
 			return "", err
 		}
-		ack, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "ack" && f["clientMessageId"] == id }, skip)
+		// The ack and the bot's reply may come in either order (the reply
+		// is pushed by another function).
+		var ack, reply map[string]any
+		_, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool {
+			switch {
+			case f["type"] == "ack" && f["clientMessageId"] == id && ack == nil:
+				ack = f
+				r.observe(PhaseAck, time.Since(at))
+			case wantBot && f["type"] == "message" && role(f) == "bot" && reply == nil:
+				reply = f
+				r.observe(PhaseBot, time.Since(at))
+				r.received("bot", conv, fmt.Sprint(f["messageId"]))
+				k.lastBot = f
+			default:
+				return false
+			}
+			return ack != nil && (!wantBot || reply != nil)
+		}, skip)
 		if err != nil {
-			return "", fmt.Errorf("ack: %w", err)
+			what := "ack"
+			if ack != nil {
+				what = "bot reply"
+			}
+			return "", fmt.Errorf("%s: %w", what, err)
 		}
-		r.observe(PhaseAck, time.Since(at))
 		r.msgs.Add(1)
 		mid := ack["messageId"].(string)
-		if wantBot {
-			// The bot answers every message it gets, once.
-			reply, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "message" && role(f) == "bot" }, skip)
-			if err != nil {
-				return mid, fmt.Errorf("bot reply: %w", err)
-			}
-			r.observe(PhaseBot, time.Since(at))
-			r.received("bot", conv, fmt.Sprint(reply["messageId"]))
-			k.lastBot = reply
-		}
 		return mid, nil
 	}
 	for _, text := range []string{"yes", "What are the visiting hours?"} {
