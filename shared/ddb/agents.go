@@ -273,23 +273,14 @@ func boolPtr(b bool) *bool { return &b }
 // filtered scan: a center has tens to hundreds of open consoles).
 func (s *AgentConnections) WithRole(ctx context.Context, role agent.Role) ([]agent.Connection, error) {
 	expr := must(expression.NewBuilder().WithFilter(expression.Contains(expression.Name("roles"), string(role))).Build())
-	in := &dynamodb.ScanInput{TableName: &s.table, FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
-	var out []agent.Connection
-	for {
-		page, err := s.api.Scan(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("listing consoles: %w", err)
-		}
-		var items []agentConnItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling consoles: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, it.domain())
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	items, err := scanAll[agentConnItem](ctx, s.api, &dynamodb.ScanInput{TableName: &s.table, FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if err != nil {
+		return nil, fmt.Errorf("listing consoles: %w", err)
 	}
+	out := make([]agent.Connection, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.domain())
+	}
+	return out, nil
 }

@@ -73,3 +73,24 @@ func queryAll[T any](ctx context.Context, api API, in *dynamodb.QueryInput) ([]T
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
+
+// scanAll scans a table through every page and decodes the items (for
+// small tables, or exports; never a request path over a large table).
+func scanAll[T any](ctx context.Context, api API, in *dynamodb.ScanInput) ([]T, error) {
+	var all []T
+	for {
+		out, err := api.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("scanning %s: %w", *in.TableName, err)
+		}
+		var items []T
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("unmarshalling %s items: %w", *in.TableName, err)
+		}
+		all = append(all, items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return all, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}

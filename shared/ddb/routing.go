@@ -132,28 +132,18 @@ type routableItem struct {
 // strongly consistent scan: a center has tens to hundreds of agents).
 func (r *Routing) AvailableAgents(ctx context.Context) ([]routing.Agent, error) {
 	expr := must(expression.NewBuilder().WithFilter(expression.Name("presence").Equal(expression.Value(string(agent.Available)))).Build())
-	in := &dynamodb.ScanInput{TableName: &r.agents, ConsistentRead: boolPtr(true), FilterExpression: expr.Filter(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
-	var out []routing.Agent
-	for {
-		page, err := r.api.Scan(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("listing agents: %w", err)
-		}
-		var items []routableItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling agents: %w", err)
-		}
-		for _, it := range items {
-			idle, _ := time.Parse(timeLayout, it.IdleSince)
-			out = append(out, routing.Agent{ID: it.AgentID, Available: it.Presence == string(agent.Available), Skills: it.Skills,
-				Languages: it.Languages, Capacity: it.Capacity, Active: it.Active, IdleSince: idle})
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	items, err := scanAll[routableItem](ctx, r.api, &dynamodb.ScanInput{TableName: &r.agents, ConsistentRead: boolPtr(true), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if err != nil {
+		return nil, fmt.Errorf("listing agents: %w", err)
 	}
+	out := make([]routing.Agent, 0, len(items))
+	for _, it := range items {
+		idle, _ := time.Parse(timeLayout, it.IdleSince)
+		out = append(out, routing.Agent{ID: it.AgentID, Available: it.Presence == string(agent.Available), Skills: it.Skills,
+			Languages: it.Languages, Capacity: it.Capacity, Active: it.Active, IdleSince: idle})
+	}
+	return out, nil
 }
 
 // Offer makes an offer stick, in one transaction: the conversation is

@@ -281,23 +281,14 @@ func (s *Appointments) Between(ctx context.Context, from, to time.Time) ([]sched
 	expr := must(expression.NewBuilder().WithFilter(expression.Name("sk").Equal(expression.Value("appt")).
 		And(expression.Name("start").GreaterThanEqual(expression.Value(sortable(from)))).
 		And(expression.Name("start").LessThan(expression.Value(sortable(to))))).Build())
-	in := &dynamodb.ScanInput{TableName: &s.table, FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
-	var out []scheduling.Appointment
-	for {
-		page, err := s.api.Scan(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("scanning appointments: %w", err)
-		}
-		var items []appointmentItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling appointments: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, it.domain())
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	items, err := scanAll[appointmentItem](ctx, s.api, &dynamodb.ScanInput{TableName: &s.table, FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if err != nil {
+		return nil, fmt.Errorf("listing appointments: %w", err)
 	}
+	out := make([]scheduling.Appointment, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.domain())
+	}
+	return out, nil
 }
