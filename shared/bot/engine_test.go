@@ -395,3 +395,22 @@ func TestThePatientIsDone(t *testing.T) {
 		t.Fatalf("es: %q", out.Text)
 	}
 }
+
+// BenchmarkTurn is one whole dialog turn: a patient's question after
+// consent, with the red-flag check, the triage rules and the knowledge
+// answer.
+func BenchmarkTurn(b *testing.B) {
+	e, err := Load(HoursConfig{Timezone: "America/New_York", Weekly: "mon-sun=00:00-24:00"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := e.Turn(State{}, Input{Start: true, Locale: "en", Now: open}).State
+	st = e.Turn(st, Input{Text: "yes", Locale: "en", Now: open}).State
+	in := Input{Text: "What are the visiting hours for the main hospital?", Locale: "en", Now: open}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := e.Turn(st, in); out.Text == "" {
+			b.Fatal("no answer")
+		}
+	}
+}
