@@ -127,16 +127,9 @@ func (s *Agents) SetPresence(ctx context.Context, agentID string, p agent.Presen
 
 // Get reads an agent's record.
 func (s *Agents) Get(ctx context.Context, agentID string) (agent.Agent, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: agentKey(agentID), ConsistentRead: boolPtr(true)})
+	it, err := getItem[agentItem](ctx, s.api, s.table, agentKey(agentID), "agent")
 	if err != nil {
-		return agent.Agent{}, fmt.Errorf("reading agent: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
-	}
-	var it agentItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return agent.Agent{}, fmt.Errorf("unmarshalling agent: %w", err)
+		return agent.Agent{}, err
 	}
 	return it.domain(), nil
 }

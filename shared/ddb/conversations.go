@@ -181,16 +181,9 @@ func (s *Conversations) Create(ctx context.Context, c chat.Conversation) error {
 
 // Get reads a conversation (strongly consistent: the message path relies on lastSeq).
 func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.convs, Key: convKey(id), ConsistentRead: aws.Bool(true)})
+	it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(id), "conversation")
 	if err != nil {
-		return chat.Conversation{}, fmt.Errorf("getting conversation: %w", err)
-	}
-	if out.Item == nil {
-		return chat.Conversation{}, fault.Errorf(fault.NotFound, "conversation not found")
-	}
-	var it conversationItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+		return chat.Conversation{}, err
 	}
 	c := it.domain()
 	s.remember(c)

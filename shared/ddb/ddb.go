@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/shared/fault"
 )
 
 // API is the part of the DynamoDB client the stores use.
@@ -56,41 +58,64 @@ func must[T any](v T, err error) T {
 
 // queryAll runs a query through every page and decodes the items.
 func queryAll[T any](ctx context.Context, api API, in *dynamodb.QueryInput) ([]T, error) {
-	var all []T
-	for {
+	return allPages[T](*in.TableName, "querying", func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		in.ExclusiveStartKey = start
 		out, err := api.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("querying %s: %w", *in.TableName, err)
+			return nil, nil, err
 		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling %s items: %w", *in.TableName, err)
-		}
-		all = append(all, items...)
-		if len(out.LastEvaluatedKey) == 0 {
-			return all, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+		return out.Items, out.LastEvaluatedKey, nil
+	})
 }
 
 // scanAll scans a table through every page and decodes the items (for
 // small tables, or exports; never a request path over a large table).
 func scanAll[T any](ctx context.Context, api API, in *dynamodb.ScanInput) ([]T, error) {
-	var all []T
-	for {
+	return allPages[T](*in.TableName, "scanning", func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		in.ExclusiveStartKey = start
 		out, err := api.Scan(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("scanning %s: %w", *in.TableName, err)
+			return nil, nil, err
 		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("unmarshalling %s items: %w", *in.TableName, err)
+		return out.Items, out.LastEvaluatedKey, nil
+	})
+}
+
+// allPages reads page after page (page takes the start key, nil first)
+// and decodes every item.
+func allPages[T any](table, doing string, page func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error)) ([]T, error) {
+	var all []T
+	var start map[string]types.AttributeValue
+	for {
+		items, last, err := page(start)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", doing, table, err)
 		}
-		all = append(all, items...)
-		if len(out.LastEvaluatedKey) == 0 {
+		var decoded []T
+		if err := attributevalue.UnmarshalListOfMaps(items, &decoded); err != nil {
+			return nil, fmt.Errorf("unmarshalling %s items: %w", table, err)
+		}
+		all = append(all, decoded...)
+		if len(last) == 0 {
 			return all, nil
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		start = last
 	}
+}
+
+// getItem reads one item (strongly consistent) and decodes it; a missing
+// item is fault.NotFound ("<what> not found").
+func getItem[T any](ctx context.Context, api API, table string, key map[string]types.AttributeValue, what string) (T, error) {
+	var it T
+	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key, ConsistentRead: boolPtr(true)})
+	if err != nil {
+		return it, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if len(out.Item) == 0 {
+		return it, fault.Errorf(fault.NotFound, "%s not found", what)
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return it, fmt.Errorf("unmarshalling %s: %w", what, err)
+	}
+	return it, nil
 }

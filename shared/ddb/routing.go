@@ -216,18 +216,7 @@ type offerItem struct {
 }
 
 func (r *Routing) offerOf(ctx context.Context, id string) (offerItem, error) {
-	out, err := r.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.convs, Key: convKey(id), ConsistentRead: boolPtr(true)})
-	if err != nil {
-		return offerItem{}, fmt.Errorf("reading conversation: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return offerItem{}, fault.Errorf(fault.NotFound, "conversation not found")
-	}
-	var it offerItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return offerItem{}, fmt.Errorf("unmarshalling conversation: %w", err)
-	}
-	return it, nil
+	return getItem[offerItem](ctx, r.api, r.convs, convKey(id), "conversation")
 }
 
 // Accept makes an agent's offer an assignment: the conversation must be

@@ -244,16 +244,9 @@ func (s *Appointments) transact(ctx context.Context, items []types.TransactWrite
 
 // Get reads an appointment.
 func (s *Appointments) Get(ctx context.Context, id string) (scheduling.Appointment, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: appointmentKey(id), ConsistentRead: boolPtr(true)})
+	it, err := getItem[appointmentItem](ctx, s.api, s.table, appointmentKey(id), "appointment")
 	if err != nil {
-		return scheduling.Appointment{}, fmt.Errorf("reading appointment: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return scheduling.Appointment{}, fault.Errorf(fault.NotFound, "appointment not found")
-	}
-	var it appointmentItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return scheduling.Appointment{}, fmt.Errorf("unmarshalling appointment: %w", err)
+		return scheduling.Appointment{}, err
 	}
 	return it.domain(), nil
 }

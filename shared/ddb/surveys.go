@@ -136,16 +136,9 @@ func (s *Surveys) Create(ctx context.Context, sv survey.Survey, window time.Dura
 
 // Get reads a survey.
 func (s *Surveys) Get(ctx context.Context, id string) (survey.Survey, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: surveyKey(id), ConsistentRead: boolPtr(true)})
+	it, err := getItem[surveyItem](ctx, s.api, s.table, surveyKey(id), "survey")
 	if err != nil {
-		return survey.Survey{}, fmt.Errorf("reading survey: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return survey.Survey{}, fault.Errorf(fault.NotFound, "survey not found")
-	}
-	var it surveyItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return survey.Survey{}, fmt.Errorf("unmarshalling survey: %w", err)
+		return survey.Survey{}, err
 	}
 	return it.domain(), nil
 }
