@@ -51,6 +51,10 @@ type Usage struct {
 		Requests map[string]int64 `json:"requests"`
 		RRU      float64          `json:"readRequestUnits"`
 		WRU      float64          `json:"writeRequestUnits"`
+		ByTable  map[string]struct {
+			RRU float64 `json:"readRequestUnits"`
+			WRU float64 `json:"writeRequestUnits"`
+		} `json:"byTable"`
 	} `json:"dynamodb"`
 	SQS struct {
 		Requests map[string]int64 `json:"requests"`
@@ -175,5 +179,32 @@ func PrintStarts(w io.Writer, before, after Usage) {
 			mean = fmt.Sprintf("%d ms", (a.InitMs-b.InitMs)/starts)
 		}
 		fmt.Fprintf(w, "| %s | %d | %d | %s |\n", fn, a.Invocations-b.Invocations, starts, mean)
+	}
+}
+
+// PrintDynamo writes where the run's DynamoDB request units went, by
+// table and operation, per 1,000 conversations, dearest first.
+func PrintDynamo(w io.Writer, before, after Usage, conversations int, p Prices) {
+	type row struct {
+		key      string
+		wru, rru float64
+		usd      float64
+	}
+	per := 1000 / float64(max(1, conversations))
+	var rows []row
+	for k, a := range after.DynamoDB.ByTable {
+		b := before.DynamoDB.ByTable[k]
+		r := row{key: k, wru: (a.WRU - b.WRU) * per, rru: (a.RRU - b.RRU) * per}
+		r.usd = r.wru*p.Prices["dynamoWRU"].USD + r.rru*p.Prices["dynamoRRU"].USD
+		if r.wru > 0 || r.rru > 0 {
+			rows = append(rows, r)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].usd > rows[j].usd || (rows[i].usd == rows[j].usd && rows[i].key < rows[j].key)
+	})
+	fmt.Fprintf(w, "\nDynamoDB by table and operation, per 1,000 conversations:\n\n| table operation | WRU | RRU | USD |\n| --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.4f |\n", r.key, r.wru, r.rru, r.usd)
 	}
 }

@@ -14,6 +14,10 @@ func TestCostModel(t *testing.T) {
 	var before, after Usage
 	after.Lambda = map[string]FunctionUsage{"MessageFunction": {Invocations: 1000, BilledMs: 1024 * 1000, MemoryMB: 1024, ColdStarts: 2, InitMs: 60}}
 	after.DynamoDB.WRU, after.DynamoDB.RRU = 1e6, 2e6
+	after.DynamoDB.ByTable = map[string]struct {
+		RRU float64 `json:"readRequestUnits"`
+		WRU float64 `json:"writeRequestUnits"`
+	}{"Messages TransactWriteItems": {WRU: 6000}, "Conversations GetItem": {RRU: 1000}}
 	after.SQS.Requests = map[string]int64{"SendMessage": 1e6}
 	after.SES.Emails = 10
 	lines := Cost(before, after, p)
@@ -27,6 +31,10 @@ func TestCostModel(t *testing.T) {
 	var out bytes.Buffer
 	PrintCost(&out, lines, 100, 1000, p)
 	PrintStarts(&out, before, after)
+	PrintDynamo(&out, before, after, 100, p)
+	if !strings.Contains(out.String(), "| Messages TransactWriteItems | 60000 | 0 | 0.0375 |\n| Conversations GetItem | 0 | 10000 | 0.0013 |") {
+		t.Fatalf("dynamo table:\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), "| MessageFunction | 1000 | 2 | 30 ms |") {
 		t.Fatalf("starts table:\n%s", out.String())
 	}

@@ -36,6 +36,9 @@ type Usage struct {
 		Requests map[string]int64 `json:"requests"`
 		RRU      float64          `json:"readRequestUnits"`
 		WRU      float64          `json:"writeRequestUnits"`
+		// ByTable splits the units by table and operation ("Messages
+		// TransactWriteItems"), to show where they go.
+		ByTable map[string]Units `json:"byTable"`
 	} `json:"dynamodb"`
 	SQS struct {
 		Requests map[string]int64 `json:"requests"`
@@ -49,6 +52,12 @@ type Usage struct {
 	} `json:"ses"`
 }
 
+// Units are a table's estimated request units.
+type Units struct {
+	RRU float64 `json:"readRequestUnits"`
+	WRU float64 `json:"writeRequestUnits"`
+}
+
 func newMeter(emulator string) (*meter, error) {
 	target, err := url.Parse(emulator)
 	if err != nil {
@@ -56,6 +65,7 @@ func newMeter(emulator string) (*meter, error) {
 	}
 	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target)}
 	m.u.DynamoDB.Requests = map[string]int64{}
+	m.u.DynamoDB.ByTable = map[string]Units{}
 	m.u.SQS.Requests = map[string]int64{}
 	return m, nil
 }
@@ -104,44 +114,54 @@ func units(bytes, per int) float64 { return math.Max(1, math.Ceil(float64(bytes)
 
 // dynamo adds a DynamoDB request and estimates its request units.
 func (m *meter) dynamo(op string, req, resp []byte, status int) {
-	var in map[string]json.RawMessage
+	var in struct {
+		TableName      string
+		ConsistentRead bool
+		Item           json.RawMessage
+		TransactItems  []map[string]json.RawMessage
+	}
 	_ = json.Unmarshal(req, &in)
 	consistent := 0.5
-	if string(in["ConsistentRead"]) == "true" {
+	if in.ConsistentRead {
 		consistent = 1
 	}
-	var rru, wru float64
+	tables := map[string]Units{}
 	switch op {
 	case "GetItem", "Query", "Scan":
-		rru = units(len(resp), 4096) * consistent
+		tables[in.TableName] = Units{RRU: units(len(resp), 4096) * consistent}
 	case "PutItem":
-		wru = units(len(in["Item"]), 1024)
+		tables[in.TableName] = Units{WRU: units(len(in.Item), 1024)}
 	case "UpdateItem", "DeleteItem":
 		// The item's size is not in the request; its key and the update
 		// are: a lower bound for the small items this system writes.
-		wru = units(len(req), 1024)
+		tables[in.TableName] = Units{WRU: units(len(req), 1024)}
 	case "TransactWriteItems":
-		var tx struct {
-			TransactItems []map[string]json.RawMessage
-		}
-		_ = json.Unmarshal(req, &tx)
-		for _, it := range tx.TransactItems {
+		for _, it := range in.TransactItems {
 			for _, v := range it {
-				wru += 2 * units(len(v), 1024)
+				var t struct{ TableName string }
+				_ = json.Unmarshal(v, &t)
+				u := tables[t.TableName]
+				u.WRU += 2 * units(len(v), 1024)
+				tables[t.TableName] = u
 			}
 		}
 	}
-	if status >= 400 && op != "TransactWriteItems" {
+	if status >= 400 && op != "TransactWriteItems" && !bytes.Contains(resp, []byte("ConditionalCheckFailed")) {
 		// A failed condition still consumes its write; other errors we
 		// count as the request only.
-		if !bytes.Contains(resp, []byte("ConditionalCheckFailed")) {
-			rru, wru = 0, 0
-		}
+		tables = nil
 	}
 	m.count(func(u *Usage) {
 		u.DynamoDB.Requests[op]++
-		u.DynamoDB.RRU += rru
-		u.DynamoDB.WRU += wru
+		for table, n := range tables {
+			u.DynamoDB.RRU += n.RRU
+			u.DynamoDB.WRU += n.WRU
+			k := table + " " + op
+			t := u.DynamoDB.ByTable[k]
+			t.RRU += n.RRU
+			t.WRU += n.WRU
+			u.DynamoDB.ByTable[k] = t
+		}
 	})
 }
 
@@ -150,6 +170,10 @@ func (s *Stack) usage() Usage {
 	s.meter.mu.Lock()
 	u := s.meter.u
 	u.DynamoDB.Requests = cloneCounts(s.meter.u.DynamoDB.Requests)
+	u.DynamoDB.ByTable = make(map[string]Units, len(s.meter.u.DynamoDB.ByTable))
+	for k, v := range s.meter.u.DynamoDB.ByTable {
+		u.DynamoDB.ByTable[k] = v
+	}
 	u.SQS.Requests = cloneCounts(s.meter.u.SQS.Requests)
 	s.meter.mu.Unlock()
 	u.SQS.Pollers = s.pollerRequests.Load()

@@ -82,6 +82,7 @@ func run(stack string, cfg loadgen.Config) error {
 	// Every message of the conversations: greetings, bot replies, patients' and agents' messages.
 	chat := rep.Patients + len(rep.Phases[loadgen.PhaseBot]) + rep.Messages
 	loadgen.PrintCost(os.Stdout, loadgen.Cost(before, after, prices), rep.Patients, chat, prices)
+	loadgen.PrintDynamo(os.Stdout, before, after, rep.Patients, prices)
 	loadgen.PrintStarts(os.Stdout, before, after)
 	if rep.Lost > 0 || rep.Duplicated > 0 {
 		return fmt.Errorf("%d messages lost, %d duplicated", rep.Lost, rep.Duplicated)
