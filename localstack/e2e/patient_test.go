@@ -290,13 +290,14 @@ func TestEndClosesTheConversation(t *testing.T) {
 
 func TestPushToGoneConnectionRemovesIt(t *testing.T) {
 	p := start(t, "Gus")
-	// A connection record whose socket is gone (its $disconnect was lost).
+	// A connection record whose socket is gone (its $disconnect was lost an
+	// hour ago).
 	db := dynamodb.NewFromConfig(awsCfg())
 	table := env.Outputs.Tables["ConnectionsTable"]
 	stale := fmt.Sprintf("stale%d", time.Now().UnixNano())
 	item, _ := attributevalue.MarshalMap(map[string]any{
 		"connectionId": stale, "role": "patient", "patientId": p.patientID, "conversationId": p.conversationID,
-		"connectedAt": time.Now().UTC().Format(time.RFC3339Nano), "expiresAt": time.Now().Add(time.Hour).Unix(),
+		"connectedAt": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano), "expiresAt": time.Now().Add(time.Hour).Unix(),
 	})
 	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
 		t.Fatal(err)

@@ -302,12 +302,23 @@ func (s *Service) Broadcast(ctx context.Context, conversationID, except string, 
 		if c.ID == except {
 			continue
 		}
-		if err := s.push(ctx, c.ID, body); err != nil {
+		err := s.pusher.Push(ctx, c.ID, body)
+		if errors.Is(err, ErrGone) && s.now().Sub(c.ConnectedAt) < connectGrace {
+			// Still in its $connect, or just out of it: API Gateway refuses
+			// pushes until the handshake completes, and the record is the
+			// new connection's. It resumes and gets what it missed.
+			continue
+		}
+		if err := s.gone(ctx, c.ID, err); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// connectGrace is how long after connecting a connection that API Gateway
+// calls gone is kept: longer than the 29 s a $connect integration may take.
+const connectGrace = 30 * time.Second
 
 // pushTo sends a frame to the caller.
 func (s *Service) pushTo(ctx context.Context, connectionID string, frame any) error {
@@ -317,7 +328,12 @@ func (s *Service) pushTo(ctx context.Context, connectionID string, frame any) er
 // push sends one frame; a gone connection is deleted (the one that is
 // gone, not the sender's) and is not an error.
 func (s *Service) push(ctx context.Context, connectionID string, body []byte) error {
-	err := s.pusher.Push(ctx, connectionID, body)
+	return s.gone(ctx, connectionID, s.pusher.Push(ctx, connectionID, body))
+}
+
+// gone deletes a connection whose push failed as gone; other push
+// failures are returned.
+func (s *Service) gone(ctx context.Context, connectionID string, err error) error {
 	if errors.Is(err, ErrGone) {
 		if derr := s.connections.Delete(ctx, connectionID); derr != nil {
 			return fmt.Errorf("deleting gone connection: %w", derr)

@@ -63,9 +63,8 @@ func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
 	if c.State == StateClosed {
 		return Message{}, false, fault.Errorf(fault.Conflict, "closed")
 	}
-	c.LastSeq++
-	m.convs[c.ID] = c
-	msg.Seq, msg.ID = c.LastSeq, protocol.MessageIDFor(c.LastSeq)
+	seq := int64(len(m.msgs[msg.ConversationID]) + 1)
+	msg.Seq, msg.ID = seq, protocol.MessageIDFor(seq)
 	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
 	return msg, false, nil
 }
@@ -320,7 +319,13 @@ func TestGoneConnectionIsDeletedNotTheSender(t *testing.T) {
 	f := newFixture(t)
 	tok, conv := f.startOn(t, "a", "Ana")
 	_ = f.svc.Connect(context.Background(), "stale", tok)
-	f.m.gone["stale"] = true
+	_ = f.svc.Connect(context.Background(), "new", tok)
+	// "stale" connected an hour ago and its $disconnect was lost; "new" is
+	// still in its $connect, which API Gateway also answers 410.
+	stale := f.m.conns["stale"]
+	stale.ConnectedAt = stale.ConnectedAt.Add(-time.Hour)
+	f.m.conns["stale"] = stale
+	f.m.gone["stale"], f.m.gone["new"] = true, true
 	if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"u","text":"x"}`); err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +334,9 @@ func TestGoneConnectionIsDeletedNotTheSender(t *testing.T) {
 	}
 	if _, ok := f.m.conns["a"]; !ok {
 		t.Fatal("the sender's connection was deleted")
+	}
+	if _, ok := f.m.conns["new"]; !ok {
+		t.Fatal("a connection still in its $connect was deleted")
 	}
 }
 
