@@ -46,7 +46,7 @@ func main() {
 	pusher := push.New(mgmt)
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
-	routes := ddb.NewRouting(db, convTable, agentsTable)
+	routes := ddb.NewRouting(db, convTable, msgTable, agentsTable)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
 		WithConversations(routes, convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
 		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes).

@@ -53,7 +53,7 @@ func main() {
 	pusher := push.New(mgmt)
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil).
-		WithConversations(ddb.NewRouting(db, convTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
+		WithConversations(ddb.NewRouting(db, convTable, msgTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
 		WithScheduling(sched)
 	agents := agentapi.NewHandler(svc, pusher, log)
 	patients := linkapi.NewHandler(links, sched, ddb.NewConnections(db, patientConnTable, limit), push.New(patientMgmt), log)

@@ -45,7 +45,7 @@ func main() {
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
 	agents := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
-	svc := routing.NewService(ddb.NewRouting(db, convTable, agentsTable), convs, patients, agents,
+	svc := routing.NewService(ddb.NewRouting(db, convTable, msgTable, agentsTable), convs, patients, agents,
 		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}, log, nil, nil)
 	lambda.Start(routingapi.NewHandler(svc, log).Routing)
 }

@@ -79,7 +79,6 @@ type Conversation struct {
 	Topic       string
 	Locale      string
 	State       State
-	LastSeq     int64
 	BotState    string
 	Handoff     *Handoff
 	// AgentID and AgentName are the agent who holds the conversation

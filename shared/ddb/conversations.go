@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,45 +22,18 @@ import (
 // conversationId) and their messages (keyed by conversationId and sk, where
 // sk is the message id, or "c#"+clientMessageId for the item that makes a
 // resend idempotent).
+//
+// The message items are their own sequence: a message is put at the slot
+// after the last one only if that slot is empty, so two writers never take
+// one number, numbers have no gaps, and a message is never stored behind
+// one a reader has already seen. A closed conversation's sequence ends
+// with a closing marker in the next slot, so nothing can be appended after
+// it. Storing a message thus writes nothing to the conversation item (and
+// wakes none of its stream's consumers).
 type Conversations struct {
 	api      API
 	convs    string
 	messages string
-	// recent holds the conversations this process read or wrote a moment
-	// ago: an append right after a read (a send checks the conversation,
-	// then appends) starts from it instead of reading again. It is only a
-	// guess — the append's conditions (lastSeq unchanged, state) refuse a
-	// stale one, and the retry reads afresh.
-	mu     sync.Mutex
-	recent map[string]seenConversation
-}
-
-type seenConversation struct {
-	c  chat.Conversation
-	at time.Time
-}
-
-// recentFor is how long a read conversation is a good first guess.
-const recentFor = 2 * time.Second
-
-func (s *Conversations) remember(c chat.Conversation) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.recent == nil || len(s.recent) > 4096 {
-		s.recent = map[string]seenConversation{}
-	}
-	s.recent[c.ID] = seenConversation{c: c, at: time.Now()}
-}
-
-func (s *Conversations) recall(id string) (chat.Conversation, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.recent[id]
-	if !ok || time.Since(r.at) > recentFor {
-		return chat.Conversation{}, false
-	}
-	delete(s.recent, id) // one guess per read
-	return r.c, true
 }
 
 var _ chat.Conversations = (*Conversations)(nil)
@@ -78,7 +50,6 @@ type conversationItem struct {
 	Topic          string        `dynamodbav:"topic,omitempty"`
 	Locale         string        `dynamodbav:"locale"`
 	State          string        `dynamodbav:"state"`
-	LastSeq        int64         `dynamodbav:"lastSeq"`
 	BotState       string        `dynamodbav:"botState,omitempty"`
 	Handoff        *chat.Handoff `dynamodbav:"handoff,omitempty"`
 	AgentID        string        `dynamodbav:"agentId,omitempty"`
@@ -102,6 +73,9 @@ type messageItem struct {
 	QuickReplies    []string `dynamodbav:"quickReplies,omitempty"`
 	At              string   `dynamodbav:"at"`
 	ExpiresAt       int64    `dynamodbav:"expiresAt"`
+	// Closed marks the closing marker: the slot after a closed
+	// conversation's last message, never shown as a message.
+	Closed bool `dynamodbav:"closed,omitempty"`
 }
 
 // dedupeItem maps a client message id to the stored message.
@@ -117,7 +91,7 @@ const timeLayout = time.RFC3339Nano
 func toConversationItem(c chat.Conversation) conversationItem {
 	return conversationItem{
 		ConversationID: c.ID, PatientID: c.PatientID, PatientName: c.PatientName, Topic: c.Topic, Locale: c.Locale,
-		State: string(c.State), LastSeq: c.LastSeq, BotState: c.BotState, Handoff: c.Handoff, CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
+		State: string(c.State), BotState: c.BotState, Handoff: c.Handoff, CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
 		UpdatedAt: c.UpdatedAt.UTC().Format(timeLayout), ExpiresAt: c.ExpiresAt.Unix(),
 	}
 }
@@ -127,7 +101,7 @@ func (it conversationItem) domain() chat.Conversation {
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
 	return chat.Conversation{
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
-		State: chat.State(it.State), LastSeq: it.LastSeq, BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
+		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 	}
 }
@@ -185,100 +159,135 @@ func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, 
 	if err != nil {
 		return chat.Conversation{}, err
 	}
-	c := it.domain()
-	s.remember(c)
-	return c, nil
+	return it.domain(), nil
 }
 
 // maxAppendAttempts bounds the optimistic retries when writers race for
-// the next sequence number of one conversation.
+// the next slot of one conversation.
 const maxAppendAttempts = 20
 
-// Append stores a message with the next sequence number in one
-// transaction: the conversation's lastSeq moves from n to n+1 (so two
-// writers never take the same number), the message is put, and the
-// clientMessageId item is put only if absent (so a resend never stores a
-// second copy).
+// Append stores a message in the slot after the conversation's last one,
+// and, when it has a clientMessageId, the item that maps that id to it,
+// both only if absent, in one transaction: two writers never take the
+// same slot and a resend never stores a second copy.
 func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	return s.appendWith(ctx, m, nil)
 }
 
 // AppendTurn stores a bot reply and applies the turn's change (the bot
-// state, and the escalation when there is one) in the same transaction,
-// on condition that the conversation is still with the bot.
+// state, and the escalation or the close when there is one) in the same
+// transaction, on condition that the conversation is still with the bot.
 func (s *Conversations) AppendTurn(ctx context.Context, m chat.Message, c chat.Change) (chat.Message, bool, error) {
 	return s.appendWith(ctx, m, &c)
 }
 
 func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *chat.Change) (chat.Message, bool, error) {
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
-		// A guess decides nothing on its own: a refusal (ended, not with
-		// the bot) is read afresh.
-		c, guessed := s.recall(m.ConversationID)
-		if attempt > 0 || !guessed || c.State == chat.StateClosed || (change != nil && c.State != chat.StateBot) {
-			var err error
-			if c, err = s.Get(ctx, m.ConversationID); err != nil {
-				return chat.Message{}, false, err
-			}
-			s.recall(m.ConversationID) // this read is used now, not remembered
+		last, ok, err := lastInSequence(ctx, s.api, s.messages, m.ConversationID)
+		if err != nil {
+			return chat.Message{}, false, err
 		}
-		if c.State == chat.StateClosed || (change != nil && c.State != chat.StateBot) {
-			if prev, ok, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || ok {
-				return prev, ok, err
+		if !ok || last.Closed {
+			// A first message needs its conversation to exist; after the
+			// close only the resend of an earlier message is answered.
+			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
+				return prev, found, err
+			}
+			if last.Closed {
+				return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+			}
+			c, err := s.Get(ctx, m.ConversationID)
+			if err != nil {
+				return chat.Message{}, false, err
 			}
 			if c.State == chat.StateClosed {
 				return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
 			}
-			return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
 		}
-		m.Seq = c.LastSeq + 1
+		m.Seq = last.Seq + 1
 		m.ID = protocol.MessageIDFor(m.Seq)
-		items, err := s.appendItems(m, c.LastSeq, change)
+		items, err := s.appendItems(m, change)
 		if err != nil {
 			return chat.Message{}, false, err
 		}
-		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil {
-			return m, false, nil
-		}
-		reasons := cancelReasons(err)
-		if reasons == nil {
-			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
-		}
-		if len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed" {
-			prev, ok, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID)
-			if err != nil || ok {
-				return prev, ok, err
+		var reasons []string
+		if len(items) == 1 {
+			put := items[0].Put
+			_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item,
+				ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames})
+			if isConditionFailed(err) {
+				reasons, err = []string{"ConditionalCheckFailed"}, nil
+			}
+		} else {
+			_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+			if reasons = cancelReasons(err); reasons != nil {
+				err = nil
 			}
 		}
-		// Another writer took this sequence number or changed the
-		// conversation's state: read again and retry, after a short random
-		// pause so racing writers spread out.
+		if err != nil {
+			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
+		}
+		if reasons == nil {
+			return m, false, nil
+		}
+		failed := func(i int) bool { return i < len(reasons) && reasons[i] == "ConditionalCheckFailed" }
+		first := 0 // the message's index among the items
+		if change != nil {
+			first = 1
+			if failed(0) {
+				// No longer with the bot (escalated, closed), or gone.
+				if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
+					return prev, found, err
+				}
+				c, err := s.Get(ctx, m.ConversationID)
+				if err != nil {
+					return chat.Message{}, false, err
+				}
+				if c.State == chat.StateClosed {
+					return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+				}
+				if c.State != chat.StateBot {
+					return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
+				}
+			}
+		}
+		if m.ClientMessageID != "" && failed(first+1) {
+			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
+				return prev, found, err
+			}
+		}
+		// Another writer took the slot (or the transaction met another):
+		// read the sequence again and retry, after a short random pause so
+		// racing writers spread out.
 		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
 	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
 }
 
-func (s *Conversations) appendItems(m chat.Message, lastSeq int64, change *chat.Change) ([]types.TransactWriteItem, error) {
-	set := expression.Set(expression.Name("lastSeq"), expression.Value(m.Seq)).
-		Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))
-	cond := expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
-		And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))
+// appendItems are the writes of one append: the conversation's change (a
+// bot turn's), the message, the client id's item, and the closing marker
+// after the message when the turn closes the conversation.
+func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]types.TransactWriteItem, error) {
+	var items []types.TransactWriteItem
 	if change != nil {
-		set = set.Set(expression.Name("botState"), expression.Value(change.BotState))
+		set := expression.Set(expression.Name("botState"), expression.Value(change.BotState)).
+			Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))
 		if change.PatientEmail != "" {
 			set = set.Set(expression.Name("patientEmail"), expression.Value(change.PatientEmail))
 		}
-		cond = expression.Name("lastSeq").Equal(expression.Value(lastSeq)).
-			And(expression.Name("state").Equal(expression.Value(string(chat.StateBot))))
 		if change.Handoff != nil {
 			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateEscalated))).
 				Set(expression.Name("handoff"), expression.Value(change.Handoff))
 		} else if change.Close {
 			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateClosed)))
 		}
+		update := must(expression.NewBuilder().WithUpdate(set).
+			WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateBot)))).Build())
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &s.convs, Key: convKey(m.ConversationID), UpdateExpression: update.Update(),
+			ConditionExpression: update.Condition(), ExpressionAttributeNames: update.Names(), ExpressionAttributeValues: update.Values(),
+		}})
 	}
-	update := must(expression.NewBuilder().WithUpdate(set).WithCondition(cond).Build())
 	msg, err := attributevalue.MarshalMap(messageItem{
 		ConversationID: m.ConversationID, SK: m.ID, Seq: m.Seq, ClientMessageID: m.ClientMessageID, Role: m.Role,
 		SenderName: m.SenderName, Text: m.Text, QuickReplies: m.QuickReplies, At: m.At.UTC().Format(timeLayout), ExpiresAt: m.ExpiresAt.Unix(),
@@ -286,26 +295,63 @@ func (s *Conversations) appendItems(m chat.Message, lastSeq int64, change *chat.
 	if err != nil {
 		return nil, fmt.Errorf("marshalling message: %w", err)
 	}
-	absent := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("sk"))).Build())
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: &s.convs, Key: convKey(m.ConversationID), UpdateExpression: update.Update(),
-			ConditionExpression: update.Condition(), ExpressionAttributeNames: update.Names(), ExpressionAttributeValues: update.Values(),
-		}},
-		{Put: &types.Put{TableName: &s.messages, Item: msg, ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}},
-	}
+	items = append(items, putIfAbsent(s.messages, msg))
 	if m.ClientMessageID != "" {
 		dd, err := attributevalue.MarshalMap(dedupeItem{ConversationID: m.ConversationID, SK: "c#" + m.ClientMessageID, MessageID: m.ID, ExpiresAt: m.ExpiresAt.Unix()})
 		if err != nil {
 			return nil, fmt.Errorf("marshalling dedupe item: %w", err)
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.messages, Item: dd, ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}})
+		items = append(items, putIfAbsent(s.messages, dd))
+	}
+	if change != nil && change.Close {
+		items = append(items, closingMarker(s.messages, m.ConversationID, m.Seq+1, m.At, m.ExpiresAt))
 	}
 	return items, nil
 }
 
+// putIfAbsent puts an item of the messages table unless its key is taken.
+func putIfAbsent(table string, item map[string]types.AttributeValue) types.TransactWriteItem {
+	absent := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("sk"))).Build())
+	return types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: item, ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}}
+}
+
+// closingMarker ends a conversation's sequence at slot seq.
+func closingMarker(table, conversationID string, seq int64, at, expires time.Time) types.TransactWriteItem {
+	item, _ := attributevalue.MarshalMap(messageItem{
+		ConversationID: conversationID, SK: protocol.MessageIDFor(seq), Seq: seq, Role: chat.RoleSystem,
+		At: at.UTC().Format(timeLayout), ExpiresAt: expires.Unix(), Closed: true,
+	})
+	return putIfAbsent(table, item)
+}
+
+// lastInSequence reads a conversation's last message slot (a message or
+// the closing marker): one consistent read of one item. ok is false when
+// the conversation has no message yet.
+func lastInSequence(ctx context.Context, api API, table, conversationID string) (messageItem, bool, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("conversationId").Equal(expression.Value(conversationID)).
+		And(expression.Key("sk").BeginsWith("m"))).Build())
+	out, err := api.Query(ctx, &dynamodb.QueryInput{
+		TableName: &table, KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false), Limit: aws.Int32(1), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return messageItem{}, false, fmt.Errorf("reading the last message: %w", err)
+	}
+	if len(out.Items) == 0 {
+		return messageItem{}, false, nil
+	}
+	var it messageItem
+	if err := attributevalue.UnmarshalMap(out.Items[0], &it); err != nil {
+		return messageItem{}, false, fmt.Errorf("unmarshalling the last message: %w", err)
+	}
+	return it, true, nil
+}
+
 // byClientID returns the message stored for a client message id, if any.
 func (s *Conversations) byClientID(ctx context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
+	if clientMessageID == "" {
+		return chat.Message{}, false, nil
+	}
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.messages, Key: messageKey(conversationID, "c#"+clientMessageID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("getting dedupe item: %w", err)
@@ -339,9 +385,10 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 	} else {
 		key = key.And(expression.Key("sk").GreaterThan(expression.Value(afterID)))
 	}
-	expr := must(expression.NewBuilder().WithKeyCondition(key).Build())
+	expr := must(expression.NewBuilder().WithKeyCondition(key).
+		WithFilter(expression.AttributeNotExists(expression.Name("closed"))).Build())
 	in := &dynamodb.QueryInput{
-		TableName: &s.messages, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
+		TableName: &s.messages, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}
 	items, err := queryAll[messageItem](ctx, s.api, in)
@@ -355,7 +402,8 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 	return msgs, nil
 }
 
-// Close moves an open conversation to closed, once.
+// Close moves an open conversation to closed, once, and ends its message
+// sequence with the closing marker in the same transaction.
 func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (chat.Conversation, error) {
 	expr := must(expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
@@ -366,21 +414,53 @@ func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (cha
 		WithCondition(expression.AttributeExists(expression.Name("conversationId")).
 			And(expression.Name("state").NotEqual(expression.Value(string(chat.StateClosed))))).
 		Build())
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	update := types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.convs, Key: convKey(id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation has already ended")
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		marker, err := s.endOfSequence(ctx, id, at)
+		if err != nil {
+			return chat.Conversation{}, err
+		}
+		if marker == nil {
+			return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation has already ended")
+		}
+		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{update, *marker}})
+		reasons := cancelReasons(err)
+		if reasons == nil && err != nil {
+			return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
+		}
+		if reasons == nil {
+			return s.Get(ctx, id)
+		}
+		if reasons[0] == "ConditionalCheckFailed" {
+			return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation has already ended")
+		}
+		// A message took the slot: end the sequence after it.
+		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
+	return chat.Conversation{}, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
+}
+
+// endOfSequence returns the closing marker for the slot after the
+// conversation's last message, or nil when the sequence is already closed.
+func (s *Conversations) endOfSequence(ctx context.Context, id string, at time.Time) (*types.TransactWriteItem, error) {
+	last, ok, err := lastInSequence(ctx, s.api, s.messages, id)
 	if err != nil {
-		return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
+		return nil, err
 	}
-	var it conversationItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	if last.Closed {
+		return nil, nil
 	}
-	return it.domain(), nil
+	// With no message yet, Append reads the conversation's state anyway;
+	// the marker only settles a race, and need not outlive a day.
+	expires := at.Add(24 * time.Hour)
+	if ok {
+		expires = time.Unix(last.ExpiresAt, 0)
+	}
+	marker := closingMarker(s.messages, id, last.Seq+1, at, expires)
+	return &marker, nil
 }
 
 // Message returns one stored message; fault.NotFound when there is none.

@@ -114,6 +114,88 @@ func TestConcurrentAppendsNeverLoseOrDuplicate(t *testing.T) {
 	})
 }
 
+// TestCloseRacingAppendsEndsTheSequence: writers append while the patient
+// ends the conversation (or the bot closes it). Every append that
+// succeeded is stored, in one gapless sequence, and nothing is stored
+// after the close: an append that lost the race is refused, and so is any
+// append once the close has returned.
+func TestCloseRacingAppendsEndsTheSequence(t *testing.T) {
+	convs, _ := stores()
+	ctx := context.Background()
+	rapid.Check(t, func(rt *rapid.T) {
+		c := newConversation(t, convs)
+		writers := rapid.IntRange(1, 3).Draw(rt, "writers")
+		per := rapid.IntRange(1, 5).Draw(rt, "messages")
+		byBot := rapid.Bool().Draw(rt, "bot closes")
+		var mu sync.Mutex
+		stored := map[string]bool{}
+		errs := make(chan error, writers*per)
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < per; i++ {
+					id := fmt.Sprintf("w%d-%d", w, i)
+					_, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+					if err == nil {
+						mu.Lock()
+						stored[id] = true
+						mu.Unlock()
+					} else if !fault.Is(err, fault.Conflict) {
+						errs <- fmt.Errorf("append %s: %w", id, err)
+					}
+				}
+			}()
+		}
+		var err error
+		if byBot {
+			_, _, err = convs.AppendTurn(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "bot-close", Role: chat.RoleBot, Text: "bye", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)},
+				chat.Change{BotState: "{}", Close: true})
+			mu.Lock()
+			stored["bot-close"] = err == nil
+			mu.Unlock()
+		} else {
+			_, err = convs.Close(ctx, c.ID, time.Now())
+		}
+		if err != nil {
+			rt.Fatalf("closing: %v", err)
+		}
+		if _, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "late", Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
+			rt.Fatalf("append after the close: %v", err)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			rt.Fatal(err)
+		}
+		msgs, err := convs.After(ctx, c.ID, "")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				rt.Fatalf("message %d has seq %d", i, m.Seq)
+			}
+			if !stored[m.ClientMessageID] {
+				rt.Fatalf("%s is stored but its append was refused", m.ClientMessageID)
+			}
+			delete(stored, m.ClientMessageID)
+		}
+		for id, ok := range stored {
+			if ok {
+				rt.Fatalf("%s was acknowledged but is not stored", id)
+			}
+		}
+		if byBot && (len(msgs) == 0 || msgs[len(msgs)-1].ClientMessageID != "bot-close") {
+			rt.Fatalf("the bot's closing reply is not the last message: %+v", msgs)
+		}
+		if _, err := convs.Close(ctx, c.ID, time.Now()); !fault.Is(err, fault.Conflict) {
+			rt.Fatalf("closing twice: %v", err)
+		}
+	})
+}
+
 func TestResendReturnsTheStoredMessage(t *testing.T) {
 	convs, _ := stores()
 	c := newConversation(t, convs)
@@ -193,7 +275,7 @@ func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.State != chat.StateEscalated || got.BotState != `{"stage":"handed-off"}` || got.Handoff == nil || got.Handoff.Priority != "urgent" ||
-		got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || got.LastSeq != 1 {
+		got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || first.Seq != 1 {
 		t.Fatalf("after the turn: %+v handoff %+v", got, got.Handoff)
 	}
 	// The same turn again (a redelivery) finds its reply and changes nothing.
@@ -210,7 +292,10 @@ func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
 	if m, err := convs.Message(ctx, c.ID, first.ID); err != nil || m.Text != "Call 911 now." || m.Role != chat.RoleBot {
 		t.Fatalf("stored reply: %+v %v", m, err)
 	}
-	if after, _ := convs.Get(ctx, c.ID); after.BotState != `{"stage":"handed-off"}` || after.LastSeq != 1 {
+	if after, _ := convs.Get(ctx, c.ID); after.BotState != `{"stage":"handed-off"}` {
 		t.Fatalf("state changed by refused turns: %+v", after)
+	}
+	if msgs, err := convs.After(ctx, c.ID, ""); err != nil || len(msgs) != 1 {
+		t.Fatalf("messages after refused turns: %+v %v", msgs, err)
 	}
 }

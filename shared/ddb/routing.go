@@ -3,6 +3,7 @@ package ddb
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -27,14 +28,16 @@ const ByQueueIndex = "byQueue"
 // tables: who waits, who can take them, and the transaction that offers
 // one to the other.
 type Routing struct {
-	api    API
-	convs  string
-	agents string
+	api      API
+	convs    string
+	messages string
+	agents   string
 }
 
-// NewRouting returns the routing store.
-func NewRouting(api API, conversationsTable, agentsTable string) *Routing {
-	return &Routing{api: api, convs: conversationsTable, agents: agentsTable}
+// NewRouting returns the routing store. It writes the messages table only
+// to end a conversation's message sequence when an agent closes it.
+func NewRouting(api API, conversationsTable, messagesTable, agentsTable string) *Routing {
+	return &Routing{api: api, convs: conversationsTable, messages: messagesTable, agents: agentsTable}
 }
 
 // waitKey sorts a queue: rank, arrival (fixed-width UTC), conversation id.
@@ -250,7 +253,7 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 			return chat.Conversation{}, rerr
 		}
 		if it.State == string(chat.StateAssigned) && it.AgentID == agentID {
-			return NewConversations(r.api, r.convs, "").Get(ctx, conversationID)
+			return NewConversations(r.api, r.convs, r.messages).Get(ctx, conversationID)
 		}
 		if it.State == string(chat.StateOffered) && it.OfferAgent == agentID {
 			return chat.Conversation{}, fault.Errorf(fault.Conflict, "the offer has expired")
@@ -344,13 +347,32 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 		Build())
 	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
 		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
-	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
-			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
-		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
-			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
-	}})
-	c, gerr := NewConversations(r.api, r.convs, "").Get(ctx, conversationID)
+	convs := NewConversations(r.api, r.convs, r.messages)
+	var err error
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		// Unless the patient ended it first, the close also ends the
+		// message sequence, so no message lands after it.
+		marker, merr := convs.endOfSequence(ctx, conversationID, now)
+		if merr != nil {
+			return chat.Conversation{}, merr
+		}
+		items := []types.TransactWriteItem{
+			{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
+				ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+			{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+				ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+		}
+		if marker != nil {
+			items = append(items, *marker)
+		}
+		_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if reasons := cancelReasons(err); len(reasons) != 3 || reasons[2] != "ConditionalCheckFailed" {
+			break
+		}
+		// A message took the marker's slot: end the sequence after it.
+		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
+	}
+	c, gerr := convs.Get(ctx, conversationID)
 	if gerr != nil {
 		return chat.Conversation{}, gerr
 	}
@@ -468,7 +490,7 @@ func (r *Routing) Held(ctx context.Context, agentID string) ([]chat.Conversation
 	if err != nil {
 		return nil, err
 	}
-	convs := NewConversations(r.api, r.convs, "")
+	convs := NewConversations(r.api, r.convs, r.messages)
 	out := make([]chat.Conversation, 0, len(keys))
 	for _, k := range keys {
 		c, err := convs.Get(ctx, k.ID)

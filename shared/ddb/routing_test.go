@@ -22,7 +22,7 @@ import (
 func routingStore() (*ddb.Routing, *ddb.Conversations, *ddb.Agents, *dynamodb.Client) {
 	db := dynamodb.NewFromConfig(env.Stack.AWSConfig())
 	t := env.Outputs.Tables
-	return ddb.NewRouting(db, t["ConversationsTable"], t["AgentsTable"]), ddb.NewConversations(db, t["ConversationsTable"], t["MessagesTable"]),
+	return ddb.NewRouting(db, t["ConversationsTable"], t["MessagesTable"], t["AgentsTable"]), ddb.NewConversations(db, t["ConversationsTable"], t["MessagesTable"]),
 		ddb.NewAgents(db, t["AgentsTable"]), db
 }
 
@@ -342,11 +342,31 @@ func TestOfferLifecycle(t *testing.T) {
 	if held, err := store.Held(ctx, agentID); err != nil || len(held) != 0 {
 		t.Fatalf("held after wrap-up = %+v (%v), want none", held, err)
 	}
+	// The close ended the message sequence: nothing lands after it.
+	if _, _, err := convs.Append(ctx, chat.Message{ConversationID: a.ConversationID, ClientMessageID: "after-wrap-up", Role: chat.RolePatient, Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("append after the agent closed: %v", err)
+	}
 	if _, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now()); err != nil {
 		t.Fatalf("finishing again (a retry): %v", err)
 	}
 	if active := activeOf(t, db, agentID); active != 0 {
 		t.Fatalf("active after closing = %d, want 0", active)
+	}
+
+	// The patient ends an assigned conversation; the agent wraps it up
+	// afterwards (the sequence is already closed: no second marker).
+	e := offer(fmt.Sprintf("life-e%d", run))
+	if _, err := store.Accept(ctx, e.ConversationID, agentID, "Ana", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := convs.Close(ctx, e.ConversationID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if closed, err := store.Finish(ctx, e.ConversationID, agentID, "no-show", time.Now()); err != nil || closed.Disposition != "no-show" {
+		t.Fatalf("wrap-up after the patient ended: %+v %v", closed, err)
+	}
+	if active := activeOf(t, db, agentID); active != 0 {
+		t.Fatalf("active after the wrap-up = %d, want 0", active)
 	}
 
 	// The patient leaves while the offer is pending: the lapse frees the
