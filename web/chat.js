@@ -429,7 +429,8 @@
   }
 
   function transmit(p) {
-    request({ action: 'send', conversationId: saved.conversationId, clientMessageId: p.clientMessageId, text: p.text },
+    // echo false: the ack confirms the copy shown here; other devices get the message.
+    request({ action: 'send', conversationId: saved.conversationId, clientMessageId: p.clientMessageId, text: p.text, echo: false },
       { clientMessageId: p.clientMessageId });
   }
 

@@ -165,6 +165,8 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 
 	run(t, agent, "typing to the patient", chromedp.SendKeys(`#message-input`, "Hello Rosa, I can help with that charge.\r"))
 	waitText(t, patient, "#messages", "I can help with that charge")
+	// The console sends with echo false: its own copy comes from the ack.
+	waitText(t, agent, "#messages", "I can help with that charge")
 	run(t, patient, "typing a reply", chromedp.SendKeys(`#message-input`, "Thank you, it was on May 3."))
 	run(t, patient, "sending the reply", chromedp.Click(`#send`))
 	waitText(t, agent, "#messages", "it was on May 3")

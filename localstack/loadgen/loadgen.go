@@ -65,6 +65,7 @@ type Report struct {
 	ErrorSamples []string
 	Lost         int // acked messages the other side never received
 	Duplicated   int // messages a side received that were never sent to it (a second copy under another id)
+	Echoes       int // a sender's own messages pushed back to it (every send says "echo": false)
 	Repeated     int // frames received again with an id already seen (allowed; clients keep one)
 	Peak         int // the most patients connected at once
 	Phases       map[string][]time.Duration
@@ -85,6 +86,7 @@ type run struct {
 	esc     atomic.Int64
 	active  atomic.Int64
 	peak    atomic.Int64
+	echoes  atomic.Int64
 	started atomic.Int64
 	// Deliveries: per conversation and message id, how many times each
 	// side received it, and which ids each side had acked.
@@ -167,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopAgents()
 	agents.Wait()
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
-		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load())}
+		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load())}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
 	for k := range r.acked {
 		if r.got[k] == 0 {
@@ -286,6 +288,9 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	conv := ""
 	// skip notes frames that arrive while waiting for another one.
 	skip := func(f map[string]any) {
+		if f["type"] == "message" && role(f) == "patient" {
+			r.echoes.Add(1)
+		}
 		if f["type"] == "message" && conv != "" {
 			r.received(role(f)+"-to-patient", conv, fmt.Sprint(f["messageId"]))
 			if role(f) == "agent" {
@@ -314,7 +319,7 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	say := func(text string, wantBot bool) (string, error) {
 		id := fmt.Sprintf("p%d-%d", i, k.seq.Add(1))
 		at := time.Now()
-		if err := k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text}); err != nil {
+		if err := k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text, "echo": false}); err != nil {
 			return "", err
 		}
 		// The ack and the bot's reply may come in either order (the reply
@@ -450,6 +455,8 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 			switch {
 			case f["type"] == "offer":
 				_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
+			case f["type"] == "message" && role(f) == "agent":
+				r.echoes.Add(1)
 			case f["type"] == "message" && role(f) == "patient":
 				id := fmt.Sprint(f["messageId"])
 				r.received("agent", conv, id)
@@ -461,7 +468,7 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 				r.replies[reply] = conv
 				r.sentAt["reply/"+reply] = at
 				r.mu.Unlock()
-				_ = k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": reply, "text": "Thank you, I am looking into it."})
+				_ = k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": reply, "text": "Thank you, I am looking into it.", "echo": false})
 			case f["type"] == "ack":
 				cid, _ := f["clientMessageId"].(string)
 				r.mu.Lock()
@@ -524,8 +531,8 @@ func Percentiles(ds []time.Duration) (p50, p95, p99, max time.Duration) {
 
 // Print writes the report as a table.
 func (rep Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "\n%d patients (%d with an agent, at most %d connected at once) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated)\n\n",
-		rep.Patients, rep.Escalated, rep.Peak, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated)
+	fmt.Fprintf(w, "\n%d patients (%d with an agent, at most %d connected at once) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated, %d echoes)\n\n",
+		rep.Patients, rep.Escalated, rep.Peak, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated, rep.Echoes)
 	fmt.Fprintf(w, "| phase | n | p50 | p95 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
 		ds := rep.Phases[ph]

@@ -235,12 +235,20 @@ func Figures(queue string, waiting []routing.Waiting, now time.Time) protocol.Qu
 
 // ToAgent pushes a frame to every open console of the agent.
 func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error {
+	return s.toConsoles(ctx, agentID, "", frame)
+}
+
+// toConsoles pushes a frame to the agent's consoles but except.
+func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame any) error {
 	conns, err := s.conns.ForAgent(ctx, agentID)
 	if err != nil {
 		return err
 	}
 	b := protocol.Encode(frame)
 	for _, c := range conns {
+		if c.ID == except {
+			continue
+		}
 		if err := s.push.Push(ctx, c.ID, b); err != nil {
 			return fmt.Errorf("pushing to the agent: %w", err)
 		}
@@ -312,7 +320,11 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 			return nil
 		}
 		frame := chat.MessageFrame(m)
-		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", frame), s.ToAgent(ctx, c.AgentID, frame))
+		except := ""
+		if f.NoEcho {
+			except = c.ID // this console has the ack and shows its own message
+		}
+		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", frame), s.toConsoles(ctx, c.AgentID, except, frame))
 	case protocol.ActionTyping:
 		return s.patients.Broadcast(ctx, conv.ID, "", protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: conv.ID, Role: chat.RoleAgent})
 	case protocol.ActionNote:

@@ -421,3 +421,45 @@ func TestQueueFiguresShowAgentsTheirQueuesAndSupervisorsAll(t *testing.T) {
 		}
 	}
 }
+
+type broadcasts struct{ to []string }
+
+func (b *broadcasts) Broadcast(_ context.Context, conversationID, except string, _ any) error {
+	b.to = append(b.to, conversationID)
+	return nil
+}
+
+// TestSendWithoutEchoSkipsOnlyTheSendingConsole: the agent's message goes
+// to the patient and to the agent's other consoles; a console that sent it
+// with "echo": false gets only its ack.
+func TestSendWithoutEchoSkipsOnlyTheSendingConsole(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	patients := &broadcasts{}
+	f.svc.WithConversations(noAssignments{}, memConvs{"c1": {ID: "c1", PatientName: "Pat", State: chat.StateAssigned, AgentID: "a1", AgentName: "Ana"}}, patients, nil)
+	for _, c := range []string{"ca", "cb"} {
+		if _, err := f.svc.Connect(ctx, c, "ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, echo := range []bool{true, false} {
+		f.push.frames = nil
+		if err := f.svc.Handle(ctx, "ca", protocol.AgentFrame{Action: protocol.ActionSend, ConversationID: "c1", ClientMessageID: "x", Text: "hello", NoEcho: !echo}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range f.push.frames {
+			got = append(got, p.to+" "+p.frame["type"].(string))
+		}
+		want := []string{"ca ack", "ca message", "cb message"}
+		if !echo {
+			want = []string{"ca ack", "cb message"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("echo %v: pushed %v, want %v", echo, got, want)
+		}
+	}
+	if len(patients.to) != 2 {
+		t.Errorf("the patient got %d broadcasts, want 2", len(patients.to))
+	}
+}

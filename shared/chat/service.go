@@ -260,7 +260,11 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 		return nil
 	}
 	frame := MessageFrame(m)
-	return errors.Join(s.Broadcast(ctx, c.ID, "", frame), s.toAgent(ctx, c, frame))
+	except := ""
+	if f.NoEcho {
+		except = conn.ID // it has the ack and shows its own message
+	}
+	return errors.Join(s.Broadcast(ctx, c.ID, except, frame), s.toAgent(ctx, c, frame))
 }
 
 func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {

@@ -273,6 +273,26 @@ func TestSendAcksBroadcastsAndDedupes(t *testing.T) {
 	}
 }
 
+// TestSendWithoutEcho: a client that renders its own message from the ack
+// says "echo": false, and its connection gets the ack but not the message;
+// the patient's other devices still get it.
+func TestSendWithoutEcho(t *testing.T) {
+	f := newFixture(t)
+	tok, conv := f.startOn(t, "a", "Ana")
+	if err := f.svc.Connect(context.Background(), "b", tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"u1","text":"hello","echo":false}`); err != nil {
+		t.Fatal(err)
+	}
+	if acks, msgs := f.m.frames("a", "ack"), f.m.frames("a", "message"); len(acks) != 1 || len(msgs) != 0 {
+		t.Fatalf("the sender got acks %v and messages %v, want the ack only", acks, msgs)
+	}
+	if msgs := f.m.frames("b", "message"); len(msgs) != 1 || msgs[0]["text"] != "hello" {
+		t.Fatalf("the other device got %v", msgs)
+	}
+}
+
 func TestOwnershipAndState(t *testing.T) {
 	f := newFixture(t)
 	_, conv := f.startOn(t, "a", "Ana")

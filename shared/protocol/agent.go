@@ -67,6 +67,8 @@ type AgentFrame struct {
 	Weeks           int    `json:"weeks,omitempty"`
 	// Slots is the search of a slots frame.
 	Slots *SlotQuery `json:"-"`
+	// NoEcho is a send's "echo": false (see ClientFrame.NoEcho).
+	NoEcho bool `json:"-"`
 }
 
 type rawAgentFrame struct {
@@ -79,6 +81,7 @@ type rawAgentFrame struct {
 	Disposition     json.RawMessage `json:"disposition"`
 	Queue           json.RawMessage `json:"queue"`
 	Reason          json.RawMessage `json:"reason"`
+	Echo            json.RawMessage `json:"echo"`
 }
 
 // DecodeAgent decodes and validates a frame of the agent API. On error the
@@ -103,7 +106,10 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 	case ActionAccept, ActionDecline, ActionTyping:
 		return f, agentConversationRef(&f, raw)
 	case ActionSend:
-		f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text)
+		if f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text); err != nil {
+			return f, err
+		}
+		f.NoEcho, err = noEcho(raw.Echo)
 		return f, err
 	case ActionClose:
 		if err := agentConversationRef(&f, raw); err != nil {

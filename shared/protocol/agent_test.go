@@ -27,6 +27,8 @@ func TestDecodeAgent(t *testing.T) {
 		{`{"action":"accept"}`, "bad_request", "", ""},
 		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"hello"}`, "", "", ""},
 		{`{"action":"send","conversationId":"c1","text":"hello"}`, "bad_request", "", ""},
+		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"hello","echo":false}`, "", "", ""},
+		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"hello","echo":0}`, "bad_request", "", ""},
 		{`{"action":"send","conversationId":"c1","clientMessageId":"a1","text":"  "}`, "bad_request", "", ""},
 		{`{"action":"close","conversationId":"c1","disposition":"resolved"}`, "", "", ""},
 		{`{"action":"close","conversationId":"c1"}`, "bad_request", "", ""},

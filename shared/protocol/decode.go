@@ -81,6 +81,9 @@ type ClientFrame struct {
 	Score           int    `json:"score,omitempty"`
 	NPS             *int   `json:"nps,omitempty"`
 	Comment         string `json:"comment,omitempty"`
+	// NoEcho is a send's "echo": false: the sending connection has the
+	// ack and renders its own message, so it is not sent the message frame.
+	NoEcho bool `json:"-"`
 }
 
 // rawFrame accepts any JSON types so that a wrong type is reported as a
@@ -101,6 +104,7 @@ type rawFrame struct {
 	Score           json.RawMessage `json:"score"`
 	NPS             json.RawMessage `json:"nps"`
 	Comment         json.RawMessage `json:"comment"`
+	Echo            json.RawMessage `json:"echo"`
 }
 
 // DecodePatient decodes and validates a frame of the patient API. On error
@@ -125,7 +129,10 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 		}
 		return f, nil
 	case ActionSend:
-		f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text)
+		if f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text); err != nil {
+			return f, err
+		}
+		f.NoEcho, err = noEcho(raw.Echo)
 		return f, err
 	case ActionTyping, ActionEnd:
 		return f, conversationRef(&f, raw)
@@ -151,6 +158,18 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 	default:
 		return f, fault.Errorf(fault.BadRequest, "unknown action %q", truncate(f.Action, 32))
 	}
+}
+
+// noEcho reads a send's optional "echo" flag: absent, null or true keep
+// the message frame to the sender's own connection; false drops it.
+func noEcho(raw json.RawMessage) (bool, error) {
+	switch string(raw) {
+	case "", "null", "true":
+		return false, nil
+	case "false":
+		return true, nil
+	}
+	return false, fault.Errorf(fault.BadRequest, "echo must be true or false")
 }
 
 var surveyIDPattern = regexp.MustCompile(`^sv[0-9a-f]{24}$`)

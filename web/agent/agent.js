@@ -224,7 +224,12 @@
       case 'offer': addOffer(f); break;
       case 'assigned': onAssigned(f); break;
       case 'message': addMessage(f); break;
-      case 'ack': break;
+      case 'ack':
+        // Sent with echo false: the ack is this console's copy of its message.
+        if (req && req.action === 'send' && f.messageId) {
+          addMessage({ type: 'message', conversationId: req.conversationId, messageId: f.messageId, from: { role: 'agent' }, text: req.text, at: f.at });
+        }
+        break;
       case 'typing': if (f.conversationId === current && f.role === 'patient') showTyping(); break;
       case 'status': onStatus(f); break;
       case 'context': onContext(f); break;
@@ -789,7 +794,8 @@
     const text = el.input.value.trim();
     if (!c || !text) return;
     const clientMessageId = 'a' + Date.now().toString(36) + '.' + (++msgSeq);
-    if (request({ action: 'send', conversationId: c.id, clientMessageId, text }, { conversationId: c.id })) el.input.value = '';
+    // echo false: the ack renders it here, the agent's other consoles get the message.
+    if (request({ action: 'send', conversationId: c.id, clientMessageId, text, echo: false }, { conversationId: c.id, text })) el.input.value = '';
   }
 
   function onInput() {
