@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/patientservicecenter/psc/localstack/filter"
 	"github.com/patientservicecenter/psc/localstack/lambdart"
 	"github.com/patientservicecenter/psc/localstack/template"
 )
@@ -39,6 +40,13 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 			}
 			batch := intOr(props["BatchSize"], 10)
 			pool := s.pools[fn.id]
+			filters, err := compileFilters(props["FilterCriteria"])
+			if err != nil {
+				return fmt.Errorf("function %s event %s: %w", fn.id, name, err)
+			}
+			if filters != nil && ev["Type"] != "DynamoDB" {
+				return fmt.Errorf("function %s event %s: FilterCriteria on %v events is not supported by the local stack", fn.id, name, ev["Type"])
+			}
 			switch ev["Type"] {
 			case "SQS":
 				qarn := fmt.Sprint(props["Queue"])
@@ -56,7 +64,7 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 				}
 			case "DynamoDB":
 				p := &streamPoller{
-					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures,
+					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures, filters: filters,
 					start: fmt.Sprint(props["StartingPosition"]), maxRetries: intOr(props["MaximumRetryAttempts"], -1),
 				}
 				s.wg.Add(1)
@@ -248,6 +256,7 @@ type streamPoller struct {
 	arn        string
 	batch      int
 	report     bool
+	filters    []*filter.Pattern // nil: every record
 	start      string
 	maxRetries int // -1: until the records expire
 }
@@ -311,7 +320,7 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 				sleep(ctx, time.Second)
 				continue
 			}
-			pending = append(pending, out.Records...)
+			pending = append(pending, p.wanted(out.Records)...)
 			it = out.NextShardIterator
 		}
 		if len(pending) == 0 {
@@ -336,6 +345,45 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 		pending = pending[failedAt:]
 		sleep(ctx, backoff(attempts))
 	}
+}
+
+// wanted keeps the records a filter matches (all without filters): as on
+// AWS, the others are never delivered and the stream moves past them.
+func (p *streamPoller) wanted(recs []streamtypes.Record) []streamtypes.Record {
+	if p.filters == nil {
+		return recs
+	}
+	var keep []streamtypes.Record
+	for _, r := range recs {
+		b, _ := json.Marshal(toEventRecord(r, p.arn))
+		for _, f := range p.filters {
+			if f.Match(b) {
+				keep = append(keep, r)
+				break
+			}
+		}
+	}
+	return keep
+}
+
+// compileFilters reads an event's FilterCriteria: a record is delivered
+// when any of its patterns matches.
+func compileFilters(criteria any) ([]*filter.Pattern, error) {
+	if criteria == nil {
+		return nil, nil
+	}
+	var out []*filter.Pattern
+	for _, f := range template.ListOf(template.MapOf(criteria)["Filters"]) {
+		p, err := filter.Compile(fmt.Sprint(template.MapOf(f)["Pattern"]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("FilterCriteria has no filter")
+	}
+	return out, nil
 }
 
 func backoff(attempt int) time.Duration {

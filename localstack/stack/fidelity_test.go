@@ -275,3 +275,33 @@ func TestStreamOrderPerItemWithRetry(t *testing.T) {
 		t.Fatalf("A's record 3 should fail once and be retried before 4: %v", a)
 	}
 }
+
+// TestStreamFilterCriteria: a stream consumer with FilterCriteria gets only
+// the records one of its patterns matches; the others are passed over.
+func TestStreamFilterCriteria(t *testing.T) {
+	pk := unique("f")
+	db := dynamodb.NewFromConfig(cfg())
+	table := env.Outputs.Tables["ItemsTable"]
+	for n := 1; n <= 5; n++ {
+		it := map[string]types.AttributeValue{
+			"pk":   &types.AttributeValueMemberS{Value: pk},
+			"n":    &types.AttributeValueMemberN{Value: fmt.Sprint(n)},
+			"keep": &types.AttributeValueMemberBOOL{Value: n == 1 || n == 5},
+		}
+		if n == 3 {
+			it["tag"] = &types.AttributeValueMemberS{Value: "also-this"}
+		}
+		if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	// Records of one item come in order: once 5 is there, 2 and 4 were passed over.
+	stacktest.Eventually(t, 30*time.Second, "the last kept record delivered", func() bool {
+		got = withPrefix(records(t, "filtered"), pk+":")
+		return slices.Contains(got, "5")
+	})
+	if strings.Join(got, ",") != "1,3,5" {
+		t.Fatalf("the filtered consumer got %v, want 1,3,5", got)
+	}
+}

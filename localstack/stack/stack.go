@@ -496,8 +496,12 @@ func (s *Stack) build(ctx context.Context, fns []function) (string, error) {
 		return "", err
 	}
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-o", binDir + string(filepath.Separator)}
+	built := map[string]bool{} // functions may share code
 	for _, fn := range fns {
-		args = append(args, "./"+filepath.ToSlash(mustRel(s.opts.Root, filepath.Join(s.opts.FunctionsDir, fn.dir))))
+		if !built[fn.dir] {
+			built[fn.dir] = true
+			args = append(args, "./"+filepath.ToSlash(mustRel(s.opts.Root, filepath.Join(s.opts.FunctionsDir, fn.dir))))
+		}
 	}
 	s.log.Info("building functions", "count", len(fns))
 	cmd := exec.CommandContext(ctx, "go", args...)

@@ -1,10 +1,13 @@
 // Command streamrec is a fidelity fixture: it records each stream record
-// as "<pk>:<n>" and fails an image with failOnce=true the first time it
-// sees it, reporting its sequence number as the batch item failure.
+// as "<pk>:<n>" (in the log named by RECORD_SOURCE, "stream" by default)
+// and fails an image with failOnce=true the first time it sees it,
+// reporting its sequence number as the batch item failure.
 package main
 
 import (
+	"cmp"
 	"context"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,6 +20,7 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	source := cmp.Or(os.Getenv("RECORD_SOURCE"), "stream")
 	lambda.Start(func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		var resp events.DynamoDBEventResponse
 		for _, r := range ev.Records {
@@ -30,10 +34,10 @@ func main() {
 				if first {
 					// Stop here: this record and all after it come again.
 					resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-					return resp, rec.Append(ctx, "stream", pk+":"+n+":fail")
+					return resp, rec.Append(ctx, source, pk+":"+n+":fail")
 				}
 			}
-			if err := rec.Append(ctx, "stream", pk+":"+n); err != nil {
+			if err := rec.Append(ctx, source, pk+":"+n); err != nil {
 				return resp, err
 			}
 		}
