@@ -163,7 +163,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName,
 		Text: out.Text, QuickReplies: out.QuickReplies, At: now, ExpiresAt: c.ExpiresAt,
 	}
-	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff, Close: out.Close}
+	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff, Close: out.Close, Answers: r.MessageID}
 	if out.State.Email != st.Email {
 		change.PatientEmail = out.State.Email
 	}

@@ -61,6 +61,10 @@ type Change struct {
 	PatientEmail string
 	// Close closes the conversation: the bot resolved it.
 	Close bool
+	// Answers is the id of the patient's message the turn answers ("" for
+	// the greeting). Turns answer in order, so a turn for a message at or
+	// before the last one answered is a redelivery and stores nothing.
+	Answers string
 }
 
 // Roles of message senders and connections.

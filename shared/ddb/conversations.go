@@ -57,9 +57,13 @@ type conversationItem struct {
 	Disposition    string        `dynamodbav:"disposition,omitempty"`
 	PatientEmail   string        `dynamodbav:"patientEmail,omitempty"`
 	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
-	CreatedAt      string        `dynamodbav:"createdAt"`
-	UpdatedAt      string        `dynamodbav:"updatedAt"`
-	ExpiresAt      int64         `dynamodbav:"expiresAt"`
+	// Answered is the patient message id the bot's last turn answered
+	// (turnKey), AnsweredBy its reply: a turn's idempotency.
+	Answered   string `dynamodbav:"answered,omitempty"`
+	AnsweredBy string `dynamodbav:"answeredBy,omitempty"`
+	CreatedAt  string `dynamodbav:"createdAt"`
+	UpdatedAt  string `dynamodbav:"updatedAt"`
+	ExpiresAt  int64  `dynamodbav:"expiresAt"`
 }
 
 type messageItem struct {
@@ -187,10 +191,11 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		if err != nil {
 			return chat.Message{}, false, err
 		}
-		if !ok || last.Closed {
-			// A first message needs its conversation to exist; after the
-			// close only the resend of an earlier message is answered.
-			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
+		// A first message needs its conversation to exist (a turn's update
+		// checks that itself); after the close only the resend of an
+		// earlier message is answered.
+		if last.Closed || (!ok && change == nil) {
+			if prev, found, err := s.stored(ctx, m, change); err != nil || found {
 				return prev, found, err
 			}
 			if last.Closed {
@@ -235,23 +240,26 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		if change != nil {
 			first = 1
 			if failed(0) {
-				// No longer with the bot (escalated, closed), or gone.
-				if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
-					return prev, found, err
-				}
-				c, err := s.Get(ctx, m.ConversationID)
+				// Answered already (a redelivery), no longer with the bot
+				// (escalated, closed), or gone.
+				it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(m.ConversationID), "conversation")
 				if err != nil {
 					return chat.Message{}, false, err
 				}
-				if c.State == chat.StateClosed {
-					return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+				if prev, found, err := s.answered(ctx, it, change); err != nil || found {
+					return prev, found, err
 				}
-				if c.State != chat.StateBot {
+				switch {
+				case it.State == string(chat.StateClosed):
+					return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+				case it.State != string(chat.StateBot):
 					return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
+				case it.Answered > turnKey(change):
+					return chat.Message{}, false, fault.Errorf(fault.Conflict, "the bot has answered a later message")
 				}
 			}
 		}
-		if m.ClientMessageID != "" && failed(first+1) {
+		if change == nil && m.ClientMessageID != "" && failed(first+1) {
 			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
 				return prev, found, err
 			}
@@ -264,8 +272,45 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
 }
 
+// turnKey is what a turn answers, as it sorts: the patient's message id,
+// or for the greeting one below every message id.
+func turnKey(c *chat.Change) string {
+	if c.Answers == "" {
+		return protocol.MessageIDFor(0)
+	}
+	return c.Answers
+}
+
+// stored finds what an append already stored: a bot turn's reply through
+// the conversation's last answered turn, a client message through its
+// dedupe item.
+func (s *Conversations) stored(ctx context.Context, m chat.Message, change *chat.Change) (chat.Message, bool, error) {
+	if change == nil {
+		return s.byClientID(ctx, m.ConversationID, m.ClientMessageID)
+	}
+	it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(m.ConversationID), "conversation")
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	return s.answered(ctx, it, change)
+}
+
+// answered returns the reply the conversation's last turn stored, when
+// that turn is this one.
+func (s *Conversations) answered(ctx context.Context, it conversationItem, change *chat.Change) (chat.Message, bool, error) {
+	if it.Answered != turnKey(change) || it.AnsweredBy == "" {
+		return chat.Message{}, false, nil
+	}
+	prev, err := s.Message(ctx, it.ConversationID, it.AnsweredBy)
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	return prev, true, nil
+}
+
 // appendItems are the writes of one append: the conversation's change (a
-// bot turn's), the message, the client id's item, and the closing marker
+// bot turn's, which also records what it answered: the turn's idempotency),
+// the message, a client message's dedupe item, and the closing marker
 // after the message when the turn closes the conversation.
 func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]types.TransactWriteItem, error) {
 	var items []types.TransactWriteItem
@@ -281,8 +326,13 @@ func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]type
 		} else if change.Close {
 			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateClosed)))
 		}
+		key := turnKey(change)
+		set = set.Set(expression.Name("answered"), expression.Value(key)).
+			Set(expression.Name("answeredBy"), expression.Value(m.ID))
 		update := must(expression.NewBuilder().WithUpdate(set).
-			WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateBot)))).Build())
+			WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateBot))).
+				And(expression.AttributeNotExists(expression.Name("answered")).
+					Or(expression.Name("answered").LessThan(expression.Value(key))))).Build())
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.convs, Key: convKey(m.ConversationID), UpdateExpression: update.Update(),
 			ConditionExpression: update.Condition(), ExpressionAttributeNames: update.Names(), ExpressionAttributeValues: update.Values(),
@@ -296,7 +346,7 @@ func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]type
 		return nil, fmt.Errorf("marshalling message: %w", err)
 	}
 	items = append(items, putIfAbsent(s.messages, msg))
-	if m.ClientMessageID != "" {
+	if change == nil && m.ClientMessageID != "" {
 		dd, err := attributevalue.MarshalMap(dedupeItem{ConversationID: m.ConversationID, SK: "c#" + m.ClientMessageID, MessageID: m.ID, ExpiresAt: m.ExpiresAt.Unix()})
 		if err != nil {
 			return nil, fmt.Errorf("marshalling dedupe item: %w", err)

@@ -3,6 +3,7 @@ package ddb_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -260,13 +261,66 @@ func TestConnectionsRateLimitAndFanOut(t *testing.T) {
 	}
 }
 
+// TestTurnsAnswerEachMessageOnce: the greeting and each patient message
+// get one reply; a redelivered turn gets its stored reply back, and a turn
+// for a message before the last one answered stores nothing.
+func TestTurnsAnswerEachMessageOnce(t *testing.T) {
+	convs, _ := stores()
+	ctx := context.Background()
+	c := newConversation(t, convs)
+	turn := func(answers, text string) (chat.Message, bool, error) {
+		return convs.AppendTurn(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "bot-" + answers, Role: chat.RoleBot, Text: text, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)},
+			chat.Change{BotState: "{}", Answers: answers})
+	}
+	patient := func(id string) chat.Message {
+		m, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	greeting, dup, err := turn("", "Hello")
+	if err != nil || dup || greeting.Seq != 1 {
+		t.Fatalf("greeting: %+v %v %v", greeting, dup, err)
+	}
+	if again, dup, err := turn("", "Hello"); err != nil || !dup || again.ID != greeting.ID {
+		t.Fatalf("greeting again: %+v %v %v", again, dup, err)
+	}
+	m1 := patient("u1")
+	r1, dup, err := turn(m1.ID, "Answer one")
+	if err != nil || dup {
+		t.Fatalf("answer one: %v %v", dup, err)
+	}
+	if again, dup, err := turn(m1.ID, "Answer one"); err != nil || !dup || again.ID != r1.ID || again.Text != "Answer one" {
+		t.Fatalf("answer one again: %+v %v %v", again, dup, err)
+	}
+	m2 := patient("u2")
+	if _, _, err := turn(m2.ID, "Answer two"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := turn(m1.ID, "Answer one, late"); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("a turn for an earlier message after a later one: %v", err)
+	}
+	msgs, err := convs.After(ctx, c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+	}
+	if strings.Join(texts, "|") != "Hello|u1|Answer one|u2|Answer two" {
+		t.Fatalf("conversation = %q", texts)
+	}
+}
+
 func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
 	convs, _ := stores()
 	ctx := context.Background()
 	c := newConversation(t, convs)
 	reply := chat.Message{ConversationID: c.ID, ClientMessageID: "bot-m000000000001", Role: chat.RoleBot, Text: "Call 911 now.", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	handoff := &chat.Handoff{Queue: "urgent", Priority: "urgent", Language: "en", Reason: "red_flag", RedFlags: []string{"chest_pain"}, Summary: "Red flags: chest_pain.", At: time.Now().UTC().Truncate(time.Second)}
-	first, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff})
+	first, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff, Answers: "m000000000001"})
 	if err != nil || dup {
 		t.Fatalf("first turn: %v dup=%v", err, dup)
 	}
@@ -279,14 +333,14 @@ func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
 		t.Fatalf("after the turn: %+v handoff %+v", got, got.Handoff)
 	}
 	// The same turn again (a redelivery) finds its reply and changes nothing.
-	again, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`})
+	again, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`, Answers: "m000000000001"})
 	if err != nil || !dup || again.ID != first.ID {
 		t.Fatalf("redelivered turn: %+v dup=%v err=%v", again, dup, err)
 	}
 	// Another turn once the conversation left the bot is refused.
 	other := reply
 	other.ClientMessageID = "bot-m000000000002"
-	if _, _, err := convs.AppendTurn(ctx, other, chat.Change{BotState: "{}"}); !fault.Is(err, fault.Conflict) {
+	if _, _, err := convs.AppendTurn(ctx, other, chat.Change{BotState: "{}", Answers: "m000000000002"}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("turn after escalation: %v", err)
 	}
 	if m, err := convs.Message(ctx, c.ID, first.ID); err != nil || m.Text != "Call 911 now." || m.Role != chat.RoleBot {
