@@ -8,11 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -22,36 +18,15 @@ import (
 
 type fakeTurns struct {
 	fail map[string]bool
-	mu   sync.Mutex
 	seen []bot.Request
-	// wait, when set, is called before a turn is taken.
-	wait func(r bot.Request) error
 }
 
 func (f *fakeTurns) Handle(_ context.Context, r bot.Request) (bot.Outcome, error) {
-	if f.wait != nil {
-		if err := f.wait(r); err != nil {
-			return bot.Outcome{}, err
-		}
-	}
-	f.mu.Lock()
 	f.seen = append(f.seen, r)
-	f.mu.Unlock()
 	if f.fail[r.MessageID] {
 		return bot.Outcome{}, errors.New("store unavailable")
 	}
 	return bot.Outcome{Replied: true, Handoff: &chat.Handoff{Queue: "urgent", Priority: "urgent", Reason: "red_flag", Summary: "Last message: secret words"}}, nil
-}
-
-// of lists the turns taken for a conversation, in order.
-func (f *fakeTurns) of(conversationID string) string {
-	var ids []string
-	for _, r := range f.seen {
-		if r.ConversationID == conversationID {
-			ids = append(ids, r.MessageID)
-		}
-	}
-	return strings.Join(ids, ",")
 }
 
 func load(t *testing.T, name string) events.SQSEvent {
@@ -74,59 +49,27 @@ func TestBatchSucceeds(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 || len(turns.seen) != 3 {
 		t.Fatalf("resp %+v err %v seen %v", resp, err, turns.seen)
 	}
-	if got := turns.of("c-example"); got != "m000000000002,m000000000004" {
-		t.Fatalf("c-example's turns in order %v", got)
+	if turns.seen[0].MessageID != "m000000000002" || turns.seen[1].MessageID != "m000000000004" {
+		t.Fatalf("order = %v", turns.seen)
 	}
 	if bytes.Contains(logs.Bytes(), []byte("secret words")) {
 		t.Fatalf("the handoff summary reached the logs: %s", logs)
 	}
 }
 
-// After a failure every later record of that conversation is reported
-// failed, so none of its turns overtakes an earlier one; the other
-// conversation of the batch goes on.
-func TestFailureStopsTheRestOfItsConversation(t *testing.T) {
+// After a failure every later record is reported failed, so no turn of a
+// conversation overtakes an earlier one.
+func TestFailureStopsTheRestOfTheBatch(t *testing.T) {
 	turns := &fakeTurns{fail: map[string]bool{"m000000000002": true}}
-	ev := load(t, "sqs-bot-turn-batch.json") // c-example m2, m4; c-other m1
+	ev := load(t, "sqs-bot-turn-batch.json")
 	resp, _ := NewHandler(turns, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))).Handle(context.Background(), ev)
-	var seen []string
-	for _, r := range turns.seen {
-		seen = append(seen, r.ConversationID+"/"+r.MessageID)
+	if len(turns.seen) != 1 || len(resp.BatchItemFailures) != 3 {
+		t.Fatalf("seen %v failures %v", turns.seen, resp.BatchItemFailures)
 	}
-	slices.Sort(seen)
-	if strings.Join(seen, ",") != "c-example/m000000000002,c-other/m000000000001" {
-		t.Fatalf("turns taken: %v", seen)
-	}
-	if len(resp.BatchItemFailures) != 2 || resp.BatchItemFailures[0].ItemIdentifier != ev.Records[0].MessageId ||
-		resp.BatchItemFailures[1].ItemIdentifier != ev.Records[1].MessageId {
-		t.Fatalf("failures %v, want c-example's two records", resp.BatchItemFailures)
-	}
-}
-
-// TestConversationsOfABatchRunSideBySide: the first turn of one
-// conversation waits for a turn of the other to start; taken one after the
-// other, it would wait in vain.
-func TestConversationsOfABatchRunSideBySide(t *testing.T) {
-	otherStarted := make(chan struct{})
-	turns := &fakeTurns{wait: func(r bot.Request) error {
-		switch r.ConversationID {
-		case "c-other":
-			close(otherStarted)
-		case "c-example":
-			select {
-			case <-otherStarted:
-			case <-time.After(10 * time.Second):
-				return errors.New("the other conversation's turn never started while this one waited")
-			}
+	for i, f := range resp.BatchItemFailures {
+		if f.ItemIdentifier != ev.Records[i].MessageId {
+			t.Fatalf("failure %d = %s", i, f.ItemIdentifier)
 		}
-		return nil
-	}}
-	resp, err := NewHandler(turns, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))).Handle(context.Background(), load(t, "sqs-bot-turn-batch.json"))
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("resp %+v err %v", resp, err)
-	}
-	if got := turns.of("c-example"); got != "m000000000002,m000000000004" {
-		t.Fatalf("c-example's turns in order %v", got)
 	}
 }
 
