@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -157,7 +159,7 @@ func (s *Conversations) Create(ctx context.Context, c chat.Conversation) error {
 	return nil
 }
 
-// Get reads a conversation (strongly consistent: the message path relies on lastSeq).
+// Get reads a conversation, strongly consistent: callers decide on its state.
 func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, error) {
 	it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(id), "conversation")
 	if err != nil {
@@ -166,14 +168,19 @@ func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, 
 	return it.domain(), nil
 }
 
+// lastSeq is the highest sequence number a message id can carry.
+const lastSeq = 999_999_999_999
+
 // maxAppendAttempts bounds the optimistic retries when writers race for
 // the next slot of one conversation.
 const maxAppendAttempts = 20
 
 // Append stores a message in the slot after the conversation's last one,
-// and, when it has a clientMessageId, the item that maps that id to it,
-// both only if absent, in one transaction: two writers never take the
-// same slot and a resend never stores a second copy.
+// and the item that maps its clientMessageId (required) to it, both only
+// if absent, in one transaction: two writers never take the same slot and
+// a resend never stores a second copy. Callers check the conversation's
+// state first (an ended conversation takes no message); the closing
+// marker settles a close that races the append.
 func (s *Conversations) Append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	return s.appendWith(ctx, m, nil)
 }
@@ -186,6 +193,10 @@ func (s *Conversations) AppendTurn(ctx context.Context, m chat.Message, c chat.C
 }
 
 func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *chat.Change) (chat.Message, bool, error) {
+	if change == nil && m.ClientMessageID == "" {
+		// Without it a resend could not be told from a new message.
+		return chat.Message{}, false, fmt.Errorf("appending to %s: a message needs a client message id", m.ConversationID)
+	}
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
 		last, ok, err := lastInSequence(ctx, s.api, s.messages, m.ConversationID)
 		if err != nil {
@@ -215,19 +226,12 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		if err != nil {
 			return chat.Message{}, false, err
 		}
-		var reasons []string
-		if len(items) == 1 {
-			put := items[0].Put
-			_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item,
-				ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames})
-			if isConditionFailed(err) {
-				reasons, err = []string{"ConditionalCheckFailed"}, nil
-			}
-		} else {
-			_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-			if reasons = cancelReasons(err); reasons != nil {
-				err = nil
-			}
+		// Always a transaction, even of one item: its idempotency token
+		// makes the SDK's retry of a write whose answer was lost harmless.
+		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		reasons := cancelReasons(err)
+		if reasons != nil {
+			err = nil
 		}
 		if err != nil {
 			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
@@ -235,11 +239,10 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		if reasons == nil {
 			return m, false, nil
 		}
-		failed := func(i int) bool { return i < len(reasons) && reasons[i] == "ConditionalCheckFailed" }
 		first := 0 // the message's index among the items
 		if change != nil {
 			first = 1
-			if failed(0) {
+			if failedAt(reasons, 0) {
 				// Answered already (a redelivery), no longer with the bot
 				// (escalated, closed), or gone.
 				it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(m.ConversationID), "conversation")
@@ -259,7 +262,7 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 				}
 			}
 		}
-		if change == nil && m.ClientMessageID != "" && failed(first+1) {
+		if change == nil && m.ClientMessageID != "" && failedAt(reasons, first+1) {
 			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
 				return prev, found, err
 			}
@@ -353,7 +356,7 @@ func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]type
 		}
 		items = append(items, putIfAbsent(s.messages, dd))
 	}
-	if change != nil && change.Close {
+	if change != nil && change.Close && change.Handoff == nil { // a handoff wins: the conversation goes on
 		items = append(items, closingMarker(s.messages, m.ConversationID, m.Seq+1, m.At, m.ExpiresAt))
 	}
 	return items, nil
@@ -429,12 +432,18 @@ func (s *Conversations) byClientID(ctx context.Context, conversationID, clientMe
 
 // After returns the messages after afterID, in order, reading every page.
 func (s *Conversations) After(ctx context.Context, conversationID, afterID string) ([]chat.Message, error) {
-	key := expression.Key("conversationId").Equal(expression.Value(conversationID))
-	if afterID == "" {
-		key = key.And(expression.Key("sk").BeginsWith("m"))
-	} else {
-		key = key.And(expression.Key("sk").GreaterThan(expression.Value(afterID)))
+	// Only the message slots: the table also holds dedupe items ("c#…")
+	// and agents' private notes ("n#…"), which sort after every message id.
+	from := protocol.MessageIDFor(0)
+	if afterID != "" {
+		seq, err := strconv.ParseInt(strings.TrimPrefix(afterID, "m"), 10, 64)
+		if !protocol.IsMessageID(afterID) || err != nil {
+			return nil, fault.Errorf(fault.BadRequest, "after is not a message id")
+		}
+		from = protocol.MessageIDFor(seq + 1)
 	}
+	key := expression.Key("conversationId").Equal(expression.Value(conversationID)).
+		And(expression.Key("sk").Between(expression.Value(from), expression.Value(protocol.MessageIDFor(lastSeq))))
 	expr := must(expression.NewBuilder().WithKeyCondition(key).
 		WithFilter(expression.AttributeNotExists(expression.Name("closed"))).Build())
 	in := &dynamodb.QueryInput{
@@ -484,7 +493,7 @@ func (s *Conversations) Close(ctx context.Context, id string, at time.Time) (cha
 		if reasons == nil {
 			return s.Get(ctx, id)
 		}
-		if reasons[0] == "ConditionalCheckFailed" {
+		if failedAt(reasons, 0) {
 			return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation has already ended")
 		}
 		// A message took the slot: end the sequence after it.

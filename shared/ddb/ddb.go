@@ -49,6 +49,12 @@ func cancelReasons(err error) []string {
 	return codes
 }
 
+// failedAt reports whether a cancelled transaction's item i failed its
+// condition.
+func failedAt(reasons []string, i int) bool {
+	return i < len(reasons) && reasons[i] == "ConditionalCheckFailed"
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(fmt.Sprintf("ddb: building expression: %v", err))

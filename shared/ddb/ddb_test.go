@@ -197,6 +197,43 @@ func TestCloseRacingAppendsEndsTheSequence(t *testing.T) {
 	})
 }
 
+// TestHistoryHoldsOnlyMessages: a resume, from the start or after a
+// message, returns the messages and never an agent's private note or a
+// dedupe item kept beside them.
+func TestHistoryHoldsOnlyMessages(t *testing.T) {
+	convs, _ := stores()
+	ctx := context.Background()
+	c := newConversation(t, convs)
+	var ids []string
+	for _, id := range []string{"u1", "u2", "u3"} {
+		m, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if err := convs.AddNote(ctx, chat.Note{ConversationID: c.ID, AgentID: "a1", AgentName: "Ana", Text: "private: called the patient back", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []string{"", ids[0], ids[2]} {
+		msgs, err := convs.After(ctx, c.ID, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		for _, m := range msgs {
+			texts = append(texts, m.Text)
+		}
+		want := map[string]string{"": "u1|u2|u3", ids[0]: "u2|u3", ids[2]: ""}[after]
+		if strings.Join(texts, "|") != want {
+			t.Fatalf("after %q: %q, want %q", after, texts, want)
+		}
+	}
+	if _, err := convs.After(ctx, c.ID, "n#x"); !fault.Is(err, fault.BadRequest) {
+		t.Fatalf("after a note's key: %v", err)
+	}
+}
+
 func TestResendReturnsTheStoredMessage(t *testing.T) {
 	convs, _ := stores()
 	c := newConversation(t, convs)

@@ -366,15 +366,20 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 			items = append(items, *marker)
 		}
 		_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if reasons := cancelReasons(err); len(reasons) != 3 || reasons[2] != "ConditionalCheckFailed" {
-			break
+		reasons := cancelReasons(err)
+		if reasons == nil || failedAt(reasons, 0) || failedAt(reasons, 1) {
+			break // done, or not the caller's to close (decided below)
 		}
-		// A message took the marker's slot: end the sequence after it.
+		// A message took the marker's slot, or another transaction was on
+		// one of the items: read again and retry.
 		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
 	c, gerr := convs.Get(ctx, conversationID)
 	if gerr != nil {
 		return chat.Conversation{}, gerr
+	}
+	if reasons := cancelReasons(err); reasons != nil && !failedAt(reasons, 0) && !failedAt(reasons, 1) {
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "too many concurrent changes; try again")
 	}
 	if cancelReasons(err) != nil {
 		if c.State == chat.StateClosed && c.AgentID == agentID && c.Disposition != "" {

@@ -86,8 +86,10 @@ func image(img map[string]events.DynamoDBAttributeValue) (*scheduling.Appointmen
 	return &a, nil
 }
 
-// Appender stores a conversation message once per client message id.
+// Appender reads a conversation and stores its messages once per client
+// message id.
 type Appender interface {
+	Get(ctx context.Context, id string) (chat.Conversation, error)
 	Append(ctx context.Context, m chat.Message) (chat.Message, bool, error)
 }
 
@@ -106,6 +108,13 @@ type ChatPoster struct {
 // Post stores the notice in the conversation and pushes it to the
 // patient's open connections; an ended conversation gets none.
 func (p ChatPoster) Post(ctx context.Context, conversationID, clientMessageID, text string) error {
+	c, err := p.Messages.Get(ctx, conversationID)
+	if fault.Is(err, fault.NotFound) || (err == nil && c.State == chat.StateClosed) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the conversation: %w", err)
+	}
 	now := time.Now()
 	m, _, err := p.Messages.Append(ctx, chat.Message{ConversationID: conversationID, ClientMessageID: clientMessageID, Role: chat.RoleSystem,
 		SenderName: "Appointments", Text: text, At: now, ExpiresAt: now.Add(p.Retention)})

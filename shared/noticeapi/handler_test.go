@@ -7,9 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -78,5 +81,50 @@ func TestTheScheduleSweepsReminders(t *testing.T) {
 	run(t, svc, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events", Detail: json.RawMessage(`{}`)})
 	if svc.sweeps != 1 || len(svc.changes) != 0 {
 		t.Fatalf("sweeps %d, changes %v", svc.sweeps, svc.changes)
+	}
+}
+
+type convStore struct {
+	convs  map[string]chat.Conversation
+	stored []chat.Message
+}
+
+func (s *convStore) Get(_ context.Context, id string) (chat.Conversation, error) {
+	c, ok := s.convs[id]
+	if !ok {
+		return c, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	return c, nil
+}
+
+func (s *convStore) Append(_ context.Context, m chat.Message) (chat.Message, bool, error) {
+	m.ID = "m000000000009"
+	s.stored = append(s.stored, m)
+	return m, false, nil
+}
+
+type pushes struct{ to []string }
+
+func (p *pushes) Broadcast(_ context.Context, conversationID, _ string, _ any) error {
+	p.to = append(p.to, conversationID)
+	return nil
+}
+
+// TestChatNoticesOnlyInOpenConversations: a notice is stored and pushed in
+// a conversation that goes on; an ended one, or one whose record has
+// expired, gets none.
+func TestChatNoticesOnlyInOpenConversations(t *testing.T) {
+	store := &convStore{convs: map[string]chat.Conversation{
+		"open": {ID: "open", State: chat.StateAssigned}, "ended": {ID: "ended", State: chat.StateClosed},
+	}}
+	out := &pushes{}
+	p := ChatPoster{Messages: store, Patients: out, Retention: time.Hour}
+	for _, id := range []string{"open", "ended", "expired"} {
+		if err := p.Post(context.Background(), id, "n-"+id, "Your appointment is confirmed."); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	if len(store.stored) != 1 || store.stored[0].ConversationID != "open" || len(out.to) != 1 || out.to[0] != "open" {
+		t.Fatalf("stored %+v, pushed to %v: want the open conversation only", store.stored, out.to)
 	}
 }
