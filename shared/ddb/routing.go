@@ -374,22 +374,21 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 		// one of the items: read again and retry.
 		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
 	}
-	c, gerr := convs.Get(ctx, conversationID)
-	if gerr != nil {
-		return chat.Conversation{}, gerr
-	}
-	if reasons := cancelReasons(err); reasons != nil && !failedAt(reasons, 0) && !failedAt(reasons, 1) {
+	reasons := cancelReasons(err)
+	switch {
+	case err != nil && reasons == nil:
+		return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
+	case reasons != nil && !failedAt(reasons, 0) && !failedAt(reasons, 1):
 		return chat.Conversation{}, fault.Errorf(fault.Conflict, "too many concurrent changes; try again")
 	}
-	if cancelReasons(err) != nil {
-		if c.State == chat.StateClosed && c.AgentID == agentID && c.Disposition != "" {
-			return c, nil
-		}
+	c, err := convs.Get(ctx, conversationID)
+	if err != nil {
+		return chat.Conversation{}, err
+	}
+	if reasons != nil && (c.State != chat.StateClosed || c.AgentID != agentID || c.Disposition == "") {
 		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not yours to close")
 	}
-	if err != nil {
-		return chat.Conversation{}, fmt.Errorf("closing conversation: %w", err)
-	}
+	// Closed now, or already by this agent (a retry of ours).
 	return c, nil
 }
 
