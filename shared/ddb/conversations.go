@@ -230,41 +230,33 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		// makes the SDK's retry of a write whose answer was lost harmless.
 		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		reasons := cancelReasons(err)
-		if reasons != nil {
-			err = nil
-		}
-		if err != nil {
-			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
-		}
-		if reasons == nil {
+		switch {
+		case err == nil:
 			return m, false, nil
-		}
-		first := 0 // the message's index among the items
-		if change != nil {
-			first = 1
-			if failedAt(reasons, 0) {
-				// Answered already (a redelivery), no longer with the bot
-				// (escalated, closed), or gone.
-				it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(m.ConversationID), "conversation")
-				if err != nil {
-					return chat.Message{}, false, err
-				}
-				if prev, found, err := s.answered(ctx, it, change); err != nil || found {
-					return prev, found, err
-				}
-				switch {
-				case it.State == string(chat.StateClosed):
-					return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
-				case it.State != string(chat.StateBot):
-					return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
-				case it.Answered > turnKey(change):
-					return chat.Message{}, false, fault.Errorf(fault.Conflict, "the bot has answered a later message")
-				}
-			}
-		}
-		if change == nil && m.ClientMessageID != "" && failedAt(reasons, first+1) {
+		case reasons == nil:
+			return chat.Message{}, false, fmt.Errorf("appending message: %w", err)
+		case change == nil && failedAt(reasons, 1):
+			// The client id is taken: a resend.
 			if prev, found, err := s.byClientID(ctx, m.ConversationID, m.ClientMessageID); err != nil || found {
 				return prev, found, err
+			}
+		case change != nil && failedAt(reasons, 0):
+			// Answered already (a redelivery), no longer with the bot
+			// (escalated, closed), or gone.
+			it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(m.ConversationID), "conversation")
+			if err != nil {
+				return chat.Message{}, false, err
+			}
+			if prev, found, err := s.answered(ctx, it, change); err != nil || found {
+				return prev, found, err
+			}
+			switch {
+			case it.State == string(chat.StateClosed):
+				return chat.Message{}, false, fault.Errorf(fault.Conflict, "this conversation has ended")
+			case it.State != string(chat.StateBot):
+				return chat.Message{}, false, fault.Errorf(fault.Conflict, "the conversation is no longer with the bot")
+			case it.Answered > turnKey(change):
+				return chat.Message{}, false, fault.Errorf(fault.Conflict, "the bot has answered a later message")
 			}
 		}
 		// Another writer took the slot (or the transaction met another):
