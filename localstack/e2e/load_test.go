@@ -32,6 +32,9 @@ func TestSmallLoadLosesNothing(t *testing.T) {
 		t.Fatalf("completed %d of 12, %d errors (%v), %d lost, %d duplicated, %d echoes to senders that asked for none",
 			rep.Completed, rep.Errors, rep.ErrorSamples, rep.Lost, rep.Duplicated, rep.Echoes)
 	}
+	if rep.Frames["patient session"] != 12 || rep.Frames["patient ack"] == 0 || rep.Frames["patient message"] == 0 {
+		t.Errorf("frames received by type: %v", rep.Frames)
+	}
 	for _, ph := range []string{loadgen.PhaseAck, loadgen.PhaseBot} {
 		if len(rep.Phases[ph]) == 0 {
 			t.Errorf("phase %q measured nothing", ph)

@@ -66,9 +66,11 @@ type Report struct {
 	Lost         int // acked messages the other side never received
 	Duplicated   int // messages a side received that were never sent to it (a second copy under another id)
 	Echoes       int // a sender's own messages pushed back to it (every send says "echo": false)
-	Repeated     int // frames received again with an id already seen (allowed; clients keep one)
-	Peak         int // the most patients connected at once
-	Phases       map[string][]time.Duration
+	// Frames counts the frames received, by side and type ("patient status").
+	Frames   map[string]int
+	Repeated int // frames received again with an id already seen (allowed; clients keep one)
+	Peak     int // the most patients connected at once
+	Phases   map[string][]time.Duration
 }
 
 // run is one load's shared state.
@@ -87,6 +89,7 @@ type run struct {
 	active  atomic.Int64
 	peak    atomic.Int64
 	echoes  atomic.Int64
+	frames  map[string]int // "side type" → frames received (under mu)
 	started atomic.Int64
 	// Deliveries: per conversation and message id, how many times each
 	// side received it, and which ids each side had acked.
@@ -134,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 60 * time.Second
 	}
-	r := &run{cfg: cfg, id: fmt.Sprint(time.Now().UnixNano() % 1e9), phases: map[string][]time.Duration{}, sentAt: map[string]time.Time{},
+	r := &run{cfg: cfg, id: fmt.Sprint(time.Now().UnixNano() % 1e9), phases: map[string][]time.Duration{}, frames: map[string]int{}, sentAt: map[string]time.Time{},
 		recvAt: map[string]time.Time{}, replies: map[string]string{}, got: map[string]int{}, acked: map[string]bool{}}
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
@@ -169,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopAgents()
 	agents.Wait()
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
-		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load())}
+		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load()), Frames: r.frames}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
 	for k := range r.acked {
 		if r.got[k] == 0 {
@@ -185,6 +188,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+func (r *run) countFrame(side, typ string) {
+	r.mu.Lock()
+	r.frames[side+" "+typ]++
+	r.mu.Unlock()
 }
 
 func (r *run) progress(done <-chan struct{}) {
@@ -215,7 +224,8 @@ type conn struct {
 	lastBot map[string]any
 }
 
-func dial(ctx context.Context, u string) (*conn, error) {
+// dial connects and reads frames into k.frames, counting each by type.
+func dial(ctx context.Context, u string, count func(typ string)) (*conn, error) {
 	c, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		return nil, err
@@ -231,6 +241,7 @@ func dial(ctx context.Context, u string) (*conn, error) {
 			}
 			var f map[string]any
 			if json.Unmarshal(b, &f) == nil {
+				count(fmt.Sprint(f["type"]))
 				k.frames <- f
 			}
 		}
@@ -279,7 +290,7 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	}
 	defer r.active.Add(-1)
 	t0 := time.Now()
-	k, err := dial(ctx, r.cfg.PatientURL)
+	k, err := dial(ctx, r.cfg.PatientURL, func(t string) { r.countFrame("patient", t) })
 	if err != nil {
 		r.fail("patient %d: connect: %v", i, err)
 		return
@@ -427,7 +438,7 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 		ready <- err
 		return
 	}
-	k, err := dial(ctx, r.cfg.AgentURL+"?token="+url.QueryEscape(token))
+	k, err := dial(ctx, r.cfg.AgentURL+"?token="+url.QueryEscape(token), func(t string) { r.countFrame("agent", t) })
 	if err != nil {
 		ready <- fmt.Errorf("agent %s: connect: %w", name, err)
 		return
@@ -538,6 +549,20 @@ func (rep Report) Print(w io.Writer) {
 		ds := rep.Phases[ph]
 		p50, p95, p99, mx := Percentiles(ds)
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", ph, len(ds), ms(p50), ms(p95), ms(p99), ms(mx))
+	}
+	if len(rep.Frames) > 0 {
+		keys := make([]string, 0, len(rep.Frames))
+		for k := range rep.Frames {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			return rep.Frames[keys[i]] > rep.Frames[keys[j]] || (rep.Frames[keys[i]] == rep.Frames[keys[j]] && keys[i] < keys[j])
+		})
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(rep.Frames[k])/float64(max(1, rep.Patients))))
+		}
+		fmt.Fprintf(w, "\nFrames received per patient, by side and type: %s\n", strings.Join(parts, ", "))
 	}
 	for _, e := range rep.ErrorSamples {
 		fmt.Fprintf(w, "error: %s\n", e)
