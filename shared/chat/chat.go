@@ -132,15 +132,17 @@ type Conversations interface {
 	// Append stores m with the conversation's next sequence number, unless a
 	// message with the same ClientMessageID is stored already: then it
 	// returns that one and duplicate=true. A closed conversation is a
-	// fault.Conflict.
+	// fault.Conflict; callers check the state first (see the ddb adapter).
 	Append(ctx context.Context, m Message) (stored Message, duplicate bool, err error)
 	// After returns the messages after the id afterID ("" for all), in order.
 	After(ctx context.Context, conversationID, afterID string) ([]Message, error)
 	// AppendTurn stores a bot reply like Append and applies the turn's
 	// change in the same write, only while the conversation is in bot
-	// state (fault.Conflict otherwise). A redelivered turn finds its reply
-	// by ClientMessageID and changes nothing.
+	// state (fault.Conflict otherwise). A redelivered turn (the same
+	// Change.Answers) finds its reply and changes nothing.
 	AppendTurn(ctx context.Context, m Message, c Change) (stored Message, duplicate bool, err error)
+	// Stored returns the message stored for a client message id, if any.
+	Stored(ctx context.Context, conversationID, clientMessageID string) (Message, bool, error)
 	// Message returns one stored message.
 	Message(ctx context.Context, conversationID, messageID string) (Message, error)
 	// Close moves an open conversation to closed; closing a closed one is a

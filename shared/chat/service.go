@@ -235,7 +235,16 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 		return err
 	}
 	if c.State == StateClosed {
-		return fault.Errorf(fault.Conflict, "this conversation has ended")
+		// A resend of a message stored before the end (its ack was lost)
+		// still gets its ack; anything new is refused.
+		m, ok, err := s.conversations.Stored(ctx, c.ID, f.ClientMessageID)
+		if err != nil {
+			return fmt.Errorf("looking up %s in %s: %w", f.ClientMessageID, c.ID, err)
+		}
+		if !ok {
+			return fault.Errorf(fault.Conflict, "this conversation has ended")
+		}
+		return s.pushTo(ctx, conn.ID, ackFrame(f.RequestID, m))
 	}
 	now := s.now()
 	m, dup, err := s.conversations.Append(ctx, Message{
@@ -253,7 +262,7 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 			return fmt.Errorf("asking the bot to answer %s: %w", m.ID, err)
 		}
 	}
-	if err := s.pushTo(ctx, conn.ID, protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: m.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}); err != nil {
+	if err := s.pushTo(ctx, conn.ID, ackFrame(f.RequestID, m)); err != nil {
 		return err
 	}
 	if dup {
@@ -348,6 +357,11 @@ func (s *Service) gone(ctx context.Context, connectionID string, err error) erro
 		return fmt.Errorf("pushing to connection: %w", err)
 	}
 	return nil
+}
+
+// ackFrame answers a send with the stored message's id.
+func ackFrame(requestID string, m Message) protocol.AckFrame {
+	return protocol.AckFrame{Type: protocol.TypeAck, RequestID: requestID, ClientMessageID: m.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}
 }
 
 // StatusFrame renders a conversation's state as the patient sees it.

@@ -54,10 +54,8 @@ func (m *memory) Get(_ context.Context, id string) (Conversation, error) {
 func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, prev := range m.msgs[msg.ConversationID] {
-		if prev.ClientMessageID == msg.ClientMessageID {
-			return prev, true, nil
-		}
+	if prev, ok := m.stored(msg.ConversationID, msg.ClientMessageID); ok {
+		return prev, true, nil
 	}
 	c := m.convs[msg.ConversationID]
 	if c.State == StateClosed {
@@ -67,6 +65,23 @@ func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
 	msg.Seq, msg.ID = seq, protocol.MessageIDFor(seq)
 	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
 	return msg, false, nil
+}
+
+func (m *memory) Stored(_ context.Context, conversationID, clientMessageID string) (Message, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, ok := m.stored(conversationID, clientMessageID)
+	return prev, ok, nil
+}
+
+// stored finds a client message; the caller holds mu.
+func (m *memory) stored(conversationID, clientMessageID string) (Message, bool) {
+	for _, prev := range m.msgs[conversationID] {
+		if prev.ClientMessageID == clientMessageID {
+			return prev, true
+		}
+	}
+	return Message{}, false
 }
 
 func (m *memory) AppendTurn(ctx context.Context, msg Message, c Change) (Message, bool, error) {
@@ -290,6 +305,35 @@ func TestSendWithoutEcho(t *testing.T) {
 	}
 	if msgs := f.m.frames("b", "message"); len(msgs) != 1 || msgs[0]["text"] != "hello" {
 		t.Fatalf("the other device got %v", msgs)
+	}
+}
+
+// TestResendAfterTheEndGetsItsAck: a message stored just before the
+// conversation ended, whose ack was lost, is acknowledged again on resend;
+// a new message is refused.
+func TestResendAfterTheEndGetsItsAck(t *testing.T) {
+	f := newFixture(t)
+	_, conv := f.startOn(t, "a", "Ana")
+	send := func(id string) error {
+		return f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"`+id+`","text":"hi"}`)
+	}
+	if err := send("u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, "a", `{"action":"end","conversationId":"`+conv+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("u1"); err != nil {
+		t.Fatalf("resend after the end: %v", err)
+	}
+	if acks := f.m.frames("a", "ack"); len(acks) != 2 || acks[1]["messageId"] != acks[0]["messageId"] {
+		t.Fatalf("acks = %v, want the same message acknowledged twice", acks)
+	}
+	if err := send("u2"); fault.CodeOf(err) != fault.Conflict {
+		t.Fatalf("a new message after the end: %v", err)
+	}
+	if n := len(f.m.msgs[conv]); n != 1 {
+		t.Fatalf("stored %d messages", n)
 	}
 }
 

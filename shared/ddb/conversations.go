@@ -392,6 +392,11 @@ func lastInSequence(ctx context.Context, api API, table, conversationID string) 
 	return it, true, nil
 }
 
+// Stored returns the message stored for a client message id, if any.
+func (s *Conversations) Stored(ctx context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
+	return s.byClientID(ctx, conversationID, clientMessageID)
+}
+
 // byClientID returns the message stored for a client message id, if any.
 func (s *Conversations) byClientID(ctx context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
 	if clientMessageID == "" {
