@@ -61,7 +61,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			attrs = append(attrs, "skipped", out.Skipped)
 		}
 		if hd := out.Handoff; hd != nil {
-			attrs = append(attrs, "handoff_queue", hd.Queue, "handoff_priority", hd.Priority, "handoff_reason", hd.Reason, "red_flags", hd.RedFlags)
+			// Which red flags, and why, are health information: they stay in
+			// the conversation's record; the log keeps how urgent it was.
+			attrs = append(attrs, "handoff", true, "handoff_priority", hd.Priority, "red_flag_count", len(hd.RedFlags))
 		}
 		log.InfoContext(ctx, "bot turn", attrs...)
 	}

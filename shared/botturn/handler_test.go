@@ -26,7 +26,7 @@ func (f *fakeTurns) Handle(_ context.Context, r bot.Request) (bot.Outcome, error
 	if f.fail[r.MessageID] {
 		return bot.Outcome{}, errors.New("store unavailable")
 	}
-	return bot.Outcome{Replied: true, Handoff: &chat.Handoff{Queue: "urgent", Priority: "urgent", Reason: "red_flag", Summary: "Last message: secret words"}}, nil
+	return bot.Outcome{Replied: true, Handoff: &chat.Handoff{Queue: "crisis", Priority: "urgent", Reason: "red_flag", RedFlags: []string{"suicide_crisis"}, Summary: "Last message: secret words"}}, nil
 }
 
 func load(t *testing.T, name string) events.SQSEvent {
@@ -52,8 +52,13 @@ func TestBatchSucceeds(t *testing.T) {
 	if turns.seen[0].MessageID != "m000000000002" || turns.seen[1].MessageID != "m000000000004" {
 		t.Fatalf("order = %v", turns.seen)
 	}
-	if bytes.Contains(logs.Bytes(), []byte("secret words")) {
-		t.Fatalf("the handoff summary reached the logs: %s", logs)
+	for _, phi := range []string{"secret words", "suicide_crisis", "red_flag\"", "crisis\""} {
+		if bytes.Contains(logs.Bytes(), []byte(phi)) {
+			t.Fatalf("%s reached the logs: %s", phi, logs)
+		}
+	}
+	if !bytes.Contains(logs.Bytes(), []byte(`"red_flag_count":1`)) {
+		t.Fatalf("the handoff's urgency is not logged: %s", logs)
 	}
 }
 
