@@ -37,6 +37,7 @@ func main() {
 	convTable, msgTable, schedTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("SCHEDULING_TABLE")
 	retention := time.Duration(env.Int("APPOINTMENT_RETENTION_DAYS", 2190)) * 24 * time.Hour
 	telehealth, patientEndpoint, patientConnTable, secretID := env.Required("TELEHEALTH_URL"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("CONNECTIONS_TABLE"), env.Required("SESSION_SECRET_ARN")
+	auditTable, auditRetention := env.Required("AUDIT_TABLE"), time.Duration(env.Int("AUDIT_RETENTION_DAYS", 2190))*24*time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
 	dir, err := scheduling.LoadDirectory()
@@ -54,7 +55,7 @@ func main() {
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil).
 		WithConversations(ddb.NewRouting(db, convTable, msgTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
-		WithScheduling(sched)
+		WithScheduling(sched).WithAudit(ddb.NewAudit(db, auditTable, auditRetention))
 	agents := agentapi.NewHandler(svc, pusher, log)
 	patients := linkapi.NewHandler(links, sched, ddb.NewConnections(db, patientConnTable, limit), push.New(patientMgmt), log)
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {

@@ -84,8 +84,12 @@ func TestAgentBooksReschedulesAndCancelsForThePatient(t *testing.T) {
 	if f := console.Request(map[string]any{"action": "cancel", "appointmentId": id}); f["type"] != "cancelled" || f["appointmentId"] != id {
 		t.Fatalf("cancel answered %v", f)
 	}
+	reads := auditEntries(t, conv, "")
 	if f := console.Request(map[string]any{"action": "appointments", "conversationId": conv}); f["type"] != "appointments" || len(f["appointments"].([]any)) != 0 {
 		t.Fatalf("appointments after cancelling: %v", f)
+	}
+	if n := auditEntries(t, conv, ""); n != reads+1 {
+		t.Fatalf("the read of the patient's appointments was not audited: %d entries, then %d", reads, n)
 	}
 }
 

@@ -297,23 +297,32 @@ func conversationMessages(t *testing.T, conv string) []string {
 // one reader, when readerID is set).
 func auditEntries(t *testing.T, conv, readerID string) int {
 	t.Helper()
+	return auditWhere(t, func(e auditEntry) bool { return e.ConversationID == conv && (readerID == "" || e.ReaderID == readerID) })
+}
+
+type auditEntry struct {
+	ConversationID string `dynamodbav:"conversationId"`
+	ReaderID       string `dynamodbav:"readerId"`
+	PatientID      string `dynamodbav:"patientId"`
+	Why            string `dynamodbav:"why"`
+	At             string `dynamodbav:"at"`
+}
+
+// auditWhere counts the audit trail's entries that match, each checked to
+// say who, what, when and why.
+func auditWhere(t *testing.T, match func(auditEntry) bool) int {
+	t.Helper()
 	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables["AuditTable"]), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, it := range out.Items {
-		var e struct {
-			ConversationID string `dynamodbav:"conversationId"`
-			ReaderID       string `dynamodbav:"readerId"`
-			PatientID      string `dynamodbav:"patientId"`
-			Why            string `dynamodbav:"why"`
-			At             string `dynamodbav:"at"`
-		}
+		var e auditEntry
 		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
 			t.Fatal(err)
 		}
-		if e.ConversationID != conv || (readerID != "" && e.ReaderID != readerID) {
+		if !match(e) {
 			continue
 		}
 		if e.PatientID == "" || e.Why == "" || e.At == "" {

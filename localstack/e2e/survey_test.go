@@ -193,6 +193,9 @@ func TestCompletedVisitGetsASurveyWithNPS(t *testing.T) {
 	if visit["type"] != "visit" || visit["appointment"].(map[string]any)["state"] != "completed" {
 		t.Fatalf("visit answered %v", visit)
 	}
+	if n := auditWhere(t, func(e auditEntry) bool { return e.PatientID == a.PatientID }); n != 1 {
+		t.Fatalf("%d audit entries for the supervisor's read of the visit, want 1", n)
+	}
 	m := mailTo(t, email, "How did we do?")
 	link := strings.Fields(m.BodyText[strings.Index(m.BodyText, env.Outputs.Web+"survey.html?t="):])[0]
 	b := browser(t)

@@ -71,6 +71,14 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 		if err != nil {
 			return err
 		}
+		role := string(RoleSupervisor)
+		if !me.Has(RoleSupervisor) {
+			role = string(RoleAdmin)
+		}
+		if err := s.recordRead(ctx, c, AuditEntry{PatientID: a.PatientID, ConversationID: a.ConversationID, ReaderRole: role,
+			What: "appointment " + a.ID, Why: "recording the visit as " + f.Outcome}); err != nil {
+			return err
+		}
 		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.VisitFrame{Type: "visit", RequestID: f.RequestID, Appointment: s.appointmentView(a, a.Locale)}))
 	case protocol.ActionReschedule, protocol.ActionCancel:
 		conv, err := s.holderOfPatient(ctx, c, f.AppointmentID)
@@ -91,6 +99,10 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 	default: // appointments
 		conv, err := s.held(ctx, c, f.ConversationID)
 		if err != nil {
+			return err
+		}
+		if err := s.recordRead(ctx, c, AuditEntry{PatientID: conv.PatientID, ConversationID: conv.ID, ReaderRole: string(RoleAgent),
+			What: "upcoming appointments", Why: "handling the conversation"}); err != nil {
 			return err
 		}
 		views, err := s.upcoming(ctx, conv)

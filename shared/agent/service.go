@@ -356,6 +356,19 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 	}
 }
 
+// recordRead writes a person's read of a patient's record to the audit
+// trail, before it is shown; a read that cannot be recorded is refused.
+func (s *Service) recordRead(ctx context.Context, c Connection, e AuditEntry) error {
+	if s.audit == nil {
+		return fmt.Errorf("agent service: no audit trail configured")
+	}
+	e.ReaderID, e.At = c.AgentID, s.now()
+	if err := s.audit.Record(ctx, e); err != nil {
+		return fmt.Errorf("recording the read: %w", err)
+	}
+	return nil
+}
+
 // maxContextBytes bounds a context frame's transcript.
 const maxContextBytes = 96 * 1024
 
@@ -367,7 +380,8 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	me := Identity{Roles: c.Roles}
 	role, why := string(RoleAgent), f.Reason
 	switch {
-	case conv.AgentID == c.AgentID && (conv.State == chat.StateAssigned || conv.State == chat.StateClosed):
+	case conv.AgentID == c.AgentID && conv.Disposition == "" && (conv.State == chat.StateAssigned || conv.State == chat.StateClosed):
+		// Held: assigned, or ended by the patient and not yet wrapped up.
 		if why == "" {
 			why = "handling the conversation"
 		}
@@ -379,12 +393,9 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	default:
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
-	if s.audit == nil {
-		return fmt.Errorf("agent service: no audit trail configured")
-	}
-	if err := s.audit.Record(ctx, AuditEntry{PatientID: conv.PatientID, ConversationID: conv.ID, ReaderID: c.AgentID, ReaderRole: role,
-		What: "patient context (profile, transcript, triage, notes)", Why: why, At: s.now()}); err != nil {
-		return fmt.Errorf("recording the read: %w", err)
+	if err := s.recordRead(ctx, c, AuditEntry{PatientID: conv.PatientID, ConversationID: conv.ID, ReaderRole: role,
+		What: "patient context (profile, transcript, triage, notes)", Why: why}); err != nil {
+		return err
 	}
 	msgs, err := s.convs.After(ctx, conv.ID, "")
 	if err != nil {

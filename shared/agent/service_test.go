@@ -367,6 +367,21 @@ func TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited(t *testin
 	if err := read("ca", ""); err == nil || len(f.push.frames) != 2 {
 		t.Fatalf("a read the trail could not record was shown: %v", err)
 	}
+	audit.fail = false
+	// Once wrapped up, the conversation is no longer the agent's to read
+	// (a supervisor with a reason still may).
+	wrapped := convs["c1"]
+	wrapped.State, wrapped.Disposition = chat.StateClosed, "resolved"
+	convs["c1"] = wrapped
+	if err := read("ca", ""); fault.CodeOf(err) != fault.Forbidden {
+		t.Errorf("the agent after wrap-up: %v, want forbidden", err)
+	}
+	// Ended by the patient, not yet wrapped up: still the agent's.
+	wrapped.Disposition = ""
+	convs["c1"] = wrapped
+	if err := read("ca", ""); err != nil {
+		t.Errorf("the agent before wrap-up: %v", err)
+	}
 }
 
 type memQueues map[string][]routing.Waiting
