@@ -80,6 +80,10 @@ type Connection struct {
 	ExpiresAt time.Time
 }
 
+// SignedIn reports whether the console's sign-in is still valid at now:
+// an expired one gets no action answered and no frame pushed.
+func (c Connection) SignedIn(now time.Time) bool { return now.Before(c.TokenExpiresAt) }
+
 // Verifier checks an identity-provider token: signature against the pool's
 // keys, issuer, audience (the console's client), expiry. It returns a
 // fault.Unauthorized error for any token it does not accept.

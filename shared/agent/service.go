@@ -138,7 +138,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	if err != nil {
 		return err
 	}
-	if !now.Before(c.TokenExpiresAt) {
+	if !c.SignedIn(now) {
 		return fault.Errorf(fault.Unauthorized, "the sign-in has expired; reconnect with a fresh token")
 	}
 	switch f.Action {
@@ -245,8 +245,9 @@ func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame 
 		return err
 	}
 	b := protocol.Encode(frame)
+	now := s.now()
 	for _, c := range conns {
-		if c.ID == except {
+		if c.ID == except || !c.SignedIn(now) {
 			continue
 		}
 		if err := s.push.Push(ctx, c.ID, b); err != nil {

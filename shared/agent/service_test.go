@@ -478,3 +478,22 @@ func TestSendWithoutEchoSkipsOnlyTheSendingConsole(t *testing.T) {
 		t.Errorf("the patient got %d broadcasts, want 2", len(patients.to))
 	}
 }
+
+// TestFramesSkipConsolesWhoseSignInExpired: an expired console is
+// answered nothing, and pushed nothing either (offers carry a summary,
+// messages carry patients' words).
+func TestFramesSkipConsolesWhoseSignInExpired(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	if _, err := f.svc.Connect(ctx, "ca", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	f.conns["old"] = Connection{ID: "old", AgentID: "a1", Roles: []Role{RoleAgent}, TokenExpiresAt: t0.Add(-time.Minute)}
+	f.push.frames = nil
+	if err := f.svc.ToAgent(ctx, "a1", map[string]string{"type": "offer"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.push.frames) != 1 || f.push.frames[0].to != "ca" {
+		t.Fatalf("pushed %v, want the signed-in console only", f.push.frames)
+	}
+}

@@ -290,16 +290,19 @@ type SupervisorConsoles struct {
 	Push Pusher
 }
 
-// Tell pushes the frame to each supervisor console.
+// Tell pushes the frame to each supervisor console still signed in.
 func (s SupervisorConsoles) Tell(ctx context.Context, frame any) error {
 	conns, err := s.Conns.WithRole(ctx, agent.RoleSupervisor)
 	if err != nil {
 		return err
 	}
 	b := protocol.Encode(frame)
+	now := time.Now()
 	var errs []error
 	for _, c := range conns {
-		errs = append(errs, s.Push.Push(ctx, c.ID, b))
+		if c.SignedIn(now) { // survey comments only to a valid sign-in
+			errs = append(errs, s.Push.Push(ctx, c.ID, b))
+		}
 	}
 	return errors.Join(errs...)
 }
