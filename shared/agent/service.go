@@ -308,7 +308,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 	}
 	switch f.Action {
 	case protocol.ActionSend:
-		m, dup, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: "agent." + f.ClientMessageID, Role: chat.RoleAgent,
+		m, dup, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.AgentClientID(f.ClientMessageID), Role: chat.RoleAgent,
 			SenderName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
 		if err != nil {
 			return fmt.Errorf("storing the agent's message: %w", err)

@@ -67,6 +67,17 @@ type Change struct {
 	Answers string
 }
 
+// Client message ids of a conversation share one space, so the ones the
+// server makes for agents and notices carry a '#', which a patient's id
+// (protocol: letters, digits and ._:-) never does: a patient cannot take
+// an agent's id and make the agent's message look like a resend.
+
+// AgentClientID is the stored client message id of an agent's message.
+func AgentClientID(id string) string { return "agent#" + id }
+
+// NoticeClientID is the stored client message id of a system notice.
+func NoticeClientID(id string) string { return "notice#" + id }
+
 // Roles of message senders and connections.
 const (
 	RolePatient = "patient"

@@ -116,7 +116,7 @@ func (p ChatPoster) Post(ctx context.Context, conversationID, clientMessageID, t
 		return fmt.Errorf("reading the conversation: %w", err)
 	}
 	now := time.Now()
-	m, _, err := p.Messages.Append(ctx, chat.Message{ConversationID: conversationID, ClientMessageID: clientMessageID, Role: chat.RoleSystem,
+	m, _, err := p.Messages.Append(ctx, chat.Message{ConversationID: conversationID, ClientMessageID: chat.NoticeClientID(clientMessageID), Role: chat.RoleSystem,
 		SenderName: "Appointments", Text: text, At: now, ExpiresAt: now.Add(p.Retention)})
 	if fault.Is(err, fault.Conflict) || fault.Is(err, fault.NotFound) {
 		return nil

@@ -34,6 +34,7 @@ func TestDecodePatient(t *testing.T) {
 		{"send 2001 runes", `{"action":"send","conversationId":"c","clientMessageId":"u","text":"` + strings.Repeat("é", 2001) + `"}`, fault.TooLarge, ClientFrame{}},
 		{"send blank", `{"action":"send","conversationId":"c","clientMessageId":"u","text":"  \n"}`, fault.BadRequest, ClientFrame{}},
 		{"send bad client id", `{"action":"send","conversationId":"c","clientMessageId":"a b","text":"x"}`, fault.BadRequest, ClientFrame{}},
+		{"send a server-made client id", `{"action":"send","conversationId":"c","clientMessageId":"agent#a1.1","text":"x"}`, fault.BadRequest, ClientFrame{}},
 		{"send text not string", `{"action":"send","conversationId":"c","clientMessageId":"u","text":{"a":1}}`, fault.BadRequest, ClientFrame{}},
 		{"typing", `{"action":"typing","conversationId":"c"}`, "", ClientFrame{Action: "typing", ConversationID: "c"}},
 		{"end without id", `{"action":"end"}`, fault.BadRequest, ClientFrame{}},
