@@ -5,10 +5,12 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
 )
 
 // API is the part of the SES client the sender uses.
@@ -33,6 +35,12 @@ func (s *SES) Send(ctx context.Context, to string, raw []byte) error {
 		Destination:      &types.Destination{ToAddresses: []string{to}},
 		Content:          &types.EmailContent{Raw: &types.RawMessage{Data: raw}},
 	})
+	var refused smithy.APIError
+	if errors.As(err, &refused) {
+		// SES's message can name the recipient (a patient's address): keep
+		// only its code, so logs of the error hold no address.
+		return fmt.Errorf("sending email: SES refused it (%s)", refused.ErrorCode())
+	}
 	if err != nil {
 		return fmt.Errorf("sending email: %w", err)
 	}
