@@ -168,8 +168,8 @@ func (s *Conversations) Get(ctx context.Context, id string) (chat.Conversation, 
 	return it.domain(), nil
 }
 
-// lastSeq is the highest sequence number a message id can carry.
-const lastSeq = 999_999_999_999
+// maxSeq is the highest sequence number a message id can carry.
+const maxSeq = 999_999_999_999
 
 // maxAppendAttempts bounds the optimistic retries when writers race for
 // the next slot of one conversation.
@@ -440,7 +440,7 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 		from = protocol.MessageIDFor(seq + 1)
 	}
 	key := expression.Key("conversationId").Equal(expression.Value(conversationID)).
-		And(expression.Key("sk").Between(expression.Value(from), expression.Value(protocol.MessageIDFor(lastSeq))))
+		And(expression.Key("sk").Between(expression.Value(from), expression.Value(protocol.MessageIDFor(maxSeq))))
 	expr := must(expression.NewBuilder().WithKeyCondition(key).
 		WithFilter(expression.AttributeNotExists(expression.Name("closed"))).Build())
 	in := &dynamodb.QueryInput{
