@@ -10,8 +10,10 @@ import (
 // Check returns the template's violations of the project's rules: one
 // function resource per folder in functionDirs (and the reverse), one role
 // per function, a DLQ for every queue, encrypted queues and tables, PITR
-// and TTL on tables (unless its Metadata psc.noTTL gives the reason), a consumer for every stream, and no IAM statement
-// granting "*" actions or "*" resources.
+// and TTL on tables (unless its Metadata psc.noTTL gives the reason), a consumer for every stream, alarms that
+// notify someone on every function's errors, every DLQ's depth and every
+// stream consumer's iterator age, and no IAM statement granting "*"
+// actions or "*" resources.
 func Check(t *Template, functionDirs []string) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -102,6 +104,40 @@ func Check(t *Template, functionDirs []string) []string {
 		}
 		if len(MapOf(p["StreamSpecification"])) > 0 && !consumed[id] {
 			add("table %s has a stream that no function consumes", id)
+		}
+	}
+
+	// Alarms: every function's errors, every DLQ's depth, every stream
+	// consumer's iterator age; each alarm notifies someone.
+	alarmed := map[string]bool{} // "<metric> <resource id>"
+	for _, id := range t.OfType("AWS::CloudWatch::Alarm") {
+		p := t.Resources[id].Properties
+		if len(ListOf(p["AlarmActions"])) == 0 {
+			add("alarm %s notifies no one (AlarmActions)", id)
+		}
+		for _, d := range ListOf(p["Dimensions"]) {
+			v := MapOf(MapOf(d)["Value"])
+			target := fmt.Sprint(v["Ref"])
+			if ga := ListOf(v["Fn::GetAtt"]); len(ga) == 2 {
+				target = fmt.Sprint(ga[0])
+			}
+			alarmed[fmt.Sprint(p["MetricName"])+" "+target] = true
+		}
+	}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		if !alarmed["Errors "+id] {
+			add("function %s has no alarm on its Errors", id)
+		}
+		for _, ev := range MapOf(t.Resources[id].Properties["Events"]) {
+			if MapOf(ev)["Type"] == "DynamoDB" && !alarmed["IteratorAge "+id] {
+				add("function %s consumes a stream but has no alarm on its IteratorAge", id)
+				break
+			}
+		}
+	}
+	for _, id := range SortedKeys(dlqs) {
+		if !alarmed["ApproximateNumberOfMessagesVisible "+id] {
+			add("dead-letter queue %s has no alarm on its depth (ApproximateNumberOfMessagesVisible)", id)
 		}
 	}
 

@@ -55,6 +55,9 @@ Resources:
         - PolicyDocument:
             Statement:
               - {Effect: Allow, Action: dynamodb:GetItem, Resource: !GetAtt T.Arn}
+  FnErrors:
+    Type: AWS::CloudWatch::Alarm
+    Properties: {MetricName: Errors, Dimensions: [{Name: FunctionName, Value: !Ref Fn}], AlarmActions: [!Ref Topic]}
   T:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -84,6 +87,12 @@ func TestCheckCatchesEachProblem(t *testing.T) {
 		{"stream without consumer", base + "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n", []string{"fn"}, "stream that no function consumes"},
 		{"queue without DLQ", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "no dead-letter queue"},
 		{"unencrypted queue", base + "  Q: {Type: AWS::SQS::Queue, Properties: {RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "queue Q is not encrypted"},
+		{"function without an errors alarm", strings.Replace(base, "Value: !Ref Fn}", "Value: !Ref Other}", 1), []string{"fn"}, "function Fn has no alarm on its Errors"},
+		{"alarm that notifies no one", strings.Replace(base, ", AlarmActions: [!Ref Topic]", "", 1), []string{"fn"}, "alarm FnErrors notifies no one"},
+		{"DLQ without a depth alarm", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key, RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n", []string{"fn"}, "dead-letter queue D has no alarm"},
+		{"DLQ with its depth alarm", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key, RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n" +
+			"  DDepth:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {MetricName: ApproximateNumberOfMessagesVisible, Dimensions: [{Name: QueueName, Value: !GetAtt D.QueueName}], AlarmActions: [!Ref Topic]}\n", []string{"fn"}, ""},
+		{"stream consumer without an iterator-age alarm", strings.Replace(base, "Properties: {CodeUri: ../bin/fn/, Role: !GetAtt FnRole.Arn}", "Properties: {CodeUri: ../bin/fn/, Role: !GetAtt FnRole.Arn, Events: {S: {Type: DynamoDB, Properties: {Stream: !GetAtt T.StreamArn}}}}", 1), []string{"fn"}, "has no alarm on its IteratorAge"},
 		{"shared role", base + "  Fn2:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: ../bin/fn2/, Role: !GetAtt FnRole.Arn}\n", []string{"fn", "fn2"}, "share a role"},
 	}
 	for _, tc := range cases {
