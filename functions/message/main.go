@@ -17,6 +17,8 @@ import (
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/startup"
+	"github.com/patientservicecenter/psc/shared/surveyapi"
+	"github.com/patientservicecenter/psc/shared/triage"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
 
@@ -41,7 +43,11 @@ func main() {
 	// The agent who holds a conversation hears its patient (only the
 	// agents' connections are read: ToAgent).
 	agents := agent.NewService(nil, nil, ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
+	rules, err := triage.Load()
+	startup.Must(log, "triage rules", err)
+	supervisors := surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)}
 	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), ddb.NewConnections(db, connTable, limit), pusher, tokens,
-		chat.Config{Retention: retention}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(agents)
+		chat.Config{Retention: retention}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(agents).
+		WithWatch(chat.TriageWatch{Engine: rules}, supervisors)
 	lambda.Start(wsapi.NewHandler(svc, pusher, log).Message)
 }

@@ -82,12 +82,12 @@ var (
 	requiredTexts = []string{"greeting", "consent", "consentYes", "declined", "askQuestion", "askSymptoms", "handoff", "agentOnly",
 		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo", "emergencyHandoff",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
-		"triageFollowUp", "closed", "unstaffed", "callbackAsk", "callbackDone",
+		"triageFollowUp", "triageNo", "nowNo", "closed", "unstaffed", "callbackAsk", "callbackDone",
 		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "bookedVideo", "slotTaken", "bookingFailed",
 		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
-	requiredReplies = []string{"consent", "menu", "helpful", "triage", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
+	requiredReplies = []string{"consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
-		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done"}
+		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done", "triageYes", "triageNo"}
 	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}
 )
 

@@ -31,6 +31,8 @@ const (
 	stageProvider    = "appointment:provider"
 	stageCallback    = "callback"
 	stageHandedOff   = "handed-off"
+	stageTriageAsk   = "triage:ask" // a complaint's emergency questions were asked
+	stageTriageNow   = "triage:now" // "is this happening now?" was asked
 	maxMisses        = 2
 	summaryTextLimit = 160
 )
@@ -54,7 +56,12 @@ type State struct {
 	Misses      int               `json:"misses,omitempty"`
 	Collected   map[string]string `json:"collected,omitempty"`
 	TriageLevel string            `json:"triageLevel,omitempty"`
-	LastArticle string            `json:"lastArticle,omitempty"`
+	// Pending are the red flags a yes to the triage question gives, and
+	// PendingLevel the level whose advice a no gives.
+	Pending          []string `json:"pending,omitempty"`
+	PendingLevel     string   `json:"pendingLevel,omitempty"`
+	PendingComplaint string   `json:"pendingComplaint,omitempty"`
+	LastArticle      string   `json:"lastArticle,omitempty"`
 	// Booking: the slots or appointments on offer, the slot chosen, the
 	// appointment being moved or cancelled, the patient's email.
 	Offered        []Choice `json:"offered,omitempty"`
@@ -158,6 +165,9 @@ type turn struct {
 	quick   []string
 	handed  *chat.Handoff
 	closing bool
+	// crisisLine offers the crisis line (988) on a line of its own at the
+	// end of the reply: the message denied a crisis.
+	crisisLine bool
 }
 
 func (t *turn) say(key string, vars ...string) {
@@ -198,6 +208,9 @@ func (e *Engine) Turn(st State, in Input) Output {
 	default:
 		t.message()
 	}
+	if t.crisisLine && t.handed == nil {
+		t.parts = append(t.parts, t.e.triage.CrisisLine(t.st.Locale))
+	}
 	out := Output{Text: strings.Join(t.parts, "\n\n"), QuickReplies: t.quick, State: t.st, Handoff: t.handed, Close: t.closing}
 	if out.Handoff != nil {
 		out.State.Stage, out.QuickReplies = stageHandedOff, nil
@@ -219,8 +232,10 @@ func (t *turn) start() {
 }
 
 func (t *turn) message() {
-	// Safety first, in every message at any point.
-	if t.redFlags() {
+	// Safety first, in every message at any point: red flags, then a
+	// complaint's emergency questions or "is this happening now?", then the
+	// answer to such a question.
+	if t.redFlags() || t.triageAnswer() {
 		return
 	}
 	switch t.st.Stage {
@@ -342,22 +357,84 @@ func (t *turn) requestPerson(queue, reason, textKey string) {
 	t.handoff(queue, "normal", reason)
 }
 
-// redFlags gives emergency guidance and an urgent handoff when the text
-// shows a red flag.
+// redFlags assesses the message. A red flag gets emergency guidance and an
+// urgent handoff; a complaint whose emergency cannot be ruled out gets its
+// emergency questions; a red flag mentioned only as a past event, family
+// history or question gets "is this happening now?". Each of these ends
+// the turn. A denied crisis ("I'm not suicidal") gets the crisis line on
+// a line of its own after the rest of the reply.
 func (t *turn) redFlags() bool {
 	r := t.e.triage.Assess(t.in.Text)
-	if r.Level != triage.LevelEmergency {
-		return false
+	switch {
+	case r.Level == triage.LevelEmergency:
+		t.emergency(r)
+		return true
+	case r.Ask != nil:
+		t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = stageTriageAsk, []string{r.Ask.Flag}, string(r.Level), r.Ask.ID
+		t.st.TriageLevel, t.st.Misses = string(r.Level), 0
+		t.parts = append(t.parts, t.e.triage.Question(*r.Ask, t.st.Locale))
+		t.replies("triageQuestion")
+		return true
+	case len(r.Check) > 0:
+		t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = stageTriageNow, flagIDs(r.Check), "", ""
+		t.st.Misses = 0
+		t.parts = append(t.parts, t.e.triage.NowQuestion(t.st.Locale))
+		t.replies("triageQuestion")
+		return true
+	case r.CrisisMention:
+		t.crisisLine = true
 	}
-	t.st.TriageLevel = string(r.Level)
+	return false
+}
+
+// emergency gives the guidance of the red flags first, then hands off
+// urgently.
+func (t *turn) emergency(r triage.Result) {
+	t.st.TriageLevel, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = string(r.Level), nil, "", ""
 	t.parts = append([]string{t.e.triage.Guidance(r, t.st.Locale)}, t.parts...)
 	t.say("emergencyHandoff")
-	var flags []string
-	for _, f := range r.RedFlags {
-		flags = append(flags, f.ID)
+	t.handoff(t.e.c.Queues["urgent"], "urgent", ReasonRedFlag, flagIDs(r.RedFlags)...)
+}
+
+// triageAnswer takes the answer to a triage question: a yes, or an answer
+// that names one of the complaint's emergency signs, gives the pending
+// red flags; a no the pending level's advice (or, after "is this
+// happening now?", the menu). Anything else leaves the question and is
+// answered as a message.
+func (t *turn) triageAnswer() bool {
+	if t.st.Stage != stageTriageAsk && t.st.Stage != stageTriageNow {
+		return false
 	}
-	t.handoff(t.e.c.Queues["urgent"], "urgent", ReasonRedFlag, flags...)
-	return true
+	stage, pending, level, complaint := t.st.Stage, t.st.Pending, triage.Level(t.st.PendingLevel), t.st.PendingComplaint
+	t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = stageOpen, nil, "", ""
+	switch {
+	case t.isOnly("triageYes") || t.is("triageYes") && !t.is("triageNo") || t.e.triage.Confirms(complaint, t.in.Text):
+		if r, ok := t.e.triage.Emergency(pending...); ok {
+			t.emergency(r)
+			return true
+		}
+	case t.isOnly("triageNo") || t.is("triageNo") && !t.is("triageYes"):
+		if stage == stageTriageNow || level == triage.LevelNone {
+			t.say("nowNo")
+			t.replies("menu")
+			return true
+		}
+		t.say("triageNo")
+		t.parts = append(t.parts, t.e.triage.Guidance(triage.Result{Level: level}, t.st.Locale))
+		t.say("triageFollowUp")
+		t.replies("triage")
+		return true
+	}
+	return false
+}
+
+// flagIDs returns the ids of red flags.
+func flagIDs(flags []triage.RedFlag) []string {
+	ids := make([]string, 0, len(flags))
+	for _, f := range flags {
+		ids = append(ids, f.ID)
+	}
+	return ids
 }
 
 // symptoms answers a non-emergency symptom with its triage level's advice.

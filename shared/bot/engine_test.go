@@ -414,3 +414,73 @@ func BenchmarkTurn(b *testing.B) {
 		}
 	}
 }
+
+func TestComplaintQuestionsThenAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		locale, complaint, answer string
+		urgent                    bool
+		want                      string
+	}{
+		{"en", "I hit my head on a cabinet", "yes", true, "Call 911 now"},
+		{"en", "I hit my head on a cabinet", "no", false, "talk with a nurse"},
+		{"en", "burned my hand on the stove", "Yes", true, "Call 911 now"},
+		{"es", "me quemé la mano con la estufa", "sí", true, "Llame al 911"},
+		{"es", "me quemé la mano con la estufa", "no", false, "enfermera"},
+		{"en", "I've been feeling hopeless lately", "yes", true, "988"},
+	} {
+		c := start(t, tc.locale, open)
+		c.say("yes")
+		out := c.say(tc.complaint)
+		if c.st.Stage != stageTriageAsk || !strings.Contains(out.Text, "911") && !strings.Contains(out.Text, "988") || len(out.QuickReplies) != 2 || out.Handoff != nil {
+			t.Fatalf("%q: %q %v %+v", tc.complaint, out.Text, out.QuickReplies, out.Handoff)
+		}
+		out = c.say(tc.answer)
+		if got := out.Handoff != nil && out.Handoff.Priority == "urgent"; got != tc.urgent || !strings.Contains(out.Text, tc.want) {
+			t.Fatalf("%q then %q: %q, handoff %+v", tc.complaint, tc.answer, out.Text, out.Handoff)
+		}
+		if tc.urgent && !strings.HasPrefix(out.Text, "Call 911") && !strings.HasPrefix(out.Text, "Llame al 911") && !strings.HasPrefix(out.Text, "Please call or text 988") {
+			t.Fatalf("%q then yes: the guidance is not first: %q", tc.complaint, out.Text)
+		}
+	}
+}
+
+func TestPastEventAsksIfItIsHappeningNow(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	out := c.say("my dad had a stroke two years ago, can I book him a follow up")
+	if c.st.Stage != stageTriageNow || !strings.HasPrefix(out.Text, "Is this happening now") || out.Handoff != nil {
+		t.Fatalf("past event: %q %+v", out.Text, out.Handoff)
+	}
+	if out = c.say("no"); out.Handoff != nil || !strings.Contains(out.Text, "How can I help") || c.st.Stage != stageOpen {
+		t.Fatalf("no: %q %+v", out.Text, out.Handoff)
+	}
+	c.say("I had a heart attack last year")
+	if out = c.say("yes"); out.Handoff == nil || out.Handoff.Priority != "urgent" || out.Handoff.RedFlags[0] != "chest_pain" {
+		t.Fatalf("yes: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+func TestAnythingElseLeavesTheTriageQuestion(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	c.say("I hit my head")
+	out := c.say("what are your opening hours?")
+	if out.Handoff != nil || c.st.Stage == stageTriageAsk || strings.Contains(out.Text, "didn't understand") {
+		t.Fatalf("a question after the triage question: %q %+v stage %s", out.Text, out.Handoff, c.st.Stage)
+	}
+	// A red flag in the answer escalates whatever the question was.
+	c.say("I hit my head")
+	if out = c.say("no but now he's throwing up and really sleepy"); out.Handoff == nil || out.Handoff.Priority != "urgent" {
+		t.Fatalf("a red flag in the answer: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+func TestDeniedCrisisGetsTheRequestAnsweredAnd988OnItsOwnLine(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	out := c.say("I'm not suicidal, I just need to know how to get a refill")
+	parts := strings.Split(out.Text, "\n\n")
+	if out.Handoff != nil || len(parts) < 2 || !strings.Contains(parts[len(parts)-1], "988") || strings.Contains(parts[0], "988") {
+		t.Fatalf("denied crisis: %q %+v", out.Text, out.Handoff)
+	}
+}

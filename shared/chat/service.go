@@ -11,6 +11,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/triage"
 )
 
 // Config holds the service's settings.
@@ -36,6 +37,8 @@ type Service struct {
 	sessions      Sessions
 	bot           BotTurns
 	agents        AgentFanout
+	watch         RedFlagWatch
+	supervisors   Supervisors
 	cfg           Config
 	now           func() time.Time
 	newID         func() string
@@ -71,6 +74,32 @@ func (s *Service) toAgent(ctx context.Context, c Conversation, frame any) error 
 		return nil
 	}
 	return s.agents.ToAgent(ctx, c.AgentID, frame)
+}
+
+// RedFlagWatch reads a patient's message once the bot has handed the
+// conversation on.
+type RedFlagWatch interface {
+	// Watch returns, for a red flag reported in text, the emergency
+	// guidance in locale and the red flags (ids and names); ok is false
+	// without one.
+	Watch(text, locale string) (guidance string, flags []Flag, ok bool)
+}
+
+// Flag is a red flag the watch found.
+type Flag struct{ ID, Name string }
+
+// Supervisors tells every signed-in supervisor a frame.
+type Supervisors interface {
+	Tell(ctx context.Context, frame any) error
+}
+
+// WithWatch keeps the red-flag watch over the whole conversation: a red
+// flag in a patient's message after the handoff (waiting or with an
+// agent) gets the patient the emergency guidance at once, and an urgent
+// alert to the agent who holds it and to every supervisor.
+func (s *Service) WithWatch(w RedFlagWatch, sup Supervisors) *Service {
+	s.watch, s.supervisors = w, sup
+	return s
 }
 
 // WithBot makes the service hand conversations in bot state to the bot.
@@ -266,14 +295,55 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 		return err
 	}
 	if dup {
-		return nil
+		// A resend watches again: the first attempt may have stored the
+		// message and failed before the alert (the guidance is stored once).
+		return s.redFlagWatch(ctx, c, m)
 	}
 	frame := MessageFrame(m)
 	except := ""
 	if f.NoEcho {
 		except = conn.ID // it has the ack and shows its own message
 	}
-	return errors.Join(s.Broadcast(ctx, c.ID, except, frame), s.toAgent(ctx, c, frame))
+	// The patient's message first, then the guidance for a red flag in it.
+	return errors.Join(s.Broadcast(ctx, c.ID, except, frame), s.toAgent(ctx, c, frame), s.redFlagWatch(ctx, c, m))
+}
+
+// watchClientID is the client message id of the guidance the watch gives
+// for a patient's message: server-made ('#'), one per message.
+func watchClientID(m Message) string { return "watch#" + m.ID }
+
+// redFlagWatch gives the emergency guidance and raises the alert when a
+// message sent after the handoff reports a red flag.
+func (s *Service) redFlagWatch(ctx context.Context, c Conversation, m Message) error {
+	if s.watch == nil || c.State == StateBot || c.State == StateClosed {
+		return nil
+	}
+	guidance, flags, ok := s.watch.Watch(m.Text, c.Locale)
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	g, _, err := s.conversations.Append(ctx, Message{
+		ConversationID: c.ID, ClientMessageID: watchClientID(m), Role: RoleSystem,
+		Text: guidance, At: now, ExpiresAt: now.Add(s.cfg.Retention),
+	})
+	if err != nil {
+		return fmt.Errorf("storing the emergency guidance in %s: %w", c.ID, err)
+	}
+	alert := protocol.AlertFrame{Type: protocol.TypeAlert, ConversationID: c.ID, Priority: "urgent",
+		State: string(c.State), At: now.UTC().Format(time.RFC3339)}
+	var names []string
+	for _, f := range flags {
+		alert.RedFlags = append(alert.RedFlags, f.ID)
+		names = append(names, f.Name)
+	}
+	alert.Summary = "Red flag reported after the handoff: " + strings.Join(names, "; ") + ". The patient was given the emergency guidance."
+	frame := MessageFrame(g)
+	errs := []error{s.Broadcast(ctx, c.ID, "", frame), s.toAgent(ctx, c, frame), s.toAgent(ctx, c, alert)}
+	if s.supervisors != nil {
+		errs = append(errs, s.supervisors.Tell(ctx, alert))
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
@@ -377,4 +447,17 @@ func MessageFrame(m Message) protocol.MessageFrame {
 
 func statusFrame(c Conversation, requestID string) protocol.StatusFrame {
 	return protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState()}
+}
+
+// TriageWatch is the RedFlagWatch of the triage rules.
+type TriageWatch struct{ Engine *triage.Engine }
+
+// Watch returns the guidance and red flags of a red flag reported in text.
+func (w TriageWatch) Watch(text, locale string) (string, []Flag, bool) {
+	guidance, flags, ok := w.Engine.Watch(text, locale)
+	out := make([]Flag, 0, len(flags))
+	for _, f := range flags {
+		out = append(out, Flag{ID: f.ID, Name: f.Name})
+	}
+	return guidance, out, ok
 }

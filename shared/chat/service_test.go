@@ -13,6 +13,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/session"
+	"github.com/patientservicecenter/psc/shared/triage"
 )
 
 // memory implements the stores in memory for the service's unit tests.
@@ -461,5 +462,116 @@ func TestBotIsAskedToGreetAndToAnswerInBotStateOnly(t *testing.T) {
 	}
 	if StateEscalated.PatientState() != "waiting" {
 		t.Fatal("patients must see escalated as waiting")
+	}
+}
+
+// recorder records the frames told to agents and to supervisors.
+type recorder struct {
+	mu     sync.Mutex
+	agents map[string][]map[string]any
+	sups   []map[string]any
+}
+
+func (r *recorder) record(frame any) map[string]any {
+	var f map[string]any
+	b, _ := json.Marshal(frame)
+	_ = json.Unmarshal(b, &f)
+	return f
+}
+
+func (r *recorder) ToAgent(_ context.Context, agentID string, frame any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.agents[agentID] = append(r.agents[agentID], r.record(frame))
+	return nil
+}
+
+func (r *recorder) Tell(_ context.Context, frame any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sups = append(r.sups, r.record(frame))
+	return nil
+}
+
+func framesOf(fs []map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, f := range fs {
+		if f["type"] == typ {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
+	rules, err := triage.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []State{StateEscalated, StateAssigned} {
+		f := newFixture(t)
+		rec := &recorder{agents: map[string][]map[string]any{}}
+		f.svc.WithAgents(rec).WithWatch(TriageWatch{Engine: rules}, rec)
+		_, id := f.startOn(t, "c1", "Ana")
+		c := f.m.convs[id]
+		c.State, c.AgentID = state, "agent-1"
+		f.m.convs[id] = c
+
+		send := `{"action":"send","conversationId":"` + id + `","clientMessageId":"m%d","text":%q}`
+		if err := f.do(t, "c1", fmt.Sprintf(send, 1, "ok thanks, also my chest feels like something heavy is sitting on it")); err != nil {
+			t.Fatal(err)
+		}
+		var guidance map[string]any
+		for _, m := range f.m.frames("c1", protocol.TypeMessage) {
+			if from, _ := m["from"].(map[string]any); from["role"] == RoleSystem {
+				guidance = m
+			}
+		}
+		if guidance == nil || !strings.Contains(guidance["text"].(string), "911") {
+			t.Fatalf("%s: the patient got no emergency guidance: %v", state, f.m.pushed["c1"])
+		}
+		alerts := framesOf(rec.sups, protocol.TypeAlert)
+		if len(alerts) != 1 || alerts[0]["conversationId"] != id || alerts[0]["priority"] != "urgent" ||
+			fmt.Sprint(alerts[0]["redFlags"]) != "[chest_pain]" || alerts[0]["state"] != string(state) {
+			t.Fatalf("%s: supervisors were told %v", state, rec.sups)
+		}
+		agentAlerts := framesOf(rec.agents["agent-1"], protocol.TypeAlert)
+		if want := map[State]int{StateEscalated: 0, StateAssigned: 1}[state]; len(agentAlerts) != want {
+			t.Fatalf("%s: the agent got %d alerts, want %d", state, len(agentAlerts), want)
+		}
+		// A resend stores the guidance once; a message without a red flag
+		// gives none.
+		if err := f.do(t, "c1", fmt.Sprintf(send, 1, "ok thanks, also my chest feels like something heavy is sitting on it")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.do(t, "c1", fmt.Sprintf(send, 2, "what time is it")); err != nil {
+			t.Fatal(err)
+		}
+		system := 0
+		for _, m := range f.m.msgs[id] {
+			if m.Role == RoleSystem {
+				system++
+			}
+		}
+		if system != 1 {
+			t.Fatalf("%s: %d guidance messages stored, want 1", state, system)
+		}
+	}
+}
+
+func TestNoWatchWhileTheBotHasTheConversation(t *testing.T) {
+	rules, err := triage.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	rec := &recorder{agents: map[string][]map[string]any{}}
+	f.svc.WithWatch(TriageWatch{Engine: rules}, rec)
+	_, id := f.startOn(t, "c1", "Ana")
+	if err := f.do(t, "c1", `{"action":"send","conversationId":"`+id+`","clientMessageId":"m1","text":"I can't breathe"}`); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.sups) != 0 || len(f.m.msgs[id]) != 1 {
+		t.Fatalf("the watch acted in bot state (the bot answers red flags): %v %v", rec.sups, f.m.msgs[id])
 	}
 }

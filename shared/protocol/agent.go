@@ -216,6 +216,19 @@ type OfferFrame struct {
 	ExpiresAt      string `json:"expiresAt"`
 }
 
+// AlertFrame tells the agent who holds a conversation, and every
+// supervisor, that its patient reported a red flag after the bot handed
+// the conversation on: the patient was given the emergency line.
+type AlertFrame struct {
+	Type           string   `json:"type"` // "alert"
+	ConversationID string   `json:"conversationId"`
+	Priority       string   `json:"priority"` // "urgent"
+	State          string   `json:"state"`    // the conversation's state: waiting or assigned
+	RedFlags       []string `json:"redFlags"` // ids of the red flags, e.g. "chest_pain"
+	Summary        string   `json:"summary"`  // the red flags' names, for people
+	At             string   `json:"at"`
+}
+
 // ContextFrame is the unified view of a conversation's patient for the
 // agent who holds it (or a supervisor): every one is an audited read.
 type ContextFrame struct {

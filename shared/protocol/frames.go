@@ -19,6 +19,7 @@ const (
 	TypeHistory = "history"
 	TypeTyping  = "typing"
 	TypeError   = "error"
+	TypeAlert   = "alert" // agent API: a red flag after the handoff
 )
 
 // TimeFormat is RFC 3339 in UTC with milliseconds.

@@ -1,6 +1,9 @@
 package triage
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // FuzzAssess checks that no text panics and every result keeps its promises.
 func FuzzAssess(f *testing.F) {
@@ -17,6 +20,42 @@ func FuzzAssess(f *testing.F) {
 	}
 	ids := ruleIDs(e)
 	f.Fuzz(func(t *testing.T, text string) { checkInvariants(t, e, ids, text) })
+}
+
+// FuzzRedFlagStays checks that a red flag stays one, with the same red
+// flags, whatever text follows it in a sentence of its own: small talk, a
+// request, a denial of something else.
+func FuzzRedFlagStays(f *testing.F) {
+	for _, s := range []string{"", "thanks", "also can I book an appointment", "no fever though", "gracias, y necesito una cita",
+		"I had a heart attack years ago", "not suicidal", "what are the signs of a stroke", "\xff", "no no no"} {
+		f.Add(s)
+	}
+	e, err := Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds := []string{
+		"my chest feels like something heavy is sitting on it", "my dad's face is drooping on one side",
+		"I can't breathe", "my son swallowed some of grandma's pills", "I want to end my life",
+		"mi bebé de 6 semanas tiene fiebre", "siento una presión en el pecho que se me va al brazo",
+		"I'm going to hurt my neighbor, I have a gun",
+	}
+	want := make([][]string, len(seeds))
+	for i, s := range seeds {
+		if want[i] = flagIDs(e.Assess(s).RedFlags); len(want[i]) == 0 {
+			f.Fatalf("seed %q is not a red flag", s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, suffix string) {
+		for i, s := range seeds {
+			got := flagIDs(e.Assess(s + "\n" + suffix).RedFlags)
+			for _, id := range want[i] {
+				if !slices.Contains(got, id) {
+					t.Fatalf("%q + %q: red flags %v, lost %s", s, suffix, got, id)
+				}
+			}
+		}
+	})
 }
 
 // BenchmarkAssess assesses a typical 20-word message.

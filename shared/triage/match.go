@@ -3,6 +3,7 @@ package triage
 import (
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/patientservicecenter/psc/shared/words"
 )
@@ -66,8 +67,31 @@ type lexicon struct {
 	fuzzy    [][]int // by length in letters: ids of the terms with typo tolerance
 	phrases  []phrase
 	phraseID map[string]int
+	roles    []role          // by phrase id
 	starts   [][]int         // by term id: ids of the phrases that start with it
 	distinct map[string]bool // real words that are never typos of a term
+	ranges   []numberRange   // terms that match any number in a range
+}
+
+// numberRange is a term written n<lo>to<hi> ("n10to54"): it matches any
+// number token (digits, or a number word such as "two" or "dos") from lo
+// to hi, so that a rule can say "a reading under 55" or "6 weeks old".
+type numberRange struct {
+	id, lo, hi int
+}
+
+// parseRange reads a term of the form n<lo>to<hi>.
+func parseRange(w string) (lo, hi int, ok bool) {
+	a, b, found := strings.Cut(strings.TrimPrefix(w, "n"), "to")
+	if !strings.HasPrefix(w, "n") || !found {
+		return 0, 0, false
+	}
+	lo, okLo := number(a)
+	hi, okHi := number(b)
+	if !okLo || !okHi || a == "" || b == "" || a[0] < '0' || a[0] > '9' || b[0] < '0' || b[0] > '9' || lo > hi {
+		return 0, 0, false
+	}
+	return lo, hi, true
 }
 
 // newLexicon returns an empty lexicon.
@@ -75,22 +99,25 @@ func newLexicon() *lexicon {
 	return &lexicon{termIDs: map[string]int{}, phraseID: map[string]int{}, distinct: map[string]bool{}}
 }
 
-// phrase returns the id of the phrase of normalised words, adding it.
-func (l *lexicon) phrase(words []string) int {
+// phrase returns the id of the phrase of normalised words, adding it and
+// giving it the role (a phrase may have several).
+func (l *lexicon) phrase(words []string, r role) (id int, ok bool) {
 	key := ""
 	p := make(phrase, len(words))
 	for i, w := range words {
 		p[i] = l.term(w)
 		key += w + " "
 	}
-	id, ok := l.phraseID[key]
-	if !ok {
-		id = len(l.phrases)
-		l.phraseID[key] = id
-		l.phrases = append(l.phrases, p)
-		l.starts[p[0]] = append(l.starts[p[0]], id)
+	if id, found := l.phraseID[key]; found {
+		l.roles[id] |= r
+		return id, true
 	}
-	return id
+	id = len(l.phrases)
+	l.phraseID[key] = id
+	l.phrases = append(l.phrases, p)
+	l.roles = append(l.roles, r)
+	l.starts[p[0]] = append(l.starts[p[0]], id)
+	return id, true
 }
 
 // term returns the id of a normalised word, adding it.
@@ -103,6 +130,10 @@ func (l *lexicon) term(w string) int {
 	l.termIDs[w] = id
 	l.terms = append(l.terms, t)
 	l.starts = append(l.starts, nil)
+	if lo, hi, ok := parseRange(w); ok {
+		l.ranges = append(l.ranges, numberRange{id: id, lo: lo, hi: hi})
+		return id
+	}
 	if t.maxDist > 0 {
 		for len(l.fuzzy) <= len(t.runes) {
 			l.fuzzy = append(l.fuzzy, nil)
@@ -117,8 +148,18 @@ func (l *lexicon) term(w string) int {
 func (l *lexicon) lookup(tok string) []int {
 	var ids []int
 	exact, ok := l.termIDs[tok]
+	if _, _, isRange := parseRange(tok); isRange {
+		ok = false // a range term matches numbers, never itself
+	}
 	if ok {
 		ids = append(ids, exact)
+	}
+	if v, isNumber := number(tok); isNumber {
+		for _, r := range l.ranges {
+			if v >= r.lo && v <= r.hi {
+				ids = append(ids, r.id)
+			}
+		}
 	}
 	if l.distinct[tok] {
 		return ids
@@ -135,19 +176,71 @@ func (l *lexicon) lookup(tok string) []int {
 	return ids
 }
 
-// hits are the phrases a message contains: anywhere, and at least once
-// without a negation cue before them.
-type hits struct {
-	found, plain []bool // by phrase id
+// status is how a rule, a concept or a phrase is present in a message,
+// from absent to reported as happening now.
+type status uint8
+
+const (
+	absent   status = iota
+	reported        // only in a past event, family history, question, hypothetical or risk score
+	present         // reported as happening now
+)
+
+// role says what a phrase of the lexicon is for: a set of these bits, as
+// one phrase may have several ("medicine" is a concept's word and a
+// service's).
+type role uint8
+
+const (
+	roleMatch    role = 1 << iota // a phrase of a rule or a concept
+	roleNeutral                   // uses a concept's word in another sense: its tokens match nothing else (it may still match itself)
+	roleRecent                    // makes its clause a report of now
+	roleReported                  // makes its clause a report of the past, of family, a question or a risk
+	roleService                   // names a service or a medicine: a phrase next to it is a name
+	roleHad                       // "had", "tuvo": the phrase right after it is a past event
+)
+
+// hadReach is how many words after a past verb ("had", "tuvo") a phrase
+// may start and still be the thing that happened ("had a bad seizure").
+const hadReach = 3
+
+// occurrence is one place a phrase matched.
+type occurrence struct {
+	sentence int
+	pos      int    // index of its first token in the message
+	end      int    // index after its last token
+	cue      int    // how many words before it the nearest negation cue stands; 0: none
+	named    bool   // within serviceReach of a service name: a name, not a symptom
+	status   status // present or reported
 }
 
-// scan finds the phrases of the lexicon in a text.
+// negatedWithin reports whether the occurrence's negation cue stands
+// within window words of it.
+func (o occurrence) negatedWithin(window int) bool { return o.cue > 0 && o.cue <= window }
+
+// hits are the occurrences of each phrase of the lexicon in a message.
+type hits struct {
+	occ [][]occurrence // by phrase id
+}
+
+// span is a phrase matched at a place of a clause.
+type span struct {
+	id         int
+	start, end int // token indexes in the clause
+}
+
+// serviceReach is how many tokens from a service word a phrase is a name
+// ("the stroke clinic", "clinica de convulsiones", "seizure medicine").
+const serviceReach = 2
+
+// scan finds the phrases of the lexicon in a text, with their negation and
+// whether their clause reports something happening now.
 func (l *lexicon) scan(text string) hits {
-	h := hits{found: make([]bool, len(l.phrases)), plain: make([]bool, len(l.phrases))}
+	h := hits{occ: make([][]occurrence, len(l.phrases))}
 	seen := map[string][]int{}
-	for _, clause := range clauses(text) {
-		terms := make([][]int, len(clause)) // by position: ids of the terms the token matches
-		for i, tok := range clause {
+	for _, c := range segment(text) {
+		terms := make([][]int, len(c.toks)) // by position: ids of the terms the token matches
+		for i, tok := range c.toks {
 			ids, ok := seen[tok]
 			if !ok {
 				ids = l.lookup(tok)
@@ -155,18 +248,101 @@ func (l *lexicon) scan(text string) hits {
 			}
 			terms[i] = ids
 		}
-		for i := range clause {
+		var spans []span
+		for i := range c.toks {
 			for _, t := range terms[i] {
 				for _, id := range l.starts[t] {
 					if l.phraseAt(id, terms[i:]) {
-						h.found[id] = true
-						h.plain[id] = h.plain[id] || !negated(clause, i)
+						spans = append(spans, span{id: id, start: i, end: i + len(l.phrases[id])})
 					}
 				}
 			}
 		}
+		l.record(&h, c, spans)
 	}
 	return h
+}
+
+// record turns the phrases found in a clause into occurrences: neutral
+// phrases claim their tokens, a recent marker makes the clause present
+// and otherwise a reported marker makes it reported, and a phrase within
+// serviceReach of a service name is dropped.
+func (l *lexicon) record(h *hits, c clause, spans []span) {
+	st := present
+	recent := false
+	var services, neutral, had []span
+	for _, s := range spans {
+		r := l.roles[s.id]
+		if r&roleHad != 0 {
+			had = append(had, s)
+		}
+		if r&roleNeutral != 0 {
+			neutral = append(neutral, s)
+		}
+		recent = recent || r&roleRecent != 0
+		if r&roleReported != 0 {
+			st = reported
+		}
+		if r&roleService != 0 {
+			services = append(services, s)
+		}
+	}
+	if recent {
+		st = present
+	}
+	for _, s := range spans {
+		if l.roles[s.id]&roleMatch == 0 || overrun(s, neutral) {
+			continue
+		}
+		o := occurrence{
+			sentence: c.sentence, pos: c.start + s.start, end: c.start + s.end,
+			cue: negationCue(c.toks, s.start), named: nextTo(s, services), status: st,
+		}
+		if !recent && after(s, had) {
+			o.status = reported
+		}
+		h.occ[s.id] = append(h.occ[s.id], o)
+	}
+}
+
+// after reports whether a span starts within hadReach words after one of
+// the past verbs.
+func after(s span, had []span) bool {
+	for _, v := range had {
+		if v.end <= s.start && s.start-v.end < hadReach {
+			return true
+		}
+	}
+	return false
+}
+
+// overrun reports whether a neutral phrase shares words with the span
+// without lying inside it: "chest cold" takes "chest" from "chest", but
+// not from "chest cold" itself or from "it burns when i pee" ("burns
+// when").
+func overrun(s span, neutral []span) bool {
+	for _, n := range neutral {
+		inside := n.start >= s.start && n.end <= s.end
+		if !inside && n.start < s.end && s.start < n.end {
+			return true
+		}
+	}
+	return false
+}
+
+// nextTo reports whether a span lies within serviceReach tokens of one of
+// the service names, without sharing a word with it (a phrase that holds
+// the word, "took all his meds", is no name).
+func nextTo(s span, services []span) bool {
+	for _, v := range services {
+		if s.start < v.end && v.start < s.end {
+			continue
+		}
+		if s.start < v.end+serviceReach && v.start < s.end+serviceReach {
+			return true
+		}
+	}
+	return false
 }
 
 // phraseAt reports whether the phrase, whose first word matched, goes on
@@ -184,37 +360,124 @@ func (l *lexicon) phraseAt(id int, terms [][]int) bool {
 	return true
 }
 
-// matcher is the compiled condition of a rule: any of its phrases, or a
-// phrase of every all_of group.
-type matcher struct {
-	anyOf     []int   // phrase ids
-	allOf     [][]int // groups of phrase ids
-	negatable bool
+// counts reports whether an occurrence counts for the matcher: not
+// negated within its window, and not a service's name unless it takes
+// names.
+func (m matcher) counts(o occurrence) bool {
+	return !o.negatedWithin(m.negation) && (!o.named || m.names)
 }
 
-// matches reports whether the rule matches a message with these hits.
-func (m matcher) matches(h hits) bool {
-	if m.found(h, m.anyOf) {
-		return true
-	}
-	if len(m.allOf) == 0 {
-		return false
-	}
-	for _, group := range m.allOf {
-		if !m.found(h, group) {
-			return false
+// best returns the strongest status of the phrases' occurrences that
+// count.
+func (m matcher) best(h hits, phrases []int) status {
+	s := absent
+	for _, id := range phrases {
+		for _, o := range h.occ[id] {
+			if m.counts(o) {
+				s = max(s, o.status)
+			}
 		}
 	}
-	return true
+	return s
 }
 
-// found reports whether one of the phrases is in the message: not negated
-// unless the rule ignores negation.
-func (m matcher) found(h hits, phrases []int) bool {
-	for _, id := range phrases {
-		if h.plain[id] || !m.negatable && h.found[id] {
-			return true
+// matcher is the compiled condition of a rule: any of its phrases, a
+// phrase of every all_of group somewhere in the message, or the concepts
+// of one of its when lines together in one sentence.
+type matcher struct {
+	anyOf    []int     // phrase ids
+	allOf    [][]int   // groups of phrase ids
+	when     [][][]int // lines of concepts, each concept its phrase ids
+	window   int       // how far apart, in tokens, the concepts of a line may be
+	negation int       // how far back a negation cue reaches; 0: negation is ignored
+	names    bool      // a phrase next to a service's name counts (level rules)
+	unless   []int     // phrases that void the rule's phrases and two-concept lines in their sentence
+}
+
+// voided reports whether a sentence holds one of the matcher's unless
+// phrases (counting: not negated, not a name).
+func (m matcher) voided(h hits, sentence int) bool {
+	for _, id := range m.unless {
+		for _, o := range h.occ[id] {
+			if o.sentence == sentence && m.counts(o) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// status returns how the rule is present in a message with these hits.
+func (m matcher) status(h hits) status {
+	s := absent
+	for _, id := range m.anyOf {
+		for _, o := range h.occ[id] {
+			if m.counts(o) && !m.voided(h, o.sentence) {
+				s = max(s, o.status)
+			}
+		}
+	}
+	if len(m.allOf) > 0 {
+		all := present
+		for _, group := range m.allOf {
+			all = min(all, m.best(h, group))
+		}
+		s = max(s, all)
+	}
+	for _, line := range m.when {
+		if s == present {
+			break
+		}
+		s = max(s, m.line(h, line))
+	}
+	return s
+}
+
+// line returns how a line of concepts is present: each concept's
+// occurrence in the sentence of the first concept's, within the window of
+// it, at another place than the others, each counting (not negated, not a
+// name); the line is as strong as its weakest concept and the best pairing
+// counts.
+func (m matcher) line(h hits, line [][]int) status {
+	best := absent
+	for _, id := range line[0] {
+		for _, anchor := range h.occ[id] {
+			if !m.counts(anchor) || len(line) <= 2 && m.voided(h, anchor.sentence) {
+				continue
+			}
+			s := anchor.status
+			used := []int{anchor.pos}
+			for _, concept := range line[1:] {
+				o, ok := m.pair(h, concept, anchor, used)
+				if !ok {
+					s = absent
+					break
+				}
+				s = min(s, o.status)
+				used = append(used, o.pos)
+			}
+			best = max(best, s)
+		}
+	}
+	return best
+}
+
+// pair finds the strongest occurrence of a concept that goes with the
+// anchor: same sentence, within the window, not at a place already used.
+func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int) (occurrence, bool) {
+	var found occurrence
+	ok := false
+	for _, id := range concept {
+		for _, o := range h.occ[id] {
+			switch {
+			case !m.counts(o), o.sentence != anchor.sentence, slices.Contains(used, o.pos),
+				o.pos > anchor.end+m.window, anchor.pos > o.end+m.window:
+				continue
+			}
+			if !ok || o.status > found.status {
+				found, ok = o, true
+			}
+		}
+	}
+	return found, ok
 }

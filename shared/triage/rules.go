@@ -2,8 +2,10 @@ package triage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,12 +16,27 @@ import (
 
 // ruleFile is the schema of rules.yaml.
 type ruleFile struct {
-	Version       int        `yaml:"version"`
-	Review        review     `yaml:"review"`
-	DistinctWords []string   `yaml:"distinct_words"`
-	CrisisLine    localized  `yaml:"crisis_line"`
-	RedFlags      []flagSpec `yaml:"red_flags"`
-	Levels        levelsSpec `yaml:"levels"`
+	Version     int                   `yaml:"version"`
+	Review      review                `yaml:"review"`
+	Window      int                   `yaml:"window"`
+	CrisisLine  localized             `yaml:"crisis_line"`
+	PoisonLine  localized             `yaml:"poison_line"`
+	NowQuestion localized             `yaml:"now_question"`
+	Context     contextSpec           `yaml:"context"`
+	Concepts    map[string]phraseSpec `yaml:"concepts"`
+	RedFlags    []flagSpec            `yaml:"red_flags"`
+	Complaints  []complaintSpec       `yaml:"complaints"`
+	Levels      levelsSpec            `yaml:"levels"`
+}
+
+// contextSpec holds the words that tell whether a clause reports
+// something happening now.
+type contextSpec struct {
+	Neutral  phraseSpec            `yaml:"neutral"`  // a concept's word in another sense
+	Recent   phraseSpec            `yaml:"recent"`   // the clause reports now, whatever else it says
+	Reported map[string]phraseSpec `yaml:"reported"` // past, family history, question, hypothetical, risk score
+	Service  phraseSpec            `yaml:"service"`  // names of services and medicines
+	Had      phraseSpec            `yaml:"had"`      // past verbs: the phrase right after one is a past event
 }
 
 // review records the clinical review of the rules.
@@ -64,15 +81,43 @@ type ruleSpec struct {
 	ID      string       `yaml:"id"`
 	Phrases phraseSpec   `yaml:"phrases"`
 	AllOf   []phraseSpec `yaml:"all_of"`
+	When    [][]string   `yaml:"when"` // lines of concept names
 }
 
 // flagSpec is a red flag.
 type flagSpec struct {
-	ruleSpec       `yaml:",inline"`
-	Name           string    `yaml:"name"`
-	Hotline        string    `yaml:"hotline"`
-	IgnoreNegation bool      `yaml:"ignore_negation"`
+	ruleSpec `yaml:",inline"`
+	Name     string `yaml:"name"`
+	Hotline  string `yaml:"hotline"`
+	Poison   bool   `yaml:"poison"` // a swallowed substance: the guidance gives Poison Control too
+	// NegationWindow is how many words before a phrase a negation cue
+	// reaches for this flag (3 unless set): the crisis flag uses 2, so
+	// that "I'm not suicidal" is a denial while "I don't see the point of
+	// living" is not.
+	NegationWindow int       `yaml:"negation_window"`
+	Source         string    `yaml:"source"`
 	Guidance       localized `yaml:"guidance"`
+	// Unless lists concepts that, in the sentence of one of the flag's
+	// phrases or two-concept lines, keep it from matching ("my chest hurts
+	// when I cough" is asked about, not escalated).
+	Unless []string `yaml:"unless"`
+}
+
+// complaintSpec is a complaint: what the patient describes when an
+// emergency cannot be ruled out from the message, and the questions that
+// rule it in or out.
+type complaintSpec struct {
+	ruleSpec `yaml:",inline"`
+	Name     string    `yaml:"name"`
+	Source   string    `yaml:"source"`
+	Flag     string    `yaml:"flag"`     // the red flag a yes gives
+	Level    Level     `yaml:"level"`    // the level whose advice a no gives
+	Fallback bool      `yaml:"fallback"` // only when no other complaint or level rule matched
+	Ask      localized `yaml:"ask"`      // the emergency line and the questions
+	// Yes lists concepts that, named in the answer to the questions (not
+	// negated, as happening now), count as a yes: "no, but now he's
+	// throwing up" after a head injury.
+	Yes []string `yaml:"yes"`
 }
 
 // levelSpec is a triage level: its advice and its rules.
@@ -106,6 +151,9 @@ func (l levelsSpec) get(lv Level) levelSpec {
 const (
 	hotlineEmergency = "911"
 	hotlineCrisis    = "988"
+	// PoisonControl is Poison Help's number, given with 911 for a
+	// swallowed substance.
+	PoisonControl = "1-800-222-1222"
 )
 
 // decode parses rules YAML strictly: unknown fields are errors.
@@ -125,6 +173,9 @@ type compiler struct {
 	ids      map[string]bool
 	phrases  map[string]string // top-level phrase → rule id
 	lex      *lexicon
+	concepts map[string][]int // concept name → phrase ids
+	used     map[string]bool  // concepts a rule uses
+	window   int
 }
 
 // fail records a problem; compile reports them all.
@@ -134,16 +185,29 @@ func (c *compiler) fail(format string, args ...any) {
 
 // compile validates the rules and builds the engine.
 func compile(f ruleFile) (*Engine, error) {
-	c := &compiler{ids: map[string]bool{}, phrases: map[string]string{}, lex: newLexicon()}
+	c := &compiler{ids: map[string]bool{}, phrases: map[string]string{}, lex: newLexicon(),
+		concepts: map[string][]int{}, used: map[string]bool{}, window: f.Window}
 	e := &Engine{lex: c.lex}
-	if f.Version < 1 {
-		c.fail("version must be 1 or more")
+	if f.Version < 2 {
+		c.fail("version must be 2 or more")
 	}
 	if f.Review.Status == "" {
 		c.fail("review.status is required")
 	}
+	if f.Window < 1 {
+		c.fail("window must be 1 or more")
+	}
 	c.text("crisis_line", f.CrisisLine, hotlineCrisis)
-	e.crisisLine = f.CrisisLine
+	c.text("poison_line", f.PoisonLine, PoisonControl)
+	c.text("now_question", f.NowQuestion, hotlineEmergency)
+	e.crisisLine, e.poisonLine, e.nowQuestion = f.CrisisLine, f.PoisonLine, f.NowQuestion
+	c.context(f.Context)
+	for _, name := range slices.Sorted(maps.Keys(f.Concepts)) {
+		if !isID(name) {
+			c.fail("concepts.%s: a name must be lower-case letters, digits and _", name)
+		}
+		c.concepts[name] = c.group("concepts."+name, f.Concepts[name])
+	}
 	if len(f.RedFlags) == 0 {
 		c.fail("red_flags: at least one is required")
 	}
@@ -153,7 +217,15 @@ func compile(f ruleFile) (*Engine, error) {
 	for _, lv := range levelOrder() {
 		e.levels = append(e.levels, c.level(lv, f.Levels.get(lv)))
 	}
-	c.distinct(f.DistinctWords)
+	for i, s := range f.Complaints {
+		e.complaints = append(e.complaints, c.complaint(i, s, e))
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Concepts)) {
+		if !c.used[name] {
+			c.fail("concepts.%s: no rule uses it", name)
+		}
+	}
+	c.distinct(distinctWords())
 	if len(c.problems) > 0 {
 		return nil, fmt.Errorf("triage rules: %w", errors.Join(c.problems...))
 	}
@@ -166,6 +238,12 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 	if s.Name == "" {
 		c.fail("%s: name is required", where)
 	}
+	if strings.TrimSpace(s.Source) == "" {
+		c.fail("%s: source is required: the public clinical criterion the rule follows", where)
+	}
+	if s.Poison {
+		c.text(where+" guidance", s.Guidance, PoisonControl)
+	}
 	switch s.Hotline {
 	case hotlineEmergency:
 		c.text(where+" guidance", s.Guidance, hotlineEmergency)
@@ -174,10 +252,81 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 	default:
 		c.fail("%s: hotline must be %q or %q, not %q", where, hotlineEmergency, hotlineCrisis, s.Hotline)
 	}
+	m := c.matcher(where, s.ruleSpec, cmp.Or(s.NegationWindow, negationWindow), false)
+	for _, name := range s.Unless {
+		ids, ok := c.concepts[name]
+		if !ok {
+			c.fail("%s unless: %q is not a concept", where, name)
+			continue
+		}
+		c.used[name] = true
+		m.unless = append(m.unless, ids...)
+	}
 	return flagRule{
-		flag:     RedFlag{ID: s.ID, Name: s.Name, Hotline: s.Hotline},
+		flag:     RedFlag{ID: s.ID, Name: s.Name, Hotline: s.Hotline, Poison: s.Poison},
 		guidance: s.Guidance,
-		m:        c.matcher(where, s.ruleSpec, !s.IgnoreNegation),
+		source:   s.Source,
+		m:        m,
+	}
+}
+
+// complaint compiles the i-th complaint; its red flag must come before it.
+func (c *compiler) complaint(i int, s complaintSpec, e *Engine) complaintRule {
+	where := fmt.Sprintf("complaints[%d] %s", i, s.ID)
+	if s.Name == "" {
+		c.fail("%s: name is required", where)
+	}
+	if strings.TrimSpace(s.Source) == "" {
+		c.fail("%s: source is required: the public clinical criterion the questions follow", where)
+	}
+	flag := e.flag(s.Flag)
+	if flag == nil {
+		c.fail("%s: flag %q is not a red flag", where, s.Flag)
+	} else {
+		c.text(where+" ask", s.Ask, flag.flag.Hotline)
+	}
+	lv := s.Level
+	if lv == "" {
+		lv = LevelNurseLine
+	}
+	if !slices.Contains(levelOrder(), lv) {
+		c.fail("%s: level %q is not one of %v", where, s.Level, levelOrder())
+	}
+	yes := matcher{negation: negationWindow, window: c.window}
+	for _, name := range s.Yes {
+		ids, ok := c.concepts[name]
+		if !ok {
+			c.fail("%s yes: %q is not a concept", where, name)
+			continue
+		}
+		c.used[name] = true
+		yes.when = append(yes.when, [][]int{ids})
+	}
+	return complaintRule{id: s.ID, name: s.Name, flag: s.Flag, level: lv, fallback: s.Fallback, ask: s.Ask,
+		source: s.Source, m: c.matcher(where, s.ruleSpec, negationWindow, false), yes: yes}
+}
+
+// context compiles the context words.
+func (c *compiler) context(s contextSpec) {
+	c.roleGroup("context.neutral", s.Neutral, roleNeutral)
+	c.roleGroup("context.recent", s.Recent, roleRecent)
+	c.roleGroup("context.service", s.Service, roleService)
+	c.roleGroup("context.had", s.Had, roleHad)
+	if len(s.Reported) == 0 {
+		c.fail("context.reported: at least one kind is required")
+	}
+	for _, kind := range slices.Sorted(maps.Keys(s.Reported)) {
+		c.roleGroup("context.reported."+kind, s.Reported[kind], roleReported)
+	}
+}
+
+// roleGroup adds phrases with a role other than matching.
+func (c *compiler) roleGroup(where string, s phraseSpec, r role) {
+	if len(s.EN) == 0 || len(s.ES) == 0 {
+		c.fail("%s: en and es phrases are required", where)
+	}
+	for _, raw := range s.all() {
+		c.phraseAs(where, raw, r)
 	}
 }
 
@@ -190,7 +339,7 @@ func (c *compiler) level(lv Level, s levelSpec) levelRules {
 	}
 	out := levelRules{level: lv, advice: s.Advice}
 	for i, r := range s.Rules {
-		m := c.matcher(fmt.Sprintf("%s.rules[%d] %s", where, i, r.ID), r, true)
+		m := c.matcher(fmt.Sprintf("%s.rules[%d] %s", where, i, r.ID), r, negationWindow, true)
 		out.rules = append(out.rules, levelRule{id: r.ID, m: m})
 	}
 	return out
@@ -212,14 +361,35 @@ func (c *compiler) text(where string, l localized, numbers ...string) {
 	}
 }
 
-// matcher compiles the phrases and all_of groups of a rule. A phrase may
-// belong to one rule only (all_of groups may share phrases with rules).
-func (c *compiler) matcher(where string, r ruleSpec, negatable bool) matcher {
+// matcher compiles the phrases, all_of groups and when lines of a rule,
+// with how far back a negation reaches and whether a service's name counts.
+// A phrase may belong to one rule only (all_of groups and concepts may
+// share phrases with rules).
+func (c *compiler) matcher(where string, r ruleSpec, negation int, names bool) matcher {
 	c.id(where, r.ID)
-	if r.Phrases.empty() && len(r.AllOf) == 0 {
-		c.fail("%s: phrases or all_of is required", where)
+	if r.Phrases.empty() && len(r.AllOf) == 0 && len(r.When) == 0 {
+		c.fail("%s: phrases, all_of or when is required", where)
 	}
-	m := matcher{negatable: negatable}
+	m := matcher{negation: negation, names: names, window: c.window}
+	for i, line := range r.When {
+		if len(line) == 0 {
+			c.fail("%s when[%d]: a line needs a concept", where, i)
+			continue
+		}
+		var compiled [][]int
+		for _, name := range line {
+			ids, ok := c.concepts[name]
+			if !ok {
+				c.fail("%s when[%d]: %q is not a concept", where, i, name)
+				continue
+			}
+			c.used[name] = true
+			compiled = append(compiled, ids)
+		}
+		if len(compiled) == len(line) {
+			m.when = append(m.when, compiled)
+		}
+	}
 	if !r.Phrases.empty() {
 		m.anyOf = c.group(where+" phrases", r.Phrases)
 		for _, p := range r.Phrases.all() {
@@ -290,8 +460,12 @@ func (c *compiler) group(where string, s phraseSpec) []int {
 	return out
 }
 
-// phrase checks a phrase and returns its id in the lexicon.
-func (c *compiler) phrase(where, raw string) (int, bool) {
+// phrase checks a phrase to match and returns its id in the lexicon.
+func (c *compiler) phrase(where, raw string) (int, bool) { return c.phraseAs(where, raw, roleMatch) }
+
+// phraseAs checks a phrase and returns its id in the lexicon, where it has
+// this role.
+func (c *compiler) phraseAs(where, raw string, r role) (int, bool) {
 	toks := words.Split(raw)
 	switch {
 	case len(toks) == 0:
@@ -306,7 +480,8 @@ func (c *compiler) phrase(where, raw string) (int, bool) {
 			c.fail("%s: phrase %q contains the clause word %q and can never match", where, raw, t)
 		}
 	}
-	return c.lex.phrase(toks), true
+	id, _ := c.lex.phrase(toks, r)
+	return id, true
 }
 
 // distinct records the real words that must never be read as typos of a
@@ -316,12 +491,23 @@ func (c *compiler) distinct(list []string) {
 	for _, w := range list {
 		toks := words.Split(w)
 		if len(toks) != 1 {
-			c.fail("distinct_words: %q must be one word", w)
+			c.fail("distinct_words.txt: %q must be one word", w)
 			continue
 		}
 		if out[toks[0]] {
-			c.fail("distinct_words: %q is listed twice", w)
+			c.fail("distinct_words.txt: %q is listed twice", w)
 		}
 		out[toks[0]] = true
 	}
+}
+
+// distinctWords returns the words of distinct_words.txt.
+func distinctWords() []string {
+	var out []string
+	for _, line := range strings.Split(string(distinctTXT), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -2,46 +2,95 @@ package triage
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/patientservicecenter/psc/shared/words"
 )
 
-// clauses splits text into clauses and each clause into normalised tokens.
-// Clauses end at . ; , ! ? (and ¿ ¡ and line breaks) and at the words of
-// isClauseWord, which are dropped. Empty clauses are left out.
-func clauses(text string) [][]string {
-	var out [][]string
-	for _, part := range strings.FieldsFunc(text, isClauseMark) {
-		var cur []string
-		for _, tok := range words.Split(part) {
-			if isClauseWord(tok) {
-				out = appendClause(out, cur)
+// clause is a run of normalised tokens that a phrase, a negation or a
+// context marker never leaves; sentence numbers the sentence it belongs
+// to, the scope in which the concepts of a rule are paired.
+type clause struct {
+	sentence int
+	start    int // index of the first token in the message
+	toks     []string
+}
+
+// segment splits text into sentences and clauses of normalised tokens.
+// Sentences end at . ! ? ; (and the Spanish ¿ ¡) and at line breaks, but a
+// . or , between two digits ("38.5", "1,000") ends nothing. Clauses end at
+// sentence ends, at commas and at the words of isClauseWord, which are
+// dropped. Empty clauses are left out.
+func segment(text string) []clause {
+	var out []clause
+	sentence, pos := 0, 0
+	for _, s := range splitSentences(text) {
+		for _, part := range strings.Split(s, ",") {
+			var cur []string
+			flush := func() {
+				if len(cur) > 0 {
+					out = append(out, clause{sentence: sentence, start: pos, toks: cur})
+					pos += len(cur)
+				}
 				cur = nil
-				continue
 			}
-			cur = append(cur, tok)
+			for _, tok := range words.Split(part) {
+				if isClauseWord(tok) {
+					flush()
+					continue
+				}
+				cur = append(cur, tok)
+			}
+			flush()
 		}
-		out = appendClause(out, cur)
+		sentence++
 	}
 	return out
 }
 
-// appendClause appends a clause unless it is empty.
-func appendClause(out [][]string, c []string) [][]string {
-	if len(c) == 0 {
-		return out
+// splitSentences splits text at sentence marks; a comma between digits is
+// dropped so that it splits no clause either.
+func splitSentences(text string) []string {
+	rs := []rune(text)
+	var out []string
+	var b strings.Builder
+	for i, r := range rs {
+		between := i > 0 && i+1 < len(rs) && unicode.IsDigit(rs[i-1]) && unicode.IsDigit(rs[i+1])
+		switch {
+		case (r == '.' || r == ',') && between:
+			if r == '.' {
+				b.WriteRune(' ') // 38.5 → 38 5: the whole part is the number
+			}
+		case isSentenceMark(r):
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteRune(r)
+		}
 	}
-	return append(out, c)
+	return append(out, b.String())
 }
 
-// isClauseMark reports whether r ends a clause.
-func isClauseMark(r rune) bool {
+// clauses returns the tokens of each clause of text (for tests and tools).
+func clauses(text string) [][]string {
+	var out [][]string
+	for _, c := range segment(text) {
+		out = append(out, c.toks)
+	}
+	return out
+}
+
+// isSentenceMark reports whether r ends a sentence.
+func isSentenceMark(r rune) bool {
 	switch r {
-	case '.', ';', ',', '!', '?', '¿', '¡', '\n', '\r':
+	case '.', ';', '!', '?', '¿', '¡', '\n', '\r':
 		return true
 	}
 	return false
 }
+
+// isClauseMark reports whether r ends a clause: a sentence mark or a comma.
+func isClauseMark(r rune) bool { return r == ',' || isSentenceMark(r) }
 
 // isClauseWord reports whether a normalised token starts a new clause.
 func isClauseWord(tok string) bool {
@@ -57,23 +106,81 @@ func isClauseWord(tok string) bool {
 func isNegationCue(tok string) bool {
 	switch tok {
 	case "no", "not", "dont", "doesnt", "didnt", "never", "without", "deny", "denies", "nor",
-		"isnt", "arent", "wasnt", "havent", "hasnt", "neither",
-		"sin", "nunca", "ni", "tampoco", "niego":
+		"isnt", "arent", "wasnt", "havent", "hasnt", "neither", "nothing", "nope",
+		"sin", "nunca", "ni", "tampoco", "niego", "nada":
 		return true
 	}
 	return false
 }
 
-// negationWindow is how many tokens before a phrase a negation cue reaches.
+// negationWindow is how many tokens before a phrase a negation cue
+// reaches, unless a rule says otherwise.
 const negationWindow = 3
+
+// negationCue returns how many tokens before position i of the clause the
+// nearest negation cue stands (0: none). A denial of having, anywhere
+// before it in the clause ("I don't have a fever or chest pain", "no
+// tengo fiebre ni dolor de pecho"), counts as a cue right before it.
+func negationCue(toks []string, i int) int {
+	for j := 0; j+1 < i; j++ {
+		if isDenial(toks[j], toks[j+1]) {
+			return 1
+		}
+	}
+	for j := i - 1; j >= 0; j-- {
+		if isNegationCue(toks[j]) {
+			return i - j
+		}
+	}
+	return 0
+}
 
 // negated reports whether a negation cue stands within negationWindow
 // tokens before position i of the clause.
-func negated(clause []string, i int) bool {
-	for j := max(0, i-negationWindow); j < i; j++ {
-		if isNegationCue(clause[j]) {
-			return true
-		}
+func negated(toks []string, i int) bool {
+	cue := negationCue(toks, i)
+	return cue > 0 && cue <= negationWindow
+}
+
+// isDenial reports whether two tokens deny having something: "dont have",
+// "no tengo", "never had".
+func isDenial(a, b string) bool {
+	switch a {
+	case "dont", "doesnt", "didnt", "never", "havent", "hasnt", "not", "no", "nunca":
+	default:
+		return false
+	}
+	switch b {
+	case "have", "has", "had", "having", "get", "getting", "tengo", "tiene", "tuve", "tuvo", "he", "ha", "hay", "siento", "siente":
+		return true
 	}
 	return false
+}
+
+// wordNumbers are the number words a count or an age is written with.
+var wordNumbers = map[string]int{
+	"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+	"ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+	"uno": 1, "una": 1, "un": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+	"nueve": 9, "diez": 10, "once": 11, "doce": 12, "quince": 15, "veinte": 20, "treinta": 30, "cuarenta": 40,
+	"cincuenta": 50,
+}
+
+// number returns the value of a token written in digits (up to six) or as
+// a number word.
+func number(tok string) (int, bool) {
+	if v, ok := wordNumbers[tok]; ok {
+		return v, true
+	}
+	if tok == "" || len(tok) > 6 {
+		return 0, false
+	}
+	v := 0
+	for _, r := range tok {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		v = v*10 + int(r-'0')
+	}
+	return v, true
 }

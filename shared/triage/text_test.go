@@ -8,8 +8,8 @@ import (
 )
 
 func TestClauses(t *testing.T) {
-	got := clauses("No fever, but my chest hurts; however I'm fine. ¿Y tú? pero no sé\nok although fine sino nada")
-	want := [][]string{{"no", "fever"}, {"my", "chest", "hurts"}, {"im", "fine"}, {"y", "tu"}, {"no", "se"}, {"ok"}, {"fine"}, {"nada"}}
+	got := clauses("No fever, but my chest hurts; however I'm fine. ¿Y tú? pero no sé\nok although fine sino nada 38.5 1,000")
+	want := [][]string{{"no", "fever"}, {"my", "chest", "hurts"}, {"im", "fine"}, {"y", "tu"}, {"no", "se"}, {"ok"}, {"fine"}, {"nada", "38", "5", "1000"}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("clauses = %q, want %q", got, want)
 	}
@@ -48,7 +48,7 @@ func TestTermTolerance(t *testing.T) {
 func TestLookup(t *testing.T) {
 	l := newLexicon()
 	for _, p := range []string{"chest pain", "overdose", "fainting", "cant breathe"} {
-		l.phrase(words.Split(p))
+		l.phrase(words.Split(p), roleMatch)
 	}
 	l.distinct["overdue"] = true
 	for tok, want := range map[string][]string{
@@ -75,8 +75,8 @@ func TestLookup(t *testing.T) {
 
 func TestScanNegation(t *testing.T) {
 	l := newLexicon()
-	pain := l.phrase(words.Split("chest pain"))
-	breathe := l.phrase(words.Split("cant breathe"))
+	pain, _ := l.phrase(words.Split("chest pain"), roleMatch)
+	breathe, _ := l.phrase(words.Split("cant breathe"), roleMatch)
 	for text, want := range map[string][2]bool{ // found, plain for chest pain
 		"i do not really have any chest pain": {true, true}, // cue 4 words before
 		"i do not have chest pain":            {true, false},
@@ -86,11 +86,62 @@ func TestScanNegation(t *testing.T) {
 		"chest":                               {false, false},
 	} {
 		h := l.scan(text)
-		if got := [2]bool{h.found[pain], h.plain[pain]}; got != want {
+		got := [2]bool{matcher{}.best(h, []int{pain}) != absent, matcher{negation: negationWindow}.best(h, []int{pain}) != absent}
+		if got != want {
 			t.Errorf("scan(%q) chest pain = %v, want %v", text, got, want)
 		}
 	}
-	if h := l.scan("i cant breathe"); !h.plain[breathe] {
+	if h := l.scan("i cant breathe"); (matcher{negation: negationWindow}).best(h, []int{breathe}) != present {
 		t.Error("a cue that is a word of the phrase negated it")
+	}
+}
+
+func TestScanContext(t *testing.T) {
+	l := newLexicon()
+	attack, _ := l.phrase(words.Split("heart attack"), roleMatch)
+	l.phrase(words.Split("years ago"), roleReported)
+	l.phrase(words.Split("today"), roleRecent)
+	l.phrase(words.Split("clinic"), roleService)
+	l.phrase(words.Split("heart attack risk"), roleNeutral)
+	for text, want := range map[string]status{
+		"i think im having a heart attack":                    present,
+		"had a heart attack years ago":                        reported,
+		"had a heart attack years ago, need a refill":         reported,
+		"heart attack years ago and another one today":        present, // a recent marker wins in its clause
+		"heart attack years ago. now a heart attack":          present,
+		"what time does the heart attack clinic open":         absent, // a service's name
+		"my heart attack risk is 12 percent":                  absent, // neutral: the words mean something else
+		"clinic is closed. i am having a heart attack":        present,
+		"the clinic said, heart attack":                       present, // the comma ends the service's reach
+		"my heart attack years ago, and a heart attack today": present,
+	} {
+		if got := (matcher{negation: negationWindow}).best(l.scan(text), []int{attack}); got != want {
+			t.Errorf("scan(%q) heart attack = %d, want %d", text, got, want)
+		}
+	}
+}
+
+func TestNumberRanges(t *testing.T) {
+	l := newLexicon()
+	young, _ := l.phrase(words.Split("n0to12 weeks old"), roleMatch)
+	low, _ := l.phrase(words.Split("sugar n10to54"), roleMatch)
+	for text, want := range map[string][2]bool{ // young, low
+		"my 6 weeks old":         {true, false},
+		"she is two weeks old":   {true, false},
+		"13 weeks old":           {false, false},
+		"sugar 45":               {false, true},
+		"sugar 54.9":             {false, true}, // the whole part counts
+		"sugar 55":               {false, false},
+		"sugar is 45":            {false, false}, // a phrase is consecutive words
+		"n0to12 weeks old":       {false, false}, // the range term is not a word
+		"sugar 1,000 weeks old":  {false, false},
+		"sugar 40. 10 weeks old": {true, true}, // a dot after a number ends the sentence
+	} {
+		h := l.scan(text)
+		m := matcher{negation: negationWindow}
+		got := [2]bool{m.best(h, []int{young}) == present, m.best(h, []int{low}) == present}
+		if got != want {
+			t.Errorf("scan(%q) = %v, want %v", text, got, want)
+		}
 	}
 }

@@ -17,6 +17,8 @@ type testCase struct {
 	Level string   `yaml:"level"` // "none" for LevelNone
 	Flags []string `yaml:"flags"` // the red flags, most severe first
 	Rules []string `yaml:"rules"` // rule ids that must be among Result.Matched
+	Check []string `yaml:"check"` // the red flags to ask "is this happening now?" about
+	Ask   string   `yaml:"ask"`   // the complaint whose questions are asked
 	Note  string   `yaml:"note"`
 }
 
@@ -25,6 +27,9 @@ type caseFile struct {
 	Conservative []testCase            `yaml:"conservative"`
 	Levels       []testCase            `yaml:"levels"`
 	None         []string              `yaml:"none"`
+	Context      []testCase            `yaml:"context"`
+	Denials      []string              `yaml:"denials"`
+	Asks         []testCase            `yaml:"asks"`
 }
 
 // engine loads the embedded rules.
@@ -53,7 +58,36 @@ func loadCases(t *testing.T) caseFile {
 	return f
 }
 
-// minCasesPerRedFlag is how many messages each red flag is tested with.
+// devCoverage counts, per red flag, the emergency phrasings of the
+// development set (testdata/eval/dev.yaml) that give it.
+func devCoverage(t *testing.T, e *Engine) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile("testdata/eval/dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []struct {
+			Text   string `yaml:"text"`
+			Expect string `yaml:"expect"`
+		} `yaml:"cases"`
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, c := range f.Cases {
+		if c.Expect == "emergency" {
+			for _, fl := range e.Assess(c.Text).RedFlags {
+				n[fl.ID]++
+			}
+		}
+	}
+	return n
+}
+
+// minCasesPerRedFlag is how many messages each red flag is tested with, in
+// testdata/cases.yaml and the development set together.
 const minCasesPerRedFlag = 12
 
 // TestCases runs every case of testdata/cases.yaml and logs how many cases
@@ -61,11 +95,12 @@ const minCasesPerRedFlag = 12
 func TestCases(t *testing.T) {
 	e := engine(t)
 	f := loadCases(t)
+	dev := devCoverage(t, e)
 	for _, id := range e.RedFlagIDs() {
 		cases := f.RedFlags[id]
-		t.Logf("red flag %-26s %d cases", id, len(cases))
-		if len(cases) < minCasesPerRedFlag {
-			t.Errorf("red flag %s has %d cases, want %d or more", id, len(cases), minCasesPerRedFlag)
+		t.Logf("red flag %-26s %d cases, %d development-set phrasings", id, len(cases), dev[id])
+		if len(cases)+dev[id] < minCasesPerRedFlag {
+			t.Errorf("red flag %s has %d cases and %d development-set phrasings, want %d or more", id, len(cases), dev[id], minCasesPerRedFlag)
 		}
 		for _, c := range cases {
 			c.Level = string(LevelEmergency)
@@ -90,7 +125,34 @@ func TestCases(t *testing.T) {
 	for _, text := range f.None {
 		check(t, e, "none", testCase{Text: text, Level: "none"})
 	}
-	t.Logf("%d conservative, %d level and %d non-symptom cases", len(f.Conservative), len(f.Levels), len(f.None))
+	for _, c := range f.Context {
+		r := e.Assess(c.Text)
+		if got := flagIDs(r.Check); len(r.RedFlags) > 0 || r.Ask != nil || !slices.Equal(got, c.Check) {
+			t.Errorf("context: %q: red flags %v, ask %v, check %v, want check %v", c.Text, flagIDs(r.RedFlags), r.Ask, got, c.Check)
+		}
+	}
+	for _, text := range f.Denials {
+		if r := e.Assess(text); len(r.RedFlags) > 0 || !r.CrisisMention {
+			t.Errorf("denials: %q: red flags %v, crisis mention %v", text, flagIDs(r.RedFlags), r.CrisisMention)
+		}
+	}
+	for _, c := range f.Asks {
+		r := e.Assess(c.Text)
+		if len(r.RedFlags) > 0 || r.Ask == nil || r.Ask.ID != c.Ask {
+			t.Errorf("asks: %q: red flags %v, ask %+v, want %s", c.Text, flagIDs(r.RedFlags), r.Ask, c.Ask)
+		}
+	}
+	t.Logf("%d conservative, %d level, %d non-symptom, %d context, %d denial and %d ask cases",
+		len(f.Conservative), len(f.Levels), len(f.None), len(f.Context), len(f.Denials), len(f.Asks))
+}
+
+// flagIDs returns the ids of red flags.
+func flagIDs(flags []RedFlag) []string {
+	var ids []string
+	for _, f := range flags {
+		ids = append(ids, f.ID)
+	}
+	return ids
 }
 
 // check assesses a case and reports a mismatch.
@@ -176,6 +238,9 @@ func ruleIDs(e *Engine) []string {
 			ids = append(ids, r.id)
 		}
 	}
+	for _, c := range e.complaints {
+		ids = append(ids, c.id)
+	}
 	return ids
 }
 
@@ -186,11 +251,13 @@ func TestSeverityOrder(t *testing.T) {
 	for _, f := range r.RedFlags {
 		ids = append(ids, f.ID)
 	}
-	want := []string{"chest_pain", "trouble_breathing", "loss_of_consciousness"}
+	// Unresponsive first, then breathing, then circulation (the order of
+	// first aid: the dispatcher's instructions come first).
+	want := []string{"unresponsive_or_seizure", "trouble_breathing", "chest_pain"}
 	if !slices.Equal(ids, want) {
 		t.Fatalf("red flags %v, want %v (list order of rules.yaml)", ids, want)
 	}
-	if r.Matched[0] != "chest_pain" || r.RedFlags[0].Name == "" || r.RedFlags[0].Hotline != "911" {
+	if r.Matched[0] != "unresponsive_or_seizure" || r.RedFlags[0].Name == "" || r.RedFlags[0].Hotline != "911" {
 		t.Fatalf("result %+v", r)
 	}
 }
@@ -356,22 +423,63 @@ func TestLoadReviewPending(t *testing.T) {
 }
 
 const validRules = `
-version: 1
+version: 2
 review: {status: pending, note: "", reviewer: "", date: ""}
-distinct_words: [overdue]
+window: 10
 crisis_line: {en: "Call or text 988.", es: "Llame o envíe un texto al 988."}
+poison_line: {en: "Poison Control: 1-800-222-1222.", es: "Poison Control: 1-800-222-1222."}
+now_question: {en: "Is it now? If so call 911.", es: "¿Es ahora? Si es así llame al 911."}
+context:
+  neutral: {en: [chest cold], es: [resfriado de pecho]}
+  recent: {en: [today], es: [hoy]}
+  reported: {past: {en: [years ago], es: [hace anos]}}
+  service: {en: [clinic], es: [clinica]}
+  had: {en: [had], es: [tuvo]}
+concepts:
+  chest: {en: [chest], es: [pecho]}
+  pain: {en: [pain, hurts], es: [dolor, duele]}
+  head: {en: [head], es: [cabeza]}
+  hit: {en: [hit, bumped], es: [golpe]}
+  vomit: {en: [vomiting], es: [vomito]}
 red_flags:
   - id: chest_pain
     name: Chest pain
     hotline: "911"
+    source: "AHA warning signs"
     guidance: {en: "Call 911 now.", es: "Llame al 911 ahora."}
     phrases: {en: [chest pain], es: [dolor de pecho]}
+    when:
+      - [chest, pain]
+  - id: head_danger
+    name: Head injury with vomiting
+    hotline: "911"
+    source: "NICE CG176"
+    guidance: {en: "Call 911 now.", es: "Llame al 911 ahora."}
+    when:
+      - [head, hit, vomit]
+  - id: poisoning
+    name: Poisoning
+    hotline: "911"
+    poison: true
+    source: "Poison Help"
+    guidance: {en: "Call 911 now, or 1-800-222-1222.", es: "Llame al 911 ahora, o al 1-800-222-1222."}
+    phrases: {en: [swallowed bleach], es: [trago cloro]}
   - id: crisis
     name: Crisis
     hotline: "988"
-    ignore_negation: true
+    negation_window: 2
+    source: "C-SSRS"
     guidance: {en: "Call or text 988, or 911.", es: "Llame o envíe un texto al 988, o al 911."}
     phrases: {en: [suicidal], es: [suicida]}
+complaints:
+  - id: ask_head
+    name: Head injury
+    flag: head_danger
+    source: "NICE CG176"
+    yes: [vomit]
+    when:
+      - [head, hit]
+    ask: {en: "If vomiting, call 911. Any?", es: "Si vomita, llame al 911. ¿Alguno?"}
 levels:
   nurse_line:
     advice: {en: "Call a nurse; 911 if worse.", es: "Llame a una enfermera; 911 si empeora."}
@@ -399,11 +507,42 @@ func TestParseValid(t *testing.T) {
 	if r := e.Assess("my baby is fine, no fever"); r.Level != LevelNone {
 		t.Fatalf("negated all_of group: %+v", r)
 	}
-	if r := e.Assess("I'm not suicidal"); r.Level != LevelEmergency {
-		t.Fatalf("ignore_negation: %+v", r)
+	if r := e.Assess("I'm not suicidal"); r.Level != LevelNone || !r.CrisisMention {
+		t.Fatalf("a denied crisis: %+v", r)
+	}
+	if r := e.Assess("I don't think I'm still suicidal"); r.Level != LevelEmergency {
+		t.Fatalf("a denial 3 words before a crisis word (its window is 2): %+v", r)
 	}
 	if r := e.Assess("not chest pain"); r.Level != LevelNone {
 		t.Fatalf("negation: %+v", r)
+	}
+	for text, want := range map[string][]string{
+		"my chest really hurts":                 {"chest_pain"},  // a when line
+		"no pain in my chest":                   nil,             // negated
+		"I have a chest cold and my knee hurts": nil,             // neutral: the chest of a chest cold is not a chest
+		"he swallowed bleach":                   {"poisoning"},   // Poison Control
+		"hit my head today and keep vomiting":   {"head_danger"}, // three concepts in one sentence
+		"hit my head. vomiting":                 nil,             // not in one sentence
+		"chest pain years ago":                  nil,             // reported, not happening now
+		"chest pain years ago and again today":  {"chest_pain"},  // a recent marker wins in its clause
+		"the chest pain clinic":                 nil,             // a service's name
+	} {
+		if got := flagIDs(e.Assess(text).RedFlags); !slices.Equal(got, want) {
+			t.Errorf("%q: red flags %v, want %v", text, got, want)
+		}
+	}
+	if r := e.Assess("chest pain years ago"); len(r.Check) != 1 || r.Check[0].ID != "chest_pain" {
+		t.Errorf("a reported red flag is checked: %+v", r)
+	}
+	r := e.Assess("I bumped my head")
+	if r.Ask == nil || r.Ask.ID != "ask_head" || r.Ask.Flag != "head_danger" || r.Level != LevelNurseLine || !strings.HasPrefix(e.Question(*r.Ask, "en"), "If vomiting") {
+		t.Fatalf("a complaint: %+v", r)
+	}
+	if !e.Confirms("ask_head", "no but now vomiting") || e.Confirms("ask_head", "no vomiting") {
+		t.Error("an answer that names the complaint's sign confirms it; a negated one does not")
+	}
+	if g := e.Guidance(Result{Level: LevelEmergency, RedFlags: []RedFlag{{ID: "poisoning"}}}, "es"); !strings.Contains(g, PoisonControl) {
+		t.Errorf("poison guidance %q", g)
 	}
 }
 
@@ -413,22 +552,30 @@ func TestParseRejects(t *testing.T) {
 		{"other hotline", `hotline: "911"`, `hotline: "112"`, "hotline"},
 		{"missing Spanish phrases", `phrases: {en: [chest pain], es: [dolor de pecho]}`, `phrases: {en: [chest pain]}`, "es phrases"},
 		{"missing Spanish in an all_of group", `{en: [fever], es: [fiebre]}`, `{en: [fever]}`, "es phrases"},
-		{"unknown field", `ignore_negation: true`, `ignore_negations: true`, "ignore_negations"},
+		{"missing Spanish in a concept", `chest: {en: [chest], es: [pecho]}`, `chest: {en: [chest]}`, "es phrases"},
+		{"unknown field", `negation_window: 2`, `negation_windows: 2`, "negation_windows"},
 		{"unknown level", `  book_visit:`, `  urgent_care:`, "urgent_care"},
 		{"missing id", `id: rash,`, ``, "id"},
 		{"duplicate id", `id: rash,`, `id: cold,`, "used twice"},
-		{"no phrases", `phrases: {en: [suicidal], es: [suicida]}`, ``, "phrases or all_of"},
+		{"no phrases", `phrases: {en: [suicidal], es: [suicida]}`, ``, "phrases, all_of or when"},
+		{"missing source", `source: "AHA warning signs"`, ``, "source is required"},
+		{"unknown concept", `- [chest, pain]`, `- [chest, ache]`, `"ache" is not a concept`},
+		{"unused concept", `- [chest, pain]`, `- [pain]`, "concepts.chest: no rule uses it"},
+		{"complaint of an unknown flag", `flag: head_danger`, `flag: head_trauma`, "not a red flag"},
+		{"ask without the flag's hotline", `ask: {en: "If vomiting, call 911. Any?"`, `ask: {en: "If vomiting, call. Any?"`, "mention 911"},
+		{"poison guidance without Poison Control", `en: "Call 911 now, or 1-800-222-1222."`, `en: "Call 911 now."`, "mention 1-800-222-1222"},
 		{"guidance without its hotline", `es: "Llame al 911 ahora."`, `es: "Llame ahora."`, "mention 911"},
 		{"crisis guidance without 911", `es: "Llame o envíe un texto al 988, o al 911."`, `es: "Llame al 988."`, "mention 911"},
 		{"missing guidance", `guidance: {en: "Call 911 now.", es: "Llame al 911 ahora."}`, ``, "text is required"},
 		{"advice without 911", `es: "Descanse; 911 si empeora."`, `es: "Descanse."`, "mention 911"},
+		{"now question without 911", `If so call 911.`, `If so call.`, "now_question: en text must mention 911"},
 		{"missing name", `name: Chest pain`, ``, "name"},
 		{"phrase with a clause mark", `[runny nose]`, `["runny, nose"]`, "clause mark"},
 		{"phrase with a clause word", `[runny nose]`, `[runny but nose]`, "clause word"},
 		{"phrase in two rules", `[runny nose]`, `[rash]`, "also a phrase"},
 		{"single all_of group", "          - {en: [fever], es: [fiebre]}\n", "", "two groups"},
-		{"distinct word of two words", `[overdue]`, `[over due]`, "one word"},
 		{"no review status", `status: pending,`, ``, "review.status"},
+		{"no window", `window: 10`, ``, "window"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(validRules, tc.old) {

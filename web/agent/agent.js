@@ -17,7 +17,7 @@
   const el = {
     error: $('error'), signIn: $('sign-in'), signInForm: $('sign-in-form'), username: $('username'), password: $('password'),
     signInButton: $('sign-in-button'), who: $('who'), agentName: $('agent-name'), presence: $('presence'),
-    connection: $('connection'), signOut: $('sign-out'), console: $('console'), offers: $('offers'), offerCount: $('offer-count'),
+    connection: $('connection'), signOut: $('sign-out'), console: $('console'), offers: $('offers'), offerCount: $('offer-count'), alerts: $('alerts'), alertsHeading: $('alerts-heading'),
     conversations: $('conversations'), noConversations: $('no-conversations'), workspace: $('workspace'),
     workspaceHeading: $('workspace-heading'), messages: $('messages'), typing: $('typing'), composer: $('composer'),
     input: $('message-input'), send: $('send'), context: $('context'), closeButton: $('close-conversation'),
@@ -222,6 +222,7 @@
         if (f.status === 'away' && !req) showError('You were set to Away because an offer was not answered in time.');
         break;
       case 'offer': addOffer(f); break;
+      case 'alert': addAlert(f); break;
       case 'assigned': onAssigned(f); break;
       case 'message': addMessage(f); break;
       case 'ack':
@@ -266,6 +267,37 @@
   }
 
   // ---- offers ----
+
+  // A red flag the patient reported after the handoff: the patient has the
+  // emergency guidance; the console shows it until it is dismissed and
+  // marks the tab's title.
+  function addAlert(f) {
+    const li = document.createElement('li');
+    li.className = 'alert priority-urgent';
+    li.dataset.conversationId = f.conversationId;
+    const text = document.createElement('p');
+    text.textContent = 'URGENT · ' + (f.summary || 'Red flag reported') + (convs.has(f.conversationId) ? '' : ' (conversation ' + f.conversationId + ', ' + f.state + ')');
+    li.append(text);
+    if (convs.has(f.conversationId)) {
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.textContent = 'Open conversation';
+      open.addEventListener('click', () => show(f.conversationId));
+      li.append(open);
+    }
+    const dismiss = document.createElement('button');
+    dismiss.type = 'button';
+    dismiss.textContent = 'Dismiss';
+    dismiss.addEventListener('click', () => {
+      li.remove();
+      el.alertsHeading.hidden = el.alerts.children.length === 0;
+      if (el.alerts.children.length === 0) document.title = document.title.replace(/^⚠ /, '');
+    });
+    li.append(dismiss);
+    el.alerts.prepend(li);
+    el.alertsHeading.hidden = false;
+    if (!document.title.startsWith('⚠ ')) document.title = '⚠ ' + document.title;
+  }
 
   function addOffer(f) {
     if (offers.has(f.conversationId) || convs.has(f.conversationId)) return;
