@@ -604,3 +604,24 @@ func TestConcurrentAssess(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewTableListsEveryRule keeps docs/bot.md's clinical-review table
+// true: every red flag and complaint is there with its source.
+func TestReviewTableListsEveryRule(t *testing.T) {
+	e := engine(t)
+	doc, err := os.ReadFile("../../docs/bot.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	for _, f := range e.redFlags {
+		if !strings.Contains(text, "| `"+f.flag.ID+"` — "+f.flag.Name+" |") || !strings.Contains(text, f.source) {
+			t.Errorf("docs/bot.md's review table lacks red flag %s or its source", f.flag.ID)
+		}
+	}
+	for _, c := range e.complaints {
+		if !strings.Contains(text, "| `"+c.id+"` — "+c.name+" |") || !strings.Contains(text, c.source) {
+			t.Errorf("docs/bot.md's review table lacks complaint %s or its source", c.id)
+		}
+	}
+}
