@@ -232,10 +232,10 @@ func (t *turn) start() {
 }
 
 func (t *turn) message() {
-	// Safety first, in every message at any point: red flags, then a
-	// complaint's emergency questions or "is this happening now?", then the
-	// answer to such a question.
-	if t.redFlags() || t.triageAnswer() {
+	// Safety first, in every message at any point: red flags, the answer
+	// to a triage question, then a complaint's emergency questions or "is
+	// this happening now?".
+	if t.redFlags() {
 		return
 	}
 	switch t.st.Stage {
@@ -358,16 +358,19 @@ func (t *turn) requestPerson(queue, reason, textKey string) {
 }
 
 // redFlags assesses the message. A red flag gets emergency guidance and an
-// urgent handoff; a complaint whose emergency cannot be ruled out gets its
-// emergency questions; a red flag mentioned only as a past event, family
-// history or question gets "is this happening now?". Each of these ends
-// the turn. A denied crisis ("I'm not suicidal") gets the crisis line on
-// a line of its own after the rest of the reply.
+// urgent handoff; then the answer to a pending triage question is taken;
+// then a complaint whose emergency cannot be ruled out gets its emergency
+// questions, and a red flag mentioned only as a past event, family history
+// or question gets "is this happening now?". Each of these ends the turn.
+// A denied crisis ("I'm not suicidal") gets the crisis line on a line of
+// its own after the rest of the reply.
 func (t *turn) redFlags() bool {
 	r := t.e.triage.Assess(t.in.Text)
 	switch {
 	case r.Level == triage.LevelEmergency:
 		t.emergency(r)
+		return true
+	case t.triageAnswer():
 		return true
 	case r.Ask != nil:
 		t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = stageTriageAsk, []string{r.Ask.Flag}, string(r.Level), r.Ask.ID

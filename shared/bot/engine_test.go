@@ -484,3 +484,13 @@ func TestDeniedCrisisGetsTheRequestAnsweredAnd988OnItsOwnLine(t *testing.T) {
 		t.Fatalf("denied crisis: %q %+v", out.Text, out.Handoff)
 	}
 }
+
+func TestAYesWithANewComplaintStillEscalates(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	c.say("my son hit his head on the table")
+	out := c.say("yes and his hand feels numb")
+	if out.Handoff == nil || out.Handoff.Priority != "urgent" || out.Handoff.RedFlags[0] != "head_injury_danger" {
+		t.Fatalf("a yes beside a new complaint: %q %+v", out.Text, out.Handoff)
+	}
+}
