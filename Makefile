@@ -30,7 +30,9 @@ run: tools ## run the whole system locally (Ctrl-C stops it)
 	@echo "==> starting the local stack (stage $(STAGE))"
 	@go run ./localstack -stage $(STAGE)
 
-lint: tools ## gofmt, go vet, cfn-lint, checkov, govulncheck
+lint: tools ## repository check, gofmt, go vet, cfn-lint, checkov, govulncheck
+	@echo "==> repository: source only"
+	@bash scripts/repo-check.sh
 	@echo "==> gofmt"
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to rewrite:"; echo "$$out"; exit 1; fi
 	@echo "==> go vet"
