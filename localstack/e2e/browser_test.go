@@ -171,6 +171,19 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, patient, "sending the reply", chromedp.Click(`#send`))
 	waitText(t, agent, "#messages", "it was on May 3")
 
+	// A red flag after the handoff: the patient's page shows the emergency
+	// guidance at once and the console an urgent alert it can dismiss.
+	run(t, patient, "typing a red flag", chromedp.SendKeys(`#message-input`, "also my chest feels really heavy and tight right now"))
+	run(t, patient, "sending it", chromedp.Click(`#send`))
+	waitText(t, patient, "#messages", "Call 911 now")
+	waitText(t, agent, "#alerts", "URGENT")
+	waitText(t, agent, "#alerts", "Chest pain")
+	if title := run(t, agent, "reading the tab's title", chromedp.Title()); !strings.HasPrefix(title, "⚠") {
+		t.Fatalf("the console's title does not mark the alert: %q", title)
+	}
+	run(t, agent, "dismissing the alert", chromedp.Click(`#alerts li button:last-of-type`))
+	run(t, agent, "waiting for the alert to go", chromedp.WaitNotPresent(`#alerts li`))
+
 	// The agent books a visit for the patient from the patient view: the
 	// dialog finds open times (a far week, so no other test takes them),
 	// the keyboard picks the first, Book; the panel lists it and the
