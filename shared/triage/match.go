@@ -198,6 +198,7 @@ const (
 	roleReported                  // makes its clause a report of the past, of family, a question or a risk
 	roleService                   // names a service or a medicine: a phrase next to it is a name
 	roleHad                       // "had", "tuvo": the phrase right after it is a past event
+	roleNow                       // "now", "still": the clause reports now, but a past verb's phrase stays past
 )
 
 // hadReach is how many words after a past verb ("had", "tuvo") a phrase
@@ -269,7 +270,7 @@ func (l *lexicon) scan(text string) hits {
 // serviceReach of a service name is dropped.
 func (l *lexicon) record(h *hits, c clause, spans []span) {
 	st := present
-	recent := false
+	recent, now := false, false
 	var services, neutral, had []span
 	for _, s := range spans {
 		r := l.roles[s.id]
@@ -280,6 +281,7 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 			neutral = append(neutral, s)
 		}
 		recent = recent || r&roleRecent != 0
+		now = now || r&roleNow != 0
 		if r&roleReported != 0 {
 			st = reported
 		}
@@ -287,7 +289,7 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 			services = append(services, s)
 		}
 	}
-	if recent {
+	if recent || now {
 		st = present
 	}
 	for _, s := range spans {

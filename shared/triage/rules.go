@@ -33,7 +33,8 @@ type ruleFile struct {
 // something happening now.
 type contextSpec struct {
 	Neutral  phraseSpec            `yaml:"neutral"`  // a concept's word in another sense
-	Recent   phraseSpec            `yaml:"recent"`   // the clause reports now, whatever else it says
+	Recent   phraseSpec            `yaml:"recent"`   // the clause reports now, whatever else it says, past verbs included
+	Now      phraseSpec            `yaml:"now"`      // the clause reports now, but a past verb's phrase stays past
 	Reported map[string]phraseSpec `yaml:"reported"` // past, family history, question, hypothetical, risk score
 	Service  phraseSpec            `yaml:"service"`  // names of services and medicines
 	Had      phraseSpec            `yaml:"had"`      // past verbs: the phrase right after one is a past event
@@ -310,6 +311,7 @@ func (c *compiler) complaint(i int, s complaintSpec, e *Engine) complaintRule {
 func (c *compiler) context(s contextSpec) {
 	c.roleGroup("context.neutral", s.Neutral, roleNeutral)
 	c.roleGroup("context.recent", s.Recent, roleRecent)
+	c.roleGroup("context.now", s.Now, roleNow)
 	c.roleGroup("context.service", s.Service, roleService)
 	c.roleGroup("context.had", s.Had, roleHad)
 	if len(s.Reported) == 0 {

@@ -118,12 +118,13 @@ func isNegationCue(tok string) bool {
 const negationWindow = 3
 
 // negationCue returns how many tokens before position i of the clause the
-// nearest negation cue stands (0: none). A denial of having, anywhere
-// before it in the clause ("I don't have a fever or chest pain", "no
-// tengo fiebre ni dolor de pecho"), counts as a cue right before it.
+// nearest negation cue stands (0: none). A denial of having or of thinking,
+// anywhere before it in the clause ("I don't have a fever or chest pain",
+// "no tengo fiebre ni dolor de pecho", "no estoy pensando en hacerme
+// daño"), counts as a cue right before it.
 func negationCue(toks []string, i int) int {
 	for j := 0; j+1 < i; j++ {
-		if isDenial(toks[j], toks[j+1]) {
+		if isDenial(toks[j], toks[j+1]) || j+2 < i && isNegationCue(toks[j]) && isBeing(toks[j+1]) && isThinking(toks[j+2]) {
 			return 1
 		}
 	}
@@ -140,6 +141,24 @@ func negationCue(toks []string, i int) int {
 func negated(toks []string, i int) bool {
 	cue := negationCue(toks, i)
 	return cue > 0 && cue <= negationWindow
+}
+
+// isBeing and isThinking read "not ... thinking": "im not thinking",
+// "no estoy pensando".
+func isBeing(tok string) bool {
+	switch tok {
+	case "am", "im", "estoy", "esta", "ando", "been":
+		return true
+	}
+	return false
+}
+
+func isThinking(tok string) bool {
+	switch tok {
+	case "thinking", "pensando", "planning", "planeando":
+		return true
+	}
+	return false
 }
 
 // isDenial reports whether two tokens deny having something: "dont have",

@@ -432,6 +432,7 @@ now_question: {en: "Is it now? If so call 911.", es: "¿Es ahora? Si es así lla
 context:
   neutral: {en: [chest cold], es: [resfriado de pecho]}
   recent: {en: [today], es: [hoy]}
+  now: {en: [now], es: [ahora]}
   reported: {past: {en: [years ago], es: [hace anos]}}
   service: {en: [clinic], es: [clinica]}
   had: {en: [had], es: [tuvo]}
