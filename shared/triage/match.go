@@ -221,7 +221,7 @@ func (o occurrence) negatedWithin(window int) bool { return o.cue > 0 && o.cue <
 
 // hits are the occurrences of each phrase of the lexicon in a message.
 type hits struct {
-	occ [][]occurrence // by phrase id
+	occ map[int][]occurrence // by phrase id: only the phrases found
 }
 
 // span is a phrase matched at a place of a clause.
@@ -237,7 +237,7 @@ const serviceReach = 2
 // scan finds the phrases of the lexicon in a text, with their negation and
 // whether their clause reports something happening now.
 func (l *lexicon) scan(text string) hits {
-	h := hits{occ: make([][]occurrence, len(l.phrases))}
+	h := hits{occ: map[int][]occurrence{}}
 	seen := map[string][]int{}
 	for _, c := range segment(text) {
 		terms := make([][]int, len(c.toks)) // by position: ids of the terms the token matches
