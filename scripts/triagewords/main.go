@@ -1,10 +1,11 @@
 // Command triagewords lists the real words that the triage rules would take
 // for a typo of one of their words: it reads candidate words (one per line,
-// the most frequent English and Spanish words) on standard input and prints
-// each that matches a rule word by typo tolerance, unless every rule word
-// it matches is a longer or shorter form of it ("abejas" for "abeja", at
-// least 5 letters, within 2 letters). scripts/triage-words.sh adds them to
-// shared/triage/distinct_words.txt.
+// the most frequent English and Spanish words) on standard input, adds the
+// rules' own words (an "anticoagulante" must not be read as an
+// "anticongelante"), and prints each that matches a rule word by typo
+// tolerance, unless every rule word it matches is a longer or shorter form
+// of it ("abejas" for "abeja", at least 5 letters, within 2 letters).
+// scripts/triage-words.sh adds them to shared/triage/distinct_words.txt.
 package main
 
 import (
@@ -23,23 +24,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	seen := map[string]bool{}
+	rules, err := os.ReadFile("shared/triage/rules.yaml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var candidates []string
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		toks := words.Split(in.Text())
-		if len(toks) != 1 || seen[toks[0]] {
+		candidates = append(candidates, words.Split(in.Text())...)
+	}
+	if err := in.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	seen := map[string]bool{}
+	for _, tok := range append(candidates, words.Split(string(rules))...) {
+		if seen[tok] {
 			continue
 		}
-		tok := toks[0]
 		seen[tok] = true
 		near := e.Typos(tok)
 		if len(near) > 0 && !allForms(tok, near) {
 			fmt.Println(tok)
 		}
-	}
-	if err := in.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
 	}
 }
 

@@ -65,10 +65,11 @@ func evaluate(t *testing.T, cases []evalCase) evalFigures {
 	for _, c := range cases {
 		out := e.Turn(State{Stage: stageOpen, Locale: c.Lang}, Input{Text: c.Text, Locale: c.Lang, Now: open})
 		urgent := out.Handoff != nil && out.Handoff.Priority == "urgent"
-		// A phrasing that names a symptom, a red flag or a mild complaint
-		// is never answered "I didn't understand"; an administrative
-		// question may be (the knowledge base answers what it covers).
-		if (c.Expect != "benign" || c.Kind == "mild") && strings.Contains(out.Text, e.c.Text["notUnderstood"].In(out.State.Locale)) {
+		// A phrasing that reports a symptom (an emergency, a complaint, a
+		// mild complaint) is never answered "I didn't understand"; an
+		// administrative or educational question may be (the knowledge base
+		// answers what it covers).
+		if (c.Expect == "emergency" || c.Expect == "ask" || c.Kind == "mild") && strings.Contains(out.Text, e.c.Text["notUnderstood"].In(out.State.Locale)) {
 			f.notUnderstood++
 			f.misses = append(f.misses, fmt.Sprintf("not understood (%s, %s): %q", c.Expect, c.Kind, c.Text))
 		}

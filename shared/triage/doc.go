@@ -47,10 +47,15 @@
 //     ("dont have", "no tengo", "never had") negates every occurrence after
 //     it in its clause. Words of a phrase are not cues for that phrase ("no
 //     puedo respirar" matches itself).
-//   - Context: a clause with a reported marker (past, family history,
-//     question, hypothetical, risk score) reports nothing happening now
-//     unless it also holds a recent marker; a past verb ("had", "tuvo")
-//     makes the phrase starting within 3 words after it a past event; an
+//   - Context: a part of a clause (clauses split again at an "and" or "y"
+//     that starts a new statement) with a reported marker (past, family
+//     history, question, hypothetical, risk score) reports nothing
+//     happening now unless it also holds a recent or a now marker; a past
+//     verb ("he had", "tuvo") makes the phrase starting within 3 words
+//     after it a past event unless a recent marker ("an hour ago") says
+//     otherwise; concepts listed as states (pregnant, diabetic, a baby)
+//     are never past; a flag marked threat counts a hypothetical ("if he
+//     does it again I'll kill him") as present; an
 //     occurrence within 2 words of a service's name ("clinic", "meds") is
 //     a name and counts for red flags and complaints; a neutral phrase
 //     ("chest cold") takes its words from every phrase it does not lie

@@ -189,7 +189,7 @@ const (
 // role says what a phrase of the lexicon is for: a set of these bits, as
 // one phrase may have several ("medicine" is a concept's word and a
 // service's).
-type role uint8
+type role uint16
 
 const (
 	roleMatch    role = 1 << iota // a phrase of a rule or a concept
@@ -199,6 +199,8 @@ const (
 	roleService                   // names a service or a medicine: a phrase next to it is a name
 	roleHad                       // "had", "tuvo": the phrase right after it is a past event
 	roleNow                       // "now", "still": the clause reports now, but a past verb's phrase stays past
+	roleState                     // a lasting state (pregnant, diabetic, a baby): never a past event
+	roleIf                        // "if", "what if": the clause is a hypothetical (reported, but a threat still counts)
 )
 
 // hadReach is how many words after a past verb ("had", "tuvo") a phrase
@@ -213,6 +215,10 @@ type occurrence struct {
 	cue      int    // how many words before it the nearest negation cue stands; 0: none
 	named    bool   // within serviceReach of a service name: a name, not a symptom
 	status   status // present or reported
+	// hypothetical: reported only because its clause is a hypothetical ("if
+	// my stepdad touches my mom again I'm going to kill him"); a threat's
+	// rule counts it as present.
+	hypothetical bool
 }
 
 // negatedWithin reports whether the occurrence's negation cue stands
@@ -269,42 +275,85 @@ func (l *lexicon) scan(text string) hits {
 // and otherwise a reported marker makes it reported, and a phrase within
 // serviceReach of a service name is dropped.
 func (l *lexicon) record(h *hits, c clause, spans []span) {
-	st := present
-	recent, now := false, false
+	parts := contextParts(c.toks)
+	type context struct{ reported, hypothetical, recent, now bool }
+	ctx := make([]context, len(parts))
 	var services, neutral, had []span
 	for _, s := range spans {
-		r := l.roles[s.id]
+		r, p := l.roles[s.id], partOf(parts, s.start)
 		if r&roleHad != 0 {
 			had = append(had, s)
 		}
 		if r&roleNeutral != 0 {
 			neutral = append(neutral, s)
 		}
-		recent = recent || r&roleRecent != 0
-		now = now || r&roleNow != 0
-		if r&roleReported != 0 {
-			st = reported
-		}
 		if r&roleService != 0 {
 			services = append(services, s)
 		}
-	}
-	if recent || now {
-		st = present
+		ctx[p].recent = ctx[p].recent || r&roleRecent != 0
+		ctx[p].now = ctx[p].now || r&roleNow != 0
+		ctx[p].reported = ctx[p].reported || r&roleReported != 0
+		ctx[p].hypothetical = ctx[p].hypothetical || r&roleIf != 0
 	}
 	for _, s := range spans {
 		if l.roles[s.id]&roleMatch == 0 || overrun(s, neutral) {
 			continue
 		}
+		x := ctx[partOf(parts, s.start)]
 		o := occurrence{
 			sentence: c.sentence, pos: c.start + s.start, end: c.start + s.end,
-			cue: negationCue(c.toks, s.start), named: nextTo(s, services), status: st,
+			cue: negationCue(c.toks, s.start), named: nextTo(s, services), status: present,
 		}
-		if !recent && after(s, had) {
+		switch {
+		case l.roles[s.id]&roleState != 0, x.recent:
+		case after(s, had), x.reported && !x.now:
 			o.status = reported
+		case x.hypothetical && !x.now:
+			o.status, o.hypothetical = reported, true
 		}
 		h.occ[s.id] = append(h.occ[s.id], o)
 	}
+}
+
+// contextParts splits a clause into the parts its context markers apply
+// to, at an "and" or "y" that starts a new statement (a pronoun, a
+// possessive or a time word follows): "my cousin died of an overdose last
+// year | and my aunt keeps asking", "had a heart attack years ago | and now
+// my chest hurts", but not "heat exhaustion and heat stroke". It returns
+// the index of each part's first token. Phrases and negation still read
+// the whole clause.
+func contextParts(toks []string) []int {
+	parts := []int{0}
+	for i, t := range toks {
+		if i > 0 && i+1 < len(toks) && (t == "and" || t == "y") && startsStatement(toks[i+1]) {
+			parts = append(parts, i)
+		}
+	}
+	return parts
+}
+
+// startsStatement reports whether a word after "and" starts a new
+// statement.
+func startsStatement(w string) bool {
+	switch w {
+	case "i", "im", "ive", "he", "hes", "she", "shes", "they", "theyre", "we", "were", "it", "its", "my", "his", "her", "their", "our",
+		"now", "then", "today", "tonight", "yesterday", "this", "there", "theres",
+		"yo", "el", "ella", "ellos", "mi", "mis", "su", "sus", "ahora", "ahorita", "luego", "hoy", "anoche", "ayer", "me", "le", "se",
+		"tengo", "tiene", "estoy", "esta", "ya":
+		return true
+	}
+	return false
+}
+
+// partOf returns the part of the clause a token belongs to.
+func partOf(parts []int, i int) int {
+	p := 0
+	for j, start := range parts {
+		if start <= i {
+			p = j
+		}
+	}
+	return p
 }
 
 // after reports whether a span starts within hadReach words after one of
@@ -376,7 +425,7 @@ func (m matcher) best(h hits, phrases []int) status {
 	for _, id := range phrases {
 		for _, o := range h.occ[id] {
 			if m.counts(o) {
-				s = max(s, o.status)
+				s = max(s, m.statusOf(o))
 			}
 		}
 	}
@@ -393,7 +442,16 @@ type matcher struct {
 	window   int       // how far apart, in tokens, the concepts of a line may be
 	negation int       // how far back a negation cue reaches; 0: negation is ignored
 	names    bool      // a phrase next to a service's name counts (level rules)
-	unless   []int     // phrases that void the rule's phrases and two-concept lines in their sentence
+	unless   []int     // phrases that void the rule's phrases and lines in their sentence
+	threat   bool      // a hypothetical counts as present: a conditional threat is a threat
+}
+
+// statusOf returns an occurrence's status for the matcher.
+func (m matcher) statusOf(o occurrence) status {
+	if m.threat && o.hypothetical {
+		return present
+	}
+	return o.status
 }
 
 // voided reports whether a sentence holds one of the matcher's unless
@@ -415,7 +473,7 @@ func (m matcher) status(h hits) status {
 	for _, id := range m.anyOf {
 		for _, o := range h.occ[id] {
 			if m.counts(o) && !m.voided(h, o.sentence) {
-				s = max(s, o.status)
+				s = max(s, m.statusOf(o))
 			}
 		}
 	}
@@ -444,10 +502,10 @@ func (m matcher) line(h hits, line [][]int) status {
 	best := absent
 	for _, id := range line[0] {
 		for _, anchor := range h.occ[id] {
-			if !m.counts(anchor) || len(line) <= 2 && m.voided(h, anchor.sentence) {
+			if !m.counts(anchor) || m.voided(h, anchor.sentence) {
 				continue
 			}
-			s := anchor.status
+			s := m.statusOf(anchor)
 			used := []int{anchor.pos}
 			for _, concept := range line[1:] {
 				o, ok := m.pair(h, concept, anchor, used)
@@ -455,7 +513,7 @@ func (m matcher) line(h hits, line [][]int) status {
 					s = absent
 					break
 				}
-				s = min(s, o.status)
+				s = min(s, m.statusOf(o))
 				used = append(used, o.pos)
 			}
 			best = max(best, s)
@@ -476,7 +534,7 @@ func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int) (occ
 				o.pos > anchor.end+m.window, anchor.pos > o.end+m.window:
 				continue
 			}
-			if !ok || o.status > found.status {
+			if !ok || m.statusOf(o) > m.statusOf(found) {
 				found, ok = o, true
 			}
 		}

@@ -24,6 +24,7 @@ type ruleFile struct {
 	NowQuestion localized             `yaml:"now_question"`
 	Context     contextSpec           `yaml:"context"`
 	Concepts    map[string]phraseSpec `yaml:"concepts"`
+	States      []string              `yaml:"states"` // concepts that name a lasting state, never a past event
 	RedFlags    []flagSpec            `yaml:"red_flags"`
 	Complaints  []complaintSpec       `yaml:"complaints"`
 	Levels      levelsSpec            `yaml:"levels"`
@@ -95,12 +96,15 @@ type flagSpec struct {
 	// reaches for this flag (3 unless set): the crisis flag uses 2, so
 	// that "I'm not suicidal" is a denial while "I don't see the point of
 	// living" is not.
-	NegationWindow int       `yaml:"negation_window"`
-	Source         string    `yaml:"source"`
-	Guidance       localized `yaml:"guidance"`
+	NegationWindow int `yaml:"negation_window"`
+	// Threat makes a hypothetical count as present for this flag: "if he
+	// touches her again I will kill him" is a threat, not a question.
+	Threat   bool      `yaml:"threat"`
+	Source   string    `yaml:"source"`
+	Guidance localized `yaml:"guidance"`
 	// Unless lists concepts that, in the sentence of one of the flag's
-	// phrases or two-concept lines, keep it from matching ("my chest hurts
-	// when I cough" is asked about, not escalated).
+	// phrases or lines, keep it from matching ("my chest hurts when I
+	// cough" is asked about, not escalated).
 	Unless []string `yaml:"unless"`
 }
 
@@ -212,6 +216,15 @@ func compile(f ruleFile) (*Engine, error) {
 	if len(f.RedFlags) == 0 {
 		c.fail("red_flags: at least one is required")
 	}
+	for _, name := range f.States {
+		ids, ok := c.concepts[name]
+		if !ok {
+			c.fail("states: %q is not a concept", name)
+		}
+		for _, id := range ids {
+			c.lex.roles[id] |= roleState
+		}
+	}
 	for i, s := range f.RedFlags {
 		e.redFlags = append(e.redFlags, c.flag(i, s))
 	}
@@ -254,6 +267,7 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 		c.fail("%s: hotline must be %q or %q, not %q", where, hotlineEmergency, hotlineCrisis, s.Hotline)
 	}
 	m := c.matcher(where, s.ruleSpec, cmp.Or(s.NegationWindow, negationWindow), false)
+	m.threat = s.Threat
 	for _, name := range s.Unless {
 		ids, ok := c.concepts[name]
 		if !ok {
@@ -318,7 +332,11 @@ func (c *compiler) context(s contextSpec) {
 		c.fail("context.reported: at least one kind is required")
 	}
 	for _, kind := range slices.Sorted(maps.Keys(s.Reported)) {
-		c.roleGroup("context.reported."+kind, s.Reported[kind], roleReported)
+		r := roleReported
+		if kind == "hypothetical" {
+			r = roleIf
+		}
+		c.roleGroup("context.reported."+kind, s.Reported[kind], r)
 	}
 }
 

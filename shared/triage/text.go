@@ -165,7 +165,7 @@ func isThinking(tok string) bool {
 // "no tengo", "never had".
 func isDenial(a, b string) bool {
 	switch a {
-	case "dont", "doesnt", "didnt", "never", "havent", "hasnt", "not", "no", "nunca":
+	case "dont", "doesnt", "didnt", "never", "havent", "hasnt", "not", "no", "nunca", "ni":
 	default:
 		return false
 	}

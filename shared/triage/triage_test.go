@@ -2,6 +2,7 @@ package triage
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,27 +60,33 @@ func loadCases(t *testing.T) caseFile {
 }
 
 // devCoverage counts, per red flag, the emergency phrasings of the
-// development set (testdata/eval/dev.yaml) that give it.
+// development sets (testdata/eval/dev*.yaml) that give it.
 func devCoverage(t *testing.T, e *Engine) map[string]int {
 	t.Helper()
-	data, err := os.ReadFile("testdata/eval/dev.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Cases []struct {
-			Text   string `yaml:"text"`
-			Expect string `yaml:"expect"`
-		} `yaml:"cases"`
-	}
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
+	names, err := filepath.Glob("testdata/eval/dev*.yaml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no development set: %v", err)
 	}
 	n := map[string]int{}
-	for _, c := range f.Cases {
-		if c.Expect == "emergency" {
-			for _, fl := range e.Assess(c.Text).RedFlags {
-				n[fl.ID]++
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Cases []struct {
+				Text   string `yaml:"text"`
+				Expect string `yaml:"expect"`
+			} `yaml:"cases"`
+		}
+		if err := yaml.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range f.Cases {
+			if c.Expect == "emergency" {
+				for _, fl := range e.Assess(c.Text).RedFlags {
+					n[fl.ID]++
+				}
 			}
 		}
 	}
