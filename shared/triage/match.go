@@ -201,6 +201,7 @@ const (
 	roleNow                       // "now", "still": the clause reports now, but a past verb's phrase stays past
 	roleState                     // a lasting state (pregnant, diabetic, a baby): never a past event
 	roleIf                        // "if", "what if": the clause is a hypothetical (reported, but a threat still counts)
+	roleName                      // a condition's name ("seizure", "stroke"): next to a service word it names the service
 )
 
 // hadReach is how many words after a past verb ("had", "tuvo") a phrase
@@ -236,8 +237,9 @@ type span struct {
 	start, end int // token indexes in the clause
 }
 
-// serviceReach is how many tokens from a service word a phrase is a name
-// ("the stroke clinic", "clinica de convulsiones", "seizure medicine").
+// serviceReach is how close to a service word a condition's name names the
+// service: next to it or one word apart ("the stroke clinic", "clinica de
+// convulsiones", "seizure medicine").
 const serviceReach = 2
 
 // scan finds the phrases of the lexicon in a text, with their negation and
@@ -295,6 +297,12 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		ctx[p].reported = ctx[p].reported || r&roleReported != 0
 		ctx[p].hypothetical = ctx[p].hypothetical || r&roleIf != 0
 	}
+	ownEnd := make([]int, len(c.toks)) // negation words that begin a symptom phrase ("no siento"): where it ends
+	for _, s := range spans {
+		if l.roles[s.id]&roleMatch != 0 && s.end-s.start > 1 && isNegationCue(c.toks[s.start]) {
+			ownEnd[s.start] = max(ownEnd[s.start], s.end)
+		}
+	}
 	for _, s := range spans {
 		if l.roles[s.id]&roleMatch == 0 || overrun(s, neutral) {
 			continue
@@ -302,7 +310,7 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		x := ctx[partOf(parts, s.start)]
 		o := occurrence{
 			sentence: c.sentence, pos: c.start + s.start, end: c.start + s.end,
-			cue: negationCue(c.toks, s.start), named: nextTo(s, services), status: present,
+			cue: negationCueSkip(c.toks, groupStart(s, spans, c.toks), ownCues(ownEnd, s.start)), named: l.roles[s.id]&roleName != 0 && nextTo(s, services), status: present,
 		}
 		switch {
 		case l.roles[s.id]&roleState != 0, x.recent:
@@ -313,6 +321,31 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		}
 		h.occ[s.id] = append(h.occ[s.id], o)
 	}
+}
+
+// ownCues returns the negation words that begin a symptom phrase ending
+// at or before start: they negate their own phrase, not a later one.
+func ownCues(ownEnd []int, start int) []bool {
+	skip := make([]bool, len(ownEnd))
+	for j, end := range ownEnd {
+		skip[j] = end > 0 && end <= start
+	}
+	return skip
+}
+
+// groupStart returns where the phrases that share words with a span begin,
+// so that a negation reads a group of overlapping phrases as one: in "I
+// don't want to kill myself", "myself" is as negated as "kill myself".
+func groupStart(s span, spans []span, toks []string) int {
+	start := s.start
+	for _, o := range spans {
+		// A phrase that starts with its own negation ("no me duele") does
+		// not pull the group before the cue.
+		if o.start < start && o.end > s.start && !isNegationCue(toks[o.start]) {
+			start = o.start
+		}
+	}
+	return start
 }
 
 // contextParts splits a clause into the parts its context markers apply
@@ -442,7 +475,8 @@ type matcher struct {
 	window   int       // how far apart, in tokens, the concepts of a line may be
 	negation int       // how far back a negation cue reaches; 0: negation is ignored
 	names    bool      // a phrase next to a service's name counts (level rules)
-	unless   []int     // phrases that void the rule's phrases and lines in their sentence
+	unless   []int     // phrases that void the rule's phrases and lines in their sentence...
+	despite  []int     // ...unless one of these is in it too
 	threat   bool      // a hypothetical counts as present: a conditional threat is a threat
 }
 
@@ -455,16 +489,20 @@ func (m matcher) statusOf(o occurrence) status {
 }
 
 // voided reports whether a sentence holds one of the matcher's unless
-// phrases (counting: not negated, not a name).
+// phrases and none of its despite phrases (counting: not negated, not a
+// name).
 func (m matcher) voided(h hits, sentence int) bool {
-	for _, id := range m.unless {
-		for _, o := range h.occ[id] {
-			if o.sentence == sentence && m.counts(o) {
-				return true
+	in := func(ids []int) bool {
+		for _, id := range ids {
+			for _, o := range h.occ[id] {
+				if o.sentence == sentence && m.counts(o) {
+					return true
+				}
 			}
 		}
+		return false
 	}
-	return false
+	return in(m.unless) && !in(m.despite)
 }
 
 // status returns how the rule is present in a message with these hits.

@@ -38,6 +38,7 @@ type contextSpec struct {
 	Now      phraseSpec            `yaml:"now"`      // the clause reports now, but a past verb's phrase stays past
 	Reported map[string]phraseSpec `yaml:"reported"` // past, family history, question, hypothetical, risk score
 	Service  phraseSpec            `yaml:"service"`  // names of services and medicines
+	Names    phraseSpec            `yaml:"names"`    // conditions' names: next to a service word they name it
 	Had      phraseSpec            `yaml:"had"`      // past verbs: the phrase right after one is a past event
 }
 
@@ -106,6 +107,9 @@ type flagSpec struct {
 	// phrases or lines, keep it from matching ("my chest hurts when I
 	// cough" is asked about, not escalated).
 	Unless []string `yaml:"unless"`
+	// Despite lists concepts that keep the flag matching even with an
+	// unless concept in the sentence (pain spreading to the arm, sweating).
+	Despite []string `yaml:"despite"`
 }
 
 // complaintSpec is a complaint: what the patient describes when an
@@ -277,6 +281,15 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 		c.used[name] = true
 		m.unless = append(m.unless, ids...)
 	}
+	for _, name := range s.Despite {
+		ids, ok := c.concepts[name]
+		if !ok {
+			c.fail("%s despite: %q is not a concept", where, name)
+			continue
+		}
+		c.used[name] = true
+		m.despite = append(m.despite, ids...)
+	}
 	return flagRule{
 		flag:     RedFlag{ID: s.ID, Name: s.Name, Hotline: s.Hotline, Poison: s.Poison},
 		guidance: s.Guidance,
@@ -307,7 +320,9 @@ func (c *compiler) complaint(i int, s complaintSpec, e *Engine) complaintRule {
 	if !slices.Contains(levelOrder(), lv) {
 		c.fail("%s: level %q is not one of %v", where, s.Level, levelOrder())
 	}
-	yes := matcher{negation: negationWindow, window: c.window}
+	// In an answer only a cue right before a sign negates it: "no vomiting"
+	// is a no, "no he keeps throwing up" a yes.
+	yes := matcher{negation: 1, window: c.window}
 	for _, name := range s.Yes {
 		ids, ok := c.concepts[name]
 		if !ok {
@@ -327,6 +342,7 @@ func (c *compiler) context(s contextSpec) {
 	c.roleGroup("context.recent", s.Recent, roleRecent)
 	c.roleGroup("context.now", s.Now, roleNow)
 	c.roleGroup("context.service", s.Service, roleService)
+	c.roleGroup("context.names", s.Names, roleName)
 	c.roleGroup("context.had", s.Had, roleHad)
 	if len(s.Reported) == 0 {
 		c.fail("context.reported: at least one kind is required")

@@ -58,8 +58,8 @@ func splitSentences(text string) []string {
 		between := i > 0 && i+1 < len(rs) && unicode.IsDigit(rs[i-1]) && unicode.IsDigit(rs[i+1])
 		switch {
 		case (r == '.' || r == ',') && between:
-			if r == '.' {
-				b.WriteRune(' ') // 38.5 → 38 5: the whole part is the number
+			if r == '.' || !thousands(rs[i+1:]) {
+				b.WriteRune(' ') // 38.5, 38,5 → 38 5: the whole part is the number
 			}
 		case isSentenceMark(r):
 			out = append(out, b.String())
@@ -69,6 +69,16 @@ func splitSentences(text string) []string {
 		}
 	}
 	return append(out, b.String())
+}
+
+// thousands reports whether the digits after a comma are a group of
+// thousands (exactly three, "1,000"), not a decimal part ("38,5").
+func thousands(rest []rune) bool {
+	n := 0
+	for n < len(rest) && unicode.IsDigit(rest[n]) {
+		n++
+	}
+	return n == 3
 }
 
 // clauses returns the tokens of each clause of text (for tests and tools).
@@ -122,18 +132,59 @@ const negationWindow = 3
 // anywhere before it in the clause ("I don't have a fever or chest pain",
 // "no tengo fiebre ni dolor de pecho", "no estoy pensando en hacerme
 // daño"), counts as a cue right before it.
-func negationCue(toks []string, i int) int {
-	for j := 0; j+1 < i; j++ {
+func negationCue(toks []string, i int) int { return negationCueSkip(toks, i, nil) }
+
+// negationCueSkip is negationCue with cues at the positions of skip left
+// out: the first word of a symptom phrase that holds its own negation ("no
+// siento el lado izquierdo") negates that phrase only.
+func negationCueSkip(toks []string, i int, skip []bool) int {
+	from := 0 // a negation never reaches across an "and", "y" or "or"
+	for j := i - 1; j >= 0; j-- {
+		if isJoin(toks[j]) {
+			from = j + 1
+			break
+		}
+	}
+	for j := from; j+1 < i; j++ {
 		if isDenial(toks[j], toks[j+1]) || j+2 < i && isNegationCue(toks[j]) && isBeing(toks[j+1]) && isThinking(toks[j+2]) {
 			return 1
 		}
 	}
-	for j := i - 1; j >= 0; j-- {
-		if isNegationCue(toks[j]) {
+	for j := i - 1; j >= from; j-- {
+		if isNegationCue(toks[j]) && !isInterjection(toks, j) && (skip == nil || !skip[j]) {
 			return i - j
 		}
 	}
 	return 0
+}
+
+// isInterjection reports whether the cue at j answers something rather
+// than negating what follows: "no he can't breathe", "nope she threw up".
+func isInterjection(toks []string, j int) bool {
+	if j+1 >= len(toks) {
+		return false
+	}
+	switch toks[j] {
+	case "no", "nope", "nah":
+	default:
+		return false
+	}
+	switch toks[j+1] {
+	case "he", "hes", "she", "shes", "i", "im", "it", "its", "they", "theyre", "we", "my", "his", "her", "the", "now":
+		return true
+	}
+	return false
+}
+
+// isJoin reports whether a token joins two statements, which a negation
+// does not cross: "I don't have my inhaler and I can't breathe", "no fever
+// and chest pain".
+func isJoin(tok string) bool {
+	switch tok {
+	case "and", "y", "or", "o", "plus":
+		return true
+	}
+	return false
 }
 
 // negated reports whether a negation cue stands within negationWindow
@@ -170,7 +221,7 @@ func isDenial(a, b string) bool {
 		return false
 	}
 	switch b {
-	case "have", "has", "had", "having", "get", "getting", "tengo", "tiene", "tuve", "tuvo", "he", "ha", "hay", "siento", "siente":
+	case "have", "has", "had", "having", "tengo", "tiene", "tuve", "tuvo", "hay":
 		return true
 	}
 	return false

@@ -98,7 +98,7 @@ func TestScanNegation(t *testing.T) {
 
 func TestScanContext(t *testing.T) {
 	l := newLexicon()
-	attack, _ := l.phrase(words.Split("heart attack"), roleMatch)
+	attack, _ := l.phrase(words.Split("heart attack"), roleMatch|roleName)
 	l.phrase(words.Split("years ago"), roleReported)
 	l.phrase(words.Split("today"), roleRecent)
 	l.phrase(words.Split("clinic"), roleService)

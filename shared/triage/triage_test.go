@@ -442,6 +442,7 @@ context:
   now: {en: [now], es: [ahora]}
   reported: {past: {en: [years ago], es: [hace anos]}}
   service: {en: [clinic], es: [clinica]}
+  names: {en: [chest pain, chest, pain], es: [dolor de pecho, pecho, dolor]}
   had: {en: [had], es: [tuvo]}
 concepts:
   chest: {en: [chest], es: [pecho]}
@@ -630,6 +631,35 @@ func TestReviewTableListsEveryRule(t *testing.T) {
 	for _, c := range e.complaints {
 		if !strings.Contains(text, "| `"+c.id+"` — "+c.name+" |") || !strings.Contains(text, c.source) {
 			t.Errorf("docs/bot.md's review table lacks complaint %s or its source", c.id)
+		}
+	}
+}
+
+// TestReviewedEmergencies holds the present emergencies a review built to
+// defeat the context rules (a denial, a service word, "and", a past verb,
+// an unless concept next to a real sign): each must escalate.
+func TestReviewedEmergencies(t *testing.T) {
+	e := engine(t)
+	for _, text := range []string{
+		"I dont have my inhaler and I cant breathe", "we dont have a car and my husband collapsed", "he doesn't have insurance and he is having a seizure",
+		"He doesn't have asthma and he can't breathe", "she has never had a seizure and she is seizing right now",
+		"I don't have a history of heart problems and I have crushing chest pain", "I've never had anything like this before and I can't breathe",
+		"I haven't had my meds today and now I can't breathe", "I can not get any air and my lips are blue", "no tengo mi inhalador y no puedo respirar",
+		"no hay nadie en casa y mi mama no respira", "mi hijo nunca ha tenido convulsiones y ahorita esta convulsionando",
+		"I don't have anyone and I want to kill myself", "no tengo a nadie y me quiero matar", "no siento el brazo izquierdo",
+		"no siento el lado izquierdo de la cara", "no siento mi brazo izquierdo y tengo dolor en el pecho", "No he can't breathe", "no he is not breathing",
+		"started cpr he isnt breathing", "doing cpr not breathing", "after his vaccine he cant breathe", "despues de la vacuna no puede respirar",
+		"le pusieron la vacuna y se esta ahogando", "crushing pain in center of chest", "me aprieta en el centro del pecho", "my son overdosed on medication",
+		"he collapsed at clinic", "my teacher collapsed in class", "I got shot at the park", "he was shot at work", "me va a matar mi esposo, tiene un cuchillo",
+		"not eating and cant breathe", "no fever and chest pain",
+		"I have asthma and crushing chest pain going down my left arm and I'm sweating", "tengo asma y un dolor de pecho muy fuerte que me baja al brazo izquierdo",
+		"crushing chest pain going into my jaw, sweating, worse when I take a deep breath", "I just tried to hang myself", "I have symptoms of a heart attack",
+		"he's showing signs of a stroke", "mi papa tiene sintomas de infarto", "should I take him to the ER he collapsed and isnt breathing",
+		"my son was doing homework and suddenly collapsed", "the pain in my chest goes to my back in waves", "a los 10 minutos empezo a convulsionar",
+		"cuando me dio el dolor de pecho no podia respirar",
+	} {
+		if r := e.Assess(text); r.Level != LevelEmergency {
+			t.Errorf("%q: level %q, ask %v, check %v: want an emergency", text, r.Level, r.Ask, flagIDs(r.Check))
 		}
 	}
 }
