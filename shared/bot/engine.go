@@ -168,6 +168,10 @@ type turn struct {
 	// crisisLine offers the crisis line (988) on a line of its own at the
 	// end of the reply: the message denied a crisis.
 	crisisLine bool
+	// unanswered is the triage question the message neither answered nor
+	// left for something else: asked again rather than "I didn't
+	// understand".
+	unanswered *State
 }
 
 func (t *turn) say(key string, vars ...string) {
@@ -321,6 +325,10 @@ func (t *turn) open() {
 		if t.symptoms() || t.knowledge() {
 			return
 		}
+		if t.unanswered != nil {
+			t.reask()
+			return
+		}
 		t.st.Misses++
 		if t.st.Misses >= maxMisses {
 			t.requestPerson(t.queueForTopic(), ReasonNotUnderstood, "notUnderstoodHandoff")
@@ -408,6 +416,7 @@ func (t *turn) triageAnswer() bool {
 	if t.st.Stage != stageTriageAsk && t.st.Stage != stageTriageNow {
 		return false
 	}
+	saved := t.st
 	stage, pending, level, complaint := t.st.Stage, t.st.Pending, triage.Level(t.st.PendingLevel), t.st.PendingComplaint
 	t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = stageOpen, nil, "", ""
 	switch {
@@ -428,7 +437,21 @@ func (t *turn) triageAnswer() bool {
 		t.replies("triage")
 		return true
 	}
+	t.unanswered = &saved
 	return false
+}
+
+// reask asks the unanswered triage question again.
+func (t *turn) reask() {
+	t.st.Stage, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint =
+		t.unanswered.Stage, t.unanswered.Pending, t.unanswered.PendingLevel, t.unanswered.PendingComplaint
+	t.say("triageAgain")
+	if t.st.Stage == stageTriageNow {
+		t.parts = append(t.parts, t.e.triage.NowQuestion(t.st.Locale))
+	} else {
+		t.parts = append(t.parts, t.e.triage.Question(triage.Complaint{ID: t.st.PendingComplaint}, t.st.Locale))
+	}
+	t.replies("triageQuestion")
 }
 
 // flagIDs returns the ids of red flags.

@@ -494,3 +494,16 @@ func TestAYesWithANewComplaintStillEscalates(t *testing.T) {
 		t.Fatalf("a yes beside a new complaint: %q %+v", out.Text, out.Handoff)
 	}
 }
+
+func TestAnAnswerThatIsNeitherYesNorNoAsksAgain(t *testing.T) {
+	c := start(t, "en", open)
+	c.say("yes")
+	c.say("my son hit his head on the table")
+	out := c.say("hmm hard to say")
+	if c.st.Stage != stageTriageAsk || !strings.Contains(out.Text, "yes or a no") || !strings.Contains(out.Text, "After a head injury") || strings.Contains(out.Text, "didn't understand") {
+		t.Fatalf("an unclear answer: %q stage %s", out.Text, c.st.Stage)
+	}
+	if out = c.say("no he keeps throwing up"); out.Handoff == nil || out.Handoff.Priority != "urgent" {
+		t.Fatalf("a sign after an interjection: %q %+v", out.Text, out.Handoff)
+	}
+}
