@@ -318,17 +318,25 @@ func (s *Service) redFlagWatch(ctx context.Context, c Conversation, m Message) e
 	if s.watch == nil || c.State == StateBot || c.State == StateClosed {
 		return nil
 	}
+	if c.Handoff != nil && !m.At.After(c.Handoff.At) {
+		return nil // sent to the bot before the handoff (a resend): the bot answered it
+	}
 	guidance, flags, ok := s.watch.Watch(m.Text, c.Locale)
 	if !ok {
 		return nil
 	}
 	now := s.now()
-	g, _, err := s.conversations.Append(ctx, Message{
+	g, again, err := s.conversations.Append(ctx, Message{
 		ConversationID: c.ID, ClientMessageID: watchClientID(m), Role: RoleSystem,
 		Text: guidance, At: now, ExpiresAt: now.Add(s.cfg.Retention),
 	})
 	if err != nil {
 		return fmt.Errorf("storing the emergency guidance in %s: %w", c.ID, err)
+	}
+	if again {
+		// A resend: the guidance is pushed again (clients drop a message id
+		// they have), the alert was raised once.
+		return s.Broadcast(ctx, c.ID, "", MessageFrame(g))
 	}
 	alert := protocol.AlertFrame{Type: protocol.TypeAlert, ConversationID: c.ID, Priority: "urgent",
 		State: string(c.State), At: now.UTC().Format(time.RFC3339)}

@@ -556,6 +556,34 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 		if system != 1 {
 			t.Fatalf("%s: %d guidance messages stored, want 1", state, system)
 		}
+		if n := len(framesOf(rec.sups, protocol.TypeAlert)); n != 1 {
+			t.Fatalf("%s: a resend alerted the supervisors again: %d alerts", state, n)
+		}
+	}
+}
+
+func TestAResendOfAMessageTheBotAnsweredRaisesNoAlert(t *testing.T) {
+	rules, err := triage.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	rec := &recorder{agents: map[string][]map[string]any{}}
+	f.svc.WithWatch(TriageWatch{Engine: rules}, rec)
+	_, id := f.startOn(t, "c1", "Ana")
+	send := `{"action":"send","conversationId":"` + id + `","clientMessageId":"m1","text":"I can't breathe"}`
+	if err := f.do(t, "c1", send); err != nil {
+		t.Fatal(err)
+	}
+	// The bot escalated it; the ack was lost and the page resends.
+	c := f.m.convs[id]
+	c.State, c.Handoff = StateEscalated, &Handoff{Priority: "urgent", At: f.m.msgs[id][0].At.Add(time.Second)}
+	f.m.convs[id] = c
+	if err := f.do(t, "c1", send); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.sups) != 0 || len(f.m.msgs[id]) != 1 {
+		t.Fatalf("the resend was watched as a new message: %v %v", rec.sups, f.m.msgs[id])
 	}
 }
 

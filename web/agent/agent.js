@@ -272,6 +272,10 @@
   // emergency guidance; the console shows it until it is dismissed and
   // marks the tab's title.
   function addAlert(f) {
+    // One alert per conversation: a newer one replaces it.
+    for (const old of el.alerts.querySelectorAll('li')) {
+      if (old.dataset.conversationId === f.conversationId) old.remove();
+    }
     const li = document.createElement('li');
     li.className = 'alert priority-urgent';
     li.dataset.conversationId = f.conversationId;
