@@ -472,6 +472,7 @@ type matcher struct {
 	anyOf    []int     // phrase ids
 	allOf    [][]int   // groups of phrase ids
 	when     [][][]int // lines of concepts, each concept its phrase ids
+	anywhere [][][]int // lines whose concepts may be anywhere in the message
 	window   int       // how far apart, in tokens, the concepts of a line may be
 	negation int       // how far back a negation cue reaches; 0: negation is ignored
 	names    bool      // a phrase next to a service's name counts (level rules)
@@ -526,17 +527,24 @@ func (m matcher) status(h hits) status {
 		if s == present {
 			break
 		}
-		s = max(s, m.line(h, line))
+		s = max(s, m.line(h, line, false))
+	}
+	for _, line := range m.anywhere {
+		if s == present {
+			break
+		}
+		s = max(s, m.line(h, line, true))
 	}
 	return s
 }
 
 // line returns how a line of concepts is present: each concept's
 // occurrence in the sentence of the first concept's, within the window of
-// it, at another place than the others, each counting (not negated, not a
+// it (anywhere in the message for an anywhere line), at another place than
+// the others, each counting (not negated, not a
 // name); the line is as strong as its weakest concept and the best pairing
 // counts.
-func (m matcher) line(h hits, line [][]int) status {
+func (m matcher) line(h hits, line [][]int, anywhere bool) status {
 	best := absent
 	for _, id := range line[0] {
 		for _, anchor := range h.occ[id] {
@@ -546,7 +554,7 @@ func (m matcher) line(h hits, line [][]int) status {
 			s := m.statusOf(anchor)
 			used := []int{anchor.pos}
 			for _, concept := range line[1:] {
-				o, ok := m.pair(h, concept, anchor, used)
+				o, ok := m.pair(h, concept, anchor, used, anywhere)
 				if !ok {
 					s = absent
 					break
@@ -562,14 +570,15 @@ func (m matcher) line(h hits, line [][]int) status {
 
 // pair finds the strongest occurrence of a concept that goes with the
 // anchor: same sentence, within the window, not at a place already used.
-func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int) (occurrence, bool) {
+func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int, anywhere bool) (occurrence, bool) {
 	var found occurrence
 	ok := false
 	for _, id := range concept {
 		for _, o := range h.occ[id] {
 			switch {
-			case !m.counts(o), o.sentence != anchor.sentence, slices.Contains(used, o.pos),
-				o.pos > anchor.end+m.window, anchor.pos > o.end+m.window:
+			case !m.counts(o), slices.Contains(used, o.pos):
+				continue
+			case !anywhere && (o.sentence != anchor.sentence || o.pos > anchor.end+m.window || anchor.pos > o.end+m.window):
 				continue
 			}
 			if !ok || m.statusOf(o) > m.statusOf(found) {

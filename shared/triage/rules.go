@@ -84,7 +84,8 @@ type ruleSpec struct {
 	ID      string       `yaml:"id"`
 	Phrases phraseSpec   `yaml:"phrases"`
 	AllOf   []phraseSpec `yaml:"all_of"`
-	When    [][]string   `yaml:"when"` // lines of concept names
+	When    [][]string   `yaml:"when"`     // lines of concept names
+	Apart   [][]string   `yaml:"anywhere"` // lines of concept names anywhere in the message, not only in one sentence
 }
 
 // flagSpec is a red flag.
@@ -403,10 +404,25 @@ func (c *compiler) text(where string, l localized, numbers ...string) {
 // share phrases with rules).
 func (c *compiler) matcher(where string, r ruleSpec, negation int, names bool) matcher {
 	c.id(where, r.ID)
-	if r.Phrases.empty() && len(r.AllOf) == 0 && len(r.When) == 0 {
+	if r.Phrases.empty() && len(r.AllOf) == 0 && len(r.When) == 0 && len(r.Apart) == 0 {
 		c.fail("%s: phrases, all_of or when is required", where)
 	}
 	m := matcher{negation: negation, names: names, window: c.window}
+	for i, line := range r.Apart {
+		var compiled [][]int
+		for _, name := range line {
+			ids, ok := c.concepts[name]
+			if !ok {
+				c.fail("%s anywhere[%d]: %q is not a concept", where, i, name)
+				continue
+			}
+			c.used[name] = true
+			compiled = append(compiled, ids)
+		}
+		if len(compiled) == len(line) && len(line) > 0 {
+			m.anywhere = append(m.anywhere, compiled)
+		}
+	}
 	for i, line := range r.When {
 		if len(line) == 0 {
 			c.fail("%s when[%d]: a line needs a concept", where, i)
