@@ -273,22 +273,10 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 	}
 	m := c.matcher(where, s.ruleSpec, cmp.Or(s.NegationWindow, negationWindow), false)
 	m.threat = s.Threat
-	for _, name := range s.Unless {
-		ids, ok := c.concepts[name]
-		if !ok {
-			c.fail("%s unless: %q is not a concept", where, name)
-			continue
-		}
-		c.used[name] = true
+	for _, ids := range c.conceptList(where+" unless", s.Unless) {
 		m.unless = append(m.unless, ids...)
 	}
-	for _, name := range s.Despite {
-		ids, ok := c.concepts[name]
-		if !ok {
-			c.fail("%s despite: %q is not a concept", where, name)
-			continue
-		}
-		c.used[name] = true
+	for _, ids := range c.conceptList(where+" despite", s.Despite) {
 		m.despite = append(m.despite, ids...)
 	}
 	return flagRule{
@@ -324,13 +312,7 @@ func (c *compiler) complaint(i int, s complaintSpec, e *Engine) complaintRule {
 	// In an answer only a cue right before a sign negates it: "no vomiting"
 	// is a no, "no he keeps throwing up" a yes.
 	yes := matcher{negation: 1, window: c.window}
-	for _, name := range s.Yes {
-		ids, ok := c.concepts[name]
-		if !ok {
-			c.fail("%s yes: %q is not a concept", where, name)
-			continue
-		}
-		c.used[name] = true
+	for _, ids := range c.conceptList(where+" yes", s.Yes) {
 		yes.when = append(yes.when, [][]int{ids})
 	}
 	return complaintRule{id: s.ID, name: s.Name, flag: s.Flag, level: lv, fallback: s.Fallback, ask: s.Ask,
@@ -409,18 +391,8 @@ func (c *compiler) matcher(where string, r ruleSpec, negation int, names bool) m
 	}
 	m := matcher{negation: negation, names: names, window: c.window}
 	for i, line := range r.Apart {
-		var compiled [][]int
-		for _, name := range line {
-			ids, ok := c.concepts[name]
-			if !ok {
-				c.fail("%s anywhere[%d]: %q is not a concept", where, i, name)
-				continue
-			}
-			c.used[name] = true
-			compiled = append(compiled, ids)
-		}
-		if len(compiled) == len(line) && len(line) > 0 {
-			m.anywhere = append(m.anywhere, compiled)
+		if ids := c.conceptList(fmt.Sprintf("%s anywhere[%d]", where, i), line); len(ids) == len(line) && len(line) > 0 {
+			m.anywhere = append(m.anywhere, ids)
 		}
 	}
 	for i, line := range r.When {
@@ -428,18 +400,8 @@ func (c *compiler) matcher(where string, r ruleSpec, negation int, names bool) m
 			c.fail("%s when[%d]: a line needs a concept", where, i)
 			continue
 		}
-		var compiled [][]int
-		for _, name := range line {
-			ids, ok := c.concepts[name]
-			if !ok {
-				c.fail("%s when[%d]: %q is not a concept", where, i, name)
-				continue
-			}
-			c.used[name] = true
-			compiled = append(compiled, ids)
-		}
-		if len(compiled) == len(line) {
-			m.when = append(m.when, compiled)
+		if ids := c.conceptList(fmt.Sprintf("%s when[%d]", where, i), line); len(ids) == len(line) {
+			m.when = append(m.when, ids)
 		}
 	}
 	if !r.Phrases.empty() {
@@ -459,6 +421,22 @@ func (c *compiler) matcher(where string, r ruleSpec, negation int, names bool) m
 		m.allOf = append(m.allOf, c.group(fmt.Sprintf("%s all_of[%d]", where, i), g))
 	}
 	return m
+}
+
+// conceptList returns the phrase ids of each named concept, marking them
+// used; an unknown name is a problem (and left out).
+func (c *compiler) conceptList(where string, names []string) [][]int {
+	var out [][]int
+	for _, name := range names {
+		ids, ok := c.concepts[name]
+		if !ok {
+			c.fail("%s: %q is not a concept", where, name)
+			continue
+		}
+		c.used[name] = true
+		out = append(out, ids)
+	}
+	return out
 }
 
 // id checks that a rule id is well formed and unique.
