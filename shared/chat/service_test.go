@@ -503,16 +503,25 @@ func framesOf(fs []map[string]any, typ string) []map[string]any {
 	return out
 }
 
-func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
+// watched returns a fixture whose service keeps the red-flag watch with the
+// triage rules, telling agents and supervisors through a recorder, and a
+// conversation started on connection c1.
+func watched(t *testing.T) (*fixture, *recorder, string) {
+	t.Helper()
 	rules, err := triage.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := newFixture(t)
+	rec := &recorder{agents: map[string][]map[string]any{}}
+	f.svc.WithAgents(rec).WithWatch(TriageWatch{Engine: rules}, rec)
+	_, id := f.startOn(t, "c1", "Ana")
+	return f, rec, id
+}
+
+func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 	for _, state := range []State{StateEscalated, StateAssigned} {
-		f := newFixture(t)
-		rec := &recorder{agents: map[string][]map[string]any{}}
-		f.svc.WithAgents(rec).WithWatch(TriageWatch{Engine: rules}, rec)
-		_, id := f.startOn(t, "c1", "Ana")
+		f, rec, id := watched(t)
 		c := f.m.convs[id]
 		c.State, c.AgentID = state, "agent-1"
 		f.m.convs[id] = c
@@ -563,14 +572,7 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 }
 
 func TestAResendOfAMessageTheBotAnsweredRaisesNoAlert(t *testing.T) {
-	rules, err := triage.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFixture(t)
-	rec := &recorder{agents: map[string][]map[string]any{}}
-	f.svc.WithWatch(TriageWatch{Engine: rules}, rec)
-	_, id := f.startOn(t, "c1", "Ana")
+	f, rec, id := watched(t)
 	send := `{"action":"send","conversationId":"` + id + `","clientMessageId":"m1","text":"I can't breathe"}`
 	if err := f.do(t, "c1", send); err != nil {
 		t.Fatal(err)
@@ -588,14 +590,7 @@ func TestAResendOfAMessageTheBotAnsweredRaisesNoAlert(t *testing.T) {
 }
 
 func TestNoWatchWhileTheBotHasTheConversation(t *testing.T) {
-	rules, err := triage.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFixture(t)
-	rec := &recorder{agents: map[string][]map[string]any{}}
-	f.svc.WithWatch(TriageWatch{Engine: rules}, rec)
-	_, id := f.startOn(t, "c1", "Ana")
+	f, rec, id := watched(t)
 	if err := f.do(t, "c1", `{"action":"send","conversationId":"`+id+`","clientMessageId":"m1","text":"I can't breathe"}`); err != nil {
 		t.Fatal(err)
 	}

@@ -187,13 +187,6 @@ func isJoin(tok string) bool {
 	return false
 }
 
-// negated reports whether a negation cue stands within negationWindow
-// tokens before position i of the clause.
-func negated(toks []string, i int) bool {
-	cue := negationCue(toks, i)
-	return cue > 0 && cue <= negationWindow
-}
-
 // isBeing and isThinking read "not ... thinking": "im not thinking",
 // "no estoy pensando".
 func isBeing(tok string) bool {
