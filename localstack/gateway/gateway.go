@@ -44,7 +44,10 @@ type Config struct {
 	SelectionField string
 	Routes         map[string]Invoker // route key → integration
 	IdleTimeout    time.Duration      // API Gateway: 10 minutes
-	MaxDuration    time.Duration      // API Gateway: 2 hours
+	// Authorize, when set, authorises an @connections call as IAM would:
+	// a non-zero status refuses it with that code and message.
+	Authorize   func(r *http.Request, connectionID string) (status int, code, message string)
+	MaxDuration time.Duration // API Gateway: 2 hours
 }
 
 // Gateway is one WebSocket API and its management API.
@@ -316,6 +319,12 @@ func writeAPIError(w http.ResponseWriter, status int, typ, msg string) {
 
 // manage serves the @connections API.
 func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
+	if g.cfg.Authorize != nil {
+		if status, code, msg := g.cfg.Authorize(r, id); status != 0 {
+			writeAPIError(w, status, code, msg)
+			return
+		}
+	}
 	c := g.lookup(id)
 	if c == nil {
 		writeAPIError(w, http.StatusGone, "GoneException", "connection is gone")

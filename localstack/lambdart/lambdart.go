@@ -94,6 +94,9 @@ func NewPool(fn Function, log *slog.Logger) *Pool {
 // Starts reports how many processes the pool has started (cold starts).
 func (p *Pool) Starts() int64 { return p.starts.Load() }
 
+// Timeout is the function's configured timeout.
+func (p *Pool) Timeout() time.Duration { return p.fn.Timeout }
+
 type invocation struct {
 	id       string
 	payload  []byte

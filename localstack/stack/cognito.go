@@ -42,7 +42,7 @@ type AgentPool struct {
 // AgentJwksUrl parameter, when the stage leaves it empty, to where the
 // emulator serves them.
 func (s *Stack) createUserPools(ctx context.Context) error {
-	pools := s.tmpl.OfType("AWS::Cognito::UserPool")
+	pools := s.ofType("AWS::Cognito::UserPool")
 	if len(pools) == 0 {
 		return nil
 	}
@@ -63,7 +63,7 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 			s.res.Refs["AgentJwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
 		}
 	}
-	for _, id := range s.tmpl.OfType("AWS::Cognito::UserPoolClient") {
+	for _, id := range s.ofType("AWS::Cognito::UserPoolClient") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
 			return err
@@ -74,7 +74,7 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 		}
 		s.res.Refs[id] = clientID
 	}
-	for _, id := range s.tmpl.OfType("AWS::Cognito::UserPoolGroup") {
+	for _, id := range s.ofType("AWS::Cognito::UserPoolGroup") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
 			return err

@@ -42,7 +42,10 @@ func startEmulator(ctx context.Context, venv string, out io.Writer) (*emulator, 
 	// Its own state directory and no IoT listener (which would take port
 	// 8883 whatever BIND_HOST says), so several stacks can run at once.
 	cmd.Env = append(os.Environ(), "GATEWAY_PORT="+strconv.Itoa(port), "BIND_HOST=127.0.0.1", "LOG_LEVEL=WARNING",
-		"MINISTACK_REGION="+Region, "STATE_DIR="+stateDir, "IOT_MTLS_ENABLED=0", "PERSIST_STATE=0")
+		"MINISTACK_REGION="+Region, "STATE_DIR="+stateDir, "IOT_MTLS_ENABLED=0", "PERSIST_STATE=0",
+		// IAM enforced: SigV4 checked and every call evaluated against the
+		// caller's policies, as in AWS (the stack's own calls are root's).
+		"AUTH=true")
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so a Ctrl-C in the terminal reaches the stack
 	// first and the stack stops it in order.

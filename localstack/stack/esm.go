@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -66,6 +67,13 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 				p := &streamPoller{
 					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures, filters: filters,
 					start: fmt.Sprint(props["StartingPosition"]), maxRetries: intOr(props["MaximumRetryAttempts"], -1),
+					bisect: props["BisectBatchOnFunctionError"] == true, maxAge: time.Duration(intOr(props["MaximumRecordAgeInSeconds"], -1)) * time.Second,
+					function: s.res.Attrs[fn.id+".Arn"],
+				}
+				if dest := fmt.Sprint(template.MapOf(template.MapOf(props["DestinationConfig"])["OnFailure"])["Destination"]); dest != "<nil>" {
+					if p.onFailure = s.queueURLByARN[dest]; p.onFailure == "" {
+						return fmt.Errorf("function %s event %s: OnFailure destination %s is not a queue of the template (the local stack sends failures to SQS only)", fn.id, name, dest)
+					}
 				}
 				s.wg.Add(1)
 				go func() { defer s.wg.Done(); p.run(ctx) }()
@@ -259,6 +267,13 @@ type streamPoller struct {
 	filters    []*filter.Pattern // nil: every record
 	start      string
 	maxRetries int // -1: until the records expire
+	// AWS's failure handling: halve a failing batch before counting a
+	// retry, skip records older than maxAge (< 0: no limit), and send a
+	// description of every batch given up on to onFailure (a queue URL).
+	bisect    bool
+	maxAge    time.Duration
+	onFailure string
+	function  string
 }
 
 // run reads every shard of the stream in order. Records of one item are
@@ -311,7 +326,7 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 		return
 	}
 	var pending []streamtypes.Record
-	attempts := 0
+	attempts, size := 0, p.batch
 	for ctx.Err() == nil {
 		if len(pending) < p.batch && it != nil {
 			out, err := p.s.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(int32(p.batch - len(pending)))})
@@ -330,20 +345,64 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		n := min(len(pending), p.batch)
+		if p.maxAge >= 0 {
+			fresh := 0
+			for fresh < len(pending) && time.Since(aws.ToTime(pending[fresh].Dynamodb.ApproximateCreationDateTime)) > p.maxAge {
+				fresh++
+			}
+			if fresh > 0 {
+				p.giveUp(ctx, shard, pending[:fresh], "RecordAgeExceeded", attempts)
+				pending, attempts = pending[fresh:], 0
+				continue
+			}
+		}
+		n := min(len(pending), size)
 		failedAt := p.deliver(ctx, pending[:n])
 		if failedAt < 0 {
-			pending, attempts = pending[n:], 0
+			pending, attempts, size = pending[n:], 0, p.batch
+			continue
+		}
+		if p.bisect && n-failedAt > 1 {
+			// Lambda splits the failing part in two and retries the halves;
+			// a split does not count as a retry.
+			pending, size = pending[failedAt:], (n-failedAt+1)/2
 			continue
 		}
 		attempts++
 		if p.maxRetries >= 0 && attempts > p.maxRetries {
-			p.s.log.Warn("stream batch discarded after retries", "stream", p.arn, "records", n-failedAt, "attempts", attempts)
-			pending, attempts = pending[n:], 0
+			p.giveUp(ctx, shard, pending[failedAt:n], "RetryAttemptsExhausted", attempts)
+			pending, attempts, size = pending[n:], 0, p.batch
 			continue
 		}
 		pending = pending[failedAt:]
 		sleep(ctx, backoff(attempts))
+	}
+}
+
+// giveUp drops records as Lambda does when it stops retrying them, and
+// sends the batch's description (not its records) to the OnFailure
+// destination, in the shape Lambda sends (Lambda Developer Guide,
+// "Retaining records of discarded batches for a DynamoDB event source").
+func (p *streamPoller) giveUp(ctx context.Context, shard string, recs []streamtypes.Record, condition string, attempts int) {
+	p.s.log.Warn("stream batch given up", "stream", p.arn, "records", len(recs), "attempts", attempts, "condition", condition, "destination", p.onFailure != "")
+	if p.onFailure == "" || len(recs) == 0 {
+		return
+	}
+	first, last := recs[0].Dynamodb, recs[len(recs)-1].Dynamodb
+	body, _ := json.Marshal(map[string]any{
+		"requestContext":  map[string]any{"requestId": newRequestID(), "functionArn": p.function, "condition": condition, "approximateInvokeCount": attempts},
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"version":         "1.0",
+		"timestamp":       time.Now().UTC().Format(time.RFC3339Nano),
+		"DDBStreamBatchInfo": map[string]any{
+			"shardId": shard, "startSequenceNumber": aws.ToString(first.SequenceNumber), "endSequenceNumber": aws.ToString(last.SequenceNumber),
+			"approximateArrivalOfFirstRecord": aws.ToTime(first.ApproximateCreationDateTime).UTC().Format(time.RFC3339Nano),
+			"approximateArrivalOfLastRecord":  aws.ToTime(last.ApproximateCreationDateTime).UTC().Format(time.RFC3339Nano),
+			"batchSize":                       len(recs), "streamArn": p.arn,
+		},
+	})
+	if _, err := p.s.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &p.onFailure, MessageBody: aws.String(string(body))}); err != nil {
+		p.s.log.Error("sending a failed batch's description to its OnFailure destination", "stream", p.arn, "error", err)
 	}
 }
 
@@ -488,4 +547,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// newRequestID returns a random id in the form Lambda gives requests.
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -303,5 +306,129 @@ func TestStreamFilterCriteria(t *testing.T) {
 	})
 	if strings.Join(got, ",") != "1,3,5" {
 		t.Fatalf("the filtered consumer got %v, want 1,3,5", got)
+	}
+}
+
+// TestRouteWithoutInvokePermissionFails: API Gateway invokes a function
+// only where an AWS::Lambda::Permission allows the API, stage and route;
+// without one the client gets "Internal server error" and the function is
+// never called (NoDefaultApi's ping route has none).
+func TestRouteWithoutInvokePermissionFails(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["NoDefaultApi"])
+	if f := echo(t, c, `{"action":"ping"}`); f["message"] != "Internal server error" {
+		t.Fatalf("a route API Gateway may not invoke answered %v", f)
+	}
+}
+
+// TestPoisonRecordIsBisectedOutAndSentToTheFailureDestination: a batch
+// whose middle record always fails is split until that record is alone;
+// the others are processed, and after its retries Lambda sends the lone
+// record's description to the OnFailure queue.
+func TestPoisonRecordIsBisectedOutAndSentToTheFailureDestination(t *testing.T) {
+	run := unique("p")
+	db := dynamodb.NewFromConfig(cfg())
+	table := env.Outputs.Tables["PoisonTable"]
+	for n := 1; n <= 5; n++ {
+		it := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("%s-%d", run, n)}, "n": &types.AttributeValueMemberN{Value: fmt.Sprint(n)}}
+		if n == 3 {
+			it["poison"] = &types.AttributeValueMemberBOOL{Value: true}
+		}
+		if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := sqs.NewFromConfig(cfg())
+	var info map[string]any
+	stacktest.Eventually(t, 60*time.Second, "the poison record's description in the failure queue", func() bool {
+		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(env.Outputs.Queues["FailuresQueue"]), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			var rec map[string]any
+			if json.Unmarshal([]byte(aws.ToString(m.Body)), &rec) == nil {
+				info = rec
+				return true
+			}
+		}
+		return false
+	})
+	batch, _ := info["DDBStreamBatchInfo"].(map[string]any)
+	req, _ := info["requestContext"].(map[string]any)
+	if batch["batchSize"] != float64(1) || req["condition"] != "RetryAttemptsExhausted" || batch["streamArn"] == "" {
+		t.Fatalf("failure record %v, want the lone poison record given up after its retries", info)
+	}
+	var done []string
+	for _, e := range records(t, "poison") {
+		if strings.HasPrefix(e, run+"-") {
+			done = append(done, strings.TrimPrefix(e, run+"-"))
+		}
+	}
+	// A failing batch runs again whole (delivery is at least once), so
+	// records before the poison one may be seen more than once.
+	slices.Sort(done)
+	if got := strings.Join(slices.Compact(done), ","); got != "1:1,2:2,4:4,5:5" {
+		t.Fatalf("processed %v, want every record but the poison one", done)
+	}
+}
+
+// TestStrictStackRefusesWhatAWSWouldRefuse: a template AWS would deploy
+// but whose functions could not work there does not start here either.
+func TestStrictStackRefusesWhatAWSWouldRefuse(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fidelity.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := string(b)
+	for _, tc := range []struct{ name, old, new, want string }{
+		{
+			"log permission on a log group ARN plus :log-stream:*",
+			"Resource: !GetAtt SqsRecFunctionLogs.Arn}", `Resource: !Sub "${SqsRecFunctionLogs.Arn}:log-stream:*"}`,
+			"not authorized to perform: logs:CreateLogStream on resource: arn:aws:logs:us-east-1:000000000000:log-group:/fidelity/test/SqsRecFunction:log-stream:",
+		},
+		{
+			"a queue its role may not poll",
+			"Resource: [!GetAtt WorkQueue.Arn, !GetAtt OrderQueue.Arn]", "Resource: !GetAtt WorkQueue.Arn",
+			"not authorized to perform: sqs:ReceiveMessage on resource: arn:aws:sqs:us-east-1:000000000000:fidelity-test-order.fifo",
+		},
+		{
+			"a failure destination its role may not send to",
+			"{Effect: Allow, Action: sqs:SendMessage, Resource: !GetAtt FailuresQueue.Arn}", "{Effect: Allow, Action: sqs:SendMessage, Resource: !GetAtt WorkQueue.Arn}",
+			"not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:fidelity-test-failures",
+		},
+		{
+			"a route's function allowed longer than API Gateway waits",
+			"      CodeUri: ../bin/echo/\n", "      CodeUri: ../bin/echo/\n      Timeout: 30\n",
+			"over API Gateway's 29s integration limit",
+		},
+		{
+			"a role Lambda cannot assume",
+			"  EchoRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Version: \"2012-10-17\"\n        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}",
+			"  EchoRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Version: \"2012-10-17\"\n        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}",
+			"cannot be assumed by Lambda",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(fixed, tc.old) {
+				t.Fatalf("the fixture no longer has %q", tc.old)
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "fidelity.yaml")
+			if err := os.WriteFile(path, []byte(strings.Replace(fixed, tc.old, tc.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := stack.Start(context.Background(), stack.Options{
+				Root: stacktest.Root(), Template: path, Stage: "test", StackName: unique("strict"), Endpoint: env.Outputs.Emulator,
+				FunctionsDir: filepath.Join(stacktest.Root(), "localstack", "stack", "testdata", "functions"), StateDir: dir, Output: io.Discard,
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err == nil {
+				s.Close()
+				t.Fatalf("the stack started; want it refused with %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("refused with %v\nwant it to say %q", err, tc.want)
+			}
+		})
 	}
 }

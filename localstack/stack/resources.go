@@ -47,6 +47,11 @@ func (s *Stack) createTable(ctx context.Context, logical string, props map[strin
 	if err := convertProps(keep, &in); err != nil {
 		return "", "", fmt.Errorf("table %s: %w", logical, err)
 	}
+	if in.TableName == nil {
+		// CloudFormation names an unnamed table after the stack and the
+		// logical id.
+		in.TableName = aws.String(s.name(logical, "TableName"))
+	}
 	if ss := template.MapOf(props["StreamSpecification"]); len(ss) > 0 {
 		view, _ := ss["StreamViewType"].(string)
 		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(view)}

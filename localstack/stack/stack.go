@@ -99,6 +99,7 @@ type Stack struct {
 	secrets *secretsmanager.Client
 	ses     *sesv2.Client
 	cognito *cip.Client
+	roles   *roles
 	tmpl    *template.Template
 	res     *template.Resolver
 	pools   map[string]*lambdart.Pool // logical id → pool
@@ -113,6 +114,7 @@ type Stack struct {
 	cancel         context.CancelFunc
 	wg             sync.WaitGroup
 	queueURLByARN  map[string]string
+	absent         map[string]bool // resources whose condition is false
 }
 
 // Pool returns the process pool of a function, by logical id.
@@ -239,6 +241,7 @@ func (s *Stack) startMeter() error {
 	if err != nil {
 		return err
 	}
+	m.ses = &sesGate{roles: s.roles, ses: s.ses}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the meter: %w", err)
@@ -295,7 +298,31 @@ func (s *Stack) resolveParameters() error {
 		refs[name] = v
 	}
 	s.res = &template.Resolver{T: s.tmpl, Refs: refs, Attrs: map[string]string{}}
+	// A resource whose condition is false does not exist, as in AWS.
+	s.absent = map[string]bool{}
+	for id, r := range s.tmpl.Resources {
+		if r.Condition == "" {
+			continue
+		}
+		ok, err := s.res.Condition(r.Condition)
+		if err != nil {
+			return fmt.Errorf("resource %s: condition %s: %w", id, r.Condition, err)
+		}
+		s.absent[id] = !ok
+	}
 	return nil
+}
+
+// ofType returns the template's resources of a type that exist for this
+// stage's parameters (their condition, if any, holds), sorted.
+func (s *Stack) ofType(typ string) []string {
+	var ids []string
+	for _, id := range s.tmpl.OfType(typ) {
+		if !s.absent[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // name resolves a resource's name property, or makes one from the stack.
@@ -312,7 +339,7 @@ func (s *Stack) name(logical, prop string) string {
 // endpoints are known before functions' environments are resolved.
 func (s *Stack) declareAPIs() (map[string]net.Listener, error) {
 	listeners := map[string]net.Listener{}
-	for _, id := range s.tmpl.OfType("AWS::ApiGatewayV2::Api") {
+	for _, id := range s.ofType("AWS::ApiGatewayV2::Api") {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.opts.Ports[id]))
 		if err != nil {
 			return nil, fmt.Errorf("listening for API %s: %w", id, err)
@@ -345,8 +372,10 @@ func (s *Stack) declareOthers() {
 			n := s.name(id, "RoleName")
 			set(id, n, "arn:aws:iam::"+AccountID+":role/"+n)
 		case "AWS::Logs::LogGroup":
+			// As in AWS, a log group's Arn ends in ":*" (it covers the
+			// group's streams); a log stream's ARN is the group's without it.
 			n := s.name(id, "LogGroupName")
-			set(id, n, arn("logs", "log-group:"+n))
+			set(id, n, arn("logs", "log-group:"+n+":*"))
 		case "AWS::Serverless::Function", "AWS::Lambda::Function":
 			n := s.name(id, "FunctionName")
 			set(id, n, arn("lambda", "function:"+n))
@@ -374,7 +403,7 @@ func (s *Stack) createResources(ctx context.Context) error {
 	if err := s.seedAgents(ctx); err != nil {
 		return err
 	}
-	for _, id := range s.tmpl.OfType("AWS::SecretsManager::Secret") {
+	for _, id := range s.ofType("AWS::SecretsManager::Secret") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
 			return err
@@ -385,7 +414,7 @@ func (s *Stack) createResources(ctx context.Context) error {
 		}
 		s.res.Refs[id] = a
 	}
-	for _, id := range s.tmpl.OfType("AWS::SES::EmailIdentity") {
+	for _, id := range s.ofType("AWS::SES::EmailIdentity") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
 			return err
@@ -398,7 +427,10 @@ func (s *Stack) createResources(ctx context.Context) error {
 		}
 		s.res.Refs[id] = identity
 	}
-	for _, id := range s.tmpl.OfType("AWS::DynamoDB::Table") {
+	if err := s.verifySender(ctx); err != nil {
+		return err
+	}
+	for _, id := range s.ofType("AWS::DynamoDB::Table") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
 			return err
@@ -429,6 +461,9 @@ func (s *Stack) createResources(ctx context.Context) error {
 		s.queueURLByARN[qarn] = url
 		s.Outputs.Queues[id] = url
 	}
+	if err := s.createRoles(ctx); err != nil {
+		return err
+	}
 	s.log.Info("created the template's resources", "tables", len(s.Outputs.Tables), "queues", len(s.Outputs.Queues))
 	return nil
 }
@@ -440,13 +475,16 @@ type function struct {
 	memory        int
 	env           map[string]string
 	logFormat     string
+	logGroup      string // LoggingConfig's log group
+	role          string // the execution role's ARN
+	roleTrust     any    // its trust policy
 	events        map[string]any
 }
 
 func (s *Stack) functions() ([]function, error) {
 	globals := template.MapOf(s.tmpl.Globals["Function"])
 	var fns []function
-	for _, id := range s.tmpl.OfType("AWS::Serverless::Function") {
+	for _, id := range s.ofType("AWS::Serverless::Function") {
 		raw := map[string]any{}
 		for k, v := range globals {
 			raw[k] = v
@@ -483,6 +521,19 @@ func (s *Stack) functions() ([]function, error) {
 			fn.env[k] = fmt.Sprint(v)
 		}
 		fn.logFormat, _ = template.MapOf(p["LoggingConfig"])["LogFormat"].(string)
+		fn.logGroup, _ = template.MapOf(p["LoggingConfig"])["LogGroup"].(string)
+		fn.role, _ = p["Role"].(string)
+		for rid, r := range s.tmpl.Resources {
+			if r.Type == "AWS::IAM::Role" && s.res.Attrs[rid+".Arn"] == fn.role {
+				fn.roleTrust = template.MapOf(r.Properties)["AssumeRolePolicyDocument"]
+			}
+		}
+		if fn.role == "" || fn.roleTrust == nil {
+			return nil, fmt.Errorf("function %s: Role %q is not a role of the template (a function needs its own execution role)", id, fn.role)
+		}
+		if !trustsLambda(fn.roleTrust) {
+			return nil, fmt.Errorf("function %s: InvalidParameterValueException: The role defined for the function cannot be assumed by Lambda (its trust policy does not allow lambda.amazonaws.com)", id)
+		}
 		fns = append(fns, fn)
 	}
 	return fns, nil
@@ -529,14 +580,21 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 	if len(fns) == 0 {
 		return nil
 	}
+	if err := s.checkExecutionRoles(ctx, fns); err != nil {
+		return err
+	}
 	binDir, err := s.build(ctx, fns)
 	if err != nil {
 		return err
 	}
 	for _, fn := range fns {
+		creds, err := s.roles.credentials(ctx, fn.role, fn.name)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", fn.id, err)
+		}
 		env := map[string]string{
 			"AWS_ENDPOINT_URL": s.meterURL, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
-			"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+			"AWS_ACCESS_KEY_ID": creds.keyID, "AWS_SECRET_ACCESS_KEY": creds.secret, "AWS_SESSION_TOKEN": creds.token,
 		}
 		if fn.logFormat != "" {
 			env["AWS_LAMBDA_LOG_FORMAT"] = strings.ToUpper(fn.logFormat)
@@ -551,6 +609,10 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 	}
 	return nil
 }
+
+// integrationLimit is API Gateway's longest wait for an integration
+// (API Gateway quotas: "Integration timeout", 50 ms to 29 s for WebSocket APIs).
+const integrationLimit = 29 * time.Second
 
 var functionInURI = regexp.MustCompile(`function:([^/:]+)(?::[^/]*)?/invocations`)
 
@@ -589,10 +651,28 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 				if m == nil || byName[m[1]] == nil {
 					return fmt.Errorf("route %s: integration %s names no function of the template", id, target)
 				}
-				routes[fmt.Sprint(rp["RouteKey"])] = byName[m[1]]
+				key := fmt.Sprint(rp["RouteKey"])
+				routes[key] = byName[m[1]]
+				// API Gateway ends an integration after 29 s: a function
+				// allowed longer would still be working when the client has
+				// been told it failed, and might answer into nothing.
+				if t := byName[m[1]].Timeout(); t > integrationLimit {
+					return fmt.Errorf("route %s of %s: function %s has Timeout %s, over API Gateway's %s integration limit", key, apiID, m[1], t, integrationLimit)
+				}
+				permitted, err := s.invokePermitted(m[1], arn("lambda", "function:"+m[1]), lowerID(apiID), stage, key)
+				if err != nil {
+					return err
+				}
+				if !permitted {
+					// As in AWS: the client gets "Internal server error" and
+					// the function is never called.
+					s.log.Warn("no Lambda permission lets this route invoke its function: it fails as in AWS", "api", apiID, "route", key, "function", m[1])
+					routes[key] = refused{fmt.Errorf("API Gateway is not authorized to invoke %s for route %s (no AWS::Lambda::Permission with a matching SourceArn)", m[1], key)}
+				}
 			}
 		}
-		g := gateway.New(gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout}, s.log)
+		g := gateway.New(gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout,
+			Authorize: s.manageConnections(lowerID(apiID), stage)}, s.log)
 		s.gws = append(s.gws, g)
 		s.gateways[apiID] = g
 		srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}

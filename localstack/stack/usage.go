@@ -24,6 +24,7 @@ import (
 // consistent).
 type meter struct {
 	proxy *httputil.ReverseProxy
+	ses   *sesGate // AWS's authorisation of SES sends (fidelity.go)
 	mu    sync.Mutex
 	u     Usage
 }
@@ -86,6 +87,16 @@ func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(target, "AmazonSQS."):
 		m.count(func(u *Usage) { u.SQS.Requests[strings.TrimPrefix(target, "AmazonSQS.")]++ })
 	case strings.Contains(r.URL.Path, "/v2/email/outbound-emails"):
+		if m.ses != nil {
+			if e := m.ses.check(r.Context(), r, body); e != nil {
+				e.write(w)
+				return
+			}
+			if err := resign(r, body, "ses"); err != nil {
+				(&awsError{http.StatusInternalServerError, "InternalFailure", err.Error()}).write(w)
+				return
+			}
+		}
 		m.count(func(u *Usage) { u.SES.Emails++ })
 	}
 	m.proxy.ServeHTTP(w, r)

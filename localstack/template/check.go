@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -55,7 +56,8 @@ func Check(t *Template, functionDirs []string) []string {
 		add("function %s: declare functions as AWS::Serverless::Function (the local stack builds their CodeUri)", id)
 	}
 
-	// Queues: a DLQ each, encrypted.
+	// Queues: a DLQ each, encrypted. A stream mapping's OnFailure
+	// destination is the end of the line too.
 	dlqs := map[string]bool{}
 	for _, id := range t.OfType("AWS::SQS::Queue") {
 		rp := MapOf(t.Resources[id].Properties["RedrivePolicy"])
@@ -63,6 +65,15 @@ func Check(t *Template, functionDirs []string) []string {
 			dlqs[fmt.Sprint(target[0])] = true
 		}
 	}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		for _, ev := range MapOf(t.Resources[id].Properties["Events"]) {
+			dest := MapOf(MapOf(MapOf(MapOf(ev)["Properties"])["DestinationConfig"])["OnFailure"])["Destination"]
+			if target := ListOf(MapOf(dest)["Fn::GetAtt"]); len(target) == 2 {
+				dlqs[fmt.Sprint(target[0])] = true
+			}
+		}
+	}
+	problems = append(problems, checkEventSources(t)...)
 	for _, id := range t.OfType("AWS::SQS::Queue") {
 		p := t.Resources[id].Properties
 		if len(MapOf(p["RedrivePolicy"])) == 0 && !dlqs[id] {
@@ -226,4 +237,71 @@ func isWildcardResource(res string) bool {
 	}
 	parts := strings.SplitN(subVar.ReplaceAllString(res, "x"), ":", 6)
 	return len(parts) == 6 && (parts[5] == "*" || parts[5] == "")
+}
+
+// checkEventSources holds the event source mappings to AWS's advice for
+// not losing work (Lambda Developer Guide, "Using Lambda with Amazon SQS"
+// and "Using Lambda with DynamoDB", error handling):
+//   - a DynamoDB stream mapping sends what it gives up on to an OnFailure
+//     destination (else the records are dropped silently after the
+//     retries), bisects a failing batch, bounds its retries and the age of
+//     its records;
+//   - an SQS mapping reports partial batch failures (else one bad message
+//     makes the whole batch run again), and its queue's visibility timeout
+//     is at least six times the function's timeout.
+func checkEventSources(t *Template) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	timeout := func(id string) int {
+		for _, v := range []any{t.Resources[id].Properties["Timeout"], MapOf(t.Globals["Function"])["Timeout"]} {
+			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
+				return n
+			}
+		}
+		return 3
+	}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		events := MapOf(t.Resources[id].Properties["Events"])
+		for _, name := range SortedKeys(events) {
+			e := MapOf(events[name])
+			p := MapOf(e["Properties"])
+			switch e["Type"] {
+			case "DynamoDB":
+				if MapOf(MapOf(p["DestinationConfig"])["OnFailure"])["Destination"] == nil {
+					add("function %s event %s: a stream mapping needs DestinationConfig.OnFailure (else records are dropped silently after the retries)", id, name)
+				}
+				if p["BisectBatchOnFunctionError"] != true {
+					add("function %s event %s: set BisectBatchOnFunctionError: true (one bad record holds back its batch)", id, name)
+				}
+				if p["MaximumRetryAttempts"] == nil || p["MaximumRecordAgeInSeconds"] == nil {
+					add("function %s event %s: bound MaximumRetryAttempts and MaximumRecordAgeInSeconds (else a bad record blocks its shard for a day)", id, name)
+				}
+			case "SQS":
+				if !hasItem(p["FunctionResponseTypes"], "ReportBatchItemFailures") {
+					add("function %s event %s: an SQS mapping needs FunctionResponseTypes [ReportBatchItemFailures]", id, name)
+				}
+				q := ListOf(MapOf(p["Queue"])["Fn::GetAtt"])
+				if len(q) != 2 {
+					continue
+				}
+				vis, err := strconv.Atoi(fmt.Sprint(t.Resources[fmt.Sprint(q[0])].Properties["VisibilityTimeout"]))
+				if err != nil {
+					vis = 30
+				}
+				if vis < 6*timeout(id) {
+					add("queue %v: VisibilityTimeout %d s is under six times function %s's timeout (%d s)", q[0], vis, id, timeout(id))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func hasItem(list any, want string) bool {
+	for _, v := range ListOf(list) {
+		if v == want {
+			return true
+		}
+	}
+	return false
 }

@@ -111,3 +111,35 @@ func TestCheckCatchesEachProblem(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCatchesTheEventSourceFaults puts back, one at a time, the event
+// source faults the project's template once had (issue 15) and shows the
+// check fails each.
+func TestCheckCatchesTheEventSourceFaults(t *testing.T) {
+	root := filepath.Join("..", "..")
+	b, err := os.ReadFile(filepath.Join(root, "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := string(b)
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"stream mapping without a failure destination", "            DestinationConfig:\n              OnFailure: {Type: SQS, Destination: !GetAtt StreamFailureQueue.Arn}\n", "", "needs DestinationConfig.OnFailure"},
+		{"stream mapping without bisect", "            BisectBatchOnFunctionError: true\n", "", "BisectBatchOnFunctionError"},
+		{"stream mapping without a record age", "            MaximumRecordAgeInSeconds: 21600\n", "", "MaximumRecordAgeInSeconds"},
+		{"routing queue without partial batch responses", "            Queue: !GetAtt RoutingQueue.Arn\n            BatchSize: 10\n            FunctionResponseTypes: [ReportBatchItemFailures]\n", "            Queue: !GetAtt RoutingQueue.Arn\n            BatchSize: 10\n", "event Requests: an SQS mapping needs FunctionResponseTypes"},
+		{"routing queue visibility twice the timeout", "VisibilityTimeout: 180", "VisibilityTimeout: 60", "queue RoutingQueue: VisibilityTimeout 60 s is under six times"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(fixed, tc.old) {
+				t.Fatalf("the template no longer has %q: update this test", tc.old)
+			}
+			tmpl, err := Parse([]byte(strings.ReplaceAll(fixed, tc.old, tc.new)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if problems := strings.Join(Check(tmpl, functionDirs(t, root)), "\n"); !strings.Contains(problems, tc.want) {
+				t.Fatalf("problems %q do not mention %q", problems, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package template
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -185,6 +186,39 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Condition":
 		name, _ := arg.(string)
 		return r.Condition(name)
+	case "Fn::Split":
+		l := ListOf(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("Fn::Split needs [delimiter, string]")
+		}
+		sep, _ := l[0].(string)
+		str, err := r.String(l[1])
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, p := range strings.Split(str, sep) {
+			out = append(out, p)
+		}
+		return out, nil
+	case "Fn::Select":
+		l := ListOf(arg)
+		if len(l) != 2 {
+			return nil, fmt.Errorf("Fn::Select needs [index, list]")
+		}
+		i, err := strconv.Atoi(fmt.Sprint(l[0]))
+		if err != nil {
+			return nil, fmt.Errorf("Fn::Select index %v: %w", l[0], err)
+		}
+		items, err := r.Resolve(l[1])
+		if err != nil {
+			return nil, err
+		}
+		list := ListOf(items)
+		if i < 0 || i >= len(list) {
+			return nil, fmt.Errorf("Fn::Select index %d is outside a list of %d", i, len(list))
+		}
+		return list[i], nil
 	}
 	return nil, fmt.Errorf("%s is not supported by the local stack", fn)
 }

@@ -72,19 +72,25 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 // capacity or gained some) and the sweep schedule (an EventBridge
 // "Scheduled Event": no records, so it always runs). One run looks at
 // every queue, so a batch needs one run however many records it has.
-func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
+//
+// For the routing queue it reports partial batch failures: an offer check
+// that failed comes back alone (and reaches the dead-letter queue after
+// its retries) while the rest of the batch is done; a failed routing run
+// fails the whole batch, which the next delivery runs again.
+func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) (events.SQSEventResponse, error) {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	var probe struct {
 		Records []struct {
 			EventSource string `json:"eventSource"`
 		} `json:"Records"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return fmt.Errorf("reading the event: %w", err)
+		return resp, fmt.Errorf("reading the event: %w", err)
 	}
 	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
 		var ev events.SQSEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return fmt.Errorf("reading the routing queue: %w", err)
+			return resp, fmt.Errorf("reading the routing queue: %w", err)
 		}
 		for _, m := range ev.Records {
 			var req queue.RoutingRequest
@@ -99,7 +105,7 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
 				}
 				if err := act(ctx, *req.Check); err != nil {
 					h.log.ErrorContext(ctx, "offer check failed", "conversation_id", req.Check.ConversationID, "error", err)
-					return err
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 				}
 			}
 		}
@@ -107,17 +113,17 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) error {
 	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb" {
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return fmt.Errorf("reading the agents stream: %w", err)
+			return resp, fmt.Errorf("reading the agents stream: %w", err)
 		}
 		if !anyRoomMade(ev) {
-			return nil
+			return resp, nil
 		}
 	}
 	if err := h.svc.Route(ctx); err != nil {
 		h.log.ErrorContext(ctx, "routing failed", "error", err)
-		return err
+		return resp, err
 	}
-	return nil
+	return resp, nil
 }
 
 // anyRoomMade reports whether a record of the agents stream can let a

@@ -26,6 +26,9 @@ type fakeService struct {
 }
 
 func (f *fakeService) Expire(_ context.Context, c routing.OfferCheck) error {
+	if c.ConversationID == f.fail {
+		return errors.New("throttled")
+	}
 	f.checks = append(f.checks, c)
 	return nil
 }
@@ -100,7 +103,7 @@ func TestRoutingRunsForRequestsAndForRoomMade(t *testing.T) {
 	run := func(ev any) int {
 		svc := &fakeService{}
 		b, _ := json.Marshal(ev)
-		if err := handler(svc).Routing(ctx, b); err != nil {
+		if _, err := handler(svc).Routing(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 		return svc.routes
@@ -145,7 +148,7 @@ func TestOfferChecksFromTheRoutingQueue(t *testing.T) {
 		{EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c2","agentId":"ben","offerId":"o2","withdraw":true}}`},
 	}}
 	b, _ := json.Marshal(ev)
-	if err := handler(svc).Routing(context.Background(), b); err != nil {
+	if _, err := handler(svc).Routing(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	if len(svc.checks) != 1 || svc.checks[0] != (routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "o1"}) || svc.routes != 1 {
@@ -171,5 +174,24 @@ func TestPatientEndingAnOfferedConversationWithdrawsTheOffer(t *testing.T) {
 	}
 	if len(svc.ended) != 1 || svc.ended[0] != (routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "o1"}) || len(svc.escalated) != 0 {
 		t.Fatalf("ended %v, escalated %v; want c1's offer only", svc.ended, svc.escalated)
+	}
+}
+
+func TestAFailedOfferCheckComesBackAloneAndTheRestIsDone(t *testing.T) {
+	svc := &fakeService{fail: "c1"}
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c1","agentId":"ana","offerId":"o1"}}`},
+		{MessageId: "m2", EventSource: "aws:sqs", Body: `{"reason":"offer check","check":{"conversationId":"c2","agentId":"ben","offerId":"o2"}}`},
+	}}
+	b, _ := json.Marshal(ev)
+	resp, err := handler(svc).Routing(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Fatalf("batch failures %v, want only m1", resp.BatchItemFailures)
+	}
+	if len(svc.checks) != 1 || svc.checks[0].ConversationID != "c2" || svc.routes != 1 {
+		t.Fatalf("checks %v, routes %d; want c2's check done and one routing run", svc.checks, svc.routes)
 	}
 }

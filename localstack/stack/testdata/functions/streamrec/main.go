@@ -1,12 +1,14 @@
 // Command streamrec is a fidelity fixture: it records each stream record
 // as "<pk>:<n>" (in the log named by RECORD_SOURCE, "stream" by default)
 // and fails an image with failOnce=true the first time it sees it,
-// reporting its sequence number as the batch item failure.
+// reporting its sequence number as the batch item failure. An image with
+// poison=true fails its whole batch every time.
 package main
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -26,6 +28,9 @@ func main() {
 		for _, r := range ev.Records {
 			img := r.Change.NewImage
 			pk, n := img["pk"].String(), img["n"].Number()
+			if p, ok := img["poison"]; ok && p.Boolean() {
+				return resp, errors.New("poison record")
+			}
 			if fo, ok := img["failOnce"]; ok && fo.Boolean() {
 				first, err := rec.Once(ctx, "stream/"+pk+"/"+n)
 				if err != nil {
