@@ -7,7 +7,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 STAGE ?= dev
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: help tools browser build run test lint unit bench deploy clean fhir-export load
+.PHONY: help tools browser build run test lint unit bench deploy rehearse clean fhir-export load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,7 +50,10 @@ unit: ## the unit tests only (no emulator, no browser)
 	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./shared/survey/ ./shared/surveyapi/ \
 	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/loadgen/ ./localstack/template/
 
-test: tools browser lint ## every test: unit, emulator integration, end-to-end, browser, -race
+rehearse: tools build ## the deploy rehearsal: scripts/deploy.sh into a fresh emulator (create, update, delete, create again)
+	@go run ./scripts/rehearse
+
+test: tools browser lint rehearse ## every test: unit, emulator integration, end-to-end, browser, -race, the deploy rehearsal
 	@echo "==> go test $(GO_TEST_FLAGS) ./... (starts local stacks with MiniStack; browser tests use Chromium)"
 	@go test $(GO_TEST_FLAGS) ./...
 
@@ -63,7 +66,7 @@ load: ## a load run against the running stack (make run STAGE=load): PATIENTS=50
 bench: ## the Go benchmarks of the hot paths
 	@go test -run '^$$' -bench . -benchmem ./shared/...
 
-deploy: build ## deploy to AWS: make deploy STAGE=dev|test|prod (needs AWS credentials)
+deploy: build ## deploy to AWS: make deploy STAGE=dev|test|prod (needs AWS credentials and a region)
 	@bash scripts/deploy.sh $(STAGE)
 
 clean: ## remove build output and local state

@@ -62,7 +62,8 @@ func main() {
 	fmt.Printf("  AWS emulator         %s\n", o.Emulator)
 	if p := o.AgentPool; p != nil {
 		fmt.Printf("  agent user pool      %s (console client %s)\n", p.ID, p.ClientID)
-		fmt.Printf("\nDemo console logins (local only; localstack/demo-agents.yaml):\n")
+		fmt.Printf("\nDemo console logins (local only; localstack/demo-agents.yaml). Each is a temporary password:\n" +
+			"the first sign-in chooses a new one and sets up an authenticator app (TOTP), as in AWS.\n")
 		for _, u := range p.Users {
 			fmt.Printf("  %-8s %-16s %-11s %s, skills %s, languages %s, capacity %d\n", u.Username, u.Password, u.Group, u.Name, u.Skills, u.Languages, u.Capacity)
 		}

@@ -6,9 +6,12 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/localstack/staffauth"
 )
 
 // demoUser returns a seeded console login by username.
@@ -39,21 +43,42 @@ func demoUser(t *testing.T, username string) stack.DemoUser {
 	return stack.DemoUser{}
 }
 
+// accounts are the staff accounts the tests signed in, with the password
+// and authenticator secret their first sign-in set.
+var accounts = struct {
+	sync.Mutex
+	m map[string]*staffauth.Account
+}{m: map[string]*staffauth.Account{}}
+
+// poolAPI is the user-pool API the console signs in against.
+func poolAPI() *cip.Client {
+	cfg := awsCfg()
+	cfg.BaseEndpoint = aws.String(env.Outputs.AgentPool.Endpoint)
+	return cip.NewFromConfig(cfg)
+}
+
 // signIn signs in to the agent pool as the console does (USER_PASSWORD_AUTH
-// against the Cognito API) and returns the ID token.
+// against the pool's API, then the new password, the authenticator set up
+// or its code) and returns the ID token.
 func signIn(t *testing.T, username, password string) string {
 	t.Helper()
-	out, err := cip.NewFromConfig(awsCfg()).InitiateAuth(context.Background(), &cip.InitiateAuthInput{
-		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &env.Outputs.AgentPool.ClientID,
-		AuthParameters: map[string]string{"USERNAME": username, "PASSWORD": password},
-	})
+	return signInWith(t, poolAPI(), env.Outputs.AgentPool.ClientID, username, password)
+}
+
+func signInWith(t *testing.T, idp staffauth.IDP, clientID, username, password string) string {
+	t.Helper()
+	accounts.Lock()
+	defer accounts.Unlock()
+	a := accounts.m[username]
+	if a == nil {
+		a = &staffauth.Account{Username: username, Password: password}
+		accounts.m[username] = a
+	}
+	token, err := staffauth.SignIn(context.Background(), idp, clientID, a)
 	if err != nil {
-		t.Fatalf("signing in as %s: %v", username, err)
+		t.Fatal(err)
 	}
-	if out.AuthenticationResult == nil || aws.ToString(out.AuthenticationResult.IdToken) == "" {
-		t.Fatalf("signing in as %s gave no ID token", username)
-	}
-	return aws.ToString(out.AuthenticationResult.IdToken)
+	return token
 }
 
 func agentURL(token string) string {
@@ -219,12 +244,7 @@ func TestAgentConnectRefusesBadTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: other.UserPoolClient.ClientId,
-			AuthParameters: map[string]string{"USERNAME": u.Username, "PASSWORD": u.Password}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		refused(t, agentURL(aws.ToString(out.AuthenticationResult.IdToken)), http.StatusUnauthorized)
+		refused(t, agentURL(signInWith(t, idp, aws.ToString(other.UserPoolClient.ClientId), u.Username, u.Password)), http.StatusUnauthorized)
 	})
 	t.Run("user in no group", func(t *testing.T) {
 		const name, password = "visitor", "Visitor-Only-1!"
@@ -232,7 +252,7 @@ func TestAgentConnectRefusesBadTokens(t *testing.T) {
 			UserAttributes: []ciptypes.AttributeType{{Name: aws.String("name"), Value: aws.String("Vic Visitor")}}, MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &pool, Username: aws.String(name), Password: aws.String(password), Permanent: true}); err != nil {
+		if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &pool, Username: aws.String(name), Password: aws.String(password), Permanent: true}); err != nil { // no first-sign-in change: only its groups matter here
 			t.Fatal(err)
 		}
 		refused(t, agentURL(signIn(t, name, password)), http.StatusForbidden)
@@ -282,4 +302,35 @@ func shortLivedToken(t *testing.T, idp *cip.Client, pool string, u stack.DemoUse
 	token := signIn(t, u.Username, u.Password)
 	update(aws.ToInt32(orig.IdTokenValidity), orig.TokenValidityUnits)
 	return token
+}
+
+// TestSignInChallengesNeedTheirSession: as in AWS, an answer to a sign-in
+// challenge counts only with the session of that challenge, once. (The
+// emulator alone would take any session: the stack's front checks it.)
+func TestSignInChallengesNeedTheirSession(t *testing.T) {
+	ctx := context.Background()
+	name := fmt.Sprintf("sess%d", time.Now().UnixNano())
+	createPoolUser(t, name, "Test-Agent-9!", "Sam Session", "general", "en", 1)
+	idp := poolAPI()
+	client := env.Outputs.AgentPool.ClientID
+	out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &client,
+		AuthParameters: map[string]string{"USERNAME": name, "PASSWORD": "Test-Agent-9!"}})
+	if err != nil || out.ChallengeName != ciptypes.ChallengeNameTypeNewPasswordRequired {
+		t.Fatalf("a new user's first sign-in: %v, %v; want NEW_PASSWORD_REQUIRED", out, err)
+	}
+	answer := func(session string) error {
+		_, err := idp.RespondToAuthChallenge(ctx, &cip.RespondToAuthChallengeInput{ClientId: &client, ChallengeName: ciptypes.ChallengeNameTypeNewPasswordRequired,
+			Session: aws.String(session), ChallengeResponses: map[string]string{"USERNAME": name, "NEW_PASSWORD": "Chosen-Test-Agent-9!"}})
+		return err
+	}
+	var notAuthorized *ciptypes.NotAuthorizedException
+	if err := answer("made-up-session"); !errors.As(err, &notAuthorized) {
+		t.Fatalf("an answer with a made-up session: %v, want NotAuthorizedException", err)
+	}
+	if err := answer(aws.ToString(out.Session)); err != nil {
+		t.Fatalf("the answer with the challenge's session: %v", err)
+	}
+	if err := answer(aws.ToString(out.Session)); !errors.As(err, &notAuthorized) {
+		t.Fatalf("the same session a second time: %v, want NotAuthorizedException", err)
+	}
 }

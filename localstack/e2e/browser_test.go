@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/patientservicecenter/psc/localstack/staffauth"
 )
 
 // browser returns a chromedp context on a fresh headless Chromium (Debian's
@@ -108,9 +110,44 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if v := run(t, agent, "reading the console version", chromedp.Evaluate[string](`window.PSCAgent && window.PSCAgent.version || ""`)); v == "" {
 		t.Fatal("agent.js did not load")
 	}
+	// A new agent, created by an admin with a temporary password: the
+	// first sign-in chooses a password and sets up the authenticator.
 	run(t, agent, "typing the username", chromedp.SendKeys(`#username`, username))
-	run(t, agent, "typing the password", chromedp.SendKeys(`#password`, password))
+	run(t, agent, "typing the temporary password", chromedp.SendKeys(`#password`, password))
 	run(t, agent, "signing in", chromedp.Click(`#sign-in-button`))
+	run(t, agent, "waiting for the new-password form", chromedp.WaitVisible(`#new-password-form`))
+	run(t, agent, "typing a password too short", chromedp.SendKeys(`#new-password`, "Short-1!"))
+	run(t, agent, "typing it again", chromedp.SendKeys(`#new-password-again`, "Short-1!"))
+	run(t, agent, "submitting it", chromedp.Click(`#new-password-button`))
+	waitText(t, agent, "#error", "not allowed")
+	chosen := "Chosen-" + password
+	run(t, agent, "clearing it", chromedp.Evaluate[bool](`(document.getElementById("new-password").value = "") === ""`))
+	run(t, agent, "clearing the repeat", chromedp.Evaluate[bool](`(document.getElementById("new-password-again").value = "") === ""`))
+	run(t, agent, "typing the new password", chromedp.SendKeys(`#new-password`, chosen))
+	run(t, agent, "typing it again", chromedp.SendKeys(`#new-password-again`, chosen))
+	run(t, agent, "setting it", chromedp.Click(`#new-password-button`))
+	run(t, agent, "waiting for the authenticator set-up", chromedp.WaitVisible(`#mfa-setup-form`))
+	waitText(t, agent, "#mfa-secret", " ")
+	secret := strings.ReplaceAll(run(t, agent, "reading the key", chromedp.Text(`#mfa-secret`)), " ", "")
+	if link := run(t, agent, "reading the app link", chromedp.Evaluate[string](`document.getElementById('mfa-link').href`)); !strings.Contains(link, "secret="+secret) {
+		t.Fatalf("the authenticator link %q does not carry the key %q", link, secret)
+	}
+	run(t, agent, "typing a wrong code", chromedp.SendKeys(`#mfa-setup-code`, wrongCode(t, secret)))
+	run(t, agent, "verifying it", chromedp.Click(`#mfa-setup-button`))
+	waitText(t, agent, "#error", "code is not right")
+	run(t, agent, "clearing it", chromedp.Evaluate[bool](`(document.getElementById("mfa-setup-code").value = "") === ""`))
+	run(t, agent, "typing the app's code", chromedp.SendKeys(`#mfa-setup-code`, totpCode(t, secret)))
+	run(t, agent, "verifying it", chromedp.Click(`#mfa-setup-button`))
+	run(t, agent, "waiting for the console", chromedp.WaitVisible(`#console`))
+	// Signing in again (a reload forgets the token): password, then the
+	// authenticator's code.
+	run(t, agent, "reloading", chromedp.Reload())
+	run(t, agent, "typing the username", chromedp.SendKeys(`#username`, username))
+	run(t, agent, "typing the password", chromedp.SendKeys(`#password`, chosen))
+	run(t, agent, "signing in", chromedp.Click(`#sign-in-button`))
+	run(t, agent, "waiting for the code form", chromedp.WaitVisible(`#mfa-form`))
+	run(t, agent, "typing the app's code", chromedp.SendKeys(`#mfa-code`, totpCode(t, secret)))
+	run(t, agent, "signing in", chromedp.Click(`#mfa-button`))
 	run(t, agent, "waiting for the console", chromedp.WaitVisible(`#console`))
 	// The agent is online (the console connects as Available), so the
 	// bot hands the patient over rather than offering a callback.
@@ -205,8 +242,11 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// again) gives the conversation back, with its history.
 	run(t, agent, "reloading the console", chromedp.Reload())
 	run(t, agent, "typing the username again", chromedp.SendKeys(`#username`, username))
-	run(t, agent, "typing the password again", chromedp.SendKeys(`#password`, password))
+	run(t, agent, "typing the password again", chromedp.SendKeys(`#password`, chosen))
 	run(t, agent, "signing in again", chromedp.Click(`#sign-in-button`))
+	run(t, agent, "waiting for the code form", chromedp.WaitVisible(`#mfa-form`))
+	run(t, agent, "typing the app's code", chromedp.SendKeys(`#mfa-code`, totpCode(t, secret)))
+	run(t, agent, "signing in", chromedp.Click(`#mfa-button`))
 	run(t, agent, "waiting for the conversation to come back", chromedp.WaitVisible(`#workspace`))
 	waitText(t, agent, "#conversations", "Rosa Browser")
 	waitText(t, agent, "#messages", "it was on May 3")
@@ -231,4 +271,41 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](read))
 		t.Fatalf("%s never read %q (last: %q): %v", sel, want, text, err)
 	}
+}
+
+// totpCode is what an authenticator app shows now for a secret.
+func totpCode(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := staffauth.Code(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// wrongCode is a 6-digit code that is not the current one.
+func wrongCode(t *testing.T, secret string) string {
+	t.Helper()
+	c := []byte(totpCode(t, secret))
+	c[0] = '0' + (c[0]-'0'+5)%10
+	return string(c)
+}
+
+// consoleSignIn opens the console and signs in as a staff member whose
+// first sign-in (new password, authenticator) is done: it does that first
+// if needed, then types the password and the authenticator's code.
+func consoleSignIn(t *testing.T, b context.Context, username, password string) {
+	t.Helper()
+	signIn(t, username, password) // the first sign-in's steps, once
+	accounts.Lock()
+	a := *accounts.m[username]
+	accounts.Unlock()
+	run(t, b, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
+	run(t, b, "typing the username", chromedp.SendKeys(`#username`, username))
+	run(t, b, "typing the password", chromedp.SendKeys(`#password`, a.Password))
+	run(t, b, "signing in", chromedp.Click(`#sign-in-button`))
+	run(t, b, "waiting for the code form", chromedp.WaitVisible(`#mfa-form`))
+	run(t, b, "typing the app's code", chromedp.SendKeys(`#mfa-code`, totpCode(t, a.TOTPSecret)))
+	run(t, b, "signing in", chromedp.Click(`#mfa-button`))
+	run(t, b, "waiting for the console", chromedp.WaitVisible(`#console`))
 }

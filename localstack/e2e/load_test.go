@@ -19,7 +19,7 @@ func TestSmallLoadLosesNothing(t *testing.T) {
 	var progress bytes.Buffer
 	rep, err := loadgen.Run(context.Background(), loadgen.Config{
 		PatientURL: env.Outputs.PatientWebSocket, AgentURL: env.Outputs.AgentWebSocket, PoolID: env.Outputs.AgentPool.ID,
-		ClientID: env.Outputs.AgentPool.ClientID, AWS: awsCfg(), Patients: 12, Agents: 3, Rate: 6, EscalateShare: 0.5, Exchanges: 2,
+		ClientID: env.Outputs.AgentPool.ClientID, PoolAPI: env.Outputs.AgentPool.Endpoint, AWS: awsCfg(), Patients: 12, Agents: 3, Rate: 6, EscalateShare: 0.5, Exchanges: 2,
 		Capacity: 5, Timeout: 60 * time.Second, Progress: &progress,
 	})
 	if err != nil {

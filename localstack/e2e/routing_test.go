@@ -51,10 +51,10 @@ func createPoolUserIn(t *testing.T, group, username, password, name, skills, lan
 		{Name: aws.String("custom:languages"), Value: aws.String(languages)},
 		{Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(capacity))},
 	}
-	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &pool, Username: &username, UserAttributes: attrs, MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &pool, Username: &username, Password: aws.String(password), Permanent: true}); err != nil {
+	// A temporary password, as docs/operations.md tells admins: the first
+	// sign-in changes it and sets up the authenticator.
+	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &pool, Username: &username, UserAttributes: attrs,
+		MessageAction: ciptypes.MessageActionTypeSuppress, TemporaryPassword: aws.String(password)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &pool, Username: &username, GroupName: aws.String(group)}); err != nil {

@@ -215,10 +215,7 @@ func TestSupervisorSeesFollowUpsInTheConsole(t *testing.T) {
 	username, password := fmt.Sprintf("supb%d", stamp), "Test-Super-9!"
 	createPoolUserIn(t, "supervisor", username, password, "Sara Super", "general", "en", 2)
 	b := browser(t)
-	run(t, b, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
-	run(t, b, "typing the username", chromedp.SendKeys(`#username`, username))
-	run(t, b, "typing the password", chromedp.SendKeys(`#password`, password))
-	run(t, b, "signing in", chromedp.Click(`#sign-in-button`))
+	consoleSignIn(t, b, username, password)
 	run(t, b, "waiting for the follow-ups", chromedp.WaitVisible(`#supervision`))
 	waitText(t, b, "#connection", "Connected")
 

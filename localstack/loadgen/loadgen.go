@@ -24,6 +24,8 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/coder/websocket"
+
+	"github.com/patientservicecenter/psc/localstack/staffauth"
 )
 
 // Config is a load.
@@ -32,6 +34,7 @@ type Config struct {
 	AgentURL   string // the agent WebSocket API
 	PoolID     string // the agent pool (agents are created in it)
 	ClientID   string // the console's app client
+	PoolAPI    string // the user-pool API agents sign in against (the stack's front)
 	AWS        aws.Config
 
 	Patients      int           // how many patients in all
@@ -512,21 +515,18 @@ func (r *run) signUp(ctx context.Context, name string) (string, error) {
 		{Name: aws.String("custom:languages"), Value: aws.String("en,es")}, {Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(r.cfg.Capacity))},
 	}
 	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &r.cfg.PoolID, Username: &name, UserAttributes: attrs,
-		MessageAction: ciptypes.MessageActionTypeSuppress}); err != nil {
+		MessageAction: ciptypes.MessageActionTypeSuppress, TemporaryPassword: &password}); err != nil {
 		return "", fmt.Errorf("creating agent %s: %w", name, err)
-	}
-	if _, err := idp.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: &r.cfg.PoolID, Username: &name, Password: &password, Permanent: true}); err != nil {
-		return "", err
 	}
 	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &r.cfg.PoolID, Username: &name, GroupName: aws.String("agent")}); err != nil {
 		return "", err
 	}
-	out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &r.cfg.ClientID,
-		AuthParameters: map[string]string{"USERNAME": name, "PASSWORD": password}})
-	if err != nil || out.AuthenticationResult == nil {
-		return "", fmt.Errorf("signing in agent %s: %w", name, err)
+	// The first sign-in, as a new agent's: new password, authenticator.
+	signin := r.cfg.AWS.Copy()
+	if r.cfg.PoolAPI != "" {
+		signin.BaseEndpoint = aws.String(r.cfg.PoolAPI)
 	}
-	return aws.ToString(out.AuthenticationResult.IdToken), nil
+	return staffauth.SignIn(ctx, cip.NewFromConfig(signin), r.cfg.ClientID, &staffauth.Account{Username: name, Password: password})
 }
 
 // Percentiles of a phase: p50, p95, p99, max.

@@ -29,10 +29,13 @@ type DemoUser struct {
 
 // AgentPool is what the stack tells users about the agent user pool.
 type AgentPool struct {
-	ID       string     `json:"id"`
-	ClientID string     `json:"clientId"`
-	Issuer   string     `json:"issuer"`
-	JWKSURL  string     `json:"jwksUrl"`
+	ID       string `json:"id"`
+	ClientID string `json:"clientId"`
+	Issuer   string `json:"issuer"`
+	JWKSURL  string `json:"jwksUrl"`
+	// Endpoint is the user-pool API the console signs in against: the
+	// emulator's, through the stack's front that puts AWS's challenges.
+	Endpoint string     `json:"endpoint"`
 	Users    []DemoUser `json:"users"`
 }
 
@@ -63,6 +66,7 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 			s.res.Refs["AgentJwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
 		}
 	}
+	mfaOn, policies := map[string]bool{}, map[string]map[string]any{}
 	for _, id := range s.ofType("AWS::Cognito::UserPoolClient") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
@@ -73,7 +77,19 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 			return err
 		}
 		s.res.Refs[id] = clientID
+		for _, pid := range pools {
+			if s.res.Refs[pid] != props["UserPoolId"] {
+				continue
+			}
+			pp, err := s.resolvedProps(pid)
+			if err != nil {
+				return err
+			}
+			mfaOn[clientID] = pp["MfaConfiguration"] == "ON"
+			policies[clientID] = template.MapOf(template.MapOf(pp["Policies"])["PasswordPolicy"])
+		}
 	}
+	s.cognitoFront = newCognitoFront(s.emu.endpoint, s.cognito, mfaOn, policies)
 	for _, id := range s.ofType("AWS::Cognito::UserPoolGroup") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
@@ -194,7 +210,7 @@ func (s *Stack) seedAgents(ctx context.Context) error {
 	}
 	s.Outputs.AgentPool = &AgentPool{
 		ID: poolID, ClientID: s.res.Refs[clientLogical], Issuer: s.res.Attrs[poolLogical+".ProviderURL"],
-		JWKSURL: s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json", Users: demo.Users,
+		JWKSURL: s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json", Endpoint: s.Outputs.Web + "cognito/", Users: demo.Users,
 	}
 	s.log.Info("seeded the agent pool", "pool", poolID, "users", len(demo.Users))
 	return nil
@@ -211,8 +227,12 @@ func (s *Stack) createUser(ctx context.Context, poolID string, u DemoUser) error
 	if u.Capacity > 0 {
 		attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(u.Capacity))})
 	}
+	// As an admin creates staff (docs/operations.md): a temporary
+	// password, which the first sign-in must change, then set up an
+	// authenticator (the pool requires MFA).
 	_, err := s.cognito.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
 		UserPoolId: &poolID, Username: &u.Username, UserAttributes: attrs, MessageAction: ciptypes.MessageActionTypeSuppress,
+		TemporaryPassword: &u.Password,
 	})
 	var exists *ciptypes.UsernameExistsException
 	if errors.As(err, &exists) {
@@ -220,11 +240,6 @@ func (s *Stack) createUser(ctx context.Context, poolID string, u DemoUser) error
 	}
 	if err != nil {
 		return fmt.Errorf("creating demo user %s: %w", u.Username, err)
-	}
-	if _, err := s.cognito.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
-		UserPoolId: &poolID, Username: &u.Username, Password: &u.Password, Permanent: true,
-	}); err != nil {
-		return fmt.Errorf("setting the password of demo user %s: %w", u.Username, err)
 	}
 	if _, err := s.cognito.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{
 		UserPoolId: &poolID, Username: &u.Username, GroupName: &u.Group,

@@ -128,3 +128,22 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Emulator is an AWS emulator the caller started (the deploy rehearsal's).
+type Emulator struct{ e *emulator }
+
+// StartEmulator starts MiniStack from the virtual environment venv on a
+// free loopback port, with IAM enforced, as the stack does.
+func StartEmulator(ctx context.Context, venv string, out io.Writer) (*Emulator, error) {
+	e, err := startEmulator(ctx, venv, out)
+	if err != nil {
+		return nil, err
+	}
+	return &Emulator{e}, nil
+}
+
+// Endpoint is the emulator's URL.
+func (e *Emulator) Endpoint() string { return e.e.endpoint }
+
+// Stop stops the emulator and removes its state.
+func (e *Emulator) Stop() { e.e.stop() }

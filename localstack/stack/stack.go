@@ -100,11 +100,13 @@ type Stack struct {
 	ses     *sesv2.Client
 	cognito *cip.Client
 	roles   *roles
-	tmpl    *template.Template
-	res     *template.Resolver
-	pools   map[string]*lambdart.Pool // logical id → pool
-	gws     []*gateway.Gateway
-	servers []*http.Server
+	// cognitoFront is the user-pool API with AWS's sign-in challenges.
+	cognitoFront *cognitoFront
+	tmpl         *template.Template
+	res          *template.Resolver
+	pools        map[string]*lambdart.Pool // logical id → pool
+	gws          []*gateway.Gateway
+	servers      []*http.Server
 	// Usage metering: the functions reach the emulator through meter; the
 	// gateways and the SQS pollers count what they do.
 	meter          *meter
@@ -699,7 +701,7 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	if p := s.Outputs.AgentPool; p != nil {
 		// The console signs in against the pool's API: in AWS
 		// https://cognito-idp.<region>.amazonaws.com/, here the emulator.
-		conf["agentPool"] = map[string]string{"region": Region, "clientId": p.ClientID, "endpoint": s.emu.endpoint + "/"}
+		conf["agentPool"] = map[string]string{"region": Region, "clientId": p.ClientID, "endpoint": p.Endpoint}
 	}
 	cfg, _ := json.Marshal(conf)
 	mux := http.NewServeMux()
@@ -714,6 +716,9 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(cfg)
 	})
+	if s.cognitoFront != nil {
+		mux.Handle("POST /cognito/", http.StripPrefix("/cognito", s.cognitoFront))
+	}
 	mux.Handle("GET /", http.FileServer(http.Dir(webDir)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)

@@ -74,6 +74,9 @@ func Check(t *Template, functionDirs []string) []string {
 		}
 	}
 	problems = append(problems, checkEventSources(t)...)
+	for _, id := range RetainedWithFixedNames(t) {
+		add("table %s is kept when the stack is deleted (DeletionPolicy Retain) and has a fixed TableName: AWS would refuse to create the stage again", id)
+	}
 	for _, id := range t.OfType("AWS::SQS::Queue") {
 		p := t.Resources[id].Properties
 		if len(MapOf(p["RedrivePolicy"])) == 0 && !dlqs[id] {
@@ -304,4 +307,19 @@ func hasItem(list any, want string) bool {
 		}
 	}
 	return false
+}
+
+// RetainedWithFixedNames returns the tables a stack deletion keeps
+// (DeletionPolicy Retain) whose name the template fixes: creating the
+// stage again after a deletion fails in AWS ("already exists"), where a
+// name CloudFormation generates gets a new suffix.
+func RetainedWithFixedNames(t *Template) []string {
+	var ids []string
+	for _, id := range t.OfType("AWS::DynamoDB::Table") {
+		r := t.Resources[id]
+		if r.DeletionPolicy == "Retain" && r.Properties["TableName"] != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -93,6 +93,8 @@ func TestCheckCatchesEachProblem(t *testing.T) {
 		{"DLQ with its depth alarm", base + "  Q: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key, RedrivePolicy: {deadLetterTargetArn: !GetAtt D.Arn, maxReceiveCount: 3}}}\n  D: {Type: AWS::SQS::Queue, Properties: {KmsMasterKeyId: !Ref Key}}\n" +
 			"  DDepth:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {MetricName: ApproximateNumberOfMessagesVisible, Dimensions: [{Name: QueueName, Value: !GetAtt D.QueueName}], AlarmActions: [!Ref Topic]}\n", []string{"fn"}, ""},
 		{"stream consumer without an iterator-age alarm", strings.Replace(base, "Properties: {CodeUri: ../bin/fn/, Role: !GetAtt FnRole.Arn}", "Properties: {CodeUri: ../bin/fn/, Role: !GetAtt FnRole.Arn, Events: {S: {Type: DynamoDB, Properties: {Stream: !GetAtt T.StreamArn}}}}", 1), []string{"fn"}, "has no alarm on its IteratorAge"},
+		{"retained table with a fixed name", strings.Replace(base, "  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n", "  T:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Retain\n    Properties:\n      TableName: psc-dev-t\n", 1), []string{"fn"}, "table T is kept when the stack is deleted"},
+		{"retained table with a generated name", strings.Replace(base, "  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n", "  T:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Retain\n    Properties:\n", 1), []string{"fn"}, ""},
 		{"shared role", base + "  Fn2:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: ../bin/fn2/, Role: !GetAtt FnRole.Arn}\n", []string{"fn", "fn2"}, "share a role"},
 	}
 	for _, tc := range cases {

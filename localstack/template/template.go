@@ -30,10 +30,11 @@ type Parameter struct {
 
 // Resource is a template resource.
 type Resource struct {
-	Type       string
-	Properties map[string]any
-	Condition  string
-	Metadata   map[string]any
+	Type           string
+	Properties     map[string]any
+	Condition      string
+	Metadata       map[string]any
+	DeletionPolicy string
 }
 
 // Load reads and parses a template file.
@@ -69,7 +70,8 @@ func Parse(b []byte) (*Template, error) {
 		rm := mapOf(r)
 		typ, _ := rm["Type"].(string)
 		cond, _ := rm["Condition"].(string)
-		t.Resources[name] = Resource{Type: typ, Properties: mapOf(rm["Properties"]), Condition: cond, Metadata: mapOf(rm["Metadata"])}
+		policy, _ := rm["DeletionPolicy"].(string)
+		t.Resources[name] = Resource{Type: typ, Properties: mapOf(rm["Properties"]), Condition: cond, Metadata: mapOf(rm["Metadata"]), DeletionPolicy: policy}
 	}
 	return t, nil
 }

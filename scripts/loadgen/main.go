@@ -50,12 +50,13 @@ func run(stack string, cfg loadgen.Config) error {
 		AgentPool        struct {
 			ID       string `json:"id"`
 			ClientID string `json:"clientId"`
+			Endpoint string `json:"endpoint"`
 		} `json:"agentPool"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("reading %s: %w", stack, err)
 	}
-	cfg.PatientURL, cfg.AgentURL, cfg.PoolID, cfg.ClientID = s.PatientWebSocket, s.AgentWebSocket, s.AgentPool.ID, s.AgentPool.ClientID
+	cfg.PatientURL, cfg.AgentURL, cfg.PoolID, cfg.ClientID, cfg.PoolAPI = s.PatientWebSocket, s.AgentWebSocket, s.AgentPool.ID, s.AgentPool.ClientID, s.AgentPool.Endpoint
 	cfg.AWS = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(s.Emulator)}
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

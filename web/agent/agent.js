@@ -1,6 +1,7 @@
 // Patient Service Center: the agent console (agent/index.html).
 // Plain JavaScript, no build step. Signs in against the agent user pool's
-// API (Cognito InitiateAuth, USER_PASSWORD_AUTH), connects to the agent
+// API (Cognito InitiateAuth, USER_PASSWORD_AUTH, then the first sign-in's
+// new password and the authenticator (TOTP) set up or code), connects to the agent
 // WebSocket API with the ID token, and speaks the agent protocol.
 // Privacy: never log message text, names or tokens; the token lives in
 // memory only.
@@ -16,6 +17,9 @@
   const $ = (id) => document.getElementById(id);
   const el = {
     error: $('error'), signIn: $('sign-in'), signInForm: $('sign-in-form'), username: $('username'), password: $('password'),
+    newPasswordForm: $('new-password-form'), newPassword: $('new-password'), newPasswordAgain: $('new-password-again'), newPasswordButton: $('new-password-button'),
+    mfaSetupForm: $('mfa-setup-form'), mfaSecret: $('mfa-secret'), mfaLink: $('mfa-link'), mfaSetupCode: $('mfa-setup-code'), mfaSetupButton: $('mfa-setup-button'),
+    mfaForm: $('mfa-form'), mfaCode: $('mfa-code'), mfaButton: $('mfa-button'),
     signInButton: $('sign-in-button'), who: $('who'), agentName: $('agent-name'), presence: $('presence'),
     connection: $('connection'), signOut: $('sign-out'), console: $('console'), offers: $('offers'), offerCount: $('offer-count'), alerts: $('alerts'), alertsHeading: $('alerts-heading'),
     conversations: $('conversations'), noConversations: $('no-conversations'), workspace: $('workspace'),
@@ -74,22 +78,101 @@
     return config.agentPool.endpoint || ('https://cognito-idp.' + config.agentPool.region + '.amazonaws.com/');
   }
 
-  async function signIn(username, password) {
+  // cognito calls one operation of the user-pool API and returns its
+  // answer, or throws an Error with the code as its name.
+  async function cognito(op, body) {
     const res = await fetch(poolEndpoint(), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
-      body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: config.agentPool.clientId, AuthParameters: { USERNAME: username, PASSWORD: password } }),
+      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.' + op },
+      body: JSON.stringify(body),
     });
-    const body = await res.json().catch(() => ({}));
+    const answer = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const type = String(body.__type || '');
-      if (type.includes('NotAuthorized') || type.includes('UserNotFound')) throw new Error('The username or password is not right.');
-      throw new Error('Sign-in failed. Please try again.');
+      const err = new Error(String(answer.message || 'Sign-in failed. Please try again.'));
+      err.name = String(answer.__type || 'Error').split('#').pop();
+      throw err;
     }
-    if (body.ChallengeName) throw new Error('Your account needs a new password; ask an administrator.');
-    const result = body.AuthenticationResult || {};
-    if (!result.IdToken) throw new Error('Sign-in failed. Please try again.');
-    return { token: result.IdToken, expiresIn: Number(result.ExpiresIn) || 3600 };
+    return answer;
+  }
+
+  // The sign-in in progress: who, and the session of the challenge
+  // Cognito put (a new password, the authenticator set up, its code).
+  const pending = { username: '', session: '' };
+
+  // next shows what a sign-in answer asks for, or returns its tokens.
+  function next(answer) {
+    pending.session = answer.Session || '';
+    for (const f of [el.signInForm, el.newPasswordForm, el.mfaSetupForm, el.mfaForm]) f.hidden = true;
+    switch (answer.ChallengeName || '') {
+      case '': {
+        const result = answer.AuthenticationResult || {};
+        if (!result.IdToken) throw new Error('Sign-in failed. Please try again.');
+        el.signInForm.hidden = false;
+        return { token: result.IdToken, expiresIn: Number(result.ExpiresIn) || 3600 };
+      }
+      case 'NEW_PASSWORD_REQUIRED':
+        el.newPasswordForm.hidden = false;
+        el.newPassword.focus();
+        return null;
+      case 'MFA_SETUP':
+        el.mfaSetupForm.hidden = false;
+        setUpAuthenticator();
+        return null;
+      case 'SOFTWARE_TOKEN_MFA':
+        el.mfaForm.hidden = false;
+        el.mfaCode.focus();
+        return null;
+      default:
+        el.signInForm.hidden = false;
+        throw new Error('This account needs a sign-in step the console does not offer (' + answer.ChallengeName + '); ask an administrator.');
+    }
+  }
+
+  async function setUpAuthenticator() {
+    try {
+      const a = await cognito('AssociateSoftwareToken', { Session: pending.session });
+      pending.session = a.Session || '';
+      const secret = String(a.SecretCode || '');
+      el.mfaSecret.textContent = secret.replace(/(.{4})/g, '$1 ').trim();
+      el.mfaLink.href = 'otpauth://totp/' + encodeURIComponent('Patient Service Center:' + pending.username) +
+        '?secret=' + encodeURIComponent(secret) + '&issuer=' + encodeURIComponent('Patient Service Center');
+      el.mfaSetupCode.focus();
+    } catch (err) {
+      restartSignIn(err.message);
+    }
+  }
+
+  function restartSignIn(message) {
+    for (const f of [el.newPasswordForm, el.mfaSetupForm, el.mfaForm]) f.hidden = true;
+    el.signInForm.hidden = false;
+    pending.session = '';
+    showError(message || 'Sign-in failed. Please start again.');
+  }
+
+  function signInMessage(err) {
+    if (err.name === 'NotAuthorizedException' && /session/i.test(err.message)) return 'The sign-in took too long. Please start again.';
+    if (err.name === 'NotAuthorizedException' || err.name === 'UserNotFoundException') return 'The username or password is not right.';
+    if (err.name === 'PasswordResetRequiredException') return 'Your password must be reset; ask an administrator.';
+    if (err.name === 'InvalidPasswordException') return err.message.replace(/^Password did not conform with policy: /, 'That password is not allowed: ') + '.';
+    if (err.name === 'CodeMismatchException' || err.name === 'EnableSoftwareTokenMFAException') return 'That code is not right. Type the code your authenticator app shows now.';
+    return err.message || 'Sign-in failed. Please try again.';
+  }
+
+  // step runs one step of the sign-in, then either waits for the next
+  // form or opens the console.
+  async function step(button, call) {
+    clearError();
+    button.disabled = true;
+    try {
+      if (!config) config = await loadConfig();
+      const r = next(await call());
+      if (r) signedIn(r);
+    } catch (err) {
+      if (err.name === 'NotAuthorizedException' && /session/i.test(err.message)) restartSignIn(signInMessage(err));
+      else showError(signInMessage(err));
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function tokenClaims(t) {
@@ -101,34 +184,67 @@
     } catch { return {}; }
   }
 
-  async function onSignIn(e) {
+  function onSignIn(e) {
     e.preventDefault();
-    clearError();
     const username = el.username.value.trim();
     const password = el.password.value;
     if (!username || !password) { showError('Enter your username and password.'); return; }
-    el.signInButton.disabled = true;
-    try {
-      if (!config) config = await loadConfig();
-      const r = await signIn(username, password);
-      token = r.token;
-      tokenExpires = Date.now() + r.expiresIn * 1000;
-      el.password.value = '';
-      const claims = tokenClaims(token);
-      el.agentName.textContent = claims.name || claims['cognito:username'] || username;
-      agentFirstName = String(el.agentName.textContent).split(' ')[0];
-      supervisor = (claims['cognito:groups'] || []).includes('supervisor');
-      el.supervision.hidden = !supervisor;
-      loadCanned();
-      el.signIn.hidden = true;
-      el.who.hidden = false;
-      el.console.hidden = false;
-      connect();
-    } catch (err) {
-      showError(err.message || 'Sign-in failed.');
-    } finally {
-      el.signInButton.disabled = false;
-    }
+    pending.username = username;
+    step(el.signInButton, () => cognito('InitiateAuth', {
+      AuthFlow: 'USER_PASSWORD_AUTH', ClientId: config.agentPool.clientId, AuthParameters: { USERNAME: username, PASSWORD: password },
+    }));
+  }
+
+  function onNewPassword(e) {
+    e.preventDefault();
+    const pw = el.newPassword.value;
+    if (!pw) { showError('Choose a new password.'); return; }
+    if (pw !== el.newPasswordAgain.value) { showError('The two passwords are not the same.'); return; }
+    step(el.newPasswordButton, () => cognito('RespondToAuthChallenge', {
+      ChallengeName: 'NEW_PASSWORD_REQUIRED', ClientId: config.agentPool.clientId, Session: pending.session,
+      ChallengeResponses: { USERNAME: pending.username, NEW_PASSWORD: pw },
+    }));
+  }
+
+  function onMfaSetup(e) {
+    e.preventDefault();
+    const code = el.mfaSetupCode.value.replace(/\s/g, '');
+    if (!/^[0-9]{6}$/.test(code)) { showError('Type the 6-digit code from your authenticator app.'); return; }
+    step(el.mfaSetupButton, async () => {
+      const v = await cognito('VerifySoftwareToken', { Session: pending.session, UserCode: code, FriendlyDeviceName: 'authenticator' });
+      pending.session = v.Session || '';
+      return cognito('RespondToAuthChallenge', {
+        ChallengeName: 'MFA_SETUP', ClientId: config.agentPool.clientId, Session: pending.session, ChallengeResponses: { USERNAME: pending.username },
+      });
+    });
+  }
+
+  function onMfa(e) {
+    e.preventDefault();
+    const code = el.mfaCode.value.replace(/\s/g, '');
+    if (!/^[0-9]{6}$/.test(code)) { showError('Type the 6-digit code from your authenticator app.'); return; }
+    step(el.mfaButton, () => cognito('RespondToAuthChallenge', {
+      ChallengeName: 'SOFTWARE_TOKEN_MFA', ClientId: config.agentPool.clientId, Session: pending.session,
+      ChallengeResponses: { USERNAME: pending.username, SOFTWARE_TOKEN_MFA_CODE: code },
+    }));
+  }
+
+  function signedIn(r) {
+    token = r.token;
+    tokenExpires = Date.now() + r.expiresIn * 1000;
+    for (const f of [el.password, el.newPassword, el.newPasswordAgain, el.mfaSetupCode, el.mfaCode]) f.value = '';
+    el.mfaSecret.textContent = '';
+    pending.session = '';
+    const claims = tokenClaims(token);
+    el.agentName.textContent = claims.name || claims['cognito:username'] || pending.username;
+    agentFirstName = String(el.agentName.textContent).split(' ')[0];
+    supervisor = (claims['cognito:groups'] || []).includes('supervisor');
+    el.supervision.hidden = !supervisor;
+    loadCanned();
+    el.signIn.hidden = true;
+    el.who.hidden = false;
+    el.console.hidden = false;
+    connect();
   }
 
   function signOut(message) {
@@ -888,6 +1004,9 @@
   // ---- wiring ----
 
   el.signInForm.addEventListener('submit', onSignIn);
+  el.newPasswordForm.addEventListener('submit', onNewPassword);
+  el.mfaSetupForm.addEventListener('submit', onMfaSetup);
+  el.mfaForm.addEventListener('submit', onMfa);
   el.signOut.addEventListener('click', () => signOut(''));
   el.presence.addEventListener('change', () => request({ action: 'presence', status: el.presence.value }));
   el.composer.addEventListener('submit', sendMessage);
