@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	mgmttypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -438,4 +440,28 @@ func TestStrictStackRefusesWhatAWSWouldRefuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lambdaStream is how Lambda names a log stream: date/[version]id.
+var lambdaStream = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`)
+
+// TestFunctionLogsReachTheirLogGroup: as Lambda does, a function's output
+// lines go to its log group (LoggingConfig.LogGroup) in the emulator's
+// CloudWatch Logs.
+func TestFunctionLogsReachTheirLogGroup(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["Api"])
+	id := echo(t, c, `{"action":"ping"}`)["connectionId"].(string)
+	logs := cloudwatchlogs.NewFromConfig(cfg())
+	stacktest.Eventually(t, 15*time.Second, "the echo's log line in /fidelity/test/EchoFunction", func() bool {
+		out, err := logs.FilterLogEvents(context.Background(), &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/fidelity/test/EchoFunction")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			if strings.Contains(aws.ToString(e.Message), `"connectionId":"`+id+`"`) && lambdaStream.MatchString(aws.ToString(e.LogStreamName)) {
+				return true
+			}
+		}
+		return false
+	})
 }

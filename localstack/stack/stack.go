@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -100,6 +101,10 @@ type Stack struct {
 	ses     *sesv2.Client
 	cognito *cip.Client
 	roles   *roles
+	logs    *cloudwatchlogs.Client
+	// stopping is closed when the stack stops (log delivery flushes).
+	stopping chan struct{}
+	stopOnce sync.Once
 	// cognitoFront is the user-pool API with AWS's sign-in challenges.
 	cognitoFront *cognitoFront
 	tmpl         *template.Template
@@ -166,7 +171,8 @@ func (o *Options) defaults() {
 // Start brings the stack up; Close takes it down.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts.defaults()
-	s := &Stack{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}, queueURLByARN: map[string]string{}, gateways: map[string]*gateway.Gateway{}}
+	s := &Stack{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}, queueURLByARN: map[string]string{}, gateways: map[string]*gateway.Gateway{},
+		stopping: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -260,6 +266,7 @@ func (s *Stack) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.wg.Wait()
 	for _, srv := range s.servers {
 		_ = srv.Close()
@@ -466,6 +473,9 @@ func (s *Stack) createResources(ctx context.Context) error {
 	if err := s.createRoles(ctx); err != nil {
 		return err
 	}
+	if err := s.createLogGroups(ctx); err != nil {
+		return err
+	}
 	s.log.Info("created the template's resources", "tables", len(s.Outputs.Tables), "queues", len(s.Outputs.Queues))
 	return nil
 }
@@ -598,6 +608,14 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 			"AWS_ENDPOINT_URL": s.meterURL, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
 			"AWS_ACCESS_KEY_ID": creds.keyID, "AWS_SECRET_ACCESS_KEY": creds.secret, "AWS_SESSION_TOKEN": creds.token,
 		}
+		var out io.Writer = prefixWriter(s.opts.Output, fn.name)
+		if fn.logGroup != "" {
+			sink, err := s.newLogSink(ctx, fn.logGroup)
+			if err != nil {
+				return fmt.Errorf("function %s: %w", fn.id, err)
+			}
+			out = io.MultiWriter(out, sink)
+		}
 		if fn.logFormat != "" {
 			env["AWS_LAMBDA_LOG_FORMAT"] = strings.ToUpper(fn.logFormat)
 		}
@@ -606,7 +624,7 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 		}
 		s.pools[fn.id] = lambdart.NewPool(lambdart.Function{
 			Name: fn.name, ARN: s.res.Attrs[fn.id+".Arn"], Binary: filepath.Join(binDir, fn.dir), Env: env,
-			Timeout: fn.timeout, MemoryMB: fn.memory, MaxConcurrency: s.opts.Concurrency, Output: prefixWriter(s.opts.Output, fn.name),
+			Timeout: fn.timeout, MemoryMB: fn.memory, MaxConcurrency: s.opts.Concurrency, Output: out,
 		}, s.log)
 	}
 	return nil

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -41,6 +42,8 @@ func main() {
 		case "DISCONNECT":
 			return events.APIGatewayProxyResponse{StatusCode: 200}, rec.Append(ctx, "disconnect", id)
 		}
+		// One log line per frame, for the log delivery test.
+		fmt.Printf("{\"msg\":\"echoed\",\"route\":%q,\"connectionId\":%q}\n", req.RequestContext.RouteKey, id)
 		b, _ := json.Marshal(map[string]string{"route": req.RequestContext.RouteKey, "body": req.Body, "connectionId": id})
 		_, err := mgmt.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: b})
 		return events.APIGatewayProxyResponse{StatusCode: 200}, err
