@@ -62,9 +62,12 @@
     return null;
   }
 
+  // A closed conversation's session is not kept in the browser: a reload
+  // (or the next person at a shared device) gets a new conversation, not
+  // this one's transcript. It stays in memory for this page's survey.
   function persist() {
     try {
-      if (saved) localStorage.setItem(STORE_KEY, JSON.stringify(saved));
+      if (saved && state !== 'closed') localStorage.setItem(STORE_KEY, JSON.stringify(saved));
       else localStorage.removeItem(STORE_KEY);
     } catch { /* the chat still works until the page is reloaded */ }
   }
@@ -259,6 +262,7 @@
     el.end.disabled = false;
     el.newConversation.hidden = !closed;
     if (closed) {
+      persist();
       clearQuickReplies();
       if (hadFocus) el.newConversation.focus();
     }

@@ -47,7 +47,7 @@ func main() {
 	startup.Must(log, "triage rules", err)
 	supervisors := surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)}
 	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), ddb.NewConnections(db, connTable, limit), pusher, tokens,
-		chat.Config{Retention: retention}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(agents).
+		chat.Config{Retention: retention, ResumeGrace: env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(agents).
 		WithWatch(chat.TriageWatch{Engine: rules}, supervisors)
 	lambda.Start(wsapi.NewHandler(svc, pusher, log).Message)
 }

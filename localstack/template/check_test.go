@@ -145,3 +145,23 @@ func TestCheckCatchesTheEventSourceFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestProdNeverTrustsKeysFromElsewhere: AgentJwksUrl, for emulators,
+// is ignored in prod (issue 16): agent tokens there are checked only
+// against the pool's own keys.
+func TestProdNeverTrustsKeysFromElsewhere(t *testing.T) {
+	tmpl, err := Load(filepath.Join("..", "..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stage, want := range map[string]bool{"prod": false, "test": true, "dev": true} {
+		r := &Resolver{T: tmpl, Refs: map[string]string{"Stage": stage, "AgentJwksUrl": "https://keys.elsewhere.example/jwks.json"}}
+		got, err := r.Condition("HasAgentJwksUrl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("stage %s: AgentJwksUrl used %v, want %v", stage, got, want)
+		}
+	}
+}

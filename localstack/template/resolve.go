@@ -37,6 +37,11 @@ func (r *Resolver) Resolve(v any) (any, error) {
 				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
 					return r.intrinsic(k, arg)
 				}
+				// {"Condition": "Name"} inside a condition function (a
+				// policy's Condition is a mapping, never a name).
+				if _, name := arg.(string); k == "Condition" && name {
+					return r.intrinsic(k, arg)
+				}
 			}
 		}
 		out := map[string]any{}
@@ -183,6 +188,22 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 		v, err := r.Resolve(l[0])
 		b, _ := v.(bool)
 		return !b, err
+	case "Fn::And", "Fn::Or":
+		l := ListOf(arg)
+		if len(l) < 2 {
+			return nil, fmt.Errorf("%s needs at least two conditions", fn)
+		}
+		and := fn == "Fn::And"
+		for _, c := range l {
+			v, err := r.Resolve(c)
+			if err != nil {
+				return nil, err
+			}
+			if b, _ := v.(bool); b != and {
+				return !and, nil
+			}
+		}
+		return and, nil
 	case "Condition":
 		name, _ := arg.(string)
 		return r.Condition(name)

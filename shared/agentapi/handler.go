@@ -94,7 +94,10 @@ func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocket
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	connID := req.RequestContext.ConnectionID
 	f, err := protocol.DecodeAgent([]byte(req.Body))
-	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID, "route", req.RequestContext.RouteKey, "action", f.Action)
+	if err == nil {
+		err = protocol.CheckRoute(req.RequestContext.RouteKey, f.Action)
+	}
+	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action))
 	if err == nil {
 		err = h.svc.Handle(ctx, connID, f)
 	}

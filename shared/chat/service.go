@@ -21,7 +21,15 @@ type Config struct {
 	ConnectionTTL time.Duration
 	// Retention is how long conversations and messages are kept (TTL).
 	Retention time.Duration
+	// ResumeGrace is how long after a conversation closed its session may
+	// still resume it (to read the last messages, answer the survey);
+	// after it, resume is refused, so a shared device does not show
+	// yesterday's chat to whoever holds the token. Default 10 minutes.
+	ResumeGrace time.Duration
 }
+
+// DefaultResumeGrace is ResumeGrace when none is set.
+const DefaultResumeGrace = 10 * time.Minute
 
 // BotTurns asks the bot to take a turn: to greet a new conversation
 // (messageID "") or to answer a patient message.
@@ -221,6 +229,13 @@ func (s *Service) resume(ctx context.Context, conn Connection, f protocol.Client
 	c, err := s.owned(ctx, conn, "")
 	if err != nil {
 		return err
+	}
+	grace := s.cfg.ResumeGrace
+	if grace <= 0 {
+		grace = DefaultResumeGrace
+	}
+	if c.State == StateClosed && s.now().Sub(c.UpdatedAt) > grace {
+		return fault.Errorf(fault.Unauthorized, "this conversation has ended; start a new one")
 	}
 	msgs, err := s.conversations.After(ctx, c.ID, f.After)
 	if err != nil {

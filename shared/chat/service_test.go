@@ -224,18 +224,20 @@ type fixture struct {
 	svc *Service
 	tok *session.Tokens
 	ids int
+	now time.Time // the fixture's clock
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	tok, err := session.New([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now })
+	f := &fixture{m: newMemory(), now: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	tok, err := session.New([]byte(strings.Repeat("k", 32)), time.Hour, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{m: newMemory(), tok: tok}
+	f.tok = tok
 	f.svc = NewService(f.m, connStore{f.m}, f.m, tok, Config{ConnectionTTL: 2 * time.Hour, Retention: 24 * time.Hour},
-		func() time.Time { return now }, func() string { f.ids++; return fmt.Sprint(f.ids) })
+		clock, func() string { f.ids++; return fmt.Sprint(f.ids) })
 	return f
 }
 
@@ -596,5 +598,34 @@ func TestNoWatchWhileTheBotHasTheConversation(t *testing.T) {
 	}
 	if len(rec.sups) != 0 || len(f.m.msgs[id]) != 1 {
 		t.Fatalf("the watch acted in bot state (the bot answers red flags): %v %v", rec.sups, f.m.msgs[id])
+	}
+}
+
+// TestAClosedConversationResumesOnlyForAShortWhile: after the grace a
+// session no longer shows a closed conversation's transcript (a shared or
+// kiosk device must not show yesterday's chat).
+func TestAClosedConversationResumesOnlyForAShortWhile(t *testing.T) {
+	f := newFixture(t)
+	token, conv := f.startOn(t, "a", "Ana")
+	if err := f.do(t, "a", `{"action":"end","conversationId":"`+conv+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	resume := func(conn string) error {
+		t.Helper()
+		if err := f.svc.Connect(context.Background(), conn, token); err != nil {
+			t.Fatal(err)
+		}
+		return f.do(t, conn, `{"action":"resume"}`)
+	}
+	f.now = f.now.Add(DefaultResumeGrace - time.Second)
+	if err := resume("b"); err != nil {
+		t.Fatalf("resume within the grace: %v", err)
+	}
+	f.now = f.now.Add(2 * time.Second)
+	if err := resume("c"); fault.CodeOf(err) != fault.Unauthorized {
+		t.Fatalf("resume after the grace: %v, want unauthorized", err)
+	}
+	if h := f.m.frames("c", "history"); len(h) != 0 {
+		t.Fatalf("history sent after the grace: %v", h)
 	}
 }

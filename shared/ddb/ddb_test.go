@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"pgregory.net/rapid"
 
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/fault"
@@ -388,5 +391,29 @@ func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
 	}
 	if msgs, err := convs.After(ctx, c.ID, ""); err != nil || len(msgs) != 1 {
 		t.Fatalf("messages after refused turns: %+v %v", msgs, err)
+	}
+}
+
+// TestAuditEntriesAtTheSameInstantAreKeptApart: two reads of one patient's
+// record by one reader at the same instant are two entries (issue 16: an
+// unconditional write let the second overwrite the first).
+func TestAuditEntriesAtTheSameInstantAreKeptApart(t *testing.T) {
+	db := dynamodb.NewFromConfig(env.Stack.AWSConfig())
+	table := env.Outputs.Tables["AuditTable"]
+	a := ddb.NewAudit(db, table, time.Hour)
+	patient := fmt.Sprintf("p-audit-%d", time.Now().UnixNano())
+	at := time.Now()
+	for _, what := range []string{"context", "appointments"} {
+		if err := a.Record(context.Background(), agent.AuditEntry{PatientID: patient, ReaderID: "sup-1", ReaderRole: "supervisor", ConversationID: "c-1", What: what, Why: "qa", At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := db.Query(context.Background(), &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("patientId = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: patient}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 2 {
+		t.Fatalf("%d audit entries for two reads at the same instant, want 2", len(out.Items))
 	}
 }

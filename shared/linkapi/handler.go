@@ -63,7 +63,10 @@ func NewHandler(l Links, a Appointments, c Connections, p Pusher, log *slog.Logg
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	connID := req.RequestContext.ConnectionID
 	f, err := protocol.DecodePatient([]byte(req.Body))
-	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", f.Action, "request_id", req.RequestContext.RequestID)
+	if err == nil {
+		err = protocol.CheckRoute(req.RequestContext.RouteKey, f.Action)
+	}
+	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action), "request_id", req.RequestContext.RequestID)
 	if err == nil && f.Action != protocol.ActionAppointment {
 		err = fault.Errorf(fault.BadRequest, "this route takes appointment frames")
 	}

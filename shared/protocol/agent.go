@@ -145,6 +145,9 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		if !utf8.ValidString(f.Reason) || utf8.RuneCountInString(f.Reason) > MaxReasonRunes {
 			return f, fault.Errorf(fault.BadRequest, "reason is at most %d characters", MaxReasonRunes)
 		}
+		if err := checkChars("reason", f.Reason, false); err != nil {
+			return f, err
+		}
 		return f, nil
 	case ActionNote:
 		if err := agentConversationRef(&f, raw); err != nil {

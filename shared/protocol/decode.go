@@ -223,6 +223,9 @@ func decodeSurvey(f *ClientFrame, raw rawFrame) error {
 		if !utf8.ValidString(f.Comment) || utf8.RuneCountInString(f.Comment) > MaxCommentRunes {
 			return fault.Errorf(fault.TooLarge, "comment is at most %d characters", MaxCommentRunes)
 		}
+		if err := checkChars("comment", f.Comment, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -239,12 +242,18 @@ func decodeStart(f *ClientFrame, raw rawFrame) error {
 	if utf8.RuneCountInString(f.Name) > MaxNameRunes {
 		return fault.Errorf(fault.TooLarge, "name is longer than %d characters", MaxNameRunes)
 	}
+	if err := checkChars("name", f.Name, false); err != nil {
+		return err
+	}
 	if f.Topic, err = str(raw.Topic, "topic"); err != nil {
 		return err
 	}
 	f.Topic = strings.TrimSpace(f.Topic)
 	if utf8.RuneCountInString(f.Topic) > MaxTopicRunes {
 		return fault.Errorf(fault.TooLarge, "topic is longer than %d characters", MaxTopicRunes)
+	}
+	if err := checkChars("topic", f.Topic, false); err != nil {
+		return err
 	}
 	if f.Locale, err = str(raw.Locale, "locale"); err != nil {
 		return err
@@ -314,7 +323,7 @@ func checkText(text string) error {
 	if n := utf8.RuneCountInString(text); n > MaxTextRunes {
 		return fault.Errorf(fault.TooLarge, "text is %d characters; the limit is %d", n, MaxTextRunes)
 	}
-	return nil
+	return checkChars("text", text, true)
 }
 
 // envelope checks a frame's size, unmarshals it into raw, and reads the
@@ -323,6 +332,9 @@ func checkText(text string) error {
 func envelope(body []byte, raw any, rawRequestID, rawAction *json.RawMessage) (reqID, action string, err error) {
 	if len(body) > MaxFrameBytes {
 		return "", "", fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
+	}
+	if err := strictObject(body, raw); err != nil {
+		return "", "", err
 	}
 	if err := json.Unmarshal(body, raw); err != nil {
 		return "", "", fault.Errorf(fault.BadRequest, "frame is not a JSON object")

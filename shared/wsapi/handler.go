@@ -76,7 +76,10 @@ func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocket
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	connID := req.RequestContext.ConnectionID
 	f, err := protocol.DecodePatient([]byte(req.Body))
-	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", f.Action)
+	if err == nil {
+		err = protocol.CheckRoute(req.RequestContext.RouteKey, f.Action)
+	}
+	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action))
 	if f.ConversationID != "" {
 		log = log.With("conversation_id", f.ConversationID)
 	}

@@ -124,3 +124,42 @@ func TestMessageLogsNoTextAndHidesInternalErrors(t *testing.T) {
 		t.Fatalf("logs lack the conversation id: %s", logs)
 	}
 }
+
+// TestAFrameWhoseActionIsNotItsRouteRunsNothing: API Gateway chose the
+// route by the exact "action" key; a frame that says another action (in
+// any spelling) is refused, and client text never reaches the logs as an
+// action name.
+func TestAFrameWhoseActionIsNotItsRouteRunsNothing(t *testing.T) {
+	h, svc, p, logs := setup(nil)
+	for _, tc := range []struct{ route, body string }{
+		{"survey", `{"action":"start","name":"Ana"}`},
+		{"survey", `{"action":"survey","ACTION":"start","name":"Ana"}`},
+		{"$default", `{"action":"Ana Ruiz born 1961-04-02 canary-4f1c"}`},
+	} {
+		ev := event(t, "apigateway-websocket-message-start.json")
+		ev.RequestContext.RouteKey, ev.Body = tc.route, tc.body
+		if resp, err := h.Message(context.Background(), ev); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", tc.body, resp, err)
+		}
+	}
+	if len(svc.frames) != 0 {
+		t.Fatalf("refused frames reached the service: %+v", svc.frames)
+	}
+	var refused int
+	for _, frames := range p.pushed {
+		for _, f := range frames {
+			if strings.Contains(f, `"code":"bad_request"`) {
+				refused++
+			}
+		}
+	}
+	if refused != 3 {
+		t.Fatalf("%d error frames, want 3: %v", refused, p.pushed)
+	}
+	if strings.Contains(logs.String(), "canary-4f1c") || strings.Contains(logs.String(), "Ana") {
+		t.Fatalf("client text reached the logs: %s", logs)
+	}
+	if !strings.Contains(logs.String(), `"action":"unknown"`) {
+		t.Fatalf("an unknown action is not logged as unknown: %s", logs)
+	}
+}
