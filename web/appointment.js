@@ -14,8 +14,21 @@
     cancelCheck: $('cancel-check'), cancelYes: $('cancel-yes'), cancelNo: $('cancel-no'),
   };
   const params = new URLSearchParams(location.search);
-  const token = params.get('t') || '';
+  const token = linkToken(params.get('t'));
   const wanted = params.get('do') || '';
+
+  // The link's token leaves the address bar and the browser's history as
+  // soon as it is read (anyone at the device could reopen it there); this
+  // tab keeps it for a reload.
+  function linkToken(fromURL) {
+    let t = fromURL || '';
+    try {
+      if (t) sessionStorage.setItem('psc-appointment-link', t);
+      else t = sessionStorage.getItem('psc-appointment-link') || '';
+    } catch { /* storage blocked: the page works until it is left */ }
+    if (fromURL) history.replaceState(null, '', location.pathname);
+    return t;
+  }
   let sock = null;
   let seq = 0;
   let appointment = null;

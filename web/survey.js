@@ -8,7 +8,20 @@
 
   const $ = (id) => document.getElementById(id);
   const el = { error: $('error'), status: $('status'), form: $('form'), questions: $('questions'), submit: $('submit'), optout: $('optout') };
-  const token = new URLSearchParams(location.search).get('t') || '';
+  const token = linkToken(new URLSearchParams(location.search).get('t'));
+
+  // The link's token leaves the address bar and the browser's history as
+  // soon as it is read (anyone at the device could reopen it there); this
+  // tab keeps it for a reload.
+  function linkToken(fromURL) {
+    let t = fromURL || '';
+    try {
+      if (t) sessionStorage.setItem('psc-survey-link', t);
+      else t = sessionStorage.getItem('psc-survey-link') || '';
+    } catch { /* storage blocked: the page works until it is left */ }
+    if (fromURL) history.replaceState(null, '', location.pathname);
+    return t;
+  }
   let sock = null;
   let seq = 0;
   let questions = [];

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -81,6 +83,10 @@ func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
 	run(t, b, "opening the link", chromedp.Navigate(page))
 	waitText(t, b, "#provider", "Dr. Layla Haddad")
 	waitText(t, b, "#place", "Main Campus Clinic")
+	// The link's token leaves the address bar and history once read.
+	if loc := run(t, b, "reading the address", chromedp.Evaluate[string](`location.href`)); strings.Contains(loc, "t=") {
+		t.Fatalf("the token stays in the address bar: %s", loc)
+	}
 	if focused := run(t, b, "reading the focus", chromedp.Evaluate[string](`document.activeElement.id`)); focused != "confirm" {
 		t.Fatalf("focus is on %q, want the confirm button (do=confirm)", focused)
 	}
@@ -129,4 +135,27 @@ func TestDueReminderGoesOutOnTheLocalStack(t *testing.T) {
 	run(t, b, "opening the reminder's link", chromedp.Navigate(link))
 	waitText(t, b, "#provider", "Dr. Layla Haddad")
 	waitText(t, b, "#status", "Please confirm you are coming")
+}
+
+// TestPagesAreServedWithTheirSecurityHeaders: the console and the link
+// pages cannot be framed by another site; every page sets a
+// Content-Security-Policy that allows only its own scripts.
+func TestPagesAreServedWithTheirSecurityHeaders(t *testing.T) {
+	for page, ancestors := range map[string]string{"agent/": "'none'", "appointment.html": "'none'", "survey.html": "'none'", "index.html": "'self'"} {
+		resp, err := http.Get(env.Outputs.Web + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Security-Policy"); got != "frame-ancestors "+ancestors {
+			t.Errorf("%s: Content-Security-Policy %q, want frame-ancestors %s", page, got, ancestors)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no X-Content-Type-Options: nosniff", page)
+		}
+		if !strings.Contains(string(body), `http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self';`) {
+			t.Errorf("%s: no Content-Security-Policy that allows only its own scripts", page)
+		}
+	}
 }

@@ -737,7 +737,7 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	if s.cognitoFront != nil {
 		mux.Handle("POST /cognito/", http.StripPrefix("/cognito", s.cognitoFront))
 	}
-	mux.Handle("GET /", http.FileServer(http.Dir(webDir)))
+	mux.Handle("GET /", pageHeaders(http.FileServer(http.Dir(webDir))))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
@@ -746,6 +746,24 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 		s.Outputs.AgentConsole = s.Outputs.Web + "agent/"
 	}
 	return nil
+}
+
+// pageHeaders sets the response headers the pages are served with, as
+// docs/operations.md asks of the static hosting (a CloudFront response
+// headers policy): no framing of the console and the link pages (the chat
+// page may be framed by the widget, on the site that hosts it: here, this
+// origin), no MIME sniffing, no referrer.
+func pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ancestors := "'none'"
+		if p := r.URL.Path; p == "/" || p == "/index.html" || p == "/widget-demo.html" || p == "/chat.js" || p == "/chat.css" || p == "/widget.js" {
+			ancestors = "'self'"
+		}
+		w.Header().Set("Content-Security-Policy", "frame-ancestors "+ancestors)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Stack) writeOutputs() error {

@@ -51,11 +51,12 @@ type Handler struct {
 	conns Connections
 	push  Pusher
 	log   *slog.Logger
+	now   func() time.Time
 }
 
 // NewHandler returns a Handler.
 func NewHandler(l Links, a Appointments, c Connections, p Pusher, log *slog.Logger) *Handler {
-	return &Handler{links: l, appts: a, conns: c, push: p, log: log}
+	return &Handler{links: l, appts: a, conns: c, push: p, log: log, now: time.Now}
 }
 
 // Message serves a frame of the appointment route: the answer is the
@@ -84,7 +85,7 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 }
 
 func (h *Handler) act(ctx context.Context, connID string, f protocol.ClientFrame) (scheduling.Appointment, error) {
-	if _, err := h.conns.Admit(ctx, connID, time.Now()); err != nil {
+	if _, err := h.conns.Admit(ctx, connID, h.now()); err != nil {
 		return scheduling.Appointment{}, err
 	}
 	link, err := h.links.Verify(f.Token)
@@ -94,12 +95,25 @@ func (h *Handler) act(ctx context.Context, connID string, f protocol.ClientFrame
 	if err != nil {
 		return scheduling.Appointment{}, err
 	}
+	// The link acts on the appointment it was sent for: at the time it
+	// named, before that time. A moved appointment's old links do nothing
+	// (its newest reminder has a link of its own).
+	a, err := h.appts.Get(ctx, link.AppointmentID, link.PatientID)
+	if err != nil {
+		return scheduling.Appointment{}, err
+	}
+	if !a.Slot.Start.Equal(link.Start) {
+		return scheduling.Appointment{}, fault.Errorf(fault.Unauthorized, "this link is for an earlier time of this appointment; use the newest reminder")
+	}
+	if !a.Slot.Start.After(h.now()) {
+		return scheduling.Appointment{}, fault.Errorf(fault.Unauthorized, "this appointment has started; call us to change it")
+	}
 	switch f.Decision {
 	case protocol.DecisionConfirm:
 		return h.appts.Confirm(ctx, link.AppointmentID, link.PatientID, "patient")
 	case protocol.DecisionCancel:
 		return h.appts.Cancel(ctx, link.AppointmentID, link.PatientID, "patient")
 	default:
-		return h.appts.Get(ctx, link.AppointmentID, link.PatientID)
+		return a, nil
 	}
 }

@@ -45,21 +45,31 @@ type Link struct {
 	AppointmentID string
 	PatientID     string
 	ExpiresAt     time.Time
+	// Start is, for an appointment link, the start of the visit it was
+	// sent for: the link acts only while the appointment is still at that
+	// time (a moved appointment's old links do nothing).
+	Start time.Time
 }
 
 type linkClaims struct {
 	PatientID string `json:"pid"`
+	Start     int64  `json:"at,omitempty"`
 	jwt.RegisteredClaims
 }
 
-// Issue signs an appointment link, valid until expires.
-func (l *Links) Issue(appointmentID, patientID string, expires time.Time) (string, error) {
-	return l.IssueFor(ForAppointment, appointmentID, patientID, expires)
+// Issue signs a link for the appointment that starts at start, valid
+// until then.
+func (l *Links) Issue(appointmentID, patientID string, start time.Time) (string, error) {
+	return l.issue(ForAppointment, appointmentID, patientID, start, start.Unix())
 }
 
 // IssueFor signs a link for a purpose and the id it acts on.
 func (l *Links) IssueFor(purpose, id, patientID string, expires time.Time) (string, error) {
-	c := linkClaims{PatientID: patientID, RegisteredClaims: jwt.RegisteredClaims{
+	return l.issue(purpose, id, patientID, expires, 0)
+}
+
+func (l *Links) issue(purpose, id, patientID string, expires time.Time, start int64) (string, error) {
+	c := linkClaims{PatientID: patientID, Start: start, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: linkIssuer, Audience: jwt.ClaimStrings{purpose}, Subject: id, IssuedAt: jwt.NewNumericDate(l.now()), ExpiresAt: jwt.NewNumericDate(expires),
 	}}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(l.key)
@@ -82,8 +92,12 @@ func (l *Links) VerifyFor(purpose, token string) (Link, error) {
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return l.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(linkIssuer), jwt.WithAudience(purpose),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(l.now))
-	if err != nil || c.Subject == "" || c.PatientID == "" {
+	if err != nil || c.Subject == "" || c.PatientID == "" || (purpose == ForAppointment && c.Start == 0) {
 		return Link{}, ErrBadLink
 	}
-	return Link{AppointmentID: c.Subject, PatientID: c.PatientID, ExpiresAt: c.ExpiresAt.Time}, nil
+	link := Link{AppointmentID: c.Subject, PatientID: c.PatientID, ExpiresAt: c.ExpiresAt.Time}
+	if c.Start != 0 {
+		link.Start = time.Unix(c.Start, 0)
+	}
+	return link, nil
 }
