@@ -562,6 +562,16 @@
   function forget(message) {
     saved = null;
     persist();
+    // The next conversation gets a connection of its own (and so a patient
+    // id of its own): the next person at a shared device is not linked to
+    // this one's conversations.
+    if (sock) {
+      const s = sock;
+      sock = null;                 // replaced on purpose: no reconnect
+      connected = false;
+      requests.clear();
+      s.close();
+    }
     seenAll = false;
     state = statusText = agentName = '';
     survey = null;

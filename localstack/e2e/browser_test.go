@@ -90,6 +90,26 @@ func TestPatientPageInBrowser(t *testing.T) {
 	if after := run(t, ctx, "reading the history", chromedp.Text(`#messages`)); strings.Count(after, "Where can I park?") != 1 {
 		t.Fatalf("history after reload = %q", after)
 	}
+
+	// Ending it: the browser keeps no session of a closed conversation (a
+	// reload, or the next person at a shared device, starts afresh), and a
+	// new conversation is a new patient's, on a new connection.
+	claims := `JSON.parse(atob(JSON.parse(localStorage.getItem("psc.session")).session.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))`
+	first := run(t, ctx, "reading the session", chromedp.Evaluate[map[string]any](claims))
+	run(t, ctx, "ending the conversation", chromedp.Click(`#end`))
+	run(t, ctx, "waiting for the end", chromedp.WaitVisible(`#new-conversation`))
+	if stored := run(t, ctx, "reading the storage", chromedp.Evaluate[bool](`localStorage.getItem("psc.session") !== null`)); stored {
+		t.Fatal("the closed conversation's session is still stored in the browser")
+	}
+	run(t, ctx, "starting a new conversation", chromedp.Click(`#new-conversation`))
+	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Bea Browser"))
+	run(t, ctx, "starting", chromedp.Click(`#start`))
+	run(t, ctx, "waiting for the composer", chromedp.WaitVisible(`#message-input`))
+	run(t, ctx, "waiting for the new session", chromedp.Poll[bool](`localStorage.getItem("psc.session") !== null`))
+	second := run(t, ctx, "reading the new session", chromedp.Evaluate[map[string]any](claims))
+	if first["sub"] == nil || first["sub"] == second["sub"] || first["cid"] == second["cid"] {
+		t.Fatalf("the next conversation %v shares the patient or conversation of the last %v", second, first)
+	}
 }
 
 // TestPatientAndAgentInTwoBrowsers: in one browser an agent signs in to

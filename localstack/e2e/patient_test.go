@@ -331,3 +331,49 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("error = %v", f)
 	}
 }
+
+// TestStartFloodOnOneConnectionIsCapped: one connection starts three
+// conversations at most; the fourth start is rate_limited and writes no
+// conversation (issue 16).
+func TestStartFloodOnOneConnectionIsCapped(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.PatientWebSocket)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		f := c.Request(map[string]any{"action": "start", "name": "Flo", "locale": "en"})
+		if f["type"] != "session" {
+			t.Fatalf("start %d answered %v", i+1, f)
+		}
+		ids = append(ids, f["conversationId"].(string))
+	}
+	f := c.Request(map[string]any{"action": "start", "name": "Flo", "locale": "en"})
+	if f["type"] != "error" || f["code"] != "rate_limited" {
+		t.Fatalf("a fourth start answered %v, want rate_limited", f)
+	}
+	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(context.Background(), &dynamodb.ScanInput{
+		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), FilterExpression: aws.String("patientId = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: patientOf(t, ids[0])}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 3 {
+		t.Fatalf("%d conversations stored for the flooding connection, want 3", len(out.Items))
+	}
+}
+
+// patientOf reads a conversation's patient id.
+func patientOf(t *testing.T, conversationID string) string {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: conversationID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := out.Item["patientId"].(*types.AttributeValueMemberS)
+	if p == nil {
+		t.Fatalf("conversation %s has no patient", conversationID)
+	}
+	return p.Value
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // Invoker invokes a route's integration (a Lambda function).
@@ -44,20 +45,32 @@ type Config struct {
 	SelectionField string
 	Routes         map[string]Invoker // route key → integration
 	IdleTimeout    time.Duration      // API Gateway: 10 minutes
+	// Throttles are the stage's route throttling (DefaultRouteSettings and
+	// RouteSettings): a token bucket per route, shared by every client, as
+	// API Gateway throttles a stage. "" is the default for routes without
+	// their own; no entry, no throttling.
+	Throttles map[string]Throttle
 	// Authorize, when set, authorises an @connections call as IAM would:
 	// a non-zero status refuses it with that code and message.
 	Authorize   func(r *http.Request, connectionID string) (status int, code, message string)
 	MaxDuration time.Duration // API Gateway: 2 hours
 }
 
+// Throttle is a route's steady rate (requests per second) and burst.
+type Throttle struct {
+	Rate  float64
+	Burst int
+}
+
 // Gateway is one WebSocket API and its management API.
 type Gateway struct {
-	cfg    Config
-	log    *slog.Logger
-	mu     sync.Mutex
-	conns  map[string]*conn
-	wg     sync.WaitGroup
-	closed bool
+	cfg      Config
+	log      *slog.Logger
+	mu       sync.Mutex
+	conns    map[string]*conn
+	wg       sync.WaitGroup
+	closed   bool
+	limiters map[string]*rate.Limiter // route key → its bucket
 	// Billing: messages in (client frames) and out (@connections posts),
 	// each counted per 32 KB as API Gateway does, and connection minutes.
 	messagesIn, messagesOut atomic.Int64
@@ -110,7 +123,23 @@ func New(cfg Config, log *slog.Logger) *Gateway {
 	if cfg.MaxDuration == 0 {
 		cfg.MaxDuration = 2 * time.Hour
 	}
-	return &Gateway{cfg: cfg, log: log.With("api", cfg.APIID), conns: map[string]*conn{}}
+	g := &Gateway{cfg: cfg, log: log.With("api", cfg.APIID), conns: map[string]*conn{}, limiters: map[string]*rate.Limiter{}}
+	for route := range cfg.Routes {
+		t, ok := cfg.Throttles[route]
+		if !ok {
+			t, ok = cfg.Throttles[""]
+		}
+		if ok {
+			g.limiters[route] = rate.NewLimiter(rate.Limit(t.Rate), t.Burst)
+		}
+	}
+	return g
+}
+
+// throttled reports whether a route's bucket is empty now.
+func (g *Gateway) throttled(route string) bool {
+	l, ok := g.limiters[route]
+	return ok && !l.Allow()
 }
 
 // ServeHTTP serves the WebSocket endpoint /<stage> and the management API
@@ -168,6 +197,12 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	c := &conn{id: newID(), connectedAt: time.Now(), host: r.Host, sourceIP: ip, userAgent: r.UserAgent()}
+	if g.throttled("$connect") {
+		// API Gateway refuses the handshake: 429 Too Many Requests.
+		g.log.Info("connect throttled")
+		http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
+		return
+	}
 	if inv, ok := g.cfg.Routes["$connect"]; ok {
 		req := events.APIGatewayWebsocketProxyRequest{
 			Headers: map[string]string{}, MultiValueHeaders: map[string][]string{}, IsBase64Encoded: false,
@@ -253,6 +288,10 @@ func (g *Gateway) serve(ctx context.Context, c *conn) {
 			g.sendForbidden(c)
 			continue
 		}
+		if g.throttled(route) {
+			g.sendMessage(c, "Too Many Requests", newID())
+			continue
+		}
 		req := events.APIGatewayWebsocketProxyRequest{
 			Body: string(body), IsBase64Encoded: false, RequestContext: g.requestContext(c, route, "MESSAGE"),
 		}
@@ -299,7 +338,12 @@ func (g *Gateway) sendForbidden(c *conn) {
 }
 
 func (g *Gateway) sendInternalError(c *conn, requestID string) {
-	b, _ := json.Marshal(map[string]string{"message": "Internal server error", "connectionId": c.id, "requestId": requestID})
+	g.sendMessage(c, "Internal server error", requestID)
+}
+
+// sendMessage sends one of API Gateway's own answers to a frame.
+func (g *Gateway) sendMessage(c *conn, message, requestID string) {
+	b, _ := json.Marshal(map[string]string{"message": message, "connectionId": c.id, "requestId": requestID})
 	_ = c.ws.Write(context.Background(), websocket.MessageText, b)
 }
 

@@ -465,3 +465,25 @@ func TestFunctionLogsReachTheirLogGroup(t *testing.T) {
 		return false
 	})
 }
+
+// TestRouteThrottling: a route with its own RouteSettings is throttled
+// stage-wide as API Gateway does: past its burst a frame is answered
+// "Too Many Requests" and the function is not called.
+func TestRouteThrottling(t *testing.T) {
+	c := stacktest.Dial(t, env.Outputs.WebSockets["Api"])
+	for range 5 {
+		c.Send(`{"action":"limited"}`)
+	}
+	echoed, throttled := 0, 0
+	for echoed+throttled < 5 {
+		f, _ := c.Wait(func(f map[string]any) bool { return f["route"] == "limited" || f["message"] == "Too Many Requests" })
+		if f["route"] == "limited" {
+			echoed++
+		} else {
+			throttled++
+		}
+	}
+	if echoed != 2 || throttled != 3 {
+		t.Fatalf("%d frames integrated and %d throttled, want the burst of 2 and 3 throttled", echoed, throttled)
+	}
+}

@@ -649,14 +649,14 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 		}
 		field := strings.TrimPrefix(fmt.Sprint(props["RouteSelectionExpression"]), "$request.body.")
 		routes := map[string]gateway.Invoker{}
-		stage := s.opts.Stage
+		stage, stageID := s.opts.Stage, ""
 		for id, r := range s.tmpl.Resources {
 			if template.MapOf(r.Properties["ApiId"])["Ref"] != apiID {
 				continue
 			}
 			switch r.Type {
 			case "AWS::ApiGatewayV2::Stage":
-				stage = s.res.Refs[id]
+				stage, stageID = s.res.Refs[id], id
 			case "AWS::ApiGatewayV2::Route":
 				rp, err := s.resolvedProps(id)
 				if err != nil {
@@ -691,8 +691,12 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 				}
 			}
 		}
+		throttles, err := s.throttles(stageID)
+		if err != nil {
+			return err
+		}
 		g := gateway.New(gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout,
-			Authorize: s.manageConnections(lowerID(apiID), stage)}, s.log)
+			Throttles: throttles, Authorize: s.manageConnections(lowerID(apiID), stage)}, s.log)
 		s.gws = append(s.gws, g)
 		s.gateways[apiID] = g
 		srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
@@ -709,6 +713,32 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 		s.log.Info("serving WebSocket API", "api", apiID, "url", url, "routes", len(routes))
 	}
 	return nil
+}
+
+// throttles reads a stage's route throttling: DefaultRouteSettings (key
+// "") and RouteSettings, each a steady rate and a burst.
+func (s *Stack) throttles(stageID string) (map[string]gateway.Throttle, error) {
+	out := map[string]gateway.Throttle{}
+	if stageID == "" {
+		return out, nil
+	}
+	props, err := s.resolvedProps(stageID)
+	if err != nil {
+		return nil, err
+	}
+	read := func(key string, settings any) {
+		m := template.MapOf(settings)
+		r, rerr := strconv.ParseFloat(fmt.Sprint(m["ThrottlingRateLimit"]), 64)
+		b, berr := strconv.Atoi(fmt.Sprint(m["ThrottlingBurstLimit"]))
+		if rerr == nil && berr == nil {
+			out[key] = gateway.Throttle{Rate: r, Burst: b}
+		}
+	}
+	read("", props["DefaultRouteSettings"])
+	for route, settings := range template.MapOf(props["RouteSettings"]) {
+		read(route, settings)
+	}
+	return out, nil
 }
 
 // serveWeb serves web/ and its config.json, which tells the pages where

@@ -170,6 +170,10 @@ type Connections interface {
 	Admit(ctx context.Context, id string, now time.Time) (Connection, error)
 	// Bind attaches the connection to a patient's conversation.
 	Bind(ctx context.Context, id, patientID, conversationID string) error
+	// CountStart counts a new conversation against the caps: perConnection
+	// on one connection, perPatient for one patient (a session) in a UTC
+	// day. Over either it is fault.RateLimited and counts nothing more.
+	CountStart(ctx context.Context, id, patientID string, now time.Time, perConnection, perPatient int) error
 	Delete(ctx context.Context, id string) error
 	// ForConversation lists the connections bound to a conversation.
 	ForConversation(ctx context.Context, conversationID string) ([]Connection, error)

@@ -26,6 +26,12 @@ type Config struct {
 	// after it, resume is refused, so a shared device does not show
 	// yesterday's chat to whoever holds the token. Default 10 minutes.
 	ResumeGrace time.Duration
+	// MaxStartsPerConnection and MaxStartsPerPatient cap the conversations
+	// one connection, and one patient (a session) in a UTC day, may start:
+	// each start writes a conversation and asks the bot for a turn, so an
+	// unauthenticated client must not start them without end. Defaults 3
+	// and 20.
+	MaxStartsPerConnection, MaxStartsPerPatient int
 }
 
 // DefaultResumeGrace is ResumeGrace when none is set.
@@ -178,6 +184,16 @@ func (s *Service) start(ctx context.Context, conn Connection, f protocol.ClientF
 	patientID := conn.PatientID
 	if patientID == "" {
 		patientID = "p-" + s.newID()
+	}
+	perConn, perPatient := s.cfg.MaxStartsPerConnection, s.cfg.MaxStartsPerPatient
+	if perConn <= 0 {
+		perConn = 3
+	}
+	if perPatient <= 0 {
+		perPatient = 20
+	}
+	if err := s.connections.CountStart(ctx, conn.ID, patientID, now, perConn, perPatient); err != nil {
+		return err
 	}
 	c := Conversation{
 		ID: "c-" + s.newID(), PatientID: patientID, PatientName: f.Name, Topic: f.Topic, Locale: f.Locale,

@@ -24,10 +24,11 @@ type memory struct {
 	conns  map[string]Connection
 	pushed map[string][]map[string]any
 	gone   map[string]bool
+	starts map[string]int // connection id, or "patient#<id>#<day>" → conversations started
 }
 
 func newMemory() *memory {
-	return &memory{convs: map[string]Conversation{}, msgs: map[string][]Message{}, conns: map[string]Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}}
+	return &memory{convs: map[string]Conversation{}, msgs: map[string][]Message{}, conns: map[string]Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}, starts: map[string]int{}}
 }
 
 var (
@@ -170,6 +171,21 @@ func (s connStore) Bind(_ context.Context, id, patientID, conversationID string)
 	c := s.m.conns[id]
 	c.PatientID, c.ConversationID = patientID, conversationID
 	s.m.conns[id] = c
+	return nil
+}
+
+func (s connStore) CountStart(_ context.Context, id, patientID string, now time.Time, perConn, perPatient int) error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.m.starts[id] >= perConn {
+		return fault.Errorf(fault.RateLimited, "too many conversations on this connection")
+	}
+	s.m.starts[id]++
+	day := "patient#" + patientID + "#" + now.UTC().Format("2006-01-02")
+	if s.m.starts[day] >= perPatient {
+		return fault.Errorf(fault.RateLimited, "too many conversations today")
+	}
+	s.m.starts[day]++
 	return nil
 }
 
@@ -627,5 +643,45 @@ func TestAClosedConversationResumesOnlyForAShortWhile(t *testing.T) {
 	}
 	if h := f.m.frames("c", "history"); len(h) != 0 {
 		t.Fatalf("history sent after the grace: %v", h)
+	}
+}
+
+// TestStartsAreCappedPerConnectionAndPerPatient: an unauthenticated client
+// cannot start conversations without end (issue 16).
+func TestStartsAreCappedPerConnectionAndPerPatient(t *testing.T) {
+	f := newFixture(t)
+	if err := f.svc.Connect(context.Background(), "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := f.do(t, "a", `{"action":"start","name":"Ana"}`); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+	}
+	if err := f.do(t, "a", `{"action":"start","name":"Ana"}`); fault.CodeOf(err) != fault.RateLimited {
+		t.Fatalf("a fourth start on one connection: %v, want rate_limited", err)
+	}
+	if n := len(f.m.convs); n != 3 {
+		t.Fatalf("%d conversations stored, want 3", n)
+	}
+	// The same patient's session on new connections: 20 a day.
+	token := f.m.frames("a", "session")[0]["session"].(string)
+	started := 3
+	for i := 0; started < 25; i++ {
+		conn := fmt.Sprintf("s%d", i)
+		if err := f.svc.Connect(context.Background(), conn, token); err != nil {
+			t.Fatal(err)
+		}
+		err := f.do(t, conn, `{"action":"start","name":"Ana"}`)
+		if fault.CodeOf(err) == fault.RateLimited {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		started++
+	}
+	if started != 20 {
+		t.Fatalf("one patient started %d conversations in a day, want 20", started)
 	}
 }

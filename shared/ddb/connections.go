@@ -218,6 +218,43 @@ func (s *Connections) Bind(ctx context.Context, id, patientID, conversationID st
 	return nil
 }
 
+// CountStart counts a new conversation: on the connection, then on the
+// patient's counter for the UTC day (an item of its own, expiring after two
+// days), each a conditional increment under its cap. A start the patient's
+// cap refuses still counted on its connection: the caps err on the side of
+// fewer conversations.
+func (s *Connections) CountStart(ctx context.Context, id, patientID string, now time.Time, perConnection, perPatient int) error {
+	counter := expression.Add(expression.Name("starts"), expression.Value(1))
+	under := func(max int) expression.ConditionBuilder {
+		return expression.Or(expression.AttributeNotExists(expression.Name("starts")), expression.Name("starts").LessThan(expression.Value(max)))
+	}
+	conn := must(expression.NewBuilder().WithUpdate(counter).
+		WithCondition(expression.AttributeExists(expression.Name("connectionId")).And(under(perConnection))).Build())
+	if err := s.increment(ctx, connKey(id), conn); isConditionFailed(err) {
+		return fault.Errorf(fault.RateLimited, "too many conversations on this connection")
+	} else if err != nil {
+		return fmt.Errorf("counting the connection's conversations: %w", err)
+	}
+	day := now.UTC().Format("2006-01-02")
+	patient := must(expression.NewBuilder().
+		WithUpdate(counter.Set(expression.Name("expiresAt"), expression.Value(now.Add(48*time.Hour).Unix()))).
+		WithCondition(under(perPatient)).Build())
+	if err := s.increment(ctx, connKey("starts#"+patientID+"#"+day), patient); isConditionFailed(err) {
+		return fault.Errorf(fault.RateLimited, "too many conversations started today; please continue the one you have")
+	} else if err != nil {
+		return fmt.Errorf("counting the patient's conversations: %w", err)
+	}
+	return nil
+}
+
+func (s *Connections) increment(ctx context.Context, key map[string]types.AttributeValue, e expression.Expression) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key, UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	return err
+}
+
 // Delete removes a connection; deleting a missing one is not an error.
 func (s *Connections) Delete(ctx context.Context, id string) error {
 	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: connKey(id)}); err != nil {

@@ -417,3 +417,34 @@ func TestAuditEntriesAtTheSameInstantAreKeptApart(t *testing.T) {
 		t.Fatalf("%d audit entries for two reads at the same instant, want 2", len(out.Items))
 	}
 }
+
+// TestStartsAreCountedAgainstTheirCaps: the connection's and the
+// patient's daily counters refuse a start over their caps (rate_limited).
+func TestStartsAreCountedAgainstTheirCaps(t *testing.T) {
+	ctx := context.Background()
+	_, conns := stores()
+	now := time.Now()
+	id := fmt.Sprintf("cap-%d", now.UnixNano())
+	if err := conns.Put(ctx, chat.Connection{ID: id, Role: chat.RolePatient, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	patient := "p-" + id
+	for i := 0; i < 2; i++ {
+		if err := conns.CountStart(ctx, id, patient, now, 2, 3); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+	}
+	if err := conns.CountStart(ctx, id, patient, now, 2, 3); !fault.Is(err, fault.RateLimited) {
+		t.Fatalf("a third start on the connection: %v, want rate_limited", err)
+	}
+	other := id + "-b"
+	if err := conns.Put(ctx, chat.Connection{ID: other, Role: chat.RolePatient, ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conns.CountStart(ctx, other, patient, now, 2, 3); err != nil {
+		t.Fatalf("the patient's third start, on another connection: %v", err)
+	}
+	if err := conns.CountStart(ctx, other, patient, now, 2, 3); !fault.Is(err, fault.RateLimited) {
+		t.Fatalf("the patient's fourth start: %v, want rate_limited", err)
+	}
+}
