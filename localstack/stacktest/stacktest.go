@@ -28,6 +28,9 @@ func Root() string {
 type Env struct {
 	Outputs stack.Outputs
 	Stack   *stack.Stack // nil when the stack runs in another process
+	// Logs watches what the stack writes, for canaries (nil when the stack
+	// runs in another process).
+	Logs *Watch
 }
 
 // Main starts a stack for a test package's TestMain, runs the tests, and
@@ -76,11 +79,15 @@ func start(opts *stack.Options) (*Env, func(), error) {
 	if o.Ports == nil {
 		o.Ports = map[string]int{}
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
 	if o.Output == nil {
 		o.Output = stackOutput()
+	}
+	watch := newWatch(o.Output)
+	o.Output = watch
+	if o.Log == nil {
+		// The stack's own log goes with the functions' output (the file, or
+		// the test log with PSC_STACK_LOG=1), watched too.
+		o.Log = slog.New(slog.NewTextHandler(watch, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -88,7 +95,7 @@ func start(opts *stack.Options) (*Env, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Env{Outputs: s.Outputs, Stack: s}, func() { s.Close(); _ = os.RemoveAll(o.StateDir) }, nil
+	return &Env{Outputs: s.Outputs, Stack: s, Logs: watch}, func() { s.Close(); _ = os.RemoveAll(o.StateDir) }, nil
 }
 
 // stackOutput is where functions' and the emulator's output goes: the
