@@ -112,7 +112,7 @@ func TestAttackSuite(t *testing.T) {
 	// Links: tampered and made up.
 	link := stacktest.Dial(t, env.Outputs.PatientWebSocket)
 	for name, tok := range map[string]string{
-		"made-up appointment link": "a." + canary + ".b",
+		"made-up appointment link":  "a." + canary + ".b",
 		"alg none appointment link": strings.TrimSuffix(forged, ".") + ".x",
 	} {
 		code := errorOf(link, `{"action":"appointment","token":"`+tok+`","decision":"cancel"}`)
