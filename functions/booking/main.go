@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/agentapi"
@@ -24,8 +23,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/secret"
-	"github.com/patientservicecenter/psc/shared/session"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -36,7 +33,7 @@ func main() {
 	agentsTable, connTable, endpoint := env.Required("AGENTS_TABLE"), env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("AGENT_WS_ENDPOINT")
 	convTable, msgTable, schedTable := env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("SCHEDULING_TABLE")
 	retention := time.Duration(env.Int("APPOINTMENT_RETENTION_DAYS", 2190)) * 24 * time.Hour
-	telehealth, patientEndpoint, patientConnTable, secretID := env.Required("TELEHEALTH_URL"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("CONNECTIONS_TABLE"), env.Required("SESSION_SECRET_ARN")
+	telehealth, patientEndpoint, patientConnTable, secretID := env.Required("TELEHEALTH_URL"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("CONNECTIONS_TABLE"), env.Required("LINK_SECRET_ARN")
 	auditTable, auditRetention := env.Required("AUDIT_TABLE"), time.Duration(env.Int("AUDIT_RETENTION_DAYS", 2190))*24*time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
@@ -46,10 +43,7 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
 	startup.Must(log, "bad configuration", err)
-	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
-	startup.Must(log, "loading the link key", err)
-	links, err := session.NewLinks(key, nil)
-	startup.Must(log, "link key", err)
+	links := startup.Links(ctx, log, cfg, secretID)
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/patientservicecenter/psc/shared/chat"
@@ -21,8 +20,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/mail"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/secret"
-	"github.com/patientservicecenter/psc/shared/session"
 	"github.com/patientservicecenter/psc/shared/startup"
 	"github.com/patientservicecenter/psc/shared/survey"
 	"github.com/patientservicecenter/psc/shared/surveyapi"
@@ -34,7 +31,7 @@ func main() {
 	env := envconf.New()
 	surveysTable, convTable, msgTable, connTable := env.Required("SURVEYS_TABLE"), env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
 	agentConnTable, patientEndpoint, agentEndpoint := env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT")
-	secretID, sender, page := env.Required("SESSION_SECRET_ARN"), env.Required("NOTIFY_SENDER"), env.Optional("SURVEY_PAGE_URL")
+	secretID, sender, page := env.Required("SURVEY_SECRET_ARN"), env.Required("NOTIFY_SENDER"), env.Optional("SURVEY_PAGE_URL")
 	retention := time.Duration(env.Int("SURVEY_RETENTION_DAYS", 730)) * 24 * time.Hour
 	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
 	cfg := startup.AWS(ctx, log, env)
@@ -44,10 +41,7 @@ func main() {
 	startup.Must(log, "loading the sentiment lexicon", err)
 	dir, err := scheduling.LoadDirectory()
 	startup.Must(log, "loading the scheduling directory", err)
-	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
-	startup.Must(log, "loading the link key", err)
-	links, err := session.NewLinks(key, nil)
-	startup.Must(log, "link key", err)
+	links := startup.Links(ctx, log, cfg, secretID)
 	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
 	startup.Must(log, "bad configuration", err)
 	agentMgmt, err := push.NewClient(cfg, agentEndpoint)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/patientservicecenter/psc/shared/chat"
@@ -22,8 +21,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/secret"
-	"github.com/patientservicecenter/psc/shared/session"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -32,7 +29,7 @@ func main() {
 	log := startup.Logger("notify")
 	env := envconf.New()
 	schedTable, convTable, msgTable, connTable := env.Required("SCHEDULING_TABLE"), env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
-	endpoint, secretID, sender := env.Required("PATIENT_WS_ENDPOINT"), env.Required("SESSION_SECRET_ARN"), env.Required("NOTIFY_SENDER")
+	endpoint, secretID, sender := env.Required("PATIENT_WS_ENDPOINT"), env.Required("LINK_SECRET_ARN"), env.Required("NOTIFY_SENDER")
 	page := env.Optional("APPOINTMENT_PAGE_URL")
 	retention := time.Duration(env.Int("RETENTION_DAYS", 90)) * 24 * time.Hour
 	cfg := startup.AWS(ctx, log, env)
@@ -41,10 +38,7 @@ func main() {
 	texts.From = "Patient Service Center <" + sender + ">"
 	dir, err := scheduling.LoadDirectory()
 	startup.Must(log, "loading the scheduling directory", err)
-	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
-	startup.Must(log, "loading the link key", err)
-	links, err := session.NewLinks(key, nil)
-	startup.Must(log, "link key", err)
+	links := startup.Links(ctx, log, cfg, secretID)
 	mgmt, err := push.NewClient(cfg, endpoint)
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)

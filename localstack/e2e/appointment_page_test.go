@@ -50,7 +50,7 @@ func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *
 	}
 	var id string
 	for _, s := range list.SecretList {
-		if strings.HasSuffix(*s.Name, "SessionSecret") {
+		if strings.HasSuffix(*s.Name, "AppointmentLinkSecret") {
 			id = *s.ARN
 		}
 	}

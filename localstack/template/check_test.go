@@ -1,6 +1,7 @@
 package template
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,36 @@ func TestProdNeverTrustsKeysFromElsewhere(t *testing.T) {
 		if got != want {
 			t.Errorf("stage %s: AgentJwksUrl used %v, want %v", stage, got, want)
 		}
+	}
+}
+
+// TestKeysAreScoped (issue 16): every function's grant on the data key
+// holds only through the services that keep the data, and the alarm topic
+// has a key of its own.
+func TestKeysAreScoped(t *testing.T) {
+	tmpl, err := Load(filepath.Join("..", "..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := 0
+	for _, id := range tmpl.OfType("AWS::IAM::Role") {
+		for _, p := range ListOf(tmpl.Resources[id].Properties["Policies"]) {
+			for _, st := range ListOf(MapOf(MapOf(p)["PolicyDocument"])["Statement"]) {
+				m := MapOf(st)
+				if fmt.Sprint(MapOf(m["Resource"])["Fn::GetAtt"]) != "[DataKey Arn]" {
+					continue
+				}
+				grants++
+				if MapOf(MapOf(m["Condition"])["StringEquals"])["kms:ViaService"] == nil {
+					t.Errorf("role %s: a grant on the data key without kms:ViaService", id)
+				}
+			}
+		}
+	}
+	if grants < 10 {
+		t.Fatalf("found %d grants on the data key; the test no longer reads the template right", grants)
+	}
+	if key := fmt.Sprint(MapOf(tmpl.Resources["AlarmTopic"].Properties["KmsMasterKeyId"])["Ref"]); key == "DataKey" || key == "" {
+		t.Fatalf("the alarm topic is encrypted with %q, want a key of its own", key)
 	}
 }

@@ -17,19 +17,25 @@ const linkIssuer = "psc-appointment-link"
 // appointment, the survey) and its patient, and expires; it lets its
 // holder act on that one thing for that purpose, and nothing else.
 type Links struct {
-	key []byte
-	now func() time.Time
+	keys Keys
+	now  func() time.Time
 }
 
 // NewLinks returns Links signing with key.
 func NewLinks(key []byte, now func() time.Time) (*Links, error) {
-	if len(key) < MinKeyBytes {
-		return nil, fmt.Errorf("link key is %d bytes; at least %d are required", len(key), MinKeyBytes)
+	return NewLinksWithKeys(StaticKeys{Current: key}, now)
+}
+
+// NewLinksWithKeys returns Links signing with the current key of keys and
+// verifying with the current and the previous one.
+func NewLinksWithKeys(keys Keys, now func() time.Time) (*Links, error) {
+	if err := checkKeys("link", keys); err != nil {
+		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Links{key: key, now: now}, nil
+	return &Links{keys: keys, now: now}, nil
 }
 
 // Link purposes.
@@ -72,7 +78,7 @@ func (l *Links) issue(purpose, id, patientID string, expires time.Time, start in
 	c := linkClaims{PatientID: patientID, Start: start, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: linkIssuer, Audience: jwt.ClaimStrings{purpose}, Subject: id, IssuedAt: jwt.NewNumericDate(l.now()), ExpiresAt: jwt.NewNumericDate(expires),
 	}}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(l.key)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(l.keys.Signing())
 	if err != nil {
 		return "", fmt.Errorf("signing appointment link: %w", err)
 	}
@@ -89,7 +95,7 @@ func (l *Links) Verify(token string) (Link, error) { return l.VerifyFor(ForAppoi
 // VerifyFor checks a link's signature, issuer, purpose and expiry.
 func (l *Links) VerifyFor(purpose, token string) (Link, error) {
 	var c linkClaims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return l.key, nil },
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return verificationSet(l.keys), nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(linkIssuer), jwt.WithAudience(purpose),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(l.now))
 	if err != nil || c.Subject == "" || c.PatientID == "" || (purpose == ForAppointment && c.Start == 0) {

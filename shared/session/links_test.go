@@ -58,3 +58,37 @@ func TestLinksAreForOneAppointmentUntilTheyExpire(t *testing.T) {
 		t.Fatal("a short key was accepted")
 	}
 }
+
+// TestRotation: what the previous key signed still verifies; what no key
+// of the set signed does not (issue 16: keys rotate).
+func TestRotation(t *testing.T) {
+	now := time.Now()
+	old, cur, other := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("c", 32)), []byte(strings.Repeat("x", 32))
+	before, _ := New(old, time.Hour, func() time.Time { return now })
+	after, err := NewWithKeys(StaticKeys{Current: cur, Previous: old}, time.Hour, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := New(other, time.Hour, func() time.Time { return now })
+	signedBefore, _, _ := before.Issue("p1", "c1")
+	signedAfter, _, _ := after.Issue("p1", "c1")
+	signedElsewhere, _, _ := stranger.Issue("p1", "c1")
+	if _, err := after.Verify(signedBefore); err != nil {
+		t.Errorf("a token signed with the previous key: %v", err)
+	}
+	if _, err := after.Verify(signedAfter); err != nil {
+		t.Errorf("a token signed with the current key: %v", err)
+	}
+	if _, err := after.Verify(signedElsewhere); err == nil {
+		t.Error("a token signed with a key of neither kind verified")
+	}
+	if _, err := before.Verify(signedAfter); err == nil {
+		t.Error("the previous key alone verified what the new key signed")
+	}
+	links, _ := NewLinksWithKeys(StaticKeys{Current: cur, Previous: old}, func() time.Time { return now })
+	oldLinks, _ := NewLinks(old, func() time.Time { return now })
+	tok, _ := oldLinks.Issue("ap1", "p1", now.Add(time.Hour))
+	if _, err := links.Verify(tok); err != nil {
+		t.Errorf("a link signed with the previous key: %v", err)
+	}
+}

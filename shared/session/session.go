@@ -26,20 +26,26 @@ type Claims struct {
 
 // Tokens issues and verifies session tokens.
 type Tokens struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
+	keys Keys
+	ttl  time.Duration
+	now  func() time.Time
 }
 
 // New returns Tokens signing with key, valid for ttl.
 func New(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
-	if len(key) < MinKeyBytes {
-		return nil, fmt.Errorf("session key is %d bytes; at least %d are required", len(key), MinKeyBytes)
+	return NewWithKeys(StaticKeys{Current: key}, ttl, now)
+}
+
+// NewWithKeys returns Tokens signing with the current key of keys and
+// verifying with the current and the previous one.
+func NewWithKeys(keys Keys, ttl time.Duration, now func() time.Time) (*Tokens, error) {
+	if err := checkKeys("session", keys); err != nil {
+		return nil, err
 	}
 	if ttl <= 0 {
 		return nil, errors.New("session ttl must be positive")
 	}
-	return &Tokens{key: key, ttl: ttl, now: now}, nil
+	return &Tokens{keys: keys, ttl: ttl, now: now}, nil
 }
 
 type tokenClaims struct {
@@ -60,7 +66,7 @@ func (t *Tokens) Issue(patientID, conversationID string) (string, Claims, error)
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.keys.Signing())
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("signing session token: %w", err)
 	}
@@ -73,7 +79,7 @@ var ErrInvalid = errors.New("invalid session token")
 // Verify checks the token's signature, algorithm, issuer and expiry.
 func (t *Tokens) Verify(token string) (Claims, error) {
 	var c tokenClaims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return verificationSet(t.keys), nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),

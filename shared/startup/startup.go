@@ -42,11 +42,28 @@ func AWS(ctx context.Context, log *slog.Logger, env *envconf.Env) aws.Config {
 	return cfg
 }
 
-// SessionTokens reads the session signing key from Secrets Manager.
+// keyRefresh is how often a function reads its keys again, so a rotation
+// reaches warm functions.
+const keyRefresh = 5 * time.Minute
+
+// Keys reads a purpose's signing keys (current and previous) from Secrets
+// Manager, and again every five minutes.
+func Keys(ctx context.Context, log *slog.Logger, cfg aws.Config, secretID string) *secret.Rotating {
+	keys, err := secret.NewRotating(ctx, secretsmanager.NewFromConfig(cfg), secretID, keyRefresh)
+	Must(log, "loading the signing keys", err)
+	return keys
+}
+
+// SessionTokens reads the session signing keys from Secrets Manager.
 func SessionTokens(ctx context.Context, log *slog.Logger, cfg aws.Config, secretID string, ttl time.Duration) *session.Tokens {
-	key, err := secret.Key(ctx, secretsmanager.NewFromConfig(cfg), secretID)
-	Must(log, "loading session key", err)
-	tokens, err := session.New(key, ttl, time.Now)
+	tokens, err := session.NewWithKeys(Keys(ctx, log, cfg, secretID), ttl, time.Now)
 	Must(log, "session key", err)
 	return tokens
+}
+
+// Links reads a link purpose's signing keys from Secrets Manager.
+func Links(ctx context.Context, log *slog.Logger, cfg aws.Config, secretID string) *session.Links {
+	links, err := session.NewLinksWithKeys(Keys(ctx, log, cfg, secretID), nil)
+	Must(log, "link key", err)
+	return links
 }
