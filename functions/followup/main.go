@@ -51,7 +51,7 @@ func main() {
 	patientPush := push.New(patientMgmt)
 	patients := chat.NewService(ddb.NewConversations(db, convTable, msgTable), conns, patientPush, nil, chat.Config{}, nil, nil)
 	svc := survey.NewService(surveys, lex, ddb.NewSurveys(db, surveysTable, retention), surveyapi.ChatReach{Conns: conns, Patients: patients},
-		mail.New(sesv2.NewFromConfig(cfg), sender), links,
+		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), links,
 		surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)},
 		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"}, log, nil)
 	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)

@@ -46,7 +46,7 @@ func main() {
 	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil, chat.Config{}, nil, nil)
 	notices := ddb.NewNotices(db, schedTable)
 	svc := notify.NewService(texts, dir, noticeapi.ChatPoster{Messages: convs, Patients: patients, Retention: retention},
-		mail.New(sesv2.NewFromConfig(cfg), sender), notices, notices, ddb.NewAppointments(db, schedTable, 0), links,
+		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), notices, notices, ddb.NewAppointments(db, schedTable, 0), links,
 		notify.Config{PageURL: page}, log, nil)
 	lambda.Start(noticeapi.NewHandler(svc, log).Handle)
 }

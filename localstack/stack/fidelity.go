@@ -51,8 +51,9 @@ func (g *sesGate) check(ctx context.Context, r *http.Request, body []byte) *awsE
 		return nil // not a function's credentials: the emulator decides
 	}
 	var in struct {
-		FromEmailAddress string
-		Content          struct{ Raw, Simple, Template json.RawMessage }
+		FromEmailAddress     string
+		ConfigurationSetName string
+		Content              struct{ Raw, Simple, Template json.RawMessage }
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return &awsError{http.StatusBadRequest, "BadRequestException", "malformed request"}
@@ -72,13 +73,22 @@ func (g *sesGate) check(ctx context.Context, r *http.Request, body []byte) *awsE
 	if identity == "" {
 		return &awsError{http.StatusBadRequest, "MessageRejected", "Email address is not verified. The following identities failed the check in region " + strings.ToUpper(Region) + ": " + from}
 	}
-	resource := arn("ses", "identity/"+identity)
-	allowed, err := g.roles.allowed(ctx, role, action, resource)
-	if err != nil {
-		return &awsError{http.StatusInternalServerError, "InternalFailure", err.Error()}
+	// A send through a configuration set is authorised on it too.
+	resources := []string{arn("ses", "identity/"+identity)}
+	if in.ConfigurationSetName != "" {
+		if _, err := g.ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: &in.ConfigurationSetName}); err != nil {
+			return &awsError{http.StatusNotFound, "NotFoundException", "Configuration set <" + in.ConfigurationSetName + "> does not exist."}
+		}
+		resources = append(resources, arn("ses", "configuration-set/"+in.ConfigurationSetName))
 	}
-	if !allowed {
-		return &awsError{http.StatusForbidden, "AccessDeniedException", denied(role, action, resource).Error()}
+	for _, resource := range resources {
+		allowed, err := g.roles.allowed(ctx, role, action, resource)
+		if err != nil {
+			return &awsError{http.StatusInternalServerError, "InternalFailure", err.Error()}
+		}
+		if !allowed {
+			return &awsError{http.StatusForbidden, "AccessDeniedException", denied(role, action, resource).Error()}
+		}
 	}
 	return nil
 }

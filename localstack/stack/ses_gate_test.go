@@ -67,12 +67,20 @@ func TestSESSendsAreAuthorisedAsAWSDoes(t *testing.T) {
 		return sesv2.NewFromConfig(aws.Config{Region: Region, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
 			Credentials: credentials.NewStaticCredentialsProvider(c.keyID, c.secret, c.token)})
 	}
-	send := func(c *sesv2.Client, from string) string {
+	if _, err := ses.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("mail"),
+		DeliveryOptions: &sestypes.DeliveryOptions{TlsPolicy: sestypes.TlsPolicyRequire}}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(c *sesv2.Client, from, configSet string) string {
 		t.Helper()
-		_, err := c.SendEmail(ctx, &sesv2.SendEmailInput{
+		in := &sesv2.SendEmailInput{
 			FromEmailAddress: aws.String(from), Destination: &sestypes.Destination{ToAddresses: []string{"patient@example.org"}},
 			Content: &sestypes.EmailContent{Raw: &sestypes.RawMessage{Data: []byte("From: " + from + "\r\nTo: patient@example.org\r\nSubject: hi\r\n\r\nhello\r\n")}},
-		})
+		}
+		if configSet != "" {
+			in.ConfigurationSetName = aws.String(configSet)
+		}
+		_, err := c.SendEmail(ctx, in)
 		var api smithy.APIError
 		if errors.As(err, &api) {
 			return api.ErrorCode()
@@ -85,23 +93,27 @@ func TestSESSendsAreAuthorisedAsAWSDoes(t *testing.T) {
 	identity := "arn:aws:ses:" + Region + ":" + AccountID + ":identity/hospital.example"
 	sendOnly := sender("send-only", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"`+identity+`"}]}`)
 	raw := sender("raw", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ses:SendEmail","ses:SendRawEmail"],"Resource":"`+identity+`"}]}`)
+	withSet := sender("with-set", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":["`+identity+`","arn:aws:ses:`+Region+`:`+AccountID+`:configuration-set/mail"]}]}`)
 	otherIdentity := sender("other-identity", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"arn:aws:ses:`+Region+`:`+AccountID+`:identity/other.example"}]}`)
 
 	for _, tc := range []struct {
-		name   string
-		client *sesv2.Client
-		from   string
-		want   string
+		name      string
+		client    *sesv2.Client
+		from, set string
+		want      string
 	}{
-		{"ses:SendEmail alone does not allow a raw send", sendOnly, "appointments@hospital.example", "AccessDeniedException"},
-		{"ses:SendRawEmail on the sender's domain allows it", raw, "appointments@hospital.example", "sent"},
-		{"a display name does not change the identity", raw, "Hospital <appointments@hospital.example>", "sent"},
-		{"a subdomain is covered by its verified parent", raw, "appointments@mail.hospital.example", "sent"},
-		{"permission on another identity does not allow it", otherIdentity, "appointments@hospital.example", "AccessDeniedException"},
-		{"an unverified sender is refused", raw, "appointments@unverified.example", "MessageRejected"},
+		{"ses:SendEmail alone does not allow a raw send", sendOnly, "appointments@hospital.example", "", "AccessDeniedException"},
+		{"ses:SendRawEmail on the sender's domain allows it", raw, "appointments@hospital.example", "", "sent"},
+		{"a display name does not change the identity", raw, "Hospital <appointments@hospital.example>", "", "sent"},
+		{"a subdomain is covered by its verified parent", raw, "appointments@mail.hospital.example", "", "sent"},
+		{"permission on another identity does not allow it", otherIdentity, "appointments@hospital.example", "", "AccessDeniedException"},
+		{"an unverified sender is refused", raw, "appointments@unverified.example", "", "MessageRejected"},
+		{"a configuration set needs its own permission", raw, "appointments@hospital.example", "mail", "AccessDeniedException"},
+		{"with it, the send goes through the set", withSet, "appointments@hospital.example", "mail", "sent"},
+		{"an unknown configuration set is refused", withSet, "appointments@hospital.example", "nosuch", "NotFoundException"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := send(tc.client, tc.from); got != tc.want {
+			if got := send(tc.client, tc.from, tc.set); got != tc.want {
 				t.Fatalf("send from %s: %s, want %s", tc.from, got, tc.want)
 			}
 		})

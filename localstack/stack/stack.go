@@ -436,6 +436,20 @@ func (s *Stack) createResources(ctx context.Context) error {
 		}
 		s.res.Refs[id] = identity
 	}
+	for _, id := range s.ofType("AWS::SES::ConfigurationSet") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		var in sesv2.CreateConfigurationSetInput
+		if err := convertProps(map[string]any{"ConfigurationSetName": props["Name"], "DeliveryOptions": props["DeliveryOptions"]}, &in); err != nil {
+			return fmt.Errorf("configuration set %s: %w", id, err)
+		}
+		if _, err := s.ses.CreateConfigurationSet(ctx, &in); err != nil && !strings.Contains(err.Error(), "AlreadyExists") {
+			return fmt.Errorf("creating configuration set %s: %w", id, err)
+		}
+		s.res.Refs[id] = aws.ToString(in.ConfigurationSetName)
+	}
 	if err := s.verifySender(ctx); err != nil {
 		return err
 	}

@@ -20,21 +20,33 @@ type API interface {
 
 // SES sends raw messages from one verified sender.
 type SES struct {
-	api  API
-	from string
+	api    API
+	from   string
+	config string
 }
 
 // New returns a sender; from is the verified address (the message's From
 // header may add a display name).
 func New(api API, from string) *SES { return &SES{api: api, from: from} }
 
+// WithConfigurationSet sends through an SES configuration set (the
+// stack's requires TLS to the receiving server).
+func (s *SES) WithConfigurationSet(name string) *SES {
+	s.config = name
+	return s
+}
+
 // Send sends a raw MIME message to one recipient.
 func (s *SES) Send(ctx context.Context, to string, raw []byte) error {
-	_, err := s.api.SendEmail(ctx, &sesv2.SendEmailInput{
+	in := &sesv2.SendEmailInput{
 		FromEmailAddress: &s.from,
 		Destination:      &types.Destination{ToAddresses: []string{to}},
 		Content:          &types.EmailContent{Raw: &types.RawMessage{Data: raw}},
-	})
+	}
+	if s.config != "" {
+		in.ConfigurationSetName = &s.config
+	}
+	_, err := s.api.SendEmail(ctx, in)
 	var refused smithy.APIError
 	if errors.As(err, &refused) {
 		// SES's message can name the recipient (a patient's address): keep
