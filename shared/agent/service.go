@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
@@ -370,6 +372,10 @@ func (s *Service) recordRead(ctx context.Context, c Connection, e AuditEntry) er
 	return nil
 }
 
+// MinReasonRunes is the shortest reason a supervisor may give for reading
+// a conversation they do not hold.
+const MinReasonRunes = 10
+
 // maxContextBytes bounds a context frame's transcript.
 const maxContextBytes = 96 * 1024
 
@@ -387,9 +393,12 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 			why = "handling the conversation"
 		}
 	case me.Has(RoleSupervisor):
+		// Supervisors may look at any conversation, the bot's included (a
+		// red flag may need a person before any handoff), for a reason the
+		// audit trail can show someone: "x" is not one.
 		role = string(RoleSupervisor)
-		if why == "" {
-			return fault.Errorf(fault.BadRequest, "a reason is required to view a conversation you do not hold")
+		if utf8.RuneCountInString(strings.TrimSpace(why)) < MinReasonRunes {
+			return fault.Errorf(fault.BadRequest, "give a reason of at least %d characters to view a conversation you do not hold", MinReasonRunes)
 		}
 	default:
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")

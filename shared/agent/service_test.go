@@ -347,6 +347,9 @@ func TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited(t *testin
 	if err := read("cs", ""); fault.CodeOf(err) != fault.BadRequest {
 		t.Errorf("a supervisor without a reason: %v, want bad_request", err)
 	}
+	if err := read("cs", " x "); fault.CodeOf(err) != fault.BadRequest {
+		t.Errorf("a supervisor with a one-letter reason: %v, want bad_request", err)
+	}
 	if len(audit.entries) != 0 || len(f.push.frames) != 0 {
 		t.Fatalf("refused reads left traces: %v %v", audit.entries, f.push.frames)
 	}
