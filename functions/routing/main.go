@@ -23,6 +23,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/routing"
 	"github.com/patientservicecenter/psc/shared/routingapi"
 	"github.com/patientservicecenter/psc/shared/startup"
+	"github.com/patientservicecenter/psc/shared/surveyapi"
 )
 
 func main() {
@@ -45,7 +46,10 @@ func main() {
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
 	agents := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
-	svc := routing.NewService(ddb.NewRouting(db, convTable, msgTable, agentsTable), convs, patients, agents,
-		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}, log, nil, nil)
+	store := ddb.NewRouting(db, convTable, msgTable, agentsTable)
+	supervisors := surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)}
+	svc := routing.NewService(store, convs, patients, agents,
+		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}, log, nil, nil).
+		WithUrgentAlerts(supervisors, store, env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
 	lambda.Start(routingapi.NewHandler(svc, log).Routing)
 }

@@ -414,3 +414,40 @@ func TestPatientLeavingAnOfferedConversationFreesTheAgent(t *testing.T) {
 		t.Fatalf("the agent still holds %d after the withdrawal", a)
 	}
 }
+
+// TestAnUrgentPatientIsNeverStranded (issue 19, safety first): the only
+// agent who can take an urgent conversation is away; past the alert limit
+// every supervisor's console hears of it. The agent comes back, lets the
+// offer lapse (and is set away), comes back again: it is offered to them
+// again, since no one else can take it.
+func TestAnUrgentPatientIsNeverStranded(t *testing.T) {
+	run := time.Now().UnixNano()
+	supName := fmt.Sprintf("sup%d", run)
+	createPoolUserIn(t, "supervisor", supName, "Test-Super-9!", "Sue Pervisor", "general", "en", 1)
+	supervisor := stacktest.Dial(t, agentURL(signIn(t, supName, "Test-Super-9!")))
+	nurse, _ := poolAgent(t, fmt.Sprintf("nur%d", run), "urgent,nurse", "en", 2)
+	if f := nurse.Request(map[string]any{"action": "presence", "status": "away"}); f["type"] != "presence" {
+		t.Fatalf("going away: %v", f)
+	}
+
+	p := startWithBot(t, "Ursula")
+	send(t, p.c, p.conversationID, "u-1", "I have crushing chest pain and my left arm hurts")
+	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+
+	alert, _ := supervisor.Wait(func(f map[string]any) bool { return f["type"] == "alert" && f["conversationId"] == p.conversationID })
+	if alert["state"] != "waiting" || alert["priority"] != "urgent" || !strings.Contains(fmt.Sprint(alert["redFlags"]), "chest_pain") {
+		t.Fatalf("supervisor alert = %v", alert)
+	}
+
+	offer := func() {
+		t.Helper()
+		if f := nurse.Request(map[string]any{"action": "presence", "status": "available"}); f["type"] != "presence" {
+			t.Fatalf("coming back: %v", f)
+		}
+		nurse.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	}
+	offer()
+	// Not accepted: after the offer timeout the nurse is set away.
+	nurse.Wait(func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "away" })
+	offer() // offered again: no one else can take it
+}

@@ -507,3 +507,25 @@ func (r *Routing) Held(ctx context.Context, agentID string) ([]chat.Conversation
 	}
 	return out, nil
 }
+
+// MarkAlerted records, once, that supervisors were alerted about a
+// conversation still waiting: true the first time, false after (or when
+// it no longer waits).
+func (r *Routing) MarkAlerted(ctx context.Context, conversationID string, now time.Time) (bool, error) {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("waitAlertedAt"), expression.Value(now.UTC().Format(timeLayout)))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateWaiting))).
+			And(expression.AttributeNotExists(expression.Name("waitAlertedAt")))).
+		Build())
+	_, err := r.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("marking the waiting alert of %s: %w", conversationID, err)
+	}
+	return true, nil
+}

@@ -6,7 +6,9 @@
 //   - urgent before high before normal, then first come, first served;
 //   - an agent qualifies when available, below capacity, serving the
 //     conversation's queue (skill) and speaking its language, and has not
-//     declined or let this conversation's offer lapse;
+//     declined or let this conversation's offer lapse — except that an
+//     urgent conversation no one else can take is offered again to one who
+//     did: an urgent patient is never stranded;
 //   - among qualifying agents, the one idle longest (no offer or
 //     conversation since the earliest time), then the least loaded.
 //
@@ -114,14 +116,11 @@ func Plan(waiting []Waiting, agents []Agent) []Offer {
 	copy(free, agents)
 	var offers []Offer
 	for _, w := range order {
-		best := -1
-		for i, a := range free {
-			if a.Active >= a.Capacity || !Qualifies(a, w) {
-				continue
-			}
-			if best < 0 || better(a, free[best]) {
-				best = i
-			}
+		best := pick(free, w, Qualifies)
+		if best < 0 && w.Priority == Urgent {
+			best = pick(free, w, func(a Agent, w Waiting) bool {
+				return Qualifies(a, Waiting{Queue: w.Queue, Language: w.Language})
+			})
 		}
 		if best < 0 {
 			continue
@@ -133,6 +132,21 @@ func Plan(waiting []Waiting, agents []Agent) []Offer {
 		free[best].IdleSince = maxTime(free)
 	}
 	return offers
+}
+
+// pick returns the index of the best agent with room that ok accepts for
+// w, or -1.
+func pick(free []Agent, w Waiting, ok func(Agent, Waiting) bool) int {
+	best := -1
+	for i, a := range free {
+		if a.Active >= a.Capacity || !ok(a, w) {
+			continue
+		}
+		if best < 0 || better(a, free[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // better reports whether a should be preferred to b: idle longer, then

@@ -114,6 +114,11 @@ func TestPlanInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		waiting, agents := scenario(t)
 		offers := Plan(waiting, agents)
+		// An urgent conversation may go to an agent who refused it when
+		// no one else can take it.
+		eligible := func(a Agent, w Waiting) bool {
+			return Qualifies(a, w) || (w.Priority == Urgent && Qualifies(a, Waiting{Queue: w.Queue, Language: w.Language}))
+		}
 		byID := map[string]Agent{}
 		for _, a := range agents {
 			byID[a.ID] = a
@@ -130,8 +135,15 @@ func TestPlanInvariants(t *testing.T) {
 			}
 			offered[o.ConversationID] = o.AgentID
 			load[o.AgentID]++
-			if !Qualifies(byID[o.AgentID], wByID[o.ConversationID]) {
+			if !eligible(byID[o.AgentID], wByID[o.ConversationID]) {
 				t.Fatalf("offer %v to an agent who does not qualify", o)
+			}
+			if w := wByID[o.ConversationID]; !Qualifies(byID[o.AgentID], w) {
+				for _, a := range agents {
+					if Qualifies(a, w) && a.Active+load[a.ID] < a.Capacity && a.ID != o.AgentID {
+						t.Fatalf("urgent %s offered again to %s, who refused it, while %s could take it", w.ConversationID, o.AgentID, a.ID)
+					}
+				}
 			}
 		}
 		full := func(a Agent) bool { return a.Active+load[a.ID] >= a.Capacity }
@@ -145,7 +157,7 @@ func TestPlanInvariants(t *testing.T) {
 				continue
 			}
 			for _, a := range agents {
-				if !Qualifies(a, w) {
+				if !eligible(a, w) {
 					continue
 				}
 				if !full(a) {
@@ -178,5 +190,26 @@ func BenchmarkPlan(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Plan(waiting, agents)
+	}
+}
+
+// TestAnUrgentConversationIsNeverStranded: an urgent conversation whose
+// only possible agent let its offer lapse is offered to them again; one
+// who did not refuse it comes first; a normal one is not offered again.
+func TestAnUrgentConversationIsNeverStranded(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	nurse := Agent{ID: "nora", Available: true, Skills: []string{"nurse"}, Languages: []string{"en"}, Capacity: 2, IdleSince: t0}
+	other := Agent{ID: "olive", Available: true, Skills: []string{"nurse"}, Languages: []string{"en"}, Capacity: 2, IdleSince: t0.Add(time.Minute)}
+	urgent := Waiting{ConversationID: "c1", Queue: "nurse", Priority: Urgent, Language: "en", EnqueuedAt: t0, Refused: []string{"nora"}}
+	if got := Plan([]Waiting{urgent}, []Agent{nurse}); len(got) != 1 || got[0].AgentID != "nora" {
+		t.Fatalf("urgent, only the agent who let it lapse: %v, want it offered to them again", got)
+	}
+	if got := Plan([]Waiting{urgent}, []Agent{nurse, other}); len(got) != 1 || got[0].AgentID != "olive" {
+		t.Fatalf("urgent, another agent free: %v, want the other", got)
+	}
+	normal := urgent
+	normal.Priority = Normal
+	if got := Plan([]Waiting{normal}, []Agent{nurse}); len(got) != 0 {
+		t.Fatalf("normal priority: %v, want no offer to the agent who refused it", got)
 	}
 }

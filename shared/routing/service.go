@@ -26,6 +26,17 @@ type Store interface {
 	Move(ctx context.Context, w Waiting, queue string, now time.Time) (bool, error)
 }
 
+// Supervisors tells every signed-in supervisor's console a frame.
+type Supervisors interface {
+	Tell(ctx context.Context, frame any) error
+}
+
+// AlertMarks records that supervisors were alerted about a waiting
+// conversation, once: true the first time.
+type AlertMarks interface {
+	MarkAlerted(ctx context.Context, conversationID string, now time.Time) (bool, error)
+}
+
 // Conversations reads a conversation (for its handoff context).
 type Conversations interface {
 	Get(ctx context.Context, id string) (chat.Conversation, error)
@@ -73,6 +84,11 @@ type Config struct {
 
 // Service escalates handed-off conversations and routes waiting ones.
 type Service struct {
+	// Urgent waits past urgentAfter alert the supervisors (WithUrgentAlerts).
+	supervisors Supervisors
+	marks       AlertMarks
+	urgentAfter time.Duration
+
 	store    Store
 	convs    Conversations
 	patients Patients
@@ -100,6 +116,14 @@ func NewService(store Store, convs Conversations, patients Patients, agents Agen
 		cfg.OfferTimeout = 45 * time.Second
 	}
 	return &Service{store: store, convs: convs, patients: patients, agents: agents, trigger: trigger, cfg: cfg, log: log, now: now, newID: newID}
+}
+
+// WithUrgentAlerts has every routing run alert all supervisors, once per
+// conversation, about an urgent conversation that has waited longer than
+// after with no one to take it.
+func (s *Service) WithUrgentAlerts(sup Supervisors, marks AlertMarks, after time.Duration) *Service {
+	s.supervisors, s.marks, s.urgentAfter = sup, marks, after
+	return s
 }
 
 // Escalate puts a handed-off conversation in its queue: the queue the
@@ -143,6 +167,49 @@ func (s *Service) Escalate(ctx context.Context, c chat.Conversation) error {
 // again when another router changed things under it. Agents get their
 // offers; patients still waiting in a queue that moved get their position.
 func (s *Service) Route(ctx context.Context) error {
+	if err := s.route(ctx); err != nil {
+		return err
+	}
+	return s.alertStranded(ctx)
+}
+
+// alertStranded tells every supervisor, once, of each urgent conversation
+// still waiting past urgentAfter: no agent who could take it had room, or
+// none is online. A supervisor can take it or find someone.
+func (s *Service) alertStranded(ctx context.Context) error {
+	if s.supervisors == nil || s.urgentAfter <= 0 {
+		return nil
+	}
+	var errs []error
+	for _, q := range s.cfg.Queues {
+		ws, err := s.store.Waiting(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			waited := s.now().Sub(w.EnqueuedAt)
+			if w.Priority != Urgent || waited < s.urgentAfter {
+				continue
+			}
+			first, err := s.marks.MarkAlerted(ctx, w.ConversationID, s.now())
+			if err != nil || !first {
+				errs = append(errs, err)
+				continue
+			}
+			frame := protocol.AlertFrame{Type: protocol.TypeAlert, ConversationID: w.ConversationID, Priority: Urgent, State: string(chat.StateWaiting),
+				RedFlags: []string{}, Summary: fmt.Sprintf("Urgent, waiting %d min in %s: no one available can take it", int(waited.Minutes()), w.Queue),
+				At: protocol.FormatTime(s.now())}
+			if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil && len(c.Handoff.RedFlags) > 0 {
+				frame.RedFlags = c.Handoff.RedFlags
+			}
+			s.log.WarnContext(ctx, "urgent conversation waiting; supervisors alerted", "conversation_id", w.ConversationID, "queue", w.Queue, "waited_s", int(waited.Seconds()))
+			errs = append(errs, s.supervisors.Tell(ctx, frame))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) route(ctx context.Context) error {
 	moved := map[string]bool{}
 	for pass := 0; pass < 20; pass++ {
 		var waiting []Waiting

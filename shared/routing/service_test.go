@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,5 +305,49 @@ func TestWithdrawFreesTheAgentWithoutSettingThemAway(t *testing.T) {
 	want := []told{{"ana", protocol.StatusFrame{Type: "status", ConversationID: "c1", State: "closed"}}}
 	if !slices.Equal(agents.frames, want) {
 		t.Errorf("agent told %v, want %v", agents.frames, want)
+	}
+}
+
+type alertMarks map[string]bool
+
+func (m alertMarks) MarkAlerted(_ context.Context, id string, _ time.Time) (bool, error) {
+	if m[id] {
+		return false, nil
+	}
+	m[id] = true
+	return true, nil
+}
+
+type supervisorConsoles struct{ frames []any }
+
+func (s *supervisorConsoles) Tell(_ context.Context, frame any) error {
+	s.frames = append(s.frames, frame)
+	return nil
+}
+
+// TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce (issue 19, safety
+// first): no agent can take an urgent conversation; past the limit every
+// supervisor hears of it, once; a normal one, or an urgent one not yet
+// past the limit, alerts no one.
+func TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce(t *testing.T) {
+	store := newMemStore() // nobody online
+	store.waiting["u"] = Waiting{ConversationID: "u", Queue: "general", Priority: Urgent, Language: "en", EnqueuedAt: t0.Add(-3 * time.Minute), QueuedAt: t0.Add(-3 * time.Minute)}
+	store.waiting["recent"] = Waiting{ConversationID: "recent", Queue: "general", Priority: Urgent, Language: "en", EnqueuedAt: t0.Add(-time.Minute), QueuedAt: t0.Add(-time.Minute)}
+	store.waiting["n"] = Waiting{ConversationID: "n", Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-time.Hour), QueuedAt: t0.Add(-time.Hour)}
+	c := convs{"u": escalatedConv("u", "general", Urgent, "en")}
+	c["u"].Handoff.RedFlags = []string{"chest_pain"}
+	sup := &supervisorConsoles{}
+	svc := newService(store, c, &recorder{}, &recorder{}, &triggers{}).WithUrgentAlerts(sup, alertMarks{}, 2*time.Minute)
+	for range 2 {
+		if err := svc.Route(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sup.frames) != 1 {
+		t.Fatalf("supervisors told %d frames, want one alert: %v", len(sup.frames), sup.frames)
+	}
+	a, ok := sup.frames[0].(protocol.AlertFrame)
+	if !ok || a.ConversationID != "u" || a.State != "waiting" || a.Priority != Urgent || !slices.Equal(a.RedFlags, []string{"chest_pain"}) || !strings.Contains(a.Summary, "waiting 3 min in general") {
+		t.Fatalf("alert %+v", sup.frames[0])
 	}
 }
