@@ -197,3 +197,21 @@ func TestKeysAreScoped(t *testing.T) {
 		t.Fatalf("the alarm topic is encrypted with %q, want a key of its own", key)
 	}
 }
+
+// TestTheUnauthenticatedRoutesHaveThrottlesOfTheirOwn (issue 16): no one
+// needs an account to connect or to start a conversation, so those two
+// routes are throttled tighter than the stage's default.
+func TestTheUnauthenticatedRoutesHaveThrottlesOfTheirOwn(t *testing.T) {
+	tmpl, err := Load(filepath.Join("..", "..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage := tmpl.Resources["PatientStage"].Properties
+	settings := MapOf(stage["RouteSettings"])
+	for _, route := range []string{"$connect", "start"} {
+		s := MapOf(settings[route])
+		if s["ThrottlingRateLimit"] == nil || s["ThrottlingBurstLimit"] == nil {
+			t.Errorf("route %s has no throttle of its own: %v", route, settings[route])
+		}
+	}
+}
