@@ -47,8 +47,9 @@ func main() {
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
 	routes := ddb.NewRouting(db, convTable, msgTable, agentsTable)
+	trigger := queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
-		WithConversations(routes, convs, patients, queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)).
+		WithConversations(routes, convs, patients, trigger).WithAssigner(trigger).
 		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes).
 		// The patient view lists upcoming appointments (read only here;
 		// the booking function books).

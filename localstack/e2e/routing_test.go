@@ -463,3 +463,38 @@ func TestAnUrgentPatientIsNeverStranded(t *testing.T) {
 	nurse.Wait(func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "away" })
 	offer() // offered again: no one else can take it
 }
+
+// TestASupervisorAssignsAWaitingConversation (issue 19): a billing
+// conversation waits (its only billing agent is busy); a supervisor
+// assigns it to a general agent, who gets the offer and takes it; the
+// supervisor hears it worked.
+func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
+	run := time.Now().UnixNano()
+	supName := fmt.Sprintf("asg%d", run)
+	createPoolUserIn(t, "supervisor", supName, "Test-Super-9!", "Sam Supervisor", "general", "en", 1)
+	supervisor := stacktest.Dial(t, agentURL(signIn(t, supName, "Test-Super-9!")))
+	billing, _ := poolAgent(t, fmt.Sprintf("bil%d", run), "billing", "en", 1)
+	if f := billing.Request(map[string]any{"action": "presence", "status": "busy"}); f["type"] != "presence" {
+		t.Fatalf("going busy: %v", f)
+	}
+	general, generalID := poolAgent(t, fmt.Sprintf("gen%d", run), "general", "en", 2)
+	patient, conv := escalate(t, "Asha")
+	stacktest.Eventually(t, 15*time.Second, "the conversation in its queue", func() bool { return offeredItem(t, conv).State == "waiting" })
+
+	if f := supervisor.Request(map[string]any{"action": "assign", "conversationId": conv, "agentId": generalID}); f["type"] != "assigning" {
+		t.Fatalf("assign answered %v", f)
+	}
+	general.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	outcome, _ := supervisor.Wait(func(f map[string]any) bool { return f["type"] == "assignment" && f["conversationId"] == conv })
+	if outcome["ok"] != true {
+		t.Fatalf("assignment outcome %v", outcome)
+	}
+	if f := general.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accepting the assigned conversation: %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	// Agents cannot assign.
+	if f := general.Request(map[string]any{"action": "assign", "conversationId": conv}); f["code"] != "forbidden" {
+		t.Fatalf("an agent assigning: %v, want forbidden", f)
+	}
+}

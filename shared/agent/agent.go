@@ -157,6 +157,12 @@ type Trigger interface {
 	RequestRouting(ctx context.Context, reason string) error
 }
 
+// Assigner asks routing to offer a waiting conversation to the agent a
+// supervisor chose.
+type Assigner interface {
+	RequestAssignment(ctx context.Context, conversationID, agentID, by string) error
+}
+
 // AuditEntry is one read of a patient's context by a person.
 type AuditEntry struct {
 	PatientID      string

@@ -43,6 +43,7 @@ type Service struct {
 	sched    Scheduling
 	// followUps serves supervisors' follow-up tasks and CSAT figures.
 	followUps FollowUps
+	assigner  Assigner
 }
 
 // QueueReader lists a queue's waiting conversations.
@@ -67,6 +68,12 @@ func (s *Service) WithQueues(queues []string, r QueueReader) *Service {
 // and decline offers, message the patient, close.
 func (s *Service) WithConversations(a Assignments, c Conversations, p Patients, t Trigger) *Service {
 	s.work, s.convs, s.patients, s.trigger = a, c, p, t
+	return s
+}
+
+// WithAssigner lets supervisors assign waiting conversations.
+func (s *Service) WithAssigner(a Assigner) *Service {
+	s.assigner = a
 	return s
 }
 
@@ -158,6 +165,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
 		return s.booking(ctx, c, f)
+	case protocol.ActionAssign:
+		return s.assign(ctx, c, f)
 	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
 		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
 		if s.work == nil {
@@ -170,6 +179,33 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	default:
 		return fault.Errorf(fault.BadRequest, "unknown action %q", f.Action)
 	}
+}
+
+// assign lets a supervisor offer a waiting conversation to an agent they
+// choose, or to themselves: routing makes the offer (the agent must be
+// available with room) and tells the supervisor how it went.
+func (s *Service) assign(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+	if !(Identity{Roles: c.Roles}).Has(RoleSupervisor) {
+		return fault.Errorf(fault.Forbidden, "only supervisors assign conversations")
+	}
+	if s.assigner == nil || s.convs == nil {
+		return fmt.Errorf("agent service: assign without routing configured")
+	}
+	conv, err := s.convs.Get(ctx, f.ConversationID)
+	if err != nil {
+		return err
+	}
+	if conv.State != chat.StateWaiting && conv.State != chat.StateEscalated {
+		return fault.Errorf(fault.Conflict, "this conversation is not waiting for an agent")
+	}
+	target := f.AgentID
+	if target == "" {
+		target = c.AgentID
+	}
+	if err := s.assigner.RequestAssignment(ctx, conv.ID, target, c.AgentID); err != nil {
+		return err
+	}
+	return s.push.Push(ctx, c.ID, protocol.Encode(protocol.AssignmentFrame{Type: "assigning", RequestID: f.RequestID, ConversationID: conv.ID, AgentID: target, OK: true}))
 }
 
 // presence sets the caller's presence and tells every console of theirs.

@@ -28,6 +28,9 @@ const (
 	ActionTasks     = "tasks"
 	ActionCloseTask = "closeTask"
 	ActionCSAT      = "csat"
+	// ActionAssign is a supervisor's: offer a waiting conversation to an
+	// agent they choose (agentId), or to themselves (no agentId).
+	ActionAssign = "assign"
 	// ActionSend and ActionTyping are shared with the patient API.
 )
 
@@ -60,6 +63,7 @@ type AgentFrame struct {
 	Disposition     string `json:"disposition,omitempty"`
 	Queue           string `json:"queue,omitempty"`
 	Reason          string `json:"reason,omitempty"`
+	AgentID         string `json:"agentId,omitempty"`
 	SlotID          string `json:"slotId,omitempty"`
 	AppointmentID   string `json:"appointmentId,omitempty"`
 	TaskID          string `json:"taskId,omitempty"`
@@ -81,6 +85,7 @@ type rawAgentFrame struct {
 	Disposition     json.RawMessage `json:"disposition"`
 	Queue           json.RawMessage `json:"queue"`
 	Reason          json.RawMessage `json:"reason"`
+	AgentID         json.RawMessage `json:"agentId"`
 	Echo            json.RawMessage `json:"echo"`
 }
 
@@ -121,6 +126,17 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		f.Disposition = strings.TrimSpace(f.Disposition)
 		if f.Disposition == "" || !utf8.ValidString(f.Disposition) || utf8.RuneCountInString(f.Disposition) > MaxDispositionRunes {
 			return f, fault.Errorf(fault.BadRequest, "disposition is required, at most %d characters", MaxDispositionRunes)
+		}
+		return f, nil
+	case ActionAssign:
+		if err := agentConversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.AgentID, err = str(raw.AgentID, "agentId"); err != nil {
+			return f, err
+		}
+		if f.AgentID != "" && !idPattern.MatchString(f.AgentID) {
+			return f, fault.Errorf(fault.BadRequest, "agentId is not an agent id")
 		}
 		return f, nil
 	case ActionTransfer:
@@ -217,6 +233,17 @@ type OfferFrame struct {
 	Language       string `json:"language,omitempty"`
 	Summary        string `json:"summary"`
 	ExpiresAt      string `json:"expiresAt"`
+}
+
+// AssignmentFrame tells a supervisor how their assignment went: the
+// conversation is offered to the agent (ok), or why not.
+type AssignmentFrame struct {
+	Type           string `json:"type"` // "assignment"
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	AgentID        string `json:"agentId"`
+	OK             bool   `json:"ok"`
+	Reason         string `json:"reason,omitempty"`
 }
 
 // AlertFrame tells the agent who holds a conversation, and every

@@ -105,7 +105,7 @@ var knownActions = map[string]bool{
 	ActionAppointment: true, ActionSurvey: true,
 	ActionPresence: true, ActionAccept: true, ActionDecline: true, ActionClose: true, ActionTransfer: true,
 	ActionContext: true, ActionNote: true, ActionQueues: true, ActionConversations: true,
-	ActionTasks: true, ActionCloseTask: true, ActionCSAT: true,
+	ActionTasks: true, ActionCloseTask: true, ActionCSAT: true, ActionAssign: true,
 	ActionSlots: true, ActionBook: true, ActionCancel: true, ActionReschedule: true, ActionAppointments: true, ActionVisit: true,
 }
 

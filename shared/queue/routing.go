@@ -20,6 +20,8 @@ type RoutingRequest struct {
 	// Check, when set, asks to take back this offer if it is still
 	// pending (sent with a delay of the offer's timeout).
 	Check *routing.OfferCheck `json:"check,omitempty"`
+	// Assign, when set, is a supervisor's assignment to carry out.
+	Assign *routing.Assignment `json:"assign,omitempty"`
 }
 
 // Routing asks the routing function to run, through its SQS queue.
@@ -32,6 +34,20 @@ var _ routing.Trigger = (*Routing)(nil)
 
 // NewRouting returns a sender to the routing queue at url.
 func NewRouting(api API, url string) *Routing { return &Routing{api: api, url: url} }
+
+// RequestAssignment asks the routing function to offer a waiting
+// conversation to the agent a supervisor chose.
+func (q *Routing) RequestAssignment(ctx context.Context, conversationID, agentID, by string) error {
+	body, err := json.Marshal(RoutingRequest{Reason: "assigned", Assign: &routing.Assignment{ConversationID: conversationID, AgentID: agentID, By: by}})
+	if err != nil {
+		return err
+	}
+	msg := string(body)
+	if _, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: &msg}); err != nil {
+		return fmt.Errorf("asking for an assignment: %w", err)
+	}
+	return nil
+}
 
 // RequestRouting enqueues a routing run.
 func (q *Routing) RequestRouting(ctx context.Context, reason string) error {

@@ -173,6 +173,55 @@ func (s *Service) Route(ctx context.Context) error {
 	return s.alertStranded(ctx)
 }
 
+// Assignment is a supervisor's choice of agent (themselves included) for
+// a waiting conversation.
+type Assignment struct {
+	ConversationID string `json:"conversationId"`
+	AgentID        string `json:"agentId"`
+	By             string `json:"by"` // the supervisor's agent id
+}
+
+// Assign offers a waiting conversation to the agent a supervisor chose,
+// whatever their skills and languages (the supervisor decides), as any
+// offer: the agent must be available with room, and has the offer's time
+// to accept. The supervisor's consoles hear how it went.
+func (s *Service) Assign(ctx context.Context, a Assignment) error {
+	outcome := protocol.AssignmentFrame{Type: "assignment", ConversationID: a.ConversationID, AgentID: a.AgentID}
+	tell := func() error { return s.agents.ToAgent(ctx, a.By, outcome) }
+	var w *Waiting
+	for _, q := range s.cfg.Queues {
+		ws, err := s.store.Waiting(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range ws {
+			if ws[i].ConversationID == a.ConversationID {
+				w = &ws[i]
+			}
+		}
+	}
+	if w == nil {
+		outcome.Reason = "the conversation no longer waits"
+		return tell()
+	}
+	now := s.now()
+	expires, offerID := now.Add(s.cfg.OfferTimeout), s.newID()
+	res, err := s.store.Offer(ctx, *w, a.AgentID, offerID, expires, now)
+	if err != nil {
+		return err
+	}
+	if res != Offered {
+		outcome.Reason = "the agent is not available with room, or the conversation was just offered"
+		return tell()
+	}
+	s.log.InfoContext(ctx, "assigned by a supervisor", "conversation_id", w.ConversationID, "agent_id", a.AgentID, "by", a.By)
+	if err := s.trigger.CheckOfferLater(ctx, OfferCheck{ConversationID: w.ConversationID, AgentID: a.AgentID, OfferID: offerID}, s.cfg.OfferTimeout); err != nil {
+		s.log.ErrorContext(ctx, "offer expiry not scheduled", "conversation_id", w.ConversationID, "agent_id", a.AgentID, "error", err)
+	}
+	outcome.OK = true
+	return errors.Join(s.tellOffer(ctx, *w, a.AgentID, expires), tell(), s.tellPositions(ctx, w.Queue, ""))
+}
+
 // alertStranded tells every supervisor, once, of each urgent conversation
 // still waiting past urgentAfter: no agent who could take it had room, or
 // none is online. A supervisor can take it or find someone.

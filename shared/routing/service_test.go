@@ -351,3 +351,46 @@ func TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce(t *testing.T) {
 		t.Fatalf("alert %+v", sup.frames[0])
 	}
 }
+
+// TestASupervisorAssignsAWaitingConversation (issue 19): the chosen agent
+// is offered it even without the queue's skill (the supervisor decides),
+// and the supervisor hears it; an agent with no room, or a conversation
+// no longer waiting, is refused and the supervisor hears why.
+func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
+	store := newMemStore(
+		Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+		Agent{ID: "full", Available: true, Skills: []string{"billing"}, Languages: []string{"en"}, Capacity: 1, Active: 1},
+	)
+	store.waiting["b"] = Waiting{ConversationID: "b", Queue: "billing", Priority: Normal, Language: "es", EnqueuedAt: t0, QueuedAt: t0}
+	agents, trig := &recorder{}, &triggers{}
+	svc := newService(store, convs{"b": escalatedConv("b", "billing", Normal, "es")}, &recorder{}, agents, trig)
+	ctx := context.Background()
+	if err := svc.Assign(ctx, Assignment{ConversationID: "b", AgentID: "full", By: "sue"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Assign(ctx, Assignment{ConversationID: "b", AgentID: "gus", By: "sue"}); err != nil {
+		t.Fatal(err)
+	}
+	if store.offers["b"] != "gus" {
+		t.Fatalf("offers %v, want b offered to gus", store.offers)
+	}
+	if err := svc.Assign(ctx, Assignment{ConversationID: "gone", AgentID: "gus", By: "sue"}); err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []protocol.AssignmentFrame
+	offered := false
+	for _, f := range agents.frames {
+		switch fr := f.frame.(type) {
+		case protocol.AssignmentFrame:
+			if f.to != "sue" {
+				t.Fatalf("an assignment's outcome went to %s", f.to)
+			}
+			outcomes = append(outcomes, fr)
+		case protocol.OfferFrame:
+			offered = offered || (f.to == "gus" && fr.ConversationID == "b")
+		}
+	}
+	if len(outcomes) != 3 || outcomes[0].OK || !outcomes[1].OK || outcomes[2].OK || !offered {
+		t.Fatalf("outcomes %+v, offer to gus %v; want refused (no room), done, refused (not waiting)", outcomes, offered)
+	}
+}

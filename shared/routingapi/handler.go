@@ -24,6 +24,7 @@ type Service interface {
 	Expire(ctx context.Context, check routing.OfferCheck) error
 	EndedWhileOffered(ctx context.Context, offer routing.OfferCheck) error
 	Withdraw(ctx context.Context, offer routing.OfferCheck) error
+	Assign(ctx context.Context, a routing.Assignment) error
 }
 
 // Handler serves the escalation and routing functions.
@@ -96,6 +97,13 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) (events.SQSE
 			var req queue.RoutingRequest
 			if err := json.Unmarshal([]byte(m.Body), &req); err != nil {
 				h.log.WarnContext(ctx, "unreadable routing request dropped", "message_id", m.MessageId)
+				continue
+			}
+			if req.Assign != nil {
+				if err := h.svc.Assign(ctx, *req.Assign); err != nil {
+					h.log.ErrorContext(ctx, "assignment failed", "conversation_id", req.Assign.ConversationID, "error", err)
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				}
 				continue
 			}
 			if req.Check != nil {

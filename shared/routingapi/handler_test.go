@@ -23,6 +23,7 @@ type fakeService struct {
 	checks    []routing.OfferCheck
 	withdrawn []routing.OfferCheck
 	ended     []routing.OfferCheck
+	assigned  []routing.Assignment
 }
 
 func (f *fakeService) Expire(_ context.Context, c routing.OfferCheck) error {
@@ -30,6 +31,11 @@ func (f *fakeService) Expire(_ context.Context, c routing.OfferCheck) error {
 		return errors.New("throttled")
 	}
 	f.checks = append(f.checks, c)
+	return nil
+}
+
+func (f *fakeService) Assign(_ context.Context, a routing.Assignment) error {
+	f.assigned = append(f.assigned, a)
 	return nil
 }
 
