@@ -250,3 +250,48 @@ func TestSpecialtiesMatchTheSchedulingDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryBookingStepHearsAPersonRequestAndARedFlag (issue 20): at every
+// step of booking, "I want to talk to a person" (in either language) is
+// heard, not answered with the step's question again; a red flag gets the
+// emergency answer at every step too.
+func TestEveryBookingStepHearsAPersonRequestAndARedFlag(t *testing.T) {
+	steps := []string{"appointment", "Primary care", "Any time", "No preference", "", "Yes, book it"}
+	for n := 1; n <= len(steps); n++ {
+		for _, probe := range []struct{ say, want string }{
+			{"I can't breathe", "911"},
+			{"actually I want to talk to a person", "person"},
+			{"quiero hablar con una persona", "person"},
+		} {
+			c := start(t, "en", open).with(newFakeBooking(t))
+			c.say("yes")
+			var out Output
+			for _, s := range steps[:n] {
+				if s == "" {
+					s = out.QuickReplies[0]
+				}
+				out = c.say(s)
+			}
+			out = c.say(probe.say)
+			if out.Handoff == nil || (probe.want == "911" && !strings.Contains(out.Text, "911")) {
+				t.Errorf("after %d booking steps, %q: %q (handoff %+v)", n, probe.say, out.Text, out.Handoff)
+			}
+		}
+	}
+}
+
+// TestAnEmailAddressIsAnAnswerNotARequestForAPerson: at the email step an
+// address whose words name a person ("human", "agent") is still an address.
+func TestAnEmailAddressIsAnAnswerNotARequestForAPerson(t *testing.T) {
+	c := start(t, "en", open).with(newFakeBooking(t))
+	c.say("yes")
+	c.say("appointment")
+	c.say("Primary care")
+	c.say("Any time")
+	out := c.say("No preference")
+	c.say(out.QuickReplies[0])
+	c.say("Yes, book it")
+	if out = c.say("human.agent@example.org"); out.Handoff != nil {
+		t.Fatalf("an email address was taken for a request for a person: %q", out.Text)
+	}
+}

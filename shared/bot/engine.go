@@ -256,11 +256,11 @@ func (t *turn) message() {
 		}
 		t.st.Stage = stageOpen // a question right away is consent too
 	case stageSpecialty, stageDays, stageProvider:
-		if t.appointmentStep() {
+		if t.leavesForAPerson() || t.appointmentStep() {
 			return
 		}
 	case stageSlots, stageConfirm, stageEmail, stagePickAppt, stageCancelAppt:
-		if t.bookingStep() {
+		if t.leavesForAPerson() || t.bookingStep() {
 			return
 		}
 	case stageHelpful:
@@ -285,6 +285,23 @@ func (t *turn) message() {
 		return
 	}
 	t.open()
+}
+
+// leavesForAPerson ends an appointment dialog for a patient who asks for
+// a person (or the nurse) at any of its steps: the request is heard, not
+// answered with the step's question again. (A red flag is heard before any
+// step runs.)
+func (t *turn) leavesForAPerson() bool {
+	if !t.is("handoff") && !t.is("nurse") {
+		return false
+	}
+	if t.st.Stage == stageEmail && strings.Contains(t.in.Text, "@") {
+		return false // an address like human.resources@… is an answer
+	}
+	t.resetBooking()
+	t.st.Stage = stageOpen
+	t.open()
+	return true
 }
 
 // open handles a message in the open dialog.
