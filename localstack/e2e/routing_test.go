@@ -422,13 +422,9 @@ func TestPatientLeavingAnOfferedConversationFreesTheAgent(t *testing.T) {
 // again, since no one else can take it.
 func TestAnUrgentPatientIsNeverStranded(t *testing.T) {
 	run := time.Now().UnixNano()
-	supName := fmt.Sprintf("sup%d", run)
-	createPoolUserIn(t, "supervisor", supName, "Test-Super-9!", "Sue Pervisor", "general", "en", 1)
-	supervisor := stacktest.Dial(t, agentURL(signIn(t, supName, "Test-Super-9!")))
+	supervisor := supervisorConsole(t, fmt.Sprintf("sue%d", run))
 	nurse, _ := poolAgent(t, fmt.Sprintf("nur%d", run), "urgent,nurse", "en", 2)
-	if f := nurse.Request(map[string]any{"action": "presence", "status": "away"}); f["type"] != "presence" {
-		t.Fatalf("going away: %v", f)
-	}
+	setPresence(t, nurse, "away")
 
 	p := startWithBot(t, "Ursula")
 	send(t, p.c, p.conversationID, "u-1", "I have crushing chest pain and my left arm hurts")
@@ -470,13 +466,9 @@ func TestAnUrgentPatientIsNeverStranded(t *testing.T) {
 // supervisor hears it worked.
 func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	run := time.Now().UnixNano()
-	supName := fmt.Sprintf("asg%d", run)
-	createPoolUserIn(t, "supervisor", supName, "Test-Super-9!", "Sam Supervisor", "general", "en", 1)
-	supervisor := stacktest.Dial(t, agentURL(signIn(t, supName, "Test-Super-9!")))
+	supervisor := supervisorConsole(t, fmt.Sprintf("asg%d", run))
 	billing, _ := poolAgent(t, fmt.Sprintf("bil%d", run), "billing", "en", 1)
-	if f := billing.Request(map[string]any{"action": "presence", "status": "busy"}); f["type"] != "presence" {
-		t.Fatalf("going busy: %v", f)
-	}
+	setPresence(t, billing, "busy")
 	general, generalID := poolAgent(t, fmt.Sprintf("gen%d", run), "general", "en", 2)
 	patient, conv := escalate(t, "Asha")
 	stacktest.Eventually(t, 15*time.Second, "the conversation in its queue", func() bool { return offeredItem(t, conv).State == "waiting" })
@@ -496,5 +488,13 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	// Agents cannot assign.
 	if f := general.Request(map[string]any{"action": "assign", "conversationId": conv}); f["code"] != "forbidden" {
 		t.Fatalf("an agent assigning: %v, want forbidden", f)
+	}
+}
+
+// setPresence sets a console's presence.
+func setPresence(t *testing.T, c *stacktest.Client, status string) {
+	t.Helper()
+	if f := c.Request(map[string]any{"action": "presence", "status": status}); f["type"] != "presence" {
+		t.Fatalf("going %s: %v", status, f)
 	}
 }

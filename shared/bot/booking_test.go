@@ -216,7 +216,10 @@ func TestBotReschedulesAndCancels(t *testing.T) {
 	}
 }
 
-func TestRedFlagWhileBooking(t *testing.T) {
+// atEmailStep is a conversation that has chosen a time and confirmed it:
+// the bot asks for an email address.
+func atEmailStep(t *testing.T) *conversation {
+	t.Helper()
 	c := start(t, "en", open).with(newFakeBooking(t))
 	c.say("yes")
 	c.say("appointment")
@@ -225,6 +228,12 @@ func TestRedFlagWhileBooking(t *testing.T) {
 	out := c.say("No preference")
 	c.say(out.QuickReplies[0])
 	c.say("Yes, book it")
+	return c
+}
+
+func TestRedFlagWhileBooking(t *testing.T) {
+	c := atEmailStep(t)
+	var out Output
 	if out = c.say("I can't breathe"); out.Handoff == nil || out.Handoff.Priority != "urgent" || !strings.Contains(out.Text, "911") {
 		t.Fatalf("a red flag while giving an email: %q %+v", out.Text, out.Handoff)
 	}
@@ -283,14 +292,8 @@ func TestEveryBookingStepHearsAPersonRequestAndARedFlag(t *testing.T) {
 // TestAnEmailAddressIsAnAnswerNotARequestForAPerson: at the email step an
 // address whose words name a person ("human", "agent") is still an address.
 func TestAnEmailAddressIsAnAnswerNotARequestForAPerson(t *testing.T) {
-	c := start(t, "en", open).with(newFakeBooking(t))
-	c.say("yes")
-	c.say("appointment")
-	c.say("Primary care")
-	c.say("Any time")
-	out := c.say("No preference")
-	c.say(out.QuickReplies[0])
-	c.say("Yes, book it")
+	c := atEmailStep(t)
+	var out Output
 	if out = c.say("human.agent@example.org"); out.Handoff != nil {
 		t.Fatalf("an email address was taken for a request for a person: %q", out.Text)
 	}
