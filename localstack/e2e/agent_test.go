@@ -334,3 +334,51 @@ func TestSignInChallengesNeedTheirSession(t *testing.T) {
 		t.Fatalf("the same session a second time: %v, want NotAuthorizedException", err)
 	}
 }
+
+// TestStaffCannotRenameThemselves (issue 16): the name patients see is
+// custom:display_name, which the console's app client may not write; the
+// pool's required `name` stays the user's to write, and patients never
+// see it. The local stack refuses an attribute the client may not write,
+// as AWS does ("A client attempted to write unauthorized attribute").
+func TestStaffCannotRenameThemselves(t *testing.T) {
+	ctx := context.Background()
+	username := fmt.Sprintf("rn%d", time.Now().UnixNano())
+	const password = "Test-Agent-9!"
+	createPoolUser(t, username, password, "Rita Real", "billing", "en", 10)
+	idp, client := poolAPI(), env.Outputs.AgentPool.ClientID
+	a := &staffauth.Account{Username: username, Password: password}
+	tokens, err := staffauth.Tokens(ctx, idp, client, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rename := func(attr string) error {
+		_, err := idp.UpdateUserAttributes(ctx, &cip.UpdateUserAttributesInput{AccessToken: tokens.AccessToken,
+			UserAttributes: []ciptypes.AttributeType{{Name: aws.String(attr), Value: aws.String("Dr. Chief of Medicine")}}})
+		return err
+	}
+	var refusedWrite *ciptypes.NotAuthorizedException
+	if err := rename("custom:display_name"); !errors.As(err, &refusedWrite) {
+		t.Fatalf("writing custom:display_name with the user's own token: %v, want NotAuthorizedException", err)
+	}
+	if err := rename("name"); err != nil {
+		t.Fatalf("writing name: %v", err)
+	}
+	token, err := staffauth.SignIn(ctx, idp, client, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claimsOf(t, token)["name"]; got != "Dr. Chief of Medicine" {
+		t.Fatalf("the new token's name is %v: the rename did not take, so this test proves nothing", got)
+	}
+	console := stacktest.Dial(t, agentURL(token))
+	setPresence(t, console, "available")
+	patient, conv := escalate(t, "Pia")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := console.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	st, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	if name := st["agent"].(map[string]any)["name"]; name != "Rita Real" {
+		t.Fatalf("the patient sees the agent as %v, want the name an admin set", name)
+	}
+}

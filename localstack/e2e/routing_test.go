@@ -47,6 +47,7 @@ func createPoolUserIn(t *testing.T, group, username, password, name, skills, lan
 	pool := env.Outputs.AgentPool.ID
 	attrs := []ciptypes.AttributeType{
 		{Name: aws.String("name"), Value: aws.String(name)},
+		{Name: aws.String("custom:display_name"), Value: aws.String(name)},
 		{Name: aws.String("custom:skills"), Value: aws.String(skills)},
 		{Name: aws.String("custom:languages"), Value: aws.String(languages)},
 		{Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(capacity))},

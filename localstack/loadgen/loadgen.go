@@ -511,7 +511,8 @@ func (r *run) signUp(ctx context.Context, name string) (string, error) {
 	idp := cip.NewFromConfig(r.cfg.AWS)
 	password := "Load-Agent-" + r.id + "!"
 	attrs := []ciptypes.AttributeType{
-		{Name: aws.String("name"), Value: aws.String(name)}, {Name: aws.String("custom:skills"), Value: aws.String("billing,general")},
+		{Name: aws.String("name"), Value: aws.String(name)}, {Name: aws.String("custom:display_name"), Value: aws.String(name)},
+		{Name: aws.String("custom:skills"), Value: aws.String("billing,general")},
 		{Name: aws.String("custom:languages"), Value: aws.String("en,es")}, {Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(r.cfg.Capacity))},
 	}
 	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &r.cfg.PoolID, Username: &name, UserAttributes: attrs,

@@ -66,7 +66,7 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 			s.res.Refs["AgentJwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
 		}
 	}
-	mfaOn, policies := map[string]bool{}, map[string]map[string]any{}
+	clients := map[string]frontClient{}
 	for _, id := range s.ofType("AWS::Cognito::UserPoolClient") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
@@ -85,11 +85,14 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			mfaOn[clientID] = pp["MfaConfiguration"] == "ON"
-			policies[clientID] = template.MapOf(template.MapOf(pp["Policies"])["PasswordPolicy"])
+			fc := frontClient{mfaOn: pp["MfaConfiguration"] == "ON", policy: template.MapOf(template.MapOf(pp["Policies"])["PasswordPolicy"])}
+			for _, a := range template.ListOf(props["WriteAttributes"]) {
+				fc.write = append(fc.write, fmt.Sprint(a))
+			}
+			clients[clientID] = fc
 		}
 	}
-	s.cognitoFront = newCognitoFront(s.emu.endpoint, s.cognito, mfaOn, policies)
+	s.cognitoFront = newCognitoFront(s.emu.endpoint, s.cognito, clients)
 	for _, id := range s.ofType("AWS::Cognito::UserPoolGroup") {
 		props, err := s.resolvedProps(id)
 		if err != nil {
@@ -217,7 +220,9 @@ func (s *Stack) seedAgents(ctx context.Context) error {
 }
 
 func (s *Stack) createUser(ctx context.Context, poolID string, u DemoUser) error {
-	attrs := []ciptypes.AttributeType{{Name: aws.String("name"), Value: &u.Name}}
+	// The name patients see is custom:display_name, which only admins
+	// write; `name` is the pool's required attribute.
+	attrs := []ciptypes.AttributeType{{Name: aws.String("name"), Value: &u.Name}, {Name: aws.String("custom:display_name"), Value: &u.Name}}
 	if u.Skills != "" {
 		attrs = append(attrs, ciptypes.AttributeType{Name: aws.String("custom:skills"), Value: &u.Skills})
 	}

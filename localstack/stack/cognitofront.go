@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,16 +34,17 @@ import (
 //   - RespondToAuthChallenge needs the Session of the challenge it
 //     answers, unused and under three minutes old (the app client's
 //     AuthSessionValidity default). MiniStack ignores the Session.
+//   - A signed-in user writes only the attributes the app client's
+//     WriteAttributes lists (UpdateUserAttributes, DeleteUserAttributes;
+//     "A client attempted to write unauthorized attribute"). MiniStack
+//     lets a user write any attribute.
 //
 // Everything else goes to the emulator unchanged.
 type cognitoFront struct {
 	upstream string
 	idp      *cip.Client
 	client   *http.Client
-	// mfaOn: app client id → whether its pool requires MFA; policies: its
-	// pool's password policy.
-	mfaOn    map[string]bool
-	policies map[string]map[string]any
+	clients  map[string]frontClient // by app client id
 
 	mu       sync.Mutex
 	sessions map[string]frontSession
@@ -59,11 +61,29 @@ type frontSession struct {
 	emulator string // the emulator's own session, for the challenges it runs
 }
 
+// frontClient is what the front applies for one app client.
+type frontClient struct {
+	mfaOn  bool           // its pool's MfaConfiguration is ON
+	policy map[string]any // its pool's password policy
+	// write is its WriteAttributes; empty means AWS's default, the
+	// standard attributes.
+	write []string
+}
+
+// mayWrite reports whether a user signed in through the client may write
+// the attribute.
+func (c frontClient) mayWrite(attr string) bool {
+	if len(c.write) == 0 {
+		return !strings.HasPrefix(attr, "custom:") && !strings.HasPrefix(attr, "dev:")
+	}
+	return slices.Contains(c.write, attr)
+}
+
 const authSessionValidity = 3 * time.Minute
 
-func newCognitoFront(upstream string, idp *cip.Client, mfaOn map[string]bool, policies map[string]map[string]any) *cognitoFront {
+func newCognitoFront(upstream string, idp *cip.Client, clients map[string]frontClient) *cognitoFront {
 	return &cognitoFront{upstream: strings.TrimRight(upstream, "/") + "/", idp: idp, client: &http.Client{Timeout: 30 * time.Second},
-		mfaOn: mfaOn, policies: policies, sessions: map[string]frontSession{}}
+		clients: clients, sessions: map[string]frontSession{}}
 }
 
 // passwordProblem says what a new password lacks under a pool's policy
@@ -113,6 +133,8 @@ func (f *cognitoFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, ferr = f.associate(r, body)
 	case "VerifySoftwareToken":
 		out, ferr = f.verify(r, body)
+	case "UpdateUserAttributes", "DeleteUserAttributes":
+		out, ferr = f.writeAttributes(r, body)
 	default:
 		f.pass(w, r, body)
 		return
@@ -213,7 +235,7 @@ func (f *cognitoFront) afterAuth(ctx context.Context, p passed, clientID, userna
 		a.Session = f.remember(frontSession{clientID: clientID, username: username, emulator: a.Session})
 		return a, nil
 	}
-	if !f.mfaOn[clientID] || len(a.AuthenticationResult) == 0 {
+	if !f.clients[clientID].mfaOn || len(a.AuthenticationResult) == 0 {
 		return p, nil
 	}
 	var tokens struct{ AccessToken string }
@@ -283,7 +305,7 @@ func (f *cognitoFront) respond(r *http.Request, body []byte) (any, *cognitoErr) 
 	if in["ChallengeName"] == "NEW_PASSWORD_REQUIRED" {
 		answers, _ := in["ChallengeResponses"].(map[string]any)
 		pw, _ := answers["NEW_PASSWORD"].(string)
-		if problem := passwordProblem(f.policies[s.clientID], pw); problem != "" {
+		if problem := passwordProblem(f.clients[s.clientID].policy, pw); problem != "" {
 			again()
 			return nil, &cognitoErr{"InvalidPasswordException", problem}
 		}
@@ -353,4 +375,54 @@ func (f *cognitoFront) verify(r *http.Request, body []byte) (any, *cognitoErr) {
 	}
 	s.verified = true
 	return map[string]string{"Status": "SUCCESS", "Session": f.remember(s)}, nil
+}
+
+// writeAttributes passes a signed-in user's attribute change to the
+// emulator if the app client that issued the access token may write every
+// attribute it names. A token that names no client it knows goes through
+// unchanged: the emulator refuses it.
+func (f *cognitoFront) writeAttributes(r *http.Request, body []byte) (any, *cognitoErr) {
+	var in struct {
+		AccessToken    string
+		UserAttributes []struct{ Name string }
+		// DeleteUserAttributes names them.
+		UserAttributeNames []string
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, &cognitoErr{"InvalidParameterException", "unreadable request"}
+	}
+	if c, ok := f.clients[tokenClientID(in.AccessToken)]; ok {
+		names := in.UserAttributeNames
+		for _, a := range in.UserAttributes {
+			names = append(names, a.Name)
+		}
+		for _, n := range names {
+			if !c.mayWrite(n) {
+				return nil, &cognitoErr{"NotAuthorizedException", "A client attempted to write unauthorized attribute"}
+			}
+		}
+	}
+	p, err := f.call(r, body)
+	if err != nil {
+		return nil, &cognitoErr{"InternalErrorException", err.Error()}
+	}
+	return p, nil
+}
+
+// tokenClientID reads the client_id claim of an access token without
+// checking it (the emulator checks the token when the call reaches it).
+func tokenClientID(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		ClientID string `json:"client_id"`
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.ClientID
 }

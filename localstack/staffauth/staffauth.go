@@ -49,17 +49,27 @@ func Code(secret string) (string, error) {
 // returns the ID token. It updates the account with the new password and
 // the authenticator secret when the first sign-in sets them.
 func SignIn(ctx context.Context, idp IDP, clientID string, a *Account) (string, error) {
+	result, err := Tokens(ctx, idp, clientID, a)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(result.IdToken), nil
+}
+
+// Tokens signs in as SignIn does and returns every token the sign-in
+// earned (the access token is what a user's own account calls need).
+func Tokens(ctx context.Context, idp IDP, clientID string, a *Account) (*ciptypes.AuthenticationResultType, error) {
 	out, err := idp.InitiateAuth(ctx, &cip.InitiateAuthInput{
 		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth, ClientId: &clientID,
 		AuthParameters: map[string]string{"USERNAME": a.Username, "PASSWORD": a.Password},
 	})
 	if err != nil {
-		return "", fmt.Errorf("signing in as %s: %w", a.Username, err)
+		return nil, fmt.Errorf("signing in as %s: %w", a.Username, err)
 	}
 	result, challenge, session := out.AuthenticationResult, out.ChallengeName, out.Session
 	for steps := 0; result == nil; steps++ {
 		if steps > 4 {
-			return "", fmt.Errorf("signing in as %s: challenges do not end (last %s)", a.Username, challenge)
+			return nil, fmt.Errorf("signing in as %s: challenges do not end (last %s)", a.Username, challenge)
 		}
 		in := &cip.RespondToAuthChallengeInput{ClientId: &clientID, ChallengeName: challenge, Session: session,
 			ChallengeResponses: map[string]string{"USERNAME": a.Username}}
@@ -71,37 +81,37 @@ func SignIn(ctx context.Context, idp IDP, clientID string, a *Account) (string, 
 		case ciptypes.ChallengeNameTypeMfaSetup:
 			assoc, err := idp.AssociateSoftwareToken(ctx, &cip.AssociateSoftwareTokenInput{Session: session})
 			if err != nil {
-				return "", fmt.Errorf("setting up the authenticator of %s: %w", a.Username, err)
+				return nil, fmt.Errorf("setting up the authenticator of %s: %w", a.Username, err)
 			}
 			secret := aws.ToString(assoc.SecretCode)
 			code, err := Code(secret)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			v, err := idp.VerifySoftwareToken(ctx, &cip.VerifySoftwareTokenInput{Session: assoc.Session, UserCode: &code, FriendlyDeviceName: aws.String("authenticator")})
 			if err != nil {
-				return "", fmt.Errorf("verifying the authenticator of %s: %w", a.Username, err)
+				return nil, fmt.Errorf("verifying the authenticator of %s: %w", a.Username, err)
 			}
 			if v.Status != ciptypes.VerifySoftwareTokenResponseTypeSuccess {
-				return "", fmt.Errorf("verifying the authenticator of %s: %s", a.Username, v.Status)
+				return nil, fmt.Errorf("verifying the authenticator of %s: %s", a.Username, v.Status)
 			}
 			a.TOTPSecret = secret
 			in.Session = v.Session
 		case ciptypes.ChallengeNameTypeSoftwareTokenMfa:
 			if a.TOTPSecret == "" {
-				return "", fmt.Errorf("signing in as %s: a TOTP code is asked and the account's authenticator secret is unknown", a.Username)
+				return nil, fmt.Errorf("signing in as %s: a TOTP code is asked and the account's authenticator secret is unknown", a.Username)
 			}
 			code, err := Code(a.TOTPSecret)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			in.ChallengeResponses["SOFTWARE_TOKEN_MFA_CODE"] = code
 		default:
-			return "", fmt.Errorf("signing in as %s: challenge %s is not handled", a.Username, challenge)
+			return nil, fmt.Errorf("signing in as %s: challenge %s is not handled", a.Username, challenge)
 		}
 		r, err := idp.RespondToAuthChallenge(ctx, in)
 		if err != nil {
-			return "", fmt.Errorf("signing in as %s: answering %s: %w", a.Username, challenge, err)
+			return nil, fmt.Errorf("signing in as %s: answering %s: %w", a.Username, challenge, err)
 		}
 		if chosen != "" {
 			a.Password = chosen
@@ -109,7 +119,7 @@ func SignIn(ctx context.Context, idp IDP, clientID string, a *Account) (string, 
 		result, challenge, session = r.AuthenticationResult, r.ChallengeName, r.Session
 	}
 	if aws.ToString(result.IdToken) == "" {
-		return "", fmt.Errorf("signing in as %s gave no ID token", a.Username)
+		return nil, fmt.Errorf("signing in as %s gave no ID token", a.Username)
 	}
-	return aws.ToString(result.IdToken), nil
+	return result, nil
 }

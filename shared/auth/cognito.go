@@ -98,10 +98,13 @@ type claims struct {
 	Username  string   `json:"username"`
 	CUsername string   `json:"cognito:username"`
 	Groups    []string `json:"cognito:groups"`
-	Name      string   `json:"name"`
-	Skills    string   `json:"custom:skills"`
-	Languages string   `json:"custom:languages"`
-	Capacity  string   `json:"custom:capacity"`
+	// DisplayName is the name patients see: custom:display_name, which
+	// only admins write (the pool's required `name` stays writable by
+	// the user, so it is never shown to patients).
+	DisplayName string `json:"custom:display_name"`
+	Skills      string `json:"custom:skills"`
+	Languages   string `json:"custom:languages"`
+	Capacity    string `json:"custom:capacity"`
 }
 
 // Verify checks the token's signature, algorithm, issuer, expiry and
@@ -130,7 +133,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (agent.Identity, er
 	id := agent.Identity{
 		AgentID:   c.Subject,
 		Username:  first(c.CUsername, c.Username),
-		Name:      c.Name,
+		Name:      first(c.DisplayName, first(c.CUsername, c.Username)),
 		Skills:    list(c.Skills),
 		Languages: list(c.Languages),
 		ExpiresAt: c.ExpiresAt.Time,

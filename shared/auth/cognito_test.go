@@ -68,7 +68,7 @@ func idClaims() jwt.MapClaims {
 		"sub": "agent-1", "iss": issuer, "aud": clientID, "token_use": "id",
 		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
 		"cognito:username": "ana", "cognito:groups": []string{"agent", "unrelated"},
-		"name": "Ana Ruiz", "custom:skills": "General, Billing", "custom:languages": "en,es", "custom:capacity": "3",
+		"name": "Ana Ruiz", "custom:display_name": "Ana Ruiz", "custom:skills": "General, Billing", "custom:languages": "en,es", "custom:capacity": "3",
 	}
 }
 
@@ -108,6 +108,31 @@ func TestVerifyAcceptsTheConsolesIDToken(t *testing.T) {
 	}
 	if !id.ExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Errorf("expires at %v", id.ExpiresAt)
+	}
+}
+
+// TestTheNamePatientsSeeIsTheAdminsNotTheUsers (issue 16): the pool's
+// `name` is the user's to write (a required attribute stays writable), so
+// the name patients see is custom:display_name, which only admins write;
+// without it, the username an admin chose.
+func TestTheNamePatientsSeeIsTheAdminsNotTheUsers(t *testing.T) {
+	p := newPool(t, "k1")
+	v := verifier(t, p)
+	c := idClaims()
+	c["name"] = "Dr. Chief of Medicine"
+	id, err := v.Verify(context.Background(), p.sign(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Name != "Ana Ruiz" {
+		t.Errorf("name = %q, want the display name an admin set", id.Name)
+	}
+	delete(c, "custom:display_name")
+	if id, err = v.Verify(context.Background(), p.sign(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	if id.Name != "ana" {
+		t.Errorf("name without a display name = %q, want the username", id.Name)
 	}
 }
 

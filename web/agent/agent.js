@@ -236,7 +236,7 @@
     el.mfaSecret.textContent = '';
     pending.session = '';
     const claims = tokenClaims(token);
-    el.agentName.textContent = claims.name || claims['cognito:username'] || pending.username;
+    el.agentName.textContent = claims['custom:display_name'] || claims['cognito:username'] || pending.username;
     agentFirstName = String(el.agentName.textContent).split(' ')[0];
     supervisor = (claims['cognito:groups'] || []).includes('supervisor');
     el.supervision.hidden = !supervisor;
