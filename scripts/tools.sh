@@ -40,3 +40,26 @@ if [ ! -s .tools/fhir-r4/fhir.schema.json ]; then
   mv "$tmp/package/dist/fhir/r4/fhir.schema.json" .tools/fhir-r4/fhir.schema.json
   rm -rf "$tmp"
 fi
+
+# The console's sign-in library: AWS's amazon-cognito-identity-js
+# (Apache-2.0), which speaks Cognito's Secure Remote Password protocol, so
+# the password never leaves the browser. Its browser build goes to
+# web/agent/vendor/ (not in git), with its licence and notice; the package
+# is pinned by version and hash.
+srp_pkg=amazon-cognito-identity-js@6.3.21
+srp_sha=22ea16b33afecde21555bd665b399e30a20519e1398626d07697bba4a60e87cb
+if [ ! -s web/agent/vendor/amazon-cognito-identity.min.js ] || [ "$(cat web/agent/vendor/.package 2>/dev/null)" != "$srp_pkg $srp_sha" ]; then
+  echo "==> fetching the console's sign-in library ($srp_pkg)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$srp_pkg" >/dev/null)
+  tgz=$(ls "$tmp"/*.tgz)
+  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$srp_sha" ]; then
+    echo "sign-in library package hash mismatch: $tgz" >&2
+    exit 1
+  fi
+  tar -xzf "$tgz" -C "$tmp" package/dist/amazon-cognito-identity.min.js package/LICENSE.txt package/NOTICE.txt
+  mkdir -p web/agent/vendor
+  mv "$tmp"/package/dist/amazon-cognito-identity.min.js "$tmp"/package/LICENSE.txt "$tmp"/package/NOTICE.txt web/agent/vendor/
+  echo "$srp_pkg $srp_sha" > web/agent/vendor/.package
+  rm -rf "$tmp"
+fi

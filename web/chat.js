@@ -109,6 +109,10 @@
       onOpen();
     };
     ws.onmessage = (e) => {
+      // A socket replaced on purpose (a new conversation) may still hold
+      // frames of the old one (its survey, its last status): they must not
+      // pull the page back into it.
+      if (sock !== ws) return;
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
       if (f && typeof f.type === 'string') handle(f);

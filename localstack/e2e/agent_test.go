@@ -57,9 +57,10 @@ func poolAPI() *cip.Client {
 	return cip.NewFromConfig(cfg)
 }
 
-// signIn signs in to the agent pool as the console does (USER_PASSWORD_AUTH
-// against the pool's API, then the new password, the authenticator set up
-// or its code) and returns the ID token.
+// signIn signs in to the agent pool through the console's challenges
+// (USER_PASSWORD_AUTH, which the console's client allows outside prod,
+// where the console itself uses SRP; then the new password, the
+// authenticator set up or its code) and returns the ID token.
 func signIn(t *testing.T, username, password string) string {
 	t.Helper()
 	return signInWith(t, poolAPI(), env.Outputs.AgentPool.ClientID, username, password)

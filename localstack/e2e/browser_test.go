@@ -2,14 +2,17 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -47,6 +50,39 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
+}
+
+// signInCalls records the user-pool calls a page makes, each as its
+// operation and the flow or challenge it names ("InitiateAuth
+// USER_SRP_AUTH", "RespondToAuthChallenge PASSWORD_VERIFIER"); the
+// function returns those so far.
+func signInCalls(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var calls []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*network.EventRequestWillBeSent)
+		if !ok || e.Request.Method != "POST" || !strings.HasPrefix(fmt.Sprint(e.Request.Headers["X-Amz-Target"]), "AWSCognitoIdentityProviderService.") {
+			return
+		}
+		var body []byte
+		for _, p := range e.Request.PostDataEntries {
+			body = append(body, p.Bytes...)
+		}
+		var in struct{ AuthFlow, ChallengeName string }
+		_ = json.Unmarshal(body, &in)
+		op := strings.TrimPrefix(fmt.Sprint(e.Request.Headers["X-Amz-Target"]), "AWSCognitoIdentityProviderService.")
+		mu.Lock()
+		calls = append(calls, strings.TrimSpace(op+" "+in.AuthFlow+in.ChallengeName))
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), calls...)
+	}
 }
 
 // TestPatientPageInBrowser: a patient opens the page, starts a chat, sends
@@ -101,7 +137,10 @@ func TestPatientPageInBrowser(t *testing.T) {
 	if stored := run(t, ctx, "reading the storage", chromedp.Evaluate[bool](`localStorage.getItem("psc.session") !== null`)); stored {
 		t.Fatal("the closed conversation's session is still stored in the browser")
 	}
-	run(t, ctx, "starting a new conversation", chromedp.Click(`#new-conversation`))
+	// From the keyboard: the survey of the ended conversation may arrive
+	// at any moment and move the button under a mouse.
+	run(t, ctx, "focusing New conversation", chromedp.Focus(`#new-conversation`))
+	run(t, ctx, "starting a new conversation", chromedp.KeyEvent("\r"))
 	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Bea Browser"))
 	run(t, ctx, "starting", chromedp.Click(`#start`))
 	run(t, ctx, "waiting for the composer", chromedp.WaitVisible(`#message-input`))
@@ -127,6 +166,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 
 	agent := browser(t)
 	run(t, agent, "opening the console", chromedp.Navigate(env.Outputs.AgentConsole))
+	calls := signInCalls(t, agent)
 	if v := run(t, agent, "reading the console version", chromedp.Evaluate[string](`window.PSCAgent && window.PSCAgent.version || ""`)); v == "" {
 		t.Fatal("agent.js did not load")
 	}
@@ -169,6 +209,12 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "typing the app's code", chromedp.SendKeys(`#mfa-code`, totpCode(t, secret)))
 	run(t, agent, "signing in", chromedp.Click(`#mfa-button`))
 	run(t, agent, "waiting for the console", chromedp.WaitVisible(`#console`))
+	// Both sign-ins were SRP (issue 16): the password never left the
+	// browser, and prod's app client allows nothing else.
+	if got := strings.Join(calls(), ", "); strings.Count(got, "InitiateAuth USER_SRP_AUTH") != 2 ||
+		strings.Count(got, "RespondToAuthChallenge PASSWORD_VERIFIER") != 2 || strings.Contains(got, "USER_PASSWORD_AUTH") {
+		t.Fatalf("the console's sign-in calls were %s; want two SRP sign-ins and no password sign-in", got)
+	}
 	// The agent is online (the console connects as Available), so the
 	// bot hands the patient over rather than offering a callback.
 	run(t, agent, "waiting for the connection", chromedp.WaitVisible(`#presence`))

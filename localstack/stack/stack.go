@@ -763,7 +763,7 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	if p := s.Outputs.AgentPool; p != nil {
 		// The console signs in against the pool's API: in AWS
 		// https://cognito-idp.<region>.amazonaws.com/, here the emulator.
-		conf["agentPool"] = map[string]string{"region": Region, "clientId": p.ClientID, "endpoint": p.Endpoint}
+		conf["agentPool"] = map[string]string{"region": Region, "poolId": p.ID, "clientId": p.ClientID, "endpoint": p.Endpoint}
 	}
 	cfg, _ := json.Marshal(conf)
 	mux := http.NewServeMux()

@@ -1,10 +1,11 @@
-// Package staffauth signs staff in to the agent pool the way the console
-// does, through every challenge Cognito puts to a new user: the first
-// sign-in's password change (NEW_PASSWORD_REQUIRED), the authenticator set
-// up (MFA_SETUP: associate a TOTP secret, verify a code) and, on later
-// sign-ins, the TOTP code (SOFTWARE_TOKEN_MFA). Tests and the load
-// generator use it; it keeps what a person would keep (the password they
-// chose, their authenticator's secret) in the Account.
+// Package staffauth signs staff in to the agent pool through every
+// challenge Cognito puts to a new user: the first sign-in's password
+// change (NEW_PASSWORD_REQUIRED), the authenticator set up (MFA_SETUP:
+// associate a TOTP secret, verify a code) and, on later sign-ins, the TOTP
+// code (SOFTWARE_TOKEN_MFA). It signs in with USER_PASSWORD_AUTH, which the
+// console's app client allows outside prod (the console itself uses SRP).
+// Tests and the load generator use it; it keeps what a person would keep
+// (the password they chose, their authenticator's secret) in the Account.
 package staffauth
 
 import (

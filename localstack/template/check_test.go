@@ -167,6 +167,27 @@ func TestProdNeverTrustsKeysFromElsewhere(t *testing.T) {
 	}
 }
 
+// TestProdStaffSignInIsSRPOnly (issue 16): in prod the console's app
+// client allows only SRP sign-in (and refreshing its tokens); the password
+// flow, for the test tools, exists only outside prod.
+func TestProdStaffSignInIsSRPOnly(t *testing.T) {
+	tmpl, err := Load(filepath.Join("..", "..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stage, wantPassword := range map[string]bool{"prod": false, "test": true, "dev": true} {
+		r := &Resolver{T: tmpl, Refs: map[string]string{"Stage": stage}}
+		flows, err := r.Resolve(tmpl.Resources["AgentPoolClient"].Properties["ExplicitAuthFlows"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprint(flows)
+		if !strings.Contains(got, "ALLOW_USER_SRP_AUTH") || strings.Contains(got, "ALLOW_USER_PASSWORD_AUTH") != wantPassword {
+			t.Errorf("stage %s: the console's client allows %s", stage, got)
+		}
+	}
+}
+
 // TestKeysAreScoped (issue 16): every function's grant on the data key
 // holds only through the services that keep the data, and the alarm topic
 // has a key of its own.

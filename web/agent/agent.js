@@ -1,6 +1,6 @@
 // Patient Service Center: the agent console (agent/index.html).
-// Plain JavaScript, no build step. Signs in against the agent user pool's
-// API (Cognito InitiateAuth, USER_PASSWORD_AUTH, then the first sign-in's
+// Plain JavaScript, no build step. Signs in against the agent user pool
+// with SRP (AWS's amazon-cognito-identity-js, then the first sign-in's
 // new password and the authenticator (TOTP) set up or code), connects to the agent
 // WebSocket API with the ID token, and speaks the agent protocol.
 // Privacy: never log message text, names or tokens; the token lives in
@@ -78,37 +78,61 @@
     return config.agentPool.endpoint || ('https://cognito-idp.' + config.agentPool.region + '.amazonaws.com/');
   }
 
-  // cognito calls one operation of the user-pool API and returns its
-  // answer, or throws an Error with the code as its name.
-  async function cognito(op, body) {
-    const res = await fetch(poolEndpoint(), {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.' + op },
-      body: JSON.stringify(body),
-    });
-    const answer = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = new Error(String(answer.message || 'Sign-in failed. Please try again.'));
-      err.name = String(answer.__type || 'Error').split('#').pop();
-      throw err;
-    }
-    return answer;
+  // The sign-in speaks Cognito's Secure Remote Password protocol
+  // (USER_SRP_AUTH: the password never leaves the browser) through AWS's
+  // amazon-cognito-identity-js, which `make tools` puts at
+  // agent/vendor/. Its tokens are kept in memory only.
+  const memoryStorage = (() => {
+    const m = new Map();
+    return {
+      setItem: (k, v) => { m.set(k, String(v)); }, getItem: (k) => (m.has(k) ? m.get(k) : null),
+      removeItem: (k) => { m.delete(k); }, clear: () => { m.clear(); },
+    };
+  })();
+
+  // The sign-in in progress: who, and the Cognito user object that holds
+  // the session of the challenge Cognito put (a new password, the
+  // authenticator set up, its code).
+  const pending = { username: '', user: null };
+
+  function newUser(username) {
+    const lib = window.AmazonCognitoIdentity;
+    if (!lib) throw new Error('The sign-in library did not load (agent/vendor/amazon-cognito-identity.min.js); ask an administrator.');
+    if (!config.agentPool.poolId) throw new Error('config.json lacks agentPool.poolId; ask an administrator.');
+    const pool = new lib.CognitoUserPool({ UserPoolId: config.agentPool.poolId, ClientId: config.agentPool.clientId, endpoint: poolEndpoint(), Storage: memoryStorage });
+    return new lib.CognitoUser({ Username: username, Pool: pool, Storage: memoryStorage });
   }
 
-  // The sign-in in progress: who, and the session of the challenge
-  // Cognito put (a new password, the authenticator set up, its code).
-  const pending = { username: '', session: '' };
+  // answer runs one call of the sign-in and resolves with what Cognito
+  // asks for next (a challenge's name, or an authenticator's key) or with
+  // the signed-in session; it rejects with an Error named by its code.
+  function answer(call) {
+    return new Promise((resolve, reject) => call({
+      onSuccess: (session) => resolve({ session }),
+      onFailure: (err) => {
+        const e = new Error(String((err && err.message) || 'Sign-in failed. Please try again.'));
+        e.name = String((err && (err.code || err.name)) || 'Error');
+        reject(e);
+      },
+      newPasswordRequired: () => resolve({ challenge: 'NEW_PASSWORD_REQUIRED' }),
+      mfaSetup: () => resolve({ challenge: 'MFA_SETUP' }),
+      totpRequired: () => resolve({ challenge: 'SOFTWARE_TOKEN_MFA' }),
+      mfaRequired: () => resolve({ challenge: 'SMS_MFA' }),
+      selectMFAType: () => resolve({ challenge: 'SELECT_MFA_TYPE' }),
+      customChallenge: () => resolve({ challenge: 'CUSTOM_CHALLENGE' }),
+      associateSecretCode: (secret) => resolve({ secret }),
+    }));
+  }
 
   // next shows what a sign-in answer asks for, or returns its tokens.
-  function next(answer) {
-    pending.session = answer.Session || '';
+  function next(a) {
     for (const f of [el.signInForm, el.newPasswordForm, el.mfaSetupForm, el.mfaForm]) f.hidden = true;
-    switch (answer.ChallengeName || '') {
+    switch (a.challenge || '') {
       case '': {
-        const result = answer.AuthenticationResult || {};
-        if (!result.IdToken) throw new Error('Sign-in failed. Please try again.');
+        const id = a.session && a.session.getIdToken();
+        if (!id || !id.getJwtToken()) throw new Error('Sign-in failed. Please try again.');
         el.signInForm.hidden = false;
-        return { token: result.IdToken, expiresIn: Number(result.ExpiresIn) || 3600 };
+        return { token: id.getJwtToken(), expiresIn: Math.max(0, id.getExpiration() - Math.floor(Date.now() / 1000)) };
       }
       case 'NEW_PASSWORD_REQUIRED':
         el.newPasswordForm.hidden = false;
@@ -124,28 +148,27 @@
         return null;
       default:
         el.signInForm.hidden = false;
-        throw new Error('This account needs a sign-in step the console does not offer (' + answer.ChallengeName + '); ask an administrator.');
+        throw new Error('This account needs a sign-in step the console does not offer (' + a.challenge + '); ask an administrator.');
     }
   }
 
   async function setUpAuthenticator() {
     try {
-      const a = await cognito('AssociateSoftwareToken', { Session: pending.session });
-      pending.session = a.Session || '';
-      const secret = String(a.SecretCode || '');
+      const a = await answer((cb) => pending.user.associateSoftwareToken(cb));
+      const secret = String(a.secret || '');
       el.mfaSecret.textContent = secret.replace(/(.{4})/g, '$1 ').trim();
       el.mfaLink.href = 'otpauth://totp/' + encodeURIComponent('Patient Service Center:' + pending.username) +
         '?secret=' + encodeURIComponent(secret) + '&issuer=' + encodeURIComponent('Patient Service Center');
       el.mfaSetupCode.focus();
     } catch (err) {
-      restartSignIn(err.message);
+      restartSignIn(signInMessage(err));
     }
   }
 
   function restartSignIn(message) {
     for (const f of [el.newPasswordForm, el.mfaSetupForm, el.mfaForm]) f.hidden = true;
     el.signInForm.hidden = false;
-    pending.session = '';
+    pending.user = null;
     showError(message || 'Sign-in failed. Please start again.');
   }
 
@@ -190,9 +213,11 @@
     const password = el.password.value;
     if (!username || !password) { showError('Enter your username and password.'); return; }
     pending.username = username;
-    step(el.signInButton, () => cognito('InitiateAuth', {
-      AuthFlow: 'USER_PASSWORD_AUTH', ClientId: config.agentPool.clientId, AuthParameters: { USERNAME: username, PASSWORD: password },
-    }));
+    step(el.signInButton, () => {
+      pending.user = newUser(username);
+      const details = new window.AmazonCognitoIdentity.AuthenticationDetails({ Username: username, Password: password });
+      return answer((cb) => pending.user.authenticateUser(details, cb));
+    });
   }
 
   function onNewPassword(e) {
@@ -200,33 +225,21 @@
     const pw = el.newPassword.value;
     if (!pw) { showError('Choose a new password.'); return; }
     if (pw !== el.newPasswordAgain.value) { showError('The two passwords are not the same.'); return; }
-    step(el.newPasswordButton, () => cognito('RespondToAuthChallenge', {
-      ChallengeName: 'NEW_PASSWORD_REQUIRED', ClientId: config.agentPool.clientId, Session: pending.session,
-      ChallengeResponses: { USERNAME: pending.username, NEW_PASSWORD: pw },
-    }));
+    step(el.newPasswordButton, () => answer((cb) => pending.user.completeNewPasswordChallenge(pw, {}, cb)));
   }
 
   function onMfaSetup(e) {
     e.preventDefault();
     const code = el.mfaSetupCode.value.replace(/\s/g, '');
     if (!/^[0-9]{6}$/.test(code)) { showError('Type the 6-digit code from your authenticator app.'); return; }
-    step(el.mfaSetupButton, async () => {
-      const v = await cognito('VerifySoftwareToken', { Session: pending.session, UserCode: code, FriendlyDeviceName: 'authenticator' });
-      pending.session = v.Session || '';
-      return cognito('RespondToAuthChallenge', {
-        ChallengeName: 'MFA_SETUP', ClientId: config.agentPool.clientId, Session: pending.session, ChallengeResponses: { USERNAME: pending.username },
-      });
-    });
+    step(el.mfaSetupButton, () => answer((cb) => pending.user.verifySoftwareToken(code, 'authenticator', cb)));
   }
 
   function onMfa(e) {
     e.preventDefault();
     const code = el.mfaCode.value.replace(/\s/g, '');
     if (!/^[0-9]{6}$/.test(code)) { showError('Type the 6-digit code from your authenticator app.'); return; }
-    step(el.mfaButton, () => cognito('RespondToAuthChallenge', {
-      ChallengeName: 'SOFTWARE_TOKEN_MFA', ClientId: config.agentPool.clientId, Session: pending.session,
-      ChallengeResponses: { USERNAME: pending.username, SOFTWARE_TOKEN_MFA_CODE: code },
-    }));
+    step(el.mfaButton, () => answer((cb) => pending.user.sendMFACode(code, cb, 'SOFTWARE_TOKEN_MFA')));
   }
 
   function signedIn(r) {
@@ -234,7 +247,8 @@
     tokenExpires = Date.now() + r.expiresIn * 1000;
     for (const f of [el.password, el.newPassword, el.newPasswordAgain, el.mfaSetupCode, el.mfaCode]) f.value = '';
     el.mfaSecret.textContent = '';
-    pending.session = '';
+    pending.user = null;
+    memoryStorage.clear();
     const claims = tokenClaims(token);
     el.agentName.textContent = claims['custom:display_name'] || claims['cognito:username'] || pending.username;
     agentFirstName = String(el.agentName.textContent).split(' ')[0];
