@@ -31,9 +31,9 @@ build: ## build every function as bin/<fn>/bootstrap for provided.al2023 arm64
 	  echo "    bin/$$fn/bootstrap $$(du -h bin/$$fn/bootstrap | cut -f1)"; \
 	done
 
-run: tools ## run the whole system locally (Ctrl-C stops it)
+run: tools ## run the whole system locally (Ctrl-C stops it); FAULTS=plan.json injects faults (docs/reliability.md)
 	@echo "==> starting the local stack (stage $(STAGE))"
-	@go run ./localstack -stage $(STAGE)
+	@go run ./localstack -stage $(STAGE) $(if $(FAULTS),-faults $(FAULTS))
 
 lint: tools ## repository check, gofmt, go vet, cfn-lint, checkov, govulncheck
 	@echo "==> repository: source only"
@@ -53,7 +53,7 @@ unit: ## the unit tests only (no emulator, no browser)
 	@go test -count=1 ./shared/chat/ ./shared/protocol/ ./shared/session/ ./shared/words/ ./shared/triage/ \
 	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./shared/routing/ ./shared/routingapi/ \
 	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./shared/survey/ ./shared/surveyapi/ \
-	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/loadgen/ ./localstack/template/
+	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/loadgen/ ./localstack/template/ ./localstack/chaos/
 
 rehearse: tools build ## the deploy rehearsal: scripts/deploy.sh into a fresh emulator (create, update, delete, create again)
 	@go run ./scripts/rehearse

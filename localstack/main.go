@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/stack"
 )
 
@@ -26,6 +27,7 @@ func main() {
 	webPort := flag.Int("web-port", 4510, "port of the web pages")
 	ports := flag.String("api-ports", "PatientApi=4511,AgentApi=4512", "WebSocket API ports by logical id")
 	idle := flag.Duration("idle-timeout", 10*time.Minute, "WebSocket idle timeout (API Gateway: 10m)")
+	faults := flag.String("faults", "", "a fault plan (JSON, docs/reliability.md): inject the faults AWS produces")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -39,10 +41,19 @@ func main() {
 		}
 		apiPorts[k] = n
 	}
+	var plan *chaos.Plan
+	if *faults != "" {
+		var err error
+		if plan, err = chaos.Load(*faults); err != nil {
+			fmt.Fprintln(os.Stderr, "-faults:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("fault mode: %d faults, seed %d (%s)\n", len(plan.Faults), plan.Seed, *faults)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := stack.Start(ctx, stack.Options{
-		Root: *root, Stage: *stage, Endpoint: *endpoint, WebPort: *webPort, Ports: apiPorts, IdleTimeout: *idle, Log: log,
+		Root: *root, Stage: *stage, Endpoint: *endpoint, WebPort: *webPort, Ports: apiPorts, IdleTimeout: *idle, Log: log, Faults: plan,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)

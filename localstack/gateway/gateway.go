@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -54,6 +55,11 @@ type Config struct {
 	// a non-zero status refuses it with that code and message.
 	Authorize   func(r *http.Request, connectionID string) (status int, code, message string)
 	MaxDuration time.Duration // API Gateway: 2 hours
+	// Fault, when set, may answer an authorised @connections call as a
+	// failing API Gateway would (the local stack's fault mode): serve does
+	// the call, drop closes the client's connection as a lost network
+	// does. It reports whether it answered.
+	Fault func(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter), drop func()) bool
 }
 
 // Throttle is a route's steady rate (requests per second) and burst.
@@ -369,6 +375,30 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
+	if g.cfg.Fault != nil {
+		var body []byte
+		if r.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
+		}
+		serve := func(w http.ResponseWriter) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			g.serveManage(w, r, id)
+		}
+		drop := func() {
+			if c := g.lookup(id); c != nil {
+				c.ws.CloseNow()
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if g.cfg.Fault(w, r, serve, drop) {
+			return
+		}
+	}
+	g.serveManage(w, r, id)
+}
+
+// serveManage answers an authorised @connections call.
+func (g *Gateway) serveManage(w http.ResponseWriter, r *http.Request, id string) {
 	c := g.lookup(id)
 	if c == nil {
 		writeAPIError(w, http.StatusGone, "GoneException", "connection is gone")

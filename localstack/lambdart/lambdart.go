@@ -62,7 +62,13 @@ type Pool struct {
 	invocations atomic.Int64
 	billedMs    atomic.Int64
 	initMs      atomic.Int64
+	// running: the trace id of each invocation in progress → its process,
+	// so a fault can kill the process of the invocation that made a call.
+	running map[string]*process
 }
+
+// traceSeq makes every invocation's trace id unique across pools.
+var traceSeq atomic.Int64
 
 // Usage is what a pool's invocations would be billed for.
 type Usage struct {
@@ -88,7 +94,7 @@ func NewPool(fn Function, log *slog.Logger) *Pool {
 	if fn.Output == nil {
 		fn.Output = io.Discard
 	}
-	return &Pool{fn: fn, log: log.With("function", fn.Name), waitCh: make(chan struct{}, 1)}
+	return &Pool{fn: fn, log: log.With("function", fn.Name), waitCh: make(chan struct{}, 1), running: map[string]*process{}}
 }
 
 // Starts reports how many processes the pool has started (cold starts).
@@ -99,6 +105,7 @@ func (p *Pool) Timeout() time.Duration { return p.fn.Timeout }
 
 type invocation struct {
 	id       string
+	trace    string // the X-Ray trace id, which the AWS SDK sends on every call (X-Amzn-Trace-Id)
 	payload  []byte
 	deadline time.Time
 	done     chan result
@@ -134,6 +141,7 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		deadline: time.Now().Add(p.fn.Timeout),
 		done:     make(chan result, 1),
 	}
+	inv.trace = fmt.Sprintf("Root=1-%08x-%024x;Sampled=0", time.Now().Unix()&0xffffffff, traceSeq.Add(1))
 	// A new process first initialises; Lambda allows 10 s for that apart
 	// from the function's own timeout.
 	select {
@@ -148,6 +156,14 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		p.release(proc, true)
 		return nil, ctx.Err()
 	}
+	p.mu.Lock()
+	p.running[inv.trace] = proc
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.running, inv.trace)
+		p.mu.Unlock()
+	}()
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
 	began := time.Now()
@@ -235,6 +251,44 @@ func (p *Pool) kill(proc *process) {
 	}
 	<-proc.exited
 	p.release(proc, false)
+}
+
+// Runs reports whether an invocation of this pool with the trace id
+// (an X-Amzn-Trace-Id header's value) is in progress.
+func (p *Pool) Runs(trace string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.running[traceRoot(trace)]
+	return ok
+}
+
+// KillInvocation kills the process running the invocation with the trace
+// id, as a crash or an out-of-memory kill would: the invocation ends in
+// Runtime.ExitError. It reports whether there was one.
+func (p *Pool) KillInvocation(trace string) bool {
+	p.mu.Lock()
+	proc, ok := p.running[traceRoot(trace)]
+	p.mu.Unlock()
+	if ok && proc.cmd.Process != nil {
+		_ = proc.cmd.Process.Kill()
+	}
+	return ok
+}
+
+// traceRoot is the part of an X-Amzn-Trace-Id header the runtime gave
+// (the SDK may add fields such as Lineage).
+func traceRoot(h string) string {
+	parts := strings.Split(h, ";")
+	root, sampled := "", ""
+	for _, part := range parts {
+		switch {
+		case strings.HasPrefix(part, "Root="):
+			root = part
+		case strings.HasPrefix(part, "Sampled="):
+			sampled = part
+		}
+	}
+	return root + ";" + sampled
 }
 
 // Close stops every process.
@@ -326,7 +380,7 @@ func (p *Pool) runtimeAPI(proc *process) http.Handler {
 		h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
 		h.Set("Lambda-Runtime-Invoked-Function-Arn", p.fn.ARN)
-		h.Set("Lambda-Runtime-Trace-Id", "Root=1-"+strings.ReplaceAll(inv.id[:8], "-", "")+"-000000000000000000000000;Sampled=0")
+		h.Set("Lambda-Runtime-Trace-Id", inv.trace)
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write(inv.payload)
 	})

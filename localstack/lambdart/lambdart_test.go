@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -51,6 +53,37 @@ func invoke(t *testing.T, p *Pool, payload string) (answer, error) {
 
 func TestPool(t *testing.T) {
 	bin := sleeper(t)
+
+	t.Run("kills the process of the invocation that made a call", func(t *testing.T) {
+		p := pool(t, bin, 5*time.Second, 2)
+		traces := make(chan string, 2)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			trace := r.Header.Get("X-Amzn-Trace-Id")
+			traces <- trace
+			if !p.Runs(trace) {
+				t.Errorf("the pool does not know the running invocation %q", trace)
+			}
+			if r.URL.Query().Has("kill") && !p.KillInvocation(trace) {
+				t.Errorf("no invocation to kill for %q", trace)
+			}
+		}))
+		defer srv.Close()
+		if _, err := invoke(t, p, `{"call":"`+srv.URL+`/"}`); err != nil {
+			t.Fatalf("an invocation that was not killed: %v", err)
+		}
+		_, err := invoke(t, p, `{"call":"`+srv.URL+`/?kill","sleepMs":2000}`)
+		var fe *FunctionError
+		if !errors.As(err, &fe) || fe.Type != "Runtime.ExitError" {
+			t.Fatalf("the killed invocation answered %v, want Runtime.ExitError", err)
+		}
+		first, second := <-traces, <-traces
+		if first == second || first == "" || p.Runs(second) {
+			t.Fatalf("trace ids %q and %q: want two, unique, and none running after", first, second)
+		}
+		if a, err := invoke(t, p, `{}`); err != nil || a.PID == 0 {
+			t.Fatalf("after the kill: %+v %v", a, err)
+		}
+	})
 
 	t.Run("answers with the template's environment and reuses the process", func(t *testing.T) {
 		p := pool(t, bin, 5*time.Second, 2)

@@ -300,8 +300,15 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	}
 	defer k.c.Close(websocket.StatusNormalClosure, "")
 	conv := ""
+	// closed: the conversation's end arrived while the patient waited for
+	// something else (frames pushed by different functions may arrive in
+	// any order, more so when a push is retried).
+	closed := false
 	// skip notes frames that arrive while waiting for another one.
 	skip := func(f map[string]any) {
+		if f["type"] == "status" && f["state"] == "closed" {
+			closed = true
+		}
 		if f["type"] == "message" && role(f) == "patient" {
 			r.echoes.Add(1)
 		}
@@ -327,7 +334,7 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	conv = s["conversationId"].(string)
 	r.observe(PhaseConnect, time.Since(t0))
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "message" && role(f) == "bot" }, skip); err != nil {
-		r.fail("patient %d: greeting: %v", i, err)
+		r.fail("patient %d (%s): greeting: %v", i, conv, err)
 		return
 	}
 	say := func(text string, wantBot bool) (string, error) {
@@ -367,28 +374,28 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	}
 	for _, text := range []string{"yes", "What are the visiting hours?"} {
 		if _, err := say(text, true); err != nil {
-			r.fail("patient %d: %v", i, err)
+			r.fail("patient %d (%s): %v", i, conv, err)
 			return
 		}
 	}
 	if !escalate {
 		if _, err := say("That's all, thanks", true); err != nil {
-			r.fail("patient %d: %v", i, err)
+			r.fail("patient %d (%s): %v", i, conv, err)
 		}
 		return
 	}
 	handoff := time.Now()
 	k.lastBot = nil
 	if _, err := say("I was charged twice for my visit", true); err != nil {
-		r.fail("patient %d: %v", i, err)
+		r.fail("patient %d (%s): %v", i, conv, err)
 		return
 	}
 	if q := fmt.Sprint(k.lastBot["quickReplies"]); strings.Contains(q, "Leave a message") {
-		r.fail("patient %d: the bot offered a callback instead of a person: the center is closed (BusinessHours) or no agent serves billing; run the stack with make run STAGE=load", i)
+		r.fail("patient %d (%s): the bot offered a callback instead of a person: the center is closed (BusinessHours) or no agent serves billing; run the stack with make run STAGE=load", i, conv)
 		return
 	}
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" }, skip); err != nil {
-		r.fail("patient %d: no agent: %v", i, err)
+		r.fail("patient %d (%s): no agent: %v", i, conv, err)
 		return
 	}
 	r.observe(PhaseAssignment, time.Since(handoff))
@@ -397,7 +404,7 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 		at := time.Now()
 		mid, err := say(fmt.Sprintf("Here is detail %d about the charge", j+1), false)
 		if err != nil {
-			r.fail("patient %d: %v", i, err)
+			r.fail("patient %d (%s): %v", i, conv, err)
 			return
 		}
 		r.expect(PhaseToAgent, "agent", conv, mid, at)
@@ -410,12 +417,15 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 			}
 			return false
 		}, skip); err != nil {
-			r.fail("patient %d: agent reply %d: %v", i, j+1, err)
+			r.fail("patient %d (%s): agent reply %d: %v", i, conv, j+1, err)
 			return
 		}
 	}
+	if closed {
+		return
+	}
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "closed" }, skip); err != nil {
-		r.fail("patient %d: not closed: %v", i, err)
+		r.fail("patient %d (%s): not closed: %v", i, conv, err)
 	}
 }
 

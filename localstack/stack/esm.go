@@ -28,6 +28,9 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(s.chaos.Schedule()) > 0 {
+		s.schedulePollerFaults(ctx)
+	}
 	for _, fn := range fns {
 		for _, name := range template.SortedKeys(fn.events) {
 			ev := template.MapOf(fn.events[name])
@@ -59,13 +62,13 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 				// queue a group with a message in flight is not handed out
 				// again, so a conversation's order holds across pollers.
 				for range sqsPollers {
-					p := &sqsPoller{s: s, pool: pool, url: url, arn: qarn, batch: min(batch, 10), report: reportFailures}
+					p := &sqsPoller{s: s, fn: fn.id, pool: pool, url: url, arn: qarn, batch: min(batch, 10), report: reportFailures}
 					s.wg.Add(1)
 					go func() { defer s.wg.Done(); p.run(ctx) }()
 				}
 			case "DynamoDB":
 				p := &streamPoller{
-					s: s, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures, filters: filters,
+					s: s, fn: fn.id, pool: pool, arn: fmt.Sprint(props["Stream"]), batch: intOr(props["BatchSize"], 100), report: reportFailures, filters: filters,
 					start: fmt.Sprint(props["StartingPosition"]), maxRetries: intOr(props["MaximumRetryAttempts"], -1),
 					bisect: props["BisectBatchOnFunctionError"] == true, maxAge: time.Duration(intOr(props["MaximumRecordAgeInSeconds"], -1)) * time.Second,
 					function: s.res.Attrs[fn.id+".Arn"],
@@ -178,16 +181,19 @@ func batchFailures(out []byte) (ids []string, whole bool) {
 }
 
 type sqsPoller struct {
-	s      *Stack
-	pool   *lambdart.Pool
-	url    string
-	arn    string
-	batch  int
-	report bool
+	s        *Stack
+	fn       string // the function's logical id
+	restarts int64  // the pollers' restarts seen (fault mode)
+	pool     *lambdart.Pool
+	url      string
+	arn      string
+	batch    int
+	report   bool
 }
 
 func (p *sqsPoller) run(ctx context.Context) {
 	for ctx.Err() == nil {
+		p.s.pollerWait(ctx, p.fn)
 		out, err := p.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: &p.url, MaxNumberOfMessages: int32(p.batch), WaitTimeSeconds: 1,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
@@ -204,6 +210,11 @@ func (p *sqsPoller) run(ctx context.Context) {
 			p.s.pollerRequests.Add(1)
 		}
 		if len(out.Messages) == 0 {
+			continue
+		}
+		if p.s.pollerRestarted(p.fn, &p.restarts) {
+			// The restarted poller never delivers what it held: the
+			// messages come back after their visibility timeout.
 			continue
 		}
 		p.deliver(ctx, out.Messages)
@@ -260,6 +271,8 @@ func (p *sqsPoller) deliver(ctx context.Context, msgs []sqstypes.Message) {
 
 type streamPoller struct {
 	s          *Stack
+	fn         string // the function's logical id
+	restarts   int64  // the pollers' restarts seen (fault mode)
 	pool       *lambdart.Pool
 	arn        string
 	batch      int
@@ -356,8 +369,14 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 				continue
 			}
 		}
+		p.s.pollerWait(ctx, p.fn)
 		n := min(len(pending), size)
 		failedAt := p.deliver(ctx, pending[:n])
+		if failedAt < 0 && p.s.pollerRestarted(p.fn, &p.restarts) {
+			// The restarted poller lost its checkpoint: the batch it
+			// delivered comes again (at-least-once, as Lambda documents).
+			failedAt = p.deliver(ctx, pending[:n])
+		}
 		if failedAt < 0 {
 			pending, attempts, size = pending[n:], 0, p.batch
 			continue

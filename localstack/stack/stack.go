@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/gateway"
 	"github.com/patientservicecenter/psc/localstack/lambdart"
 	"github.com/patientservicecenter/psc/localstack/template"
@@ -69,6 +70,9 @@ type Options struct {
 	// ResourcesOnly creates the template's data resources and stops there:
 	// no functions, APIs or pages (for adapter tests).
 	ResourcesOnly bool
+	// Faults, when set, injects the faults AWS produces, as the plan says
+	// (localstack/chaos; docs/reliability.md).
+	Faults *chaos.Plan
 }
 
 // Outputs are what the stack tells its users, and writes to
@@ -116,6 +120,8 @@ type Stack struct {
 	// gateways and the SQS pollers count what they do.
 	meter          *meter
 	meterURL       string
+	chaos          *chaos.Injector // nil unless Options.Faults
+	pf             *pollerFaults   // the pollers' scheduled faults (nil: none)
 	gateways       map[string]*gateway.Gateway
 	pollerRequests atomic.Int64
 	cancel         context.CancelFunc
@@ -172,7 +178,7 @@ func (o *Options) defaults() {
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts.defaults()
 	s := &Stack{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}, queueURLByARN: map[string]string{}, gateways: map[string]*gateway.Gateway{},
-		stopping: make(chan struct{})}
+		stopping: make(chan struct{}), chaos: chaos.New(opts.Faults)}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -250,6 +256,7 @@ func (s *Stack) startMeter() error {
 		return err
 	}
 	m.ses = &sesGate{roles: s.roles, ses: s.ses}
+	m.fault = s.fault
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the meter: %w", err)
@@ -709,8 +716,12 @@ func (s *Stack) serveAPIs(listeners map[string]net.Listener) error {
 		if err != nil {
 			return err
 		}
-		g := gateway.New(gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout,
-			Throttles: throttles, Authorize: s.manageConnections(lowerID(apiID), stage)}, s.log)
+		gcfg := gateway.Config{APIID: lowerID(apiID), Stage: stage, SelectionField: field, Routes: routes, IdleTimeout: s.opts.IdleTimeout,
+			Throttles: throttles, Authorize: s.manageConnections(lowerID(apiID), stage)}
+		if s.chaos != nil {
+			gcfg.Fault = s.connectionsFault
+		}
+		g := gateway.New(gcfg, s.log)
 		s.gws = append(s.gws, g)
 		s.gateways[apiID] = g
 		srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/gateway"
 	"github.com/patientservicecenter/psc/localstack/lambdart"
 )
@@ -25,6 +26,9 @@ import (
 type meter struct {
 	proxy *httputil.ReverseProxy
 	ses   *sesGate // AWS's authorisation of SES sends (fidelity.go)
+	// fault applies the fault plan to a DynamoDB or SQS call (faults.go);
+	// it reports whether it answered.
+	fault func(w http.ResponseWriter, r *http.Request, service, op string, serve func(http.ResponseWriter), drop func()) bool
 	mu    sync.Mutex
 	u     Usage
 }
@@ -51,6 +55,10 @@ type Usage struct {
 	SES struct {
 		Emails int64 `json:"emails"`
 	} `json:"ses"`
+	// Faults are the faults injected so far (fault mode only) and the
+	// plan's seed.
+	Faults    []chaos.Hit `json:"faults,omitempty"`
+	FaultSeed int64       `json:"faultSeed,omitempty"`
 }
 
 // Units are a table's estimated request units.
@@ -78,6 +86,20 @@ func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ = io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	if service, op := serviceOf(target); service != "" && m.fault != nil {
+		serve := func(w http.ResponseWriter) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			m.serve(w, r, target, body)
+		}
+		if m.fault(w, r, service, op, serve, nil) {
+			return
+		}
+	}
+	m.serve(w, r, target, body)
+}
+
+// serve passes a request to the emulator and counts it.
+func (m *meter) serve(w http.ResponseWriter, r *http.Request, target string, body []byte) {
 	switch {
 	case strings.HasPrefix(target, "DynamoDB_20120810."):
 		rec := &recorder{ResponseWriter: w}
@@ -188,6 +210,7 @@ func (s *Stack) usage() Usage {
 	u.SQS.Requests = cloneCounts(s.meter.u.SQS.Requests)
 	s.meter.mu.Unlock()
 	u.SQS.Pollers = s.pollerRequests.Load()
+	u.Faults, u.FaultSeed = s.chaos.Hits(), s.chaos.Seed()
 	u.Lambda = map[string]lambdart.Usage{}
 	for id, p := range s.pools {
 		u.Lambda[id] = p.Usage()

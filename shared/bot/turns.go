@@ -24,6 +24,9 @@ type Store interface {
 	Get(ctx context.Context, id string) (chat.Conversation, error)
 	Message(ctx context.Context, conversationID, messageID string) (chat.Message, error)
 	AppendTurn(ctx context.Context, m chat.Message, c chat.Change) (chat.Message, bool, error)
+	// Answered returns the reply the conversation's last bot turn stored,
+	// if that turn answered messageID ("" for the greeting).
+	Answered(ctx context.Context, conversationID, messageID string) (chat.Message, bool, error)
 }
 
 // Broadcaster pushes frames to a conversation's connections.
@@ -128,7 +131,18 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if c.State != chat.StateBot {
-		return Outcome{Skipped: "conversation is " + string(c.State)}, nil
+		// A redelivery of the turn that handed the conversation off or
+		// closed it (its first run stored the reply, then died before it
+		// pushed): push the reply and the state again, or the patient
+		// never sees them until they reconnect.
+		prev, answered, err := t.store.Answered(ctx, c.ID, r.MessageID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !answered {
+			return Outcome{Skipped: "conversation is " + string(c.State)}, nil
+		}
+		return Outcome{Duplicate: true}, errors.Join(t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(prev)), t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
 	}
 	st, err := DecodeState(c.BotState)
 	if err != nil {

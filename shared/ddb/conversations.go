@@ -290,6 +290,16 @@ func (s *Conversations) stored(ctx context.Context, m chat.Message, change *chat
 	return s.answered(ctx, it, change)
 }
 
+// Answered returns the reply the conversation's last bot turn stored, if
+// that turn answered messageID ("" for the greeting).
+func (s *Conversations) Answered(ctx context.Context, conversationID, messageID string) (chat.Message, bool, error) {
+	it, err := getItem[conversationItem](ctx, s.api, s.convs, convKey(conversationID), "conversation")
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	return s.answered(ctx, it, &chat.Change{Answers: messageID})
+}
+
 // answered returns the reply the conversation's last turn stored, when
 // that turn is this one.
 func (s *Conversations) answered(ctx context.Context, it conversationItem, change *chat.Change) (chat.Message, bool, error) {

@@ -1,0 +1,76 @@
+// Package faultrun runs a small seeded load against a local stack in
+// fault mode (localstack/chaos), so a regression of the system's handling
+// of AWS failures fails make test. docs/reliability.md has the full runs.
+package faultrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/patientservicecenter/psc/localstack/chaos"
+	"github.com/patientservicecenter/psc/localstack/loadgen"
+	"github.com/patientservicecenter/psc/localstack/stack"
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+)
+
+var env *stacktest.Env
+
+// plan is the run's faults, with a fixed seed: the bot turn's process
+// killed before and after its DynamoDB calls, DynamoDB throttling and
+// @connections failures for every function, and one restart of every
+// poller.
+var plan = &chaos.Plan{Seed: 20261203, Faults: []chaos.Fault{
+	{Kind: chaos.KillBefore, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.006},
+	{Kind: chaos.KillAfter, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.006},
+	{Kind: chaos.Throttle, Service: chaos.DynamoDB, Rate: 0.02},
+	{Kind: chaos.Error, Service: chaos.Connections, Op: "POST", Rate: 0.02},
+	{Kind: chaos.Restart, Service: chaos.Pollers, At: chaos.Duration{Duration: 15 * time.Second}},
+}}
+
+func TestMain(m *testing.M) {
+	stacktest.Main(m, &env, &stack.Options{Faults: plan, Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "BusinessClosures": ""}})
+}
+
+// TestASmallLoadUnderFaultsLosesNothing: thirty patients, a third of them
+// asking for a person, four agents, with the plan's faults: every patient
+// finishes, nothing is lost or delivered twice, and the faults did happen.
+func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
+	var progress bytes.Buffer
+	rep, err := loadgen.Run(context.Background(), loadgen.Config{
+		PatientURL: env.Outputs.PatientWebSocket, AgentURL: env.Outputs.AgentWebSocket, PoolID: env.Outputs.AgentPool.ID,
+		ClientID: env.Outputs.AgentPool.ClientID, PoolAPI: env.Outputs.AgentPool.Endpoint,
+		AWS:      aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(env.Outputs.Emulator)},
+		Patients: 30, Agents: 4, Rate: 3, EscalateShare: 0.34, Exchanges: 2, Capacity: 5, Timeout: 150 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Log(out.String())
+	var usage struct {
+		Faults []chaos.Hit `json:"faults"`
+		Lambda map[string]struct {
+			Invocations int64 `json:"invocations"`
+		} `json:"lambda"`
+	}
+	resp, err := http.Get(env.Outputs.Web + "_psc/usage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&usage); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("faults injected (seed %d): %+v; bot-turn invocations %d", plan.Seed, usage.Faults, usage.Lambda["BotTurnFunction"].Invocations)
+	if rep.Completed != 30 || rep.Errors != 0 || rep.Lost != 0 || rep.Duplicated != 0 {
+		t.Fatalf("completed %d of 30, %d errors (%v), %d lost, %d duplicated", rep.Completed, rep.Errors, rep.ErrorSamples, rep.Lost, rep.Duplicated)
+	}
+}
