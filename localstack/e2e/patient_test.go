@@ -270,14 +270,16 @@ func TestTypingReachesOtherConnectionsOnly(t *testing.T) {
 
 func TestEndClosesTheConversation(t *testing.T) {
 	p := start(t, "Fay")
-	first, _ := send(t, p.c, p.conversationID, "e-1", "bye")
+	// Not "bye": the bot closes a conversation it is told goodbye in,
+	// and that could come before the end.
+	first, _ := send(t, p.c, p.conversationID, "e-1", "one more thing")
 	f := p.c.Request(map[string]any{"action": "end", "conversationId": p.conversationID})
 	if f["type"] != "status" || f["state"] != "closed" {
 		t.Fatalf("end answered %v", f)
 	}
 	// The resend of a message stored before the end (its ack lost) is
 	// acknowledged again; a new one is refused.
-	if f := p.c.Request(map[string]any{"action": "send", "conversationId": p.conversationID, "clientMessageId": "e-1", "text": "bye"}); f["type"] != "ack" || f["messageId"] != first["messageId"] {
+	if f := p.c.Request(map[string]any{"action": "send", "conversationId": p.conversationID, "clientMessageId": "e-1", "text": "one more thing"}); f["type"] != "ack" || f["messageId"] != first["messageId"] {
 		t.Fatalf("resend after end = %v, first ack %v", f, first)
 	}
 	if f := p.c.Request(map[string]any{"action": "send", "conversationId": p.conversationID, "clientMessageId": "e-2", "text": "more"}); f["code"] != "conflict" {
