@@ -18,6 +18,7 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/filter"
 	"github.com/patientservicecenter/psc/localstack/lambdart"
+	"github.com/patientservicecenter/psc/localstack/streamevent"
 	"github.com/patientservicecenter/psc/localstack/template"
 )
 
@@ -433,7 +434,7 @@ func (p *streamPoller) wanted(recs []streamtypes.Record) []streamtypes.Record {
 	}
 	var keep []streamtypes.Record
 	for _, r := range recs {
-		b, _ := json.Marshal(toEventRecord(r, p.arn))
+		b, _ := json.Marshal(streamevent.Record(r, p.arn, Region))
 		for _, f := range p.filters {
 			if f.Match(b) {
 				keep = append(keep, r)
@@ -474,7 +475,7 @@ func backoff(attempt int) time.Duration {
 func (p *streamPoller) deliver(ctx context.Context, recs []streamtypes.Record) int {
 	ev := events.DynamoDBEvent{}
 	for _, r := range recs {
-		ev.Records = append(ev.Records, toEventRecord(r, p.arn))
+		ev.Records = append(ev.Records, streamevent.Record(r, p.arn, Region))
 	}
 	payload, _ := json.Marshal(ev)
 	out, err := p.pool.Invoke(ctx, payload)
@@ -498,64 +499,6 @@ func (p *streamPoller) deliver(ctx context.Context, recs []streamtypes.Record) i
 		}
 	}
 	return first
-}
-
-func toEventRecord(r streamtypes.Record, streamARN string) events.DynamoDBEventRecord {
-	rec := events.DynamoDBEventRecord{
-		EventID: aws.ToString(r.EventID), EventName: string(r.EventName), EventVersion: aws.ToString(r.EventVersion),
-		EventSource: "aws:dynamodb", AWSRegion: Region, EventSourceArn: streamARN,
-	}
-	if d := r.Dynamodb; d != nil {
-		rec.Change = events.DynamoDBStreamRecord{
-			Keys: toEventAVs(d.Keys), NewImage: toEventAVs(d.NewImage), OldImage: toEventAVs(d.OldImage),
-			SequenceNumber: aws.ToString(d.SequenceNumber), SizeBytes: aws.ToInt64(d.SizeBytes), StreamViewType: string(d.StreamViewType),
-		}
-		if d.ApproximateCreationDateTime != nil {
-			rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
-		}
-	}
-	return rec
-}
-
-func toEventAVs(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = toEventAV(v)
-	}
-	return out
-}
-
-func toEventAV(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch x := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(x.Value))
-		for i, e := range x.Value {
-			l[i] = toEventAV(e)
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(toEventAVs(x.Value))
-	}
-	return events.NewNullAttribute()
 }
 
 // sleep waits d or until ctx ends. It paces polling; tests never use it.

@@ -792,6 +792,9 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	if s.cognitoFront != nil {
 		mux.Handle("POST /cognito/", http.StripPrefix("/cognito", s.cognitoFront))
 	}
+	// Lambda's Invoke API for the template's functions, as an operator
+	// (or scripts/redrive) calls it: `aws lambda invoke --endpoint-url`.
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", s.invokeAPI)
 	mux.Handle("GET /", pageHeaders(http.FileServer(http.Dir(webDir))))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
