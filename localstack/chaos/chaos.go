@@ -74,8 +74,16 @@ type Fault struct {
 	// name, "BotTurnFunction"), or for Pollers to the mappings that
 	// deliver to it; empty means any.
 	Function string `json:"function,omitempty"`
-	// Rate is the share of matching calls that fail (0 to 1).
+	// Rate is the share of matching calls that fail (0 to 1), or with Per
+	// "invocation" the share of the function's invocations.
 	Rate float64 `json:"rate,omitempty"`
+	// Per is "call" (the default) or "invocation": an invocation is drawn
+	// once, at its first matching call, and a drawn one meets the fault at
+	// a matching call drawn from its first Within (default 5); one that
+	// makes fewer such calls is spared. For kills, hangs and errors of a
+	// function's calls ("5% of bot-turn invocations killed mid-turn").
+	Per    string `json:"per,omitempty"`
+	Within int    `json:"within,omitempty"`
 	// At and For schedule Pause and Restart, from the stack's start.
 	At  Duration `json:"at,omitempty"`
 	For Duration `json:"for,omitempty"`
@@ -156,6 +164,18 @@ func (p *Plan) Check() error {
 		if f.Rate <= 0 || f.Rate > 1 {
 			bad("the rate is over 0 and at most 1")
 		}
+		switch f.Per {
+		case "", "call":
+		case "invocation":
+			if f.Kind == Drop || f.Kind == Throttle {
+				bad("per invocation applies to kills, hangs and errors")
+			}
+			if f.Within < 0 {
+				bad("within is a number of calls")
+			}
+		default:
+			bad("per is \"call\" or \"invocation\"")
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
@@ -168,16 +188,21 @@ func (p *Plan) Check() error {
 type Injector struct {
 	plan  Plan
 	mu    sync.Mutex
-	calls map[string]uint64 // site → calls so far
+	calls map[string]uint64 // site → calls (or invocations) so far
 	hits  map[string]int64  // "kind service op function" → faults injected
+	// doomed: for per-invocation rules, "rule|invocation" → the matching
+	// call that meets the fault (0: spared) and the calls seen so far.
+	doomed map[string]*fate
 }
+
+type fate struct{ at, seen int }
 
 // New returns an injector for a plan (nil for none).
 func New(p *Plan) *Injector {
 	if p == nil || len(p.Faults) == 0 {
 		return nil
 	}
-	return &Injector{plan: *p, calls: map[string]uint64{}, hits: map[string]int64{}}
+	return &Injector{plan: *p, calls: map[string]uint64{}, hits: map[string]int64{}, doomed: map[string]*fate{}}
 }
 
 // Call is a call that may meet a fault.
@@ -185,6 +210,9 @@ type Call struct {
 	Service  string
 	Op       string
 	Function string // the calling function's name, if known
+	// Invocation identifies the calling invocation (its trace id), for
+	// per-invocation rules.
+	Invocation string
 }
 
 // Decide returns the kind of fault the call meets, or "" for none. The
@@ -199,6 +227,16 @@ func (in *Injector) Decide(c Call) string {
 		if f.Rate == 0 || f.Service != c.Service || (f.Op != "" && f.Op != c.Op) || (f.Function != "" && f.Function != c.Function) {
 			continue
 		}
+		if f.Per == "invocation" {
+			if c.Invocation == "" || c.Function == "" {
+				continue
+			}
+			if in.invocationMeets(i, f, c) {
+				in.hits[strings.TrimSpace(strings.Join([]string{f.Kind, c.Service, c.Op, c.Function}, " "))]++
+				return f.Kind
+			}
+			continue
+		}
 		site := fmt.Sprintf("%d|%s|%s|%s", i, c.Service, c.Op, c.Function)
 		n := in.calls[site]
 		in.calls[site] = n + 1
@@ -208,6 +246,31 @@ func (in *Injector) Decide(c Call) string {
 		}
 	}
 	return ""
+}
+
+// invocationMeets applies a per-invocation rule to one call: the
+// invocation's first matching call draws its fate (by the function's n-th
+// invocation under the rule), later ones count towards it. The caller
+// holds mu.
+func (in *Injector) invocationMeets(rule int, f Fault, c Call) bool {
+	key := fmt.Sprintf("%d|%s", rule, c.Invocation)
+	ft, ok := in.doomed[key]
+	if !ok {
+		site := fmt.Sprintf("%d|invocation|%s", rule, c.Function)
+		n := in.calls[site]
+		in.calls[site] = n + 1
+		ft = &fate{}
+		if draw(in.plan.Seed, site, n) < f.Rate {
+			within := f.Within
+			if within <= 0 {
+				within = 5
+			}
+			ft.at = 1 + int(draw(in.plan.Seed, site+"|at", n)*float64(within))
+		}
+		in.doomed[key] = ft
+	}
+	ft.seen++
+	return ft.at != 0 && ft.seen == ft.at
 }
 
 // draw is a number in [0, 1) that depends only on the seed, the site and n.

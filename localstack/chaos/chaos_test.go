@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -74,6 +75,7 @@ func TestLoadRefusesPlansThatCannotWork(t *testing.T) {
 		"drop on dynamodb":  {`{"seed":1,"faults":[{"kind":"drop","service":"dynamodb","rate":0.1}]}`, "drop applies"},
 		"pause without for": {`{"seed":1,"faults":[{"kind":"pause","service":"pollers","at":"5s"}]}`, "needs \"for\""},
 		"unknown field":     {`{"seed":1,"faults":[{"kind":"throttle","service":"sqs","rate":0.1,"ratio":2}]}`, "unknown field"},
+		"per on a throttle": {`{"seed":1,"faults":[{"kind":"throttle","service":"sqs","rate":0.1,"per":"invocation"}]}`, "per invocation applies"},
 		"bad duration":      {`{"seed":1,"faults":[{"kind":"restart","service":"pollers","at":"soon"}]}`, "duration"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -97,5 +99,35 @@ func TestLoadRefusesPlansThatCannotWork(t *testing.T) {
 	}
 	if s := New(p).Schedule(); len(s) != 2 || s[1].For.Duration.Seconds() != 10 {
 		t.Fatalf("schedule = %+v", s)
+	}
+}
+
+// TestPerInvocationRulesFailThatShareOfInvocations: a rule "per
+// invocation" fails about its rate of the function's invocations, each at
+// most once, whatever the number of calls each makes.
+func TestPerInvocationRulesFailThatShareOfInvocations(t *testing.T) {
+	in := New(&Plan{Seed: 3, Faults: []Fault{{Kind: KillBefore, Service: DynamoDB, Function: "BotTurnFunction", Rate: 0.05, Per: "invocation", Within: 3}}})
+	const invocations = 4000
+	killed := 0
+	for i := range invocations {
+		calls := 1 + i%40 // small and large batches alike
+		hits := 0
+		for range calls {
+			if in.Decide(Call{Service: DynamoDB, Op: "GetItem", Function: "BotTurnFunction", Invocation: fmt.Sprint("trace-", i)}) != "" {
+				hits++
+			}
+		}
+		if hits > 1 {
+			t.Fatalf("invocation %d met the fault %d times", i, hits)
+		}
+		killed += hits
+	}
+	// Invocations of one call are spared when the draw says call 2 or 3,
+	// so the share is a little under the rate.
+	if got := float64(killed) / invocations; got < 0.035 || got > 0.06 {
+		t.Fatalf("%.4f of invocations failed, want about 0.05", got)
+	}
+	if in.Decide(Call{Service: DynamoDB, Op: "GetItem", Function: "BotTurnFunction"}) != "" {
+		t.Fatal("a call of no known invocation met a per-invocation fault")
 	}
 }

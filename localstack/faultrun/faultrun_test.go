@@ -28,13 +28,14 @@ import (
 
 var env *stacktest.Env
 
-// plan is the run's faults, with a fixed seed: the bot turn's process
-// killed before and after its DynamoDB calls, DynamoDB throttling and
-// @connections failures for every function, and one restart of every
-// poller.
+// plan is the run's faults, with a fixed seed: 2.5% of the bot turn's
+// invocations killed before one of their first six DynamoDB calls, 5%
+// right after their first transaction (the reply is stored, not pushed),
+// DynamoDB throttling and @connections failures for every function, and
+// one restart of every poller.
 var plan = &chaos.Plan{Seed: 20261203, Faults: []chaos.Fault{
-	{Kind: chaos.KillBefore, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.006},
-	{Kind: chaos.KillAfter, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.006},
+	{Kind: chaos.KillBefore, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.025, Per: "invocation", Within: 6},
+	{Kind: chaos.KillAfter, Service: chaos.DynamoDB, Op: "TransactWriteItems", Function: "BotTurnFunction", Rate: 0.05, Per: "invocation", Within: 1},
 	{Kind: chaos.Throttle, Service: chaos.DynamoDB, Rate: 0.02},
 	{Kind: chaos.Error, Service: chaos.Connections, Op: "POST", Rate: 0.02},
 	{Kind: chaos.Restart, Service: chaos.Pollers, At: chaos.Duration{Duration: 15 * time.Second}},
@@ -53,7 +54,7 @@ func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
 		PatientURL: env.Outputs.PatientWebSocket, AgentURL: env.Outputs.AgentWebSocket, PoolID: env.Outputs.AgentPool.ID,
 		ClientID: env.Outputs.AgentPool.ClientID, PoolAPI: env.Outputs.AgentPool.Endpoint,
 		AWS:      aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(env.Outputs.Emulator)},
-		Patients: 30, Agents: 4, Rate: 3, EscalateShare: 0.34, Exchanges: 2, Capacity: 5, Timeout: 150 * time.Second, Progress: &progress,
+		Patients: 30, Agents: 4, Rate: 3, EscalateShare: 0.34, Exchanges: 2, Capacity: 5, Timeout: 200 * time.Second, Progress: &progress,
 	})
 	if err != nil {
 		t.Fatal(err)

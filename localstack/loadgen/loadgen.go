@@ -303,11 +303,14 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	// closed: the conversation's end arrived while the patient waited for
 	// something else (frames pushed by different functions may arrive in
 	// any order, more so when a push is retried).
-	closed := false
+	closed, assigned := false, false
 	// skip notes frames that arrive while waiting for another one.
 	skip := func(f map[string]any) {
 		if f["type"] == "status" && f["state"] == "closed" {
 			closed = true
+		}
+		if f["type"] == "status" && f["state"] == "assigned" {
+			assigned = true
 		}
 		if f["type"] == "message" && role(f) == "patient" {
 			r.echoes.Add(1)
@@ -394,9 +397,13 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 		r.fail("patient %d (%s): the bot offered a callback instead of a person: the center is closed (BusinessHours) or no agent serves billing; run the stack with make run STAGE=load", i, conv)
 		return
 	}
-	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" }, skip); err != nil {
-		r.fail("patient %d (%s): no agent: %v", i, conv, err)
-		return
+	// An agent may take the conversation before the bot's handoff reply
+	// arrives (a retried push comes late).
+	if !assigned {
+		if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" }, skip); err != nil {
+			r.fail("patient %d (%s): no agent: %v", i, conv, err)
+			return
+		}
 	}
 	r.observe(PhaseAssignment, time.Since(handoff))
 	r.esc.Add(1)

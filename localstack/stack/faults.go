@@ -63,7 +63,7 @@ func (s *Stack) fault(w http.ResponseWriter, r *http.Request, service, op string
 		return false
 	}
 	fn := s.callingFunction(r)
-	kind := s.chaos.Decide(chaos.Call{Service: service, Op: op, Function: fn})
+	kind := s.chaos.Decide(chaos.Call{Service: service, Op: op, Function: fn, Invocation: r.Header.Get("X-Amzn-Trace-Id")})
 	answers := serviceFaults[service]
 	answer := func(e awsError) {
 		if service != chaos.DynamoDB {
