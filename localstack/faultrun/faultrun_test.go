@@ -8,17 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/loadgen"
@@ -86,96 +80,21 @@ func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
 	consistent(t)
 }
 
-// consistent checks what the run left behind: no conversation left with
-// or on its way to a person (every handed-off one was closed), no agent
-// holding a conversation after wrap-up, one survey at most per
-// conversation, and nothing in a dead-letter queue or failure destination.
+// consistent checks what the run left behind (loadgen.CheckConsistency):
+// no conversation left with or on its way to a person, no agent holding a
+// conversation after wrap-up, one survey at most per conversation, and
+// nothing in a dead-letter queue or failure destination.
 func consistent(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(awsCfg())
-	scan := func(table string) []map[string]types.AttributeValue {
-		var items []map[string]types.AttributeValue
-		p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables[table]), ConsistentRead: aws.Bool(true)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			items = append(items, page.Items...)
-		}
-		return items
-	}
-	var convs []struct {
-		ID    string `dynamodbav:"conversationId"`
-		State string `dynamodbav:"state"`
-		Agent string `dynamodbav:"agentId"`
-	}
-	if err := attributevalue.UnmarshalListOfMaps(scan("ConversationsTable"), &convs); err != nil {
+	c, err := loadgen.CheckConsistency(context.Background(), awsCfg(), env.Outputs.Tables, env.Outputs.Queues)
+	if err != nil {
 		t.Fatal(err)
 	}
-	closed := 0
-	for _, c := range convs {
-		switch c.State {
-		case "", "bot": // a patient who only asked the bot, and left
-		case "closed":
-			closed++
-		default:
-			t.Errorf("conversation %s was left %s (agent %q)", c.ID, c.State, c.Agent)
-		}
+	for _, p := range c.Problems {
+		t.Error(p)
 	}
-	var agents []struct {
-		ID       string `dynamodbav:"agentId"`
-		Active   int    `dynamodbav:"active"`
-		Capacity int    `dynamodbav:"capacity"`
-	}
-	if err := attributevalue.UnmarshalListOfMaps(scan("AgentsTable"), &agents); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range agents {
-		if a.Active != 0 {
-			t.Errorf("agent %s still holds %d conversations (capacity %d) after every one was closed", a.ID, a.Active, a.Capacity)
-		}
-	}
-	var surveys []struct {
-		ID     string `dynamodbav:"surveyId"`
-		Source string `dynamodbav:"sourceId"`
-		Kind   string `dynamodbav:"kind"`
-	}
-	if err := attributevalue.UnmarshalListOfMaps(scan("SurveysTable"), &surveys); err != nil {
-		t.Fatal(err)
-	}
-	per := map[string]map[string]bool{}
-	for _, sv := range surveys {
-		if sv.Kind != "conversation" || sv.Source == "" || sv.ID == "" {
-			continue
-		}
-		if per[sv.Source] == nil {
-			per[sv.Source] = map[string]bool{}
-		}
-		per[sv.Source][sv.ID] = true
-	}
-	for conv, ids := range per {
-		if len(ids) > 1 {
-			t.Errorf("conversation %s has %d surveys", conv, len(ids))
-		}
-	}
-	q := sqs.NewFromConfig(awsCfg())
-	for logical, url := range env.Outputs.Queues {
-		if !strings.HasSuffix(logical, "DLQ") && logical != "StreamFailureQueue" {
-			continue
-		}
-		out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; n != "0" {
-			t.Errorf("%s holds %s messages", logical, n)
-		}
-	}
-	t.Logf("consistent: %d conversations (%d closed), %d agents, %d conversations surveyed", len(convs), closed, len(agents), len(per))
-	if closed == 0 || len(per) == 0 {
+	t.Logf("consistent: %d conversations (%d closed), %d agents, %d conversations surveyed", c.Conversations, c.Closed, c.Agents, c.Surveyed)
+	if c.Closed == 0 || c.Surveyed == 0 {
 		t.Fatal("no conversation was closed or surveyed: the checks proved nothing")
 	}
 }

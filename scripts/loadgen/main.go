@@ -43,10 +43,12 @@ func run(stack string, cfg loadgen.Config) error {
 		return fmt.Errorf("%w (is the stack running? make run)", err)
 	}
 	var s struct {
-		Web              string `json:"web"`
-		Emulator         string `json:"emulator"`
-		PatientWebSocket string `json:"patientWebSocket"`
-		AgentWebSocket   string `json:"agentWebSocket"`
+		Web              string            `json:"web"`
+		Emulator         string            `json:"emulator"`
+		Tables           map[string]string `json:"tables"`
+		Queues           map[string]string `json:"queues"`
+		PatientWebSocket string            `json:"patientWebSocket"`
+		AgentWebSocket   string            `json:"agentWebSocket"`
 		AgentPool        struct {
 			ID       string `json:"id"`
 			ClientID string `json:"clientId"`
@@ -85,8 +87,15 @@ func run(stack string, cfg loadgen.Config) error {
 	loadgen.PrintCost(os.Stdout, loadgen.Cost(before, after, prices), rep.Patients, chat, prices)
 	loadgen.PrintDynamo(os.Stdout, before, after, rep.Patients, prices)
 	loadgen.PrintStarts(os.Stdout, before, after)
-	if rep.Lost > 0 || rep.Duplicated > 0 {
-		return fmt.Errorf("%d messages lost, %d duplicated", rep.Lost, rep.Duplicated)
+	// What the run left behind: meaningful on a stack that ran nothing
+	// else (make run after make clean).
+	left, err := loadgen.CheckConsistency(ctx, cfg.AWS, s.Tables, s.Queues)
+	if err != nil {
+		return fmt.Errorf("checking what the run left: %w", err)
+	}
+	left.Print(os.Stdout)
+	if rep.Lost > 0 || rep.Duplicated > 0 || len(left.Problems) > 0 {
+		return fmt.Errorf("%d messages lost, %d duplicated, %d inconsistencies", rep.Lost, rep.Duplicated, len(left.Problems))
 	}
 	return nil
 }
