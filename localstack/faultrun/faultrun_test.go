@@ -40,15 +40,17 @@ func TestMain(m *testing.M) {
 }
 
 // TestASmallLoadUnderFaultsLosesNothing: thirty patients, a third of them
-// asking for a person, four agents, with the plan's faults: every patient
-// finishes, nothing is lost or delivered twice, and the faults did happen.
+// asking for a person and half of the others booking an appointment with
+// the bot, four agents, with the plan's faults: every patient finishes,
+// nothing is lost or delivered twice, every booking is confirmed once, and
+// the faults did happen.
 func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
 	var progress bytes.Buffer
 	rep, err := loadgen.Run(context.Background(), loadgen.Config{
 		PatientURL: env.Outputs.PatientWebSocket, AgentURL: env.Outputs.AgentWebSocket, PoolID: env.Outputs.AgentPool.ID,
 		ClientID: env.Outputs.AgentPool.ClientID, PoolAPI: env.Outputs.AgentPool.Endpoint,
 		AWS:      aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(env.Outputs.Emulator)},
-		Patients: 30, Agents: 4, Rate: 3, EscalateShare: 0.34, Exchanges: 2, Capacity: 5, Timeout: 200 * time.Second, Progress: &progress,
+		Patients: 30, Agents: 4, Rate: 3, EscalateShare: 0.34, BookShare: 0.5, Exchanges: 2, Capacity: 5, Timeout: 200 * time.Second, Progress: &progress,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +76,9 @@ func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
 	if rep.Completed != 30 || rep.Errors != 0 || rep.Lost != 0 || rep.Duplicated != 0 {
 		t.Fatalf("completed %d of 30, %d errors (%v), %d lost, %d duplicated", rep.Completed, rep.Errors, rep.ErrorSamples, rep.Lost, rep.Duplicated)
 	}
+	if rep.Booked == 0 || rep.Confirmed != rep.Booked {
+		t.Fatalf("%d booked, %d refused, %d confirmed in the chat: want every booking confirmed once", rep.Booked, rep.Refused, rep.Confirmed)
+	}
 	if len(usage.Faults) == 0 {
 		t.Fatal("no fault was injected: the run proves nothing")
 	}
@@ -93,7 +98,7 @@ func consistent(t *testing.T) {
 	for _, p := range c.Problems {
 		t.Error(p)
 	}
-	t.Logf("consistent: %d conversations (%d closed), %d agents, %d conversations surveyed", c.Conversations, c.Closed, c.Agents, c.Surveyed)
+	t.Logf("consistent: %d conversations (%d closed), %d agents, %d conversations surveyed, %d appointments", c.Conversations, c.Closed, c.Agents, c.Surveyed, c.Appointments)
 	if c.Closed == 0 || c.Surveyed == 0 {
 		t.Fatal("no conversation was closed or surveyed: the checks proved nothing")
 	}

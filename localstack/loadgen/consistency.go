@@ -21,9 +21,12 @@ type Consistency struct {
 	Closed        int
 	Agents        int
 	Surveyed      int // conversations with a survey
+	Appointments  int // active appointments
 	// Problems: a conversation left with or on its way to a person, an
 	// agent still holding conversations, a conversation with more than one
-	// survey, a dead-letter queue or failure destination with messages.
+	// survey, two active appointments in one slot, a booking confirmed
+	// twice in its chat, a dead-letter queue or failure destination with
+	// messages.
 	Problems []string
 }
 
@@ -99,6 +102,45 @@ func CheckConsistency(ctx context.Context, cfg aws.Config, tables, queues map[st
 			c.Problems = append(c.Problems, fmt.Sprintf("conversation %s has %d surveys", conv, len(ids)))
 		}
 	}
+	var appts []struct {
+		SK    string `dynamodbav:"sk"`
+		ID    string `dynamodbav:"appointmentId"`
+		Slot  string `dynamodbav:"slotId"`
+		State string `dynamodbav:"state"`
+	}
+	if err := scan("SchedulingTable", &appts); err != nil {
+		return c, err
+	}
+	inSlot := map[string]string{}
+	for _, a := range appts {
+		if a.SK != "appt" || (a.State != "booked" && a.State != "rescheduled") {
+			continue
+		}
+		c.Appointments++
+		if other, ok := inSlot[a.Slot]; ok {
+			c.Problems = append(c.Problems, fmt.Sprintf("appointments %s and %s hold the same slot %s", other, a.ID, a.Slot))
+		}
+		inSlot[a.Slot] = a.ID
+	}
+	var msgs []struct {
+		Conversation string `dynamodbav:"conversationId"`
+		Role         string `dynamodbav:"role"`
+		Text         string `dynamodbav:"text"`
+	}
+	if err := scan("MessagesTable", &msgs); err != nil {
+		return c, err
+	}
+	confirmations := map[string]int{}
+	for _, m := range msgs {
+		if m.Role == "system" && strings.Contains(m.Text, "Appointment confirmed") {
+			confirmations[m.Conversation]++
+		}
+	}
+	for conv, n := range confirmations {
+		if n > 1 {
+			c.Problems = append(c.Problems, fmt.Sprintf("conversation %s holds %d booking confirmations", conv, n))
+		}
+	}
 	q := sqs.NewFromConfig(cfg)
 	for logical, url := range queues {
 		if !strings.HasSuffix(logical, "DLQ") && logical != "StreamFailureQueue" {
@@ -118,8 +160,8 @@ func CheckConsistency(ctx context.Context, cfg aws.Config, tables, queues map[st
 
 // Print writes the check's figures and problems.
 func (c Consistency) Print(w interface{ Write([]byte) (int, error) }) {
-	fmt.Fprintf(w, "\nLeft behind: %d conversations (%d closed), %d agents, %d conversations surveyed, %d inconsistencies\n",
-		c.Conversations, c.Closed, c.Agents, c.Surveyed, len(c.Problems))
+	fmt.Fprintf(w, "\nLeft behind: %d conversations (%d closed), %d agents, %d conversations surveyed, %d active appointments, %d inconsistencies\n",
+		c.Conversations, c.Closed, c.Agents, c.Surveyed, c.Appointments, len(c.Problems))
 	for _, p := range c.Problems {
 		fmt.Fprintf(w, "inconsistent: %s\n", p)
 	}

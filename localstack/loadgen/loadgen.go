@@ -37,14 +37,17 @@ type Config struct {
 	PoolAPI    string // the user-pool API agents sign in against (the stack's front)
 	AWS        aws.Config
 
-	Patients      int           // how many patients in all
-	Agents        int           // how many agents
-	Rate          float64       // patients starting per second
-	EscalateShare float64       // the share of patients who ask for a person
-	Exchanges     int           // messages each way with the agent
-	Capacity      int           // conversations per agent
-	Timeout       time.Duration // the longest a patient waits for any answer
-	Progress      io.Writer     // progress lines (nil: none)
+	Patients      int     // how many patients in all
+	Agents        int     // how many agents
+	Rate          float64 // patients starting per second
+	EscalateShare float64 // the share of patients who ask for a person
+	// BookShare is the share of the other patients who book an
+	// appointment with the bot (and wait for its confirmation in the chat).
+	BookShare float64
+	Exchanges int           // messages each way with the agent
+	Capacity  int           // conversations per agent
+	Timeout   time.Duration // the longest a patient waits for any answer
+	Progress  io.Writer     // progress lines (nil: none)
 }
 
 // Phases measured.
@@ -69,6 +72,10 @@ type Report struct {
 	Lost         int // acked messages the other side never received
 	Duplicated   int // messages a side received that were never sent to it (a second copy under another id)
 	Echoes       int // a sender's own messages pushed back to it (every send says "echo": false)
+	// Bookings made with the bot: booked, refused (the time was taken, or
+	// the dialog did not book), and the confirmations the chat received
+	// (one per booking; more is a doubled confirmation).
+	Booked, Refused, Confirmed int
 	// Frames counts the frames received, by side and type ("patient status").
 	Frames   map[string]int
 	Repeated int // frames received again with an id already seen (allowed; clients keep one)
@@ -78,22 +85,23 @@ type Report struct {
 
 // run is one load's shared state.
 type run struct {
-	cfg     Config
-	id      string
-	mu      sync.Mutex
-	phases  map[string][]time.Duration
-	errs    []string
-	sentAt  map[string]time.Time // conversationId/messageId → when sent
-	recvAt  map[string]time.Time // conversationId/messageId → when received, if before the sender's ack
-	replies map[string]string    // an agent reply's clientMessageId → its conversation
-	msgs    atomic.Int64
-	done    atomic.Int64
-	esc     atomic.Int64
-	active  atomic.Int64
-	peak    atomic.Int64
-	echoes  atomic.Int64
-	frames  map[string]int // "side type" → frames received (under mu)
-	started atomic.Int64
+	cfg                        Config
+	id                         string
+	mu                         sync.Mutex
+	phases                     map[string][]time.Duration
+	errs                       []string
+	sentAt                     map[string]time.Time // conversationId/messageId → when sent
+	recvAt                     map[string]time.Time // conversationId/messageId → when received, if before the sender's ack
+	replies                    map[string]string    // an agent reply's clientMessageId → its conversation
+	msgs                       atomic.Int64
+	done                       atomic.Int64
+	esc                        atomic.Int64
+	active                     atomic.Int64
+	peak                       atomic.Int64
+	echoes                     atomic.Int64
+	booked, refused, confirmed atomic.Int64
+	frames                     map[string]int // "side type" → frames received (under mu)
+	started                    atomic.Int64
 	// Deliveries: per conversation and message id, how many times each
 	// side received it, and which ids each side had acked.
 	got   map[string]int  // "side|conversation|messageId" → times received
@@ -163,8 +171,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), 7))
 	for i := range cfg.Patients {
 		escalate := rng.Float64() < cfg.EscalateShare
+		book := !escalate && rng.Float64() < cfg.BookShare
 		patients.Add(1)
-		go func() { defer patients.Done(); r.patient(ctx, i, escalate) }()
+		go func() { defer patients.Done(); r.patient(ctx, i, escalate, book) }()
 		select {
 		case <-ctx.Done():
 		case <-time.After(interval):
@@ -177,6 +186,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
 		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load()), Frames: r.frames}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
+	rep.Booked, rep.Refused, rep.Confirmed = int(r.booked.Load()), int(r.refused.Load()), int(r.confirmed.Load())
 	for k := range r.acked {
 		if r.got[k] == 0 {
 			rep.Lost++
@@ -225,6 +235,10 @@ type conn struct {
 	frames  chan map[string]any
 	seq     atomic.Int64
 	lastBot map[string]any
+	// confirmed: a booking's confirmation arrived while the patient waited
+	// for something else.
+	confirmed bool
+	botSeen   map[string]bool // the bot messages received, by id
 }
 
 // dial connects and reads frames into k.frames, counting each by type.
@@ -234,7 +248,7 @@ func dial(ctx context.Context, u string, count func(typ string)) (*conn, error) 
 		return nil, err
 	}
 	c.SetReadLimit(1 << 20)
-	k := &conn{c: c, frames: make(chan map[string]any, 256)}
+	k := &conn{c: c, frames: make(chan map[string]any, 256), botSeen: map[string]bool{}}
 	go func() {
 		defer close(k.frames)
 		for {
@@ -285,7 +299,7 @@ func role(f map[string]any) string {
 }
 
 // patient plays one patient.
-func (r *run) patient(ctx context.Context, i int, escalate bool) {
+func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 	r.started.Add(1)
 	defer r.done.Add(1)
 	if n := r.active.Add(1); n > r.peak.Load() {
@@ -312,6 +326,12 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 		if f["type"] == "status" && f["state"] == "assigned" {
 			assigned = true
 		}
+		if f["type"] == "message" && role(f) == "system" && strings.Contains(fmt.Sprint(f["text"]), "Appointment confirmed") {
+			k.confirmed = true
+		}
+		if f["type"] == "message" && role(f) == "bot" {
+			k.botSeen[fmt.Sprint(f["messageId"])] = true
+		}
 		if f["type"] == "message" && role(f) == "patient" {
 			r.echoes.Add(1)
 		}
@@ -336,7 +356,13 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	}
 	conv = s["conversationId"].(string)
 	r.observe(PhaseConnect, time.Since(t0))
-	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "message" && role(f) == "bot" }, skip); err != nil {
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool {
+		if f["type"] == "message" && role(f) == "bot" {
+			k.botSeen[fmt.Sprint(f["messageId"])] = true
+			return true
+		}
+		return false
+	}, skip); err != nil {
 		r.fail("patient %d (%s): greeting: %v", i, conv, err)
 		return
 	}
@@ -354,7 +380,10 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 			case f["type"] == "ack" && f["clientMessageId"] == id && ack == nil:
 				ack = f
 				r.observe(PhaseAck, time.Since(at))
-			case wantBot && f["type"] == "message" && role(f) == "bot" && reply == nil:
+			case wantBot && f["type"] == "message" && role(f) == "bot" && reply == nil && !k.botSeen[fmt.Sprint(f["messageId"])]:
+				// A bot message seen before is a redelivered turn's push
+				// again, not the reply to this message.
+				k.botSeen[fmt.Sprint(f["messageId"])] = true
 				reply = f
 				r.observe(PhaseBot, time.Since(at))
 				r.received("bot", conv, fmt.Sprint(f["messageId"]))
@@ -380,6 +409,9 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 			r.fail("patient %d (%s): %v", i, conv, err)
 			return
 		}
+	}
+	if book {
+		r.book(i, conv, say, k, skip)
 	}
 	if !escalate {
 		if _, err := say("That's all, thanks", true); err != nil {
@@ -434,6 +466,54 @@ func (r *run) patient(ctx context.Context, i int, escalate bool) {
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "closed" }, skip); err != nil {
 		r.fail("patient %d (%s): not closed: %v", i, conv, err)
 	}
+}
+
+// book books an appointment in the chat, as the bot's dialog asks: a
+// specialty, a time of day, any provider, one of the three times offered,
+// yes, an email; then waits for the confirmation the notify function posts
+// in the chat. A time taken meanwhile is a refusal, and the patient leaves
+// the dialog.
+func (r *run) book(i int, conv string, say func(string, bool) (string, error), k *conn, skip func(map[string]any)) {
+	for _, text := range []string{"I need an appointment", "Dermatology", "Any time", "No preference"} {
+		if _, err := say(text, true); err != nil {
+			r.fail("patient %d (%s): booking, %q: %v", i, conv, text, err)
+			return
+		}
+	}
+	offer, _ := k.lastBot["quickReplies"].([]any)
+	if len(offer) < 3 {
+		r.fail("patient %d (%s): booking: the bot offered no times: %v", i, conv, k.lastBot["text"])
+		return
+	}
+	steps := []string{fmt.Sprint(offer[i%3]), "Yes, book it", fmt.Sprintf("load-%s-%d@example.org", r.id, i)}
+	for _, text := range steps {
+		if _, err := say(text, true); err != nil {
+			r.fail("patient %d (%s): booking, %q: %v", i, conv, text, err)
+			return
+		}
+		if t := fmt.Sprint(k.lastBot["text"]); strings.Contains(t, "You're booked") || strings.Contains(t, "just taken") {
+			break
+		}
+	}
+	if !strings.Contains(fmt.Sprint(k.lastBot["text"]), "You're booked") {
+		r.refused.Add(1)
+		if _, err := say("cancel", true); err != nil {
+			r.fail("patient %d (%s): leaving the booking: %v", i, conv, err)
+		}
+		return
+	}
+	r.booked.Add(1)
+	if k.confirmed {
+		r.confirmed.Add(1) // it came before the bot's reply
+		return
+	}
+	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool {
+		return f["type"] == "message" && role(f) == "system" && strings.Contains(fmt.Sprint(f["text"]), "Appointment confirmed")
+	}, skip); err != nil {
+		r.fail("patient %d (%s): no confirmation of the booking: %v", i, conv, err)
+		return
+	}
+	r.confirmed.Add(1)
 }
 
 // seen observes the delivery latency of a received message: now, if the
@@ -562,6 +642,9 @@ func Percentiles(ds []time.Duration) (p50, p95, p99, max time.Duration) {
 func (rep Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\n%d patients (%d with an agent, at most %d connected at once) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated, %d echoes)\n\n",
 		rep.Patients, rep.Escalated, rep.Peak, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated, rep.Echoes)
+	if rep.Booked+rep.Refused > 0 {
+		fmt.Fprintf(w, "Bookings with the bot: %d booked, %d refused, %d confirmations in the chat\n\n", rep.Booked, rep.Refused, rep.Confirmed)
+	}
 	fmt.Fprintf(w, "| phase | n | p50 | p95 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
 		ds := rep.Phases[ph]

@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&cfg.Agents, "agents", 10, "agents")
 	flag.Float64Var(&cfg.Rate, "rate", 5, "patients starting per second")
 	flag.Float64Var(&cfg.EscalateShare, "escalate", 0.4, "share of patients who ask for a person (0-1)")
+	flag.Float64Var(&cfg.BookShare, "book", 0, "share of the other patients who book an appointment with the bot (0-1)")
 	flag.IntVar(&cfg.Exchanges, "exchanges", 3, "messages each way with the agent")
 	flag.IntVar(&cfg.Capacity, "capacity", 5, "conversations per agent")
 	flag.DurationVar(&cfg.Timeout, "timeout", 90*time.Second, "the longest a patient waits for any answer")
