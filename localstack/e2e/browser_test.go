@@ -375,3 +375,34 @@ func consoleSignIn(t *testing.T, b context.Context, username, password string) {
 	run(t, b, "signing in", chromedp.Click(`#mfa-button`))
 	run(t, b, "waiting for the console", chromedp.WaitVisible(`#console`))
 }
+
+// TestASupervisorTakesAnUrgentPatientFromTheAlert (issue 19): an urgent
+// patient waits and no one online can take them; the supervisor's console
+// shows the alert with "Take it"; the supervisor takes it, gets the offer,
+// accepts it, and the patient is with the supervisor.
+func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
+	username, password := fmt.Sprintf("sup%d", time.Now().UnixNano()), "Test-Super-9!"
+	createPoolUserIn(t, "supervisor", username, password, "Sara Super", "billing", "en", 2)
+	b := browser(t)
+	consoleSignIn(t, b, username, password)
+	waitText(t, b, "#connection", "Connected")
+
+	p := startWithBot(t, "Una")
+	send(t, p.c, p.conversationID, "t-1", "I have crushing chest pain and my left arm hurts")
+	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+
+	alert := `#alerts li[data-conversation-id="` + p.conversationID + `"]`
+	run(t, b, "waiting for the urgent alert's Take it", chromedp.WaitVisible(alert+` button.take`))
+	run(t, b, "focusing Take it", chromedp.Focus(alert+` button.take`))
+	run(t, b, "taking it with Enter", chromedp.KeyEvent("\r"))
+	waitText(t, b, alert, "Offered to you")
+	offer := `#offers li[data-conversation-id="` + p.conversationID + `"] .accept`
+	run(t, b, "waiting for the offer", chromedp.WaitVisible(offer))
+	run(t, b, "focusing Accept", chromedp.Focus(offer))
+	run(t, b, "accepting with Enter", chromedp.KeyEvent("\r"))
+	st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	if name := st["agent"].(map[string]any)["name"]; name != "Sara Super" {
+		t.Fatalf("the patient is with %v, want the supervisor", name)
+	}
+	run(t, b, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
+}

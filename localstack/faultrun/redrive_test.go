@@ -29,13 +29,8 @@ import (
 // no second answer.
 func TestARedrivenBotTurnAnswersOnce(t *testing.T) {
 	ctx := context.Background()
-	convs := ddb.NewConversations(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["ConversationsTable"], env.Outputs.Tables["MessagesTable"])
+	convs, c := newConversation(t, "redrive")
 	now := time.Now()
-	c := chat.Conversation{ID: fmt.Sprintf("c-redrive-%d", now.UnixNano()), PatientID: "p-redrive", PatientName: "Rae", Locale: "en", State: chat.StateBot,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := convs.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
 	// The message is stored; its turn never ran (it is in the DLQ).
 	m, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "r-1", Role: chat.RolePatient, SenderName: "Rae",
 		Text: "What are the visiting hours?", At: now, ExpiresAt: c.ExpiresAt})
@@ -96,13 +91,7 @@ func TestAStreamFailureIsReplayed(t *testing.T) {
 	ctx := context.Background()
 	st := dynamodbstreams.NewFromConfig(awsCfg())
 	// A new conversation: its INSERT record is the batch.
-	convs := ddb.NewConversations(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["ConversationsTable"], env.Outputs.Tables["MessagesTable"])
-	now := time.Now()
-	c := chat.Conversation{ID: fmt.Sprintf("c-replay-%d", now.UnixNano()), PatientID: "p-replay", PatientName: "Ray", Locale: "en", State: chat.StateBot,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := convs.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	_, c := newConversation(t, "replay")
 	streamARN, shard, seq := latestRecordOf(t, st, c.ID)
 	failure, _ := json.Marshal(map[string]any{
 		"requestContext":     map[string]any{"functionArn": "arn:aws:lambda:us-east-1:000000000000:function:" + env.Outputs.Functions["EscalationFunction"], "condition": "RetryAttemptsExhausted"},
@@ -125,6 +114,20 @@ func TestAStreamFailureIsReplayed(t *testing.T) {
 	if !queueEmpty(t, fq) {
 		t.Fatal("the replayed description is still in the failure queue")
 	}
+}
+
+// newConversation creates a conversation with the bot, as the message
+// function does, through the same adapter.
+func newConversation(t *testing.T, kind string) (*ddb.Conversations, chat.Conversation) {
+	t.Helper()
+	convs := ddb.NewConversations(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["ConversationsTable"], env.Outputs.Tables["MessagesTable"])
+	now := time.Now()
+	c := chat.Conversation{ID: fmt.Sprintf("c-%s-%d", kind, now.UnixNano()), PatientID: "p-" + kind, PatientName: "Rae", Locale: "en", State: chat.StateBot,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := convs.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return convs, c
 }
 
 // latestRecordOf waits for a conversation's INSERT on the conversations

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/patientservicecenter/psc/localstack/redrive"
+	"github.com/patientservicecenter/psc/localstack/stack"
 )
 
 func main() {
@@ -42,7 +43,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, stack string, onAWS bool, dlq, failures string) error {
+func run(ctx context.Context, stackFile string, onAWS bool, dlq, failures string) error {
 	var cfg aws.Config
 	var queues map[string]string
 	var invoke *lambda.Client
@@ -53,17 +54,13 @@ func run(ctx context.Context, stack string, onAWS bool, dlq, failures string) er
 		}
 		invoke = lambda.NewFromConfig(cfg)
 	} else {
-		b, err := os.ReadFile(stack)
+		b, err := os.ReadFile(stackFile)
 		if err != nil {
 			return fmt.Errorf("%w (is the stack running? make run)", err)
 		}
-		var s struct {
-			Web      string            `json:"web"`
-			Emulator string            `json:"emulator"`
-			Queues   map[string]string `json:"queues"`
-		}
+		var s stack.Outputs
 		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("reading %s: %w", stack, err)
+			return fmt.Errorf("reading %s: %w", stackFile, err)
 		}
 		cfg = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(s.Emulator)}
 		queues = s.Queues

@@ -353,6 +353,7 @@
         break;
       case 'offer': addOffer(f); break;
       case 'alert': addAlert(f); break;
+      case 'assignment': onAssignment(f); break;
       case 'assigned': onAssigned(f); break;
       case 'message': addMessage(f); break;
       case 'ack':
@@ -384,6 +385,10 @@
       return;
     }
     if (req && (req.action === 'accept' || req.action === 'decline')) removeOffer(req.conversationId);
+    if (req && req.action === 'assign') {
+      alertNote(req.conversationId, f.code === 'conflict' ? 'It no longer waits: someone has it, or the patient left.' : (f.message || 'Routing could not take it.'), true);
+      return;
+    }
     const c = req && convs.get(req.conversationId);
     if (c && (req.action === 'transfer' || req.action === 'close') && (c.state === 'transferring' || c.state === 'closing')) c.state = 'assigned';
     const messages = {
@@ -418,6 +423,20 @@
       open.textContent = 'Open conversation';
       open.addEventListener('click', () => show(f.conversationId));
       li.append(open);
+    } else if (supervisor && f.state !== 'assigned') {
+      // No one has it: a supervisor takes it (routing offers it to them,
+      // whatever their skills; they accept it like any offer).
+      const take = document.createElement('button');
+      take.type = 'button';
+      take.className = 'take';
+      take.textContent = 'Take it';
+      take.addEventListener('click', () => {
+        if (request({ action: 'assign', conversationId: f.conversationId }, { conversationId: f.conversationId })) {
+          take.disabled = true;
+          alertNote(f.conversationId, 'Asking routing to offer it to you…');
+        }
+      });
+      li.append(take);
     }
     const dismiss = document.createElement('button');
     dismiss.type = 'button';
@@ -431,6 +450,28 @@
     el.alerts.prepend(li);
     el.alertsHeading.hidden = false;
     if (!document.title.startsWith('⚠ ')) document.title = '⚠ ' + document.title;
+  }
+
+  // alertNote shows what became of a supervisor's "Take it" on an alert.
+  function alertNote(conversationId, text, failed) {
+    for (const li of el.alerts.querySelectorAll('li')) {
+      if (li.dataset.conversationId !== conversationId) continue;
+      let note = li.querySelector('.alert-note');
+      if (!note) {
+        note = document.createElement('p');
+        note.className = 'alert-note';
+        note.setAttribute('role', 'status');
+        li.append(note);
+      }
+      note.textContent = text;
+      const take = li.querySelector('button.take');
+      if (take) take.disabled = !failed;
+    }
+  }
+
+  function onAssignment(f) {
+    if (f.ok) alertNote(f.conversationId, 'Offered to you: accept it under Offers.', false);
+    else alertNote(f.conversationId, 'Not offered to you: ' + (f.reason || 'routing could not') + '.', true);
   }
 
   function addOffer(f) {
