@@ -40,6 +40,12 @@
   let starting = false;        // start sent, session not yet received
   let seenAll = false;         // the log shows every message up to saved.lastMessageId
   let state = '';
+  // stateAt: when the state shown was taken, by the server's clock (the
+  // frames' "at"). A conversation's frames may arrive out of order (pushed
+  // by different functions, a push retried): an older state is dropped,
+  // and a frame without "at" (a queue position update) never changes the
+  // state shown, only the position while waiting.
+  let stateAt = 0;
   let statusText = '';
   let agentName = '';
   let lastTypingSent = 0;
@@ -247,6 +253,13 @@
   }
 
   function setState(f) {
+    const at = f.at ? Date.parse(f.at) : NaN;
+    if (!Number.isNaN(at)) {
+      if (at < stateAt) return;
+      stateAt = at;
+    } else if (stateAt > 0 && f.state && f.state !== state) {
+      return;
+    }
     if (f.state) state = f.state;
     if (f.agent && f.agent.name) agentName = f.agent.name;
     switch (state) {
@@ -578,6 +591,7 @@
     }
     seenAll = false;
     state = statusText = agentName = '';
+    stateAt = 0;
     survey = null;
     el.messages.replaceChildren();
     el.typing.textContent = '';

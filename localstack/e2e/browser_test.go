@@ -12,11 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/patientservicecenter/psc/localstack/staffauth"
+	"github.com/patientservicecenter/psc/shared/push"
 )
 
 // browser returns a chromedp context on a fresh headless Chromium (Debian's
@@ -50,6 +55,31 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
+}
+
+// pushToPatient posts frames, in order, to every connection of the
+// conversation, as a function does through @connections.
+func pushToPatient(t *testing.T, conversationID string, frames ...map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables["ConnectionsTable"]),
+		FilterExpression: aws.String("conversationId = :c"), ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: conversationID}}})
+	if err != nil || len(out.Items) == 0 {
+		t.Fatalf("the conversation's connections: %v (%d)", err, len(out.Items))
+	}
+	api, err := push.NewClient(awsCfg(), env.Outputs.PatientWebSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		id := it["connectionId"].(*types.AttributeValueMemberS).Value
+		for _, f := range frames {
+			b, _ := json.Marshal(f)
+			if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: b}); err != nil {
+				t.Fatalf("posting to %s: %v", id, err)
+			}
+		}
+	}
 }
 
 // signInCalls records the user-pool calls a page makes, each as its
@@ -238,6 +268,18 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "accepting with Enter", chromedp.KeyEvent("\r"))
 	run(t, agent, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
 	waitText(t, patient, "#status", "You are chatting with Wendy Web")
+	// Frames pushed by different functions may arrive out of order: a
+	// queue position read from a stale index, and the bot's handoff state
+	// pushed late by a retry, must not take the page back to waiting.
+	conv := run(t, patient, "reading the conversation", chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("psc.session")).conversationId`))
+	pushToPatient(t, conv,
+		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "queuePosition": 1},
+		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)},
+		map[string]any{"type": "typing", "conversationId": conv, "role": "agent"})
+	waitText(t, patient, "#typing", "Agent is typing")
+	if st := run(t, patient, "reading the status", chromedp.Text(`#status`)); !strings.Contains(st, "You are chatting with Wendy Web") {
+		t.Fatalf("after late frames the page reads %q", st)
+	}
 
 	// The patient panel: the handoff and what the patient told the bot
 	// (an audited read), and the queue figures.

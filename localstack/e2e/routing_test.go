@@ -157,6 +157,9 @@ func TestAgentAcceptsChatsAndCloses(t *testing.T) {
 		t.Fatalf("accept answered %v", assigned)
 	}
 	st, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(st["at"])); err != nil || time.Since(at) > time.Minute {
+		t.Fatalf("the assigned status says when it was taken as %v (%v): clients order status frames by it", st["at"], err)
+	}
 	if st["agent"].(map[string]any)["name"] != fmt.Sprintf("acc%d", run) {
 		t.Fatalf("the patient's status = %v", st)
 	}

@@ -322,7 +322,8 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		}
 		return errors.Join(
 			s.ToAgent(ctx, c.AgentID, protocol.AssignedFrame{Type: "assigned", RequestID: f.RequestID, ConversationID: conv.ID, Patient: protocol.Patient{Name: conv.PatientName}}),
-			s.patients.Broadcast(ctx, conv.ID, "", protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateAssigned), Agent: &protocol.Agent{Name: me.Name}}),
+			s.patients.Broadcast(ctx, conv.ID, "", protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateAssigned),
+				Agent: &protocol.Agent{Name: me.Name}, At: protocol.FormatTime(now)}),
 		)
 	case protocol.ActionDecline:
 		released, err := s.work.Release(ctx, f.ConversationID, c.AgentID, "", false, now)
@@ -380,7 +381,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		if err != nil {
 			return err
 		}
-		status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting)}
+		status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting), At: protocol.FormatTime(now)}
 		agentStatus := status
 		agentStatus.RequestID = f.RequestID
 		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.ToAgent(ctx, c.AgentID, agentStatus),
@@ -390,7 +391,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		if err != nil {
 			return err
 		}
-		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed)}
+		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed), At: protocol.FormatTime(now)}
 		return errors.Join(s.patients.Broadcast(ctx, closed.ID, "", status), s.ToAgent(ctx, c.AgentID, status))
 	}
 }

@@ -188,6 +188,9 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("storing the bot's reply: %w", err)
 	}
+	if !dup {
+		c.UpdatedAt = now // when the turn changed the state, for its status frames
+	}
 	// A redelivered turn pushes its stored reply again: clients drop a
 	// message id they have, and the first push may not have happened.
 	errs := []error{t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(stored))}

@@ -257,7 +257,7 @@ func (s *Service) resume(ctx context.Context, conn Connection, f protocol.Client
 	if err != nil {
 		return fmt.Errorf("reading messages of %s: %w", c.ID, err)
 	}
-	for _, h := range historyFrames(c, msgs, f.RequestID) {
+	for _, h := range historyFrames(c, msgs, f.RequestID, s.now()) {
 		if err := s.pushTo(ctx, conn.ID, h); err != nil {
 			return err
 		}
@@ -271,9 +271,10 @@ const maxHistoryBytes = 96 * 1024
 
 // historyFrames splits the messages into frames under maxHistoryBytes; all
 // but the last say more=true. There is always at least one frame.
-func historyFrames(c Conversation, msgs []Message, requestID string) []protocol.HistoryFrame {
+func historyFrames(c Conversation, msgs []Message, requestID string, readAt time.Time) []protocol.HistoryFrame {
 	var frames []protocol.HistoryFrame
-	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(), Messages: []protocol.MessageFrame{}}
+	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(),
+		At: protocol.FormatTime(readAt), Messages: []protocol.MessageFrame{}}
 	size := 0
 	for _, m := range msgs {
 		mf := MessageFrame(m)
@@ -484,8 +485,14 @@ func MessageFrame(m Message) protocol.MessageFrame {
 	}
 }
 
+// statusFrame says the conversation's state as of its last change (c's
+// UpdatedAt, which every change of state sets).
 func statusFrame(c Conversation, requestID string) protocol.StatusFrame {
-	return protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState()}
+	f := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState()}
+	if !c.UpdatedAt.IsZero() {
+		f.At = protocol.FormatTime(c.UpdatedAt)
+	}
+	return f
 }
 
 // TriageWatch is the RedFlagWatch of the triage rules.

@@ -429,7 +429,7 @@ func TestHistorySplitsLargeHistories(t *testing.T) {
 	for i := 1; i <= 120; i++ {
 		msgs = append(msgs, Message{ConversationID: "c", ID: protocol.MessageIDFor(int64(i)), Role: RolePatient, Text: strings.Repeat("é", 2000)})
 	}
-	frames := historyFrames(c, msgs, "r")
+	frames := historyFrames(c, msgs, "r", time.Now())
 	total := 0
 	for i, h := range frames {
 		if n := len(protocol.Encode(h)); n > 128*1024 {
@@ -443,7 +443,7 @@ func TestHistorySplitsLargeHistories(t *testing.T) {
 	if len(frames) < 2 || total != 120 {
 		t.Fatalf("%d frames carrying %d messages", len(frames), total)
 	}
-	if empty := historyFrames(c, nil, ""); len(empty) != 1 || empty[0].Messages == nil {
+	if empty := historyFrames(c, nil, "", time.Now()); len(empty) != 1 || empty[0].Messages == nil {
 		t.Fatalf("empty history = %+v", empty)
 	}
 }

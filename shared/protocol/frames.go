@@ -76,15 +76,24 @@ type StatusFrame struct {
 	State          string `json:"state"`
 	QueuePosition  int    `json:"queuePosition,omitempty"`
 	Agent          *Agent `json:"agent,omitempty"`
+	// At is when the conversation took this state. Frames of one
+	// conversation may arrive out of order (pushed by different functions,
+	// a push retried): a client keeps the state with the latest At. A
+	// frame without it (a queue position update, read from an eventually
+	// consistent index) never changes the state a client shows, only the
+	// position while it waits.
+	At string `json:"at,omitempty"`
 }
 
 // HistoryFrame answers resume.
 type HistoryFrame struct {
-	Type           string         `json:"type"`
-	RequestID      string         `json:"requestId,omitempty"`
-	ConversationID string         `json:"conversationId"`
-	State          string         `json:"state"`
-	Messages       []MessageFrame `json:"messages"`
+	Type           string `json:"type"`
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	State          string `json:"state"`
+	// At is when the state was read: it is the latest as of then.
+	At       string         `json:"at,omitempty"`
+	Messages []MessageFrame `json:"messages"`
 	// More says another history frame follows (a long history is split).
 	More bool `json:"more,omitempty"`
 }
