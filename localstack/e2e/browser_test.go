@@ -263,8 +263,18 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if summary := run(t, agent, "reading the offer", chromedp.Text(`#offers .offer`)); !strings.Contains(summary, "billing") {
 		t.Fatalf("offer reads %q", summary)
 	}
-	// Keyboard: focus the Accept button and press Enter.
+	// The tab's title counts the offers, for an agent in another tab.
+	if title := run(t, agent, "reading the title", chromedp.Evaluate[string](`document.title`)); !strings.HasPrefix(title, "(1) ") {
+		t.Fatalf("the title with an offer pending is %q", title)
+	}
+	// Keyboard: focus the Accept button; the countdown ticks without
+	// taking the focus away (issue 19); press Enter.
 	run(t, agent, "focusing Accept", chromedp.Focus(`#offers .offer .accept`))
+	tick := run(t, agent, "reading the countdown", chromedp.Text(`#offers .offer .countdown`))
+	run(t, agent, "waiting for the countdown to tick", chromedp.Poll[bool](`document.querySelector("#offers .offer .countdown").textContent !== `+strconv.Quote(tick)))
+	if kept := run(t, agent, "reading the focus", chromedp.Evaluate[bool](`document.activeElement !== null && document.activeElement.classList.contains("accept")`)); !kept {
+		t.Fatal("the offer's countdown took the focus off Accept")
+	}
 	run(t, agent, "accepting with Enter", chromedp.KeyEvent("\r"))
 	run(t, agent, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
 	waitText(t, patient, "#status", "You are chatting with Wendy Web")

@@ -267,11 +267,9 @@
     clearInterval(queueTimer);
     if (sock) { const s = sock; sock = null; s.close(); }
     connected = false;
-    for (const o of offers.values()) clearInterval(o.timer);
-    offers.clear();
+    for (const id of [...offers.keys()]) removeOffer(id);
     convs.clear();
     current = '';
-    renderOffers();
     renderConversations();
     el.workspace.hidden = true;
     el.console.hidden = true;
@@ -474,15 +472,21 @@
     else alertNote(f.conversationId, 'Not offered to you: ' + (f.reason || 'routing could not') + '.', true);
   }
 
+  // Offers: each card is built once and only its countdown changes, so
+  // focus stays on its buttons (a keyboard user can tab to Accept and
+  // press Enter) and the live list announces new offers only. The tab's
+  // title counts them.
   function addOffer(f) {
     if (offers.has(f.conversationId) || convs.has(f.conversationId)) return;
     const o = { ...f };
     offers.set(f.conversationId, o);
+    o.li = offerCard(o);
+    el.offers.append(o.li);
     o.timer = setInterval(() => {
       if (Date.parse(o.expiresAt) <= Date.now()) removeOffer(o.conversationId);
-      else renderOffers();
+      else o.countdown.textContent = secondsLeft(o) + ' s left';
     }, 1000);
-    renderOffers();
+    offersChanged();
   }
 
   function removeOffer(id) {
@@ -490,37 +494,44 @@
     if (!o) return;
     clearInterval(o.timer);
     offers.delete(id);
-    renderOffers();
+    o.li.remove();
+    offersChanged();
   }
 
-  function renderOffers() {
-    el.offers.replaceChildren();
-    for (const o of offers.values()) {
-      const li = document.createElement('li');
-      li.className = 'offer priority-' + o.priority;
-      li.dataset.conversationId = o.conversationId;
-      const left = Math.max(0, Math.round((Date.parse(o.expiresAt) - Date.now()) / 1000));
-      const title = document.createElement('p');
-      title.className = 'offer-title';
-      title.textContent = o.queue + ' · ' + o.priority + (o.language ? ' · ' + o.language : '');
-      const summary = document.createElement('p');
-      summary.className = 'offer-summary';
-      summary.textContent = o.summary || '';
-      const countdown = document.createElement('p');
-      countdown.className = 'countdown';
-      countdown.textContent = left + ' s left';
-      const accept = button('Accept', 'primary accept', () => {
-        if (request({ action: 'accept', conversationId: o.conversationId }, { conversationId: o.conversationId })) accept.disabled = true;
-      });
-      accept.setAttribute('aria-label', 'Accept the ' + o.priority + ' ' + o.queue + ' conversation');
-      const decline = button('Decline', 'secondary decline', () => {
-        if (request({ action: 'decline', conversationId: o.conversationId }, { conversationId: o.conversationId })) removeOffer(o.conversationId);
-      });
-      decline.setAttribute('aria-label', 'Decline the ' + o.priority + ' ' + o.queue + ' conversation');
-      li.append(title, summary, countdown, accept, decline);
-      el.offers.append(li);
-    }
+  function secondsLeft(o) {
+    return Math.max(0, Math.round((Date.parse(o.expiresAt) - Date.now()) / 1000));
+  }
+
+  function offerCard(o) {
+    const li = document.createElement('li');
+    li.className = 'offer priority-' + o.priority;
+    li.dataset.conversationId = o.conversationId;
+    const title = document.createElement('p');
+    title.className = 'offer-title';
+    title.textContent = o.queue + ' · ' + o.priority + (o.language ? ' · ' + o.language : '');
+    const summary = document.createElement('p');
+    summary.className = 'offer-summary';
+    summary.textContent = o.summary || '';
+    o.countdown = document.createElement('p');
+    o.countdown.className = 'countdown';
+    o.countdown.textContent = secondsLeft(o) + ' s left';
+    const accept = button('Accept', 'primary accept', () => {
+      if (request({ action: 'accept', conversationId: o.conversationId }, { conversationId: o.conversationId })) accept.disabled = true;
+    });
+    accept.setAttribute('aria-label', 'Accept the ' + o.priority + ' ' + o.queue + ' conversation');
+    const decline = button('Decline', 'secondary decline', () => {
+      if (request({ action: 'decline', conversationId: o.conversationId }, { conversationId: o.conversationId })) removeOffer(o.conversationId);
+    });
+    decline.setAttribute('aria-label', 'Decline the ' + o.priority + ' ' + o.queue + ' conversation');
+    li.append(title, summary, o.countdown, accept, decline);
+    return li;
+  }
+
+  function offersChanged() {
     el.offerCount.textContent = String(offers.size);
+    const t = document.title.replace(/\(\d+\) /, '');
+    const at = t.startsWith('⚠ ') ? 2 : 0;
+    document.title = offers.size ? t.slice(0, at) + '(' + offers.size + ') ' + t.slice(at) : t;
   }
 
   function onAssigned(f) {
