@@ -249,6 +249,8 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// bot hands the patient over rather than offering a callback.
 	run(t, agent, "waiting for the connection", chromedp.WaitVisible(`#presence`))
 	waitText(t, agent, "#connection", "Connected")
+	// The console says so (issue 19: it said to set Available).
+	waitText(t, agent, "#no-conversations", "You are Available")
 
 	patient := browser(t)
 	run(t, patient, "opening the patient page", chromedp.Navigate(env.Outputs.PatientPage))

@@ -347,6 +347,7 @@
     switch (f.type) {
       case 'presence':
         el.presence.value = f.status;
+        presenceHint();
         if (f.status === 'away' && !req) showError('You were set to Away because an offer was not answered in time.');
         break;
       case 'offer': addOffer(f); break;
@@ -527,6 +528,14 @@
     return li;
   }
 
+  // presenceHint says, while the agent holds nothing, what their presence
+  // means: the console signs in Available.
+  function presenceHint() {
+    el.noConversations.textContent = el.presence.value === 'available'
+      ? 'No conversations yet. You are Available: offers appear under Incoming. Set Away to pause them.'
+      : 'No conversations yet. Set your presence to Available to receive them.';
+  }
+
   function offersChanged() {
     el.offerCount.textContent = String(offers.size);
     const t = document.title.replace(/\(\d+\) /, '');
@@ -577,6 +586,7 @@
       el.conversations.append(li);
     }
     el.noConversations.hidden = convs.size > 0;
+    presenceHint();
   }
 
   function show(id) {
@@ -1074,7 +1084,7 @@
   el.mfaSetupForm.addEventListener('submit', onMfaSetup);
   el.mfaForm.addEventListener('submit', onMfa);
   el.signOut.addEventListener('click', () => signOut(''));
-  el.presence.addEventListener('change', () => request({ action: 'presence', status: el.presence.value }));
+  el.presence.addEventListener('change', () => { request({ action: 'presence', status: el.presence.value }); presenceHint(); });
   el.composer.addEventListener('submit', sendMessage);
   el.input.addEventListener('input', onInput);
   el.input.addEventListener('keydown', (e) => {
