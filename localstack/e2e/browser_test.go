@@ -374,8 +374,10 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 
 	run(t, agent, "opening the close dialog", chromedp.Click(`#close-conversation`))
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
-	run(t, agent, "confirming", chromedp.Click(`#close-confirm`))
+	// The dialog opens on the outcome list; Enter there closes (issue 19).
+	run(t, agent, "confirming with Enter on the outcome", chromedp.KeyEvent("\r"))
 	waitText(t, patient, "#status", "This conversation has ended")
+	waitText(t, agent, "#notice", "Closed the conversation with Rosa Browser")
 	if strings.Contains(run(t, patient, "reading the patient's messages", chromedp.Text(`#messages`)), "Duplicate charge") {
 		t.Fatal("the patient sees the agent's private note")
 	}

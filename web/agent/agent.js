@@ -16,7 +16,7 @@
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    error: $('error'), signIn: $('sign-in'), signInForm: $('sign-in-form'), username: $('username'), password: $('password'),
+    error: $('error'), notice: $('notice'), signIn: $('sign-in'), signInForm: $('sign-in-form'), username: $('username'), password: $('password'),
     newPasswordForm: $('new-password-form'), newPassword: $('new-password'), newPasswordAgain: $('new-password-again'), newPasswordButton: $('new-password-button'),
     mfaSetupForm: $('mfa-setup-form'), mfaSecret: $('mfa-secret'), mfaLink: $('mfa-link'), mfaSetupCode: $('mfa-setup-code'), mfaSetupButton: $('mfa-setup-button'),
     mfaForm: $('mfa-form'), mfaCode: $('mfa-code'), mfaButton: $('mfa-button'),
@@ -1007,6 +1007,7 @@
     // requestId; the patient ending the chat does not: then we wrap up.
     c.state = f.requestId || c.state === 'closing' ? 'wrapped' : 'closed';
     if (c.state === 'wrapped') {
+      showNotice('Closed the conversation with ' + c.patient + (c.disposition ? ' (' + c.disposition + ')' : '') + '.');
       convs.delete(c.id);
       if (current === c.id) { current = ''; el.workspace.hidden = true; }
       renderConversations();
@@ -1045,7 +1046,10 @@
     const c = convs.get(current);
     el.closeDialog.close();
     if (!c) return;
-    if (request({ action: 'close', conversationId: c.id, disposition: el.disposition.value }, { conversationId: c.id })) c.state = 'closing';
+    if (request({ action: 'close', conversationId: c.id, disposition: el.disposition.value }, { conversationId: c.id })) {
+      c.state = 'closing';
+      c.disposition = el.disposition.options[el.disposition.selectedIndex].text;
+    }
   }
 
   // ---- small helpers ----
@@ -1075,6 +1079,7 @@
   }
 
   function showError(m) { el.error.textContent = m; }
+  function showNotice(m) { el.notice.textContent = m; }
   function clearError() { el.error.textContent = ''; }
 
   // ---- wiring ----
@@ -1093,6 +1098,10 @@
   el.closeButton.addEventListener('click', openClose);
   el.closeCancel.addEventListener('click', () => el.closeDialog.close());
   el.closeForm.addEventListener('submit', confirmClose);
+  // A select does not submit its form on Enter: the outcome list does.
+  el.disposition.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); el.closeForm.requestSubmit(); }
+  });
   el.noteForm.addEventListener('submit', saveNote);
   el.bookOpen.addEventListener('click', () => openBook(''));
   el.bookSearch.addEventListener('click', searchSlots);
