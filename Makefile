@@ -49,11 +49,8 @@ lint: tools ## repository check, gofmt, go vet, cfn-lint, checkov, govulncheck
 	@echo "==> govulncheck"
 	@bash scripts/govulncheck.sh
 
-unit: ## the unit tests only (no emulator, no browser)
-	@go test -count=1 ./shared/chat/ ./shared/protocol/ ./shared/session/ ./shared/words/ ./shared/triage/ \
-	  ./shared/knowledge/ ./shared/bot/ ./shared/botturn/ ./shared/agent/ ./shared/auth/ ./shared/routing/ ./shared/routingapi/ \
-	  ./shared/scheduling/ ./shared/notify/ ./shared/noticeapi/ ./shared/fhir/ ./shared/survey/ ./shared/surveyapi/ \
-	  ./shared/session/ ./shared/i18n/ ./web/agent/ ./localstack/loadgen/ ./localstack/template/ ./localstack/chaos/
+unit: ## the unit tests only: every package whose tests start no local stack (scripts/unit-packages.sh)
+	@go test -count=1 $$(bash scripts/unit-packages.sh)
 
 rehearse: tools build ## the deploy rehearsal: scripts/deploy.sh into a fresh emulator (create, update, delete, create again)
 	@go run ./scripts/rehearse
