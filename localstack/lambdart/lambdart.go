@@ -142,6 +142,15 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		done:     make(chan result, 1),
 	}
 	inv.trace = fmt.Sprintf("Root=1-%08x-%024x;Sampled=0", time.Now().Unix()&0xffffffff, traceSeq.Add(1))
+	// Known before the process can take it: its first call may come at once.
+	p.mu.Lock()
+	p.running[inv.trace] = proc
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.running, inv.trace)
+		p.mu.Unlock()
+	}()
 	// A new process first initialises; Lambda allows 10 s for that apart
 	// from the function's own timeout.
 	select {
@@ -156,14 +165,6 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		p.release(proc, true)
 		return nil, ctx.Err()
 	}
-	p.mu.Lock()
-	p.running[inv.trace] = proc
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.running, inv.trace)
-		p.mu.Unlock()
-	}()
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
 	began := time.Now()
