@@ -377,6 +377,9 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// The dialog opens on the outcome list; Enter there closes (issue 19).
 	run(t, agent, "confirming with Enter on the outcome", chromedp.KeyEvent("\r"))
 	waitText(t, patient, "#status", "This conversation has ended")
+	// The closing message came first (the dialog's default), in the
+	// patient's language, with their first name.
+	waitText(t, patient, "#messages", "Thank you for contacting us, Rosa.")
 	waitText(t, agent, "#notice", "Closed the conversation with Rosa Browser")
 	if strings.Contains(run(t, patient, "reading the patient's messages", chromedp.Text(`#messages`)), "Duplicate charge") {
 		t.Fatal("the patient sees the agent's private note")

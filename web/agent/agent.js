@@ -25,7 +25,7 @@
     conversations: $('conversations'), noConversations: $('no-conversations'), workspace: $('workspace'),
     workspaceHeading: $('workspace-heading'), messages: $('messages'), typing: $('typing'), composer: $('composer'),
     input: $('message-input'), send: $('send'), context: $('context'), closeButton: $('close-conversation'),
-    closeDialog: $('close-dialog'), closeForm: $('close-form'), disposition: $('disposition'), closeCancel: $('close-cancel'),
+    closeDialog: $('close-dialog'), closeForm: $('close-form'), disposition: $('disposition'), closeMessage: $('close-message'), closeCancel: $('close-cancel'),
     handoff: $('handoff'), transcript: $('transcript'), transcriptCount: $('transcript-count'), transcriptEarlier: $('transcript-earlier'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
     transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
@@ -359,6 +359,8 @@
         // Sent with echo false: the ack is this console's copy of its message.
         if (req && req.action === 'send' && f.messageId) {
           addMessage({ type: 'message', conversationId: req.conversationId, messageId: f.messageId, from: { role: 'agent' }, text: req.text, at: f.at });
+          const c = req.closeAfter && convs.get(req.conversationId);
+          if (c) closeNow(c, req.closeAfter);
         }
         break;
       case 'typing': if (f.conversationId === current && f.role === 'patient') showTyping(); break;
@@ -384,6 +386,12 @@
       return;
     }
     if (req && (req.action === 'accept' || req.action === 'decline')) removeOffer(req.conversationId);
+    if (req && req.action === 'send' && req.closeAfter && convs.get(req.conversationId)) {
+      // The closing message did not go: close anyway, and say so.
+      closeNow(convs.get(req.conversationId), req.closeAfter);
+      showError('The closing message was not sent (' + (f.message || f.code) + '); the conversation is being closed.');
+      return;
+    }
     if (req && req.action === 'assign') {
       alertNote(req.conversationId, f.code === 'conflict' ? 'It no longer waits: someone has it, or the patient left.' : (f.message || 'Routing could not take it.'), true);
       return;
@@ -1046,10 +1054,22 @@
     const c = convs.get(current);
     el.closeDialog.close();
     if (!c) return;
-    if (request({ action: 'close', conversationId: c.id, disposition: el.disposition.value }, { conversationId: c.id })) {
-      c.state = 'closing';
-      c.disposition = el.disposition.options[el.disposition.selectedIndex].text;
+    c.disposition = el.disposition.options[el.disposition.selectedIndex].text;
+    const closing = canned.find((r) => r.id === 'closing');
+    if (el.closeMessage.checked && closing) {
+      // The closing message first, in the patient's language; the close
+      // follows its ack (the two could otherwise be handled in either
+      // order, and a message after the close is refused).
+      const text = cannedText(closing, c);
+      const clientMessageId = 'a' + Date.now().toString(36) + '.' + (++msgSeq);
+      if (request({ action: 'send', conversationId: c.id, clientMessageId, text, echo: false }, { conversationId: c.id, text, closeAfter: el.disposition.value })) c.state = 'closing';
+      return;
     }
+    closeNow(c, el.disposition.value);
+  }
+
+  function closeNow(c, disposition) {
+    if (request({ action: 'close', conversationId: c.id, disposition }, { conversationId: c.id })) c.state = 'closing';
   }
 
   // ---- small helpers ----
