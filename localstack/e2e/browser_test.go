@@ -327,6 +327,14 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, patient, "typing a reply", chromedp.SendKeys(`#message-input`, "Thank you, it was on May 3."))
 	run(t, patient, "sending the reply", chromedp.Click(`#send`))
 	waitText(t, agent, "#messages", "it was on May 3")
+	// Each message says when it was sent, and the log scrolls within a
+	// bounded height instead of growing the page (issue 19).
+	if n := run(t, agent, "counting the messages' times", chromedp.Evaluate[int](`document.querySelectorAll("#messages time.msg-time").length`)); n < 2 {
+		t.Fatalf("%d messages show their time", n)
+	}
+	if ok := run(t, agent, "reading the log's style", chromedp.Evaluate[bool](`(s => s.overflowY === "auto" && s.maxHeight !== "none")(getComputedStyle(document.querySelector(".messages-log")))`)); !ok {
+		t.Fatal("the message log has no bounded, scrolling height")
+	}
 
 	// A red flag after the handoff: the patient's page shows the emergency
 	// guidance at once and the console an urgent alert it can dismiss.

@@ -991,6 +991,13 @@
     const who = document.createElement('span');
     who.className = 'msg-from';
     who.textContent = role === 'agent' ? 'You' : ((m.from && m.from.name) || role);
+    if (m.at && !Number.isNaN(Date.parse(m.at))) {
+      const at = document.createElement('time');
+      at.className = 'msg-time';
+      at.dateTime = m.at;
+      at.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      who.append(' · ', at);
+    }
     const text = document.createElement('p');
     text.className = 'msg-text';
     text.textContent = m.text;
