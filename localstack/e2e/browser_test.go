@@ -473,3 +473,29 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 	}
 	run(t, b, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
 }
+
+// TestClosingOneConversationShowsAnotherHeld (issue 19): an agent holding
+// two conversations closes the one shown, and the console shows the other
+// instead of a blank workspace.
+func TestClosingOneConversationShowsAnotherHeld(t *testing.T) {
+	username, password := fmt.Sprintf("two%d", time.Now().UnixNano()), "Test-Agent-9!"
+	createPoolUser(t, username, password, "Tess Two", "billing", "en", 3)
+	b := browser(t)
+	consoleSignIn(t, b, username, password)
+	waitText(t, b, "#connection", "Connected")
+	for _, name := range []string{"Pat One", "Pat Two"} {
+		_, conv := escalate(t, name)
+		offer := `#offers li[data-conversation-id="` + conv + `"] .accept`
+		run(t, b, "waiting for the offer of "+name, chromedp.WaitVisible(offer))
+		run(t, b, "accepting "+name, chromedp.Click(offer))
+		waitText(t, b, "#workspace-heading", name)
+	}
+	run(t, b, "opening the close dialog", chromedp.Click(`#close-conversation`))
+	run(t, b, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
+	run(t, b, "closing with Enter", chromedp.KeyEvent("\r"))
+	waitText(t, b, "#notice", "Closed the conversation with Pat Two")
+	waitText(t, b, "#workspace-heading", "Pat One")
+	if hidden := run(t, b, "reading the workspace", chromedp.Evaluate[bool](`document.getElementById("workspace").hidden`)); hidden {
+		t.Fatal("the workspace is blank though the agent still holds a conversation")
+	}
+}

@@ -1005,6 +1005,15 @@
     return li;
   }
 
+  // showNext shows, after the conversation shown left the console, another
+  // one the agent still holds (or none).
+  function showNext() {
+    const next = convs.keys().next().value;
+    if (next) { show(next); return; }
+    current = '';
+    el.workspace.hidden = true;
+  }
+
   function onStatus(f) {
     // An offer whose patient left meanwhile.
     if (offers.has(f.conversationId) && f.state === 'closed') { removeOffer(f.conversationId); return; }
@@ -1012,7 +1021,7 @@
     if (c && f.state === 'waiting' && (f.requestId || c.state === 'transferring')) {
       // Our transfer: the conversation is back in a queue, no longer ours.
       convs.delete(c.id);
-      if (current === c.id) { current = ''; el.workspace.hidden = true; }
+      if (current === c.id) showNext();
       renderConversations();
       request({ action: 'queues' });
       return;
@@ -1024,7 +1033,7 @@
     if (c.state === 'wrapped') {
       showNotice('Closed the conversation with ' + c.patient + (c.disposition ? ' (' + c.disposition + ')' : '') + '.');
       convs.delete(c.id);
-      if (current === c.id) { current = ''; el.workspace.hidden = true; }
+      if (current === c.id) showNext();
       renderConversations();
       return;
     }
