@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/words"
 )
@@ -353,6 +354,16 @@ func (t *turn) commit() {
 		key = "rescheduled"
 	}
 	t.say(key, "slot", t.when(a.Slot, dir), "provider", p.Name, "visit", v.Name.In(t.st.Locale), "place", t.place(a.Slot, dir), "ref", scheduling.Reference(a.ID))
+	// Promise only the reminders that will go out (notify plans those
+	// still ahead).
+	switch len(notify.Plan(a, t.in.Now)) {
+	case len(notify.Leads):
+		t.say("remindBoth")
+	case 0:
+		t.say("remindNone")
+	default:
+		t.say("remind2h")
+	}
 	if a.JoinURL != "" {
 		t.say("bookedVideo", "link", a.JoinURL)
 	}

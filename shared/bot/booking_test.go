@@ -298,3 +298,36 @@ func TestAnEmailAddressIsAnAnswerNotARequestForAPerson(t *testing.T) {
 		t.Fatalf("an email address was taken for a request for a person: %q", out.Text)
 	}
 }
+
+// TestABookingPromisesOnlyTheRemindersThatWillGoOut (issue 20): a visit
+// booked less than a day ahead gets no "day before" reminder, and one
+// less than two hours ahead none at all; the confirmation says so.
+func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
+	for _, tc := range []struct {
+		ahead     time.Duration
+		want, not string
+	}{
+		{72 * time.Hour, "We'll remind you the day before and 2 hours before.", "won't send"},
+		{5 * time.Hour, "We'll remind you 2 hours before.", "the day before"},
+		{90 * time.Minute, "we won't send a reminder", "remind you"},
+	} {
+		b := newFakeBooking(t)
+		c := start(t, "en", open).with(b)
+		c.say("yes")
+		c.say("I need an appointment")
+		c.say("Primary care")
+		c.say("Any time")
+		out := c.say("No preference")
+		c.say(out.QuickReplies[0])
+		slot, err := b.dir.Slot(c.st.Chosen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.now = slot.Start.Add(-tc.ahead) // the patient booked this long before the visit
+		c.say("Yes, book it")
+		out = c.say("ana.ruiz@example.org")
+		if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, tc.want) || strings.Contains(out.Text, tc.not) {
+			t.Errorf("booked %s ahead: %q, want %q and not %q", tc.ahead, out.Text, tc.want, tc.not)
+		}
+	}
+}

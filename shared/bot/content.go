@@ -83,7 +83,7 @@ var (
 		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo", "emergencyHandoff",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
 		"triageFollowUp", "triageNo", "nowNo", "triageAgain", "closed", "unstaffed", "callbackAsk", "callbackDone",
-		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "bookedVideo", "slotTaken", "bookingFailed",
+		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "remindBoth", "remind2h", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",
 		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
 	requiredReplies = []string{"consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
