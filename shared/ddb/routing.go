@@ -277,13 +277,32 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 // offer's (an expiry check of an older offer does nothing). It reports
 // whether there was such an offer to release.
 func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error) {
+	// Two offers to one agent lapsing at once both write the agent's item:
+	// DynamoDB cancels one with TransactionConflict. That one is tried
+	// again; taking it for "released meanwhile" left the conversation
+	// offered to an agent set away, and the agent's capacity held.
+	for attempt := 0; ; attempt++ {
+		released, conflict, err := r.release(ctx, conversationID, agentID, offerID, away, now)
+		if !conflict || attempt == 4 {
+			if conflict {
+				return false, fmt.Errorf("releasing offer: the agent's item kept conflicting")
+			}
+			return released, err
+		}
+		time.Sleep(time.Duration(rand.IntN(10*(attempt+1))) * time.Millisecond)
+	}
+}
+
+// release tries the release once; conflict says another transaction on
+// the same items won, and it is worth trying again.
+func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (released, conflict bool, err error) {
 	it, err := r.offerOf(ctx, conversationID)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	closed := it.State == string(chat.StateClosed)
 	if (it.State != string(chat.StateOffered) && !closed) || it.OfferAgent != agentID || (offerID != "" && it.OfferID != offerID) {
-		return false, nil
+		return false, false, nil
 	}
 	enq, _ := time.Parse(timeLayout, it.EnqueuedAt)
 	w := routing.Waiting{ConversationID: conversationID, Queue: it.Queue, Priority: it.Priority, Language: it.Language, EnqueuedAt: enq}
@@ -318,14 +337,15 @@ func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID 
 		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
 			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
 	}})
-	if cancelReasons(err) != nil {
-		// Accepted, released or expired meanwhile (or a retry of ours).
-		return false, nil
+	if reasons := cancelReasons(err); reasons != nil {
+		// The offer changed (accepted, released or expired meanwhile, or
+		// a retry of ours), unless only a conflict cancelled it.
+		return false, !failedAt(reasons, 0) && !failedAt(reasons, 1) && slices.Contains(reasons, "TransactionConflict"), nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("releasing offer: %w", err)
+		return false, false, fmt.Errorf("releasing offer: %w", err)
 	}
-	return true, nil
+	return true, false, nil
 }
 
 // Finish closes a conversation the agent holds and frees their capacity,

@@ -425,3 +425,58 @@ func TestMoveOverflowsOnlyFromWhereItWaits(t *testing.T) {
 		t.Fatalf("the new queue lists %+v (%v), want the conversation with its priority, arrival and a new QueuedAt", got, err)
 	}
 }
+
+// conflictOnce is the emulator, except that its first transaction is
+// cancelled by a conflict, as DynamoDB cancels one of two transactions
+// writing one item at the same time.
+type conflictOnce struct {
+	*dynamodb.Client
+	done bool
+}
+
+func (c *conflictOnce) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if !c.done {
+		c.done = true
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]"),
+			CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("TransactionConflict")}}}
+	}
+	return c.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestALapseCancelledByAConflictIsTriedAgain (issue 17): two offers to one
+// agent lapse at the same moment, so the two releases write the agent's
+// item at once and DynamoDB cancels one with TransactionConflict. That
+// release is tried again: the conversation waits again and the agent's
+// capacity comes back. It was taken for "released meanwhile": the
+// conversation stayed offered to an agent set away.
+func TestALapseCancelledByAConflictIsTriedAgain(t *testing.T) {
+	store, convs, agents, db := routingStore()
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	queue, agentID, id := fmt.Sprintf("conf%d", run), fmt.Sprintf("conf-ag%d", run), fmt.Sprintf("conf-c%d", run)
+	if err := agents.SaveProfile(ctx, agent.Identity{AgentID: agentID, Name: "Ana", Roles: []agent.Role{agent.RoleAgent}, Skills: []string{queue}, Capacity: 2}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agents.SetPresence(ctx, agentID, agent.Available, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	escalated(t, convs, db, id)
+	w := routing.Waiting{ConversationID: id, Queue: queue, Priority: routing.Urgent, EnqueuedAt: time.Now()}
+	if err := store.Enqueue(ctx, w, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := store.Offer(ctx, w, agentID, "o-"+id, time.Now().Add(time.Minute), time.Now()); err != nil || res != routing.Offered {
+		t.Fatalf("offer: %v %v", res, err)
+	}
+	t2 := env.Outputs.Tables
+	conflicted := ddb.NewRouting(&conflictOnce{Client: db}, t2["ConversationsTable"], t2["MessagesTable"], t2["AgentsTable"])
+	if ok, err := conflicted.Release(ctx, id, agentID, "o-"+id, true, time.Now()); err != nil || !ok {
+		t.Fatalf("release after a conflict: %v %v, want it released", ok, err)
+	}
+	if waiting, err := store.Waiting(ctx, queue); err != nil || len(waiting) != 1 || waiting[0].ConversationID != id {
+		t.Fatalf("after the lapse the queue is %+v (%v), want the conversation waiting again", waiting, err)
+	}
+	if active := activeOf(t, db, agentID); active != 0 {
+		t.Fatalf("active after the lapse = %d, want 0", active)
+	}
+}
