@@ -10,7 +10,10 @@ export GOTOOLCHAIN := go1.27.3
 .DEFAULT_GOAL := help
 FUNCTIONS := $(notdir $(wildcard functions/*))
 STAGE ?= dev
-GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
+# One package at a time (-p 1): the end-to-end, fault-run and emulator
+# packages each run a local stack, and side by side on two cores they
+# starve each other's timing-sensitive tests.
+GO_TEST_FLAGS ?= -race -count=1 -timeout 20m -p 1
 
 .PHONY: help tools browser build run test lint unit bench deploy rehearse clean fhir-export load redrive
 
