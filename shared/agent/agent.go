@@ -124,10 +124,10 @@ type Pusher interface {
 type Assignments interface {
 	// Accept makes the agent's unexpired offer an assignment.
 	Accept(ctx context.Context, conversationID, agentID, agentName string, now time.Time) (chat.Conversation, error)
-	// Release puts an offered conversation back in its queue (never to be
-	// offered to this agent again) and frees the agent's capacity; away
-	// also sets the agent away.
-	Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error)
+	// Release puts an offered conversation back in its queue and frees the
+	// agent's capacity; why decides whether it may be offered to them again
+	// and whether they are set away.
+	Release(ctx context.Context, conversationID, agentID, offerID string, why routing.ReleaseReason, now time.Time) (bool, error)
 	// Finish closes the agent's conversation with a disposition and frees
 	// their capacity.
 	Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error)

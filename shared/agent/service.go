@@ -273,26 +273,44 @@ func Figures(queue string, waiting []routing.Waiting, now time.Time) protocol.Qu
 
 // ToAgent pushes a frame to every open console of the agent.
 func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error {
-	return s.toConsoles(ctx, agentID, "", frame)
+	_, err := s.Deliver(ctx, agentID, frame)
+	return err
+}
+
+// Deliver pushes a frame to every open console of the agent and says how
+// many took it.
+func (s *Service) Deliver(ctx context.Context, agentID string, frame any) (int, error) {
+	return s.pushConsoles(ctx, agentID, "", frame)
 }
 
 // toConsoles pushes a frame to the agent's consoles but except.
 func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame any) error {
+	_, err := s.pushConsoles(ctx, agentID, except, frame)
+	return err
+}
+
+// pushConsoles pushes a frame to each of the agent's consoles but except,
+// every one tried even after one fails, and counts those that took it.
+func (s *Service) pushConsoles(ctx context.Context, agentID, except string, frame any) (int, error) {
 	conns, err := s.conns.ForAgent(ctx, agentID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b := protocol.Encode(frame)
 	now := s.now()
+	reached := 0
+	var errs []error
 	for _, c := range conns {
 		if c.ID == except || !c.SignedIn(now) {
 			continue
 		}
 		if err := s.push.Push(ctx, c.ID, b); err != nil {
-			return fmt.Errorf("pushing to the agent: %w", err)
+			errs = append(errs, fmt.Errorf("pushing to the agent: %w", err))
+			continue
 		}
+		reached++
 	}
-	return nil
+	return reached, errors.Join(errs...)
 }
 
 // conversation runs the actions on one conversation, each checked against
@@ -326,7 +344,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 				Agent: &protocol.Agent{Name: me.Name}, At: protocol.FormatTime(now)}),
 		)
 	case protocol.ActionDecline:
-		released, err := s.work.Release(ctx, f.ConversationID, c.AgentID, "", false, now)
+		released, err := s.work.Release(ctx, f.ConversationID, c.AgentID, "", routing.Declined, now)
 		if err != nil {
 			return err
 		}

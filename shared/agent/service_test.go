@@ -258,7 +258,7 @@ type noAssignments struct{}
 func (noAssignments) Accept(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
 	return chat.Conversation{}, errors.New("unexpected accept")
 }
-func (noAssignments) Release(context.Context, string, string, string, bool, time.Time) (bool, error) {
+func (noAssignments) Release(context.Context, string, string, string, routing.ReleaseReason, time.Time) (bool, error) {
 	return false, errors.New("unexpected release")
 }
 func (noAssignments) Finish(context.Context, string, string, string, time.Time) (chat.Conversation, error) {

@@ -270,19 +270,20 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 	return it.domain(), nil
 }
 
-// Release takes back an offer the agent declined or let lapse: the
-// conversation waits again at its old place (never to be offered to that
-// agent again), and the agent's capacity is freed; a lapsed offer also
-// sets the silent agent away. offerID, when set, must be the current
+// Release takes back an offer: the conversation waits again at its old
+// place and the agent's capacity is freed. One declined or let lapse is
+// never offered to that agent again (the conversation's refused set), and a
+// lapsed one also sets the silent agent away; one no console took is
+// neither. offerID, when set, must be the current
 // offer's (an expiry check of an older offer does nothing). It reports
 // whether there was such an offer to release.
-func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error) {
+func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID string, why routing.ReleaseReason, now time.Time) (bool, error) {
 	// Two offers to one agent lapsing at once both write the agent's item:
 	// DynamoDB cancels one with TransactionConflict. That one is tried
 	// again; taking it for "released meanwhile" left the conversation
 	// offered to an agent set away, and the agent's capacity held.
 	for attempt := 0; ; attempt++ {
-		released, conflict, err := r.release(ctx, conversationID, agentID, offerID, away, now)
+		released, conflict, err := r.release(ctx, conversationID, agentID, offerID, why, now)
 		if !conflict || attempt == 4 {
 			if conflict {
 				return false, fmt.Errorf("releasing offer: the agent's item kept conflicting")
@@ -295,7 +296,7 @@ func (r *Routing) Release(ctx context.Context, conversationID, agentID, offerID 
 
 // release tries the release once; conflict says another transaction on
 // the same items won, and it is worth trying again.
-func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (released, conflict bool, err error) {
+func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID string, why routing.ReleaseReason, now time.Time) (released, conflict bool, err error) {
 	it, err := r.offerOf(ctx, conversationID)
 	if err != nil {
 		return false, false, err
@@ -316,8 +317,10 @@ func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID 
 	if !closed {
 		upd = upd.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
 			Set(expression.Name("waitQueue"), expression.Value(w.Queue)).
-			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
-			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}}))
+			Set(expression.Name("waitKey"), expression.Value(waitKey(w)))
+		if why == routing.Declined || why == routing.Lapsed {
+			upd = upd.Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}}))
+		}
 	}
 	conv := must(expression.NewBuilder().WithUpdate(upd).
 		WithCondition(expression.Name("state").Equal(expression.Value(it.State)).
@@ -325,7 +328,7 @@ func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID 
 			And(expression.Name("offerId").Equal(expression.Value(it.OfferID)))).
 		Build())
 	agUpd := expression.Add(expression.Name("active"), expression.Value(-1))
-	if away {
+	if why == routing.Lapsed {
 		agUpd = agUpd.Set(expression.Name("presence"), expression.Value(string(agent.Away))).
 			Set(expression.Name("presenceSince"), expression.Value(at))
 	}

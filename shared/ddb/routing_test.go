@@ -3,6 +3,7 @@ package ddb_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -324,7 +325,7 @@ func TestOfferLifecycle(t *testing.T) {
 	}
 
 	b := offer(fmt.Sprintf("life-b%d", run))
-	if ok, err := store.Release(ctx, b.ConversationID, agentID, "", false, time.Now()); err != nil || !ok {
+	if ok, err := store.Release(ctx, b.ConversationID, agentID, "", routing.Declined, time.Now()); err != nil || !ok {
 		t.Fatalf("decline: %v %v", ok, err)
 	}
 	w, err := store.Waiting(ctx, queue)
@@ -333,6 +334,27 @@ func TestOfferLifecycle(t *testing.T) {
 	}
 	if active := activeOf(t, db, agentID); active != 1 {
 		t.Fatalf("active after a decline = %d, want 1", active)
+	}
+
+	// An offer no console of the agent took comes back with their capacity,
+	// not refused by them, and leaves them available.
+	u := offer(fmt.Sprintf("life-u%d", run))
+	if ok, err := store.Release(ctx, u.ConversationID, agentID, "o-"+u.ConversationID, routing.Undelivered, time.Now()); err != nil || !ok {
+		t.Fatalf("taking back an undelivered offer: %v %v", ok, err)
+	}
+	w, err = store.Waiting(ctx, queue)
+	if err != nil || len(w) != 2 || w[1].ConversationID != u.ConversationID || len(w[1].Refused) != 0 {
+		t.Fatalf("after the undelivered offer the queue is %+v (%v), want u back, refused by no one", w, err)
+	}
+	if active := activeOf(t, db, agentID); active != 1 {
+		t.Fatalf("active after an undelivered offer = %d, want 1", active)
+	}
+	avail, err := store.AvailableAgents(ctx)
+	if err != nil || !slices.ContainsFunc(avail, func(a routing.Agent) bool { return a.ID == agentID }) {
+		t.Fatalf("after an undelivered offer the agent is not available: %v", err)
+	}
+	if ok, err := store.Release(ctx, u.ConversationID, agentID, "", routing.Declined, time.Now()); err != nil || ok {
+		t.Fatalf("releasing u again: %v %v, want nothing to release", ok, err)
 	}
 
 	closed, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now())
@@ -383,13 +405,13 @@ func TestOfferLifecycle(t *testing.T) {
 	if _, err := convs.Close(ctx, d.ConversationID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := store.Release(ctx, d.ConversationID, agentID, "o-d", true, time.Now()); err != nil || !ok {
+	if ok, err := store.Release(ctx, d.ConversationID, agentID, "o-d", routing.Lapsed, time.Now()); err != nil || !ok {
 		t.Fatalf("lapse of an ended conversation's offer: %v %v", ok, err)
 	}
 	if active := activeOf(t, db, agentID); active != 0 {
 		t.Fatalf("active after the ended conversation's offer lapsed = %d, want 0", active)
 	}
-	if w, _ := store.Waiting(ctx, queue); len(w) != 1 {
+	if w, _ := store.Waiting(ctx, queue); slices.ContainsFunc(w, func(x routing.Waiting) bool { return x.ConversationID == d.ConversationID }) {
 		t.Fatalf("the ended conversation was queued again: %+v", w)
 	}
 }
@@ -470,7 +492,7 @@ func TestALapseCancelledByAConflictIsTriedAgain(t *testing.T) {
 	}
 	t2 := env.Outputs.Tables
 	conflicted := ddb.NewRouting(&conflictOnce{Client: db}, t2["ConversationsTable"], t2["MessagesTable"], t2["AgentsTable"])
-	if ok, err := conflicted.Release(ctx, id, agentID, "o-"+id, true, time.Now()); err != nil || !ok {
+	if ok, err := conflicted.Release(ctx, id, agentID, "o-"+id, routing.Lapsed, time.Now()); err != nil || !ok {
 		t.Fatalf("release after a conflict: %v %v, want it released", ok, err)
 	}
 	if waiting, err := store.Waiting(ctx, queue); err != nil || len(waiting) != 1 || waiting[0].ConversationID != id {

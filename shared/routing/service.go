@@ -20,11 +20,33 @@ type Store interface {
 	Waiting(ctx context.Context, queue string) ([]Waiting, error)
 	AvailableAgents(ctx context.Context) ([]Agent, error)
 	Offer(ctx context.Context, w Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error)
-	Release(ctx context.Context, conversationID, agentID, offerID string, away bool, now time.Time) (bool, error)
+	Release(ctx context.Context, conversationID, agentID, offerID string, why ReleaseReason, now time.Time) (bool, error)
 	// Move puts a waiting conversation in another queue, keeping its
 	// priority and arrival, if it still waits where w says (false if not).
 	Move(ctx context.Context, w Waiting, queue string, now time.Time) (bool, error)
 }
+
+// ReleaseReason is why an offer is taken back, which decides whether the
+// agent may be offered the conversation again and whether they are set away.
+type ReleaseReason int
+
+const (
+	// Declined: the agent turned the offer down; the conversation is not
+	// offered to them again (unless it is urgent and no one else can take
+	// it).
+	Declined ReleaseReason = iota
+	// Lapsed: the agent let the offer run out; as Declined, and the silent
+	// agent is set away.
+	Lapsed
+	// Undelivered: no console of the agent took the offer (its connection
+	// was gone); the agent never saw it, so it is neither a refusal nor a
+	// reason to set them away. The patient's wait goes on with someone else
+	// rather than through the offer's timeout.
+	Undelivered
+	// Withdrawn: the patient ended the conversation while it was offered;
+	// only the agent's capacity comes back.
+	Withdrawn
+)
 
 // Supervisors tells every signed-in supervisor's console a frame.
 type Supervisors interface {
@@ -50,6 +72,9 @@ type Patients interface {
 // Agents tells an agent's consoles a frame.
 type Agents interface {
 	ToAgent(ctx context.Context, agentID string, frame any) error
+	// Deliver is ToAgent that also says how many consoles took the frame
+	// (none when the agent has none left open, or every one was gone).
+	Deliver(ctx context.Context, agentID string, frame any) (reached int, err error)
 }
 
 // Trigger asks for a routing run (the routing queue), now or, to check an
@@ -219,7 +244,8 @@ func (s *Service) Assign(ctx context.Context, a Assignment) error {
 		s.log.ErrorContext(ctx, "offer expiry not scheduled", "conversation_id", w.ConversationID, "agent_id", a.AgentID, "error", err)
 	}
 	outcome.OK = true
-	return errors.Join(s.tellOffer(ctx, *w, a.AgentID, expires), tell(), s.tellPositions(ctx, w.Queue, ""))
+	_, err = s.tellOffer(ctx, *w, a.AgentID, expires)
+	return errors.Join(err, tell(), s.tellPositions(ctx, w.Queue, ""))
 }
 
 // alertStranded tells every supervisor, once, of each urgent conversation
@@ -260,6 +286,9 @@ func (s *Service) alertStranded(ctx context.Context) error {
 
 func (s *Service) route(ctx context.Context) error {
 	moved := map[string]bool{}
+	// unreachable are the agents an offer of this run found with no console
+	// (their disconnect is on its way): not offered again in this run.
+	unreachable := map[string]bool{}
 	for pass := 0; pass < 20; pass++ {
 		var waiting []Waiting
 		for _, q := range s.cfg.Queues {
@@ -281,6 +310,7 @@ func (s *Service) route(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		agents = slices.DeleteFunc(agents, func(a Agent) bool { return unreachable[a.ID] })
 		byID := map[string]Waiting{}
 		for _, w := range waiting {
 			byID[w.ConversationID] = w
@@ -304,8 +334,21 @@ func (s *Service) route(ctx context.Context) error {
 					s.log.ErrorContext(ctx, "offer expiry not scheduled", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "error", err)
 				}
 				s.log.InfoContext(ctx, "offered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "queue", w.Queue, "priority", w.Priority)
-				if err := s.tellOffer(ctx, w, o.AgentID, expires); err != nil {
-					s.log.WarnContext(ctx, "offer not delivered", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "error", err)
+				reached, err := s.tellOffer(ctx, w, o.AgentID, expires)
+				if err != nil {
+					s.log.WarnContext(ctx, "offer not delivered to every console", "conversation_id", w.ConversationID, "agent_id", o.AgentID, "consoles", reached, "error", err)
+				}
+				if reached == 0 {
+					// No console saw it: take it back now, rather than keep
+					// the patient waiting for the offer's lapse.
+					released, err := s.store.Release(ctx, w.ConversationID, o.AgentID, offerID, Undelivered, s.now())
+					if err != nil {
+						return err
+					}
+					if released {
+						s.log.InfoContext(ctx, "offer taken back: no console of the agent took it", "conversation_id", w.ConversationID, "agent_id", o.AgentID)
+						unreachable[o.AgentID], again = true, true
+					}
 				}
 			case Contended, Stale:
 				again = true
@@ -355,7 +398,7 @@ func (s *Service) overflow(ctx context.Context, waiting []Waiting, moved map[str
 // again) and the silent agent is set away, which their consoles hear.
 // An offer accepted, declined or replaced meanwhile is left alone.
 func (s *Service) Expire(ctx context.Context, check OfferCheck) error {
-	released, err := s.store.Release(ctx, check.ConversationID, check.AgentID, check.OfferID, true, s.now())
+	released, err := s.store.Release(ctx, check.ConversationID, check.AgentID, check.OfferID, Lapsed, s.now())
 	if err != nil || !released {
 		return err
 	}
@@ -379,7 +422,7 @@ func (s *Service) EndedWhileOffered(ctx context.Context, offer OfferCheck) error
 // offer's lapse, and without setting them away), and their consoles drop
 // the offer.
 func (s *Service) Withdraw(ctx context.Context, offer OfferCheck) error {
-	released, err := s.store.Release(ctx, offer.ConversationID, offer.AgentID, offer.OfferID, false, s.now())
+	released, err := s.store.Release(ctx, offer.ConversationID, offer.AgentID, offer.OfferID, Withdrawn, s.now())
 	if err != nil || !released {
 		return err
 	}
@@ -390,13 +433,14 @@ func (s *Service) Withdraw(ctx context.Context, offer OfferCheck) error {
 	return nil
 }
 
-// tellOffer sends the agent's consoles the offer with its context.
-func (s *Service) tellOffer(ctx context.Context, w Waiting, agentID string, expires time.Time) error {
+// tellOffer sends the agent's consoles the offer with its context and says
+// how many took it.
+func (s *Service) tellOffer(ctx context.Context, w Waiting, agentID string, expires time.Time) (int, error) {
 	summary := ""
 	if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
 		summary = c.Handoff.Summary
 	}
-	return s.agents.ToAgent(ctx, agentID, protocol.OfferFrame{Type: "offer", ConversationID: w.ConversationID, Queue: w.Queue,
+	return s.agents.Deliver(ctx, agentID, protocol.OfferFrame{Type: "offer", ConversationID: w.ConversationID, Queue: w.Queue,
 		Priority: w.Priority, Language: w.Language, Summary: summary, ExpiresAt: protocol.FormatTime(expires)})
 }
 

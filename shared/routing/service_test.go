@@ -89,17 +89,21 @@ func (m *memStore) Offer(_ context.Context, w Waiting, agentID, _ string, _, now
 	return Offered, nil
 }
 
-func (m *memStore) Release(_ context.Context, id, agentID, offerID string, away bool, _ time.Time) (bool, error) {
+func (m *memStore) Release(_ context.Context, id, agentID, offerID string, why ReleaseReason, _ time.Time) (bool, error) {
 	if m.offers[id] != agentID || offerID != "offer-1" {
 		return false, nil
 	}
 	delete(m.offers, id)
 	a := m.agents[agentID]
 	a.Active--
-	if away {
+	if why == Lapsed {
 		a.Available = false
 	}
-	m.waiting[id] = Waiting{ConversationID: id, Queue: "general", Refused: []string{agentID}}
+	w := Waiting{ConversationID: id, Queue: "general"}
+	if why == Declined || why == Lapsed {
+		w.Refused = []string{agentID}
+	}
+	m.waiting[id] = w
 	return true, nil
 }
 
@@ -122,15 +126,27 @@ type told struct {
 	frame any
 }
 
-type recorder struct{ frames []told }
+// recorder records the frames told; gone names agents whose every console
+// is gone (Deliver reaches none of them).
+type recorder struct {
+	frames []told
+	gone   map[string]bool
+}
 
 func (r *recorder) Broadcast(_ context.Context, id, _ string, frame any) error {
 	r.frames = append(r.frames, told{id, frame})
 	return nil
 }
-func (r *recorder) ToAgent(_ context.Context, id string, frame any) error {
+func (r *recorder) ToAgent(ctx context.Context, id string, frame any) error {
+	_, err := r.Deliver(ctx, id, frame)
+	return err
+}
+func (r *recorder) Deliver(_ context.Context, id string, frame any) (int, error) {
+	if r.gone[id] {
+		return 0, chat.ErrGone
+	}
 	r.frames = append(r.frames, told{id, frame})
-	return nil
+	return 1, nil
 }
 
 type triggers []string
@@ -392,5 +408,41 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	}
 	if len(outcomes) != 3 || outcomes[0].OK || !outcomes[1].OK || outcomes[2].OK || !offered {
 		t.Fatalf("outcomes %+v, offer to gus %v; want refused (no room), done, refused (not waiting)", outcomes, offered)
+	}
+}
+
+// TestAnOfferNoConsoleTookGoesToSomeoneElseAtOnce: the only console of the
+// agent routing picked is gone (a dropped connection whose disconnect has
+// not come through yet). The offer is taken back in the same run and made
+// to the next agent, without waiting for its lapse; the first agent is
+// neither set away nor barred from the conversation, since they never saw
+// it.
+func TestAnOfferNoConsoleTookGoesToSomeoneElseAtOnce(t *testing.T) {
+	store := newMemStore(
+		Agent{ID: "ana", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+		Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1, IdleSince: t0},
+	)
+	store.waiting["g1"] = Waiting{ConversationID: "g1", Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0}
+	agents := &recorder{gone: map[string]bool{"ana": true}}
+	svc := newService(store, convs{"g1": escalatedConv("g1", "general", "normal", "en")}, &recorder{}, agents, &triggers{})
+	if err := svc.Route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.offers["g1"] != "ben" || len(agents.frames) != 1 || agents.frames[0].to != "ben" {
+		t.Fatalf("offers %v, frames %v: want g1 offered to ben, the one agent with a console", store.offers, agents.frames)
+	}
+	if a := store.agents["ana"]; !a.Available || a.Active != 0 {
+		t.Errorf("ana = %+v: want her available with her capacity back", *a)
+	}
+	// Ben declines: ana, back with a console, may be offered it.
+	agents.gone = nil
+	if ok, err := store.Release(context.Background(), "g1", "ben", "offer-1", Declined, t0); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := svc.Route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.offers["g1"] != "ana" {
+		t.Errorf("after ben declined, offers = %v: want g1 offered to ana, who never saw it", store.offers)
 	}
 }
