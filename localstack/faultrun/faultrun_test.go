@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,16 +23,28 @@ import (
 
 var env *stacktest.Env
 
-// plan is the run's faults, with a fixed seed: 2.5% of the bot turn's
-// invocations killed before one of their first six DynamoDB calls, 5%
-// right after their first transaction (the reply is stored, not pushed),
-// DynamoDB throttling and @connections failures for every function, and
-// one restart of every poller.
+// plan is the run's faults, with a fixed seed:
+//   - 2.5% of the bot turn's invocations killed before one of their first
+//     six DynamoDB calls, 5% right after their first transaction (the
+//     reply is stored, not pushed);
+//   - 10% of the notify function's invocations killed right after their
+//     first write (a booking's confirmation stored, the stream batch
+//     delivered again), and 10% of the escalation function's left to hang
+//     into their timeout;
+//   - DynamoDB throttling and @connections failures for every function;
+//   - patients' and agents' WebSockets dropped under some of the bot turn's
+//     and routing's pushes (the clients reconnect and resume);
+//   - routing's pollers paused for 10 s, and every poller restarted once.
 var plan = &chaos.Plan{Seed: 20261203, Faults: []chaos.Fault{
 	{Kind: chaos.KillBefore, Service: chaos.DynamoDB, Function: "BotTurnFunction", Rate: 0.025, Per: "invocation", Within: 6},
 	{Kind: chaos.KillAfter, Service: chaos.DynamoDB, Op: "TransactWriteItems", Function: "BotTurnFunction", Rate: 0.05, Per: "invocation", Within: 1},
+	{Kind: chaos.KillAfter, Service: chaos.DynamoDB, Function: "NotifyFunction", Rate: 0.1, Per: "invocation", Within: 1},
+	{Kind: chaos.Hang, Service: chaos.DynamoDB, Function: "EscalationFunction", Rate: 0.1, Per: "invocation", Within: 2},
 	{Kind: chaos.Throttle, Service: chaos.DynamoDB, Rate: 0.02},
 	{Kind: chaos.Error, Service: chaos.Connections, Op: "POST", Rate: 0.02},
+	{Kind: chaos.Drop, Service: chaos.Connections, Function: "BotTurnFunction", Rate: 0.02},
+	{Kind: chaos.Drop, Service: chaos.Connections, Function: "RoutingFunction", Rate: 0.2},
+	{Kind: chaos.Pause, Service: chaos.Pollers, Function: "RoutingFunction", At: chaos.Duration{Duration: 25 * time.Second}, For: chaos.Duration{Duration: 10 * time.Second}},
 	{Kind: chaos.Restart, Service: chaos.Pollers, At: chaos.Duration{Duration: 15 * time.Second}},
 }}
 
@@ -82,6 +95,18 @@ func TestASmallLoadUnderFaultsLosesNothing(t *testing.T) {
 	if len(usage.Faults) == 0 {
 		t.Fatal("no fault was injected: the run proves nothing")
 	}
+	injected := map[string]bool{}
+	for _, h := range usage.Faults {
+		injected[strings.Fields(h.What)[0]] = true
+	}
+	for _, kind := range []string{chaos.KillBefore, chaos.KillAfter, chaos.Hang, chaos.Throttle, chaos.Error, chaos.Drop} {
+		if !injected[kind] {
+			t.Errorf("no %s fault was injected: the run does not test it", kind)
+		}
+	}
+	if rep.Reconnects == 0 {
+		t.Error("no client reconnected: the drops tested nothing")
+	}
 	consistent(t)
 }
 
@@ -98,9 +123,9 @@ func consistent(t *testing.T) {
 	for _, p := range c.Problems {
 		t.Error(p)
 	}
-	t.Logf("consistent: %d conversations (%d closed), %d agents, %d conversations surveyed, %d appointments", c.Conversations, c.Closed, c.Agents, c.Surveyed, c.Appointments)
-	if c.Closed == 0 || c.Surveyed == 0 {
-		t.Fatal("no conversation was closed or surveyed: the checks proved nothing")
+	t.Logf("consistent: %d conversations (%d closed), %d agents (%d versions of their items), %d conversations surveyed, %d appointments", c.Conversations, c.Closed, c.Agents, c.AgentImages, c.Surveyed, c.Appointments)
+	if c.Closed == 0 || c.Surveyed == 0 || c.AgentImages == 0 {
+		t.Fatal("no conversation was closed or surveyed, or no agent's item read from the stream: the checks proved nothing")
 	}
 }
 

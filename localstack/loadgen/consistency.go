@@ -3,12 +3,15 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -22,6 +25,9 @@ type Consistency struct {
 	Agents        int
 	Surveyed      int // conversations with a survey
 	Appointments  int // active appointments
+	// AgentImages is how many versions of agents' items the check read
+	// from the agents table's stream: every one must be within capacity.
+	AgentImages int
 	// Problems: a conversation left with or on its way to a person, an
 	// agent still holding conversations, a conversation with more than one
 	// survey, two active appointments in one slot, a booking confirmed
@@ -78,6 +84,12 @@ func CheckConsistency(ctx context.Context, cfg aws.Config, tables, queues map[st
 			c.Problems = append(c.Problems, fmt.Sprintf("agent %s still holds %d conversations after every one was closed", a.ID, a.Active))
 		}
 	}
+	n, over, err := CheckCapacityHistory(ctx, cfg, tables["AgentsTable"])
+	if err != nil {
+		return c, err
+	}
+	c.AgentImages = n
+	c.Problems = append(c.Problems, over...)
 	var surveys []struct {
 		ID     string `dynamodbav:"surveyId"`
 		Source string `dynamodbav:"sourceId"`
@@ -158,10 +170,87 @@ func CheckConsistency(ctx context.Context, cfg aws.Config, tables, queues map[st
 	return c, nil
 }
 
+// CheckCapacityHistory reads every version of every agent's item the
+// agents table's stream holds (24 hours of them), so an agent over capacity
+// for a moment during a run is caught, not only one left so at its end. It
+// returns how many versions it read and a problem per agent found over
+// capacity.
+func CheckCapacityHistory(ctx context.Context, cfg aws.Config, table string) (images int, problems []string, err error) {
+	db := dynamodb.NewFromConfig(cfg)
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return images, problems, fmt.Errorf("describing the agents table: %w", err)
+	}
+	if desc.Table.LatestStreamArn == nil {
+		return images, problems, fmt.Errorf("the agents table has no stream")
+	}
+	st := dynamodbstreams.NewFromConfig(cfg)
+	var shards []streamtypes.Shard
+	var last *string
+	for {
+		out, err := st.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: desc.Table.LatestStreamArn, ExclusiveStartShardId: last})
+		if err != nil {
+			return images, problems, fmt.Errorf("describing the agents stream: %w", err)
+		}
+		shards = append(shards, out.StreamDescription.Shards...)
+		if last = out.StreamDescription.LastEvaluatedShardId; last == nil {
+			break
+		}
+	}
+	over := map[string]bool{}
+	for _, sh := range shards {
+		it, err := st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: desc.Table.LatestStreamArn, ShardId: sh.ShardId,
+			ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			return images, problems, fmt.Errorf("reading the agents stream: %w", err)
+		}
+		// An open shard answers with a next iterator forever: stop at the
+		// first empty page.
+		for iter := it.ShardIterator; iter != nil; {
+			out, err := st.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				return images, problems, fmt.Errorf("reading the agents stream: %w", err)
+			}
+			for _, rec := range out.Records {
+				img := rec.Dynamodb.NewImage
+				if img == nil {
+					continue
+				}
+				images++
+				num := func(name string) int {
+					n, _ := img[name].(*streamtypes.AttributeValueMemberN)
+					if n == nil {
+						return 0
+					}
+					v, _ := strconv.Atoi(n.Value)
+					return v
+				}
+				id, _ := img["agentId"].(*streamtypes.AttributeValueMemberS)
+				a := struct {
+					ID               string
+					Active, Capacity int
+				}{"", num("active"), num("capacity")}
+				if id != nil {
+					a.ID = id.Value
+				}
+				if a.Active > a.Capacity && !over[a.ID] {
+					over[a.ID] = true
+					problems = append(problems, fmt.Sprintf("agent %s held %d conversations with a capacity of %d (stream record %s)", a.ID, a.Active, a.Capacity, aws.ToString(rec.Dynamodb.SequenceNumber)))
+				}
+			}
+			if len(out.Records) == 0 {
+				break
+			}
+			iter = out.NextShardIterator
+		}
+	}
+	return images, problems, nil
+}
+
 // Print writes the check's figures and problems.
 func (c Consistency) Print(w interface{ Write([]byte) (int, error) }) {
-	fmt.Fprintf(w, "\nLeft behind: %d conversations (%d closed), %d agents, %d conversations surveyed, %d active appointments, %d inconsistencies\n",
-		c.Conversations, c.Closed, c.Agents, c.Surveyed, c.Appointments, len(c.Problems))
+	fmt.Fprintf(w, "\nLeft behind: %d conversations (%d closed), %d agents (%d versions of their items read, each within capacity or listed), %d conversations surveyed, %d active appointments, %d inconsistencies\n",
+		c.Conversations, c.Closed, c.Agents, c.AgentImages, c.Surveyed, c.Appointments, len(c.Problems))
 	for _, p := range c.Problems {
 		fmt.Fprintf(w, "inconsistent: %s\n", p)
 	}

@@ -80,7 +80,10 @@ type Report struct {
 	Frames   map[string]int
 	Repeated int // frames received again with an id already seen (allowed; clients keep one)
 	Peak     int // the most patients connected at once
-	Phases   map[string][]time.Duration
+	// Reconnects counts clients that connected again after their
+	// WebSocket was dropped (patients resume, agents restore what they hold).
+	Reconnects int
+	Phases     map[string][]time.Duration
 }
 
 // run is one load's shared state.
@@ -99,6 +102,7 @@ type run struct {
 	active                     atomic.Int64
 	peak                       atomic.Int64
 	echoes                     atomic.Int64
+	reconnects                 atomic.Int64
 	booked, refused, confirmed atomic.Int64
 	frames                     map[string]int // "side type" → frames received (under mu)
 	started                    atomic.Int64
@@ -184,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopAgents()
 	agents.Wait()
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
-		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load()), Frames: r.frames}
+		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load()), Frames: r.frames, Reconnects: int(r.reconnects.Load())}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
 	rep.Booked, rep.Refused, rep.Confirmed = int(r.booked.Load()), int(r.refused.Load()), int(r.confirmed.Load())
 	for k := range r.acked {
@@ -229,41 +233,113 @@ func (r *run) progress(done <-chan struct{}) {
 	}
 }
 
-// conn is a WebSocket client that hands frames to a waiter.
+// dropped is the frame a conn's reader hands on when its WebSocket closes
+// under it (a lost network, or the stack's drop fault).
+const dropped = "_dropped"
+
+// conn is a WebSocket client that hands frames to a waiter. After a drop,
+// a patient's conn reconnects as the page does (redial); an agent's loop
+// reconnects its own.
 type conn struct {
 	c       *websocket.Conn
 	frames  chan map[string]any
+	count   func(typ string)
+	done    chan struct{} // closed when the client closes the conn itself
 	seq     atomic.Int64
 	lastBot map[string]any
 	// confirmed: a booking's confirmation arrived while the patient waited
 	// for something else.
 	confirmed bool
 	botSeen   map[string]bool // the bot messages received, by id
+	// A patient's reconnection: redial connects again and resumes from
+	// lastID (the newest message id held); pending is the send whose ack
+	// has not come, sent again after the resume with the same id.
+	redial  func() error
+	lastID  string
+	pending map[string]any
 }
 
 // dial connects and reads frames into k.frames, counting each by type.
 func dial(ctx context.Context, u string, count func(typ string)) (*conn, error) {
-	c, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
+	k := &conn{frames: make(chan map[string]any, 256), count: count, done: make(chan struct{}), botSeen: map[string]bool{}}
+	if err := k.connect(ctx, u); err != nil {
 		return nil, err
 	}
+	return k, nil
+}
+
+// connect dials u, with a few tries a short while apart (a reconnecting
+// client backs off), and reads the new WebSocket into k.frames.
+func (k *conn) connect(ctx context.Context, u string) error {
+	var c *websocket.Conn
+	var err error
+	for try := range 5 {
+		if c, _, err = websocket.Dial(ctx, u, nil); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return err
+	}
 	c.SetReadLimit(1 << 20)
-	k := &conn{c: c, frames: make(chan map[string]any, 256), botSeen: map[string]bool{}}
-	go func() {
-		defer close(k.frames)
-		for {
-			_, b, err := c.Read(context.Background())
-			if err != nil {
+	k.c = c
+	go k.read(c)
+	return nil
+}
+
+// read hands c's frames on; a history frame's messages (and its state) are
+// handed on one by one, as if pushed, so waiters see what a drop made them
+// miss. The patient's own messages are left out: the client holds them
+// from their acks.
+func (k *conn) read(c *websocket.Conn) {
+	hand := func(f map[string]any) bool {
+		select {
+		case k.frames <- f:
+			return true
+		case <-k.done:
+			return false
+		}
+	}
+	for {
+		_, b, err := c.Read(context.Background())
+		if err != nil {
+			hand(map[string]any{"type": dropped})
+			return
+		}
+		var f map[string]any
+		if json.Unmarshal(b, &f) != nil {
+			continue
+		}
+		k.count(fmt.Sprint(f["type"]))
+		if f["type"] == "history" {
+			msgs, _ := f["messages"].([]any)
+			for _, m := range msgs {
+				if m, ok := m.(map[string]any); ok && role(m) != "patient" {
+					m["type"], m["conversationId"] = "message", f["conversationId"]
+					if !hand(m) {
+						return
+					}
+				}
+			}
+			if !hand(map[string]any{"type": "status", "conversationId": f["conversationId"], "state": f["state"], "at": f["at"]}) {
 				return
 			}
-			var f map[string]any
-			if json.Unmarshal(b, &f) == nil {
-				count(fmt.Sprint(f["type"]))
-				k.frames <- f
-			}
 		}
-	}()
-	return k, nil
+		if !hand(f) {
+			return
+		}
+	}
+}
+
+// close ends the conn from the client's side.
+func (k *conn) close() {
+	close(k.done)
+	_ = k.c.Close(websocket.StatusNormalClosure, "")
 }
 
 func (k *conn) send(ctx context.Context, f map[string]any) error {
@@ -271,15 +347,23 @@ func (k *conn) send(ctx context.Context, f map[string]any) error {
 	return k.c.Write(ctx, websocket.MessageText, b)
 }
 
-// wait returns the next frame match accepts; others go to skip.
+// wait returns the next frame match accepts; others go to skip. A drop
+// reconnects a conn that can (a patient's) and fails one that cannot.
 func (k *conn) wait(timeout time.Duration, match func(map[string]any) bool, skip func(map[string]any)) (map[string]any, error) {
 	deadline := time.After(timeout)
 	for {
 		select {
-		case f, ok := <-k.frames:
-			if !ok {
-				return nil, fmt.Errorf("connection closed")
+		case f := <-k.frames:
+			if f["type"] == dropped {
+				if k.redial == nil {
+					return nil, fmt.Errorf("connection closed")
+				}
+				if err := k.redial(); err != nil {
+					return nil, fmt.Errorf("reconnecting after a drop: %w", err)
+				}
+				continue
 			}
+			k.hold(f)
 			if match(f) {
 				return f, nil
 			}
@@ -289,6 +373,17 @@ func (k *conn) wait(timeout time.Duration, match func(map[string]any) bool, skip
 		case <-deadline:
 			return nil, fmt.Errorf("no answer within %s", timeout)
 		}
+	}
+}
+
+// hold notes the newest message id the client holds (ids of one
+// conversation sort in its order), which a resume starts after.
+func (k *conn) hold(f map[string]any) {
+	if f["type"] != "message" && f["type"] != "ack" {
+		return
+	}
+	if id, _ := f["messageId"].(string); id > k.lastID {
+		k.lastID = id
 	}
 }
 
@@ -312,7 +407,7 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 		r.fail("patient %d: connect: %v", i, err)
 		return
 	}
-	defer k.c.Close(websocket.StatusNormalClosure, "")
+	defer k.close()
 	conv := ""
 	// closed: the conversation's end arrived while the patient waited for
 	// something else (frames pushed by different functions may arrive in
@@ -356,6 +451,20 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 	}
 	conv = s["conversationId"].(string)
 	r.observe(PhaseConnect, time.Since(t0))
+	session, _ := s["session"].(string)
+	k.redial = func() error {
+		r.reconnects.Add(1)
+		if err := k.connect(ctx, r.cfg.PatientURL+"?session="+url.QueryEscape(session)); err != nil {
+			return err
+		}
+		if err := k.send(ctx, map[string]any{"action": "resume", "after": k.lastID, "requestId": "r"}); err != nil {
+			return err
+		}
+		if k.pending != nil {
+			return k.send(ctx, k.pending)
+		}
+		return nil
+	}
 	if _, err := k.wait(r.cfg.Timeout, func(f map[string]any) bool {
 		if f["type"] == "message" && role(f) == "bot" {
 			k.botSeen[fmt.Sprint(f["messageId"])] = true
@@ -369,9 +478,11 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 	say := func(text string, wantBot bool) (string, error) {
 		id := fmt.Sprintf("p%d-%d", i, k.seq.Add(1))
 		at := time.Now()
-		if err := k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text, "echo": false}); err != nil {
-			return "", err
-		}
+		// A send lost with a dropped connection goes again after the
+		// reconnect (a write error is such a drop: its frame comes next).
+		k.pending = map[string]any{"action": "send", "conversationId": conv, "clientMessageId": id, "text": text, "echo": false}
+		defer func() { k.pending = nil }()
+		_ = k.send(ctx, k.pending)
 		// The ack and the bot's reply may come in either order (the reply
 		// is pushed by another function).
 		var ack, reply map[string]any
@@ -543,7 +654,7 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 		ready <- fmt.Errorf("agent %s: connect: %w", name, err)
 		return
 	}
-	defer k.c.Close(websocket.StatusNormalClosure, "")
+	defer func() { k.close() }()
 	if err := k.send(ctx, map[string]any{"action": "presence", "status": "available", "requestId": "p"}); err != nil {
 		ready <- err
 		return
@@ -553,54 +664,129 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 		return
 	}
 	ready <- nil
-	counts := map[string]int{} // conversation → patient messages answered
+	a := &loadAgent{run: r, i: i, name: name, k: k, counts: map[string]int{}, seen: map[string]bool{}, unacked: map[string]map[string]any{}, closing: map[string]bool{}}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case f, ok := <-k.frames:
-			if !ok {
-				return
-			}
-			conv, _ := f["conversationId"].(string)
-			switch {
-			case f["type"] == "offer":
-				_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
-			case f["type"] == "message" && role(f) == "agent":
-				r.echoes.Add(1)
-			case f["type"] == "message" && role(f) == "patient":
-				id := fmt.Sprint(f["messageId"])
-				r.received("agent", conv, id)
-				r.seen(PhaseToAgent, conv, id)
-				counts[conv]++
-				at := time.Now()
-				r.mu.Lock()
-				reply := fmt.Sprintf("a%d-%d", i, len(r.replies))
-				r.replies[reply] = conv
-				r.sentAt["reply/"+reply] = at
-				r.mu.Unlock()
-				_ = k.send(ctx, map[string]any{"action": "send", "conversationId": conv, "clientMessageId": reply, "text": "Thank you, I am looking into it.", "echo": false})
-			case f["type"] == "ack":
-				cid, _ := f["clientMessageId"].(string)
-				r.mu.Lock()
-				at, ok := r.sentAt["reply/"+cid]
-				c := r.replies[cid]
-				r.mu.Unlock()
-				if !ok {
-					continue
+		case f := <-k.frames:
+			if f["type"] == dropped {
+				if ctx.Err() != nil {
+					return
 				}
-				r.observe(PhaseAck, time.Since(at))
-				r.msgs.Add(1)
-				r.expect(PhaseToPatient, "agent-to-patient", c, fmt.Sprint(f["messageId"]), at)
-				if counts[c] >= r.cfg.Exchanges {
-					_ = k.send(ctx, map[string]any{"action": "close", "conversationId": c, "disposition": "resolved"})
-					delete(counts, c)
+				// As the console does: connect again, be available, and
+				// get back what is held (the conversations action).
+				r.reconnects.Add(1)
+				old := k
+				k = &conn{frames: old.frames, count: old.count, done: old.done, botSeen: old.botSeen}
+				if err := k.connect(ctx, r.cfg.AgentURL+"?token="+url.QueryEscape(token)); err != nil {
+					r.fail("agent %s: reconnecting after a drop: %v", name, err)
+					return
 				}
-			case f["type"] == "error":
-				r.fail("agent %s: error frame %v: %v", name, f["code"], f["message"])
+				a.k = k
+				_ = k.send(ctx, map[string]any{"action": "presence", "status": "available", "requestId": "p"})
+				_ = k.send(ctx, map[string]any{"action": "conversations", "requestId": "c"})
+				continue
 			}
+			a.handle(ctx, f)
 		}
 	}
+}
+
+// loadAgent is one agent's state, kept by its loop alone.
+type loadAgent struct {
+	run    *run
+	i      int
+	name   string
+	k      *conn
+	counts map[string]int // conversation → patient messages answered
+	seen   map[string]bool
+	// unacked are the replies sent and not acked, sent again (same id)
+	// after a reconnect; closing are the closes sent, sent again while
+	// the conversation is still held after one.
+	unacked map[string]map[string]any
+	closing map[string]bool
+}
+
+func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
+	r, k := a.run, a.k
+	conv, _ := f["conversationId"].(string)
+	switch {
+	case f["type"] == "offer":
+		_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
+	case f["type"] == "message" && role(f) == "agent":
+		r.echoes.Add(1)
+	case f["type"] == "message" && role(f) == "patient":
+		a.answer(ctx, conv, fmt.Sprint(f["messageId"]))
+	case f["type"] == "presence" && f["status"] != "available" && f["requestId"] != "p":
+		// An offer lapsed while the console was gone: the agent is back.
+		_ = k.send(ctx, map[string]any{"action": "presence", "status": "available", "requestId": "p"})
+	case f["type"] == "conversations":
+		// After a reconnect: read what each held conversation missed, and
+		// close again what a lost close left held.
+		list, _ := f["conversations"].([]any)
+		for _, c := range list {
+			c, _ := c.(map[string]any)
+			id, _ := c["conversationId"].(string)
+			if a.closing[id] {
+				_ = k.send(ctx, map[string]any{"action": "close", "conversationId": id, "disposition": "resolved"})
+				continue
+			}
+			_ = k.send(ctx, map[string]any{"action": "context", "conversationId": id})
+		}
+		for _, m := range a.unacked {
+			_ = k.send(ctx, m)
+		}
+	case f["type"] == "context":
+		msgs, _ := f["transcript"].([]any)
+		for _, m := range msgs {
+			if m, ok := m.(map[string]any); ok && role(m) == "patient" {
+				a.answer(ctx, conv, fmt.Sprint(m["messageId"]))
+			}
+		}
+	case f["type"] == "ack":
+		// A reply sent again after a reconnect may be acked twice.
+		cid, _ := f["clientMessageId"].(string)
+		if _, sent := a.unacked[cid]; !sent {
+			return
+		}
+		delete(a.unacked, cid)
+		r.mu.Lock()
+		at := r.sentAt["reply/"+cid]
+		c := r.replies[cid]
+		r.mu.Unlock()
+		r.observe(PhaseAck, time.Since(at))
+		r.msgs.Add(1)
+		r.expect(PhaseToPatient, "agent-to-patient", c, fmt.Sprint(f["messageId"]), at)
+		if a.counts[c] >= r.cfg.Exchanges && !a.closing[c] {
+			a.closing[c] = true
+			_ = k.send(ctx, map[string]any{"action": "close", "conversationId": c, "disposition": "resolved"})
+		}
+	case f["type"] == "error":
+		r.fail("agent %s: error frame %v: %v", a.name, f["code"], f["message"])
+	}
+}
+
+// answer replies once to a patient message, whether it was pushed or read
+// in a held conversation's transcript after a reconnect.
+func (a *loadAgent) answer(ctx context.Context, conv, id string) {
+	r := a.run
+	r.received("agent", conv, id)
+	if a.seen[conv+"/"+id] {
+		return
+	}
+	a.seen[conv+"/"+id] = true
+	r.seen(PhaseToAgent, conv, id)
+	a.counts[conv]++
+	at := time.Now()
+	r.mu.Lock()
+	reply := fmt.Sprintf("a%d-%d", a.i, len(r.replies))
+	r.replies[reply] = conv
+	r.sentAt["reply/"+reply] = at
+	r.mu.Unlock()
+	m := map[string]any{"action": "send", "conversationId": conv, "clientMessageId": reply, "text": "Thank you, I am looking into it.", "echo": false}
+	a.unacked[reply] = m
+	_ = a.k.send(ctx, m)
 }
 
 // signUp creates an agent in the pool (as an admin would) and signs in.
@@ -642,6 +828,9 @@ func Percentiles(ds []time.Duration) (p50, p95, p99, max time.Duration) {
 func (rep Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\n%d patients (%d with an agent, at most %d connected at once) in %s: %d messages stored, %.1f messages/s, %d errors, %d lost, %d duplicated (%d frames repeated, %d echoes)\n\n",
 		rep.Patients, rep.Escalated, rep.Peak, rep.Duration.Round(time.Millisecond), rep.Messages, float64(rep.Messages)/rep.Duration.Seconds(), rep.Errors, rep.Lost, rep.Duplicated, rep.Repeated, rep.Echoes)
+	if rep.Reconnects > 0 {
+		fmt.Fprintf(w, "Reconnections after a dropped WebSocket: %d\n\n", rep.Reconnects)
+	}
 	if rep.Booked+rep.Refused > 0 {
 		fmt.Fprintf(w, "Bookings with the bot: %d booked, %d refused, %d confirmations in the chat\n\n", rep.Booked, rep.Refused, rep.Confirmed)
 	}
