@@ -80,7 +80,7 @@ type HoursConfig struct {
 
 var (
 	requiredTexts = []string{"greeting", "consent", "consentYes", "declined", "askQuestion", "askSymptoms", "handoff", "agentOnly",
-		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo", "emergencyHandoff",
+		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
 		"triageFollowUp", "triageNo", "nowNo", "triageAgain", "closed", "unstaffed", "callbackAsk", "callbackDone",
 		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "remindBoth", "remind2h", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",

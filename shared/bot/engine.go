@@ -416,11 +416,12 @@ func (t *turn) redFlags() bool {
 }
 
 // emergency gives the guidance of the red flags first, then hands off
-// urgently.
+// urgently. Every red flag's guidance already tells the patient a member of
+// the care team is being alerted (a triage test holds the rules to it), so
+// the reply does not say it a second time.
 func (t *turn) emergency(r triage.Result) {
 	t.st.TriageLevel, t.st.Pending, t.st.PendingLevel, t.st.PendingComplaint = string(r.Level), nil, "", ""
 	t.parts = append([]string{t.e.triage.Guidance(r, t.st.Locale)}, t.parts...)
-	t.say("emergencyHandoff")
 	t.handoff(t.e.c.Queues["urgent"], "urgent", ReasonRedFlag, flagIDs(r.RedFlags)...)
 }
 

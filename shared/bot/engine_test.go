@@ -91,6 +91,11 @@ func TestRedFlagGetsEmergencyGuidanceFirstAtAnyPoint(t *testing.T) {
 			if !strings.Contains(first, tc.number) {
 				t.Fatalf("first paragraph %q lacks %s", first, tc.number)
 			}
+			// The patient is told once that the care team is alerted (the
+			// reply used to say it in the guidance and again after it).
+			if n := strings.Count(out.Text, "care team") + strings.Count(out.Text, "equipo de atención"); n != 1 {
+				t.Fatalf("the reply tells of the care team %d times, want once: %q", n, out.Text)
+			}
 			h := out.Handoff
 			if h == nil || h.Priority != "urgent" || h.Queue != "urgent" || h.Reason != ReasonRedFlag || h.TriageLevel != "emergency" || len(h.RedFlags) == 0 {
 				t.Fatalf("handoff = %+v", h)

@@ -663,3 +663,22 @@ func TestReviewedEmergencies(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryRedFlagGuidanceSaysTheTeamIsAlerted: the bot hands every red
+// flag off urgently and, with the guidance, says nothing more; so each
+// guidance, in both languages, must tell the patient a person of the care
+// team is being alerted.
+func TestEveryRedFlagGuidanceSaysTheTeamIsAlerted(t *testing.T) {
+	e := engine(t)
+	for _, id := range e.RedFlagIDs() {
+		r, ok := e.Emergency(id)
+		if !ok {
+			t.Fatalf("red flag %s gives no emergency", id)
+		}
+		for locale, says := range map[string]string{"en": "alerting a member of our care team", "es": "una persona de nuestro equipo de atención"} {
+			if g := e.Guidance(r, locale); !strings.Contains(g, says) {
+				t.Errorf("%s guidance (%s) does not say the team is alerted: %q", id, locale, g)
+			}
+		}
+	}
+}
