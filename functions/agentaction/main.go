@@ -45,7 +45,7 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.NewService(convs, ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil)
 	routes := ddb.NewRouting(db, convTable, msgTable, agentsTable)
 	trigger := queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).

@@ -11,7 +11,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
 	"github.com/patientservicecenter/psc/shared/linkapi"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/startup"
@@ -50,12 +48,6 @@ func main() {
 	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil).
 		WithConversations(ddb.NewRouting(db, convTable, msgTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
 		WithScheduling(sched).WithAudit(ddb.NewAudit(db, auditTable, auditRetention))
-	agents := agentapi.NewHandler(svc, pusher, log)
 	patients := linkapi.NewHandler(links, sched, ddb.NewConnections(db, patientConnTable, limit), push.New(patientMgmt), log)
-	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-		if req.RequestContext.RouteKey == protocol.ActionAppointment {
-			return patients.Message(ctx, req)
-		}
-		return agents.Message(ctx, req)
-	})
+	lambda.Start(patients.Or(agentapi.NewHandler(svc, pusher, log).Message))
 }

@@ -41,8 +41,8 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	fanout := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil, chat.Config{}, nil, nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)
-	turner := bot.NewTurner(engine, convs, fanout, nil).WithStaffing(ddb.NewAgents(db, agentsTable)).WithScheduling(sched)
+	turner := bot.NewTurner(engine, convs, patients, nil).WithStaffing(ddb.NewAgents(db, agentsTable)).WithScheduling(sched)
 	lambda.Start(botturn.NewHandler(turner, log).Handle)
 }

@@ -33,7 +33,7 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil, chat.Config{}, nil, nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
 	svc := routing.NewService(ddb.NewRouting(db, convTable, msgTable, agentsTable), convs, patients, nil,
 		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0]}, log, nil, nil)
 	lambda.Start(routingapi.NewHandler(svc, log).Escalations)

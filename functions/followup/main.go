@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
@@ -29,7 +30,7 @@ func main() {
 	ctx := context.Background()
 	log := startup.Logger("followup")
 	env := envconf.New()
-	surveysTable, convTable, msgTable, connTable := env.Required("SURVEYS_TABLE"), env.Required("CONVERSATIONS_TABLE"), env.Required("MESSAGES_TABLE"), env.Required("CONNECTIONS_TABLE")
+	surveysTable, connTable := env.Required("SURVEYS_TABLE"), env.Required("CONNECTIONS_TABLE")
 	agentConnTable, patientEndpoint, agentEndpoint := env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT")
 	secretID, sender, page := env.Required("SURVEY_SECRET_ARN"), env.Required("NOTIFY_SENDER"), env.Optional("SURVEY_PAGE_URL")
 	retention := time.Duration(env.Int("SURVEY_RETENTION_DAYS", 730)) * 24 * time.Hour
@@ -49,10 +50,10 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	conns := ddb.NewConnections(db, connTable, limit)
 	patientPush := push.New(patientMgmt)
-	patients := chat.NewService(ddb.NewConversations(db, convTable, msgTable), conns, patientPush, nil, chat.Config{}, nil, nil)
+	patients := chat.PatientFanout(conns, patientPush, nil)
 	svc := survey.NewService(surveys, lex, ddb.NewSurveys(db, surveysTable, retention), surveyapi.ChatReach{Conns: conns, Patients: patients},
 		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), links,
-		surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)},
+		agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil),
 		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"}, log, nil)
 	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)
 	lambda.Start(h.Invoke)

@@ -17,7 +17,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/startup"
-	"github.com/patientservicecenter/psc/shared/surveyapi"
 	"github.com/patientservicecenter/psc/shared/triage"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
@@ -40,14 +39,13 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
-	// The agent who holds a conversation hears its patient (only the
-	// agents' connections are read: ToAgent).
-	agents := agent.NewService(nil, nil, ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
+	// The agent who holds a conversation hears its patient; supervisors
+	// hear a red flag.
+	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil)
 	rules, err := triage.Load()
 	startup.Must(log, "triage rules", err)
-	supervisors := surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)}
 	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), ddb.NewConnections(db, connTable, limit), pusher, tokens,
-		chat.Config{Retention: retention, ResumeGrace: env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(agents).
-		WithWatch(chat.TriageWatch{Engine: rules}, supervisors)
+		chat.Config{Retention: retention, ResumeGrace: env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(consoles).
+		WithWatch(chat.TriageWatch{Engine: rules}, consoles)
 	lambda.Start(wsapi.NewHandler(svc, pusher, log).Message)
 }

@@ -43,7 +43,7 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil, chat.Config{}, nil, nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
 	notices := ddb.NewNotices(db, schedTable)
 	svc := notify.NewService(texts, dir, noticeapi.ChatPoster{Messages: convs, Patients: patients, Retention: retention},
 		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), notices, notices, ddb.NewAppointments(db, schedTable, 0), links,

@@ -23,7 +23,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/routing"
 	"github.com/patientservicecenter/psc/shared/routingapi"
 	"github.com/patientservicecenter/psc/shared/startup"
-	"github.com/patientservicecenter/psc/shared/surveyapi"
 )
 
 func main() {
@@ -44,12 +43,11 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.NewService(convs, ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil, chat.Config{}, nil, nil)
-	agents := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), agent.Config{}, nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil)
+	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil)
 	store := ddb.NewRouting(db, convTable, msgTable, agentsTable)
-	supervisors := surveyapi.SupervisorConsoles{Conns: ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), Push: push.New(agentMgmt)}
-	svc := routing.NewService(store, convs, patients, agents,
+	svc := routing.NewService(store, convs, patients, consoles,
 		queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}, log, nil, nil).
-		WithUrgentAlerts(supervisors, store, env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
+		WithUrgentAlerts(consoles, store, env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
 	lambda.Start(routingapi.NewHandler(svc, log).Routing)
 }

@@ -83,7 +83,7 @@ func (s *Service) followUp(ctx context.Context, c Connection, f protocol.AgentFr
 		if overall := survey.Figures(all, func(survey.Survey) string { return "all" }); len(overall) == 1 {
 			frame.Overall = overall[0]
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+		return s.fan.To(ctx, c.ID, frame)
 	}
 }
 
@@ -96,7 +96,7 @@ func (s *Service) sendTasks(ctx context.Context, c Connection, requestID string)
 	for _, t := range tasks {
 		frame.Tasks = append(frame.Tasks, t.View())
 	}
-	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+	return s.fan.To(ctx, c.ID, frame)
 }
 
 func nonEmpty(v, fallback string) string {

@@ -48,7 +48,7 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 		if err != nil {
 			return err
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.SlotsFrame{Type: "slots", RequestID: f.RequestID, Slots: s.slotViews(slots, "en")}))
+		return s.fan.To(ctx, c.ID, protocol.SlotsFrame{Type: "slots", RequestID: f.RequestID, Slots: s.slotViews(slots, "en")})
 	case protocol.ActionBook:
 		conv, err := s.held(ctx, c, f.ConversationID)
 		if err != nil {
@@ -61,7 +61,7 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 		if err != nil {
 			return s.slotError(err, conv.Locale)
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(s.bookedFrame(a, f.RequestID)))
+		return s.fan.To(ctx, c.ID, s.bookedFrame(a, f.RequestID))
 	case protocol.ActionVisit:
 		me := Identity{Roles: c.Roles}
 		if !me.Has(RoleSupervisor) && !me.Has(RoleAdmin) {
@@ -79,7 +79,7 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			What: "appointment " + a.ID, Why: "recording the visit as " + f.Outcome}); err != nil {
 			return err
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.VisitFrame{Type: "visit", RequestID: f.RequestID, Appointment: s.appointmentView(a, a.Locale)}))
+		return s.fan.To(ctx, c.ID, protocol.VisitFrame{Type: "visit", RequestID: f.RequestID, Appointment: s.appointmentView(a, a.Locale)})
 	case protocol.ActionReschedule, protocol.ActionCancel:
 		conv, err := s.holderOfPatient(ctx, c, f.AppointmentID)
 		if err != nil {
@@ -89,13 +89,13 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			if _, err := s.sched.Cancel(ctx, f.AppointmentID, conv.PatientID, c.AgentID); err != nil {
 				return err
 			}
-			return s.push.Push(ctx, c.ID, protocol.Encode(protocol.CancelledFrame{Type: "cancelled", RequestID: f.RequestID, AppointmentID: f.AppointmentID}))
+			return s.fan.To(ctx, c.ID, protocol.CancelledFrame{Type: "cancelled", RequestID: f.RequestID, AppointmentID: f.AppointmentID})
 		}
 		a, err := s.sched.Reschedule(ctx, f.AppointmentID, conv.PatientID, f.SlotID, c.AgentID)
 		if err != nil {
 			return s.slotError(err, conv.Locale)
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(s.bookedFrame(a, f.RequestID)))
+		return s.fan.To(ctx, c.ID, s.bookedFrame(a, f.RequestID))
 	default: // appointments
 		conv, err := s.held(ctx, c, f.ConversationID)
 		if err != nil {
@@ -109,7 +109,7 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 		if err != nil {
 			return err
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(protocol.AppointmentsFrame{Type: "appointments", RequestID: f.RequestID, ConversationID: conv.ID, Appointments: views}))
+		return s.fan.To(ctx, c.ID, protocol.AppointmentsFrame{Type: "appointments", RequestID: f.RequestID, ConversationID: conv.ID, Appointments: views})
 	}
 }
 

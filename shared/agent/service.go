@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
@@ -30,7 +31,7 @@ type Service struct {
 	verify   Verifier
 	agents   Agents
 	conns    Connections
-	push     Pusher
+	fan      *fanout.Consoles
 	cfg      Config
 	now      func() time.Time
 	work     Assignments
@@ -88,7 +89,54 @@ func NewService(v Verifier, a Agents, c Connections, p Pusher, cfg Config, now f
 	if cfg.Retention == 0 {
 		cfg.Retention = 90 * 24 * time.Hour
 	}
-	return &Service{verify: v, agents: a, conns: c, push: p, cfg: cfg, now: now}
+	return &Service{verify: v, agents: a, conns: c, fan: fanout.NewConsoles(consoleDirectory{agents: c}, p, now), cfg: cfg, now: now}
+}
+
+// StaffConnections lists staff consoles by agent and by role.
+type StaffConnections interface {
+	ForAgent(ctx context.Context, agentID string) ([]Connection, error)
+	WithRole(ctx context.Context, role Role) ([]Connection, error)
+}
+
+// ConsoleFanout is the fan-out to the consoles conns lists, for the
+// functions that only push to agents and supervisors.
+func ConsoleFanout(conns StaffConnections, p Pusher, now func() time.Time) *fanout.Consoles {
+	return fanout.NewConsoles(consoleDirectory{agents: conns, roles: conns}, p, now)
+}
+
+// consoleDirectory lists consoles for fanout, each until its sign-in ends.
+type consoleDirectory struct {
+	agents interface {
+		ForAgent(ctx context.Context, agentID string) ([]Connection, error)
+	}
+	roles interface {
+		WithRole(ctx context.Context, role Role) ([]Connection, error)
+	} // nil: the service's own, which never tells a role
+}
+
+func (d consoleDirectory) AgentConns(ctx context.Context, agentID string) ([]fanout.Conn, error) {
+	if d.agents == nil {
+		return nil, fmt.Errorf("agent service: no connections configured")
+	}
+	return consoles(d.agents.ForAgent(ctx, agentID))
+}
+
+func (d consoleDirectory) RoleConns(ctx context.Context, role string) ([]fanout.Conn, error) {
+	if d.roles == nil {
+		return nil, fmt.Errorf("agent service: consoles by role are not configured")
+	}
+	return consoles(d.roles.WithRole(ctx, Role(role)))
+}
+
+func consoles(conns []Connection, err error) ([]fanout.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fanout.Conn, len(conns))
+	for i, c := range conns {
+		out[i] = fanout.Conn{ID: c.ID, ConnectedAt: c.ConnectedAt, Until: c.TokenExpiresAt}
+	}
+	return out, nil
 }
 
 // Connect admits a console: the token must verify and its holder must be
@@ -205,7 +253,7 @@ func (s *Service) assign(ctx context.Context, c Connection, f protocol.AgentFram
 	if err := s.assigner.RequestAssignment(ctx, conv.ID, target, c.AgentID); err != nil {
 		return err
 	}
-	return s.push.Push(ctx, c.ID, protocol.Encode(protocol.AssignmentFrame{Type: "assigning", RequestID: f.RequestID, ConversationID: conv.ID, AgentID: target, OK: true}))
+	return s.fan.To(ctx, c.ID, protocol.AssignmentFrame{Type: "assigning", RequestID: f.RequestID, ConversationID: conv.ID, AgentID: target, OK: true})
 }
 
 // presence sets the caller's presence and tells every console of theirs.
@@ -253,7 +301,7 @@ func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.Age
 	if frame.TransferQueues == nil {
 		frame.TransferQueues = []string{}
 	}
-	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+	return s.fan.To(ctx, c.ID, frame)
 }
 
 // Figures sums up a queue: how many wait, how many of them are urgent, and
@@ -273,44 +321,19 @@ func Figures(queue string, waiting []routing.Waiting, now time.Time) protocol.Qu
 
 // ToAgent pushes a frame to every open console of the agent.
 func (s *Service) ToAgent(ctx context.Context, agentID string, frame any) error {
-	_, err := s.Deliver(ctx, agentID, frame)
-	return err
+	return s.fan.ToAgent(ctx, agentID, frame)
 }
 
 // Deliver pushes a frame to every open console of the agent and says how
 // many took it.
 func (s *Service) Deliver(ctx context.Context, agentID string, frame any) (int, error) {
-	return s.pushConsoles(ctx, agentID, "", frame)
+	return s.fan.Deliver(ctx, agentID, frame)
 }
 
 // toConsoles pushes a frame to the agent's consoles but except.
 func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame any) error {
-	_, err := s.pushConsoles(ctx, agentID, except, frame)
+	_, err := s.fan.ToAgentExcept(ctx, agentID, except, frame)
 	return err
-}
-
-// pushConsoles pushes a frame to each of the agent's consoles but except,
-// every one tried even after one fails, and counts those that took it.
-func (s *Service) pushConsoles(ctx context.Context, agentID, except string, frame any) (int, error) {
-	conns, err := s.conns.ForAgent(ctx, agentID)
-	if err != nil {
-		return 0, err
-	}
-	b := protocol.Encode(frame)
-	now := s.now()
-	reached := 0
-	var errs []error
-	for _, c := range conns {
-		if c.ID == except || !c.SignedIn(now) {
-			continue
-		}
-		if err := s.push.Push(ctx, c.ID, b); err != nil {
-			errs = append(errs, fmt.Errorf("pushing to the agent: %w", err))
-			continue
-		}
-		reached++
-	}
-	return reached, errors.Join(errs...)
 }
 
 // conversation runs the actions on one conversation, each checked against
@@ -328,7 +351,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		for _, h := range held {
 			frame.Conversations = append(frame.Conversations, protocol.HeldView{ConversationID: h.ID, Patient: protocol.Patient{Name: h.PatientName}, State: string(h.State)})
 		}
-		return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+		return s.fan.To(ctx, c.ID, frame)
 	case protocol.ActionAccept:
 		me, err := s.agents.Get(ctx, c.AgentID)
 		if err != nil {
@@ -371,7 +394,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 			return fmt.Errorf("storing the agent's message: %w", err)
 		}
 		ack := protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: f.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}
-		if err := s.push.Push(ctx, c.ID, protocol.Encode(ack)); err != nil {
+		if err := s.fan.To(ctx, c.ID, ack); err != nil {
 			return err
 		}
 		if dup {
@@ -495,5 +518,5 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 			return err
 		}
 	}
-	return s.push.Push(ctx, c.ID, protocol.Encode(frame))
+	return s.fan.To(ctx, c.ID, frame)
 }

@@ -7,9 +7,9 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/session"
 )
 
@@ -180,7 +180,7 @@ type Connections interface {
 }
 
 // ErrGone is returned by a Pusher for a connection that no longer exists.
-var ErrGone = errors.New("connection is gone")
+var ErrGone = fanout.ErrGone
 
 // Pusher sends a frame to one connection.
 type Pusher interface {

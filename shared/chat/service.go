@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/triage"
@@ -47,7 +48,7 @@ type BotTurns interface {
 type Service struct {
 	conversations Conversations
 	connections   Connections
-	pusher        Pusher
+	fan           *fanout.Patients
 	sessions      Sessions
 	bot           BotTurns
 	agents        AgentFanout
@@ -67,7 +68,28 @@ func NewService(conv Conversations, conns Connections, p Pusher, s Sessions, cfg
 	if newID == nil {
 		newID = NewID
 	}
-	return &Service{conversations: conv, connections: conns, pusher: p, sessions: s, cfg: cfg, now: now, newID: newID}
+	return &Service{conversations: conv, connections: conns, fan: PatientFanout(conns, p, now), sessions: s, cfg: cfg, now: now, newID: newID}
+}
+
+// PatientFanout is the fan-out to the patient connections conns lists, for
+// the functions that only push to patients.
+func PatientFanout(conns Connections, p Pusher, now func() time.Time) *fanout.Patients {
+	return fanout.NewPatients(patientDirectory{conns}, p, now)
+}
+
+// patientDirectory lists a conversation's connections for fanout.
+type patientDirectory struct{ Connections }
+
+func (d patientDirectory) PatientConns(ctx context.Context, conversationID string) ([]fanout.Conn, error) {
+	conns, err := d.ForConversation(ctx, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fanout.Conn, len(conns))
+	for i, c := range conns {
+		out[i] = fanout.Conn{ID: c.ID, ConnectedAt: c.ConnectedAt}
+	}
+	return out, nil
 }
 
 // AgentFanout tells an agent's consoles a frame.
@@ -412,61 +434,15 @@ func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFra
 }
 
 // Broadcast pushes a frame to every connection of a conversation but
-// except. A connection that is gone is removed; other push failures are
-// returned after every connection was tried.
+// except (fanout.Patients: a gone connection is removed; other push
+// failures are returned after every connection was tried).
 func (s *Service) Broadcast(ctx context.Context, conversationID, except string, frame any) error {
-	conns, err := s.connections.ForConversation(ctx, conversationID)
-	if err != nil {
-		return fmt.Errorf("listing connections of %s: %w", conversationID, err)
-	}
-	body := protocol.Encode(frame)
-	var errs []error
-	for _, c := range conns {
-		if c.ID == except {
-			continue
-		}
-		err := s.pusher.Push(ctx, c.ID, body)
-		if errors.Is(err, ErrGone) && s.now().Sub(c.ConnectedAt) < connectGrace {
-			// Still in its $connect, or just out of it: API Gateway refuses
-			// pushes until the handshake completes, and the record is the
-			// new connection's. It resumes and gets what it missed.
-			continue
-		}
-		if err := s.gone(ctx, c.ID, err); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return s.fan.Broadcast(ctx, conversationID, except, frame)
 }
 
-// connectGrace is how long after connecting a connection that API Gateway
-// calls gone is kept: longer than the 29 s a $connect integration may take.
-const connectGrace = 30 * time.Second
-
-// pushTo sends a frame to the caller.
+// pushTo sends a frame to the caller; a gone caller is removed.
 func (s *Service) pushTo(ctx context.Context, connectionID string, frame any) error {
-	return s.push(ctx, connectionID, protocol.Encode(frame))
-}
-
-// push sends one frame; a gone connection is deleted (the one that is
-// gone, not the sender's) and is not an error.
-func (s *Service) push(ctx context.Context, connectionID string, body []byte) error {
-	return s.gone(ctx, connectionID, s.pusher.Push(ctx, connectionID, body))
-}
-
-// gone deletes a connection whose push failed as gone; other push
-// failures are returned.
-func (s *Service) gone(ctx context.Context, connectionID string, err error) error {
-	if errors.Is(err, ErrGone) {
-		if derr := s.connections.Delete(ctx, connectionID); derr != nil {
-			return fmt.Errorf("deleting gone connection: %w", derr)
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pushing to connection: %w", err)
-	}
-	return nil
+	return s.fan.To(ctx, connectionID, frame)
 }
 
 // ackFrame answers a send with the stored message's id.

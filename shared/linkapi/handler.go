@@ -59,6 +59,18 @@ func NewHandler(l Links, a Appointments, c Connections, p Pusher, log *slog.Logg
 	return &Handler{links: l, appts: a, conns: c, push: p, log: log, now: time.Now}
 }
 
+// Or serves the appointment route and hands every other route to other:
+// the booking function serves both APIs' booking routes, this one of the
+// patient API and the agent API's booking actions.
+func (h *Handler) Or(other func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)) func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if req.RequestContext.RouteKey == protocol.ActionAppointment {
+			return h.Message(ctx, req)
+		}
+		return other(ctx, req)
+	}
+}
+
 // Message serves a frame of the appointment route: the answer is the
 // appointment as it now stands, or an error frame.
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {

@@ -110,3 +110,26 @@ func mustDecode(t *testing.T, body string) protocol.ClientFrame {
 	}
 	return f
 }
+
+// TestOrServesTheAppointmentRouteAndHandsOnTheRest: the booking function
+// serves the patient API's appointment route itself and every agent
+// booking route through the agent handler.
+func TestOrServesTheAppointmentRouteAndHandsOnTheRest(t *testing.T) {
+	push := &fakePush{}
+	h := NewHandler(nil, &fakeAppts{}, fakeConns{}, push, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
+	var handedOn []string
+	serve := h.Or(func(_ context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		handedOn = append(handedOn, req.RequestContext.RouteKey)
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	})
+	for _, route := range []string{"book", "appointment", "slots"} {
+		req := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"` + route + `"}`}
+		req.RequestContext.RouteKey, req.RequestContext.ConnectionID = route, "c1"
+		if _, err := serve(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(handedOn, ",") != "book,slots" || len(push.frames) != 1 {
+		t.Fatalf("handed on %v, the link handler answered %d frames: want book and slots handed on, appointment answered here", handedOn, len(push.frames))
+	}
+}

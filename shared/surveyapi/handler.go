@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/fault"
@@ -283,29 +282,4 @@ func (c ChatReach) Connected(ctx context.Context, conversationID string) (bool, 
 // Push sends the frame to the conversation's connections.
 func (c ChatReach) Push(ctx context.Context, conversationID string, frame any) error {
 	return c.Patients.Broadcast(ctx, conversationID, "", frame)
-}
-
-// SupervisorConsoles tells every open supervisor console a frame.
-type SupervisorConsoles struct {
-	Conns interface {
-		WithRole(ctx context.Context, role agent.Role) ([]agent.Connection, error)
-	}
-	Push Pusher
-}
-
-// Tell pushes the frame to each supervisor console still signed in.
-func (s SupervisorConsoles) Tell(ctx context.Context, frame any) error {
-	conns, err := s.Conns.WithRole(ctx, agent.RoleSupervisor)
-	if err != nil {
-		return err
-	}
-	b := protocol.Encode(frame)
-	now := time.Now()
-	var errs []error
-	for _, c := range conns {
-		if c.SignedIn(now) { // survey comments only to a valid sign-in
-			errs = append(errs, s.Push.Push(ctx, c.ID, b))
-		}
-	}
-	return errors.Join(errs...)
 }

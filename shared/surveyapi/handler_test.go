@@ -6,11 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
@@ -83,32 +81,5 @@ func TestStreamsBecomeSurveys(t *testing.T) {
 	}
 	if !c4.RedFlag {
 		t.Errorf("a red-flag conversation: %+v", c4)
-	}
-}
-
-type consoles []agent.Connection
-
-func (c consoles) WithRole(context.Context, agent.Role) ([]agent.Connection, error) { return c, nil }
-
-type sent struct{ to []string }
-
-func (s *sent) Push(_ context.Context, id string, _ []byte) error {
-	s.to = append(s.to, id)
-	return nil
-}
-
-// TestSupervisorsWithAnExpiredSignInGetNoTasks: follow-up tasks carry
-// survey comments; a console whose sign-in has expired gets none.
-func TestSupervisorsWithAnExpiredSignInGetNoTasks(t *testing.T) {
-	out := &sent{}
-	tell := SupervisorConsoles{Conns: consoles{
-		{ID: "live", TokenExpiresAt: time.Now().Add(time.Hour)},
-		{ID: "expired", TokenExpiresAt: time.Now().Add(-time.Minute)},
-	}, Push: out}
-	if err := tell.Tell(context.Background(), map[string]string{"type": "task"}); err != nil {
-		t.Fatal(err)
-	}
-	if len(out.to) != 1 || out.to[0] != "live" {
-		t.Fatalf("pushed to %v, want the live console only", out.to)
 	}
 }
