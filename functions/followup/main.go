@@ -51,10 +51,10 @@ func main() {
 	conns := ddb.NewConnections(db, connTable, limit)
 	patientPush := push.New(patientMgmt)
 	patients := chat.PatientFanout(conns, patientPush, nil)
-	svc := survey.NewService(surveys, lex, ddb.NewSurveys(db, surveysTable, retention), surveyapi.ChatReach{Conns: conns, Patients: patients},
-		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), links,
-		agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil),
-		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"}, log, nil)
+	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: ddb.NewSurveys(db, surveysTable, retention), Chat: surveyapi.ChatReach{Conns: conns, Patients: patients},
+		Mail: mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), Links: links,
+		Supervisors: agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil), Log: log},
+		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"})
 	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)
 	lambda.Start(h.Invoke)
 }

@@ -45,8 +45,8 @@ func main() {
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
 	notices := ddb.NewNotices(db, schedTable)
-	svc := notify.NewService(texts, dir, noticeapi.ChatPoster{Messages: convs, Patients: patients, Retention: retention},
-		mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), notices, notices, ddb.NewAppointments(db, schedTable, 0), links,
-		notify.Config{PageURL: page}, log, nil)
+	svc := notify.NewService(notify.Deps{Texts: texts, Directory: dir, Chat: noticeapi.ChatPoster{Messages: convs, Patients: patients, Retention: retention},
+		Mail: mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), Reminders: notices, Sent: notices,
+		Appointments: ddb.NewAppointments(db, schedTable, 0), Links: links, Log: log}, notify.Config{PageURL: page})
 	lambda.Start(noticeapi.NewHandler(svc, log).Handle)
 }

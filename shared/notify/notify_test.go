@@ -104,7 +104,8 @@ func setup(t *testing.T) (*Service, *fakes, *clock, *scheduling.Directory) {
 	}
 	f := newFakes()
 	c := &clock{t: time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC)}
-	svc := NewService(texts, dir, f, f, f, f, f, f, Config{PageURL: "https://care.example.org/appointment.html"}, slog.New(slog.NewTextHandler(io.Discard, nil)), c.now)
+	svc := NewService(Deps{Texts: texts, Directory: dir, Chat: f, Mail: f, Reminders: f, Sent: f, Appointments: f, Links: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.now},
+		Config{PageURL: "https://care.example.org/appointment.html"})
 	return svc, f, c, dir
 }
 

@@ -73,12 +73,26 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService wires a Service; now defaults to the clock.
-func NewService(t *Texts, d *scheduling.Directory, c Chat, m Mailer, r Reminders, s Sent, a Appointments, l Linker, cfg Config, log *slog.Logger, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are a Service's content, ports, log and clock.
+type Deps struct {
+	Texts        *Texts
+	Directory    *scheduling.Directory
+	Chat         Chat
+	Mail         Mailer
+	Reminders    Reminders
+	Sent         Sent
+	Appointments Appointments
+	Links        Linker
+	Log          *slog.Logger
+	Now          func() time.Time // nil: the clock
+}
+
+// NewService wires a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return &Service{texts: t, dir: d, chat: c, mail: m, rem: r, sent: s, appts: a, links: l, cfg: cfg, log: log, now: now}
+	return &Service{texts: d.Texts, dir: d.Directory, chat: d.Chat, mail: d.Mail, rem: d.Reminders, sent: d.Sent, appts: d.Appointments, links: d.Links, cfg: cfg, log: d.Log, now: d.Now}
 }
 
 // Changed handles one change of an appointment from the scheduling

@@ -125,14 +125,27 @@ type Service struct {
 	newID    func() string
 }
 
-// NewService returns a Service; now and newID default to the clock and a
-// time-based id.
-func NewService(store Store, convs Conversations, patients Patients, agents Agents, trigger Trigger, cfg Config, log *slog.Logger, now func() time.Time, newID func() string) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are a Service's ports, its log and its clock.
+type Deps struct {
+	Store         Store
+	Conversations Conversations
+	Patients      Patients
+	// Agents may be nil where nothing is offered (the escalation function
+	// only queues).
+	Agents  Agents
+	Trigger Trigger
+	Log     *slog.Logger
+	Now     func() time.Time // nil: the clock
+	NewID   func() string    // nil: a time-based offer id
+}
+
+// NewService returns a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	if newID == nil {
-		newID = func() string { return "o" + strconv.FormatInt(time.Now().UnixNano(), 36) }
+	if d.NewID == nil {
+		d.NewID = func() string { return "o" + strconv.FormatInt(time.Now().UnixNano(), 36) }
 	}
 	if cfg.Fallback == "" {
 		cfg.Fallback = "general"
@@ -140,7 +153,7 @@ func NewService(store Store, convs Conversations, patients Patients, agents Agen
 	if cfg.OfferTimeout == 0 {
 		cfg.OfferTimeout = 45 * time.Second
 	}
-	return &Service{store: store, convs: convs, patients: patients, agents: agents, trigger: trigger, cfg: cfg, log: log, now: now, newID: newID}
+	return &Service{store: d.Store, convs: d.Conversations, patients: d.Patients, agents: d.Agents, trigger: d.Trigger, cfg: cfg, log: d.Log, now: d.Now, newID: d.NewID}
 }
 
 // WithUrgentAlerts has every routing run alert all supervisors, once per

@@ -163,8 +163,9 @@ func (t *triggers) CheckOfferLater(_ context.Context, c OfferCheck, after time.D
 
 func newService(store Store, c convs, patients, agents *recorder, trig *triggers) *Service {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return NewService(store, c, patients, agents, trig, Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute},
-		log, func() time.Time { return t0 }, func() string { return "offer-1" })
+	return NewService(Deps{Store: store, Conversations: c, Patients: patients, Agents: agents, Trigger: trig, Log: log,
+		Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
+		Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute})
 }
 
 func escalatedConv(id, queue, priority, lang string) chat.Conversation {
@@ -279,9 +280,9 @@ func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
 	store.waiting["new"] = Waiting{ConversationID: "new", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-20 * time.Minute), QueuedAt: t0.Add(-time.Minute)}
 	patients := &recorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := NewService(store, convs{"late": escalatedConv("late", "billing", "normal", "en")}, patients, &recorder{}, &triggers{},
-		Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]Overflow{"billing": {After: 10 * time.Minute, To: "general"}}},
-		log, func() time.Time { return t0 }, func() string { return "offer-1" })
+	svc := NewService(Deps{Store: store, Conversations: convs{"late": escalatedConv("late", "billing", "normal", "en")}, Patients: patients, Agents: &recorder{}, Trigger: &triggers{},
+		Log: log, Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
+		Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]Overflow{"billing": {After: 10 * time.Minute, To: "general"}}})
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
 	}

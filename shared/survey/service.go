@@ -116,12 +116,25 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService wires a Service; now defaults to the clock.
-func NewService(cfg *Config, lex *Lexicon, st Store, c Chat, m Mailer, l Linker, sups Supervisors, sc ServiceConfig, log *slog.Logger, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are a Service's configuration, ports, log and clock.
+type Deps struct {
+	Surveys     *Config
+	Lexicon     *Lexicon
+	Store       Store
+	Chat        Chat
+	Mail        Mailer
+	Links       Linker
+	Supervisors Supervisors
+	Log         *slog.Logger
+	Now         func() time.Time // nil: the clock
+}
+
+// NewService wires a Service.
+func NewService(d Deps, sc ServiceConfig) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return &Service{cfg: cfg, lex: lex, store: st, chat: c, mail: m, links: l, sups: sups, sc: sc, log: log, now: now}
+	return &Service{cfg: d.Surveys, lex: d.Lexicon, store: d.Store, chat: d.Chat, mail: d.Mail, links: d.Links, sups: d.Supervisors, sc: sc, log: d.Log, now: d.Now}
 }
 
 // Config is the service's survey configuration.

@@ -107,8 +107,9 @@ func setup(t *testing.T) (*Service, *memStore, *fakeOut, *clock) {
 	}
 	store, out := newMemStore(), &fakeOut{open: map[string]bool{}}
 	c := &clock{t: time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC)}
-	svc := NewService(cfg, lexicon(t), store, out, out, out, out, ServiceConfig{PageURL: "https://care.example.org/survey.html", From: "PSC <surveys@example.org>"},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return c.t })
+	svc := NewService(Deps{Surveys: cfg, Lexicon: lexicon(t), Store: store, Chat: out, Mail: out, Links: out, Supervisors: out,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return c.t }},
+		ServiceConfig{PageURL: "https://care.example.org/survey.html", From: "PSC <surveys@example.org>"})
 	return svc, store, out, c
 }
 
