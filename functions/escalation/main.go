@@ -34,7 +34,7 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
 	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
-	svc := routing.NewService(routing.Deps{Store: ddb.NewRouting(db, convTable, msgTable, agentsTable), Conversations: convs, Patients: patients,
+	svc := routing.NewService(routing.Deps{Store: ddb.NewRouting(db, convTable, msgTable, agentsTable), Conversations: convs, Notify: routingapi.Notifier{Patients: patients},
 		Trigger: queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), Log: log}, routing.Config{Queues: queues, Fallback: queues[0]})
 	lambda.Start(routingapi.NewHandler(svc, log).Escalations)
 }

@@ -46,8 +46,9 @@ func main() {
 	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil)
 	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil)
 	store := ddb.NewRouting(db, convTable, msgTable, agentsTable)
-	svc := routing.NewService(routing.Deps{Store: store, Conversations: convs, Patients: patients, Agents: consoles, Trigger: queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), Log: log},
+	notify := routingapi.Notifier{Patients: patients, Consoles: consoles}
+	svc := routing.NewService(routing.Deps{Store: store, Conversations: convs, Notify: notify, Trigger: queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), Log: log},
 		routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: offerTimeout, Overflow: overflow}).
-		WithUrgentAlerts(consoles, store, env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
+		WithUrgentAlerts(store, env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
 	lambda.Start(routingapi.NewHandler(svc, log).Routing)
 }

@@ -7,6 +7,8 @@ package chat
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fanout"
@@ -111,7 +113,26 @@ type Conversation struct {
 	ExpiresAt time.Time
 }
 
-// Message is one stored message. ID is protocol.MessageIDFor(Seq).
+// MessageID is the id of the message with sequence number seq in its
+// conversation: ids sort in conversation order, which resume relies on.
+func MessageID(seq int64) string { return fmt.Sprintf("m%012d", seq) }
+
+// MessageSeq is the sequence number of a message id (ok false when id is
+// not one).
+func MessageSeq(id string) (seq int64, ok bool) {
+	if len(id) != 13 || id[0] != 'm' {
+		return 0, false
+	}
+	for _, c := range id[1:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	seq, err := strconv.ParseInt(id[1:], 10, 64)
+	return seq, err == nil
+}
+
+// Message is one stored message. ID is MessageID(Seq).
 type Message struct {
 	ConversationID  string
 	ID              string

@@ -64,7 +64,7 @@ func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
 		return Message{}, false, fault.Errorf(fault.Conflict, "closed")
 	}
 	seq := int64(len(m.msgs[msg.ConversationID]) + 1)
-	msg.Seq, msg.ID = seq, protocol.MessageIDFor(seq)
+	msg.Seq, msg.ID = seq, MessageID(seq)
 	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
 	return msg, false, nil
 }
@@ -427,7 +427,7 @@ func TestHistorySplitsLargeHistories(t *testing.T) {
 	c := Conversation{ID: "c", State: StateBot}
 	var msgs []Message
 	for i := 1; i <= 120; i++ {
-		msgs = append(msgs, Message{ConversationID: "c", ID: protocol.MessageIDFor(int64(i)), Role: RolePatient, Text: strings.Repeat("é", 2000)})
+		msgs = append(msgs, Message{ConversationID: "c", ID: MessageID(int64(i)), Role: RolePatient, Text: strings.Repeat("é", 2000)})
 	}
 	frames := historyFrames(c, msgs, "r", time.Now())
 	total := 0

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
 // Conversations stores conversations (one item each, keyed by
@@ -221,7 +218,7 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 			}
 		}
 		m.Seq = last.Seq + 1
-		m.ID = protocol.MessageIDFor(m.Seq)
+		m.ID = chat.MessageID(m.Seq)
 		items, err := s.appendItems(m, change)
 		if err != nil {
 			return chat.Message{}, false, err
@@ -271,7 +268,7 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 // or for the greeting one below every message id.
 func turnKey(c *chat.Change) string {
 	if c.Answers == "" {
-		return protocol.MessageIDFor(0)
+		return chat.MessageID(0)
 	}
 	return c.Answers
 }
@@ -373,7 +370,7 @@ func putIfAbsent(table string, item map[string]types.AttributeValue) types.Trans
 // closingMarker ends a conversation's sequence at slot seq.
 func closingMarker(table, conversationID string, seq int64, at, expires time.Time) types.TransactWriteItem {
 	item, _ := attributevalue.MarshalMap(messageItem{
-		ConversationID: conversationID, SK: protocol.MessageIDFor(seq), Seq: seq, Role: chat.RoleSystem,
+		ConversationID: conversationID, SK: chat.MessageID(seq), Seq: seq, Role: chat.RoleSystem,
 		At: at.UTC().Format(timeLayout), ExpiresAt: expires.Unix(), Closed: true,
 	})
 	return putIfAbsent(table, item)
@@ -441,16 +438,16 @@ func (s *Conversations) byClientID(ctx context.Context, conversationID, clientMe
 func (s *Conversations) After(ctx context.Context, conversationID, afterID string) ([]chat.Message, error) {
 	// Only the message slots: the table also holds dedupe items ("c#…")
 	// and agents' private notes ("n#…"), which sort after every message id.
-	from := protocol.MessageIDFor(0)
+	from := chat.MessageID(0)
 	if afterID != "" {
-		seq, err := strconv.ParseInt(strings.TrimPrefix(afterID, "m"), 10, 64)
-		if !protocol.IsMessageID(afterID) || err != nil {
+		seq, ok := chat.MessageSeq(afterID)
+		if !ok {
 			return nil, fault.Errorf(fault.BadRequest, "after is not a message id")
 		}
-		from = protocol.MessageIDFor(seq + 1)
+		from = chat.MessageID(seq + 1)
 	}
 	key := expression.Key("conversationId").Equal(expression.Value(conversationID)).
-		And(expression.Key("sk").Between(expression.Value(from), expression.Value(protocol.MessageIDFor(maxSeq))))
+		And(expression.Key("sk").Between(expression.Value(from), expression.Value(chat.MessageID(maxSeq))))
 	expr := must(expression.NewBuilder().WithKeyCondition(key).
 		WithFilter(expression.AttributeNotExists(expression.Name("closed"))).Build())
 	in := &dynamodb.QueryInput{

@@ -19,7 +19,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
 var env *stacktest.Env
@@ -94,7 +93,7 @@ func TestConcurrentAppendsNeverLoseOrDuplicate(t *testing.T) {
 		seen := map[string]bool{}
 		lastOf := map[byte]int{}
 		for i, m := range msgs {
-			if m.Seq != int64(i+1) || m.ID != protocol.MessageIDFor(m.Seq) {
+			if m.Seq != int64(i+1) || m.ID != chat.MessageID(m.Seq) {
 				rt.Fatalf("message %d has seq %d id %s", i, m.Seq, m.ID)
 			}
 			if seen[m.ClientMessageID] {

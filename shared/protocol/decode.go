@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -378,11 +377,8 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
-// IsMessageID reports whether s has the shape of a message id.
+// IsMessageID reports whether s has the shape of a message id
+// (chat.MessageID's).
 func IsMessageID(s string) bool { return messageIDPattern.MatchString(s) }
 
 var messageIDPattern = regexp.MustCompile(`^m[0-9]{12}$`)
-
-// MessageIDFor is the id of the message with sequence number seq in its
-// conversation. Ids sort in conversation order, which resume relies on.
-func MessageIDFor(seq int64) string { return fmt.Sprintf("m%012d", seq) }

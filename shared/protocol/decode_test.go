@@ -81,17 +81,6 @@ func TestErrorFrameEchoesRequestIDAndHidesInternals(t *testing.T) {
 	}
 }
 
-func TestMessageIDsSortInOrder(t *testing.T) {
-	prev := ""
-	for _, seq := range []int64{1, 2, 9, 10, 99, 100, 123456789} {
-		id := MessageIDFor(seq)
-		if !IsMessageID(id) || id <= prev {
-			t.Fatalf("id %q after %q", id, prev)
-		}
-		prev = id
-	}
-}
-
 // FuzzDecodePatient: any input decodes to a valid frame or a coded error,
 // never a panic, and a valid frame respects every limit.
 func FuzzDecodePatient(f *testing.F) {

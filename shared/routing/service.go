@@ -11,7 +11,6 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
 // Store is what routing reads and the transaction it writes.
@@ -48,11 +47,6 @@ const (
 	Withdrawn
 )
 
-// Supervisors tells every signed-in supervisor's console a frame.
-type Supervisors interface {
-	Tell(ctx context.Context, frame any) error
-}
-
 // AlertMarks records that supervisors were alerted about a waiting
 // conversation, once: true the first time.
 type AlertMarks interface {
@@ -64,17 +58,48 @@ type Conversations interface {
 	Get(ctx context.Context, id string) (chat.Conversation, error)
 }
 
-// Patients tells a conversation's patient connections a frame.
-type Patients interface {
-	Broadcast(ctx context.Context, conversationID, except string, frame any) error
+// Notifier tells the people concerned what routing did. An edge turns
+// each event into the frames its clients know (routingapi.Notifier).
+type Notifier interface {
+	// Offer tells the agent's consoles of an offer and says how many took
+	// it (none when the agent has none left open, or every one was gone).
+	Offer(ctx context.Context, agentID string, o OfferNote) (reached int, err error)
+	// Place tells a waiting conversation's patient their place in line.
+	Place(ctx context.Context, conversationID string, position int) error
+	// SetAway tells the agent's consoles a lapsed offer set them away.
+	SetAway(ctx context.Context, agentID string) error
+	// Withdrawn tells the agent's consoles that an offered conversation's
+	// patient left.
+	Withdrawn(ctx context.Context, agentID, conversationID string) error
+	// Assignment tells the supervisor who assigned a conversation how it
+	// went.
+	Assignment(ctx context.Context, supervisorID string, o AssignmentOutcome) error
+	// Stranded alerts every supervisor to an urgent conversation no one
+	// available can take.
+	Stranded(ctx context.Context, a StrandedAlert) error
 }
 
-// Agents tells an agent's consoles a frame.
-type Agents interface {
-	ToAgent(ctx context.Context, agentID string, frame any) error
-	// Deliver is ToAgent that also says how many consoles took the frame
-	// (none when the agent has none left open, or every one was gone).
-	Deliver(ctx context.Context, agentID string, frame any) (reached int, err error)
+// OfferNote is what an agent is told of an offer.
+type OfferNote struct {
+	ConversationID, Queue, Priority, Language string
+	Summary                                   string // the bot's handoff summary
+	ExpiresAt                                 time.Time
+}
+
+// AssignmentOutcome is how a supervisor's assignment went: offered to the
+// agent, or why not.
+type AssignmentOutcome struct {
+	ConversationID, AgentID string
+	OK                      bool
+	Reason                  string
+}
+
+// StrandedAlert is an urgent conversation that waited past the limit.
+type StrandedAlert struct {
+	ConversationID, Queue string
+	Waited                time.Duration
+	RedFlags              []string
+	At                    time.Time
 }
 
 // Trigger asks for a routing run (the routing queue), now or, to check an
@@ -110,33 +135,28 @@ type Config struct {
 // Service escalates handed-off conversations and routes waiting ones.
 type Service struct {
 	// Urgent waits past urgentAfter alert the supervisors (WithUrgentAlerts).
-	supervisors Supervisors
 	marks       AlertMarks
 	urgentAfter time.Duration
 
-	store    Store
-	convs    Conversations
-	patients Patients
-	agents   Agents
-	trigger  Trigger
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
-	newID    func() string
+	store   Store
+	convs   Conversations
+	notify  Notifier
+	trigger Trigger
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	newID   func() string
 }
 
 // Deps are a Service's ports, its log and its clock.
 type Deps struct {
 	Store         Store
 	Conversations Conversations
-	Patients      Patients
-	// Agents may be nil where nothing is offered (the escalation function
-	// only queues).
-	Agents  Agents
-	Trigger Trigger
-	Log     *slog.Logger
-	Now     func() time.Time // nil: the clock
-	NewID   func() string    // nil: a time-based offer id
+	Notify        Notifier
+	Trigger       Trigger
+	Log           *slog.Logger
+	Now           func() time.Time // nil: the clock
+	NewID         func() string    // nil: a time-based offer id
 }
 
 // NewService returns a Service.
@@ -153,14 +173,14 @@ func NewService(d Deps, cfg Config) *Service {
 	if cfg.OfferTimeout == 0 {
 		cfg.OfferTimeout = 45 * time.Second
 	}
-	return &Service{store: d.Store, convs: d.Conversations, patients: d.Patients, agents: d.Agents, trigger: d.Trigger, cfg: cfg, log: d.Log, now: d.Now, newID: d.NewID}
+	return &Service{store: d.Store, convs: d.Conversations, notify: d.Notify, trigger: d.Trigger, cfg: cfg, log: d.Log, now: d.Now, newID: d.NewID}
 }
 
 // WithUrgentAlerts has every routing run alert all supervisors, once per
 // conversation, about an urgent conversation that has waited longer than
 // after with no one to take it.
-func (s *Service) WithUrgentAlerts(sup Supervisors, marks AlertMarks, after time.Duration) *Service {
-	s.supervisors, s.marks, s.urgentAfter = sup, marks, after
+func (s *Service) WithUrgentAlerts(marks AlertMarks, after time.Duration) *Service {
+	s.marks, s.urgentAfter = marks, after
 	return s
 }
 
@@ -224,8 +244,8 @@ type Assignment struct {
 // offer: the agent must be available with room, and has the offer's time
 // to accept. The supervisor's consoles hear how it went.
 func (s *Service) Assign(ctx context.Context, a Assignment) error {
-	outcome := protocol.AssignmentFrame{Type: "assignment", ConversationID: a.ConversationID, AgentID: a.AgentID}
-	tell := func() error { return s.agents.ToAgent(ctx, a.By, outcome) }
+	outcome := AssignmentOutcome{ConversationID: a.ConversationID, AgentID: a.AgentID}
+	tell := func() error { return s.notify.Assignment(ctx, a.By, outcome) }
 	var w *Waiting
 	for _, q := range s.cfg.Queues {
 		ws, err := s.store.Waiting(ctx, q)
@@ -265,7 +285,7 @@ func (s *Service) Assign(ctx context.Context, a Assignment) error {
 // still waiting past urgentAfter: no agent who could take it had room, or
 // none is online. A supervisor can take it or find someone.
 func (s *Service) alertStranded(ctx context.Context) error {
-	if s.supervisors == nil || s.urgentAfter <= 0 {
+	if s.marks == nil || s.urgentAfter <= 0 {
 		return nil
 	}
 	var errs []error
@@ -284,14 +304,12 @@ func (s *Service) alertStranded(ctx context.Context) error {
 				errs = append(errs, err)
 				continue
 			}
-			frame := protocol.AlertFrame{Type: protocol.TypeAlert, ConversationID: w.ConversationID, Priority: Urgent, State: string(chat.StateWaiting),
-				RedFlags: []string{}, Summary: fmt.Sprintf("Urgent, waiting %d min in %s: no one available can take it", int(waited.Minutes()), w.Queue),
-				At: protocol.FormatTime(s.now())}
-			if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil && len(c.Handoff.RedFlags) > 0 {
-				frame.RedFlags = c.Handoff.RedFlags
+			alert := StrandedAlert{ConversationID: w.ConversationID, Queue: w.Queue, Waited: waited, At: s.now()}
+			if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
+				alert.RedFlags = c.Handoff.RedFlags
 			}
 			s.log.WarnContext(ctx, "urgent conversation waiting; supervisors alerted", "conversation_id", w.ConversationID, "queue", w.Queue, "waited_s", int(waited.Seconds()))
-			errs = append(errs, s.supervisors.Tell(ctx, frame))
+			errs = append(errs, s.notify.Stranded(ctx, alert))
 		}
 	}
 	return errors.Join(errs...)
@@ -416,7 +434,7 @@ func (s *Service) Expire(ctx context.Context, check OfferCheck) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "offer lapsed; agent set away", "conversation_id", check.ConversationID, "agent_id", check.AgentID)
-	if err := s.agents.ToAgent(ctx, check.AgentID, protocol.PresenceFrame{Type: "presence", Status: "away"}); err != nil {
+	if err := s.notify.SetAway(ctx, check.AgentID); err != nil {
 		s.log.WarnContext(ctx, "presence not delivered", "agent_id", check.AgentID, "error", err)
 	}
 	return nil
@@ -440,7 +458,7 @@ func (s *Service) Withdraw(ctx context.Context, offer OfferCheck) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "offer withdrawn; the patient ended the conversation", "conversation_id", offer.ConversationID, "agent_id", offer.AgentID)
-	if err := s.agents.ToAgent(ctx, offer.AgentID, protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: offer.ConversationID, State: string(chat.StateClosed)}); err != nil {
+	if err := s.notify.Withdrawn(ctx, offer.AgentID, offer.ConversationID); err != nil {
 		s.log.WarnContext(ctx, "withdrawal not delivered", "agent_id", offer.AgentID, "error", err)
 	}
 	return nil
@@ -453,8 +471,8 @@ func (s *Service) tellOffer(ctx context.Context, w Waiting, agentID string, expi
 	if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
 		summary = c.Handoff.Summary
 	}
-	return s.agents.Deliver(ctx, agentID, protocol.OfferFrame{Type: "offer", ConversationID: w.ConversationID, Queue: w.Queue,
-		Priority: w.Priority, Language: w.Language, Summary: summary, ExpiresAt: protocol.FormatTime(expires)})
+	return s.notify.Offer(ctx, agentID, OfferNote{ConversationID: w.ConversationID, Queue: w.Queue,
+		Priority: w.Priority, Language: w.Language, Summary: summary, ExpiresAt: expires})
 }
 
 // tellPositions tells the patients waiting in a queue their place (only
@@ -465,7 +483,7 @@ func (s *Service) tellPositions(ctx context.Context, queue, only string) error {
 		return err
 	}
 	tell := func(id string, pos int) error {
-		return s.patients.Broadcast(ctx, id, "", protocol.StatusFrame{Type: "status", ConversationID: id, State: string(chat.StateWaiting), QueuePosition: pos})
+		return s.notify.Place(ctx, id, pos)
 	}
 	var errs []error
 	found := false

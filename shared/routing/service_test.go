@@ -5,13 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
 // memStore is an in-memory Store with the same conditions as the
@@ -130,23 +128,40 @@ type told struct {
 // is gone (Deliver reaches none of them).
 type recorder struct {
 	frames []told
+	alerts []StrandedAlert
 	gone   map[string]bool
 }
 
-func (r *recorder) Broadcast(_ context.Context, id, _ string, frame any) error {
-	r.frames = append(r.frames, told{id, frame})
+// split is the Notifier of a test: what patients are told goes to one
+// recorder, what staff are told to the other (alerts to its alerts).
+type split struct{ patients, agents *recorder }
+
+func (s split) Offer(_ context.Context, agentID string, o OfferNote) (int, error) {
+	if s.agents.gone[agentID] {
+		return 0, nil
+	}
+	s.agents.frames = append(s.agents.frames, told{agentID, o})
+	return 1, nil
+}
+func (s split) Place(_ context.Context, id string, position int) error {
+	s.patients.frames = append(s.patients.frames, told{id, position})
 	return nil
 }
-func (r *recorder) ToAgent(ctx context.Context, id string, frame any) error {
-	_, err := r.Deliver(ctx, id, frame)
-	return err
+func (s split) SetAway(_ context.Context, agentID string) error {
+	s.agents.frames = append(s.agents.frames, told{agentID, "away"})
+	return nil
 }
-func (r *recorder) Deliver(_ context.Context, id string, frame any) (int, error) {
-	if r.gone[id] {
-		return 0, chat.ErrGone
-	}
-	r.frames = append(r.frames, told{id, frame})
-	return 1, nil
+func (s split) Withdrawn(_ context.Context, agentID, conversationID string) error {
+	s.agents.frames = append(s.agents.frames, told{agentID, "withdrawn " + conversationID})
+	return nil
+}
+func (s split) Assignment(_ context.Context, supervisorID string, o AssignmentOutcome) error {
+	s.agents.frames = append(s.agents.frames, told{supervisorID, o})
+	return nil
+}
+func (s split) Stranded(_ context.Context, a StrandedAlert) error {
+	s.agents.alerts = append(s.agents.alerts, a)
+	return nil
 }
 
 type triggers []string
@@ -163,7 +178,7 @@ func (t *triggers) CheckOfferLater(_ context.Context, c OfferCheck, after time.D
 
 func newService(store Store, c convs, patients, agents *recorder, trig *triggers) *Service {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return NewService(Deps{Store: store, Conversations: c, Patients: patients, Agents: agents, Trigger: trig, Log: log,
+	return NewService(Deps{Store: store, Conversations: c, Notify: split{patients, agents}, Trigger: trig, Log: log,
 		Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
 		Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute})
 }
@@ -187,8 +202,8 @@ func TestEscalateQueuesTellsThePlaceAndAsksForRouting(t *testing.T) {
 		t.Errorf("a handoff to an unserved queue = %+v, want the fallback queue, urgent, Spanish", w)
 	}
 	want := []told{
-		{"c1", protocol.StatusFrame{Type: "status", ConversationID: "c1", State: "waiting", QueuePosition: 1}},
-		{"c2", protocol.StatusFrame{Type: "status", ConversationID: "c2", State: "waiting", QueuePosition: 1}},
+		{"c1", 1},
+		{"c2", 1},
 	}
 	if !slices.Equal(patients.frames, want) {
 		t.Errorf("patients told %v, want %v", patients.frames, want)
@@ -232,8 +247,8 @@ func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
 	}
 	var offered []string
 	for _, f := range agents.frames {
-		o := f.frame.(protocol.OfferFrame)
-		if o.Type != "offer" || o.Summary != "Topic: general" || o.ExpiresAt != protocol.FormatTime(t0.Add(time.Minute)) || store.offers[o.ConversationID] != f.to {
+		o := f.frame.(OfferNote)
+		if o.Summary != "Topic: general" || !o.ExpiresAt.Equal(t0.Add(time.Minute)) || store.offers[o.ConversationID] != f.to {
 			t.Errorf("offer frame to %s: %+v", f.to, o)
 		}
 		offered = append(offered, o.ConversationID)
@@ -242,7 +257,7 @@ func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
 	if !slices.Equal(offered, []string{"g1", "g2"}) {
 		t.Errorf("agents were told of %v", offered)
 	}
-	want := []told{{"g3", protocol.StatusFrame{Type: "status", ConversationID: "g3", State: "waiting", QueuePosition: 1}}}
+	want := []told{{"g3", 1}}
 	if !slices.Equal(patients.frames, want) {
 		t.Errorf("patients told %v, want g3 now first", patients.frames)
 	}
@@ -263,7 +278,7 @@ func TestExpireTakesBackAPendingOfferAndSetsTheAgentAway(t *testing.T) {
 	if _, waiting := store.waiting["c1"]; !waiting || store.agents["ana"].Available || store.agents["ana"].Active != 0 {
 		t.Fatalf("after expiry: waiting %v, agent %+v", store.waiting, *store.agents["ana"])
 	}
-	want := []told{{"ana", protocol.PresenceFrame{Type: "presence", Status: "away"}}}
+	want := []told{{"ana", "away"}}
 	if !slices.Equal(agents.frames, want) {
 		t.Errorf("agent told %v, want away", agents.frames)
 	}
@@ -280,7 +295,7 @@ func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
 	store.waiting["new"] = Waiting{ConversationID: "new", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-20 * time.Minute), QueuedAt: t0.Add(-time.Minute)}
 	patients := &recorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := NewService(Deps{Store: store, Conversations: convs{"late": escalatedConv("late", "billing", "normal", "en")}, Patients: patients, Agents: &recorder{}, Trigger: &triggers{},
+	svc := NewService(Deps{Store: store, Conversations: convs{"late": escalatedConv("late", "billing", "normal", "en")}, Notify: split{patients, &recorder{}}, Trigger: &triggers{},
 		Log: log, Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
 		Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]Overflow{"billing": {After: 10 * time.Minute, To: "general"}}})
 	if err := svc.Route(context.Background()); err != nil {
@@ -292,7 +307,7 @@ func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
 	if w := store.waiting["new"]; w.Queue != "billing" {
 		t.Fatalf("the recent one moved to %s", w.Queue)
 	}
-	want := []told{{"new", protocol.StatusFrame{Type: "status", ConversationID: "new", State: "waiting", QueuePosition: 1}}}
+	want := []told{{"new", 1}}
 	if !slices.Equal(patients.frames, want) {
 		t.Errorf("patients told %v, want %v", patients.frames, want)
 	}
@@ -319,7 +334,7 @@ func TestWithdrawFreesTheAgentWithoutSettingThemAway(t *testing.T) {
 	if a := store.agents["ana"]; !a.Available || a.Active != 0 {
 		t.Fatalf("agent after the withdrawal: %+v, want available with no load", *a)
 	}
-	want := []told{{"ana", protocol.StatusFrame{Type: "status", ConversationID: "c1", State: "closed"}}}
+	want := []told{{"ana", "withdrawn c1"}}
 	if !slices.Equal(agents.frames, want) {
 		t.Errorf("agent told %v, want %v", agents.frames, want)
 	}
@@ -335,13 +350,6 @@ func (m alertMarks) MarkAlerted(_ context.Context, id string, _ time.Time) (bool
 	return true, nil
 }
 
-type supervisorConsoles struct{ frames []any }
-
-func (s *supervisorConsoles) Tell(_ context.Context, frame any) error {
-	s.frames = append(s.frames, frame)
-	return nil
-}
-
 // TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce (issue 19, safety
 // first): no agent can take an urgent conversation; past the limit every
 // supervisor hears of it, once; a normal one, or an urgent one not yet
@@ -353,19 +361,18 @@ func TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce(t *testing.T) {
 	store.waiting["n"] = Waiting{ConversationID: "n", Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-time.Hour), QueuedAt: t0.Add(-time.Hour)}
 	c := convs{"u": escalatedConv("u", "general", Urgent, "en")}
 	c["u"].Handoff.RedFlags = []string{"chest_pain"}
-	sup := &supervisorConsoles{}
-	svc := newService(store, c, &recorder{}, &recorder{}, &triggers{}).WithUrgentAlerts(sup, alertMarks{}, 2*time.Minute)
+	sup := &recorder{}
+	svc := newService(store, c, &recorder{}, sup, &triggers{}).WithUrgentAlerts(alertMarks{}, 2*time.Minute)
 	for range 2 {
 		if err := svc.Route(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(sup.frames) != 1 {
-		t.Fatalf("supervisors told %d frames, want one alert: %v", len(sup.frames), sup.frames)
+	if len(sup.alerts) != 1 {
+		t.Fatalf("supervisors alerted %d times, want once: %v", len(sup.alerts), sup.alerts)
 	}
-	a, ok := sup.frames[0].(protocol.AlertFrame)
-	if !ok || a.ConversationID != "u" || a.State != "waiting" || a.Priority != Urgent || !slices.Equal(a.RedFlags, []string{"chest_pain"}) || !strings.Contains(a.Summary, "waiting 3 min in general") {
-		t.Fatalf("alert %+v", sup.frames[0])
+	if a := sup.alerts[0]; a.ConversationID != "u" || a.Queue != "general" || a.Waited != 3*time.Minute || !slices.Equal(a.RedFlags, []string{"chest_pain"}) {
+		t.Fatalf("alert %+v", a)
 	}
 }
 
@@ -394,16 +401,16 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	if err := svc.Assign(ctx, Assignment{ConversationID: "gone", AgentID: "gus", By: "sue"}); err != nil {
 		t.Fatal(err)
 	}
-	var outcomes []protocol.AssignmentFrame
+	var outcomes []AssignmentOutcome
 	offered := false
 	for _, f := range agents.frames {
 		switch fr := f.frame.(type) {
-		case protocol.AssignmentFrame:
+		case AssignmentOutcome:
 			if f.to != "sue" {
 				t.Fatalf("an assignment's outcome went to %s", f.to)
 			}
 			outcomes = append(outcomes, fr)
-		case protocol.OfferFrame:
+		case OfferNote:
 			offered = offered || (f.to == "gus" && fr.ConversationID == "b")
 		}
 	}
