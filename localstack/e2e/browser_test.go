@@ -366,6 +366,32 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	waitText(t, agent, "#appointments", "Dr.")
 	waitText(t, patient, "#messages", "Appointment confirmed")
 
+	// Move… (issue 19) says which visit it moves, starts a fresh search
+	// (from today, not the last one's dates), keeps the kind of care
+	// locked and offers only times of the same visit type.
+	run(t, agent, "opening Move…", chromedp.Click(`#appointments .appointment-actions button`))
+	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#book-dialog`))
+	waitText(t, agent, "#book-for", "Moving Rosa Browser's ")
+	moving := run(t, agent, "reading what it moves", chromedp.Text(`#book-for`))
+	visit := strings.TrimPrefix(strings.SplitN(moving, " with ", 2)[0], "Moving Rosa Browser's ")
+	if state := run(t, agent, "reading the dialog's state", chromedp.Evaluate[string](`document.getElementById("book-from").value + "|" + document.getElementById("book-specialty").disabled + "|" + document.getElementById("book-change-field").hidden`)); state != time.Now().Format("2006-01-02")+"|true|false" {
+		t.Fatalf("the move dialog opened with from|specialty locked|change hidden = %q: want today, locked, the change offered", state)
+	}
+	later := time.Now().AddDate(0, 0, 47+int(run0%300)).Format("2006-01-02")
+	run(t, agent, "choosing later dates", chromedp.Evaluate[bool](`(document.getElementById("book-from").value = "`+later+`") !== ""`))
+	run(t, agent, "searching", chromedp.Click(`#book-search`))
+	run(t, agent, "waiting for open times", chromedp.WaitVisible(`#book-slots input`))
+	offered := run(t, agent, "reading the times offered", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#book-slots label")].map((l) => l.textContent)`))
+	for _, o := range offered {
+		if !strings.Contains(o, " · "+visit+" · ") {
+			t.Fatalf("a move to %q was offered for a %s", o, visit)
+		}
+	}
+	run(t, agent, "picking the first with Space", chromedp.KeyEvent(" "))
+	run(t, agent, "moving", chromedp.Click(`#book-confirm`))
+	waitText(t, agent, "#book-result", "Moved to")
+	run(t, agent, "closing the dialog", chromedp.Click(`#book-cancel`))
+
 	// A reload (the token lives in memory only, so the agent signs in
 	// again) gives the conversation back, with its history.
 	run(t, agent, "reloading the console", chromedp.Reload())

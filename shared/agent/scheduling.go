@@ -17,7 +17,7 @@ type Scheduling interface {
 	Directory() *scheduling.Directory
 	Search(ctx context.Context, q scheduling.Query) ([]scheduling.Slot, error)
 	Book(ctx context.Context, r scheduling.BookRequest) (scheduling.Appointment, error)
-	Reschedule(ctx context.Context, id, patientID, slotID, by string) (scheduling.Appointment, error)
+	Reschedule(ctx context.Context, id, patientID, slotID, by string, changeVisit bool) (scheduling.Appointment, error)
 	Cancel(ctx context.Context, id, patientID, by string) (scheduling.Appointment, error)
 	Get(ctx context.Context, id, patientID string) (scheduling.Appointment, error)
 	Upcoming(ctx context.Context, patientID string) ([]scheduling.Appointment, error)
@@ -91,7 +91,7 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			}
 			return s.fan.To(ctx, c.ID, protocol.CancelledFrame{Type: "cancelled", RequestID: f.RequestID, AppointmentID: f.AppointmentID})
 		}
-		a, err := s.sched.Reschedule(ctx, f.AppointmentID, conv.PatientID, f.SlotID, c.AgentID)
+		a, err := s.sched.Reschedule(ctx, f.AppointmentID, conv.PatientID, f.SlotID, c.AgentID, f.ChangeVisit)
 		if err != nil {
 			return s.slotError(err, conv.Locale)
 		}

@@ -45,7 +45,7 @@ type Scheduler interface {
 	Search(ctx context.Context, q scheduling.Query) ([]scheduling.Slot, error)
 	Book(ctx context.Context, r scheduling.BookRequest) (scheduling.Appointment, error)
 	Upcoming(ctx context.Context, patientID string) ([]scheduling.Appointment, error)
-	Reschedule(ctx context.Context, id, patientID, slotID, by string) (scheduling.Appointment, error)
+	Reschedule(ctx context.Context, id, patientID, slotID, by string, changeVisit bool) (scheduling.Appointment, error)
 	Cancel(ctx context.Context, id, patientID, by string) (scheduling.Appointment, error)
 }
 
@@ -71,7 +71,7 @@ func (b boundBooking) Upcoming() ([]scheduling.Appointment, error) {
 	return b.s.Upcoming(b.ctx, b.conv.PatientID)
 }
 func (b boundBooking) Reschedule(id, slotID string) (scheduling.Appointment, error) {
-	return b.s.Reschedule(b.ctx, id, b.conv.PatientID, slotID, "bot")
+	return b.s.Reschedule(b.ctx, id, b.conv.PatientID, slotID, "bot", false) // the bot moves a visit to the same provider and visit type
 }
 func (b boundBooking) Cancel(id string) (scheduling.Appointment, error) {
 	return b.s.Cancel(b.ctx, id, b.conv.PatientID, "bot")

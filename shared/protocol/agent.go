@@ -66,6 +66,9 @@ type AgentFrame struct {
 	AgentID         string `json:"agentId,omitempty"`
 	SlotID          string `json:"slotId,omitempty"`
 	AppointmentID   string `json:"appointmentId,omitempty"`
+	// ChangeVisit: a reschedule that deliberately changes the kind of
+	// visit (visit type or specialty); without it a move keeps them.
+	ChangeVisit bool `json:"changeVisit,omitempty"`
 	TaskID          string `json:"taskId,omitempty"`
 	Outcome         string `json:"outcome,omitempty"`
 	Weeks           int    `json:"weeks,omitempty"`

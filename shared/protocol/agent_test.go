@@ -147,3 +147,18 @@ func FuzzDecodeAgent(f *testing.F) {
 		}
 	})
 }
+
+// TestRescheduleReadsADeliberateChangeOfVisit: changeVisit is optional and
+// a boolean; without it a reschedule keeps the kind of visit.
+func TestRescheduleReadsADeliberateChangeOfVisit(t *testing.T) {
+	base := `{"action":"reschedule","appointmentId":"ap0123456789abcdef01234567","slotId":"dr-lee~follow-up~20261204T1400Z"`
+	for body, want := range map[string]bool{base + `}`: false, base + `,"changeVisit":false}`: false, base + `,"changeVisit":true}`: true} {
+		f, err := DecodeAgent([]byte(body))
+		if err != nil || f.ChangeVisit != want {
+			t.Errorf("%s: changeVisit %v, %v; want %v", body, f.ChangeVisit, err, want)
+		}
+	}
+	if _, err := DecodeAgent([]byte(base + `,"changeVisit":"yes"}`)); fault.CodeOf(err) != fault.BadRequest {
+		t.Errorf("changeVisit \"yes\": %v, want bad_request", err)
+	}
+}

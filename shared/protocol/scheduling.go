@@ -44,6 +44,7 @@ type rawScheduling struct {
 	To            json.RawMessage `json:"to"`
 	SlotID        json.RawMessage `json:"slotId"`
 	AppointmentID json.RawMessage `json:"appointmentId"`
+	ChangeVisit   json.RawMessage `json:"changeVisit"`
 }
 
 // slotIDPattern is provider~visit-type~YYYYMMDDTHHMMZ.
@@ -98,6 +99,11 @@ func decodeScheduling(f *AgentFrame, body []byte) error {
 	case ActionReschedule:
 		if err := appointmentField(f, raw.AppointmentID); err != nil {
 			return err
+		}
+		if len(raw.ChangeVisit) > 0 && string(raw.ChangeVisit) != "null" {
+			if err := json.Unmarshal(raw.ChangeVisit, &f.ChangeVisit); err != nil {
+				return fault.Errorf(fault.BadRequest, "changeVisit must be true or false")
+			}
 		}
 		return slotField(f, raw.SlotID)
 	case ActionVisit:

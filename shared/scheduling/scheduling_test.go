@@ -156,10 +156,10 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 	if err != nil || a.JoinURL != "https://video.example.org/v/"+a.ID {
 		t.Fatalf("video visit: %+v %v", a, err)
 	}
-	if _, err := svc.Reschedule(ctx, a.ID, "someone-else", open[1].ID, "bot"); fault.CodeOf(err) != fault.NotFound {
+	if _, err := svc.Reschedule(ctx, a.ID, "someone-else", open[1].ID, "bot", false); fault.CodeOf(err) != fault.NotFound {
 		t.Fatalf("another patient rescheduling: %v", err)
 	}
-	moved, err := svc.Reschedule(ctx, a.ID, "p1", open[1].ID, "agent-1")
+	moved, err := svc.Reschedule(ctx, a.ID, "p1", open[1].ID, "agent-1", false)
 	if err != nil || moved.State != Rescheduled || moved.Slot.ID != open[1].ID || len(moved.History) != 2 || moved.History[1].From != open[0].ID {
 		t.Fatalf("reschedule: %+v %v", moved, err)
 	}
@@ -195,7 +195,11 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside := SlotID("dr-lee", "follow-up", long[0].Start.Add(30*time.Minute))
-	if _, err := svc.Reschedule(ctx, np.ID, "p1", inside, "agent-1"); err != nil {
+	// A move keeps the kind of visit unless it is changed deliberately.
+	if _, err := svc.Reschedule(ctx, np.ID, "p1", inside, "agent-1", false); fault.CodeOf(err) != fault.BadRequest || !strings.Contains(err.Error(), "keeps the kind of visit") {
+		t.Fatalf("a new-patient visit moved to a follow-up without saying so: %v, want bad_request", err)
+	}
+	if _, err := svc.Reschedule(ctx, np.ID, "p1", inside, "agent-1", true); err != nil {
 		t.Fatalf("rescheduling into its own time: %v", err)
 	}
 	if _, err := svc.Book(ctx, BookRequest{Token: "r5", SlotID: SlotID("dr-lee", "follow-up", long[0].Start), PatientID: "p5"}); err != nil {
@@ -274,7 +278,7 @@ func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 				}
 			case op == 1:
 				a, _ := store.Get(ctx, rapid.SampledFrom(booked).Draw(t, "appointment"))
-				_, _ = svc.Reschedule(ctx, a.ID, a.PatientID, slot.ID, "agent")
+				_, _ = svc.Reschedule(ctx, a.ID, a.PatientID, slot.ID, "agent", true)
 			default:
 				a, _ := store.Get(ctx, rapid.SampledFrom(booked).Draw(t, "appointment"))
 				_, _ = svc.Cancel(ctx, a.ID, a.PatientID, "patient")
@@ -306,5 +310,39 @@ func BenchmarkSearch(b *testing.B) {
 		if _, err := svc.Search(ctx, Query{Specialty: "primary-care", From: t0, To: t0.Add(14 * 24 * time.Hour), Limit: 3}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAMoveKeepsTheSpecialtyAndTheVisitType (issue 19): a primary-care
+// follow-up is not moved to a cardiology visit, or to a primary-care
+// new-patient visit, unless the change is deliberate; another primary-care
+// doctor's follow-up is a move.
+func TestAMoveKeepsTheSpecialtyAndTheVisitType(t *testing.T) {
+	svc := service(t, newMemStore())
+	ctx := context.Background()
+	find := func(provider, visit string) Slot {
+		t.Helper()
+		s, err := svc.Search(ctx, Query{Provider: provider, VisitType: visit, Mode: InPerson, From: t0, To: t0.Add(7 * 24 * time.Hour), Limit: 1})
+		if err != nil || len(s) == 0 {
+			t.Fatalf("no %s %s slot: %v", provider, visit, err)
+		}
+		return s[0]
+	}
+	a, err := svc.Book(ctx, BookRequest{Token: "k1", SlotID: find("dr-lee", "follow-up").ID, PatientID: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []Slot{find("dr-rossi", "follow-up"), find("dr-lee", "new-patient")} {
+		if _, err := svc.Reschedule(ctx, a.ID, "p1", to.ID, "agent-1", false); fault.CodeOf(err) != fault.BadRequest {
+			t.Errorf("moved to %s without a deliberate change: %v, want bad_request", to.ID, err)
+		}
+	}
+	moved, err := svc.Reschedule(ctx, a.ID, "p1", find("dr-garcia", "follow-up").ID, "agent-1", false)
+	if err != nil || moved.Slot.Provider != "dr-garcia" {
+		t.Fatalf("a follow-up with another primary-care doctor: %+v %v", moved.Slot, err)
+	}
+	changed, err := svc.Reschedule(ctx, a.ID, "p1", find("dr-rossi", "new-patient").ID, "agent-1", true)
+	if err != nil || changed.Slot.VisitType != "new-patient" {
+		t.Fatalf("a deliberate change: %+v %v", changed.Slot, err)
 	}
 }

@@ -212,7 +212,7 @@ func (s *Service) Get(ctx context.Context, id, patientID string) (Appointment, e
 
 // Reschedule moves the patient's appointment to another slot, releasing
 // the old one, in one transaction.
-func (s *Service) Reschedule(ctx context.Context, id, patientID, slotID, by string) (Appointment, error) {
+func (s *Service) Reschedule(ctx context.Context, id, patientID, slotID, by string, changeVisit bool) (Appointment, error) {
 	a, err := s.Get(ctx, id, patientID)
 	if err != nil {
 		return Appointment{}, err
@@ -223,6 +223,9 @@ func (s *Service) Reschedule(ctx context.Context, id, patientID, slotID, by stri
 	}
 	if slot.ID == a.Slot.ID {
 		return Appointment{}, fault.Errorf(fault.BadRequest, "the appointment is already at that time")
+	}
+	if from, to := s.kindOf(a.Slot), s.kindOf(slot); from != to && !changeVisit {
+		return Appointment{}, fault.Errorf(fault.BadRequest, "a move keeps the kind of visit: that time is for %s, the appointment is %s; change the kind of visit deliberately to move it there", to, from)
 	}
 	moved, err := a.With(Rescheduled, slot, by, s.now())
 	if err != nil {
@@ -245,6 +248,20 @@ func (s *Service) Reschedule(ctx context.Context, id, patientID, slotID, by stri
 	default:
 		return Appointment{}, err
 	}
+}
+
+// kindOf names a slot's kind of visit: its provider's specialty and its
+// visit type ("Primary care, Follow-up visit").
+func (s *Service) kindOf(slot Slot) string {
+	spec := "an unknown specialty"
+	if p, ok := s.dir.Provider(slot.Provider); ok {
+		spec = p.Specialty
+	}
+	visit := slot.VisitType
+	if v, ok := s.dir.VisitType(slot.VisitType); ok {
+		visit = v.Name.In("en") // for staff: the agent console is in English
+	}
+	return spec + " (" + visit + ")"
 }
 
 // Cancel cancels the patient's appointment and opens its slot again.

@@ -34,6 +34,7 @@
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
     bookSpecialty: $('book-specialty'), bookMode: $('book-mode'), bookFrom: $('book-from'), bookSearch: $('book-search'),
+    bookChange: $('book-change'), bookChangeField: $('book-change-field'),
     bookSlotsSet: $('book-slots-set'), bookSlots: $('book-slots'), bookResult: $('book-result'), bookCancel: $('book-cancel'), bookConfirm: $('book-confirm'),
     supervision: $('supervision'), tasks: $('tasks'), taskCount: $('task-count'), csatOverall: $('csat-overall'),
     csatByAgent: document.querySelector('#csat-by-agent tbody'), csatByQueue: document.querySelector('#csat-by-queue tbody'),
@@ -57,6 +58,7 @@
   let transferQueues = [];             // from the queue frame
   let queueTimer = 0;
   let moving = '';                     // the appointment the book dialog moves ('' books a new one)
+  let movingSlot = null;               // its slot: a move keeps its kind of visit unless changed deliberately
   let supervisor = false;              // the token's groups include supervisor
   const tasks = new Map();             // taskId -> task view
   const requests = new Map();          // requestId -> {action, conversationId}
@@ -713,15 +715,37 @@
     const c = convs.get(current);
     if (!c || c.state !== 'assigned') return;
     moving = appointmentId || '';
-    el.bookFor.textContent = (moving ? 'Move the appointment of ' : 'For ') + c.patient;
+    const appt = (c.appointments || []).find((a) => a.appointmentId === moving);
+    movingSlot = appt ? appt.slot : null;
+    // Every opening starts a fresh search: a move searches the same kind
+    // of visit from today, a booking from today in any mode.
+    el.bookFor.textContent = movingSlot ? 'Moving ' + c.patient + "'s " + movingSlot.visitType.name + ' with ' + movingSlot.provider.name + ' on ' + when(movingSlot.start) +
+      '. The new time keeps this kind of visit.' : 'For ' + c.patient;
+    el.bookChangeField.hidden = !movingSlot;
+    el.bookChange.checked = false;
+    if (movingSlot) el.bookSpecialty.value = movingSlot.specialty;
+    el.bookSpecialty.disabled = !!movingSlot;
+    el.bookMode.value = '';
+    el.bookFrom.value = new Date().toISOString().slice(0, 10);
     el.bookSlots.replaceChildren();
     el.bookSlotsSet.hidden = true;
     el.bookResult.textContent = '';
     el.bookConfirm.disabled = true;
     el.bookConfirm.textContent = moving ? 'Move' : 'Book';
-    if (!el.bookFrom.value) el.bookFrom.value = new Date().toISOString().slice(0, 10);
     el.bookDialog.showModal();
-    el.bookSpecialty.focus();
+    (movingSlot ? el.bookFrom : el.bookSpecialty).focus();
+  }
+
+  // onChangeVisit unlocks the kind of care for a deliberate change of a
+  // move's kind of visit, or locks it back to the appointment's.
+  function onChangeVisit() {
+    if (!movingSlot) return;
+    el.bookSpecialty.disabled = !el.bookChange.checked;
+    if (!el.bookChange.checked) el.bookSpecialty.value = movingSlot.specialty;
+    el.bookSlots.replaceChildren();
+    el.bookSlotsSet.hidden = true;
+    el.bookConfirm.disabled = true;
+    el.bookResult.textContent = el.bookChange.checked ? 'Choose the new kind of care, then find open times.' : '';
   }
 
   function searchSlots() {
@@ -729,6 +753,7 @@
     const to = new Date(from.getTime() + 14 * 24 * 3600 * 1000);
     const frame = { action: 'slots', specialty: el.bookSpecialty.value, from: from.toISOString().replace(/\.\d+Z$/, 'Z'), to: to.toISOString().replace(/\.\d+Z$/, 'Z') };
     if (el.bookMode.value) frame.mode = el.bookMode.value;
+    if (movingSlot && !el.bookChange.checked) frame.visitType = movingSlot.visitType.id;
     el.bookResult.textContent = 'Searching…';
     request(frame);
   }
@@ -759,7 +784,7 @@
     const picked = el.bookSlots.querySelector('input:checked');
     if (!c || !picked) return;
     el.bookConfirm.disabled = true;
-    if (moving) request({ action: 'reschedule', appointmentId: moving, slotId: picked.value }, { conversationId: c.id });
+    if (moving) request({ action: 'reschedule', appointmentId: moving, slotId: picked.value, changeVisit: el.bookChange.checked }, { conversationId: c.id });
     else request({ action: 'book', conversationId: c.id, slotId: picked.value }, { conversationId: c.id });
   }
 
@@ -768,6 +793,7 @@
       '. Confirmation ' + f.appointmentId.slice(2, 10).toUpperCase() + '. The patient gets the confirmation in the chat and by email.';
     el.bookSlotsSet.hidden = true;
     moving = '';
+    movingSlot = null;
     refreshAppointments();
   }
 
@@ -1143,6 +1169,7 @@
   el.bookSearch.addEventListener('click', searchSlots);
   el.bookCancel.addEventListener('click', () => el.bookDialog.close());
   el.bookForm.addEventListener('submit', confirmBook);
+  el.bookChange.addEventListener('change', onChangeVisit);
   el.transferButton.addEventListener('click', openTransfer);
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
