@@ -68,10 +68,10 @@ type AgentFrame struct {
 	AppointmentID   string `json:"appointmentId,omitempty"`
 	// ChangeVisit: a reschedule that deliberately changes the kind of
 	// visit (visit type or specialty); without it a move keeps them.
-	ChangeVisit bool `json:"changeVisit,omitempty"`
-	TaskID          string `json:"taskId,omitempty"`
-	Outcome         string `json:"outcome,omitempty"`
-	Weeks           int    `json:"weeks,omitempty"`
+	ChangeVisit bool   `json:"changeVisit,omitempty"`
+	TaskID      string `json:"taskId,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	Weeks       int    `json:"weeks,omitempty"`
 	// Slots is the search of a slots frame.
 	Slots *SlotQuery `json:"-"`
 	// NoEcho is a send's "echo": false (see ClientFrame.NoEcho).
