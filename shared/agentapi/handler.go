@@ -7,12 +7,10 @@ package agentapi
 import (
 	"context"
 	"log/slog"
-	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/patientservicecenter/psc/shared/agent"
-	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
@@ -38,31 +36,13 @@ func NewHandler(svc Service, pusher agent.Pusher, log *slog.Logger) *Handler {
 	return &Handler{svc: svc, pusher: pusher, log: log}
 }
 
-func response(status int) events.APIGatewayProxyResponse {
-	return events.APIGatewayProxyResponse{StatusCode: status}
-}
-
 // Connect serves $connect: 200 admits the console, 401 refuses a missing or
 // invalid token, 403 a user in none of the pool's groups, 500 anything
 // else. The token itself is never logged.
 func (h *Handler) Connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	connID := req.RequestContext.ConnectionID
-	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID)
-	id, err := h.svc.Connect(ctx, connID, req.QueryStringParameters["token"])
-	switch code := fault.CodeOf(err); code {
-	case "":
-		log.InfoContext(ctx, "agent connected", "agent_id", id.AgentID, "roles", id.Roles)
-		return response(http.StatusOK), nil
-	case fault.Unauthorized:
-		log.InfoContext(ctx, "agent connect refused", "reason", fault.MessageOf(err))
-		return response(http.StatusUnauthorized), nil
-	case fault.Forbidden:
-		log.InfoContext(ctx, "agent connect refused", "reason", fault.MessageOf(err))
-		return response(http.StatusForbidden), nil
-	default:
-		log.ErrorContext(ctx, "agent connect failed", "error", err)
-		return response(http.StatusInternalServerError), nil
-	}
+	log := h.log.With("connection_id", req.RequestContext.ConnectionID, "request_id", req.RequestContext.RequestID)
+	id, err := h.svc.Connect(ctx, req.RequestContext.ConnectionID, req.QueryStringParameters["token"])
+	return wsapi.ConnectOutcome(ctx, log, err, "agent_id", id.AgentID, "roles", id.Roles), nil
 }
 
 // Route serves $disconnect and every other route of the agent API (one
@@ -80,13 +60,7 @@ func (h *Handler) Route(ctx context.Context, req events.APIGatewayWebsocketProxy
 
 // Disconnect serves $disconnect.
 func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	connID := req.RequestContext.ConnectionID
-	if err := h.svc.Disconnect(ctx, connID); err != nil {
-		h.log.ErrorContext(ctx, "agent disconnect failed", "connection_id", connID, "error", err)
-		return response(http.StatusInternalServerError), err
-	}
-	h.log.InfoContext(ctx, "agent disconnected", "connection_id", connID)
-	return response(http.StatusOK), nil
+	return wsapi.DisconnectOutcome(ctx, h.log, req.RequestContext.ConnectionID, h.svc.Disconnect(ctx, req.RequestContext.ConnectionID))
 }
 
 // Message serves the actions: a refused frame gets an error frame and the

@@ -42,32 +42,49 @@ func response(status int) events.APIGatewayProxyResponse {
 }
 
 // Connect serves $connect: 200 admits the connection, 401 refuses a bad
-// session token, 500 anything else (API Gateway fails the handshake on any
-// non-2xx answer).
+// session token (ConnectOutcome).
 func (h *Handler) Connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	connID := req.RequestContext.ConnectionID
-	err := h.svc.Connect(ctx, connID, req.QueryStringParameters["session"])
-	switch fault.CodeOf(err) {
-	case "":
-		h.log.InfoContext(ctx, "connected", "connection_id", connID, "resumed", req.QueryStringParameters["session"] != "")
-		return response(http.StatusOK), nil
-	case fault.Unauthorized:
-		h.log.InfoContext(ctx, "connect refused", "connection_id", connID, "reason", "invalid session")
-		return response(http.StatusUnauthorized), nil
-	default:
-		h.log.ErrorContext(ctx, "connect failed", "connection_id", connID, "error", err)
-		return response(http.StatusInternalServerError), nil
-	}
+	log := h.log.With("connection_id", req.RequestContext.ConnectionID)
+	err := h.svc.Connect(ctx, req.RequestContext.ConnectionID, req.QueryStringParameters["session"])
+	return ConnectOutcome(ctx, log, err, "resumed", req.QueryStringParameters["session"] != ""), nil
 }
 
 // Disconnect serves $disconnect.
 func (h *Handler) Disconnect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	connID := req.RequestContext.ConnectionID
-	if err := h.svc.Disconnect(ctx, connID); err != nil {
-		h.log.ErrorContext(ctx, "disconnect failed", "connection_id", connID, "error", err)
+	return DisconnectOutcome(ctx, h.log, req.RequestContext.ConnectionID, h.svc.Disconnect(ctx, req.RequestContext.ConnectionID))
+}
+
+// ConnectOutcome answers $connect, for both APIs, from how admitting the
+// connection went: 200 admits it, 401 refuses a missing, invalid or
+// expired credential, 403 one whose holder may not connect, 500 anything
+// else (API Gateway fails the handshake on any non-2xx answer). The
+// credential itself is never logged; admitted are log attributes of an
+// admitted connection.
+func ConnectOutcome(ctx context.Context, log *slog.Logger, err error, admitted ...any) events.APIGatewayProxyResponse {
+	switch code := fault.CodeOf(err); code {
+	case "":
+		log.InfoContext(ctx, "connected", admitted...)
+		return response(http.StatusOK)
+	case fault.Unauthorized, fault.Forbidden:
+		log.InfoContext(ctx, "connect refused", "code", code, "reason", fault.MessageOf(err))
+		if code == fault.Forbidden {
+			return response(http.StatusForbidden)
+		}
+		return response(http.StatusUnauthorized)
+	default:
+		log.ErrorContext(ctx, "connect failed", "error", err)
+		return response(http.StatusInternalServerError)
+	}
+}
+
+// DisconnectOutcome answers $disconnect, for both APIs, from how forgetting
+// the connection went; a failure is returned so Lambda records it.
+func DisconnectOutcome(ctx context.Context, log *slog.Logger, connID string, err error) (events.APIGatewayProxyResponse, error) {
+	if err != nil {
+		log.ErrorContext(ctx, "disconnect failed", "connection_id", connID, "error", err)
 		return response(http.StatusInternalServerError), err
 	}
-	h.log.InfoContext(ctx, "disconnected", "connection_id", connID)
+	log.InfoContext(ctx, "disconnected", "connection_id", connID)
 	return response(http.StatusOK), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -161,5 +162,33 @@ func TestAFrameWhoseActionIsNotItsRouteRunsNothing(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"action":"unknown"`) {
 		t.Fatalf("an unknown action is not logged as unknown: %s", logs)
+	}
+}
+
+// TestConnectOutcomeForBothAPIs: the one $connect mapping both APIs use —
+// admitted 200, a bad credential 401, a holder who may not connect 403,
+// anything else 500 — logs why without the credential.
+func TestConnectOutcomeForBothAPIs(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 200},
+		{fault.Errorf(fault.Unauthorized, "the token has expired"), 401},
+		{fault.Errorf(fault.Forbidden, "the user is in none of the agent, supervisor or admin groups"), 403},
+		{errors.New("dynamodb is down"), 500},
+	} {
+		var logs bytes.Buffer
+		resp := ConnectOutcome(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), tc.err, "agent_id", "a1")
+		if resp.StatusCode != tc.want {
+			t.Errorf("%v: status %d, want %d", tc.err, resp.StatusCode, tc.want)
+		}
+		if tc.err != nil && tc.want != 500 && !strings.Contains(logs.String(), fault.MessageOf(tc.err)) {
+			t.Errorf("%v: the refusal's reason is not logged: %s", tc.err, logs.String())
+		}
+	}
+	var logs bytes.Buffer
+	if resp, err := DisconnectOutcome(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), "c1", errors.New("boom")); err == nil || resp.StatusCode != 500 {
+		t.Errorf("a failed disconnect: %d %v, want 500 and the error", resp.StatusCode, err)
 	}
 }
