@@ -34,7 +34,7 @@ func TestAgentBooksReschedulesAndCancelsForThePatient(t *testing.T) {
 	conv := accepted(t, console, "Sol")
 	// A week of its own, 40 to 400 days ahead, so no other test books it.
 	from := time.Now().AddDate(0, 0, 40+int(run%360)).UTC().Truncate(24 * time.Hour)
-	slots := console.Request(map[string]any{"action": "slots", "specialty": "cardiology", "from": from.Format(time.RFC3339), "to": from.AddDate(0, 0, 7).Format(time.RFC3339)})
+	slots := console.Request(map[string]any{"action": "slots", "specialty": "cardiology", "visitType": "follow-up", "from": from.Format(time.RFC3339), "to": from.AddDate(0, 0, 7).Format(time.RFC3339)})
 	list, _ := slots["slots"].([]any)
 	if slots["type"] != "slots" || len(list) < 2 {
 		t.Fatalf("slots answered %v", slots)
@@ -74,6 +74,16 @@ func TestAgentBooksReschedulesAndCancelsForThePatient(t *testing.T) {
 		t.Fatalf("booking for a conversation the agent does not hold: %v", f)
 	}
 
+	// A move keeps the kind of visit (issue 19): a new-patient time is
+	// refused unless the change is deliberate.
+	np := console.Request(map[string]any{"action": "slots", "specialty": "cardiology", "visitType": "new-patient", "from": from.Format(time.RFC3339), "to": from.AddDate(0, 0, 7).Format(time.RFC3339)})
+	npList, _ := np["slots"].([]any)
+	if len(npList) == 0 {
+		t.Fatalf("new-patient slots answered %v", np)
+	}
+	if f := console.Request(map[string]any{"action": "reschedule", "appointmentId": id, "slotId": npList[len(npList)-1].(map[string]any)["slotId"]}); f["code"] != "bad_request" || !strings.Contains(fmt.Sprint(f["message"]), "keeps the kind of visit") {
+		t.Fatalf("a follow-up moved to a new-patient visit without saying so: %v", f)
+	}
 	moved := console.Request(map[string]any{"action": "reschedule", "appointmentId": id, "slotId": second["slotId"]})
 	if moved["type"] != "booked" || moved["start"] != second["start"] || moved["appointment"].(map[string]any)["state"] != "rescheduled" {
 		t.Fatalf("reschedule answered %v", moved)

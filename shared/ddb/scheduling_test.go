@@ -100,7 +100,7 @@ func TestFiftyParallelBookingsOfOneSlot(t *testing.T) {
 	if err != nil || len(later) != 1 {
 		t.Fatalf("search later: %v %v", later, err)
 	}
-	moved, err := svc.Reschedule(ctx, w.ID, w.PatientID, later[0].ID, "agent-1", false)
+	moved, err := svc.Reschedule(ctx, w.ID, w.PatientID, later[0].ID, "agent-1", true) // a well-child visit moved to a follow-up: a deliberate change of visit
 	if err != nil || moved.State != scheduling.Rescheduled || moved.Version != 2 {
 		t.Fatalf("reschedule: %+v %v", moved, err)
 	}
