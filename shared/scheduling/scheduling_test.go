@@ -1,33 +1,34 @@
-package scheduling
+package scheduling_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/scheduling/schedulingtest"
 )
 
 // Monday 2026-11-30, 07:00 in New York.
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
-func directory(t testing.TB) *Directory {
+func directory(t testing.TB) *scheduling.Directory {
 	t.Helper()
-	d, err := LoadDirectory()
+	d, err := scheduling.LoadDirectory()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func service(t testing.TB, store Store) *Service {
-	return NewService(directory(t), store, Config{Notice: 2 * time.Hour, TelehealthURL: "https://video.example.org/v/"}, func() time.Time { return t0 })
+func service(t testing.TB, store scheduling.Store) *scheduling.Service {
+	return scheduling.NewService(directory(t), store, scheduling.Config{Notice: 2 * time.Hour, TelehealthURL: "https://video.example.org/v/"}, func() time.Time { return t0 })
 }
 
 func TestDirectoryIsValid(t *testing.T) {
@@ -45,7 +46,7 @@ func TestDirectoryIsValid(t *testing.T) {
 		{"timezone: UTC\nlocations: [{id: m, name: M, address: A}]\nvisitTypes: [{id: v, minutes: 30, mode: in-person, name: {en: a, es: b}}]\nproviders: [{id: p, name: P, specialty: s, languages: [en], visitTypes: [v], weekly: [{days: [moonday], from: \"08:00\", to: \"12:00\", location: m, modes: [in-person]}]}]", "mon..sun"},
 		{"timezone: UTC\nunknownKey: 1", "unknownKey"},
 	} {
-		if _, err := ParseDirectory([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := scheduling.ParseDirectory([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%.50q: err %v, want %q", bad.yaml, err, bad.want)
 		}
 	}
@@ -60,38 +61,38 @@ func TestCandidatesFollowTheWeekAndItsExceptions(t *testing.T) {
 	}
 	// Monday: Dr. Lee has 08:00-12:00 in person (8 follow-ups), 13:00-17:00 (8 more).
 	from, to := day(2026, 11, 30)
-	got := d.Candidates(Query{Provider: "dr-lee", VisitType: "follow-up", From: from, To: to})
+	got := d.Candidates(scheduling.Query{Provider: "dr-lee", VisitType: "follow-up", From: from, To: to})
 	if len(got) != 16 || got[0].Start.In(ny).Format("15:04") != "08:00" || got[15].Start.In(ny).Format("15:04") != "16:30" || got[0].Location != "main" {
 		t.Fatalf("Monday follow-ups: %d, first %v, last %v", len(got), got[0], got[len(got)-1])
 	}
 	// Tuesday afternoon is not a block of Dr. Lee's; telehealth only in the afternoon blocks.
 	from, to = day(2026, 12, 1)
-	if got := d.Candidates(Query{Provider: "dr-lee", Mode: Telehealth, From: from, To: to}); len(got) != 0 {
+	if got := d.Candidates(scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: from, To: to}); len(got) != 0 {
 		t.Fatalf("Tuesday video visits: %v", got)
 	}
 	from, to = day(2026, 12, 2)
-	if got := d.Candidates(Query{Provider: "dr-lee", Mode: Telehealth, From: from, To: to}); len(got) != 16 || got[0].Mode != Telehealth || got[0].VisitType != "telehealth" {
+	if got := d.Candidates(scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: from, To: to}); len(got) != 16 || got[0].Mode != scheduling.Telehealth || got[0].VisitType != "telehealth" {
 		t.Fatalf("Wednesday video visits (15 min in 13:00-17:00): %d %v", len(got), got)
 	}
 	// Christmas is a holiday; Dr. García is off 21-24 December.
 	from, to = day(2026, 12, 25)
-	if got := d.Candidates(Query{Specialty: "primary-care", From: from, To: to}); len(got) != 0 {
+	if got := d.Candidates(scheduling.Query{Specialty: "primary-care", From: from, To: to}); len(got) != 0 {
 		t.Fatalf("Christmas: %v", got)
 	}
 	from, to = day(2026, 12, 21)
-	for _, s := range d.Candidates(Query{Specialty: "primary-care", From: from, To: to}) {
+	for _, s := range d.Candidates(scheduling.Query{Specialty: "primary-care", From: from, To: to}) {
 		if s.Provider == "dr-garcia" {
 			t.Fatalf("Dr. García during time off: %v", s)
 		}
 	}
 	// Language: only Spanish-speaking providers.
 	from, to = day(2026, 11, 30)
-	for _, s := range d.Candidates(Query{Specialty: "primary-care", Language: "es", From: from, To: to}) {
+	for _, s := range d.Candidates(scheduling.Query{Specialty: "primary-care", Language: "es", From: from, To: to}) {
 		if s.Provider != "dr-garcia" {
 			t.Fatalf("a Spanish search gave %v", s)
 		}
 	}
-	// Slot ids name a real slot, and only those.
+	// scheduling.Slot ids name a real slot, and only those.
 	s := got[3]
 	back, err := d.Slot(s.ID)
 	if err != nil || back != s {
@@ -105,10 +106,10 @@ func TestCandidatesFollowTheWeekAndItsExceptions(t *testing.T) {
 }
 
 func TestBookingIsIdempotentAndNeverDoubleBooks(t *testing.T) {
-	store := newMemStore()
+	store := schedulingtest.NewMemStore()
 	svc := service(t, store)
 	ctx := context.Background()
-	open, err := svc.Search(ctx, Query{Provider: "dr-lee", VisitType: "follow-up", From: t0, To: t0.Add(48 * time.Hour), Limit: 5})
+	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-lee", VisitType: "follow-up", From: t0, To: t0.Add(48 * time.Hour), Limit: 5})
 	if err != nil || len(open) != 5 {
 		t.Fatalf("search: %v %v", open, err)
 	}
@@ -116,43 +117,43 @@ func TestBookingIsIdempotentAndNeverDoubleBooks(t *testing.T) {
 		t.Fatalf("the first open slot %v is inside the notice period", first)
 	}
 	slot := open[0]
-	req := BookRequest{Token: "t1", SlotID: slot.ID, PatientID: "p1", PatientName: "Ana", By: "bot"}
+	req := scheduling.BookRequest{Token: "t1", SlotID: slot.ID, PatientID: "p1", PatientName: "Ana", By: "bot"}
 	a, err := svc.Book(ctx, req)
-	if err != nil || a.State != Booked || a.Slot != slot || len(a.History) != 1 || a.Version != 1 {
+	if err != nil || a.State != scheduling.Booked || a.Slot != slot || len(a.History) != 1 || a.Version != 1 {
 		t.Fatalf("book: %+v %v", a, err)
 	}
 	again, err := svc.Book(ctx, req)
 	if err != nil || again.ID != a.ID {
 		t.Fatalf("the same request again: %+v %v, want the same appointment", again, err)
 	}
-	if _, err := svc.Book(ctx, BookRequest{Token: "t1", SlotID: open[1].ID, PatientID: "p1"}); fault.CodeOf(err) != fault.Conflict {
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "t1", SlotID: open[1].ID, PatientID: "p1"}); fault.CodeOf(err) != fault.Conflict {
 		t.Fatalf("a reused token for another slot: %v", err)
 	}
-	_, err = svc.Book(ctx, BookRequest{Token: "t2", SlotID: slot.ID, PatientID: "p2"})
-	var taken *Taken
+	_, err = svc.Book(ctx, scheduling.BookRequest{Token: "t2", SlotID: slot.ID, PatientID: "p2"})
+	var taken *scheduling.Taken
 	if !errors.As(err, &taken) || fault.CodeOf(err) != fault.Conflict || len(taken.Alternatives) != 3 || taken.Alternatives[0].ID != open[1].ID {
 		t.Fatalf("another patient for the same slot: %v %+v", err, taken)
 	}
 	// A 60-minute visit overlapping the booked 30 minutes is taken too.
-	overlap := SlotID("dr-lee", "new-patient", slot.Start)
-	if _, err := svc.Book(ctx, BookRequest{Token: "t3", SlotID: overlap, PatientID: "p3"}); !errors.As(err, &taken) {
+	overlap := scheduling.SlotID("dr-lee", "new-patient", slot.Start)
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "t3", SlotID: overlap, PatientID: "p3"}); !errors.As(err, &taken) {
 		t.Fatalf("an overlapping longer visit: %v", err)
 	}
-	after, _ := svc.Search(ctx, Query{Provider: "dr-lee", VisitType: "follow-up", From: t0, To: t0.Add(48 * time.Hour), Limit: 5})
+	after, _ := svc.Search(ctx, scheduling.Query{Provider: "dr-lee", VisitType: "follow-up", From: t0, To: t0.Add(48 * time.Hour), Limit: 5})
 	if after[0].ID == slot.ID {
 		t.Fatal("the booked slot is still listed as open")
 	}
-	if _, err := svc.Book(ctx, BookRequest{Token: "t4", SlotID: SlotID("dr-lee", "follow-up", time.Date(2026, 11, 30, 13, 0, 0, 0, time.UTC)), PatientID: "p4"}); fault.CodeOf(err) != fault.BadRequest {
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "t4", SlotID: scheduling.SlotID("dr-lee", "follow-up", time.Date(2026, 11, 30, 13, 0, 0, 0, time.UTC)), PatientID: "p4"}); fault.CodeOf(err) != fault.BadRequest {
 		t.Fatalf("a slot inside the notice period: %v", err)
 	}
 }
 
 func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
-	store := newMemStore()
+	store := schedulingtest.NewMemStore()
 	svc := service(t, store)
 	ctx := context.Background()
-	open, _ := svc.Search(ctx, Query{Provider: "dr-lee", Mode: Telehealth, From: t0, To: t0.Add(72 * time.Hour), Limit: 3})
-	a, err := svc.Book(ctx, BookRequest{Token: "r1", SlotID: open[0].ID, PatientID: "p1", By: "bot"})
+	open, _ := svc.Search(ctx, scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: t0, To: t0.Add(72 * time.Hour), Limit: 3})
+	a, err := svc.Book(ctx, scheduling.BookRequest{Token: "r1", SlotID: open[0].ID, PatientID: "p1", By: "bot"})
 	if err != nil || a.JoinURL != "https://video.example.org/v/"+a.ID {
 		t.Fatalf("video visit: %+v %v", a, err)
 	}
@@ -160,10 +161,10 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 		t.Fatalf("another patient rescheduling: %v", err)
 	}
 	moved, err := svc.Reschedule(ctx, a.ID, "p1", open[1].ID, "agent-1", false)
-	if err != nil || moved.State != Rescheduled || moved.Slot.ID != open[1].ID || len(moved.History) != 2 || moved.History[1].From != open[0].ID {
+	if err != nil || moved.State != scheduling.Rescheduled || moved.Slot.ID != open[1].ID || len(moved.History) != 2 || moved.History[1].From != open[0].ID {
 		t.Fatalf("reschedule: %+v %v", moved, err)
 	}
-	if _, err := svc.Book(ctx, BookRequest{Token: "r2", SlotID: open[0].ID, PatientID: "p2"}); err != nil {
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "r2", SlotID: open[0].ID, PatientID: "p2"}); err != nil {
 		t.Fatalf("the old slot is not open again: %v", err)
 	}
 	if _, err := svc.Confirm(ctx, a.ID, "p2", "patient"); fault.CodeOf(err) != fault.NotFound {
@@ -177,24 +178,24 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 		t.Fatalf("confirming again: %+v %v", again, err)
 	}
 	c, err := svc.Cancel(ctx, a.ID, "p1", "patient")
-	if err != nil || c.State != Cancelled || len(c.History) != 4 {
+	if err != nil || c.State != scheduling.Cancelled || len(c.History) != 4 {
 		t.Fatalf("cancel: %+v %v", c, err)
 	}
 	if _, err := svc.Cancel(ctx, a.ID, "p1", "patient"); fault.CodeOf(err) != fault.Conflict {
 		t.Fatalf("cancelling twice: %v", err)
 	}
-	if _, err := svc.Book(ctx, BookRequest{Token: "r3", SlotID: open[1].ID, PatientID: "p3"}); err != nil {
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "r3", SlotID: open[1].ID, PatientID: "p3"}); err != nil {
 		t.Fatalf("the cancelled slot is not open again: %v", err)
 	}
 	// A 60-minute visit moved to a 30-minute one inside it: the units both
 	// hold stay held, the others are released (a transaction may not
 	// touch an item twice).
-	long, _ := svc.Search(ctx, Query{Provider: "dr-lee", VisitType: "new-patient", From: t0, To: t0.Add(72 * time.Hour), Limit: 1})
-	np, err := svc.Book(ctx, BookRequest{Token: "r4", SlotID: long[0].ID, PatientID: "p1"})
+	long, _ := svc.Search(ctx, scheduling.Query{Provider: "dr-lee", VisitType: "new-patient", From: t0, To: t0.Add(72 * time.Hour), Limit: 1})
+	np, err := svc.Book(ctx, scheduling.BookRequest{Token: "r4", SlotID: long[0].ID, PatientID: "p1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inside := SlotID("dr-lee", "follow-up", long[0].Start.Add(30*time.Minute))
+	inside := scheduling.SlotID("dr-lee", "follow-up", long[0].Start.Add(30*time.Minute))
 	// A move keeps the kind of visit unless it is changed deliberately.
 	if _, err := svc.Reschedule(ctx, np.ID, "p1", inside, "agent-1", false); fault.CodeOf(err) != fault.BadRequest || !strings.Contains(err.Error(), "keeps the kind of visit") {
 		t.Fatalf("a new-patient visit moved to a follow-up without saying so: %v, want bad_request", err)
@@ -202,7 +203,7 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 	if _, err := svc.Reschedule(ctx, np.ID, "p1", inside, "agent-1", true); err != nil {
 		t.Fatalf("rescheduling into its own time: %v", err)
 	}
-	if _, err := svc.Book(ctx, BookRequest{Token: "r5", SlotID: SlotID("dr-lee", "follow-up", long[0].Start), PatientID: "p5"}); err != nil {
+	if _, err := svc.Book(ctx, scheduling.BookRequest{Token: "r5", SlotID: scheduling.SlotID("dr-lee", "follow-up", long[0].Start), PatientID: "p5"}); err != nil {
 		t.Fatalf("the released first half is not open: %v", err)
 	}
 	if _, err := svc.Cancel(ctx, np.ID, "p1", "patient"); err != nil {
@@ -217,40 +218,11 @@ func TestRescheduleAndCancelMoveTheHold(t *testing.T) {
 	}
 }
 
-// TestFiftyPatientsRaceForOneSlot: exactly one books it; every other one
-// gets a conflict with alternatives; retries with the winner's token
-// return the winner's appointment.
-func TestFiftyPatientsRaceForOneSlot(t *testing.T) {
-	store := newMemStore()
-	svc := service(t, store)
-	ctx := context.Background()
-	open, _ := svc.Search(ctx, Query{Provider: "dr-okafor", VisitType: "well-child", From: t0, To: t0.Add(72 * time.Hour), Limit: 1})
-	var wg sync.WaitGroup
-	results := make([]error, 50)
-	ids := make([]string, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, err := svc.Book(ctx, BookRequest{Token: "race", SlotID: open[0].ID, PatientID: fmt.Sprintf("p%02d", i)})
-			results[i], ids[i] = err, a.ID
-		}()
-	}
-	wg.Wait()
-	winners := 0
-	for i, err := range results {
-		var taken *Taken
-		switch {
-		case err == nil:
-			winners++
-		case errors.As(err, &taken) && len(taken.Alternatives) == 3:
-		default:
-			t.Errorf("patient %d: %v", i, err)
-		}
-	}
-	if winners != 1 {
-		t.Fatalf("%d patients booked the slot", winners)
-	}
+// TestMemStoreKeepsTheStoreContract: the in-memory store the other tests
+// use passes the suite the DynamoDB store passes too (the booking race,
+// the hold following a move and a cancellation, conditional writes).
+func TestMemStoreKeepsTheStoreContract(t *testing.T) {
+	schedulingtest.StoreContract(t, func(*testing.T) scheduling.Store { return schedulingtest.NewMemStore() }, t0, t0.Add(24*time.Hour))
 }
 
 // TestNoTwoAppointmentsEverShareAUnit: random sequences of bookings,
@@ -260,12 +232,12 @@ func TestFiftyPatientsRaceForOneSlot(t *testing.T) {
 func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 	d := directory(t)
 	from := time.Date(2026, 12, 2, 13, 0, 0, 0, d.Zone()) // Wednesday afternoon
-	all := d.Candidates(Query{Provider: "dr-lee", From: from, To: from.Add(4 * time.Hour)})
-	all = append(all, d.Candidates(Query{Provider: "dr-lee", VisitType: "telehealth", From: from, To: from.Add(4 * time.Hour)})...)
-	all = append(all, d.Candidates(Query{Provider: "dr-lee", VisitType: "new-patient", From: from, To: from.Add(4 * time.Hour)})...)
+	all := d.Candidates(scheduling.Query{Provider: "dr-lee", From: from, To: from.Add(4 * time.Hour)})
+	all = append(all, d.Candidates(scheduling.Query{Provider: "dr-lee", VisitType: "telehealth", From: from, To: from.Add(4 * time.Hour)})...)
+	all = append(all, d.Candidates(scheduling.Query{Provider: "dr-lee", VisitType: "new-patient", From: from, To: from.Add(4 * time.Hour)})...)
 	rapid.Check(t, func(t *rapid.T) {
-		store := newMemStore()
-		svc := NewService(d, store, Config{}, func() time.Time { return t0 })
+		store := schedulingtest.NewMemStore()
+		svc := scheduling.NewService(d, store, scheduling.Config{}, func() time.Time { return t0 })
 		ctx := context.Background()
 		var booked []string
 		for step := range rapid.IntRange(1, 40).Draw(t, "steps") {
@@ -273,7 +245,7 @@ func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 			slot := rapid.SampledFrom(all).Draw(t, "slot")
 			switch op := rapid.IntRange(0, 2).Draw(t, "op"); {
 			case op == 0 || len(booked) == 0:
-				if a, err := svc.Book(ctx, BookRequest{Token: fmt.Sprint("tok", step), SlotID: slot.ID, PatientID: patient}); err == nil {
+				if a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("tok", step), SlotID: slot.ID, PatientID: patient}); err == nil {
 					booked = append(booked, a.ID)
 				}
 			case op == 1:
@@ -284,7 +256,7 @@ func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 				_, _ = svc.Cancel(ctx, a.ID, a.PatientID, "patient")
 			}
 			holders := map[int64]string{}
-			for _, a := range store.appts {
+			for _, a := range store.All() {
 				if !a.State.Active() {
 					continue
 				}
@@ -293,7 +265,7 @@ func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 						t.Fatalf("%s and %s both hold %v", other, a.ID, u)
 					}
 					holders[u.Unix()] = a.ID
-					if store.units[unitKey(a.Slot.Provider, u)] != a.ID {
+					if store.Holder(a.Slot.Provider, u) != a.ID {
 						t.Fatalf("%s's unit %v is not held by it", a.ID, u)
 					}
 				}
@@ -303,11 +275,11 @@ func TestNoTwoAppointmentsEverShareAUnit(t *testing.T) {
 }
 
 func BenchmarkSearch(b *testing.B) {
-	svc := service(b, newMemStore())
+	svc := service(b, schedulingtest.NewMemStore())
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := svc.Search(ctx, Query{Specialty: "primary-care", From: t0, To: t0.Add(14 * 24 * time.Hour), Limit: 3}); err != nil {
+		if _, err := svc.Search(ctx, scheduling.Query{Specialty: "primary-care", From: t0, To: t0.Add(14 * 24 * time.Hour), Limit: 3}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -318,21 +290,21 @@ func BenchmarkSearch(b *testing.B) {
 // new-patient visit, unless the change is deliberate; another primary-care
 // doctor's follow-up is a move.
 func TestAMoveKeepsTheSpecialtyAndTheVisitType(t *testing.T) {
-	svc := service(t, newMemStore())
+	svc := service(t, schedulingtest.NewMemStore())
 	ctx := context.Background()
-	find := func(provider, visit string) Slot {
+	find := func(provider, visit string) scheduling.Slot {
 		t.Helper()
-		s, err := svc.Search(ctx, Query{Provider: provider, VisitType: visit, Mode: InPerson, From: t0, To: t0.Add(7 * 24 * time.Hour), Limit: 1})
+		s, err := svc.Search(ctx, scheduling.Query{Provider: provider, VisitType: visit, Mode: scheduling.InPerson, From: t0, To: t0.Add(7 * 24 * time.Hour), Limit: 1})
 		if err != nil || len(s) == 0 {
 			t.Fatalf("no %s %s slot: %v", provider, visit, err)
 		}
 		return s[0]
 	}
-	a, err := svc.Book(ctx, BookRequest{Token: "k1", SlotID: find("dr-lee", "follow-up").ID, PatientID: "p1"})
+	a, err := svc.Book(ctx, scheduling.BookRequest{Token: "k1", SlotID: find("dr-lee", "follow-up").ID, PatientID: "p1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, to := range []Slot{find("dr-rossi", "follow-up"), find("dr-lee", "new-patient")} {
+	for _, to := range []scheduling.Slot{find("dr-rossi", "follow-up"), find("dr-lee", "new-patient")} {
 		if _, err := svc.Reschedule(ctx, a.ID, "p1", to.ID, "agent-1", false); fault.CodeOf(err) != fault.BadRequest {
 			t.Errorf("moved to %s without a deliberate change: %v, want bad_request", to.ID, err)
 		}
