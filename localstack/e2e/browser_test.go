@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/network"
@@ -61,24 +63,57 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 // conversation, as a function does through @connections.
 func pushToPatient(t *testing.T, conversationID string, frames ...map[string]any) {
 	t.Helper()
-	ctx := context.Background()
-	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables["ConnectionsTable"]),
-		FilterExpression: aws.String("conversationId = :c"), ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: conversationID}}})
-	if err != nil || len(out.Items) == 0 {
-		t.Fatalf("the conversation's connections: %v (%d)", err, len(out.Items))
+	if sent := postFrames(t, env.Outputs.PatientWebSocket, "ConnectionsTable", "conversationId", conversationID, frames); sent == 0 {
+		t.Fatal("no connection of the conversation took the frames")
 	}
-	api, err := push.NewClient(awsCfg(), env.Outputs.PatientWebSocket)
+}
+
+// postFrames posts frames through @connections to the connections of a
+// table whose attribute is value, and counts the posts taken (connections
+// of earlier runs that are gone are skipped).
+func postFrames(t *testing.T, endpoint, table, attribute, value string, frames []map[string]any) int {
+	t.Helper()
+	ctx := context.Background()
+	out, err := dynamodb.NewFromConfig(awsCfg()).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(env.Outputs.Tables[table]),
+		FilterExpression: aws.String(attribute + " = :v"), ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: value}}})
+	if err != nil || len(out.Items) == 0 {
+		t.Fatalf("the connections with %s %s: %v (%d)", attribute, value, err, len(out.Items))
+	}
+	api, err := push.NewClient(awsCfg(), endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sent := 0
 	for _, it := range out.Items {
 		id := it["connectionId"].(*types.AttributeValueMemberS).Value
 		for _, f := range frames {
 			b, _ := json.Marshal(f)
-			if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: b}); err != nil {
-				t.Fatalf("posting to %s: %v", id, err)
+			if _, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: b}); err == nil {
+				sent++
 			}
 		}
+	}
+	return sent
+}
+
+// pushToConsoles posts frames through @connections to every open console
+// of the pool user username (consoles of earlier runs that are gone are
+// skipped).
+func pushToConsoles(t *testing.T, username string, frames ...map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := cip.NewFromConfig(awsCfg()).AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(env.Outputs.AgentPool.ID), Username: aws.String(username)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := ""
+	for _, a := range u.UserAttributes {
+		if aws.ToString(a.Name) == "sub" {
+			sub = aws.ToString(a.Value)
+		}
+	}
+	if sent := postFrames(t, env.Outputs.AgentWebSocket, "AgentConnectionsTable", "agentId", sub, frames); sent == 0 {
+		t.Fatal("no console of the agent took the frames")
 	}
 }
 
@@ -296,7 +331,22 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// The patient panel: the handoff and what the patient told the bot
 	// (an audited read), and the queue figures.
 	waitText(t, agent, "#handoff", "agent only")
-	waitText(t, agent, "#transcript", "charged twice")
+	waitText(t, agent, "#messages", "charged twice")
+	// What the patient told the bot is shown once, in the log (issue 19:
+	// it was also in a "Conversation before you joined" box).
+	// (The handoff's summary may quote it; the transcript is what counts.)
+	if where := run(t, agent, "finding the patient's message on the page", chromedp.Evaluate[[]string](`(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); const out = []; while (w.nextNode()) if (w.currentNode.data.includes("charged twice")) out.push((w.currentNode.parentElement.closest("[id]") || {}).id || ""); return out; })()`)); len(slices.DeleteFunc(slices.Clone(where), func(id string) bool { return id != "messages" })) != 1 ||
+		len(slices.DeleteFunc(slices.Clone(where), func(id string) bool { return id == "messages" || id == "handoff" })) != 0 {
+		t.Fatalf("the patient's message to the bot is in %v, want once in the log (and the handoff's summary)", where)
+	}
+	// After a transfer the log holds the previous agent's messages: they
+	// read as that agent's, not "You" (issue 19).
+	pushToConsoles(t, username, map[string]any{"type": "message", "conversationId": conv, "messageId": "m000000000090",
+		"from": map[string]any{"role": "agent", "name": "Paul Previous"}, "text": "I looked at the May invoice", "at": time.Now().UTC().Format(time.RFC3339Nano)})
+	waitText(t, agent, "#messages", "I looked at the May invoice")
+	if who := run(t, agent, "reading who wrote it", chromedp.Text(`#messages li[data-message-id="m000000000090"] .msg-from`)); !strings.HasPrefix(who, "Paul Previous") {
+		t.Fatalf("the previous agent's message reads as from %q", who)
+	}
 	waitText(t, agent, "#queue-stats", "billing")
 	run(t, agent, "writing a private note", chromedp.SendKeys(`#note-input`, "Duplicate charge, visit of May 3"))
 	run(t, agent, "saving the note", chromedp.Click(`#note-save`))
@@ -365,6 +415,11 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "closing the dialog", chromedp.Click(`#book-cancel`))
 	waitText(t, agent, "#appointments", "Dr.")
 	waitText(t, patient, "#messages", "Appointment confirmed")
+	// The visit's time is the clinic's, labelled, as the patient is told
+	// it (issue 19), whatever the browser's zone (UTC here).
+	if appts := run(t, agent, "reading the appointments", chromedp.Text(`#appointments`)); !strings.Contains(appts, " EST ·") && !strings.Contains(appts, " EDT ·") {
+		t.Fatalf("the visit's time is not in the clinic's zone: %q", appts)
+	}
 
 	// Move… (issue 19) says which visit it moves, starts a fresh search
 	// (from today, not the last one's dates), keeps the kind of care

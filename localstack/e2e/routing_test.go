@@ -351,8 +351,16 @@ func TestTransferToAnotherQueue(t *testing.T) {
 	if f := first.Request(map[string]any{"action": "transfer", "conversationId": conv, "queue": "no-such-queue"}); f["type"] != "error" || f["code"] != "bad_request" {
 		t.Fatalf("transfer to an unknown queue: %v", f)
 	}
-	if f := first.Request(map[string]any{"action": "transfer", "conversationId": conv, "queue": "callback"}); f["type"] != "status" || f["state"] != "waiting" {
+	if f := first.Request(map[string]any{"action": "transfer", "conversationId": conv, "queue": "callback", "reason": "Needs a call back about the May invoice"}); f["type"] != "status" || f["state"] != "waiting" {
 		t.Fatalf("transfer answered %v", f)
+	}
+	// The patient is told in the chat (issue 19), then waits.
+	told, _ := patient.Wait(func(f map[string]any) bool {
+		from, _ := f["from"].(map[string]any)
+		return f["type"] == "message" && from["role"] == "system"
+	})
+	if !strings.Contains(fmt.Sprint(told["text"]), "passing your conversation to a colleague") {
+		t.Fatalf("the patient was told %v", told)
 	}
 	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
 	if a := activeOf(t, firstID); a != 0 {
@@ -360,11 +368,33 @@ func TestTransferToAnotherQueue(t *testing.T) {
 	}
 	second, secondID := poolAgent(t, fmt.Sprintf("cal%d", run), "callback", "en", 10)
 	offer, _ := second.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
-	if offer["queue"] != "callback" {
-		t.Fatalf("offer after the transfer = %v", offer)
+	if offer["queue"] != "callback" || !strings.HasPrefix(fmt.Sprint(offer["summary"]), "Transferred by ") ||
+		!strings.Contains(fmt.Sprint(offer["summary"]), ": Needs a call back about the May invoice.") {
+		t.Fatalf("offer after the transfer = %v, want the reason in its summary", offer)
 	}
 	if got := offeredItem(t, conv); got.OfferAgent != secondID {
 		t.Fatalf("after the transfer the conversation is %+v", got)
+	}
+	// The next agent's patient view says who handed it on and why; that
+	// agent then transfers it to a named agent, who is offered it.
+	if f := second.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	view := second.Request(map[string]any{"action": "context", "conversationId": conv})
+	tr, _ := view["handoff"].(map[string]any)["transfer"].(map[string]any)
+	if tr["reason"] != "Needs a call back about the May invoice" || tr["to"] != "callback" || tr["by"] == "" {
+		t.Fatalf("the patient view's transfer: %v", view["handoff"])
+	}
+	third, thirdID := poolAgent(t, fmt.Sprintf("nam%d", run), "billing", "en", 10)
+	if f := second.Request(map[string]any{"action": "transfer", "conversationId": conv, "agentId": thirdID, "reason": "Knows this account"}); f["type"] != "status" || f["state"] != "waiting" {
+		t.Fatalf("transfer to a named agent answered %v", f)
+	}
+	named, _ := third.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if !strings.Contains(fmt.Sprint(named["summary"]), ": Knows this account.") {
+		t.Fatalf("the named agent's offer = %v", named)
+	}
+	if done, _ := second.Wait(func(f map[string]any) bool { return f["type"] == "assignment" && f["conversationId"] == conv }); done["ok"] != true {
+		t.Fatalf("the transferring agent heard %v", done)
 	}
 }
 

@@ -415,18 +415,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		}
 		return s.ToAgent(ctx, c.AgentID, protocol.NoteFrame{Type: "note", RequestID: f.RequestID, ConversationID: conv.ID, Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
 	case protocol.ActionTransfer:
-		if !slices.Contains(s.queues, f.Queue) {
-			return fault.Errorf(fault.BadRequest, "unknown queue %q", f.Queue)
-		}
-		w, err := s.work.Transfer(ctx, conv.ID, c.AgentID, f.Queue, now)
-		if err != nil {
-			return err
-		}
-		status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting), At: protocol.FormatTime(now)}
-		agentStatus := status
-		agentStatus.RequestID = f.RequestID
-		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.ToAgent(ctx, c.AgentID, agentStatus),
-			s.trigger.RequestRouting(ctx, "transferred to "+w.Queue))
+		return s.transfer(ctx, c, conv, f, now)
 	default: // close
 		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, now)
 		if err != nil {
@@ -435,6 +424,67 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed), At: protocol.FormatTime(now)}
 		return errors.Join(s.patients.Broadcast(ctx, closed.ID, "", status), s.ToAgent(ctx, c.AgentID, status))
 	}
+}
+
+// transfer hands a held conversation on, to a queue or to a named agent,
+// with the reason the next agent is told (in the offer's summary and the
+// patient view). The patient is told in the chat, with their place in
+// line when the queue's index already shows it.
+func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame, now time.Time) error {
+	queue, to := f.Queue, f.Queue
+	if f.AgentID != "" {
+		if s.assigner == nil {
+			return fmt.Errorf("agent service: transfer to an agent without routing configured")
+		}
+		if f.AgentID == c.AgentID {
+			return fault.Errorf(fault.BadRequest, "the conversation is already yours")
+		}
+		target, err := s.agents.Get(ctx, f.AgentID)
+		if err != nil {
+			return err
+		}
+		to = target.Name
+		if queue == "" {
+			queue = conv.Queue
+		}
+		if queue == "" && len(s.queues) > 0 {
+			queue = s.queues[0]
+		}
+	}
+	if !slices.Contains(s.queues, queue) {
+		return fault.Errorf(fault.BadRequest, "unknown queue %q", queue)
+	}
+	w, err := s.work.Transfer(ctx, conv.ID, c.AgentID, queue, chat.Transfer{By: conv.AgentName, Reason: f.Reason, To: to}, now)
+	if err != nil {
+		return err
+	}
+	told, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("transfer-" + protocol.FormatTime(now)),
+		Role: chat.RoleSystem, Text: transferText(conv.Locale), At: now, ExpiresAt: now.Add(s.cfg.Retention)})
+	if err != nil {
+		return fmt.Errorf("telling the patient of the transfer: %w", err)
+	}
+	status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting), At: protocol.FormatTime(now)}
+	agentStatus := status
+	agentStatus.RequestID = f.RequestID
+	if s.waiting != nil {
+		if ws, err := s.waiting.Waiting(ctx, queue); err == nil {
+			status.QueuePosition = routing.Position(ws, conv.ID)
+		}
+	}
+	next := s.trigger.RequestRouting(ctx, "transferred to "+w.Queue)
+	if f.AgentID != "" {
+		next = s.assigner.RequestAssignment(ctx, conv.ID, f.AgentID, c.AgentID)
+	}
+	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", chat.MessageFrame(told)), s.patients.Broadcast(ctx, conv.ID, "", status),
+		s.ToAgent(ctx, c.AgentID, agentStatus), next)
+}
+
+// transferText tells the patient their conversation is handed on.
+func transferText(locale string) string {
+	if locale == "es" {
+		return "Le paso con otra persona de nuestro equipo que puede ayudarle con esto. Por favor, siga en este chat: verá todo lo escrito hasta ahora."
+	}
+	return "I'm passing your conversation to a colleague who can help with this. Please stay in this chat: they will see everything written so far."
 }
 
 // recordRead writes a person's read of a patient's record to the audit
@@ -498,6 +548,9 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	if h := conv.Handoff; h != nil {
 		frame.Handoff = &protocol.HandoffView{Queue: h.Queue, Priority: h.Priority, Reason: h.Reason, TriageLevel: h.TriageLevel,
 			RedFlags: h.RedFlags, Collected: h.Collected, Summary: h.Summary}
+		if t := conv.Transfer; t != nil {
+			frame.Handoff.Transfer = &protocol.TransferView{By: t.By, Reason: t.Reason, To: t.To, At: protocol.FormatTime(t.At)}
+		}
 	}
 	// The newest messages that fit one WebSocket message (128 KB).
 	budget := maxContextBytes

@@ -264,7 +264,7 @@ func (noAssignments) Release(context.Context, string, string, string, routing.Re
 func (noAssignments) Finish(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
 	return chat.Conversation{}, errors.New("unexpected finish")
 }
-func (noAssignments) Transfer(context.Context, string, string, string, time.Time) (routing.Waiting, error) {
+func (noAssignments) Transfer(context.Context, string, string, string, chat.Transfer, time.Time) (routing.Waiting, error) {
 	return routing.Waiting{}, errors.New("unexpected transfer")
 }
 

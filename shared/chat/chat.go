@@ -107,10 +107,22 @@ type Conversation struct {
 	// PatientEmail is the address the patient gave in the conversation.
 	PatientEmail string
 	// Queue is the queue routing last put the conversation in.
-	Queue     string
+	Queue string
+	// Transfer is the last agent's handing on of the conversation, which
+	// the next agent is told.
+	Transfer  *Transfer
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Transfer is an agent's handing on of a conversation they held: who,
+// why, and to whom (a queue, or a named agent).
+type Transfer struct {
+	By     string // the transferring agent's name
+	Reason string
+	To     string // the queue, or the agent's name
+	At     time.Time
 }
 
 // MessageID is the id of the message with sequence number seq in its

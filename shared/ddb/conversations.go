@@ -56,6 +56,11 @@ type conversationItem struct {
 	Disposition    string        `dynamodbav:"disposition,omitempty"`
 	PatientEmail   string        `dynamodbav:"patientEmail,omitempty"`
 	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
+	// The last transfer: who handed it on, why, to which queue or agent.
+	TransferBy     string `dynamodbav:"transferBy,omitempty"`
+	TransferReason string `dynamodbav:"transferReason,omitempty"`
+	TransferTo     string `dynamodbav:"transferTo,omitempty"`
+	TransferAt     string `dynamodbav:"transferAt,omitempty"`
 	// Answered is the patient message id the bot's last turn answered
 	// (turnKey), AnsweredBy its reply: a turn's idempotency.
 	Answered   string `dynamodbav:"answered,omitempty"`
@@ -102,7 +107,12 @@ func toConversationItem(c chat.Conversation) conversationItem {
 func (it conversationItem) domain() chat.Conversation {
 	created, _ := time.Parse(timeLayout, it.CreatedAt)
 	updated, _ := time.Parse(timeLayout, it.UpdatedAt)
-	return chat.Conversation{
+	var transfer *chat.Transfer
+	if it.TransferBy != "" {
+		at, _ := time.Parse(timeLayout, it.TransferAt)
+		transfer = &chat.Transfer{By: it.TransferBy, Reason: it.TransferReason, To: it.TransferTo, At: at}
+	}
+	return chat.Conversation{Transfer: transfer,
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),

@@ -418,7 +418,7 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 // Transfer moves a conversation the agent holds back to waiting, in
 // another queue (keeping its priority and arrival, so it does not lose its
 // turn), and frees the agent's capacity, in one transaction.
-func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue string, now time.Time) (routing.Waiting, error) {
+func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue string, note chat.Transfer, now time.Time) (routing.Waiting, error) {
 	it, err := r.offerOf(ctx, conversationID)
 	if err != nil {
 		return routing.Waiting{}, err
@@ -435,8 +435,17 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 		w.Priority = routing.Normal
 	}
 	at := now.UTC().Format(timeLayout)
+	// The transfer's note replaces an earlier one whole.
+	transfer := expression.Set(expression.Name("transferBy"), expression.Value(note.By)).
+		Set(expression.Name("transferTo"), expression.Value(note.To)).
+		Set(expression.Name("transferAt"), expression.Value(at))
+	if note.Reason != "" {
+		transfer = transfer.Set(expression.Name("transferReason"), expression.Value(note.Reason))
+	} else {
+		transfer = transfer.Remove(expression.Name("transferReason"))
+	}
 	conv := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
+		WithUpdate(transfer.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
 			Set(expression.Name("waitQueue"), expression.Value(queue)).
 			Set(expression.Name("routedQueue"), expression.Value(queue)).
 			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).

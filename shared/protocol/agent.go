@@ -143,16 +143,32 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		}
 		return f, nil
 	case ActionTransfer:
+		// To a queue, or to a named agent (agentId; the queue is then
+		// optional: the conversation waits where it was); an optional
+		// reason travels to the next agent.
 		if err := agentConversationRef(&f, raw); err != nil {
 			return f, err
 		}
 		if f.Queue, err = str(raw.Queue, "queue"); err != nil {
 			return f, err
 		}
-		if !idPattern.MatchString(f.Queue) || utf8.RuneCountInString(f.Queue) > MaxQueueRunes {
+		if f.AgentID, err = str(raw.AgentID, "agentId"); err != nil {
+			return f, err
+		}
+		if f.AgentID != "" && !idPattern.MatchString(f.AgentID) {
+			return f, fault.Errorf(fault.BadRequest, "agentId is not an agent id")
+		}
+		if (f.Queue != "" || f.AgentID == "") && (!idPattern.MatchString(f.Queue) || utf8.RuneCountInString(f.Queue) > MaxQueueRunes) {
 			return f, fault.Errorf(fault.BadRequest, "queue is required")
 		}
-		return f, nil
+		if f.Reason, err = str(raw.Reason, "reason"); err != nil {
+			return f, err
+		}
+		f.Reason = strings.TrimSpace(f.Reason)
+		if !utf8.ValidString(f.Reason) || utf8.RuneCountInString(f.Reason) > MaxReasonRunes {
+			return f, fault.Errorf(fault.BadRequest, "reason is at most %d characters", MaxReasonRunes)
+		}
+		return f, checkChars("reason", f.Reason, false)
 	case ActionContext:
 		if err := agentConversationRef(&f, raw); err != nil {
 			return f, err
@@ -236,6 +252,9 @@ type OfferFrame struct {
 	Language       string `json:"language,omitempty"`
 	Summary        string `json:"summary"`
 	ExpiresAt      string `json:"expiresAt"`
+	// Transfer says who handed the conversation on and why, when an
+	// agent transferred it (the summary starts with it too).
+	Transfer *TransferView `json:"transfer,omitempty"`
 }
 
 // AssignmentFrame tells a supervisor how their assignment went: the
@@ -289,6 +308,16 @@ type HandoffView struct {
 	RedFlags    []string          `json:"redFlags,omitempty"`
 	Collected   map[string]string `json:"collected,omitempty"`
 	Summary     string            `json:"summary"`
+	// Transfer is the last agent's handing on, when there was one.
+	Transfer *TransferView `json:"transfer,omitempty"`
+}
+
+// TransferView is who handed a conversation on, why and to whom.
+type TransferView struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+	To     string `json:"to"`
+	At     string `json:"at"`
 }
 
 // NoteFrame is an agent's private note.

@@ -162,3 +162,32 @@ func TestRescheduleReadsADeliberateChangeOfVisit(t *testing.T) {
 		t.Errorf("changeVisit \"yes\": %v, want bad_request", err)
 	}
 }
+
+// TestTransferTakesAQueueOrANamedAgentAndAReason: a queue, or an agent
+// with the queue optional; a reason of at most 200 characters.
+func TestTransferTakesAQueueOrANamedAgentAndAReason(t *testing.T) {
+	ok := []string{
+		`{"action":"transfer","conversationId":"c-1","queue":"billing"}`,
+		`{"action":"transfer","conversationId":"c-1","queue":"billing","reason":"Needs billing"}`,
+		`{"action":"transfer","conversationId":"c-1","agentId":"a-2","reason":"Knows this account"}`,
+	}
+	for _, body := range ok {
+		if _, err := DecodeAgent([]byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	f, _ := DecodeAgent([]byte(ok[2]))
+	if f.AgentID != "a-2" || f.Reason != "Knows this account" || f.Queue != "" {
+		t.Errorf("decoded %+v", f)
+	}
+	bad := []string{
+		`{"action":"transfer","conversationId":"c-1"}`,
+		`{"action":"transfer","conversationId":"c-1","queue":"billing","reason":"` + strings.Repeat("x", 201) + `"}`,
+		`{"action":"transfer","conversationId":"c-1","agentId":"not an id!"}`,
+	}
+	for _, body := range bad {
+		if _, err := DecodeAgent([]byte(body)); fault.CodeOf(err) != fault.BadRequest {
+			t.Errorf("%.80s: %v, want bad_request", body, err)
+		}
+	}
+}

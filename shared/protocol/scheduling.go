@@ -181,6 +181,9 @@ type SlotView struct {
 	End       string `json:"end"`
 	Location  Place  `json:"location"`
 	Mode      string `json:"mode"`
+	// TimeZone is the location's IANA zone: clients show the time in it,
+	// labelled, as the patient is told it.
+	TimeZone string `json:"timeZone"`
 }
 
 // Named is an id with a display name.
@@ -289,7 +292,8 @@ func SlotViews(d *scheduling.Directory, slots []scheduling.Slot, locale string) 
 			place = Place{ID: l.ID, Name: map[bool]string{true: "Por video", false: "Video visit"}[locale == "es"]}
 		}
 		out = append(out, SlotView{SlotID: sl.ID, Provider: Named{ID: p.ID, Name: p.Name}, Specialty: p.Specialty,
-			VisitType: Named{ID: v.ID, Name: v.Name.In(locale)}, Start: FormatTime(sl.Start), End: FormatTime(sl.End), Location: place, Mode: sl.Mode})
+			VisitType: Named{ID: v.ID, Name: v.Name.In(locale)}, Start: FormatTime(sl.Start), End: FormatTime(sl.End), Location: place, Mode: sl.Mode,
+			TimeZone: d.Zone().String()})
 	}
 	return out
 }

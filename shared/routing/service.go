@@ -84,6 +84,8 @@ type OfferNote struct {
 	ConversationID, Queue, Priority, Language string
 	Summary                                   string // the bot's handoff summary
 	ExpiresAt                                 time.Time
+	// Transfer is the previous agent's handing on, when it was transferred.
+	Transfer *chat.Transfer
 }
 
 // AssignmentOutcome is how a supervisor's assignment went: offered to the
@@ -467,12 +469,14 @@ func (s *Service) Withdraw(ctx context.Context, offer OfferCheck) error {
 // tellOffer sends the agent's consoles the offer with its context and says
 // how many took it.
 func (s *Service) tellOffer(ctx context.Context, w Waiting, agentID string, expires time.Time) (int, error) {
-	summary := ""
-	if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
-		summary = c.Handoff.Summary
+	note := OfferNote{ConversationID: w.ConversationID, Queue: w.Queue, Priority: w.Priority, Language: w.Language, ExpiresAt: expires}
+	if c, err := s.convs.Get(ctx, w.ConversationID); err == nil {
+		if c.Handoff != nil {
+			note.Summary = c.Handoff.Summary
+		}
+		note.Transfer = c.Transfer
 	}
-	return s.notify.Offer(ctx, agentID, OfferNote{ConversationID: w.ConversationID, Queue: w.Queue,
-		Priority: w.Priority, Language: w.Language, Summary: summary, ExpiresAt: expires})
+	return s.notify.Offer(ctx, agentID, note)
 }
 
 // tellPositions tells the patients waiting in a queue their place (only

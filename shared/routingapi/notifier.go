@@ -3,6 +3,7 @@ package routingapi
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/protocol"
@@ -37,8 +38,17 @@ func (n Notifier) Offer(ctx context.Context, agentID string, o routing.OfferNote
 	if n.Consoles == nil {
 		return 0, errNoConsoles
 	}
-	return n.Consoles.Deliver(ctx, agentID, protocol.OfferFrame{Type: "offer", ConversationID: o.ConversationID, Queue: o.Queue,
-		Priority: o.Priority, Language: o.Language, Summary: o.Summary, ExpiresAt: protocol.FormatTime(o.ExpiresAt)})
+	frame := protocol.OfferFrame{Type: "offer", ConversationID: o.ConversationID, Queue: o.Queue,
+		Priority: o.Priority, Language: o.Language, Summary: o.Summary, ExpiresAt: protocol.FormatTime(o.ExpiresAt)}
+	if t := o.Transfer; t != nil {
+		frame.Transfer = &protocol.TransferView{By: t.By, Reason: t.Reason, To: t.To, At: protocol.FormatTime(t.At)}
+		why := "Transferred by " + t.By
+		if t.Reason != "" {
+			why += ": " + t.Reason
+		}
+		frame.Summary = strings.TrimSpace(why + ". " + o.Summary)
+	}
+	return n.Consoles.Deliver(ctx, agentID, frame)
 }
 
 // Place pushes a waiting status with the queue position. It carries no

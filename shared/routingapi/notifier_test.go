@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -63,5 +64,21 @@ func TestEachRoutingEventIsTheProtocolsFrame(t *testing.T) {
 		if (*out)[i] != want[i] {
 			t.Errorf("frame %d:\n got %s\nwant %s", i, (*out)[i], want[i])
 		}
+	}
+}
+
+// TestATransferredOffersSummaryStartsWithWhoAndWhy: the next agent reads
+// who handed the conversation on and why before the bot's summary, and
+// the offer carries the transfer.
+func TestATransferredOffersSummaryStartsWithWhoAndWhy(t *testing.T) {
+	out := &pushed{}
+	at := time.Date(2026, 12, 3, 15, 4, 5, 0, time.UTC)
+	if _, err := (Notifier{Patients: out, Consoles: out}).Offer(context.Background(), "ben", routing.OfferNote{ConversationID: "c1", Queue: "callback", Priority: "normal",
+		Summary: "Topic: billing", ExpiresAt: at, Transfer: &chat.Transfer{By: "Wendy Web", Reason: "Needs a call back", To: "callback", At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	want := `ben {"type":"offer","conversationId":"c1","queue":"callback","priority":"normal","summary":"Transferred by Wendy Web: Needs a call back. Topic: billing","expiresAt":"2026-12-03T15:04:05.000Z","transfer":{"by":"Wendy Web","reason":"Needs a call back","to":"callback","at":"2026-12-03T15:04:05.000Z"}}`
+	if len(*out) != 1 || (*out)[0] != want {
+		t.Fatalf("pushed %v\nwant %s", *out, want)
 	}
 }

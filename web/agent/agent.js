@@ -26,10 +26,10 @@
     workspaceHeading: $('workspace-heading'), messages: $('messages'), typing: $('typing'), composer: $('composer'),
     input: $('message-input'), send: $('send'), context: $('context'), closeButton: $('close-conversation'),
     closeDialog: $('close-dialog'), closeForm: $('close-form'), disposition: $('disposition'), closeMessage: $('close-message'), closeCancel: $('close-cancel'),
-    handoff: $('handoff'), transcript: $('transcript'), transcriptCount: $('transcript-count'), transcriptEarlier: $('transcript-earlier'),
+    handoff: $('handoff'), transcriptEarlier: $('transcript-earlier'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
     transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
-    transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'),
+    transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
@@ -619,11 +619,12 @@
     definitions(el.context, [['Name', c.patient], ['Language', languageName(x.locale || c.language)], ['Topic', x.topic],
       ['Queue', c.queue || h.queue], ['Priority', c.priority || h.priority]]);
     const collected = Object.entries(h.collected || {}).map(([k, v]) => k + ': ' + v).join('\n');
-    definitions(el.handoff, [['Reason', (h.reason || '').replace(/_/g, ' ')], ['Triage level', (h.triageLevel || '').replace(/_/g, ' ')],
+    const tr = h.transfer;
+    definitions(el.handoff, [['Transferred', tr ? 'by ' + tr.by + (tr.reason ? ': ' + tr.reason : '') : ''],
+      ['Reason', (h.reason || '').replace(/_/g, ' ')], ['Triage level', (h.triageLevel || '').replace(/_/g, ' ')],
       ['Red flags', (h.redFlags || []).join(', ').replace(/_/g, ' '), 'red-flag'], ['Collected', collected], ['Summary', h.summary || c.summary]]);
-    const transcript = x.transcript || [];
-    el.transcript.replaceChildren(...transcript.map((m) => entry(roleName(m.from), m.text)));
-    el.transcriptCount.textContent = String(transcript.length);
+    // The conversation before the agent joined is in the message log (the
+    // context's transcript is merged into it), shown once.
     el.transcriptEarlier.hidden = !x.earlier;
     el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
     if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
@@ -671,12 +672,20 @@
 
   // ---- appointments ----
 
-  function when(iso) {
-    return new Date(iso).toLocaleString([], { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+  // when writes a visit's time in the location's zone, labelled ("Tue, Dec 8,
+  // 8:00 AM EST"), as the patient is told it; the browser's own zone may
+  // be another.
+  function when(iso, zone) {
+    const opts = { weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+    try {
+      return new Date(iso).toLocaleString('en-US', zone ? { ...opts, timeZone: zone } : opts);
+    } catch (e) {                      // a zone this browser does not know
+      return new Date(iso).toLocaleString('en-US', opts);
+    }
   }
 
   function slotText(sl) {
-    return when(sl.start) + ' · ' + sl.provider.name + ' · ' + sl.visitType.name + ' · ' + sl.location.name;
+    return when(sl.start, sl.timeZone) + ' · ' + sl.provider.name + ' · ' + sl.visitType.name + ' · ' + sl.location.name;
   }
 
   function renderAppointments(c) {
@@ -687,11 +696,11 @@
       const row = document.createElement('div');
       row.className = 'appointment-actions';
       const move = button('Move…', 'secondary small', () => openBook(a.appointmentId));
-      move.setAttribute('aria-label', 'Move the appointment of ' + when(a.slot.start));
+      move.setAttribute('aria-label', 'Move the appointment of ' + when(a.slot.start, a.slot.timeZone));
       const cancel = button('Cancel', 'secondary small', () => {
-        if (window.confirm('Cancel the appointment of ' + when(a.slot.start) + '?')) request({ action: 'cancel', appointmentId: a.appointmentId }, { conversationId: c.id });
+        if (window.confirm('Cancel the appointment of ' + when(a.slot.start, a.slot.timeZone) + '?')) request({ action: 'cancel', appointmentId: a.appointmentId }, { conversationId: c.id });
       });
-      cancel.setAttribute('aria-label', 'Cancel the appointment of ' + when(a.slot.start));
+      cancel.setAttribute('aria-label', 'Cancel the appointment of ' + when(a.slot.start, a.slot.timeZone));
       row.append(move, cancel);
       li.append(row);
       el.appointments.append(li);
@@ -719,7 +728,7 @@
     movingSlot = appt ? appt.slot : null;
     // Every opening starts a fresh search: a move searches the same kind
     // of visit from today, a booking from today in any mode.
-    el.bookFor.textContent = movingSlot ? 'Moving ' + c.patient + "'s " + movingSlot.visitType.name + ' with ' + movingSlot.provider.name + ' on ' + when(movingSlot.start) +
+    el.bookFor.textContent = movingSlot ? 'Moving ' + c.patient + "'s " + movingSlot.visitType.name + ' with ' + movingSlot.provider.name + ' on ' + when(movingSlot.start, movingSlot.timeZone) +
       '. The new time keeps this kind of visit.' : 'For ' + c.patient;
     el.bookChangeField.hidden = !movingSlot;
     el.bookChange.checked = false;
@@ -822,11 +831,6 @@
     return li;
   }
 
-  function roleName(from) {
-    const role = (from && from.role) || 'system';
-    return { patient: 'Patient', bot: 'Bot', agent: (from && from.name) || 'Agent', system: 'System' }[role] || role;
-  }
-
   function languageName(l) { return { en: 'English', es: 'Spanish' }[l] || l || ''; }
 
   function onContext(f) {
@@ -897,6 +901,7 @@
       el.transferQueue.append(opt);
     }
     if (!el.transferQueue.options.length) { showError('There is no other queue to transfer to.'); return; }
+    el.transferReason.value = '';
     el.transferDialog.showModal();
     el.transferQueue.focus();
   }
@@ -906,7 +911,8 @@
     const c = convs.get(current);
     el.transferDialog.close();
     if (!c) return;
-    if (request({ action: 'transfer', conversationId: c.id, queue: el.transferQueue.value }, { conversationId: c.id })) c.state = 'transferring';
+    const reason = el.transferReason.value.trim();
+    if (request({ action: 'transfer', conversationId: c.id, queue: el.transferQueue.value, reason }, { conversationId: c.id })) c.state = 'transferring';
   }
 
   // ---- canned responses ----
@@ -1011,12 +1017,15 @@
   function messageItem(m) {
     const li = document.createElement('li');
     const role = (m.from && m.from.role) || 'system';
-    li.className = 'msg ' + (role === 'agent' ? 'msg-own' : 'msg-' + role);
+    // An agent's message is "You" only when it is this agent's: after a
+    // transfer the log holds the previous agent's messages under their name.
+    const own = role === 'agent' && (!m.from.name || m.from.name === el.agentName.textContent);
+    li.className = 'msg ' + (own ? 'msg-own' : 'msg-' + role);
     li.dataset.messageId = m.messageId;
     li.dataset.role = role;
     const who = document.createElement('span');
     who.className = 'msg-from';
-    who.textContent = role === 'agent' ? 'You' : ((m.from && m.from.name) || role);
+    who.textContent = own ? 'You' : ((m.from && m.from.name) || role);
     if (m.at && !Number.isNaN(Date.parse(m.at))) {
       const at = document.createElement('time');
       at.className = 'msg-time';
