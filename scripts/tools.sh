@@ -53,6 +53,15 @@ if [ ! -s .tools/fhir-r4/fhir.schema.json ]; then
   npm_files "$fhir_pkg" "$fhir_sha" .tools/fhir-r4 dist/fhir/r4/fhir.schema.json
 fi
 
+# axe-core (MPL-2.0), the accessibility engine the browser tests run on
+# every console and page state; pinned by version and hash, test-only.
+axe_pkg=axe-core@4.11.0
+axe_sha=39bed7d72308f6d620789c169d699bfd7e8da80f65b545821a6b2215c3e83107
+if [ ! -s .tools/axe/axe.min.js ] || [ "$(cat .tools/axe/.package 2>/dev/null)" != "$axe_pkg $axe_sha" ]; then
+  echo "==> fetching the accessibility checker ($axe_pkg)"
+  npm_files "$axe_pkg" "$axe_sha" .tools/axe axe.min.js LICENSE
+fi
+
 # The console's sign-in library: AWS's amazon-cognito-identity-js
 # (Apache-2.0), which speaks Cognito's Secure Remote Password protocol, so
 # the password never leaves the browser. Its browser build goes to

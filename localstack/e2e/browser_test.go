@@ -235,6 +235,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if v := run(t, agent, "reading the console version", chromedp.Evaluate[string](`window.PSCAgent && window.PSCAgent.version || ""`)); v == "" {
 		t.Fatal("agent.js did not load")
 	}
+	accessible(t, agent, "the sign-in form")
 	// A new agent, created by an admin with a temporary password: the
 	// first sign-in chooses a password and sets up the authenticator.
 	run(t, agent, "typing the username", chromedp.SendKeys(`#username`, username))
@@ -253,6 +254,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "setting it", chromedp.Click(`#new-password-button`))
 	run(t, agent, "waiting for the authenticator set-up", chromedp.WaitVisible(`#mfa-setup-form`))
 	waitText(t, agent, "#mfa-secret", " ")
+	accessible(t, agent, "the authenticator set-up")
 	secret := strings.ReplaceAll(run(t, agent, "reading the key", chromedp.Text(`#mfa-secret`)), " ", "")
 	if link := run(t, agent, "reading the app link", chromedp.Evaluate[string](`document.getElementById('mfa-link').href`)); !strings.Contains(link, "secret="+secret) {
 		t.Fatalf("the authenticator link %q does not carry the key %q", link, secret)
@@ -297,6 +299,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	waitText(t, patient, "#status", "Waiting for an agent")
 
 	run(t, agent, "waiting for the offer", chromedp.WaitVisible(`#offers .offer .accept`))
+	accessible(t, agent, "the console with an offer")
 	if summary := run(t, agent, "reading the offer", chromedp.Text(`#offers .offer`)); !strings.Contains(summary, "billing") {
 		t.Fatalf("offer reads %q", summary)
 	}
@@ -332,6 +335,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// (an audited read), and the queue figures.
 	waitText(t, agent, "#handoff", "agent only")
 	waitText(t, agent, "#messages", "charged twice")
+	accessible(t, agent, "a conversation with its patient panel")
 	// What the patient told the bot is shown once, in the log (issue 19:
 	// it was also in a "Conversation before you joined" box).
 	// (The handoff's summary may quote it; the transcript is what counts.)
@@ -354,6 +358,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// The transfer dialog offers the other queues; Escape leaves it.
 	run(t, agent, "opening the transfer dialog", chromedp.Click(`#transfer-conversation`))
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#transfer-dialog`))
+	accessible(t, agent, "the transfer dialog")
 	waitText(t, agent, "#transfer-queue", "general")
 	run(t, agent, "leaving it with Escape", chromedp.KeyEvent(kb.Escape))
 	run(t, agent, "waiting for it to close", chromedp.WaitNotVisible(`#transfer-dialog`))
@@ -363,6 +368,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "focusing the composer", chromedp.Focus(`#message-input`))
 	run(t, agent, "opening canned responses", chromedp.KeyEvent("r", chromedp.KeyModifiers(kb.ModifierAlt)))
 	run(t, agent, "waiting for the list", chromedp.WaitVisible(`#canned-list li`))
+	accessible(t, agent, "the canned responses")
 	run(t, agent, "searching", chromedp.SendKeys(`#canned-filter`, "anything else"))
 	run(t, agent, "choosing with Enter", chromedp.KeyEvent("\r"))
 	if v := run(t, agent, "reading the composer", chromedp.Value(`#message-input`)); !strings.Contains(v, "anything else I can help you with today, Rosa?") {
@@ -409,6 +415,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "choosing the dates", chromedp.Evaluate[bool](`(document.getElementById("book-from").value = "`+far+`") !== ""`))
 	run(t, agent, "searching", chromedp.Click(`#book-search`))
 	run(t, agent, "waiting for open times", chromedp.WaitVisible(`#book-slots input`))
+	accessible(t, agent, "the booking dialog with open times")
 	run(t, agent, "picking the first with Space", chromedp.KeyEvent(" "))
 	run(t, agent, "booking", chromedp.Click(`#book-confirm`))
 	waitText(t, agent, "#book-result", "Booked:")
@@ -436,6 +443,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	run(t, agent, "choosing later dates", chromedp.Evaluate[bool](`(document.getElementById("book-from").value = "`+later+`") !== ""`))
 	run(t, agent, "searching", chromedp.Click(`#book-search`))
 	run(t, agent, "waiting for open times", chromedp.WaitVisible(`#book-slots input`))
+	accessible(t, agent, "the move dialog with open times")
 	offered := run(t, agent, "reading the times offered", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#book-slots label")].map((l) => l.textContent)`))
 	for _, o := range offered {
 		if !strings.Contains(o, " · "+visit+" · ") {
@@ -463,6 +471,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 
 	run(t, agent, "opening the close dialog", chromedp.Click(`#close-conversation`))
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
+	accessible(t, agent, "the close dialog")
 	// The dialog opens on the outcome list; Enter there closes (issue 19).
 	run(t, agent, "confirming with Enter on the outcome", chromedp.KeyEvent("\r"))
 	waitText(t, patient, "#status", "This conversation has ended")
@@ -473,7 +482,7 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if strings.Contains(run(t, patient, "reading the patient's messages", chromedp.Text(`#messages`)), "Duplicate charge") {
 		t.Fatal("the patient sees the agent's private note")
 	}
-	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations li`))
+	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations [role=tab]`))
 }
 
 // waitText waits (in the page, no sleeps) until the element's text
@@ -541,6 +550,7 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 
 	alert := `#alerts li[data-conversation-id="` + p.conversationID + `"]`
 	run(t, b, "waiting for the urgent alert's Take it", chromedp.WaitVisible(alert+` button.take`))
+	accessible(t, b, "a supervisor's console with an urgent alert")
 	run(t, b, "focusing Take it", chromedp.Focus(alert+` button.take`))
 	run(t, b, "taking it with Enter", chromedp.KeyEvent("\r"))
 	waitText(t, b, alert, "Offered to you")
@@ -553,6 +563,7 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 		t.Fatalf("the patient is with %v, want the supervisor", name)
 	}
 	run(t, b, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
+	accessible(t, b, "the supervisor's view of the conversation they took")
 }
 
 // TestClosingOneConversationShowsAnotherHeld (issue 19): an agent holding

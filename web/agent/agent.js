@@ -586,14 +586,15 @@
 
   function renderConversations() {
     el.conversations.replaceChildren();
+    // A tablist of tabs (ARIA's tabs pattern): each conversation a tab
+    // controlling the workspace, the shown one selected.
     for (const c of convs.values()) {
-      const li = document.createElement('li');
       const b = button(c.patient + (c.state === 'closed' ? ' (ended)' : ''), 'tab', () => show(c.id));
       b.setAttribute('role', 'tab');
       b.setAttribute('aria-selected', String(c.id === current));
+      b.setAttribute('aria-controls', 'workspace');
       b.dataset.conversationId = c.id;
-      li.append(b);
-      el.conversations.append(li);
+      el.conversations.append(b);
     }
     el.noConversations.hidden = convs.size > 0;
     presenceHint();
@@ -969,7 +970,13 @@
   function markCanned() {
     [...el.cannedList.children].forEach((li, i) => li.setAttribute('aria-selected', String(i === cannedPick)));
     const li = el.cannedList.children[cannedPick];
-    if (li) { el.cannedFilter.setAttribute('aria-activedescendant', li.id); li.scrollIntoView({ block: 'nearest' }); }
+    // The list scrolls, so it takes the focus too (keyboard users reach and
+    // move through it as from the search field).
+    if (li) {
+      el.cannedFilter.setAttribute('aria-activedescendant', li.id);
+      el.cannedList.setAttribute('aria-activedescendant', li.id);
+      li.scrollIntoView({ block: 'nearest' });
+    }
   }
 
   function useCanned() {
@@ -1186,6 +1193,7 @@
   el.cannedCancel.addEventListener('click', () => el.cannedDialog.close());
   el.cannedFilter.addEventListener('input', filterCanned);
   el.cannedFilter.addEventListener('keydown', cannedKeys);
+  el.cannedList.addEventListener('keydown', cannedKeys);
   el.cannedForm = $('canned-form');
   el.cannedForm.addEventListener('submit', (e) => { e.preventDefault(); useCanned(); });
   document.addEventListener('keydown', (e) => {
