@@ -118,7 +118,7 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	c.say("Primary care")
 	c.say("Weekday mornings")
 	out := c.say("No preference")
-	if out.Handoff != nil || !strings.Contains(out.Text, "next open times for Primary care") || len(out.QuickReplies) != 4 || out.QuickReplies[3] != "Other times" {
+	if out.Handoff != nil || !strings.Contains(out.Text, "next open times for Primary care") || len(out.QuickReplies) != 6 || out.QuickReplies[3] != "Other times" || out.QuickReplies[4] != "Cancel" || out.QuickReplies[5] != "Talk to a person" {
 		t.Fatalf("offer: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
 	}
 	for _, label := range out.QuickReplies[:3] {
@@ -128,7 +128,7 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	}
 	first := out.QuickReplies[0]
 	more := c.say("Other times")
-	if len(more.QuickReplies) != 4 || more.QuickReplies[0] == first {
+	if len(more.QuickReplies) != 6 || more.QuickReplies[0] == first {
 		t.Fatalf("other times: %v", more.QuickReplies)
 	}
 	pick := more.QuickReplies[1]
@@ -172,7 +172,7 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 	c.say("Yes, book it")
 	b.taken = true
 	out = c.say("Skip")
-	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 4 || c.st.Stage != stageSlots {
+	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 6 || c.st.Stage != stageSlots {
 		t.Fatalf("taken: %q %v", out.Text, out.QuickReplies)
 	}
 	c.say(out.QuickReplies[0])
@@ -191,7 +191,7 @@ func TestBotReschedulesAndCancels(t *testing.T) {
 	c := start(t, "en", open).with(b)
 	c.say("yes")
 	out := c.say("I need to reschedule my appointment")
-	if len(out.QuickReplies) != 4 || !strings.Contains(out.QuickReplies[0], "Dr. Grace Lee (video)") {
+	if len(out.QuickReplies) != 6 || !strings.Contains(out.QuickReplies[0], "Dr. Grace Lee (video)") {
 		t.Fatalf("reschedule offers: %q %v", out.Text, out.QuickReplies)
 	}
 	c.say(out.QuickReplies[2])
@@ -328,6 +328,37 @@ func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
 		out = c.say("ana.ruiz@example.org")
 		if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, tc.want) || strings.Contains(out.Text, tc.not) {
 			t.Errorf("booked %s ahead: %q, want %q and not %q", tc.ahead, out.Text, tc.want, tc.not)
+		}
+	}
+}
+
+// TestEveryBookingStepShowsAWayOut (issue 20, item 3): each step of the
+// appointment dialog, in both languages, offers Cancel and a person as
+// quick replies, and pressing Cancel leaves the dialog.
+func TestEveryBookingStepShowsAWayOut(t *testing.T) {
+	for _, tc := range []struct {
+		locale, cancel, person string
+		steps                  []string
+	}{
+		{"en", "Cancel", "Talk to a person", []string{"I need an appointment", "Primary care", "Weekday mornings", "No preference"}},
+		{"es", "Cancelar", "Hablar con una persona", []string{"Necesito una cita", "Atención primaria", "Mañanas entre semana", "Sin preferencia"}},
+	} {
+		for n := 1; n <= len(tc.steps); n++ {
+			c := start(t, tc.locale, open).with(newFakeBooking(t))
+			c.say(map[string]string{"en": "yes", "es": "sí"}[tc.locale])
+			var out Output
+			for _, s := range tc.steps[:n] {
+				out = c.say(s)
+			}
+			if !strings.HasPrefix(c.st.Stage, "appointment:") {
+				t.Fatalf("%s after %q: stage %q, not in the dialog (%q)", tc.locale, tc.steps[:n], c.st.Stage, out.Text)
+			}
+			if !slices.Contains(out.QuickReplies, tc.cancel) || !slices.Contains(out.QuickReplies, tc.person) {
+				t.Errorf("%s after %q: quick replies %v lack a way out", tc.locale, tc.steps[:n], out.QuickReplies)
+			}
+			if out = c.say(tc.cancel); strings.HasPrefix(c.st.Stage, "appointment:") {
+				t.Errorf("%s after %q: %s left the patient in the dialog (%q)", tc.locale, tc.steps[:n], tc.cancel, out.Text)
+			}
 		}
 	}
 }

@@ -85,7 +85,7 @@ var (
 		"triageFollowUp", "triageNo", "nowNo", "triageAgain", "closed", "unstaffed", "callbackAsk", "callbackDone",
 		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "remindBoth", "remind2h", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",
 		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
-	requiredReplies = []string{"consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
+	requiredReplies = []string{"wayOut", "consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
 		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done", "triageYes", "triageNo"}
 	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}

@@ -216,6 +216,11 @@ func (e *Engine) Turn(st State, in Input) Output {
 		t.parts = append(t.parts, t.e.triage.CrisisLine(t.st.Locale))
 	}
 	out := Output{Text: strings.Join(t.parts, "\n\n"), QuickReplies: t.quick, State: t.st, Handoff: t.handed, Close: t.closing}
+	if strings.HasPrefix(out.State.Stage, "appointment:") {
+		// Every step of the appointment dialog shows a way out, which
+		// every step also hears: cancel, or a person.
+		out.QuickReplies = withWayOut(out.QuickReplies, t.e.c.QuickReplies["wayOut"].In(t.st.Locale))
+	}
 	if out.Handoff != nil {
 		out.State.Stage, out.QuickReplies = stageHandedOff, nil
 	}
@@ -648,4 +653,18 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// withWayOut adds to a step's quick replies the ways out it lacks.
+func withWayOut(quick, out []string) []string {
+	have := map[string]bool{}
+	for _, q := range quick {
+		have[strings.ToLower(q)] = true
+	}
+	for _, o := range out {
+		if !have[strings.ToLower(o)] {
+			quick = append(quick, o)
+		}
+	}
+	return quick
 }
