@@ -591,3 +591,42 @@ func TestClosingOneConversationShowsAnotherHeld(t *testing.T) {
 		t.Fatal("the workspace is blank though the agent still holds a conversation")
 	}
 }
+
+// TestThePatientPageKeepsToTheViewport (issue 20, item 4): at a desktop
+// and a phone size, a conversation long enough to scroll scrolls inside its
+// message log; the page itself is never taller than the viewport (hidden
+// delivery labels stretched it to thousands of pixels of blank space, and
+// the widget's frame showed two nested scrollbars). The page passes
+// axe-core before and during the chat.
+func TestThePatientPageKeepsToTheViewport(t *testing.T) {
+	for _, size := range []struct {
+		name          string
+		width, height int64
+		query         string
+	}{{"desktop", 1280, 800, ""}, {"phone", 390, 844, ""}, {"widget's frame", 380, 492, "?embed=1"}} {
+		t.Run(size.name, func(t *testing.T) {
+			ctx := browser(t)
+			run(t, ctx, "sizing the window", chromedp.EmulateViewport(size.width, size.height))
+			run(t, ctx, "opening the page", chromedp.Navigate(env.Outputs.PatientPage+size.query))
+			run(t, ctx, "waiting for the start form", chromedp.WaitVisible(`#start-form`))
+			accessible(t, ctx, "the patient page's start form ("+size.name+")")
+			run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Vera Viewport"))
+			run(t, ctx, "starting", chromedp.Click(`#start`))
+			run(t, ctx, "waiting for the composer", chromedp.WaitVisible(`#message-input`))
+			for i := range 12 {
+				run(t, ctx, "typing a message", chromedp.SendKeys(`#message-input`, fmt.Sprintf("Question %d: what are the visiting hours?", i+1)))
+				run(t, ctx, "sending it", chromedp.KeyEvent("\r"))
+				run(t, ctx, "waiting for its acknowledgement", chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('#messages li[data-status="acked"]').length === %d`, i+1)))
+			}
+			run(t, ctx, "waiting for every message to be acknowledged", chromedp.Poll[bool](`document.querySelectorAll('#messages li[data-status="acked"]').length === 12`))
+			accessible(t, ctx, "the patient page in a conversation ("+size.name+")")
+			got := run(t, ctx, "measuring the page", chromedp.Evaluate[[]int](`[document.scrollingElement.scrollHeight, window.innerHeight, document.querySelector(".messages-log").scrollHeight, document.querySelector(".messages-log").clientHeight]`))
+			if got[0] > got[1]+1 {
+				t.Errorf("the page is %d px tall in a %d px viewport", got[0], got[1])
+			}
+			if got[2] <= got[3] {
+				t.Errorf("the message log does not scroll (%d px of content in %d px): the test proves nothing", got[2], got[3])
+			}
+		})
+	}
+}
