@@ -288,6 +288,17 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	waitText(t, agent, "#connection", "Connected")
 	// The console says so (issue 19: it said to set Available).
 	waitText(t, agent, "#no-conversations", "You are Available")
+	// The offer is heard and, with the tab hidden, notified (issue 19):
+	// the browser's audio and notifications are stubbed to record them.
+	run(t, agent, "stubbing audio and notifications", chromedp.Evaluate[bool](`(() => {
+		window.__tones = []; window.__notes = [];
+		window.AudioContext = function () { return { currentTime: 0, destination: {},
+			createOscillator() { const o = { frequency: {}, connect(g) { return g; }, start() { window.__tones.push(o.frequency.value); }, stop() {} }; return o; },
+			createGain() { return { gain: {}, connect(d) { return d; } }; } }; };
+		window.Notification = function (title, opts) { window.__notes.push(title + "|" + opts.body); };
+		window.Notification.permission = "granted";
+		Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+		return true; })()`))
 
 	patient := browser(t)
 	run(t, patient, "opening the patient page", chromedp.Navigate(env.Outputs.PatientPage))
@@ -300,6 +311,10 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 
 	run(t, agent, "waiting for the offer", chromedp.WaitVisible(`#offers .offer .accept`))
 	accessible(t, agent, "the console with an offer")
+	if heard := run(t, agent, "reading what the offer set off", chromedp.Evaluate[string](`JSON.stringify([window.__tones, window.__notes])`)); heard != `[[660],["New normal conversation offered|Queue: billing"]]` {
+		t.Fatalf("the offer set off %s: want one tone and a notification naming only the queue", heard)
+	}
+	run(t, agent, "showing the tab again", chromedp.Evaluate[bool](`delete document.hidden`))
 	if summary := run(t, agent, "reading the offer", chromedp.Text(`#offers .offer`)); !strings.Contains(summary, "billing") {
 		t.Fatalf("offer reads %q", summary)
 	}

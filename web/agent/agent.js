@@ -35,6 +35,7 @@
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
     bookSpecialty: $('book-specialty'), bookMode: $('book-mode'), bookFrom: $('book-from'), bookSearch: $('book-search'),
     bookChange: $('book-change'), bookChangeField: $('book-change-field'),
+    offerSound: $('offer-sound'), offerNotifications: $('offer-notifications'),
     bookSlotsSet: $('book-slots-set'), bookSlots: $('book-slots'), bookResult: $('book-result'), bookCancel: $('book-cancel'), bookConfirm: $('book-confirm'),
     supervision: $('supervision'), tasks: $('tasks'), taskCount: $('task-count'), csatOverall: $('csat-overall'),
     csatByAgent: document.querySelector('#csat-by-agent tbody'), csatByQueue: document.querySelector('#csat-by-queue tbody'),
@@ -483,6 +484,38 @@
     else alertNote(f.conversationId, 'Not offered to you: ' + (f.reason || 'routing could not') + '.', true);
   }
 
+  // announceOffer makes a new offer heard and seen away from the console: a
+  // short tone (higher for urgent ones) unless the agent turned it off, and
+  // a desktop notification when the tab is hidden and the agent allowed
+  // them. The notification names the queue and priority only: no patient
+  // words on a screen others may see.
+  let audio = null;
+  function announceOffer(o) {
+    if (el.offerSound.checked) {
+      try {
+        audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+        const tone = audio.createOscillator();
+        const gain = audio.createGain();
+        tone.frequency.value = o.priority === 'urgent' ? 880 : 660;
+        gain.gain.value = 0.15;
+        tone.connect(gain).connect(audio.destination);
+        tone.start();
+        tone.stop(audio.currentTime + 0.25);
+      } catch { /* no audio here: the title and the list still say it */ }
+    }
+    if (document.hidden && 'Notification' in window && Notification.permission === 'granted') {
+      const n = new Notification('New ' + (o.priority || 'normal') + ' conversation offered', { body: 'Queue: ' + o.queue, tag: 'offer-' + o.conversationId });
+      n.onclick = () => { window.focus(); n.close(); };
+    }
+  }
+
+  function enableNotifications() {
+    if (!('Notification' in window)) { showNotice('This browser has no desktop notifications.'); return; }
+    Notification.requestPermission().then((p) => {
+      showNotice(p === 'granted' ? 'Desktop notifications are on for new offers while this tab is hidden.' : 'Desktop notifications are off (blocked in the browser).');
+    });
+  }
+
   // Offers: each card is built once and only its countdown changes, so
   // focus stays on its buttons (a keyboard user can tab to Accept and
   // press Enter) and the live list announces new offers only. The tab's
@@ -493,6 +526,7 @@
     offers.set(f.conversationId, o);
     o.li = offerCard(o);
     el.offers.append(o.li);
+    announceOffer(o);
     o.timer = setInterval(() => {
       if (Date.parse(o.expiresAt) <= Date.now()) removeOffer(o.conversationId);
       else o.countdown.textContent = secondsLeft(o) + ' s left';
@@ -1187,6 +1221,7 @@
   el.bookForm.addEventListener('submit', confirmBook);
   el.bookChange.addEventListener('change', onChangeVisit);
   el.transferButton.addEventListener('click', openTransfer);
+  el.offerNotifications.addEventListener('click', enableNotifications);
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
   el.cannedButton.addEventListener('click', openCanned);
