@@ -108,21 +108,14 @@ func (s *Agents) SetPresence(ctx context.Context, agentID string, p agent.Presen
 		WithUpdate(upd).
 		WithCondition(expression.AttributeExists(expression.Name("agentId"))).
 		Build())
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: agentKey(agentID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
+	a, failed, err := updateNew[agentItem, agent.Agent](ctx, s.api, s.table, agentKey(agentID), expr)
+	if failed {
 		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
 	}
 	if err != nil {
 		return agent.Agent{}, fmt.Errorf("setting presence: %w", err)
 	}
-	var it agentItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return agent.Agent{}, fmt.Errorf("unmarshalling agent: %w", err)
-	}
-	return it.domain(), nil
+	return a, nil
 }
 
 // Get reads an agent's record.
@@ -245,19 +238,7 @@ func (s *AgentConnections) Delete(ctx context.Context, id string) (agent.Connect
 
 // ForAgent lists an agent's open connections.
 func (s *AgentConnections) ForAgent(ctx context.Context, agentID string) ([]agent.Connection, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("agentId").Equal(expression.Value(agentID))).Build())
-	items, err := queryAll[agentConnItem](ctx, s.api, &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: stringPtr(ByAgentIndex), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	conns := make([]agent.Connection, 0, len(items))
-	for _, it := range items {
-		conns = append(conns, it.domain())
-	}
-	return conns, nil
+	return queryEqual[agentConnItem, agent.Connection](ctx, s.api, s.table, ByAgentIndex, "agentId", agentID)
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -271,9 +252,5 @@ func (s *AgentConnections) WithRole(ctx context.Context, role agent.Role) ([]age
 	if err != nil {
 		return nil, fmt.Errorf("listing consoles: %w", err)
 	}
-	out := make([]agent.Connection, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.domain())
-	}
-	return out, nil
+	return domains[agentConnItem, agent.Connection](items), nil
 }

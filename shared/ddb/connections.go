@@ -265,20 +265,7 @@ func (s *Connections) Delete(ctx context.Context, id string) error {
 
 // ForConversation lists the connections bound to a conversation.
 func (s *Connections) ForConversation(ctx context.Context, conversationID string) ([]chat.Connection, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("conversationId").Equal(expression.Value(conversationID))).Build())
-	in := &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: stringPtr(ByConversationIndex), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}
-	items, err := queryAll[connectionItem](ctx, s.api, in)
-	if err != nil {
-		return nil, err
-	}
-	conns := make([]chat.Connection, 0, len(items))
-	for _, it := range items {
-		conns = append(conns, it.domain())
-	}
-	return conns, nil
+	return queryEqual[connectionItem, chat.Connection](ctx, s.api, s.table, ByConversationIndex, "conversationId", conversationID)
 }
 
 func stringPtr(s string) *string { return &s }

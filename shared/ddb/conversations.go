@@ -468,11 +468,7 @@ func (s *Conversations) After(ctx context.Context, conversationID, afterID strin
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]chat.Message, 0, len(items))
-	for _, it := range items {
-		msgs = append(msgs, it.domain())
-	}
-	return msgs, nil
+	return domains[messageItem, chat.Message](items), nil
 }
 
 // Close moves an open conversation to closed, once, and ends its message

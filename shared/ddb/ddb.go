@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -60,6 +61,54 @@ func must[T any](v T, err error) T {
 		panic(fmt.Sprintf("ddb: building expression: %v", err))
 	}
 	return v
+}
+
+// stored is an item type that rebuilds its domain value.
+type stored[D any] interface{ domain() D }
+
+// domains rebuilds the domain values of stored items.
+func domains[T stored[D], D any](items []T) []D {
+	out := make([]D, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.domain())
+	}
+	return out
+}
+
+// updateNew applies a conditional update to one item and rebuilds the
+// domain value of what the item became. failed reports a failed condition
+// (the caller says what it means); err is any other failure.
+func updateNew[T stored[D], D any](ctx context.Context, api API, table string, key map[string]types.AttributeValue, expr expression.Expression) (v D, failed bool, err error) {
+	out, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key, UpdateExpression: expr.Update(),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: types.ReturnValueAllNew})
+	if isConditionFailed(err) {
+		return v, true, nil
+	}
+	if err != nil {
+		return v, false, err
+	}
+	var it T
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return v, false, fmt.Errorf("unmarshalling %s item: %w", table, err)
+	}
+	return it.domain(), false, nil
+}
+
+// queryEqual lists, as domain values, every item of a table (or of one of
+// its indexes, when index is set) whose partition key equals value.
+func queryEqual[T stored[D], D any](ctx context.Context, api API, table, index, key, value string) ([]D, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key(key).Equal(expression.Value(value))).Build())
+	in := &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
+	if index != "" {
+		in.IndexName = &index
+	}
+	items, err := queryAll[T](ctx, api, in)
+	if err != nil {
+		return nil, err
+	}
+	return domains[T, D](items), nil
 }
 
 // queryAll runs a query through every page and decodes the items.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -105,19 +104,7 @@ func (r *Routing) Enqueue(ctx context.Context, w routing.Waiting, now time.Time)
 // index is eventually consistent: a conversation offered a moment ago may
 // still be listed, and the offer's transaction refuses it.
 func (r *Routing) Waiting(ctx context.Context, queue string) ([]routing.Waiting, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("waitQueue").Equal(expression.Value(queue))).Build())
-	items, err := queryAll[waitingItem](ctx, r.api, &dynamodb.QueryInput{
-		TableName: &r.convs, IndexName: stringPtr(ByQueueIndex), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]routing.Waiting, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.domain())
-	}
-	return out, nil
+	return queryEqual[waitingItem, routing.Waiting](ctx, r.api, r.convs, ByQueueIndex, "waitQueue", queue)
 }
 
 // routableItem is what routing reads of an agent.
@@ -243,11 +230,8 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 			And(expression.Name("offerAgent").Equal(expression.Value(agentID))).
 			And(expression.Name("offerExpiresAt").GreaterThan(expression.Value(sortable(now))))).
 		Build())
-	out, err := r.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
+	c, failed, err := updateNew[conversationItem, chat.Conversation](ctx, r.api, r.convs, convKey(conversationID), expr)
+	if failed {
 		it, rerr := r.offerOf(ctx, conversationID)
 		if rerr != nil {
 			return chat.Conversation{}, rerr
@@ -263,11 +247,7 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 	if err != nil {
 		return chat.Conversation{}, fmt.Errorf("accepting offer: %w", err)
 	}
-	var it conversationItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation: %w", err)
-	}
-	return it.domain(), nil
+	return c, nil
 }
 
 // Release takes back an offer: the conversation waits again at its old

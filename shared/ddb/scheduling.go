@@ -253,17 +253,9 @@ func (s *Appointments) Get(ctx context.Context, id string) (scheduling.Appointme
 
 // ForPatient lists a patient's appointments by start.
 func (s *Appointments) ForPatient(ctx context.Context, patientID string) ([]scheduling.Appointment, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("patientId").Equal(expression.Value(patientID))).Build())
-	items, err := queryAll[appointmentItem](ctx, s.api, &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: stringPtr(ByPatientIndex), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
+	out, err := queryEqual[appointmentItem, scheduling.Appointment](ctx, s.api, s.table, ByPatientIndex, "patientId", patientID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the patient's appointments: %w", err)
-	}
-	out := make([]scheduling.Appointment, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.domain())
 	}
 	return out, nil
 }
@@ -279,9 +271,5 @@ func (s *Appointments) Between(ctx context.Context, from, to time.Time) ([]sched
 	if err != nil {
 		return nil, fmt.Errorf("listing appointments: %w", err)
 	}
-	out := make([]scheduling.Appointment, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.domain())
-	}
-	return out, nil
+	return domains[appointmentItem, scheduling.Appointment](items), nil
 }

@@ -163,19 +163,14 @@ func (s *Surveys) Answer(ctx context.Context, id string, a survey.Answer) (surve
 	expr := must(expression.NewBuilder().WithUpdate(expression.Set(expression.Name("answer"), expression.Value(av))).
 		WithCondition(expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("answer"))).
 			And(expression.Name("openUntil").GreaterThan(expression.Value(a.At.UTC().Format(timeLayout))))).Build())
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: surveyKey(id), UpdateExpression: expr.Update(),
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnValues: types.ReturnValueAllNew})
-	if isConditionFailed(err) {
+	sv, failed, err := updateNew[surveyItem, survey.Survey](ctx, s.api, s.table, surveyKey(id), expr)
+	if failed {
 		return survey.Survey{}, fault.Errorf(fault.Conflict, "this survey was already answered or has closed")
 	}
 	if err != nil {
 		return survey.Survey{}, fmt.Errorf("storing the answer: %w", err)
 	}
-	var it surveyItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return survey.Survey{}, fmt.Errorf("unmarshalling survey: %w", err)
-	}
-	return it.domain(), nil
+	return sv, nil
 }
 
 // OptOut records that the patient wants no more surveys.
@@ -238,15 +233,9 @@ func (s *Surveys) AddTask(ctx context.Context, t survey.Task) (bool, error) {
 
 // OpenTasks lists the open follow-up tasks, oldest first.
 func (s *Surveys) OpenTasks(ctx context.Context) ([]survey.Task, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("openTask").Equal(expression.Value("open"))).Build())
-	items, err := queryAll[taskItem](ctx, s.api, &dynamodb.QueryInput{TableName: &s.table, IndexName: stringPtr(OpenTasksIndex),
-		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	out, err := queryEqual[taskItem, survey.Task](ctx, s.api, s.table, OpenTasksIndex, "openTask", "open")
 	if err != nil {
 		return nil, fmt.Errorf("listing open tasks: %w", err)
-	}
-	out := make([]survey.Task, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.domain())
 	}
 	return out, nil
 }
@@ -271,15 +260,11 @@ func (s *Surveys) CloseTask(ctx context.Context, id, by string, at time.Time) er
 func (s *Surveys) InWeeks(ctx context.Context, weeks []string) ([]survey.Survey, error) {
 	var out []survey.Survey
 	for _, w := range weeks {
-		expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("week").Equal(expression.Value(w))).Build())
-		items, err := queryAll[surveyItem](ctx, s.api, &dynamodb.QueryInput{TableName: &s.table, IndexName: stringPtr(ByWeekIndex),
-			KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		week, err := queryEqual[surveyItem, survey.Survey](ctx, s.api, s.table, ByWeekIndex, "week", w)
 		if err != nil {
 			return nil, fmt.Errorf("listing the week's surveys: %w", err)
 		}
-		for _, it := range items {
-			out = append(out, it.domain())
-		}
+		out = append(out, week...)
 	}
 	return out, nil
 }
