@@ -558,6 +558,11 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 	b := browser(t)
 	consoleSignIn(t, b, username, password)
 	waitText(t, b, "#connection", "Connected")
+	// A supervisor signs in Away: no offers unless they choose (issue 19).
+	waitText(t, b, "#no-conversations", "As a supervisor you get no offers")
+	if p := run(t, b, "reading the presence", chromedp.Evaluate[string](`document.getElementById("presence").value`)); p != "away" {
+		t.Fatalf("a supervisor signed in %s, want away", p)
+	}
 
 	p := startWithBot(t, "Una")
 	send(t, p.c, p.conversationID, "t-1", "I have crushing chest pain and my left arm hurts")
@@ -569,6 +574,9 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 	run(t, b, "focusing Take it", chromedp.Focus(alert+` button.take`))
 	run(t, b, "taking it with Enter", chromedp.KeyEvent("\r"))
 	waitText(t, b, alert, "Offered to you")
+	if p := run(t, b, "reading the presence", chromedp.Evaluate[string](`document.getElementById("presence").value`)); p != "available" {
+		t.Fatalf("after Take it the supervisor is %s, want available (routing offers only to someone available)", p)
+	}
 	offer := `#offers li[data-conversation-id="` + p.conversationID + `"] .accept`
 	run(t, b, "waiting for the offer", chromedp.WaitVisible(offer))
 	run(t, b, "focusing Accept", chromedp.Focus(offer))

@@ -257,6 +257,9 @@
     agentFirstName = String(el.agentName.textContent).split(' ')[0];
     supervisor = (claims['cognito:groups'] || []).includes('supervisor');
     el.supervision.hidden = !supervisor;
+    // Supervisors sign in Away: no offers come to them unless they choose
+    // (Available, or Take it on an urgent alert). Agents sign in Available.
+    el.presence.value = supervisor ? 'away' : 'available';
     loadCanned();
     el.signIn.hidden = true;
     el.who.hidden = false;
@@ -351,6 +354,7 @@
       case 'presence':
         el.presence.value = f.status;
         presenceHint();
+        if (req && req.then) request(req.then.frame, req.then.meta);
         if (f.status === 'away' && !req) showError('You were set to Away because an offer was not answered in time.');
         break;
       case 'offer': addOffer(f); break;
@@ -441,7 +445,12 @@
       take.className = 'take';
       take.textContent = 'Take it';
       take.addEventListener('click', () => {
-        if (request({ action: 'assign', conversationId: f.conversationId }, { conversationId: f.conversationId })) {
+        // Routing offers only to someone available: a supervisor who is
+        // not becomes available first, then asks.
+        const assign = { frame: { action: 'assign', conversationId: f.conversationId }, meta: { conversationId: f.conversationId } };
+        const asked = el.presence.value === 'available' ? request(assign.frame, assign.meta)
+          : request({ action: 'presence', status: 'available' }, { then: assign });
+        if (asked) {
           take.disabled = true;
           alertNote(f.conversationId, 'Asking routing to offer it to you…');
         }
@@ -573,11 +582,12 @@
   }
 
   // presenceHint says, while the agent holds nothing, what their presence
-  // means: the console signs in Available.
+  // means: agents sign in Available, supervisors Away.
   function presenceHint() {
     el.noConversations.textContent = el.presence.value === 'available'
       ? 'No conversations yet. You are Available: offers appear under Incoming. Set Away to pause them.'
-      : 'No conversations yet. Set your presence to Available to receive them.';
+      : supervisor ? 'No conversations. As a supervisor you get no offers until you set Available (or use Take it on an urgent alert).'
+        : 'No conversations yet. Set your presence to Available to receive them.';
   }
 
   function offersChanged() {
