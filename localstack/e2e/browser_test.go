@@ -613,6 +613,14 @@ func TestClosingOneConversationShowsAnotherHeld(t *testing.T) {
 	if hidden := run(t, b, "reading the workspace", chromedp.Evaluate[bool](`document.getElementById("workspace").hidden`)); hidden {
 		t.Fatal("the workspace is blank though the agent still holds a conversation")
 	}
+	// The last one goes back to the bot (issue 19), from the keyboard.
+	if open := run(t, b, "reading the open dialogs", chromedp.Evaluate[string](`[...document.querySelectorAll("dialog[open]")].map((d) => d.id).join(",")`)); open != "" {
+		t.Fatalf("after closing with Enter the dialogs %q are open (the key press reopened it)", open)
+	}
+	run(t, b, "focusing Back to the bot", chromedp.Focus(`#handback-conversation`))
+	run(t, b, "handing it back with Enter", chromedp.KeyEvent("\r"))
+	waitText(t, b, "#notice", "The bot has the conversation with Pat One again")
+	run(t, b, "waiting for it to leave the console", chromedp.WaitNotPresent(`#conversations [role=tab]`))
 }
 
 // TestThePatientPageKeepsToTheViewport (issue 20, item 4): at a desktop

@@ -532,3 +532,36 @@ func setPresence(t *testing.T, c *stacktest.Client, status string) {
 		t.Fatalf("going %s: %v", status, f)
 	}
 }
+
+// TestAnAgentHandsAConversationBackToTheBot (issue 19): after a billing
+// answer the agent gives the conversation back to the bot: the agent's
+// capacity is free, the patient is told with the bot's menu, and the bot
+// answers their next message; handing it back again is refused.
+func TestAnAgentHandsAConversationBackToTheBot(t *testing.T) {
+	run := time.Now().UnixNano()
+	console, agentID := poolAgent(t, fmt.Sprintf("hb%d", run), "billing", "en", 10)
+	patient, conv := escalate(t, "Hana")
+	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := console.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept answered %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	if f := console.Request(map[string]any{"action": "handback", "conversationId": conv}); f["type"] != "status" || f["state"] != "bot" {
+		t.Fatalf("handback answered %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "bot" })
+	back, _ := patient.Wait(isBot)
+	if !strings.Contains(fmt.Sprint(back["text"]), "back with the virtual assistant") || !strings.Contains(fmt.Sprint(back["quickReplies"]), "Request an appointment") {
+		t.Fatalf("the patient was told %v", back)
+	}
+	if a := activeOf(t, agentID); a != 0 {
+		t.Fatalf("the agent still holds %d after handing back", a)
+	}
+	send(t, patient, conv, "hb-1", "What are the visiting hours?")
+	if reply := botReply(t, patient); !strings.Contains(strings.ToLower(fmt.Sprint(reply["text"])), "visit") {
+		t.Fatalf("the bot answered %v", reply)
+	}
+	if f := console.Request(map[string]any{"action": "handback", "conversationId": conv}); f["type"] != "error" || f["code"] != "forbidden" && f["code"] != "conflict" {
+		t.Fatalf("handing back again answered %v", f)
+	}
+}

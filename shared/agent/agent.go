@@ -133,6 +133,9 @@ type Assignments interface {
 	Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error)
 	// Transfer puts the agent's conversation in another queue and frees
 	// their capacity; it returns the conversation's new place.
+	// HandBack gives the agent's conversation back to the bot, with the
+	// dialog state it resumes in, and frees their capacity.
+	HandBack(ctx context.Context, conversationID, agentID, botState string, now time.Time) (chat.Conversation, error)
 	// note says who hands it on and why, for the next agent.
 	Transfer(ctx context.Context, conversationID, agentID, queue string, note chat.Transfer, now time.Time) (routing.Waiting, error)
 	// Held lists the conversations the agent holds, until wrap-up.

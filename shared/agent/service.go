@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/patientservicecenter/psc/shared/bot"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
@@ -216,7 +217,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 	case protocol.ActionAssign:
 		return s.assign(ctx, c, f)
 	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
-		protocol.ActionTransfer, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
+		protocol.ActionTransfer, protocol.ActionHandBack, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
 		if s.work == nil {
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
@@ -416,6 +417,8 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		return s.ToAgent(ctx, c.AgentID, protocol.NoteFrame{Type: "note", RequestID: f.RequestID, ConversationID: conv.ID, Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
 	case protocol.ActionTransfer:
 		return s.transfer(ctx, c, conv, f, now)
+	case protocol.ActionHandBack:
+		return s.handBack(ctx, c, conv, f, now)
 	default: // close
 		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, now)
 		if err != nil {
@@ -477,6 +480,37 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 	}
 	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", chat.MessageFrame(told)), s.patients.Broadcast(ctx, conv.ID, "", status),
 		s.ToAgent(ctx, c.AgentID, agentStatus), next)
+}
+
+// handBack gives a held conversation back to the bot (after a billing
+// answer, say, so the bot can book or close): the bot resumes at its menu,
+// which its message to the patient shows, and the agent's capacity is
+// freed.
+func (s *Service) handBack(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame, now time.Time) error {
+	back, err := s.work.HandBack(ctx, conv.ID, c.AgentID, bot.Resumed(conv.Locale), now)
+	if err != nil {
+		return err
+	}
+	text, replies := handBackText(back.Locale)
+	m, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("handback-" + protocol.FormatTime(now)),
+		Role: chat.RoleBot, Text: text, QuickReplies: replies, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
+	if err != nil {
+		return fmt.Errorf("telling the patient the bot is back: %w", err)
+	}
+	status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateBot), At: protocol.FormatTime(now)}
+	agentStatus := status
+	agentStatus.RequestID = f.RequestID
+	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.patients.Broadcast(ctx, conv.ID, "", chat.MessageFrame(m)),
+		s.ToAgent(ctx, c.AgentID, agentStatus))
+}
+
+// handBackText is the bot's word to a patient handed back to it, with its
+// menu.
+func handBackText(locale string) (string, []string) {
+	if locale == "es" {
+		return "Vuelve a hablar con el asistente virtual. ¿En qué más puedo ayudarle?", []string{"Hacer una pregunta", "Pedir una cita", "Revisar un síntoma", "Hablar con una persona"}
+	}
+	return "You're back with the virtual assistant. What else can I help you with?", []string{"Ask a question", "Request an appointment", "Check a symptom", "Talk to a person"}
 }
 
 // transferText tells the patient their conversation is handed on.

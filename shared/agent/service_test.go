@@ -268,6 +268,10 @@ func (noAssignments) Transfer(context.Context, string, string, string, chat.Tran
 	return routing.Waiting{}, errors.New("unexpected transfer")
 }
 
+func (noAssignments) HandBack(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
+	return chat.Conversation{}, errors.New("unexpected hand back")
+}
+
 func (noAssignments) Held(context.Context, string) ([]chat.Conversation, error) {
 	return nil, errors.New("unexpected held")
 }

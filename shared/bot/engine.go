@@ -86,6 +86,15 @@ func DecodeState(s string) (State, error) {
 	return st, nil
 }
 
+// Resumed is the stored dialog state of a conversation a person hands back
+// to the bot: the open menu, in the conversation's language.
+func Resumed(locale string) string {
+	if locale != "es" {
+		locale = "en"
+	}
+	return State{Stage: stageOpen, Locale: locale}.Encode()
+}
+
 // Encode renders the state for storage.
 func (s State) Encode() string {
 	b, _ := json.Marshal(s) // a struct of strings and ints always marshals

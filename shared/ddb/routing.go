@@ -250,6 +250,40 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 	return c, nil
 }
 
+// HandBack gives an agent's conversation back to the bot: on condition
+// that the agent holds it, the conversation returns to bot state with the
+// dialog state it resumes in, and the agent's capacity is freed, in one
+// transaction.
+func (r *Routing) HandBack(ctx context.Context, conversationID, agentID, botState string, now time.Time) (chat.Conversation, error) {
+	at := now.UTC().Format(timeLayout)
+	conv := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateBot))).
+			Set(expression.Name("botState"), expression.Value(botState)).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Remove(expression.Name("agentId")).
+			Remove(expression.Name("agentName")).
+			Remove(expression.Name("heldBy")).
+			Remove(expression.Name("heldSince"))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
+			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
+		Build())
+	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
+		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
+			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
+		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
+			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+	}})
+	if cancelReasons(err) != nil {
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not yours to hand back")
+	}
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("handing the conversation back to the bot: %w", err)
+	}
+	return NewConversations(r.api, r.convs, r.messages).Get(ctx, conversationID)
+}
+
 // Release takes back an offer: the conversation waits again at its old
 // place and the agent's capacity is freed. One declined or let lapse is
 // never offered to that agent again (the conversation's refused set), and a

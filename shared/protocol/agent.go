@@ -16,6 +16,8 @@ const (
 	ActionDecline  = "decline"
 	ActionClose    = "close"
 	ActionTransfer = "transfer"
+	// ActionHandBack gives a held conversation back to the bot.
+	ActionHandBack = "handback"
 	ActionContext  = "context"
 	ActionNote     = "note"
 	// ActionQueues asks for the queues' figures (waiting, oldest wait).
@@ -111,7 +113,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, nil
 		}
 		return f, fault.Errorf(fault.BadRequest, "status must be available, busy, away or offline")
-	case ActionAccept, ActionDecline, ActionTyping:
+	case ActionAccept, ActionDecline, ActionTyping, ActionHandBack:
 		return f, agentConversationRef(&f, raw)
 	case ActionSend:
 		if f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text); err != nil {

@@ -28,7 +28,7 @@
     closeDialog: $('close-dialog'), closeForm: $('close-form'), disposition: $('disposition'), closeMessage: $('close-message'), closeCancel: $('close-cancel'),
     handoff: $('handoff'), transcriptEarlier: $('transcript-earlier'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
-    transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
+    messagesLog: document.querySelector('.messages-log'), handBackButton: $('handback-conversation'), transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
     transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
@@ -404,7 +404,7 @@
       return;
     }
     const c = req && convs.get(req.conversationId);
-    if (c && (req.action === 'transfer' || req.action === 'close') && (c.state === 'transferring' || c.state === 'closing')) c.state = 'assigned';
+    if (c && (req.action === 'transfer' || req.action === 'handback' || req.action === 'close') && (c.state === 'transferring' || c.state === 'closing')) c.state = 'assigned';
     const messages = {
       conflict: 'That offer is no longer yours (it was taken back or has expired).',
       forbidden: 'You are not allowed to do that.',
@@ -1048,7 +1048,7 @@
 
   function renderComposer(c) {
     const open = c.state === 'assigned';
-    el.input.disabled = el.send.disabled = el.cannedButton.disabled = el.transferButton.disabled = !open;
+    el.input.disabled = el.send.disabled = el.cannedButton.disabled = el.transferButton.disabled = el.handBackButton.disabled = !open;
     if (!canned.length) el.cannedButton.disabled = true;
     el.closeButton.disabled = c.state === 'wrapped';
     el.closeButton.textContent = c.state === 'closed' ? 'Wrap up…' : 'Close…';
@@ -1104,8 +1104,10 @@
     // An offer whose patient left meanwhile.
     if (offers.has(f.conversationId) && f.state === 'closed') { removeOffer(f.conversationId); return; }
     const c = convs.get(f.conversationId);
-    if (c && f.state === 'waiting' && (f.requestId || c.state === 'transferring')) {
-      // Our transfer: the conversation is back in a queue, no longer ours.
+    if (c && (f.state === 'waiting' || f.state === 'bot') && (f.requestId || c.state === 'transferring')) {
+      // Our transfer or hand-back: the conversation is back in a queue, or
+      // with the bot, and no longer ours.
+      if (f.state === 'bot') showNotice('The bot has the conversation with ' + c.patient + ' again.');
       convs.delete(c.id);
       if (current === c.id) showNext();
       renderConversations();
@@ -1155,6 +1157,9 @@
     e.preventDefault();
     const c = convs.get(current);
     el.closeDialog.close();
+    // The focus goes to the message log, not back to Close…: the rest of an
+    // Enter that submitted the dialog would press Close… and open it again.
+    el.messagesLog.focus();
     if (!c) return;
     c.disposition = el.disposition.options[el.disposition.selectedIndex].text;
     const closing = canned.find((r) => r.id === 'closing');
@@ -1231,6 +1236,10 @@
   el.bookForm.addEventListener('submit', confirmBook);
   el.bookChange.addEventListener('change', onChangeVisit);
   el.transferButton.addEventListener('click', openTransfer);
+  el.handBackButton.addEventListener('click', () => {
+    const c = convs.get(current);
+    if (c && c.state === 'assigned' && request({ action: 'handback', conversationId: c.id }, { conversationId: c.id })) c.state = 'transferring';
+  });
   el.offerNotifications.addEventListener('click', enableNotifications);
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
