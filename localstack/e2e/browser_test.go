@@ -560,6 +560,9 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 	waitText(t, b, "#connection", "Connected")
 	// A supervisor signs in Away: no offers unless they choose (issue 19).
 	waitText(t, b, "#no-conversations", "As a supervisor you get no offers")
+	// The floor's roster lists the agents online with presence and load.
+	waitText(t, b, "#roster", "Sara Super (supervisor)")
+	waitText(t, b, "#roster", "0 of 2")
 	if p := run(t, b, "reading the presence", chromedp.Evaluate[string](`document.getElementById("presence").value`)); p != "away" {
 		t.Fatalf("a supervisor signed in %s, want away", p)
 	}

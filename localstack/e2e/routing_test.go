@@ -565,3 +565,35 @@ func TestAnAgentHandsAConversationBackToTheBot(t *testing.T) {
 		t.Fatalf("handing back again answered %v", f)
 	}
 }
+
+// TestTheRosterShowsEveryAgentsPresenceAndLoad (issue 19): the agents
+// action lists each agent online with their presence, since when, and the
+// conversations offered or held against their capacity — what a
+// supervisor watches and what an agent picks a colleague from.
+func TestTheRosterShowsEveryAgentsPresenceAndLoad(t *testing.T) {
+	run := time.Now().UnixNano()
+	first, firstID := poolAgent(t, fmt.Sprintf("ros%d", run), "billing", "en", 4)
+	second, secondID := poolAgent(t, fmt.Sprintf("rot%d", run), "general", "en", 2)
+	if f := second.Request(map[string]any{"action": "presence", "status": "busy"}); f["status"] != "busy" {
+		t.Fatalf("going busy: %v", f)
+	}
+	_, conv := escalate(t, "Rory")
+	first.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	roster := first.Request(map[string]any{"action": "agents"})
+	byID := map[string]map[string]any{}
+	list, _ := roster["agents"].([]any)
+	for _, a := range list {
+		a := a.(map[string]any)
+		byID[fmt.Sprint(a["agentId"])] = a
+	}
+	one, two := byID[firstID], byID[secondID]
+	if roster["type"] != "agents" || one == nil || two == nil {
+		t.Fatalf("the roster %v lacks the two agents", roster)
+	}
+	if one["presence"] != "available" || one["active"] != float64(1) || one["capacity"] != float64(4) || one["since"] == "" {
+		t.Errorf("the first agent in the roster: %v, want available, 1 of 4", one)
+	}
+	if two["presence"] != "busy" || two["active"] != float64(0) || two["capacity"] != float64(2) {
+		t.Errorf("the second agent in the roster: %v, want busy, 0 of 2", two)
+	}
+}

@@ -66,6 +66,8 @@ type Agent struct {
 	Presence  Presence
 	// Since is when the presence last changed.
 	Since time.Time
+	// Active counts the conversations offered to or held by the agent.
+	Active int
 }
 
 // Connection is an agent console's open WebSocket.
@@ -99,6 +101,8 @@ type Agents interface {
 	SaveProfile(ctx context.Context, id Identity, now time.Time) error
 	// SetPresence changes the agent's presence and returns the record.
 	SetPresence(ctx context.Context, agentID string, p Presence, now time.Time) (Agent, error)
+	// All lists every agent's record (staff: tens to hundreds).
+	All(ctx context.Context) ([]Agent, error)
 }
 
 // Connections stores agents' console connections.

@@ -204,6 +204,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 		return s.presence(ctx, c, f)
 	case protocol.ActionQueues:
 		return s.queueFigures(ctx, c, f)
+	case protocol.ActionAgents:
+		return s.roster(ctx, c, f)
 	case protocol.ActionTasks, protocol.ActionCloseTask, protocol.ActionCSAT:
 		return s.followUp(ctx, c, f)
 	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments, protocol.ActionVisit:
@@ -272,6 +274,34 @@ func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFr
 
 // queueFigures answers the queues action: supervisors and admins see every
 // queue, agents the queues they serve.
+// roster answers with every agent but those offline for good (offline,
+// with nothing held): presence and since when, load against capacity,
+// skills. Staff data only, for supervisors (the floor) and agents (a
+// colleague to transfer to).
+func (s *Service) roster(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+	all, err := s.agents.All(ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(all, func(a, b Agent) int { return strings.Compare(a.Name, b.Name) })
+	frame := protocol.AgentsFrame{Type: "agents", RequestID: f.RequestID, Agents: []protocol.AgentView{}, At: protocol.FormatTime(s.now())}
+	for _, a := range all {
+		if a.Presence == Offline && a.Active == 0 {
+			continue
+		}
+		v := protocol.AgentView{AgentID: a.ID, Name: a.Name, Presence: string(a.Presence), Active: a.Active, Capacity: a.Capacity,
+			Skills: a.Skills, Supervisor: slices.Contains(a.Roles, RoleSupervisor)}
+		if !a.Since.IsZero() {
+			v.Since = protocol.FormatTime(a.Since)
+		}
+		if v.Skills == nil {
+			v.Skills = []string{}
+		}
+		frame.Agents = append(frame.Agents, v)
+	}
+	return s.fan.To(ctx, c.ID, frame)
+}
+
 func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.AgentFrame) error {
 	if s.waiting == nil {
 		return fmt.Errorf("agent service: queues without a queue reader configured")

@@ -47,6 +47,14 @@ func (m memAgents) Get(_ context.Context, agentID string) (Agent, error) {
 	return a, nil
 }
 
+func (m memAgents) All(context.Context) ([]Agent, error) {
+	out := make([]Agent, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 func (m memAgents) SetPresence(_ context.Context, agentID string, p Presence, now time.Time) (Agent, error) {
 	a, ok := m[agentID]
 	if !ok {

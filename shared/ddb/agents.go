@@ -38,12 +38,13 @@ type agentItem struct {
 	Presence      string   `dynamodbav:"presence"`
 	PresenceSince string   `dynamodbav:"presenceSince"`
 	UpdatedAt     string   `dynamodbav:"updatedAt"`
+	Active        int      `dynamodbav:"active"`
 }
 
 func (it agentItem) domain() agent.Agent {
 	since, _ := time.Parse(timeLayout, it.PresenceSince)
 	a := agent.Agent{ID: it.AgentID, Name: it.Name, Skills: it.Skills, Languages: it.Languages, Capacity: it.Capacity,
-		Presence: agent.Presence(it.Presence), Since: since}
+		Presence: agent.Presence(it.Presence), Since: since, Active: it.Active}
 	for _, r := range it.Roles {
 		a.Roles = append(a.Roles, agent.Role(r))
 	}
@@ -116,6 +117,16 @@ func (s *Agents) SetPresence(ctx context.Context, agentID string, p agent.Presen
 		return agent.Agent{}, fmt.Errorf("setting presence: %w", err)
 	}
 	return a, nil
+}
+
+// All lists every agent's record: a scan of a staff table of tens to
+// hundreds of items (as Staffed's), no patient data.
+func (s *Agents) All(ctx context.Context) ([]agent.Agent, error) {
+	items, err := scanAll[agentItem](ctx, s.api, &dynamodb.ScanInput{TableName: &s.table})
+	if err != nil {
+		return nil, fmt.Errorf("listing agents: %w", err)
+	}
+	return domains[agentItem, agent.Agent](items), nil
 }
 
 // Get reads an agent's record.

@@ -18,8 +18,11 @@ const (
 	ActionTransfer = "transfer"
 	// ActionHandBack gives a held conversation back to the bot.
 	ActionHandBack = "handback"
-	ActionContext  = "context"
-	ActionNote     = "note"
+	// ActionAgents asks for the roster: every agent, their presence and
+	// load.
+	ActionAgents  = "agents"
+	ActionContext = "context"
+	ActionNote    = "note"
 	// ActionQueues asks for the queues' figures (waiting, oldest wait).
 	ActionQueues = "queues"
 	// ActionConversations asks for the caller's held conversations (a
@@ -194,7 +197,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, err
 		}
 		return f, checkText(f.Text)
-	case ActionQueues, ActionConversations, ActionTasks:
+	case ActionQueues, ActionConversations, ActionTasks, ActionAgents:
 		return f, nil
 	case ActionCloseTask:
 		var id string
@@ -257,6 +260,27 @@ type OfferFrame struct {
 	// Transfer says who handed the conversation on and why, when an
 	// agent transferred it (the summary starts with it too).
 	Transfer *TransferView `json:"transfer,omitempty"`
+}
+
+// AgentsFrame answers agents: the roster, by name.
+type AgentsFrame struct {
+	Type      string      `json:"type"` // "agents"
+	RequestID string      `json:"requestId,omitempty"`
+	Agents    []AgentView `json:"agents"`
+	At        string      `json:"at"`
+}
+
+// AgentView is one agent in the roster: presence and since when, the
+// conversations offered or held against their capacity, their skills.
+type AgentView struct {
+	AgentID    string   `json:"agentId"`
+	Name       string   `json:"name"`
+	Presence   string   `json:"presence"`
+	Since      string   `json:"since,omitempty"`
+	Active     int      `json:"active"`
+	Capacity   int      `json:"capacity"`
+	Skills     []string `json:"skills"`
+	Supervisor bool     `json:"supervisor,omitempty"`
 }
 
 // AssignmentFrame tells a supervisor how their assignment went: the

@@ -103,7 +103,7 @@ func Loggable(action string) string {
 var knownActions = map[string]bool{
 	ActionStart: true, ActionResume: true, ActionSend: true, ActionTyping: true, ActionEnd: true,
 	ActionAppointment: true, ActionSurvey: true,
-	ActionPresence: true, ActionAccept: true, ActionDecline: true, ActionClose: true, ActionTransfer: true, ActionHandBack: true,
+	ActionPresence: true, ActionAccept: true, ActionDecline: true, ActionClose: true, ActionTransfer: true, ActionHandBack: true, ActionAgents: true,
 	ActionContext: true, ActionNote: true, ActionQueues: true, ActionConversations: true,
 	ActionTasks: true, ActionCloseTask: true, ActionCSAT: true, ActionAssign: true,
 	ActionSlots: true, ActionBook: true, ActionCancel: true, ActionReschedule: true, ActionAppointments: true, ActionVisit: true,

@@ -29,7 +29,7 @@
     handoff: $('handoff'), transcriptEarlier: $('transcript-earlier'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
     messagesLog: document.querySelector('.messages-log'), handBackButton: $('handback-conversation'), transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
-    transferQueue: $('transfer-queue'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
+    transferQueue: $('transfer-queue'), transferAgent: $('transfer-agent'), roster: $('roster'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
@@ -57,6 +57,7 @@
   let cannedShown = [];
   let cannedPick = 0;
   let transferQueues = [];             // from the queue frame
+  let roster = [];                     // from the agents frame
   let queueTimer = 0;
   let moving = '';                     // the appointment the book dialog moves ('' books a new one)
   let movingSlot = null;               // its slot: a move keeps its kind of visit unless changed deliberately
@@ -305,11 +306,13 @@
       request({ action: 'presence', status: el.presence.value });
       request({ action: 'conversations' });
       request({ action: 'queues' });
+      request({ action: 'agents' });
       if (supervisor) { request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); }
       clearInterval(queueTimer);
       queueTimer = setInterval(() => {
         if (!connected || document.hidden) return;
         request({ action: 'queues' });
+        request({ action: 'agents' });
         if (supervisor) request({ action: 'csat', weeks: 4 });
       }, QUEUES_EVERY_MS);
     };
@@ -375,6 +378,7 @@
       case 'context': onContext(f); break;
       case 'note': onNote(f); break;
       case 'queue': onQueues(f); break;
+      case 'agents': onRoster(f); break;
       case 'conversations': onHeld(f); break;
       case 'slots': onSlots(f.slots || [], ''); break;
       case 'booked': onBooked(f); break;
@@ -913,6 +917,26 @@
 
   // ---- queues and transfer ----
 
+  // onRoster keeps the agents' roster (for a transfer to a colleague) and,
+  // for supervisors, shows it: presence, for how long, load against
+  // capacity.
+  function onRoster(f) {
+    roster = f.agents || [];
+    if (!supervisor) return;
+    const body = el.roster.tBodies[0];
+    body.replaceChildren();
+    for (const a of roster) {
+      const tr = document.createElement('tr');
+      const since = a.since ? Math.max(0, Math.floor((Date.parse(f.at) - Date.parse(a.since)) / 1000)) : NaN;
+      for (const v of [a.name + (a.supervisor ? ' (supervisor)' : ''), a.presence, Number.isNaN(since) ? '' : duration(since), a.active + ' of ' + a.capacity]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+  }
+
   function onQueues(f) {
     transferQueues = f.transferQueues || [];
     el.queueStats.replaceChildren();
@@ -947,6 +971,11 @@
     }
     if (!el.transferQueue.options.length) { showError('There is no other queue to transfer to.'); return; }
     el.transferReason.value = '';
+    // Colleagues who can take it now: available, with room, not the caller.
+    el.transferAgent.replaceChildren(new Option('Anyone in the queue', ''));
+    for (const a of roster) {
+      if (a.presence === 'available' && a.active < a.capacity && a.name !== el.agentName.textContent) el.transferAgent.append(new Option(a.name, a.agentId));
+    }
     el.transferDialog.showModal();
     el.transferQueue.focus();
   }
@@ -957,7 +986,9 @@
     el.transferDialog.close();
     if (!c) return;
     const reason = el.transferReason.value.trim();
-    if (request({ action: 'transfer', conversationId: c.id, queue: el.transferQueue.value, reason }, { conversationId: c.id })) c.state = 'transferring';
+    const frame = { action: 'transfer', conversationId: c.id, queue: el.transferQueue.value, reason };
+    if (el.transferAgent.value) frame.agentId = el.transferAgent.value;
+    if (request(frame, { conversationId: c.id })) c.state = 'transferring';
   }
 
   // ---- canned responses ----
