@@ -37,6 +37,7 @@
   let attempt = 0;
   let retryTimer = 0;
   let startFrame = null;       // a start waiting for the socket to open
+  let startLocale = 'en';      // the language the conversation is started in
   let starting = false;        // start sent, session not yet received
   let seenAll = false;         // the log shows every message up to saved.lastMessageId
   let state = '';
@@ -53,6 +54,83 @@
   let reqSeq = 0;
   const requests = new Map();  // requestId -> {action, clientMessageId?}
   let survey = null;           // {id, score}
+
+  // ---- the page's own words, in the conversation's language ----
+  // The start form follows the language chosen in it; a conversation, the
+  // language it was started in (kept with the session).
+
+  const WORDS = {
+    en: {
+      skip: 'Skip to chat', title: 'Patient Service Center', tagline: 'Chat with our virtual assistant and care team.',
+      startHeading: 'Start a conversation',
+      notice: '<strong>In an emergency, call 911.</strong> In a mental-health crisis, call or text 988. This chat is not for emergencies.',
+      nameLabel: 'Your name <span class="required">(required)</span>', nameError: 'Please enter your name.',
+      topicLabel: 'What can we help you with? <span class="optional">(optional)</span>', localeLabel: 'Language', start: 'Start chat',
+      chatHeading: 'Conversation', end: 'End conversation', log: 'Messages', surveyQuestion: 'How would you rate this conversation?',
+      surveyComment: 'Comments <span class="optional">(optional)</span>', surveySubmit: 'Send feedback', surveyThanks: 'Thank you for your feedback.',
+      messageLabel: 'Your message', composerHelp: 'Enter to send, Shift+Enter for a new line.', send: 'Send', newConversation: 'Start a new conversation',
+      bot: 'Chatting with our virtual assistant', waiting: 'Waiting for an agent', waitingAt: (n) => `Waiting for an agent — you are number ${n} in line`,
+      withAgent: (name) => `You are chatting with ${name}`, withAnAgent: 'You are chatting with an agent', closed: 'This conversation has ended',
+      reconnecting: 'Reconnecting…', connecting: 'Connecting…', botTyping: 'The assistant is typing…', agentTyping: 'Agent is typing…',
+      you: 'You', assistant: 'Virtual assistant', agent: 'Agent', suggested: 'Suggested replies', outOf: (i, n) => `${i} out of ${n}`,
+      sending: ['sent', 'Sending…'], delivered: ['delivered', 'Delivered'], notSent: ['not sent', 'Not sent'],
+      expired: 'Your previous conversation has expired. Please start a new one.',
+      interrupted: 'The connection was interrupted. Please press "Start chat" again.',
+      unreachable: 'We cannot reach the chat service right now. Still trying…', wrong: 'Something went wrong. Please try again.',
+      tooLong: (n, max) => `Your message is ${n} characters long; the limit is ${max}. Please shorten it or send it in parts.`,
+      chooseScore: 'Please choose a score before sending your feedback.', offline: 'You are offline. Please try again in a moment.',
+      noServer: 'The chat is unavailable: this page could not find the chat server address. Please try again later or call us.',
+    },
+    es: {
+      skip: 'Ir al chat', title: 'Centro de Atención al Paciente', tagline: 'Chatee con nuestro asistente virtual y nuestro equipo de atención.',
+      startHeading: 'Iniciar una conversación',
+      notice: '<strong>En una emergencia, llame al 911.</strong> En una crisis de salud mental, llame o envíe un mensaje de texto al 988. Este chat no es para emergencias.',
+      nameLabel: 'Su nombre <span class="required">(obligatorio)</span>', nameError: 'Escriba su nombre.',
+      topicLabel: '¿En qué podemos ayudarle? <span class="optional">(opcional)</span>', localeLabel: 'Idioma', start: 'Iniciar chat',
+      chatHeading: 'Conversación', end: 'Terminar la conversación', log: 'Mensajes', surveyQuestion: '¿Cómo calificaría esta conversación?',
+      surveyComment: 'Comentarios <span class="optional">(opcional)</span>', surveySubmit: 'Enviar opinión', surveyThanks: 'Gracias por su opinión.',
+      messageLabel: 'Su mensaje', composerHelp: 'Intro para enviar, Mayús+Intro para una nueva línea.', send: 'Enviar', newConversation: 'Iniciar una nueva conversación',
+      bot: 'Conversando con nuestro asistente virtual', waiting: 'Esperando a una persona de nuestro equipo',
+      waitingAt: (n) => `Esperando a una persona de nuestro equipo: tiene el número ${n} en la fila`,
+      withAgent: (name) => `Está conversando con ${name}`, withAnAgent: 'Está conversando con una persona de nuestro equipo', closed: 'Esta conversación ha terminado',
+      reconnecting: 'Reconectando…', connecting: 'Conectando…', botTyping: 'El asistente está escribiendo…', agentTyping: 'La persona de nuestro equipo está escribiendo…',
+      you: 'Usted', assistant: 'Asistente virtual', agent: 'Equipo de atención', suggested: 'Respuestas sugeridas', outOf: (i, n) => `${i} de ${n}`,
+      sending: ['enviando', 'Enviando…'], delivered: ['entregado', 'Entregado'], notSent: ['no enviado', 'No enviado'],
+      expired: 'Su conversación anterior ha caducado. Inicie una nueva.',
+      interrupted: 'La conexión se interrumpió. Pulse "Iniciar chat" de nuevo.',
+      unreachable: 'No podemos conectar con el chat en este momento. Seguimos intentándolo…', wrong: 'Algo salió mal. Inténtelo de nuevo.',
+      tooLong: (n, max) => `Su mensaje tiene ${n} caracteres; el límite es ${max}. Acórtelo o envíelo en partes.`,
+      chooseScore: 'Elija una calificación antes de enviar su opinión.', offline: 'No tiene conexión. Inténtelo de nuevo en un momento.',
+      noServer: 'El chat no está disponible: esta página no encontró la dirección del servidor. Inténtelo más tarde o llámenos.',
+    },
+  };
+  let lang = 'en';
+  function t(key, ...args) {
+    const w = WORDS[lang][key] ?? WORDS.en[key];
+    return typeof w === 'function' ? w(...args) : w;
+  }
+  // The page's fixed words, by element: [selector, key, whether the words
+  // carry markup (only these fixed strings do), attribute].
+  const FIXED = [
+    ['.skip-link', 'skip'], ['.site-header h1', 'title'], ['.site-header p', 'tagline'], ['#start-heading', 'startHeading'],
+    ['#start-section .notice', 'notice', true], ['label[for="name"]', 'nameLabel', true], ['#name-error', 'nameError'],
+    ['label[for="topic"]', 'topicLabel', true], ['label[for="locale"]', 'localeLabel'], ['#start', 'start'], ['#chat-heading', 'chatHeading'],
+    ['#end', 'end'], ['.messages-log', 'log', false, 'aria-label'], ['label[for="survey-comment"]', 'surveyComment', true],
+    ['#survey-submit', 'surveySubmit'], ['#survey-thanks', 'surveyThanks'], ['label[for="message-input"]', 'messageLabel'],
+    ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'],
+  ];
+  function setLanguage(l) {
+    lang = l === 'es' ? 'es' : 'en';
+    document.documentElement.lang = lang;
+    for (const [sel, key, markup, attr] of FIXED) {
+      const e = document.querySelector(sel);
+      if (!e) continue;
+      if (attr) e.setAttribute(attr, t(key));
+      else if (markup) e.innerHTML = t(key);
+      else e.textContent = t(key);
+    }
+    if (!survey) el.surveyQuestion.textContent = t('surveyQuestion');
+  }
 
   // ---- storage (may be unavailable, e.g. blocked in a third-party iframe) ----
 
@@ -111,7 +189,7 @@
       if (sock !== ws) return;
       opened = connected = everConnected = true;
       attempt = 0;
-      if (probe && saved) forget('Your previous conversation has expired. Please start a new one.');
+      if (probe && saved) forget(t('expired'));
       onOpen();
     };
     ws.onmessage = (e) => {
@@ -132,7 +210,7 @@
         // Resending start could create a second conversation; let the patient retry.
         starting = false;
         el.start.disabled = false;
-        showError('The connection was interrupted. Please press "Start chat" again.');
+        showError(t('interrupted'));
       }
       if (!opened && withSession) connect(true);
       else scheduleReconnect();
@@ -147,7 +225,7 @@
     attempt++;
     // Jitter in [base/2, base) so many patients do not reconnect in lockstep after an outage.
     retryTimer = setTimeout(() => connect(), base / 2 + Math.random() * base / 2);
-    if (!saved && startFrame && attempt === 2) showError('We cannot reach the chat service right now. Still trying…');
+    if (!saved && startFrame && attempt === 2) showError(t('unreachable'));
     renderStatus();
   }
 
@@ -199,12 +277,13 @@
   function onSession(f) {
     if (!f.session || !f.conversationId) return;
     starting = false;
-    saved = { session: f.session, conversationId: f.conversationId, patientId: f.patientId || '', lastMessageId: '', pending: [] };
+    saved = { session: f.session, conversationId: f.conversationId, patientId: f.patientId || '', lastMessageId: '', pending: [], locale: startLocale };
     seenAll = true;                // a new conversation: nothing earlier to fetch
     persist();
     el.start.disabled = false;
     el.startForm.reset();
     setLocaleDefault();
+    setLanguage(saved.locale);
     clearError();
     showChat();
     el.input.focus();
@@ -226,10 +305,10 @@
   }
 
   function onError(f, req) {
-    showError(f.message || 'Something went wrong. Please try again.');
+    showError(f.message || t('wrong'));
     const action = req ? req.action : '';
     if (action === 'resume' && f.code === 'unauthorized') {
-      forget('Your previous conversation has expired. Please start a new one.');
+      forget(t('expired'));
     } else if (action === 'start') {
       starting = false;
       el.start.disabled = false;
@@ -263,13 +342,13 @@
     if (f.state) state = f.state;
     if (f.agent && f.agent.name) agentName = f.agent.name;
     switch (state) {
-      case 'bot': statusText = 'Chatting with our virtual assistant'; break;
+      case 'bot': statusText = t('bot'); break;
       case 'waiting':
         statusText = f.queuePosition > 0
-          ? `Waiting for an agent — you are number ${f.queuePosition} in line`
-          : 'Waiting for an agent'; break;
-      case 'assigned': statusText = agentName ? `You are chatting with ${agentName}` : 'You are chatting with an agent'; break;
-      case 'closed': statusText = 'This conversation has ended'; break;
+          ? t('waitingAt', f.queuePosition)
+          : t('waiting'); break;
+      case 'assigned': statusText = agentName ? t('withAgent', agentName) : t('withAnAgent'); break;
+      case 'closed': statusText = t('closed'); break;
     }
     const closed = state === 'closed';
     // Disabling the focused control drops focus to <body>; move it somewhere useful.
@@ -287,11 +366,11 @@
   }
 
   function renderStatus() {
-    el.status.textContent = saved && !connected ? (everConnected ? 'Reconnecting…' : 'Connecting…') : statusText;
+    el.status.textContent = saved && !connected ? (everConnected ? t('reconnecting') : t('connecting')) : statusText;
   }
 
   function showTyping(role) {
-    el.typing.textContent = role === 'bot' ? 'The assistant is typing…' : 'Agent is typing…';
+    el.typing.textContent = role === 'bot' ? t('botTyping') : t('agentTyping');
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => { el.typing.textContent = ''; }, TYPING_SHOW_MS);
   }
@@ -342,10 +421,11 @@
     const role = ['patient', 'bot', 'agent', 'system'].includes(from.role) ? from.role : 'system';
     const li = document.createElement('li');
     li.className = 'msg msg-' + role;
+    li.lang = lang;                  // read in the conversation's language
     if (role !== 'system') {
       const who = document.createElement('span');
       who.className = 'msg-from';
-      who.textContent = role === 'patient' ? 'You' : from.name || (role === 'bot' ? 'Virtual assistant' : 'Agent');
+      who.textContent = role === 'patient' ? t('you') : from.name || (role === 'bot' ? t('assistant') : t('agent'));
       li.append(who);
     }
     const body = document.createElement('p');
@@ -366,7 +446,7 @@
     return t;
   }
 
-  const DELIVERY = { pending: ['sent', 'Sending…'], acked: ['delivered', 'Delivered'], failed: ['not sent', 'Not sent'] };
+  const DELIVERY = { pending: 'sending', acked: 'delivered', failed: 'notSent' };
 
   function setDelivery(li, status) {
     li.dataset.status = status;
@@ -380,7 +460,7 @@
       shown.setAttribute('aria-hidden', 'true');  // the visually-hidden text speaks for it
       li.querySelector('.msg-meta').append(sr, shown);
     }
-    [sr.textContent, shown.textContent] = DELIVERY[status];
+    [sr.textContent, shown.textContent] = t(DELIVERY[status]);
   }
 
   function pendingItem(p) {
@@ -401,7 +481,7 @@
     const box = document.createElement('div');
     box.className = 'quick-replies';
     box.setAttribute('role', 'group');
-    box.setAttribute('aria-label', 'Suggested replies');
+    box.setAttribute('aria-label', t('suggested'));
     for (const r of replies) {
       if (typeof r !== 'string' || !r.trim()) continue;
       const b = document.createElement('button');
@@ -473,7 +553,7 @@
     if (!text.trim()) return;
     const n = charCount(text);
     if (n > MAX_TEXT) {
-      showError(`Your message is ${n} characters long; the limit is ${MAX_TEXT}. Please shorten it or send it in parts.`);
+      showError(t('tooLong', n, MAX_TEXT));
       el.input.focus();
       return;
     }
@@ -509,6 +589,7 @@
     el.start.disabled = true;
     const topic = el.topic.value.trim();
     startFrame = { action: 'start', name, locale: el.locale.value, ...(topic && { topic }) };
+    startLocale = el.locale.value;
     // On a socket bound to an old session, start keeps the same patient id.
     if (connected) { request(startFrame); startFrame = null; } else if (!sock) connect();
   }
@@ -520,14 +601,14 @@
     let [lo, hi] = Array.isArray(f.scale) ? f.scale.map(Number) : [];
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo < hi && hi - lo <= 10)) [lo, hi] = [1, 5];
     survey = { id: f.surveyId, score: 0 };
-    el.surveyQuestion.textContent = f.question || 'How would you rate this conversation?';
+    el.surveyQuestion.textContent = f.question || t('surveyQuestion');
     el.surveyScale.replaceChildren();
     for (let i = lo; i <= hi; i++) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'score';
       b.textContent = String(i);
-      b.setAttribute('aria-label', `${i} out of ${hi}`);
+      b.setAttribute('aria-label', t('outOf', i, hi));
       b.setAttribute('aria-pressed', 'false');
       b.addEventListener('click', () => {
         survey.score = i;
@@ -545,13 +626,13 @@
     e.preventDefault();
     if (!survey) return;
     if (!survey.score) {
-      showError('Please choose a score before sending your feedback.');
+      showError(t('chooseScore'));
       el.surveyScale.firstElementChild?.focus();
       return;
     }
     const comment = el.surveyComment.value.trim();
     if (!request({ action: 'survey', surveyId: survey.id, score: survey.score, ...(comment && { comment }) })) {
-      showError('You are offline. Please try again in a moment.');
+      showError(t('offline'));
       return;
     }
     clearError();
@@ -599,6 +680,7 @@
     el.input.disabled = el.send.disabled = false;
     el.end.hidden = false;
     el.newConversation.hidden = true;
+    setLanguage(el.locale.value);
     showStart();
     if (message) showError(message);
     el.name.focus();
@@ -622,6 +704,9 @@
       });
     }
     setLocaleDefault();
+    setLanguage(saved ? saved.locale : el.locale.value);
+    // The start form speaks the language chosen in it.
+    el.locale.addEventListener('change', () => { if (!saved) setLanguage(el.locale.value); });
     el.startForm.addEventListener('submit', onStartSubmit);
     el.name.addEventListener('input', () => { if (el.name.value.trim()) { el.name.removeAttribute('aria-invalid'); el.nameError.hidden = true; } });
     el.composer.addEventListener('submit', onComposerSubmit);
@@ -634,7 +719,7 @@
     });
     el.end.addEventListener('click', () => {
       if (saved && request({ action: 'end', conversationId: saved.conversationId })) el.end.disabled = true;
-      else showError('You are offline. Please try again in a moment.');
+      else showError(t('offline'));
     });
     el.newConversation.addEventListener('click', () => forget());
     el.survey.addEventListener('submit', onSurveySubmit);
@@ -646,7 +731,7 @@
     try { wsUrl = await findWsUrl(); } catch { wsUrl = ''; }
     if (!isWsUrl(wsUrl)) {
       wsUrl = '';
-      showError('The chat is unavailable: this page could not find the chat server address. Please try again later or call us.');
+      showError(t('noServer'));
       return;
     }
     el.start.disabled = false;

@@ -35,6 +35,7 @@ func main() {
 	cfg := startup.AWS(ctx, log, env)
 	engine, err := bot.Load(hours)
 	startup.Must(log, "loading the bot's content", err)
+	engine.WithOrganization(env.Optional("ORGANIZATION_NAME"))
 	dir, err := scheduling.LoadDirectory()
 	startup.Must(log, "loading the scheduling directory", err)
 	mgmt, err := push.NewClient(cfg, endpoint)

@@ -664,3 +664,34 @@ func TestThePatientPageKeepsToTheViewport(t *testing.T) {
 		})
 	}
 }
+
+// TestASpanishConversationReadsInSpanish (issue 20, item 2): with Español
+// chosen, the page's own words follow — the start form, the status line,
+// the composer, the delivery labels — the page and every message carry
+// lang="es", and the bot's greeting names the hospital in Spanish.
+func TestASpanishConversationReadsInSpanish(t *testing.T) {
+	ctx := browser(t)
+	run(t, ctx, "opening the page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, ctx, "waiting for the start form", chromedp.WaitVisible(`#start-form`))
+	run(t, ctx, "choosing Español", chromedp.Evaluate[bool](`(() => { const s = document.getElementById("locale"); s.value = "es"; s.dispatchEvent(new Event("change")); return true; })()`))
+	waitText(t, ctx, "#start", "Iniciar chat")
+	accessible(t, ctx, "the start form in Spanish")
+	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "Lucía Navegador"))
+	run(t, ctx, "starting", chromedp.Click(`#start`))
+	run(t, ctx, "waiting for the composer", chromedp.WaitVisible(`#message-input`))
+	waitText(t, ctx, "#messages", "Hola")
+	run(t, ctx, "typing a message", chromedp.SendKeys(`#message-input`, "¿Cuál es el horario de visitas?"))
+	run(t, ctx, "sending it", chromedp.KeyEvent("\r"))
+	run(t, ctx, "waiting for its acknowledgement", chromedp.WaitVisible(`#messages li[data-status="acked"]`))
+	waitText(t, ctx, "#status", "asistente virtual")
+	accessible(t, ctx, "a conversation in Spanish")
+	page := run(t, ctx, "reading the page", chromedp.Evaluate[string](`document.body.innerText`))
+	for _, english := range []string{"Your message", "Send", "Delivered", "End conversation", "Start chat", "Chatting with our virtual assistant", "Enter to send", "our hospital", "Virtual assistant"} {
+		if strings.Contains(page, english) {
+			t.Errorf("the Spanish conversation's page shows %q", english)
+		}
+	}
+	if langs := run(t, ctx, "reading the languages", chromedp.Evaluate[string](`document.documentElement.lang + "|" + [...new Set([...document.querySelectorAll("#messages li")].map((li) => li.lang))].join(",")`)); langs != "es|es" {
+		t.Errorf("the page and its messages are lang %q, want es|es", langs)
+	}
+}

@@ -61,7 +61,9 @@ type AgentOnly struct {
 
 // Content is the bot's words and conversation rules (content.yaml).
 type Content struct {
-	Organization string               `yaml:"organization"`
+	// Organization is how the bot names the hospital when the deployment
+	// gives no name (WithOrganization), in each language.
+	Organization i18n.Text            `yaml:"organization"`
 	Text         map[string]Localized `yaml:"text"`
 	QuickReplies map[string]Replies   `yaml:"quickReplies"`
 	Intents      map[string]Phrases   `yaml:"intents"`

@@ -134,6 +134,22 @@ type Engine struct {
 	hours  *Hours
 	triage *triage.Engine
 	kb     *knowledge.Index
+	org    string // the hospital's name, when the deployment gives one
+}
+
+// WithOrganization names the hospital in what the bot says ("the virtual
+// assistant of Riverside General"); without it the content's words are
+// used ("our hospital", "nuestro hospital").
+func (e *Engine) WithOrganization(name string) *Engine {
+	e.org = strings.TrimSpace(name)
+	return e
+}
+
+func (e *Engine) organization(locale string) string {
+	if e.org != "" {
+		return e.org
+	}
+	return e.c.Organization.In(locale)
 }
 
 // New returns an engine over its content, opening hours, triage rules and
@@ -185,7 +201,7 @@ type turn struct {
 
 func (t *turn) say(key string, vars ...string) {
 	text := t.e.c.Text[key].In(t.st.Locale)
-	text = strings.ReplaceAll(text, "{org}", t.e.c.Organization)
+	text = strings.ReplaceAll(text, "{org}", t.e.organization(t.st.Locale))
 	for i := 0; i+1 < len(vars); i += 2 {
 		text = strings.ReplaceAll(text, "{"+vars[i]+"}", vars[i+1])
 	}

@@ -324,10 +324,10 @@ func TestHandedOffBotStaysQuietAndTurnsArePure(t *testing.T) {
 }
 
 func TestContentValidation(t *testing.T) {
-	if _, err := ParseContent([]byte("organization: x\nunknown: 1\n")); err == nil {
+	if _, err := ParseContent([]byte("organization: {en: x, es: x}\nunknown: 1\n")); err == nil {
 		t.Fatal("unknown field accepted")
 	}
-	if _, err := ParseContent([]byte("organization: x\n")); err == nil || !strings.Contains(err.Error(), "text greeting") {
+	if _, err := ParseContent([]byte("organization: {en: x, es: x}\n")); err == nil || !strings.Contains(err.Error(), "text greeting") {
 		t.Fatalf("empty content: %v", err)
 	}
 }
@@ -510,5 +510,27 @@ func TestAnAnswerThatIsNeitherYesNorNoAsksAgain(t *testing.T) {
 	}
 	if out = c.say("no he keeps throwing up"); out.Handoff == nil || out.Handoff.Priority != "urgent" {
 		t.Fatalf("a sign after an interjection: %q %+v", out.Text, out.Handoff)
+	}
+}
+
+// TestTheGreetingNamesTheHospitalInTheConversationsLanguage (issue 20,
+// item 2): the Spanish greeting said "de our hospital". Without a name
+// configured it is "our hospital" / "nuestro hospital"; with one, that
+// name in both.
+func TestTheGreetingNamesTheHospitalInTheConversationsLanguage(t *testing.T) {
+	for locale, want := range map[string]string{"en": "of our hospital", "es": "de nuestro hospital"} {
+		if g := start(t, locale, open).last.Text; !strings.Contains(g, want) {
+			t.Errorf("%s greeting %q lacks %q", locale, g, want)
+		}
+	}
+	e := engine(t).WithOrganization("Riverside General")
+	for _, locale := range []string{"en", "es"} {
+		out := e.Turn(State{}, Input{Start: true, Locale: locale, Now: open})
+		if !strings.Contains(out.Text, "Riverside General") || strings.Contains(out.Text, "hospital") {
+			t.Errorf("%s greeting with a name: %q", locale, out.Text)
+		}
+	}
+	if SenderName("es") != "Asistente virtual" || SenderName("en") != "Virtual assistant" {
+		t.Errorf("the bot signs %q and %q", SenderName("en"), SenderName("es"))
 	}
 }

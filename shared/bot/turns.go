@@ -77,8 +77,14 @@ func (b boundBooking) Cancel(id string) (scheduling.Appointment, error) {
 	return b.s.Cancel(b.ctx, id, b.conv.PatientID, "bot")
 }
 
-// SenderName is how the bot signs its messages.
-const SenderName = "Virtual assistant"
+// SenderName is how the bot signs its messages, in the conversation's
+// language.
+func SenderName(locale string) string {
+	if locale == "es" {
+		return "Asistente virtual"
+	}
+	return "Virtual assistant"
+}
 
 // Turner runs bot turns: read, decide, store once, push.
 type Turner struct {
@@ -174,7 +180,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		return Outcome{Skipped: "nothing to say"}, nil
 	}
 	reply := chat.Message{
-		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName,
+		ConversationID: c.ID, ClientMessageID: clientID, Role: chat.RoleBot, SenderName: SenderName(c.Locale),
 		Text: out.Text, QuickReplies: out.QuickReplies, At: now, ExpiresAt: c.ExpiresAt,
 	}
 	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff, Close: out.Close, Answers: r.MessageID}
