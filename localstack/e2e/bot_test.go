@@ -40,8 +40,10 @@ func startWithBot(t *testing.T, name string) started {
 }
 
 type storedConversation struct {
-	State   string `dynamodbav:"state"`
-	Handoff struct {
+	State       string   `dynamodbav:"state"`
+	Disposition string   `dynamodbav:"disposition"`
+	ScriptSteps []string `dynamodbav:"scriptSteps"`
+	Handoff     struct {
 		Queue       string            `dynamodbav:"queue"`
 		Priority    string            `dynamodbav:"priority"`
 		Language    string            `dynamodbav:"language"`

@@ -484,6 +484,11 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	waitText(t, agent, "#messages", "it was on May 3")
 	waitText(t, agent, "#messages", "I can help with that charge")
 
+	// The billing script is beside the chat (issue 19); the steps ticked
+	// are kept with the disposition.
+	waitText(t, agent, "#script", "Script: Billing question")
+	step := run(t, agent, "reading the first step", chromedp.Text(`#script-steps label`))
+	run(t, agent, "ticking it", chromedp.Click(`#step-0`))
 	run(t, agent, "opening the close dialog", chromedp.Click(`#close-conversation`))
 	run(t, agent, "waiting for the dialog", chromedp.WaitVisible(`#close-dialog`))
 	accessible(t, agent, "the close dialog")
@@ -498,6 +503,9 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 		t.Fatal("the patient sees the agent's private note")
 	}
 	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations [role=tab]`))
+	if c := conversationItem(t, conv); c.Disposition == "" || len(c.ScriptSteps) != 1 || c.ScriptSteps[0] != step {
+		t.Fatalf("wrapped up with %q and steps %q, want the step ticked (%q)", c.Disposition, c.ScriptSteps, step)
+	}
 }
 
 // waitText waits (in the page, no sleeps) until the element's text

@@ -134,7 +134,9 @@ type Assignments interface {
 	Release(ctx context.Context, conversationID, agentID, offerID string, why routing.ReleaseReason, now time.Time) (bool, error)
 	// Finish closes the agent's conversation with a disposition and frees
 	// their capacity.
-	Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error)
+	// steps are the script steps the agent says were done, kept with the
+	// disposition.
+	Finish(ctx context.Context, conversationID, agentID, disposition string, steps []string, now time.Time) (chat.Conversation, error)
 	// Transfer puts the agent's conversation in another queue and frees
 	// their capacity; it returns the conversation's new place.
 	// HandBack gives the agent's conversation back to the bot, with the

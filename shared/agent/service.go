@@ -450,7 +450,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 	case protocol.ActionHandBack:
 		return s.handBack(ctx, c, conv, f, now)
 	default: // close
-		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, now)
+		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, f.Steps, now)
 		if err != nil {
 			return err
 		}

@@ -269,7 +269,7 @@ func (noAssignments) Accept(context.Context, string, string, string, time.Time) 
 func (noAssignments) Release(context.Context, string, string, string, routing.ReleaseReason, time.Time) (bool, error) {
 	return false, errors.New("unexpected release")
 }
-func (noAssignments) Finish(context.Context, string, string, string, time.Time) (chat.Conversation, error) {
+func (noAssignments) Finish(context.Context, string, string, string, []string, time.Time) (chat.Conversation, error) {
 	return chat.Conversation{}, errors.New("unexpected finish")
 }
 func (noAssignments) Transfer(context.Context, string, string, string, chat.Transfer, time.Time) (routing.Waiting, error) {

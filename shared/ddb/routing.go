@@ -367,10 +367,14 @@ func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID 
 
 // Finish closes a conversation the agent holds and frees their capacity,
 // in one transaction. Closing twice (a retry) is not an error.
-func (r *Routing) Finish(ctx context.Context, conversationID, agentID, disposition string, now time.Time) (chat.Conversation, error) {
+func (r *Routing) Finish(ctx context.Context, conversationID, agentID, disposition string, steps []string, now time.Time) (chat.Conversation, error) {
 	at := now.UTC().Format(timeLayout)
+	wrapUp := expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed)))
+	if len(steps) > 0 {
+		wrapUp = wrapUp.Set(expression.Name("scriptSteps"), expression.Value(steps))
+	}
 	conv := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateClosed))).
+		WithUpdate(wrapUp.
 			Set(expression.Name("disposition"), expression.Value(disposition)).
 			Set(expression.Name("closedAt"), expression.Value(at)).
 			Set(expression.Name("updatedAt"), expression.Value(at)).

@@ -233,7 +233,7 @@ func concurrentRouting(t *testing.T) {
 			if _, err := store.Accept(ctx, w.ConversationID, c.OfferAgent, "Agent", time.Now()); err != nil {
 				t.Fatalf("round %d: accept %s: %v", round, w.ConversationID, err)
 			}
-			if _, err := store.Finish(ctx, w.ConversationID, c.OfferAgent, "resolved", time.Now()); err != nil {
+			if _, err := store.Finish(ctx, w.ConversationID, c.OfferAgent, "resolved", nil, time.Now()); err != nil {
 				t.Fatalf("round %d: finish %s: %v", round, w.ConversationID, err)
 			}
 		}
@@ -357,7 +357,7 @@ func TestOfferLifecycle(t *testing.T) {
 		t.Fatalf("releasing u again: %v %v, want nothing to release", ok, err)
 	}
 
-	closed, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now())
+	closed, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", nil, time.Now())
 	if err != nil || closed.State != chat.StateClosed || closed.Disposition != "resolved" {
 		t.Fatalf("finish: %+v %v", closed, err)
 	}
@@ -368,7 +368,7 @@ func TestOfferLifecycle(t *testing.T) {
 	if _, _, err := convs.Append(ctx, chat.Message{ConversationID: a.ConversationID, ClientMessageID: "after-wrap-up", Role: chat.RolePatient, Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("append after the agent closed: %v", err)
 	}
-	if _, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", time.Now()); err != nil {
+	if _, err := store.Finish(ctx, a.ConversationID, agentID, "resolved", nil, time.Now()); err != nil {
 		t.Fatalf("finishing again (a retry): %v", err)
 	}
 	if active := activeOf(t, db, agentID); active != 0 {
@@ -384,7 +384,7 @@ func TestOfferLifecycle(t *testing.T) {
 	if _, err := convs.Close(ctx, e.ConversationID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if closed, err := store.Finish(ctx, e.ConversationID, agentID, "no-show", time.Now()); err != nil || closed.Disposition != "no-show" {
+	if closed, err := store.Finish(ctx, e.ConversationID, agentID, "no-show", nil, time.Now()); err != nil || closed.Disposition != "no-show" {
 		t.Fatalf("wrap-up after the patient ended: %+v %v", closed, err)
 	}
 	if active := activeOf(t, db, agentID); active != 0 {

@@ -45,6 +45,7 @@ var taskIDPattern = regexp.MustCompile(`^tk[0-9a-f]{24}$`)
 const (
 	MaxDispositionRunes = 100
 	MaxReasonRunes      = 200
+	MaxScriptSteps      = 12
 	MaxQueueRunes       = 64
 )
 
@@ -77,6 +78,9 @@ type AgentFrame struct {
 	TaskID      string `json:"taskId,omitempty"`
 	Outcome     string `json:"outcome,omitempty"`
 	Weeks       int    `json:"weeks,omitempty"`
+	// Steps are the script steps a close says were done (at most
+	// MaxScriptSteps, each at most MaxReasonRunes characters).
+	Steps []string `json:"steps,omitempty"`
 	// Slots is the search of a slots frame.
 	Slots *SlotQuery `json:"-"`
 	// NoEcho is a send's "echo": false (see ClientFrame.NoEcho).
@@ -95,6 +99,7 @@ type rawAgentFrame struct {
 	Reason          json.RawMessage `json:"reason"`
 	AgentID         json.RawMessage `json:"agentId"`
 	Echo            json.RawMessage `json:"echo"`
+	Steps           json.RawMessage `json:"steps"`
 }
 
 // DecodeAgent decodes and validates a frame of the agent API. On error the
@@ -134,6 +139,19 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		f.Disposition = strings.TrimSpace(f.Disposition)
 		if f.Disposition == "" || !utf8.ValidString(f.Disposition) || utf8.RuneCountInString(f.Disposition) > MaxDispositionRunes {
 			return f, fault.Errorf(fault.BadRequest, "disposition is required, at most %d characters", MaxDispositionRunes)
+		}
+		if len(raw.Steps) > 0 && string(raw.Steps) != "null" {
+			if err := json.Unmarshal(raw.Steps, &f.Steps); err != nil || len(f.Steps) > MaxScriptSteps {
+				return f, fault.Errorf(fault.BadRequest, "steps must be a list of at most %d texts", MaxScriptSteps)
+			}
+			for _, st := range f.Steps {
+				if st == "" || !utf8.ValidString(st) || utf8.RuneCountInString(st) > MaxReasonRunes {
+					return f, fault.Errorf(fault.BadRequest, "a step is 1 to %d characters", MaxReasonRunes)
+				}
+				if err := checkChars("steps", st, false); err != nil {
+					return f, err
+				}
+			}
 		}
 		return f, nil
 	case ActionAssign:

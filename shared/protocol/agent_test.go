@@ -191,3 +191,17 @@ func TestTransferTakesAQueueOrANamedAgentAndAReason(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseTakesTheScriptStepsDone: a close may list the script steps done
+// (at most 12, each 1 to 200 characters).
+func TestCloseTakesTheScriptStepsDone(t *testing.T) {
+	f, err := DecodeAgent([]byte(`{"action":"close","conversationId":"c-1","disposition":"resolved","steps":["Find the charge","Explain it"]}`))
+	if err != nil || len(f.Steps) != 2 || f.Steps[1] != "Explain it" {
+		t.Fatalf("decoded %+v, %v", f.Steps, err)
+	}
+	for _, steps := range []string{`"one"`, `[""]`, `[1]`, `["` + strings.Repeat("x", 201) + `"]`, `[` + strings.TrimSuffix(strings.Repeat(`"s",`, 13), ",") + `]`} {
+		if _, err := DecodeAgent([]byte(`{"action":"close","conversationId":"c-1","disposition":"resolved","steps":` + steps + `}`)); fault.CodeOf(err) != fault.BadRequest {
+			t.Errorf("steps %.40s: %v, want bad_request", steps, err)
+		}
+	}
+}

@@ -36,6 +36,7 @@
     bookSpecialty: $('book-specialty'), bookMode: $('book-mode'), bookFrom: $('book-from'), bookSearch: $('book-search'),
     bookChange: $('book-change'), bookChangeField: $('book-change-field'),
     offerSound: $('offer-sound'), offerNotifications: $('offer-notifications'),
+    script: $('script'), scriptTitle: $('script-title'), scriptSteps: $('script-steps'),
     bookSlotsSet: $('book-slots-set'), bookSlots: $('book-slots'), bookResult: $('book-result'), bookCancel: $('book-cancel'), bookConfirm: $('book-confirm'),
     supervision: $('supervision'), tasks: $('tasks'), taskCount: $('task-count'), csatOverall: $('csat-overall'),
     csatByAgent: document.querySelector('#csat-by-agent tbody'), csatByQueue: document.querySelector('#csat-by-queue tbody'),
@@ -262,6 +263,7 @@
     // (Available, or Take it on an urgent alert). Agents sign in Available.
     el.presence.value = supervisor ? 'away' : 'available';
     loadCanned();
+    loadScripts();
     el.signIn.hidden = true;
     el.who.hidden = false;
     el.console.hidden = false;
@@ -678,6 +680,7 @@
     el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
     if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
     renderAppointments(c);
+    renderScript(c);
   }
 
   // ---- supervision: follow-ups and satisfaction ----
@@ -993,6 +996,44 @@
 
   // ---- canned responses ----
 
+  // Agent scripts (scripts.json, a team lead's file): the guided steps of
+  // the conversation's queue, ticked as the agent goes and recorded with
+  // the disposition when they close.
+  let scripts = {};
+  async function loadScripts() {
+    try {
+      const res = await fetch('scripts.json', { cache: 'no-store' });
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      scripts = (await res.json()).scripts || {};
+    } catch {
+      scripts = {};
+    }
+  }
+
+  function renderScript(c) {
+    const sc = scripts[c.queue || ''];
+    el.script.hidden = !sc;
+    if (!sc) return;
+    c.stepsDone = c.stepsDone || new Set();
+    el.scriptTitle.textContent = 'Script: ' + sc.title;
+    el.scriptSteps.replaceChildren();
+    sc.steps.forEach((step, i) => {
+      const id = 'step-' + i;
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.id = id;
+      box.checked = c.stepsDone.has(step);
+      box.addEventListener('change', () => { if (box.checked) c.stepsDone.add(step); else c.stepsDone.delete(step); });
+      const label = document.createElement('label');
+      label.htmlFor = id;
+      label.textContent = step;
+      const row = document.createElement('div');
+      row.className = 'script-step';
+      row.append(box, label);
+      el.scriptSteps.append(row);
+    });
+  }
+
   async function loadCanned() {
     try {
       const res = await fetch('canned.json', { cache: 'no-store' });
@@ -1207,7 +1248,9 @@
   }
 
   function closeNow(c, disposition) {
-    if (request({ action: 'close', conversationId: c.id, disposition }, { conversationId: c.id })) c.state = 'closing';
+    const frame = { action: 'close', conversationId: c.id, disposition };
+    if (c.stepsDone && c.stepsDone.size) frame.steps = [...c.stepsDone];
+    if (request(frame, { conversationId: c.id })) c.state = 'closing';
   }
 
   // ---- small helpers ----
