@@ -83,6 +83,7 @@ func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
 	run(t, b, "opening the link", chromedp.Navigate(page))
 	waitText(t, b, "#provider", "Dr. Layla Haddad")
 	waitText(t, b, "#place", "Main Campus Clinic")
+	accessible(t, b, "the appointment page")
 	// The link's token leaves the address bar and history once read.
 	if loc := run(t, b, "reading the address", chromedp.Evaluate[string](`location.href`)); strings.Contains(loc, "t=") {
 		t.Fatalf("the token stays in the address bar: %s", loc)
@@ -109,6 +110,7 @@ func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
 	bad := browser(t)
 	run(t, bad, "opening a tampered link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok[:len(tok)-3]+"abc")))
 	waitText(t, bad, "#error", "not valid or has expired")
+	accessible(t, bad, "the appointment page with a bad link")
 	if hidden := run(t, bad, "reading the details", chromedp.Evaluate[bool](`document.getElementById("details").hidden`)); !hidden {
 		t.Fatal("a tampered link showed an appointment")
 	}

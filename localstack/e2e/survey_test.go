@@ -141,6 +141,7 @@ func TestSurveyByEmailWhenThePatientLeft(t *testing.T) {
 	b := browser(t)
 	run(t, b, "opening the survey link", chromedp.Navigate(link))
 	run(t, b, "waiting for the questions", chromedp.WaitVisible(`#form`))
+	accessible(t, b, "the survey page")
 	if focused := run(t, b, "reading the focus", chromedp.Evaluate[string](`document.activeElement.name + "=" + document.activeElement.value`)); focused != "csat=1" {
 		t.Fatalf("focus is on %q, want the first score", focused)
 	}
