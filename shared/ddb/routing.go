@@ -47,6 +47,17 @@ func waitKey(w routing.Waiting) string {
 // sortable formats a time with a fixed width, so that string order is
 // time order in keys and conditions (RFC 3339 with trimmed fractions is
 // not).
+// freeOne gives an agent back one conversation's capacity, never below
+// zero.
+var freeOne = must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
+	WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+
+// updateItem is one conditional update of a transaction.
+func updateItem(table string, key map[string]types.AttributeValue, e expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &table, Key: key, UpdateExpression: e.Update(),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}
+}
+
 func sortable(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 type waitingItem struct {
@@ -267,13 +278,10 @@ func (r *Routing) HandBack(ctx context.Context, conversationID, agentID, botStat
 		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
 			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
 		Build())
-	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
-		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	ag := freeOne // a shared, read-only expression
 	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
-			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
-		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
-			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+		updateItem(r.convs, convKey(conversationID), conv),
+		updateItem(r.agents, agentKey(agentID), ag),
 	}})
 	if cancelReasons(err) != nil {
 		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not yours to hand back")
@@ -349,10 +357,8 @@ func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID 
 	ag := must(expression.NewBuilder().WithUpdate(agUpd).
 		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
 	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
-			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
-		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
-			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+		updateItem(r.convs, convKey(conversationID), conv),
+		updateItem(r.agents, agentKey(agentID), ag),
 	}})
 	if reasons := cancelReasons(err); reasons != nil {
 		// The offer changed (accepted, released or expired meanwhile, or
@@ -386,8 +392,7 @@ func (r *Routing) Finish(ctx context.Context, conversationID, agentID, dispositi
 			And(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
 				Or(expression.Name("state").Equal(expression.Value(string(chat.StateClosed)))))).
 		Build())
-	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
-		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	ag := freeOne // a shared, read-only expression
 	convs := NewConversations(r.api, r.convs, r.messages)
 	var err error
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
@@ -479,13 +484,10 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
 			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
 		Build())
-	ag := must(expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active"), expression.Value(-1))).
-		WithCondition(expression.Name("active").GreaterThan(expression.Value(0))).Build())
+	ag := freeOne // a shared, read-only expression
 	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &r.convs, Key: convKey(conversationID), UpdateExpression: conv.Update(),
-			ConditionExpression: conv.Condition(), ExpressionAttributeNames: conv.Names(), ExpressionAttributeValues: conv.Values()}},
-		{Update: &types.Update{TableName: &r.agents, Key: agentKey(agentID), UpdateExpression: ag.Update(),
-			ConditionExpression: ag.Condition(), ExpressionAttributeNames: ag.Names(), ExpressionAttributeValues: ag.Values()}},
+		updateItem(r.convs, convKey(conversationID), conv),
+		updateItem(r.agents, agentKey(agentID), ag),
 	}})
 	if cancelReasons(err) != nil {
 		return routing.Waiting{}, fault.Errorf(fault.Conflict, "the conversation changed; try again")
