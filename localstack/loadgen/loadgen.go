@@ -552,7 +552,7 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 	r.esc.Add(1)
 	for j := range r.cfg.Exchanges {
 		at := time.Now()
-		mid, err := say(fmt.Sprintf("Here is detail %d about the charge", j+1), false)
+		mid, err := say(fmt.Sprintf(toAgent+"%d about the charge", j+1), false)
 		if err != nil {
 			r.fail("patient %d (%s): %v", i, conv, err)
 			return
@@ -693,6 +693,10 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 	}
 }
 
+// toAgent begins every message a patient writes to the agent, after the
+// handoff; what it wrote before went to the bot.
+const toAgent = "Here is detail "
+
 // loadAgent is one agent's state, kept by its loop alone.
 type loadAgent struct {
 	run    *run
@@ -738,9 +742,14 @@ func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
 			_ = k.send(ctx, m)
 		}
 	case f["type"] == "context":
+		// The transcript holds the whole conversation, the patient's
+		// messages to the bot included: answer only those written to the
+		// agent, as a person reading it would. Answering the others made
+		// the agent close early, while the patient still had a detail to
+		// send ("conversation has ended"), and counted them as duplicated.
 		msgs, _ := f["transcript"].([]any)
 		for _, m := range msgs {
-			if m, ok := m.(map[string]any); ok && role(m) == "patient" {
+			if m, ok := m.(map[string]any); ok && role(m) == "patient" && strings.HasPrefix(fmt.Sprint(m["text"]), toAgent) {
 				a.answer(ctx, conv, fmt.Sprint(m["messageId"]))
 			}
 		}
