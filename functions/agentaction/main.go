@@ -18,6 +18,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/scheduling"
@@ -45,10 +46,10 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.PatientFanout(ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, patientConnTable, ddb.RateLimit{}), push.New(patientMgmt), frames.Encode, nil)
 	routes := ddb.NewRouting(db, convTable, msgTable, agentsTable)
 	trigger := queue.NewRouting(sqs.NewFromConfig(cfg), routingURL)
-	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{Retention: retention}, nil).
+	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, frames.Encode, agent.Config{Retention: retention}, nil).
 		WithConversations(routes, convs, patients, trigger).WithAssigner(trigger).
 		WithAudit(ddb.NewAudit(db, auditTable, auditRetention)).WithQueues(queues, routes).
 		// The patient view lists upcoming appointments (read only here;

@@ -16,6 +16,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/auth"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/startup"
 )
 
@@ -32,6 +33,6 @@ func main() {
 	verifier, err := auth.NewVerifier(ctx, authCfg, log)
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
-	svc := agent.NewService(verifier, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, ddb.RateLimit{}), nil, agent.Config{}, nil)
+	svc := agent.NewService(verifier, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, ddb.RateLimit{}), nil, frames.Encode, agent.Config{}, nil)
 	lambda.Start(agentapi.NewHandler(svc, nil, log).Route)
 }

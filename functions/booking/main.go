@@ -18,6 +18,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/agentapi"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/linkapi"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
@@ -45,7 +46,7 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	pusher := push.New(mgmt)
 	sched := scheduling.NewService(dir, ddb.NewAppointments(db, schedTable, retention), scheduling.Config{Notice: time.Hour, TelehealthURL: telehealth}, nil)
-	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, agent.Config{}, nil).
+	svc := agent.NewService(nil, ddb.NewAgents(db, agentsTable), ddb.NewAgentConnections(db, connTable, limit), pusher, frames.Encode, agent.Config{}, nil).
 		WithConversations(ddb.NewRouting(db, convTable, msgTable, agentsTable), ddb.NewConversations(db, convTable, msgTable), nil, nil).
 		WithScheduling(sched).WithAudit(ddb.NewAudit(db, auditTable, auditRetention))
 	patients := linkapi.NewHandler(links, sched, ddb.NewConnections(db, patientConnTable, limit), push.New(patientMgmt), log)

@@ -14,6 +14,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/routing"
@@ -33,7 +34,7 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), frames.Encode, nil)
 	svc := routing.NewService(routing.Deps{Store: ddb.NewRouting(db, convTable, msgTable, agentsTable), Conversations: convs, Notify: routingapi.Notifier{Patients: patients},
 		Trigger: queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), Log: log}, routing.Config{Queues: queues, Fallback: queues[0]})
 	lambda.Start(routingapi.NewHandler(svc, log).Escalations)

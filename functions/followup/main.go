@@ -18,6 +18,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/mail"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/scheduling"
@@ -50,10 +51,10 @@ func main() {
 	db := dynamodb.NewFromConfig(cfg)
 	conns := ddb.NewConnections(db, connTable, limit)
 	patientPush := push.New(patientMgmt)
-	patients := chat.PatientFanout(conns, patientPush, nil)
+	patients := chat.PatientFanout(conns, patientPush, frames.Encode, nil)
 	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: ddb.NewSurveys(db, surveysTable, retention), Chat: surveyapi.ChatReach{Conns: conns, Patients: patients},
 		Mail: mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), Links: links,
-		Supervisors: agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil), Log: log},
+		Supervisors: agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), frames.Encode, nil), Log: log},
 		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"})
 	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)
 	lambda.Start(h.Invoke)

@@ -14,6 +14,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/startup"
@@ -41,10 +42,11 @@ func main() {
 	pusher := push.New(mgmt)
 	// The agent who holds a conversation hears its patient; supervisors
 	// hear a red flag.
-	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil)
+	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), frames.Encode, nil)
 	rules, err := triage.Load()
 	startup.Must(log, "triage rules", err)
-	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), ddb.NewConnections(db, connTable, limit), pusher, tokens,
+	conns := ddb.NewConnections(db, connTable, limit)
+	svc := chat.NewService(ddb.NewConversations(db, convTable, msgTable), conns, chat.PatientFanout(conns, pusher, frames.Encode, nil), tokens,
 		chat.Config{Retention: retention, ResumeGrace: env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).WithBot(queue.NewBotTurns(sqs.NewFromConfig(cfg), botQueue)).WithAgents(consoles).
 		WithWatch(chat.TriageWatch{Engine: rules}, consoles)
 	lambda.Start(wsapi.NewHandler(svc, pusher, log).Message)

@@ -16,6 +16,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/mail"
 	"github.com/patientservicecenter/psc/shared/noticeapi"
 	"github.com/patientservicecenter/psc/shared/notify"
@@ -43,7 +44,7 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(mgmt), frames.Encode, nil)
 	notices := ddb.NewNotices(db, schedTable)
 	svc := notify.NewService(notify.Deps{Texts: texts, Directory: dir, Chat: noticeapi.ChatPoster{Messages: convs, Patients: patients, Retention: retention},
 		Mail: mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), Reminders: notices, Sent: notices,

@@ -18,6 +18,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
 	"github.com/patientservicecenter/psc/shared/envconf"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/push"
 	"github.com/patientservicecenter/psc/shared/queue"
 	"github.com/patientservicecenter/psc/shared/routing"
@@ -43,8 +44,8 @@ func main() {
 	startup.Must(log, "bad configuration", err)
 	db := dynamodb.NewFromConfig(cfg)
 	convs := ddb.NewConversations(db, convTable, msgTable)
-	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), nil)
-	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), nil)
+	patients := chat.PatientFanout(ddb.NewConnections(db, connTable, ddb.RateLimit{}), push.New(patientMgmt), frames.Encode, nil)
+	consoles := agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), frames.Encode, nil)
 	store := ddb.NewRouting(db, convTable, msgTable, agentsTable)
 	notify := routingapi.Notifier{Patients: patients, Consoles: consoles}
 	svc := routing.NewService(routing.Deps{Store: store, Conversations: convs, Notify: notify, Trigger: queue.NewRouting(sqs.NewFromConfig(cfg), routingURL), Log: log},

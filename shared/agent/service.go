@@ -13,6 +13,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
@@ -79,8 +80,9 @@ func (s *Service) WithAssigner(a Assigner) *Service {
 	return s
 }
 
-// NewService returns a Service; now defaults to time.Now.
-func NewService(v Verifier, a Agents, c Connections, p Pusher, cfg Config, now func() time.Time) *Service {
+// NewService returns a Service; enc renders what it pushes as frames
+// (frames.Encode); now defaults to time.Now.
+func NewService(v Verifier, a Agents, c Connections, p Pusher, enc fanout.Encoder, cfg Config, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -90,7 +92,7 @@ func NewService(v Verifier, a Agents, c Connections, p Pusher, cfg Config, now f
 	if cfg.Retention == 0 {
 		cfg.Retention = 90 * 24 * time.Hour
 	}
-	return &Service{verify: v, agents: a, conns: c, fan: fanout.NewConsoles(consoleDirectory{agents: c}, p, now), cfg: cfg, now: now}
+	return &Service{verify: v, agents: a, conns: c, fan: fanout.NewConsoles(consoleDirectory{agents: c}, p, enc, now), cfg: cfg, now: now}
 }
 
 // StaffConnections lists staff consoles by agent and by role.
@@ -100,9 +102,10 @@ type StaffConnections interface {
 }
 
 // ConsoleFanout is the fan-out to the consoles conns lists, for the
-// functions that only push to agents and supervisors.
-func ConsoleFanout(conns StaffConnections, p Pusher, now func() time.Time) *fanout.Consoles {
-	return fanout.NewConsoles(consoleDirectory{agents: conns, roles: conns}, p, now)
+// functions that only push to agents and supervisors; enc renders what is
+// pushed as frames (frames.Encode).
+func ConsoleFanout(conns StaffConnections, p Pusher, enc fanout.Encoder, now func() time.Time) *fanout.Consoles {
+	return fanout.NewConsoles(consoleDirectory{agents: conns, roles: conns}, p, enc, now)
 }
 
 // consoleDirectory lists consoles for fanout, each until its sign-in ends.
@@ -431,7 +434,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 		if dup {
 			return nil
 		}
-		frame := chat.MessageFrame(m)
+		frame := m
 		except := ""
 		if f.NoEcho {
 			except = c.ID // this console has the ack and shows its own message
@@ -508,7 +511,7 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 	if f.AgentID != "" {
 		next = s.assigner.RequestAssignment(ctx, conv.ID, f.AgentID, c.AgentID)
 	}
-	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", chat.MessageFrame(told)), s.patients.Broadcast(ctx, conv.ID, "", status),
+	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", told), s.patients.Broadcast(ctx, conv.ID, "", status),
 		s.ToAgent(ctx, c.AgentID, agentStatus), next)
 }
 
@@ -530,7 +533,7 @@ func (s *Service) handBack(ctx context.Context, c Connection, conv chat.Conversa
 	status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateBot), At: protocol.FormatTime(now)}
 	agentStatus := status
 	agentStatus.RequestID = f.RequestID
-	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.patients.Broadcast(ctx, conv.ID, "", chat.MessageFrame(m)),
+	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.patients.Broadcast(ctx, conv.ID, "", m),
 		s.ToAgent(ctx, c.AgentID, agentStatus))
 }
 
@@ -625,7 +628,7 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	}
 	frame.Earlier = first > 0
 	for _, m := range msgs[first:] {
-		frame.Transcript = append(frame.Transcript, chat.MessageFrame(m))
+		frame.Transcript = append(frame.Transcript, frames.Message(m))
 	}
 	for _, n := range notes {
 		frame.Notes = append(frame.Notes, protocol.NoteFrame{Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
@@ -133,7 +134,7 @@ func newFixture() *fixture {
 		"root":  {AgentID: "r1", Name: "Root", Roles: []Role{RoleAdmin}, ExpiresAt: t0.Add(time.Hour)},
 		"guest": {AgentID: "g1", Name: "Guest", ExpiresAt: t0.Add(time.Hour)},
 	}
-	f.svc = NewService(v, f.agents, f.conns, f.push, Config{ConnectionTTL: time.Hour}, func() time.Time { return f.now })
+	f.svc = NewService(v, f.agents, f.conns, f.push, frames.Encode, Config{ConnectionTTL: time.Hour}, func() time.Time { return f.now })
 	return f
 }
 

@@ -148,7 +148,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		if !answered {
 			return Outcome{Skipped: "conversation is " + string(c.State)}, nil
 		}
-		return Outcome{Duplicate: true}, errors.Join(t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(prev)), t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
+		return Outcome{Duplicate: true}, errors.Join(t.out.Broadcast(ctx, c.ID, "", prev), t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
 	}
 	st, err := DecodeState(c.BotState)
 	if err != nil {
@@ -199,14 +199,14 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	}
 	// A redelivered turn pushes its stored reply again: clients drop a
 	// message id they have, and the first push may not have happened.
-	errs := []error{t.out.Broadcast(ctx, c.ID, "", chat.MessageFrame(stored))}
+	errs := []error{t.out.Broadcast(ctx, c.ID, "", stored)}
 	if out.Handoff != nil && !dup {
 		c.State = chat.StateEscalated
-		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
+		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
 	}
 	if out.Close && !dup {
 		c.State = chat.StateClosed
-		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusFrame(c)))
+		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
 	}
 	res := Outcome{Replied: !dup, Duplicate: dup}
 	if !dup {

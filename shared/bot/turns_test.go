@@ -57,10 +57,10 @@ func TestARedeliveredHandoffTurnPushesItsReplyAgain(t *testing.T) {
 	if !res.Duplicate || len(out) != 2 || store.appended != 0 {
 		t.Fatalf("outcome %+v, %d frames pushed, %d appends: want the stored reply and the state pushed, nothing stored", res, len(out), store.appended)
 	}
-	if got := chat.MessageFrame(reply); !reflect.DeepEqual(out[0], got) {
+	if got := any(reply); !reflect.DeepEqual(out[0], got) {
 		t.Fatalf("first frame %+v, want the stored reply %+v", out[0], got)
 	}
-	if got := chat.StatusFrame(store.conv); !reflect.DeepEqual(out[1], got) {
+	if got := any(chat.StatusOf(store.conv)); !reflect.DeepEqual(out[1], got) {
 		t.Fatalf("second frame %+v, want the state %+v", out[1], got)
 	}
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/triage"
 )
 
@@ -59,22 +58,22 @@ type Service struct {
 	newID         func() string
 }
 
-// NewService wires a Service. now and newID may be nil for the real clock
-// and random ids.
-func NewService(conv Conversations, conns Connections, p Pusher, s Sessions, cfg Config, now func() time.Time, newID func() string) *Service {
+// NewService wires a Service; fan is the fan-out to conns (PatientFanout).
+// now and newID may be nil for the real clock and random ids.
+func NewService(conv Conversations, conns Connections, fan *fanout.Patients, s Sessions, cfg Config, now func() time.Time, newID func() string) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if newID == nil {
 		newID = NewID
 	}
-	return &Service{conversations: conv, connections: conns, fan: PatientFanout(conns, p, now), sessions: s, cfg: cfg, now: now, newID: newID}
+	return &Service{conversations: conv, connections: conns, fan: fan, sessions: s, cfg: cfg, now: now, newID: newID}
 }
 
-// PatientFanout is the fan-out to the patient connections conns lists, for
-// the functions that only push to patients.
-func PatientFanout(conns Connections, p Pusher, now func() time.Time) *fanout.Patients {
-	return fanout.NewPatients(patientDirectory{conns}, p, now)
+// PatientFanout is the fan-out to the patient connections conns lists;
+// enc renders what is pushed as frames (frames.Encode).
+func PatientFanout(conns Connections, p Pusher, enc fanout.Encoder, now func() time.Time) *fanout.Patients {
+	return fanout.NewPatients(patientDirectory{conns}, p, enc, now)
 }
 
 // patientDirectory lists a conversation's connections for fanout.
@@ -178,30 +177,17 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) error {
 	return nil
 }
 
-// Handle runs one validated client frame from a connection. Answers go to
-// the caller through the Pusher; a returned error is for the caller's
-// error frame.
-func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.ClientFrame) error {
+// Every action admits the caller's frame first (Connections.Admit: the
+// connection exists, and its rate and size limits hold). Answers go to the
+// caller through the fan-out; a returned error is for the caller's error
+// frame.
+
+// Start begins a new conversation and answers with its session.
+func (s *Service) Start(ctx context.Context, connectionID string, f StartRequest) error {
 	conn, err := s.connections.Admit(ctx, connectionID, s.now())
 	if err != nil {
 		return err
 	}
-	switch f.Action {
-	case protocol.ActionStart:
-		return s.start(ctx, conn, f)
-	case protocol.ActionResume:
-		return s.resume(ctx, conn, f)
-	case protocol.ActionSend:
-		return s.send(ctx, conn, f)
-	case protocol.ActionTyping:
-		return s.typing(ctx, conn, f)
-	case protocol.ActionEnd:
-		return s.end(ctx, conn, f)
-	}
-	return fault.Errorf(fault.BadRequest, "unknown action")
-}
-
-func (s *Service) start(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
 	now := s.now()
 	patientID := conn.PatientID
 	if patientID == "" {
@@ -231,10 +217,10 @@ func (s *Service) start(ctx context.Context, conn Connection, f protocol.ClientF
 	if err != nil {
 		return err
 	}
-	if err := s.pushTo(ctx, conn.ID, protocol.SessionFrame{Type: protocol.TypeSession, RequestID: f.RequestID, Session: token, ConversationID: c.ID, PatientID: patientID}); err != nil {
+	if err := s.pushTo(ctx, conn.ID, Session{RequestID: f.RequestID, Token: token, ConversationID: c.ID, PatientID: patientID}); err != nil {
 		return err
 	}
-	if err := s.pushTo(ctx, conn.ID, statusFrame(c, "")); err != nil {
+	if err := s.pushTo(ctx, conn.ID, StatusOf(c)); err != nil {
 		return err
 	}
 	if s.bot != nil {
@@ -263,7 +249,13 @@ func (s *Service) owned(ctx context.Context, conn Connection, conversationID str
 	return c, nil
 }
 
-func (s *Service) resume(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+// Resume answers with the conversation's state and the messages after
+// f.After, for a connection that came back with its session.
+func (s *Service) Resume(ctx context.Context, connectionID string, f ResumeRequest) error {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
+	if err != nil {
+		return err
+	}
 	c, err := s.owned(ctx, conn, "")
 	if err != nil {
 		return err
@@ -279,7 +271,7 @@ func (s *Service) resume(ctx context.Context, conn Connection, f protocol.Client
 	if err != nil {
 		return fmt.Errorf("reading messages of %s: %w", c.ID, err)
 	}
-	for _, h := range historyFrames(c, msgs, f.RequestID, s.now()) {
+	for _, h := range historyParts(c, msgs, f.RequestID, s.now()) {
 		if err := s.pushTo(ctx, conn.ID, h); err != nil {
 			return err
 		}
@@ -287,32 +279,48 @@ func (s *Service) resume(ctx context.Context, conn Connection, f protocol.Client
 	return nil
 }
 
-// maxHistoryBytes keeps each history frame under the 128 KB that one
+// maxHistoryBytes keeps each part of a history under the 128 KB that one
 // @connections post may carry.
 const maxHistoryBytes = 96 * 1024
 
-// historyFrames splits the messages into frames under maxHistoryBytes; all
-// but the last say more=true. There is always at least one frame.
-func historyFrames(c Conversation, msgs []Message, requestID string, readAt time.Time) []protocol.HistoryFrame {
-	var frames []protocol.HistoryFrame
-	cur := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(),
-		At: protocol.FormatTime(readAt), Messages: []protocol.MessageFrame{}}
-	size := 0
-	for _, m := range msgs {
-		mf := MessageFrame(m)
-		n := len(protocol.Encode(mf))
-		if size+n > maxHistoryBytes && len(cur.Messages) > 0 {
-			cur.More = true
-			frames = append(frames, cur)
-			cur.Messages, cur.More, size = []protocol.MessageFrame{}, false, 0
-		}
-		cur.Messages = append(cur.Messages, mf)
-		size += n
+// encodedBound is the most bytes a message can take in a frame: JSON
+// escapes a character as at most six bytes ("\u001f"), and the frame's
+// keys, ids and time take less than 300.
+func encodedBound(m Message) int {
+	n := 300 + 6*(len(m.Text)+len(m.SenderName)+len(m.ConversationID)+len(m.ID))
+	for _, q := range m.QuickReplies {
+		n += 6*len(q) + 3
 	}
-	return append(frames, cur)
+	return n
 }
 
-func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+// historyParts splits the messages into parts under maxHistoryBytes once
+// encoded; all but the last say More. There is always at least one part.
+func historyParts(c Conversation, msgs []Message, requestID string, readAt time.Time) []History {
+	var parts []History
+	cur := History{RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(), At: readAt, Messages: []Message{}}
+	size := 0
+	for _, m := range msgs {
+		n := encodedBound(m)
+		if size+n > maxHistoryBytes && len(cur.Messages) > 0 {
+			cur.More = true
+			parts = append(parts, cur)
+			cur.Messages, cur.More, size = []Message{}, false, 0
+		}
+		cur.Messages = append(cur.Messages, m)
+		size += n
+	}
+	return append(parts, cur)
+}
+
+// Send stores a patient's message once, asks the bot to answer it while
+// the bot has the conversation, acks it, and tells it to the
+// conversation's other connections and its agent.
+func (s *Service) Send(ctx context.Context, connectionID string, f SendRequest) error {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
+	if err != nil {
+		return err
+	}
 	c, err := s.owned(ctx, conn, f.ConversationID)
 	if err != nil {
 		return err
@@ -327,7 +335,7 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 		if !ok {
 			return fault.Errorf(fault.Conflict, "this conversation has ended")
 		}
-		return s.pushTo(ctx, conn.ID, ackFrame(f.RequestID, m))
+		return s.pushTo(ctx, conn.ID, Ack{RequestID: f.RequestID, Message: m})
 	}
 	now := s.now()
 	m, dup, err := s.conversations.Append(ctx, Message{
@@ -345,7 +353,7 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 			return fmt.Errorf("asking the bot to answer %s: %w", m.ID, err)
 		}
 	}
-	if err := s.pushTo(ctx, conn.ID, ackFrame(f.RequestID, m)); err != nil {
+	if err := s.pushTo(ctx, conn.ID, Ack{RequestID: f.RequestID, Message: m}); err != nil {
 		return err
 	}
 	if dup {
@@ -353,13 +361,12 @@ func (s *Service) send(ctx context.Context, conn Connection, f protocol.ClientFr
 		// message and failed before the alert (the guidance is stored once).
 		return s.redFlagWatch(ctx, c, m)
 	}
-	frame := MessageFrame(m)
 	except := ""
 	if f.NoEcho {
 		except = conn.ID // it has the ack and shows its own message
 	}
 	// The patient's message first, then the guidance for a red flag in it.
-	return errors.Join(s.Broadcast(ctx, c.ID, except, frame), s.toAgent(ctx, c, frame), s.redFlagWatch(ctx, c, m))
+	return errors.Join(s.Broadcast(ctx, c.ID, except, m), s.toAgent(ctx, c, m), s.redFlagWatch(ctx, c, m))
 }
 
 // watchClientID is the client message id of the guidance the watch gives
@@ -390,34 +397,44 @@ func (s *Service) redFlagWatch(ctx context.Context, c Conversation, m Message) e
 	if again {
 		// A resend: the guidance is pushed again (clients drop a message id
 		// they have), the alert was raised once.
-		return s.Broadcast(ctx, c.ID, "", MessageFrame(g))
+		return s.Broadcast(ctx, c.ID, "", g)
 	}
-	alert := protocol.AlertFrame{Type: protocol.TypeAlert, ConversationID: c.ID, Priority: "urgent",
-		State: string(c.State), At: now.UTC().Format(time.RFC3339)}
+	alert := Alert{ConversationID: c.ID, Priority: "urgent", State: string(c.State), At: now}
 	var names []string
 	for _, f := range flags {
 		alert.RedFlags = append(alert.RedFlags, f.ID)
 		names = append(names, f.Name)
 	}
 	alert.Summary = "Red flag reported after the handoff: " + strings.Join(names, "; ") + ". The patient was given the emergency guidance."
-	frame := MessageFrame(g)
-	errs := []error{s.Broadcast(ctx, c.ID, "", frame), s.toAgent(ctx, c, frame), s.toAgent(ctx, c, alert)}
+	errs := []error{s.Broadcast(ctx, c.ID, "", g), s.toAgent(ctx, c, g), s.toAgent(ctx, c, alert)}
 	if s.supervisors != nil {
 		errs = append(errs, s.supervisors.Tell(ctx, alert))
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Service) typing(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
-	c, err := s.owned(ctx, conn, f.ConversationID)
+// Typing tells the conversation's other connections and its agent that the
+// patient is typing.
+func (s *Service) Typing(ctx context.Context, connectionID, conversationID string) error {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
 	if err != nil {
 		return err
 	}
-	frame := protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: c.ID, Role: RolePatient}
+	c, err := s.owned(ctx, conn, conversationID)
+	if err != nil {
+		return err
+	}
+	frame := Typing{ConversationID: c.ID, Role: RolePatient}
 	return errors.Join(s.Broadcast(ctx, c.ID, conn.ID, frame), s.toAgent(ctx, c, frame))
 }
 
-func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFrame) error {
+// End closes the patient's conversation. The agent who holds it keeps it
+// until they wrap up.
+func (s *Service) End(ctx context.Context, connectionID string, f EndRequest) error {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
+	if err != nil {
+		return err
+	}
 	if _, err := s.owned(ctx, conn, f.ConversationID); err != nil {
 		return err
 	}
@@ -429,8 +446,10 @@ func (s *Service) end(ctx context.Context, conn Connection, f protocol.ClientFra
 	// disposition), which frees their capacity.
 	agentView := c
 	agentView.State = StateAssigned
-	return errors.Join(s.Broadcast(ctx, c.ID, "", statusFrame(c, f.RequestID)),
-		s.toAgent(ctx, agentView, protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: c.ID, State: string(StateClosed)}))
+	closed := StatusOf(c)
+	closed.RequestID = f.RequestID
+	return errors.Join(s.Broadcast(ctx, c.ID, "", closed),
+		s.toAgent(ctx, agentView, Status{ConversationID: c.ID, State: string(StateClosed)}))
 }
 
 // Broadcast pushes a frame to every connection of a conversation but
@@ -443,32 +462,6 @@ func (s *Service) Broadcast(ctx context.Context, conversationID, except string, 
 // pushTo sends a frame to the caller; a gone caller is removed.
 func (s *Service) pushTo(ctx context.Context, connectionID string, frame any) error {
 	return s.fan.To(ctx, connectionID, frame)
-}
-
-// ackFrame answers a send with the stored message's id.
-func ackFrame(requestID string, m Message) protocol.AckFrame {
-	return protocol.AckFrame{Type: protocol.TypeAck, RequestID: requestID, ClientMessageID: m.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}
-}
-
-// StatusFrame renders a conversation's state as the patient sees it.
-func StatusFrame(c Conversation) protocol.StatusFrame { return statusFrame(c, "") }
-
-// MessageFrame renders a stored message as the protocol's message frame.
-func MessageFrame(m Message) protocol.MessageFrame {
-	return protocol.MessageFrame{
-		Type: protocol.TypeMessage, ConversationID: m.ConversationID, MessageID: m.ID,
-		From: protocol.Sender{Role: m.Role, Name: m.SenderName}, Text: m.Text, At: protocol.FormatTime(m.At), QuickReplies: m.QuickReplies,
-	}
-}
-
-// statusFrame says the conversation's state as of its last change (c's
-// UpdatedAt, which every change of state sets).
-func statusFrame(c Conversation, requestID string) protocol.StatusFrame {
-	f := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState()}
-	if !c.UpdatedAt.IsZero() {
-		f.At = protocol.FormatTime(c.UpdatedAt)
-	}
-	return f
 }
 
 // TriageWatch is the RedFlagWatch of the triage rules.

@@ -1,9 +1,12 @@
-package chat
+package chat_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/frames"
+	"github.com/patientservicecenter/psc/shared/wsapi"
 	"sort"
 	"strings"
 	"sync"
@@ -19,31 +22,31 @@ import (
 // memory implements the stores in memory for the service's unit tests.
 type memory struct {
 	mu     sync.Mutex
-	convs  map[string]Conversation
-	msgs   map[string][]Message
-	conns  map[string]Connection
+	convs  map[string]chat.Conversation
+	msgs   map[string][]chat.Message
+	conns  map[string]chat.Connection
 	pushed map[string][]map[string]any
 	gone   map[string]bool
 	starts map[string]int // connection id, or "patient#<id>#<day>" → conversations started
 }
 
 func newMemory() *memory {
-	return &memory{convs: map[string]Conversation{}, msgs: map[string][]Message{}, conns: map[string]Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}, starts: map[string]int{}}
+	return &memory{convs: map[string]chat.Conversation{}, msgs: map[string][]chat.Message{}, conns: map[string]chat.Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}, starts: map[string]int{}}
 }
 
 var (
-	_ Conversations = (*memory)(nil)
-	_ Pusher        = (*memory)(nil)
+	_ chat.Conversations = (*memory)(nil)
+	_ chat.Pusher        = (*memory)(nil)
 )
 
-func (m *memory) Create(_ context.Context, c Conversation) error {
+func (m *memory) Create(_ context.Context, c chat.Conversation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.convs[c.ID] = c
 	return nil
 }
 
-func (m *memory) Get(_ context.Context, id string) (Conversation, error) {
+func (m *memory) Get(_ context.Context, id string) (chat.Conversation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.convs[id]
@@ -53,23 +56,23 @@ func (m *memory) Get(_ context.Context, id string) (Conversation, error) {
 	return c, nil
 }
 
-func (m *memory) Append(_ context.Context, msg Message) (Message, bool, error) {
+func (m *memory) Append(_ context.Context, msg chat.Message) (chat.Message, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if prev, ok := m.stored(msg.ConversationID, msg.ClientMessageID); ok {
 		return prev, true, nil
 	}
 	c := m.convs[msg.ConversationID]
-	if c.State == StateClosed {
-		return Message{}, false, fault.Errorf(fault.Conflict, "closed")
+	if c.State == chat.StateClosed {
+		return chat.Message{}, false, fault.Errorf(fault.Conflict, "closed")
 	}
 	seq := int64(len(m.msgs[msg.ConversationID]) + 1)
-	msg.Seq, msg.ID = seq, MessageID(seq)
+	msg.Seq, msg.ID = seq, chat.MessageID(seq)
 	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
 	return msg, false, nil
 }
 
-func (m *memory) Stored(_ context.Context, conversationID, clientMessageID string) (Message, bool, error) {
+func (m *memory) Stored(_ context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev, ok := m.stored(conversationID, clientMessageID)
@@ -77,21 +80,21 @@ func (m *memory) Stored(_ context.Context, conversationID, clientMessageID strin
 }
 
 // stored finds a client message; the caller holds mu.
-func (m *memory) stored(conversationID, clientMessageID string) (Message, bool) {
+func (m *memory) stored(conversationID, clientMessageID string) (chat.Message, bool) {
 	for _, prev := range m.msgs[conversationID] {
 		if prev.ClientMessageID == clientMessageID {
 			return prev, true
 		}
 	}
-	return Message{}, false
+	return chat.Message{}, false
 }
 
-func (m *memory) AppendTurn(ctx context.Context, msg Message, c Change) (Message, bool, error) {
+func (m *memory) AppendTurn(ctx context.Context, msg chat.Message, c chat.Change) (chat.Message, bool, error) {
 	m.mu.Lock()
 	conv := m.convs[msg.ConversationID]
 	m.mu.Unlock()
-	if conv.State != StateBot {
-		return Message{}, false, fault.Errorf(fault.Conflict, "not with the bot")
+	if conv.State != chat.StateBot {
+		return chat.Message{}, false, fault.Errorf(fault.Conflict, "not with the bot")
 	}
 	stored, dup, err := m.Append(ctx, msg)
 	if err != nil || dup {
@@ -102,13 +105,13 @@ func (m *memory) AppendTurn(ctx context.Context, msg Message, c Change) (Message
 	conv = m.convs[msg.ConversationID]
 	conv.BotState, conv.Handoff = c.BotState, c.Handoff
 	if c.Handoff != nil {
-		conv.State = StateEscalated
+		conv.State = chat.StateEscalated
 	}
 	m.convs[conv.ID] = conv
 	return stored, false, nil
 }
 
-func (m *memory) Message(_ context.Context, convID, id string) (Message, error) {
+func (m *memory) Message(_ context.Context, convID, id string) (chat.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, msg := range m.msgs[convID] {
@@ -116,13 +119,13 @@ func (m *memory) Message(_ context.Context, convID, id string) (Message, error) 
 			return msg, nil
 		}
 	}
-	return Message{}, fault.Errorf(fault.NotFound, "message not found")
+	return chat.Message{}, fault.Errorf(fault.NotFound, "message not found")
 }
 
-func (m *memory) After(_ context.Context, id, after string) ([]Message, error) {
+func (m *memory) After(_ context.Context, id, after string) ([]chat.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Message
+	var out []chat.Message
 	for _, msg := range m.msgs[id] {
 		if msg.ID > after {
 			out = append(out, msg)
@@ -131,14 +134,14 @@ func (m *memory) After(_ context.Context, id, after string) ([]Message, error) {
 	return out, nil
 }
 
-func (m *memory) Close(_ context.Context, id string, at time.Time) (Conversation, error) {
+func (m *memory) Close(_ context.Context, id string, at time.Time) (chat.Conversation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.convs[id]
-	if c.State == StateClosed {
+	if c.State == chat.StateClosed {
 		return c, fault.Errorf(fault.Conflict, "closed")
 	}
-	c.State, c.UpdatedAt = StateClosed, at
+	c.State, c.UpdatedAt = chat.StateClosed, at
 	m.convs[id] = c
 	return c, nil
 }
@@ -146,16 +149,16 @@ func (m *memory) Close(_ context.Context, id string, at time.Time) (Conversation
 // connStore adapts memory to Connections (method names clash with Conversations).
 type connStore struct{ m *memory }
 
-var _ Connections = connStore{}
+var _ chat.Connections = connStore{}
 
-func (s connStore) Put(_ context.Context, c Connection) error {
+func (s connStore) Put(_ context.Context, c chat.Connection) error {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	s.m.conns[c.ID] = c
 	return nil
 }
 
-func (s connStore) Admit(_ context.Context, id string, _ time.Time) (Connection, error) {
+func (s connStore) Admit(_ context.Context, id string, _ time.Time) (chat.Connection, error) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	c, ok := s.m.conns[id]
@@ -196,10 +199,10 @@ func (s connStore) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-func (s connStore) ForConversation(_ context.Context, id string) ([]Connection, error) {
+func (s connStore) ForConversation(_ context.Context, id string) ([]chat.Connection, error) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
-	var out []Connection
+	var out []chat.Connection
 	for _, c := range s.m.conns {
 		if c.ConversationID == id {
 			out = append(out, c)
@@ -213,12 +216,13 @@ func (m *memory) Push(_ context.Context, id string, frame []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gone[id] {
-		return ErrGone
+		return chat.ErrGone
 	}
 	var f map[string]any
 	if err := json.Unmarshal(frame, &f); err != nil {
 		return err
 	}
+	f["_bytes"] = len(frame)
 	m.pushed[id] = append(m.pushed[id], f)
 	return nil
 }
@@ -237,7 +241,7 @@ func (m *memory) frames(id, typ string) []map[string]any {
 
 type fixture struct {
 	m   *memory
-	svc *Service
+	svc *chat.Service
 	tok *session.Tokens
 	ids int
 	now time.Time // the fixture's clock
@@ -252,7 +256,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.tok = tok
-	f.svc = NewService(f.m, connStore{f.m}, f.m, tok, Config{ConnectionTTL: 2 * time.Hour, Retention: 24 * time.Hour},
+	f.svc = chat.NewService(f.m, connStore{f.m}, chat.PatientFanout(connStore{f.m}, f.m, frames.Encode, clock), tok, chat.Config{ConnectionTTL: 2 * time.Hour, Retention: 24 * time.Hour},
 		clock, func() string { f.ids++; return fmt.Sprint(f.ids) })
 	return f
 }
@@ -263,7 +267,7 @@ func (f *fixture) do(t *testing.T, conn string, body string) error {
 	if err != nil {
 		t.Fatalf("decoding %s: %v", body, err)
 	}
-	return f.svc.Handle(context.Background(), conn, fr)
+	return wsapi.Dispatch(context.Background(), f.svc, conn, fr)
 }
 
 func (f *fixture) startOn(t *testing.T, conn, name string) (token, conversationID string) {
@@ -423,28 +427,53 @@ func TestGoneConnectionIsDeletedNotTheSender(t *testing.T) {
 	}
 }
 
+// TestHistorySplitsLargeHistories: a resume of a long conversation comes
+// in parts, each under the 128 KB one @connections post carries, even for
+// text JSON escapes at six bytes a character ("<" is "\u003c"); all parts
+// but the last say more, and together they carry every message once.
 func TestHistorySplitsLargeHistories(t *testing.T) {
-	c := Conversation{ID: "c", State: StateBot}
-	var msgs []Message
+	f := newFixture(t)
+	tok, conv := f.startOn(t, "a", "Ana")
 	for i := 1; i <= 120; i++ {
-		msgs = append(msgs, Message{ConversationID: "c", ID: MessageID(int64(i)), Role: RolePatient, Text: strings.Repeat("é", 2000)})
-	}
-	frames := historyFrames(c, msgs, "r", time.Now())
-	total := 0
-	for i, h := range frames {
-		if n := len(protocol.Encode(h)); n > 128*1024 {
-			t.Fatalf("frame %d is %d bytes", i, n)
+		text := strings.Repeat("é", 2000)
+		if i%2 == 0 {
+			text = strings.Repeat("<", 2000)
 		}
-		if h.More != (i < len(frames)-1) || h.RequestID != "r" {
-			t.Fatalf("frame %d more=%v requestId=%q", i, h.More, h.RequestID)
+		if _, _, err := f.m.Append(context.Background(), chat.Message{ConversationID: conv, ClientMessageID: fmt.Sprint("u", i), Role: chat.RolePatient, Text: text}); err != nil {
+			t.Fatal(err)
 		}
-		total += len(h.Messages)
 	}
-	if len(frames) < 2 || total != 120 {
-		t.Fatalf("%d frames carrying %d messages", len(frames), total)
+	if err := f.svc.Connect(context.Background(), "b", tok); err != nil {
+		t.Fatal(err)
 	}
-	if empty := historyFrames(c, nil, "", time.Now()); len(empty) != 1 || empty[0].Messages == nil {
-		t.Fatalf("empty history = %+v", empty)
+	if err := f.do(t, "b", `{"action":"resume","requestId":"r"}`); err != nil {
+		t.Fatal(err)
+	}
+	parts := f.m.frames("b", "history")
+	seen := map[string]bool{}
+	for i, h := range parts {
+		if n := h["_bytes"].(int); n > 128*1024 {
+			t.Fatalf("part %d is %d bytes", i, n)
+		}
+		if more, _ := h["more"].(bool); more != (i < len(parts)-1) || h["requestId"] != "r" {
+			t.Fatalf("part %d more=%v requestId=%v", i, h["more"], h["requestId"])
+		}
+		for _, m := range h["messages"].([]any) {
+			id := m.(map[string]any)["messageId"].(string)
+			if seen[id] {
+				t.Fatalf("message %s in two parts", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(parts) < 2 || len(seen) != 120 {
+		t.Fatalf("%d parts carrying %d messages, want 120 in several", len(parts), len(seen))
+	}
+	if err := f.do(t, "b", `{"action":"resume","requestId":"r2","after":"`+chat.MessageID(120)+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.m.frames("b", "history"); len(last) != len(parts)+1 || last[len(last)-1]["messages"] == nil {
+		t.Fatalf("a resume with nothing new: %v, want one part with an empty list", last[len(parts):])
 	}
 }
 
@@ -468,7 +497,7 @@ func TestBotIsAskedToGreetAndToAnswerInBotStateOnly(t *testing.T) {
 	send("u1")
 	send("u1") // a resend asks again; the queue and the bot deduplicate
 	c := f.m.convs[conv]
-	c.State = StateEscalated
+	c.State = chat.StateEscalated
 	f.m.convs[conv] = c
 	send("u2")
 	want := []string{conv + "/", conv + "/m000000000001", conv + "/m000000000001"}
@@ -478,7 +507,7 @@ func TestBotIsAskedToGreetAndToAnswerInBotStateOnly(t *testing.T) {
 	if st := f.m.frames("a", "status"); st[0]["state"] != "bot" {
 		t.Fatalf("status = %v", st)
 	}
-	if StateEscalated.PatientState() != "waiting" {
+	if chat.StateEscalated.PatientState() != "waiting" {
 		t.Fatal("patients must see escalated as waiting")
 	}
 }
@@ -492,7 +521,7 @@ type recorder struct {
 
 func (r *recorder) record(frame any) map[string]any {
 	var f map[string]any
-	b, _ := json.Marshal(frame)
+	b, _ := frames.Encode(frame) // as the consoles' fan-out does
 	_ = json.Unmarshal(b, &f)
 	return f
 }
@@ -532,13 +561,13 @@ func watched(t *testing.T) (*fixture, *recorder, string) {
 	}
 	f := newFixture(t)
 	rec := &recorder{agents: map[string][]map[string]any{}}
-	f.svc.WithAgents(rec).WithWatch(TriageWatch{Engine: rules}, rec)
+	f.svc.WithAgents(rec).WithWatch(chat.TriageWatch{Engine: rules}, rec)
 	_, id := f.startOn(t, "c1", "Ana")
 	return f, rec, id
 }
 
 func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
-	for _, state := range []State{StateEscalated, StateAssigned} {
+	for _, state := range []chat.State{chat.StateEscalated, chat.StateAssigned} {
 		f, rec, id := watched(t)
 		c := f.m.convs[id]
 		c.State, c.AgentID = state, "agent-1"
@@ -550,7 +579,7 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 		}
 		var guidance map[string]any
 		for _, m := range f.m.frames("c1", protocol.TypeMessage) {
-			if from, _ := m["from"].(map[string]any); from["role"] == RoleSystem {
+			if from, _ := m["from"].(map[string]any); from["role"] == chat.RoleSystem {
 				guidance = m
 			}
 		}
@@ -563,7 +592,7 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 			t.Fatalf("%s: supervisors were told %v", state, rec.sups)
 		}
 		agentAlerts := framesOf(rec.agents["agent-1"], protocol.TypeAlert)
-		if want := map[State]int{StateEscalated: 0, StateAssigned: 1}[state]; len(agentAlerts) != want {
+		if want := map[chat.State]int{chat.StateEscalated: 0, chat.StateAssigned: 1}[state]; len(agentAlerts) != want {
 			t.Fatalf("%s: the agent got %d alerts, want %d", state, len(agentAlerts), want)
 		}
 		// A resend stores the guidance once; a message without a red flag
@@ -576,7 +605,7 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 		}
 		system := 0
 		for _, m := range f.m.msgs[id] {
-			if m.Role == RoleSystem {
+			if m.Role == chat.RoleSystem {
 				system++
 			}
 		}
@@ -597,7 +626,7 @@ func TestAResendOfAMessageTheBotAnsweredRaisesNoAlert(t *testing.T) {
 	}
 	// The bot escalated it; the ack was lost and the page resends.
 	c := f.m.convs[id]
-	c.State, c.Handoff = StateEscalated, &Handoff{Priority: "urgent", At: f.m.msgs[id][0].At.Add(time.Second)}
+	c.State, c.Handoff = chat.StateEscalated, &chat.Handoff{Priority: "urgent", At: f.m.msgs[id][0].At.Add(time.Second)}
 	f.m.convs[id] = c
 	if err := f.do(t, "c1", send); err != nil {
 		t.Fatal(err)
@@ -633,7 +662,7 @@ func TestAClosedConversationResumesOnlyForAShortWhile(t *testing.T) {
 		}
 		return f.do(t, conn, `{"action":"resume"}`)
 	}
-	f.now = f.now.Add(DefaultResumeGrace - time.Second)
+	f.now = f.now.Add(chat.DefaultResumeGrace - time.Second)
 	if err := resume("b"); err != nil {
 		t.Fatalf("resume within the grace: %v", err)
 	}

@@ -25,6 +25,23 @@ type Pusher interface {
 	Push(ctx context.Context, connectionID string, frame []byte) error
 }
 
+// Encoder renders a value the services push as the bytes of its frame
+// (frames.Encode). A nil Encoder marshals the value as JSON.
+type Encoder func(v any) ([]byte, error)
+
+// wire is where frames go: the encoder, then the pusher.
+type wire struct {
+	push   Pusher
+	encode Encoder
+}
+
+func newWire(p Pusher, enc Encoder) wire {
+	if enc == nil {
+		enc = func(v any) ([]byte, error) { return json.Marshal(v) }
+	}
+	return wire{push: p, encode: enc}
+}
+
 // Conn is an open connection as fan-out needs it.
 type Conn struct {
 	ID          string
@@ -46,8 +63,8 @@ type forget func(ctx context.Context, c Conn) error
 // send pushes frame to each of conns but except, trying every one even
 // after one fails, and counts those that took it. A gone one is handed to
 // gone (nil: left alone) and is not an error.
-func send(ctx context.Context, p Pusher, conns []Conn, except string, frame any, now time.Time, gone forget) (int, error) {
-	body, err := json.Marshal(frame)
+func send(ctx context.Context, w wire, conns []Conn, except string, frame any, now time.Time, gone forget) (int, error) {
+	body, err := w.encode(frame)
 	if err != nil {
 		return 0, fmt.Errorf("encoding a frame: %w", err)
 	}
@@ -57,7 +74,7 @@ func send(ctx context.Context, p Pusher, conns []Conn, except string, frame any,
 		if c.ID == except || (!c.Until.IsZero() && !now.Before(c.Until)) {
 			continue
 		}
-		err := p.Push(ctx, c.ID, body)
+		err := w.push.Push(ctx, c.ID, body)
 		switch {
 		case err == nil:
 			reached++
@@ -84,17 +101,17 @@ type PatientDirectory interface {
 // Patients pushes to patients' connections. A gone one is deleted, unless
 // it connected within ConnectGrace (it is still in its $connect).
 type Patients struct {
-	dir  PatientDirectory
-	push Pusher
-	now  func() time.Time
+	dir PatientDirectory
+	out wire
+	now func() time.Time
 }
 
 // NewPatients returns the patients' fan-out; now defaults to time.Now.
-func NewPatients(dir PatientDirectory, p Pusher, now func() time.Time) *Patients {
+func NewPatients(dir PatientDirectory, p Pusher, enc Encoder, now func() time.Time) *Patients {
 	if now == nil {
 		now = time.Now
 	}
-	return &Patients{dir: dir, push: p, now: now}
+	return &Patients{dir: dir, out: newWire(p, enc), now: now}
 }
 
 // Broadcast pushes a frame to every connection of a conversation but
@@ -105,14 +122,14 @@ func (f *Patients) Broadcast(ctx context.Context, conversationID, except string,
 	if err != nil {
 		return fmt.Errorf("listing connections of %s: %w", conversationID, err)
 	}
-	_, err = send(ctx, f.push, conns, except, frame, f.now(), f.gone)
+	_, err = send(ctx, f.out, conns, except, frame, f.now(), f.gone)
 	return err
 }
 
 // To pushes a frame to one connection (a caller's answer); a gone one is
 // deleted.
 func (f *Patients) To(ctx context.Context, connectionID string, frame any) error {
-	_, err := send(ctx, f.push, []Conn{{ID: connectionID}}, "", frame, f.now(), func(ctx context.Context, c Conn) error {
+	_, err := send(ctx, f.out, []Conn{{ID: connectionID}}, "", frame, f.now(), func(ctx context.Context, c Conn) error {
 		return f.dir.Delete(ctx, c.ID)
 	})
 	return err
@@ -137,17 +154,17 @@ type ConsoleDirectory interface {
 // sets the agent offline when it was their last: deleting it here would
 // leave them available with no console.
 type Consoles struct {
-	dir  ConsoleDirectory
-	push Pusher
-	now  func() time.Time
+	dir ConsoleDirectory
+	out wire
+	now func() time.Time
 }
 
 // NewConsoles returns the consoles' fan-out; now defaults to time.Now.
-func NewConsoles(dir ConsoleDirectory, p Pusher, now func() time.Time) *Consoles {
+func NewConsoles(dir ConsoleDirectory, p Pusher, enc Encoder, now func() time.Time) *Consoles {
 	if now == nil {
 		now = time.Now
 	}
-	return &Consoles{dir: dir, push: p, now: now}
+	return &Consoles{dir: dir, out: newWire(p, enc), now: now}
 }
 
 // ToAgent pushes a frame to every open console of the agent.
@@ -167,7 +184,7 @@ func (f *Consoles) ToAgentExcept(ctx context.Context, agentID, except string, fr
 	if err != nil {
 		return 0, fmt.Errorf("listing the agent's consoles: %w", err)
 	}
-	return send(ctx, f.push, conns, except, frame, f.now(), nil)
+	return send(ctx, f.out, conns, except, frame, f.now(), nil)
 }
 
 // Tell pushes a frame to every supervisor console.
@@ -176,12 +193,12 @@ func (f *Consoles) Tell(ctx context.Context, frame any) error {
 	if err != nil {
 		return fmt.Errorf("listing supervisor consoles: %w", err)
 	}
-	_, err = send(ctx, f.push, conns, "", frame, f.now(), nil)
+	_, err = send(ctx, f.out, conns, "", frame, f.now(), nil)
 	return err
 }
 
 // To pushes a frame to one console (a caller's answer).
 func (f *Consoles) To(ctx context.Context, connectionID string, frame any) error {
-	_, err := send(ctx, f.push, []Conn{{ID: connectionID}}, "", frame, f.now(), nil)
+	_, err := send(ctx, f.out, []Conn{{ID: connectionID}}, "", frame, f.now(), nil)
 	return err
 }

@@ -52,7 +52,7 @@ func TestBroadcastForgetsOnlyTheGoneConnection(t *testing.T) {
 		{ID: "live", ConnectedAt: t0.Add(-time.Hour)},
 	}}
 	p := &pusher{gone: map[string]bool{"old-gone": true, "new-gone": true, "sender": true}, failing: map[string]bool{"failing": true}}
-	err := NewPatients(dir, p, func() time.Time { return t0 }).Broadcast(context.Background(), "c1", "sender", map[string]string{"type": "message"})
+	err := NewPatients(dir, p, nil, func() time.Time { return t0 }).Broadcast(context.Background(), "c1", "sender", map[string]string{"type": "message"})
 	if err == nil {
 		t.Error("a push that failed with a 500 was not reported")
 	}
@@ -66,7 +66,7 @@ func TestBroadcastForgetsOnlyTheGoneConnection(t *testing.T) {
 func TestAnAnswerToAGoneCallerDeletesIt(t *testing.T) {
 	dir := &patients{}
 	p := &pusher{gone: map[string]bool{"me": true}}
-	if err := NewPatients(dir, p, nil).To(context.Background(), "me", map[string]string{"type": "ack"}); err != nil {
+	if err := NewPatients(dir, p, nil, nil).To(context.Background(), "me", map[string]string{"type": "ack"}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(dir.deleted, []string{"me"}) {
@@ -90,7 +90,7 @@ func TestDeliverCountsTheConsolesReached(t *testing.T) {
 		{ID: "gone", Until: t0.Add(time.Hour)},
 	}}
 	p := &pusher{gone: map[string]bool{"gone": true}}
-	f := NewConsoles(dir, p, func() time.Time { return t0 })
+	f := NewConsoles(dir, p, nil, func() time.Time { return t0 })
 	n, err := f.Deliver(context.Background(), "ana", map[string]string{"type": "offer"})
 	if err != nil || n != 1 || !slices.Equal(p.to, []string{"tab1"}) {
 		t.Fatalf("Deliver = %d, %v, pushed to %v: want 1, nil, [tab1]", n, err, p.to)
@@ -107,7 +107,7 @@ func TestDeliverCountsTheConsolesReached(t *testing.T) {
 func TestSupervisorsWithAnExpiredSignInGetNothing(t *testing.T) {
 	dir := staff{"role:supervisor": {{ID: "live", Until: t0.Add(time.Hour)}, {ID: "expired", Until: t0.Add(-time.Minute)}}}
 	p := &pusher{}
-	if err := NewConsoles(dir, p, func() time.Time { return t0 }).Tell(context.Background(), map[string]string{"type": "task"}); err != nil {
+	if err := NewConsoles(dir, p, nil, func() time.Time { return t0 }).Tell(context.Background(), map[string]string{"type": "task"}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(p.to, []string{"live"}) {

@@ -124,5 +124,5 @@ func (p ChatPoster) Post(ctx context.Context, conversationID, clientMessageID, t
 	if err != nil {
 		return fmt.Errorf("posting the notice: %w", err)
 	}
-	return p.Patients.Broadcast(ctx, conversationID, "", chat.MessageFrame(m))
+	return p.Patients.Broadcast(ctx, conversationID, "", m)
 }

@@ -20,7 +20,11 @@ import (
 type Service interface {
 	Connect(ctx context.Context, connectionID, sessionToken string) error
 	Disconnect(ctx context.Context, connectionID string) error
-	Handle(ctx context.Context, connectionID string, f protocol.ClientFrame) error
+	Start(ctx context.Context, connectionID string, r chat.StartRequest) error
+	Resume(ctx context.Context, connectionID string, r chat.ResumeRequest) error
+	Send(ctx context.Context, connectionID string, r chat.SendRequest) error
+	Typing(ctx context.Context, connectionID, conversationID string) error
+	End(ctx context.Context, connectionID string, r chat.EndRequest) error
 }
 
 var _ Service = (*chat.Service)(nil)
@@ -101,9 +105,27 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 		log = log.With("conversation_id", f.ConversationID)
 	}
 	if err == nil {
-		err = h.svc.Handle(ctx, connID, f)
+		err = Dispatch(ctx, h.svc, connID, f)
 	}
 	return FrameOutcome(ctx, log, h.pusher, connID, f.RequestID, err), nil
+}
+
+// Dispatch calls the chat service's action for a decoded, validated frame.
+func Dispatch(ctx context.Context, svc Service, connID string, f protocol.ClientFrame) error {
+	switch f.Action {
+	case protocol.ActionStart:
+		return svc.Start(ctx, connID, chat.StartRequest{RequestID: f.RequestID, Name: f.Name, Topic: f.Topic, Locale: f.Locale})
+	case protocol.ActionResume:
+		return svc.Resume(ctx, connID, chat.ResumeRequest{RequestID: f.RequestID, After: f.After})
+	case protocol.ActionSend:
+		return svc.Send(ctx, connID, chat.SendRequest{RequestID: f.RequestID, ConversationID: f.ConversationID,
+			ClientMessageID: f.ClientMessageID, Text: f.Text, NoEcho: f.NoEcho})
+	case protocol.ActionTyping:
+		return svc.Typing(ctx, connID, f.ConversationID)
+	case protocol.ActionEnd:
+		return svc.End(ctx, connID, chat.EndRequest{RequestID: f.RequestID, ConversationID: f.ConversationID})
+	}
+	return fault.Errorf(fault.BadRequest, "unknown action")
 }
 
 // ErrorPusher delivers an encoded error frame to a connection.

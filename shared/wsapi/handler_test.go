@@ -13,15 +13,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
-// fakeService records calls and answers with err.
+// fakeService records the requests it gets and answers with err.
 type fakeService struct {
 	err     error
 	session string
-	frames  []protocol.ClientFrame
+	frames  []any
 }
 
 func (f *fakeService) Connect(_ context.Context, _, token string) error {
@@ -29,10 +29,25 @@ func (f *fakeService) Connect(_ context.Context, _, token string) error {
 	return f.err
 }
 func (f *fakeService) Disconnect(context.Context, string) error { return f.err }
-func (f *fakeService) Handle(_ context.Context, _ string, fr protocol.ClientFrame) error {
-	f.frames = append(f.frames, fr)
+func (f *fakeService) first() any {
+	if len(f.frames) == 0 {
+		return nil
+	}
+	return f.frames[0]
+}
+func (f *fakeService) got(r any) error {
+	f.frames = append(f.frames, r)
 	return f.err
 }
+func (f *fakeService) Start(_ context.Context, _ string, r chat.StartRequest) error { return f.got(r) }
+func (f *fakeService) Resume(_ context.Context, _ string, r chat.ResumeRequest) error {
+	return f.got(r)
+}
+func (f *fakeService) Send(_ context.Context, _ string, r chat.SendRequest) error { return f.got(r) }
+func (f *fakeService) Typing(_ context.Context, _, conversationID string) error {
+	return f.got(conversationID)
+}
+func (f *fakeService) End(_ context.Context, _ string, r chat.EndRequest) error { return f.got(r) }
 
 type fakePusher struct{ pushed map[string][]string }
 
@@ -91,7 +106,7 @@ func TestMessageRoutesAndErrors(t *testing.T) {
 	if resp, err := h.Message(context.Background(), ev); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("start: %v %v", resp, err)
 	}
-	if len(svc.frames) != 1 || svc.frames[0].Name != "Ana" || svc.frames[0].RequestID != "r1" {
+	if start, _ := svc.first().(chat.StartRequest); len(svc.frames) != 1 || start.Name != "Ana" || start.RequestID != "r1" {
 		t.Fatalf("service frames = %+v", svc.frames)
 	}
 
@@ -190,5 +205,32 @@ func TestConnectOutcomeForBothAPIs(t *testing.T) {
 	var logs bytes.Buffer
 	if resp, err := DisconnectOutcome(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), "c1", errors.New("boom")); err == nil || resp.StatusCode != 500 {
 		t.Errorf("a failed disconnect: %d %v, want 500 and the error", resp.StatusCode, err)
+	}
+}
+
+// TestEachActionReachesItsServiceCall: the edge decodes a frame and calls
+// the chat service's action with every field the frame carried.
+func TestEachActionReachesItsServiceCall(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want any
+	}{
+		{`{"action":"start","requestId":"r","name":"Ana","topic":"billing","locale":"es"}`, chat.StartRequest{RequestID: "r", Name: "Ana", Topic: "billing", Locale: "es"}},
+		{`{"action":"resume","requestId":"r","after":"m000000000003"}`, chat.ResumeRequest{RequestID: "r", After: "m000000000003"}},
+		{`{"action":"send","requestId":"r","conversationId":"c1","clientMessageId":"u1","text":"hello","echo":false}`,
+			chat.SendRequest{RequestID: "r", ConversationID: "c1", ClientMessageID: "u1", Text: "hello", NoEcho: true}},
+		{`{"action":"typing","conversationId":"c1"}`, "c1"},
+		{`{"action":"end","requestId":"r","conversationId":"c1"}`, chat.EndRequest{RequestID: "r", ConversationID: "c1"}},
+	} {
+		h, svc, p, _ := setup(nil)
+		var action struct{ Action string }
+		_ = json.Unmarshal([]byte(tc.body), &action)
+		ev := events.APIGatewayWebsocketProxyRequest{Body: tc.body, RequestContext: events.APIGatewayWebsocketProxyRequestContext{ConnectionID: "k1", RouteKey: action.Action}}
+		if _, err := h.Message(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(svc.frames) != 1 || svc.frames[0] != tc.want {
+			t.Errorf("%s: the service got %+v (errors pushed: %v), want %+v", tc.body, svc.frames, p.pushed["k1"], tc.want)
+		}
 	}
 }
