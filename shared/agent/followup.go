@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
 
@@ -27,26 +26,8 @@ func (s *Service) WithFollowUps(f FollowUps) *Service {
 // maxWeeks bounds a CSAT request.
 const maxWeeks = 12
 
-// TasksFrame lists the open follow-up tasks.
-type TasksFrame struct {
-	Type      string            `json:"type"` // "tasks"
-	RequestID string            `json:"requestId,omitempty"`
-	Tasks     []survey.TaskView `json:"tasks"`
-}
-
-// CSATFrame gives the satisfaction figures of recent weeks.
-type CSATFrame struct {
-	Type      string          `json:"type"` // "csat"
-	RequestID string          `json:"requestId,omitempty"`
-	Weeks     []string        `json:"weeks"`
-	ByAgent   []survey.Figure `json:"byAgent"`
-	ByQueue   []survey.Figure `json:"byQueue"`
-	ByWeek    []survey.Figure `json:"byWeek"`
-	Overall   survey.Figure   `json:"overall"`
-}
-
 // followUp runs the supervisors' actions: tasks, closeTask, csat.
-func (s *Service) followUp(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) followUp(ctx context.Context, c Connection, f Request) error {
 	me := Identity{Roles: c.Roles}
 	if !me.Has(RoleSupervisor) && !me.Has(RoleAdmin) {
 		return fault.Errorf(fault.Forbidden, "only supervisors see follow-ups and satisfaction figures")
@@ -55,9 +36,9 @@ func (s *Service) followUp(ctx context.Context, c Connection, f protocol.AgentFr
 		return fmt.Errorf("agent service: %s without follow-ups configured", f.Action)
 	}
 	switch f.Action {
-	case protocol.ActionTasks:
+	case ActionTasks:
 		return s.sendTasks(ctx, c, f.RequestID)
-	case protocol.ActionCloseTask:
+	case ActionCloseTask:
 		if err := s.followUps.CloseTask(ctx, f.TaskID, c.AgentID, s.now()); err != nil {
 			return err
 		}
@@ -76,7 +57,7 @@ func (s *Service) followUp(ctx context.Context, c Connection, f protocol.AgentFr
 		if err != nil {
 			return err
 		}
-		frame := CSATFrame{Type: "csat", RequestID: f.RequestID, Weeks: names,
+		frame := CSAT{RequestID: f.RequestID, Weeks: names,
 			ByAgent: survey.Figures(all, func(s survey.Survey) string { return nonEmpty(s.AgentName, "bot") }),
 			ByQueue: survey.Figures(all, func(s survey.Survey) string { return nonEmpty(s.Queue, "bot") }),
 			ByWeek:  survey.Figures(all, func(s survey.Survey) string { return survey.Week(s.CreatedAt) })}
@@ -92,11 +73,7 @@ func (s *Service) sendTasks(ctx context.Context, c Connection, requestID string)
 	if err != nil {
 		return err
 	}
-	frame := TasksFrame{Type: "tasks", RequestID: requestID, Tasks: []survey.TaskView{}}
-	for _, t := range tasks {
-		frame.Tasks = append(frame.Tasks, t.View())
-	}
-	return s.fan.To(ctx, c.ID, frame)
+	return s.fan.To(ctx, c.ID, Tasks{RequestID: requestID, Tasks: tasks})
 }
 
 func nonEmpty(v, fallback string) string {

@@ -2,12 +2,10 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -36,20 +34,23 @@ const maxSlots = 30
 
 // booking runs the scheduling actions. Booking, rescheduling, cancelling
 // and listing are for the patient of a conversation the caller holds.
-func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) booking(ctx context.Context, c Connection, f Request) error {
 	if s.sched == nil {
 		return fmt.Errorf("agent service: %s without scheduling configured", f.Action)
 	}
 	switch f.Action {
-	case protocol.ActionSlots:
-		q := f.Slots
-		slots, err := s.sched.Search(ctx, scheduling.Query{Provider: q.ProviderID, Specialty: q.Specialty, Location: q.Location, Language: q.Language,
-			Mode: q.Mode, VisitType: q.VisitType, From: q.From, To: q.To, Limit: maxSlots})
+	case ActionSlots:
+		if f.Slots == nil {
+			return fault.Errorf(fault.BadRequest, "a slots search is required")
+		}
+		q := *f.Slots
+		q.Limit = maxSlots
+		slots, err := s.sched.Search(ctx, q)
 		if err != nil {
 			return err
 		}
-		return s.fan.To(ctx, c.ID, protocol.SlotsFrame{Type: "slots", RequestID: f.RequestID, Slots: s.slotViews(slots, "en")})
-	case protocol.ActionBook:
+		return s.fan.To(ctx, c.ID, Slots{RequestID: f.RequestID, Slots: s.sched.Directory().Describe(slots, "en")})
+	case ActionBook:
 		conv, err := s.held(ctx, c, f.ConversationID)
 		if err != nil {
 			return err
@@ -59,10 +60,10 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 		a, err := s.sched.Book(ctx, scheduling.BookRequest{Token: "conv:" + conv.ID + ":" + f.SlotID, SlotID: f.SlotID, PatientID: conv.PatientID,
 			PatientName: conv.PatientName, Locale: conv.Locale, ConversationID: conv.ID, By: c.AgentID})
 		if err != nil {
-			return s.slotError(err, conv.Locale)
+			return s.sched.Directory().Offered(err, conv.Locale)
 		}
-		return s.fan.To(ctx, c.ID, s.bookedFrame(a, f.RequestID))
-	case protocol.ActionVisit:
+		return s.fan.To(ctx, c.ID, Booked{RequestID: f.RequestID, Appointment: s.describe(a)})
+	case ActionVisit:
 		me := Identity{Roles: c.Roles}
 		if !me.Has(RoleSupervisor) && !me.Has(RoleAdmin) {
 			return fault.Errorf(fault.Forbidden, "only supervisors record how a visit went")
@@ -79,23 +80,23 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			What: "appointment " + a.ID, Why: "recording the visit as " + f.Outcome}); err != nil {
 			return err
 		}
-		return s.fan.To(ctx, c.ID, protocol.VisitFrame{Type: "visit", RequestID: f.RequestID, Appointment: s.appointmentView(a, a.Locale)})
-	case protocol.ActionReschedule, protocol.ActionCancel:
+		return s.fan.To(ctx, c.ID, VisitRecorded{RequestID: f.RequestID, Appointment: s.describe(a)})
+	case ActionReschedule, ActionCancel:
 		conv, err := s.holderOfPatient(ctx, c, f.AppointmentID)
 		if err != nil {
 			return err
 		}
-		if f.Action == protocol.ActionCancel {
+		if f.Action == ActionCancel {
 			if _, err := s.sched.Cancel(ctx, f.AppointmentID, conv.PatientID, c.AgentID); err != nil {
 				return err
 			}
-			return s.fan.To(ctx, c.ID, protocol.CancelledFrame{Type: "cancelled", RequestID: f.RequestID, AppointmentID: f.AppointmentID})
+			return s.fan.To(ctx, c.ID, Cancelled{RequestID: f.RequestID, AppointmentID: f.AppointmentID})
 		}
 		a, err := s.sched.Reschedule(ctx, f.AppointmentID, conv.PatientID, f.SlotID, c.AgentID, f.ChangeVisit)
 		if err != nil {
-			return s.slotError(err, conv.Locale)
+			return s.sched.Directory().Offered(err, conv.Locale)
 		}
-		return s.fan.To(ctx, c.ID, s.bookedFrame(a, f.RequestID))
+		return s.fan.To(ctx, c.ID, Booked{RequestID: f.RequestID, Appointment: s.describe(a)})
 	default: // appointments
 		conv, err := s.held(ctx, c, f.ConversationID)
 		if err != nil {
@@ -105,11 +106,11 @@ func (s *Service) booking(ctx context.Context, c Connection, f protocol.AgentFra
 			What: "upcoming appointments", Why: "handling the conversation"}); err != nil {
 			return err
 		}
-		views, err := s.upcoming(ctx, conv)
+		upcoming, err := s.upcoming(ctx, conv)
 		if err != nil {
 			return err
 		}
-		return s.fan.To(ctx, c.ID, protocol.AppointmentsFrame{Type: "appointments", RequestID: f.RequestID, ConversationID: conv.ID, Appointments: views})
+		return s.fan.To(ctx, c.ID, Appointments{RequestID: f.RequestID, ConversationID: conv.ID, Appointments: upcoming})
 	}
 }
 
@@ -145,38 +146,20 @@ func (s *Service) holderOfPatient(ctx context.Context, c Connection, appointment
 }
 
 // upcoming lists the conversation's patient's upcoming appointments.
-func (s *Service) upcoming(ctx context.Context, conv chat.Conversation) ([]protocol.AppointmentView, error) {
+func (s *Service) upcoming(ctx context.Context, conv chat.Conversation) ([]scheduling.AppointmentInfo, error) {
 	appts, err := s.sched.Upcoming(ctx, conv.PatientID)
 	if err != nil {
 		return nil, fmt.Errorf("listing appointments: %w", err)
 	}
-	views := []protocol.AppointmentView{}
+	out := []scheduling.AppointmentInfo{}
 	for _, a := range appts {
-		views = append(views, s.appointmentView(a, conv.Locale))
+		out = append(out, s.sched.Directory().DescribeAppointment(a, conv.Locale))
 	}
-	return views, nil
+	return out, nil
 }
 
-// slotError turns a taken slot into a conflict whose error frame offers
-// the alternatives.
-func (s *Service) slotError(err error, locale string) error {
-	var taken *scheduling.Taken
-	if errors.As(err, &taken) {
-		return &protocol.SlotTaken{Err: err, Alternatives: s.slotViews(taken.Alternatives, locale)}
-	}
-	return err
-}
-
-func (s *Service) bookedFrame(a scheduling.Appointment, requestID string) protocol.BookedFrame {
-	v := s.appointmentView(a, a.Locale)
-	return protocol.BookedFrame{Type: "booked", RequestID: requestID, AppointmentID: a.ID, Start: v.Slot.Start, Provider: v.Slot.Provider.Name, Appointment: v}
-}
-
-func (s *Service) appointmentView(a scheduling.Appointment, locale string) protocol.AppointmentView {
-	return protocol.AppointmentViewOf(s.sched.Directory(), a, locale)
-}
-
-// slotViews describes slots with the directory's names.
-func (s *Service) slotViews(slots []scheduling.Slot, locale string) []protocol.SlotView {
-	return protocol.SlotViews(s.sched.Directory(), slots, locale)
+// describe is an appointment as its patient's agent is shown it, in the
+// patient's language.
+func (s *Service) describe(a scheduling.Appointment) scheduling.AppointmentInfo {
+	return s.sched.Directory().DescribeAppointment(a, a.Locale)
 }

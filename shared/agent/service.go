@@ -13,8 +13,6 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -193,7 +191,7 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) error {
 // Handle runs one action of a console: the connection must be known, under
 // its rate limit, and its token still valid; the action then checks the
 // caller's role.
-func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.AgentFrame) error {
+func (s *Service) Handle(ctx context.Context, connectionID string, f Request) error {
 	now := s.now()
 	c, err := s.conns.Admit(ctx, connectionID, now)
 	if err != nil {
@@ -203,15 +201,15 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 		return fault.Errorf(fault.Unauthorized, "the sign-in has expired; reconnect with a fresh token")
 	}
 	switch f.Action {
-	case protocol.ActionPresence:
+	case ActionPresence:
 		return s.presence(ctx, c, f)
-	case protocol.ActionQueues:
+	case ActionQueues:
 		return s.queueFigures(ctx, c, f)
-	case protocol.ActionAgents:
+	case ActionAgents:
 		return s.roster(ctx, c, f)
-	case protocol.ActionTasks, protocol.ActionCloseTask, protocol.ActionCSAT:
+	case ActionTasks, ActionCloseTask, ActionCSAT:
 		return s.followUp(ctx, c, f)
-	case protocol.ActionSlots, protocol.ActionBook, protocol.ActionCancel, protocol.ActionReschedule, protocol.ActionAppointments, protocol.ActionVisit:
+	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit:
 		if !(Identity{Roles: c.Roles}).CanTakeConversations() {
 			return fault.Errorf(fault.Forbidden, "only agents and supervisors book appointments")
 		}
@@ -219,10 +217,10 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
 		return s.booking(ctx, c, f)
-	case protocol.ActionAssign:
+	case ActionAssign:
 		return s.assign(ctx, c, f)
-	case protocol.ActionAccept, protocol.ActionDecline, protocol.ActionSend, protocol.ActionTyping, protocol.ActionClose,
-		protocol.ActionTransfer, protocol.ActionHandBack, protocol.ActionContext, protocol.ActionNote, protocol.ActionConversations:
+	case ActionAccept, ActionDecline, ActionSend, ActionTyping, ActionClose,
+		ActionTransfer, ActionHandBack, ActionContext, ActionNote, ActionConversations:
 		if s.work == nil {
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
@@ -238,7 +236,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f protocol.Ag
 // assign lets a supervisor offer a waiting conversation to an agent they
 // choose, or to themselves: routing makes the offer (the agent must be
 // available with room) and tells the supervisor how it went.
-func (s *Service) assign(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) assign(ctx context.Context, c Connection, f Request) error {
 	if !(Identity{Roles: c.Roles}).Has(RoleSupervisor) {
 		return fault.Errorf(fault.Forbidden, "only supervisors assign conversations")
 	}
@@ -259,11 +257,11 @@ func (s *Service) assign(ctx context.Context, c Connection, f protocol.AgentFram
 	if err := s.assigner.RequestAssignment(ctx, conv.ID, target, c.AgentID); err != nil {
 		return err
 	}
-	return s.fan.To(ctx, c.ID, protocol.AssignmentFrame{Type: "assigning", RequestID: f.RequestID, ConversationID: conv.ID, AgentID: target, OK: true})
+	return s.fan.To(ctx, c.ID, Assigning{RequestID: f.RequestID, ConversationID: conv.ID, AgentID: target})
 }
 
 // presence sets the caller's presence and tells every console of theirs.
-func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) presence(ctx context.Context, c Connection, f Request) error {
 	id := Identity{Roles: c.Roles}
 	if !id.CanTakeConversations() {
 		return fault.Errorf(fault.Forbidden, "only agents and supervisors have a presence")
@@ -272,7 +270,7 @@ func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFr
 	if err != nil {
 		return fmt.Errorf("setting presence: %w", err)
 	}
-	return s.ToAgent(ctx, c.AgentID, protocol.PresenceFrame{Type: "presence", Status: string(a.Presence), RequestID: f.RequestID})
+	return s.ToAgent(ctx, c.AgentID, PresenceSet{RequestID: f.RequestID, Presence: a.Presence})
 }
 
 // queueFigures answers the queues action: supervisors and admins see every
@@ -281,31 +279,23 @@ func (s *Service) presence(ctx context.Context, c Connection, f protocol.AgentFr
 // with nothing held): presence and since when, load against capacity,
 // skills. Staff data only, for supervisors (the floor) and agents (a
 // colleague to transfer to).
-func (s *Service) roster(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) roster(ctx context.Context, c Connection, f Request) error {
 	all, err := s.agents.All(ctx)
 	if err != nil {
 		return err
 	}
 	slices.SortFunc(all, func(a, b Agent) int { return strings.Compare(a.Name, b.Name) })
-	frame := protocol.AgentsFrame{Type: "agents", RequestID: f.RequestID, Agents: []protocol.AgentView{}, At: protocol.FormatTime(s.now())}
+	roster := Roster{RequestID: f.RequestID, Agents: []Agent{}, At: s.now()}
 	for _, a := range all {
 		if a.Presence == Offline && a.Active == 0 {
 			continue
 		}
-		v := protocol.AgentView{AgentID: a.ID, Name: a.Name, Presence: string(a.Presence), Active: a.Active, Capacity: a.Capacity,
-			Skills: a.Skills, Supervisor: slices.Contains(a.Roles, RoleSupervisor)}
-		if !a.Since.IsZero() {
-			v.Since = protocol.FormatTime(a.Since)
-		}
-		if v.Skills == nil {
-			v.Skills = []string{}
-		}
-		frame.Agents = append(frame.Agents, v)
+		roster.Agents = append(roster.Agents, a)
 	}
-	return s.fan.To(ctx, c.ID, frame)
+	return s.fan.To(ctx, c.ID, roster)
 }
 
-func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) queueFigures(ctx context.Context, c Connection, f Request) error {
 	if s.waiting == nil {
 		return fmt.Errorf("agent service: queues without a queue reader configured")
 	}
@@ -324,7 +314,7 @@ func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.Age
 		}
 	}
 	now := s.now()
-	frame := protocol.QueueFrame{Type: "queue", RequestID: f.RequestID, Queues: []protocol.QueueStat{}, TransferQueues: s.queues, At: protocol.FormatTime(now)}
+	frame := QueueFigures{RequestID: f.RequestID, Queues: []QueueStat{}, TransferQueues: s.queues, At: now}
 	for _, q := range watch {
 		ws, err := s.waiting.Waiting(ctx, q)
 		if err != nil {
@@ -340,8 +330,8 @@ func (s *Service) queueFigures(ctx context.Context, c Connection, f protocol.Age
 
 // Figures sums up a queue: how many wait, how many of them are urgent, and
 // how long the one waiting longest has waited.
-func Figures(queue string, waiting []routing.Waiting, now time.Time) protocol.QueueStat {
-	st := protocol.QueueStat{Name: queue, Waiting: len(waiting)}
+func Figures(queue string, waiting []routing.Waiting, now time.Time) QueueStat {
+	st := QueueStat{Name: queue, Waiting: len(waiting)}
 	for _, w := range waiting {
 		if w.Priority == routing.Urgent {
 			st.Urgent++
@@ -373,20 +363,16 @@ func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame 
 // conversation runs the actions on one conversation, each checked against
 // the caller: offers must be theirs, and only the agent who holds a
 // conversation messages its patient or closes it.
-func (s *Service) conversation(ctx context.Context, c Connection, f protocol.AgentFrame) error {
+func (s *Service) conversation(ctx context.Context, c Connection, f Request) error {
 	now := s.now()
 	switch f.Action {
-	case protocol.ActionConversations:
+	case ActionConversations:
 		held, err := s.work.Held(ctx, c.AgentID)
 		if err != nil {
 			return fmt.Errorf("listing held conversations: %w", err)
 		}
-		frame := protocol.ConversationsFrame{Type: "conversations", RequestID: f.RequestID, Conversations: []protocol.HeldView{}}
-		for _, h := range held {
-			frame.Conversations = append(frame.Conversations, protocol.HeldView{ConversationID: h.ID, Patient: protocol.Patient{Name: h.PatientName}, State: string(h.State)})
-		}
-		return s.fan.To(ctx, c.ID, frame)
-	case protocol.ActionAccept:
+		return s.fan.To(ctx, c.ID, Held{RequestID: f.RequestID, Conversations: held})
+	case ActionAccept:
 		me, err := s.agents.Get(ctx, c.AgentID)
 		if err != nil {
 			return err
@@ -396,11 +382,10 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 			return err
 		}
 		return errors.Join(
-			s.ToAgent(ctx, c.AgentID, protocol.AssignedFrame{Type: "assigned", RequestID: f.RequestID, ConversationID: conv.ID, Patient: protocol.Patient{Name: conv.PatientName}}),
-			s.patients.Broadcast(ctx, conv.ID, "", protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateAssigned),
-				Agent: &protocol.Agent{Name: me.Name}, At: protocol.FormatTime(now)}),
+			s.ToAgent(ctx, c.AgentID, Assigned{RequestID: f.RequestID, ConversationID: conv.ID, PatientName: conv.PatientName}),
+			s.patients.Broadcast(ctx, conv.ID, "", chat.Status{ConversationID: conv.ID, State: string(chat.StateAssigned), AgentName: me.Name, At: now}),
 		)
-	case protocol.ActionDecline:
+	case ActionDecline:
 		released, err := s.work.Release(ctx, f.ConversationID, c.AgentID, "", routing.Declined, now)
 		if err != nil {
 			return err
@@ -414,50 +399,50 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 	if err != nil {
 		return err
 	}
-	if f.Action == protocol.ActionContext {
+	if f.Action == ActionContext {
 		return s.context(ctx, c, conv, f)
 	}
-	if conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == protocol.ActionClose && conv.State == chat.StateClosed)) {
+	if conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed)) {
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
 	switch f.Action {
-	case protocol.ActionSend:
+	case ActionSend:
 		m, dup, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.AgentClientID(f.ClientMessageID), Role: chat.RoleAgent,
 			SenderName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
 		if err != nil {
 			return fmt.Errorf("storing the agent's message: %w", err)
 		}
-		ack := protocol.AckFrame{Type: protocol.TypeAck, RequestID: f.RequestID, ClientMessageID: f.ClientMessageID, MessageID: m.ID, At: protocol.FormatTime(m.At)}
-		if err := s.fan.To(ctx, c.ID, ack); err != nil {
+		acked := m
+		acked.ClientMessageID = f.ClientMessageID // the console's own id, not the stored one
+		if err := s.fan.To(ctx, c.ID, chat.Ack{RequestID: f.RequestID, Message: acked}); err != nil {
 			return err
 		}
 		if dup {
 			return nil
 		}
-		frame := m
 		except := ""
 		if f.NoEcho {
 			except = c.ID // this console has the ack and shows its own message
 		}
-		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", frame), s.toConsoles(ctx, c.AgentID, except, frame))
-	case protocol.ActionTyping:
-		return s.patients.Broadcast(ctx, conv.ID, "", protocol.TypingFrame{Type: protocol.TypeTyping, ConversationID: conv.ID, Role: chat.RoleAgent})
-	case protocol.ActionNote:
+		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", m), s.toConsoles(ctx, c.AgentID, except, m))
+	case ActionTyping:
+		return s.patients.Broadcast(ctx, conv.ID, "", chat.Typing{ConversationID: conv.ID, Role: chat.RoleAgent})
+	case ActionNote:
 		n := chat.Note{ConversationID: conv.ID, AgentID: c.AgentID, AgentName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)}
 		if err := s.convs.AddNote(ctx, n); err != nil {
 			return err
 		}
-		return s.ToAgent(ctx, c.AgentID, protocol.NoteFrame{Type: "note", RequestID: f.RequestID, ConversationID: conv.ID, Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
-	case protocol.ActionTransfer:
+		return s.ToAgent(ctx, c.AgentID, NoteAdded{RequestID: f.RequestID, Note: n})
+	case ActionTransfer:
 		return s.transfer(ctx, c, conv, f, now)
-	case protocol.ActionHandBack:
+	case ActionHandBack:
 		return s.handBack(ctx, c, conv, f, now)
 	default: // close
 		closed, err := s.work.Finish(ctx, conv.ID, c.AgentID, f.Disposition, f.Steps, now)
 		if err != nil {
 			return err
 		}
-		status := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed), At: protocol.FormatTime(now)}
+		status := chat.Status{RequestID: f.RequestID, ConversationID: closed.ID, State: string(chat.StateClosed), At: now}
 		return errors.Join(s.patients.Broadcast(ctx, closed.ID, "", status), s.ToAgent(ctx, c.AgentID, status))
 	}
 }
@@ -466,7 +451,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f protocol.Age
 // with the reason the next agent is told (in the offer's summary and the
 // patient view). The patient is told in the chat, with their place in
 // line when the queue's index already shows it.
-func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame, now time.Time) error {
+func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversation, f Request, now time.Time) error {
 	queue, to := f.Queue, f.Queue
 	if f.AgentID != "" {
 		if s.assigner == nil {
@@ -494,12 +479,12 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 	if err != nil {
 		return err
 	}
-	told, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("transfer-" + protocol.FormatTime(now)),
+	told, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("transfer-" + noticeTime(now)),
 		Role: chat.RoleSystem, Text: transferText(conv.Locale), At: now, ExpiresAt: now.Add(s.cfg.Retention)})
 	if err != nil {
 		return fmt.Errorf("telling the patient of the transfer: %w", err)
 	}
-	status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateWaiting), At: protocol.FormatTime(now)}
+	status := chat.Status{ConversationID: conv.ID, State: string(chat.StateWaiting), At: now}
 	agentStatus := status
 	agentStatus.RequestID = f.RequestID
 	if s.waiting != nil {
@@ -519,23 +504,27 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 // answer, say, so the bot can book or close): the bot resumes at its menu,
 // which its message to the patient shows, and the agent's capacity is
 // freed.
-func (s *Service) handBack(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame, now time.Time) error {
+func (s *Service) handBack(ctx context.Context, c Connection, conv chat.Conversation, f Request, now time.Time) error {
 	back, err := s.work.HandBack(ctx, conv.ID, c.AgentID, bot.Resumed(conv.Locale), now)
 	if err != nil {
 		return err
 	}
 	text, replies := handBackText(back.Locale)
-	m, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("handback-" + protocol.FormatTime(now)),
+	m, _, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.NoticeClientID("handback-" + noticeTime(now)),
 		Role: chat.RoleBot, Text: text, QuickReplies: replies, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
 	if err != nil {
 		return fmt.Errorf("telling the patient the bot is back: %w", err)
 	}
-	status := protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conv.ID, State: string(chat.StateBot), At: protocol.FormatTime(now)}
+	status := chat.Status{ConversationID: conv.ID, State: string(chat.StateBot), At: now}
 	agentStatus := status
 	agentStatus.RequestID = f.RequestID
 	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", status), s.patients.Broadcast(ctx, conv.ID, "", m),
 		s.ToAgent(ctx, c.AgentID, agentStatus))
 }
+
+// noticeTime is the time in a notice's client message id: one notice of a
+// kind per millisecond.
+func noticeTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
 // handBackText is the bot's word to a patient handed back to it, with its
 // menu.
@@ -578,7 +567,7 @@ const maxContextBytes = 96 * 1024
 // conversation, or to a supervisor who gives a reason. The read is
 // recorded in the audit trail first; a read that cannot be recorded is
 // refused.
-func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversation, f protocol.AgentFrame) error {
+func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversation, f Request) error {
 	me := Identity{Roles: c.Roles}
 	role, why := string(RoleAgent), f.Reason
 	switch {
@@ -610,33 +599,24 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 	if err != nil {
 		return err
 	}
-	frame := protocol.ContextFrame{Type: "context", RequestID: f.RequestID, ConversationID: conv.ID, Patient: protocol.Patient{Name: conv.PatientName},
-		Locale: conv.Locale, Topic: conv.Topic, Transcript: []protocol.MessageFrame{}, Notes: []protocol.NoteFrame{}}
-	if h := conv.Handoff; h != nil {
-		frame.Handoff = &protocol.HandoffView{Queue: h.Queue, Priority: h.Priority, Reason: h.Reason, TriageLevel: h.TriageLevel,
-			RedFlags: h.RedFlags, Collected: h.Collected, Summary: h.Summary}
-		if t := conv.Transfer; t != nil {
-			frame.Handoff.Transfer = &protocol.TransferView{By: t.By, Reason: t.Reason, To: t.To, At: protocol.FormatTime(t.At)}
-		}
-	}
-	// The newest messages that fit one WebSocket message (128 KB).
+	view := PatientView{RequestID: f.RequestID, Conversation: conv, Notes: notes}
+	// The newest messages that fit one WebSocket message (128 KB), however
+	// JSON escapes their text.
 	budget := maxContextBytes
+	for _, n := range notes {
+		budget -= chat.EncodedBound(chat.Message{Text: n.Text, SenderName: n.AgentName})
+	}
 	first := len(msgs)
-	for first > 0 && budget-len(msgs[first-1].Text)-200 > 0 {
-		budget -= len(msgs[first-1].Text) + 200
+	for first > 0 && budget-chat.EncodedBound(msgs[first-1]) > 0 {
+		budget -= chat.EncodedBound(msgs[first-1])
 		first--
 	}
-	frame.Earlier = first > 0
-	for _, m := range msgs[first:] {
-		frame.Transcript = append(frame.Transcript, frames.Message(m))
-	}
-	for _, n := range notes {
-		frame.Notes = append(frame.Notes, protocol.NoteFrame{Agent: n.AgentName, Text: n.Text, At: protocol.FormatTime(n.At)})
-	}
+	view.Earlier = first > 0
+	view.Transcript = msgs[first:]
 	if s.sched != nil {
-		if frame.Appointments, err = s.upcoming(ctx, conv); err != nil {
+		if view.Appointments, err = s.upcoming(ctx, conv); err != nil {
 			return err
 		}
 	}
-	return s.fan.To(ctx, c.ID, frame)
+	return s.fan.To(ctx, c.ID, view)
 }

@@ -1,9 +1,10 @@
-package agent
+package agent_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/patientservicecenter/psc/shared/agent"
 	"slices"
 	"testing"
 	"time"
@@ -11,84 +12,83 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
 var t0 = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 
 // tokens is a fake verifier: token → identity.
-type tokens map[string]Identity
+type tokens map[string]agent.Identity
 
-func (v tokens) Verify(_ context.Context, token string) (Identity, error) {
+func (v tokens) Verify(_ context.Context, token string) (agent.Identity, error) {
 	id, ok := v[token]
 	if !ok {
-		return Identity{}, fault.Errorf(fault.Unauthorized, "the token is not valid")
+		return agent.Identity{}, fault.Errorf(fault.Unauthorized, "the token is not valid")
 	}
 	return id, nil
 }
 
-type memAgents map[string]Agent
+type memAgents map[string]agent.Agent
 
-func (m memAgents) SaveProfile(_ context.Context, id Identity, now time.Time) error {
+func (m memAgents) SaveProfile(_ context.Context, id agent.Identity, now time.Time) error {
 	a, ok := m[id.AgentID]
 	if !ok {
-		a = Agent{ID: id.AgentID, Presence: Offline, Since: now}
+		a = agent.Agent{ID: id.AgentID, Presence: agent.Offline, Since: now}
 	}
 	a.Name, a.Roles, a.Skills, a.Languages, a.Capacity = id.Name, id.Roles, id.Skills, id.Languages, id.Capacity
 	m[id.AgentID] = a
 	return nil
 }
 
-func (m memAgents) Get(_ context.Context, agentID string) (Agent, error) {
+func (m memAgents) Get(_ context.Context, agentID string) (agent.Agent, error) {
 	a, ok := m[agentID]
 	if !ok {
-		return Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
 	}
 	return a, nil
 }
 
-func (m memAgents) All(context.Context) ([]Agent, error) {
-	out := make([]Agent, 0, len(m))
+func (m memAgents) All(context.Context) ([]agent.Agent, error) {
+	out := make([]agent.Agent, 0, len(m))
 	for _, a := range m {
 		out = append(out, a)
 	}
 	return out, nil
 }
 
-func (m memAgents) SetPresence(_ context.Context, agentID string, p Presence, now time.Time) (Agent, error) {
+func (m memAgents) SetPresence(_ context.Context, agentID string, p agent.Presence, now time.Time) (agent.Agent, error) {
 	a, ok := m[agentID]
 	if !ok {
-		return Agent{}, fault.Errorf(fault.NotFound, "agent not found")
+		return agent.Agent{}, fault.Errorf(fault.NotFound, "agent not found")
 	}
 	a.Presence, a.Since = p, now
 	m[agentID] = a
 	return a, nil
 }
 
-type memConns map[string]Connection
+type memConns map[string]agent.Connection
 
-func (m memConns) Put(_ context.Context, c Connection) error { m[c.ID] = c; return nil }
-func (m memConns) Admit(_ context.Context, id string, _ time.Time) (Connection, error) {
+func (m memConns) Put(_ context.Context, c agent.Connection) error { m[c.ID] = c; return nil }
+func (m memConns) Admit(_ context.Context, id string, _ time.Time) (agent.Connection, error) {
 	c, ok := m[id]
 	if !ok {
-		return Connection{}, fault.Errorf(fault.NotFound, "connection not found")
+		return agent.Connection{}, fault.Errorf(fault.NotFound, "connection not found")
 	}
 	return c, nil
 }
-func (m memConns) Delete(_ context.Context, id string) (Connection, bool, error) {
+func (m memConns) Delete(_ context.Context, id string) (agent.Connection, bool, error) {
 	c, ok := m[id]
 	delete(m, id)
 	return c, ok, nil
 }
-func (m memConns) ForAgent(_ context.Context, agentID string) ([]Connection, error) {
-	var out []Connection
+func (m memConns) ForAgent(_ context.Context, agentID string) ([]agent.Connection, error) {
+	var out []agent.Connection
 	for _, c := range m {
 		if c.AgentID == agentID {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b Connection) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b agent.Connection) int { return compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -119,7 +119,7 @@ func (r *recorder) Push(_ context.Context, id string, b []byte) error {
 }
 
 type fixture struct {
-	svc    *Service
+	svc    *agent.Service
 	agents memAgents
 	conns  memConns
 	push   *recorder
@@ -129,12 +129,12 @@ type fixture struct {
 func newFixture() *fixture {
 	f := &fixture{agents: memAgents{}, conns: memConns{}, push: &recorder{}, now: t0}
 	v := tokens{
-		"ana":   {AgentID: "a1", Name: "Ana", Roles: []Role{RoleAgent}, Skills: []string{"general"}, Capacity: 3, ExpiresAt: t0.Add(time.Hour)},
-		"sam":   {AgentID: "s1", Name: "Sam", Roles: []Role{RoleSupervisor}, ExpiresAt: t0.Add(time.Hour)},
-		"root":  {AgentID: "r1", Name: "Root", Roles: []Role{RoleAdmin}, ExpiresAt: t0.Add(time.Hour)},
+		"ana":   {AgentID: "a1", Name: "Ana", Roles: []agent.Role{agent.RoleAgent}, Skills: []string{"general"}, Capacity: 3, ExpiresAt: t0.Add(time.Hour)},
+		"sam":   {AgentID: "s1", Name: "Sam", Roles: []agent.Role{agent.RoleSupervisor}, ExpiresAt: t0.Add(time.Hour)},
+		"root":  {AgentID: "r1", Name: "Root", Roles: []agent.Role{agent.RoleAdmin}, ExpiresAt: t0.Add(time.Hour)},
 		"guest": {AgentID: "g1", Name: "Guest", ExpiresAt: t0.Add(time.Hour)},
 	}
-	f.svc = NewService(v, f.agents, f.conns, f.push, frames.Encode, Config{ConnectionTTL: time.Hour}, func() time.Time { return f.now })
+	f.svc = agent.NewService(v, f.agents, f.conns, f.push, frames.Encode, agent.Config{ConnectionTTL: time.Hour}, func() time.Time { return f.now })
 	return f
 }
 
@@ -157,7 +157,7 @@ func TestConnectVerifiesTheTokenAndTheGroup(t *testing.T) {
 	if c.AgentID != "a1" || !c.TokenExpiresAt.Equal(t0.Add(time.Hour)) || !c.ExpiresAt.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("connection = %+v", c)
 	}
-	if a := f.agents["a1"]; a.Presence != Offline || a.Capacity != 3 {
+	if a := f.agents["a1"]; a.Presence != agent.Offline || a.Capacity != 3 {
 		t.Errorf("a new agent = %+v, want offline with the token's profile", a)
 	}
 }
@@ -173,10 +173,10 @@ func TestPresenceReachesEveryConsoleOfTheAgent(t *testing.T) {
 	if _, err := f.svc.Connect(ctx, "c3", "sam"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Handle(ctx, "c1", protocol.AgentFrame{Action: "presence", Status: "available", RequestID: "r1"}); err != nil {
+	if err := f.svc.Handle(ctx, "c1", agent.Request{Action: "presence", Status: "available", RequestID: "r1"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.agents["a1"].Presence != Available {
+	if f.agents["a1"].Presence != agent.Available {
 		t.Fatalf("presence = %s", f.agents["a1"].Presence)
 	}
 	var to []string
@@ -199,7 +199,7 @@ func TestActionsNeedALiveTokenAndTheRole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	away := protocol.AgentFrame{Action: "presence", Status: "away"}
+	away := agent.Request{Action: "presence", Status: "away"}
 	if err := f.svc.Handle(ctx, "c9", away); fault.CodeOf(err) != fault.Forbidden {
 		t.Errorf("an admin setting presence: %v, want forbidden", err)
 	}
@@ -210,7 +210,7 @@ func TestActionsNeedALiveTokenAndTheRole(t *testing.T) {
 	if err := f.svc.Handle(ctx, "c1", away); fault.CodeOf(err) != fault.Unauthorized {
 		t.Errorf("an action once the token expired: %v, want unauthorized", err)
 	}
-	if f.agents["a1"].Presence != Offline {
+	if f.agents["a1"].Presence != agent.Offline {
 		t.Errorf("a refused action changed presence to %s", f.agents["a1"].Presence)
 	}
 }
@@ -223,19 +223,19 @@ func TestTheLastConsoleClosingTakesTheAgentOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := f.svc.Handle(ctx, "c1", protocol.AgentFrame{Action: "presence", Status: "available"}); err != nil {
+	if err := f.svc.Handle(ctx, "c1", agent.Request{Action: "presence", Status: "available"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.Disconnect(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
-	if p := f.agents["a1"].Presence; p != Available {
+	if p := f.agents["a1"].Presence; p != agent.Available {
 		t.Fatalf("after one of two consoles closed: %s", p)
 	}
 	if err := f.svc.Disconnect(ctx, "c2"); err != nil {
 		t.Fatal(err)
 	}
-	if p := f.agents["a1"].Presence; p != Offline {
+	if p := f.agents["a1"].Presence; p != agent.Offline {
 		t.Fatalf("after the last console closed: %s", p)
 	}
 	if err := f.svc.Disconnect(ctx, "c2"); err != nil {
@@ -309,7 +309,7 @@ func TestConversationsListsTheCallersHeldConversations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := f.svc.Handle(ctx, "ca", protocol.AgentFrame{Action: protocol.ActionConversations, RequestID: "r"}); err != nil {
+	if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionConversations, RequestID: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(f.push.frames[0].frame)
@@ -317,17 +317,17 @@ func TestConversationsListsTheCallersHeldConversations(t *testing.T) {
 	if len(f.push.frames) != 1 || f.push.frames[0].to != "ca" || string(b) != want {
 		t.Fatalf("answered %v %s, want %s", f.push.frames, b, want)
 	}
-	if err := f.svc.Handle(ctx, "cr", protocol.AgentFrame{Action: protocol.ActionConversations}); fault.CodeOf(err) != fault.Forbidden {
+	if err := f.svc.Handle(ctx, "cr", agent.Request{Action: agent.ActionConversations}); fault.CodeOf(err) != fault.Forbidden {
 		t.Fatalf("an admin listing conversations: %v, want forbidden", err)
 	}
 }
 
 type memAudit struct {
-	entries []AuditEntry
+	entries []agent.AuditEntry
 	fail    bool
 }
 
-func (a *memAudit) Record(_ context.Context, e AuditEntry) error {
+func (a *memAudit) Record(_ context.Context, e agent.AuditEntry) error {
 	if a.fail {
 		return errors.New("audit store down")
 	}
@@ -348,11 +348,11 @@ func TestContextIsForTheHolderOrASupervisorWithAReasonAndAlwaysAudited(t *testin
 			t.Fatal(err)
 		}
 	}
-	f.agents["g1"] = Agent{ID: "g1"}
-	f.conns["cg"] = Connection{ID: "cg", AgentID: "g1", Roles: []Role{RoleAgent}, TokenExpiresAt: t0.Add(time.Hour)}
+	f.agents["g1"] = agent.Agent{ID: "g1"}
+	f.conns["cg"] = agent.Connection{ID: "cg", AgentID: "g1", Roles: []agent.Role{agent.RoleAgent}, TokenExpiresAt: t0.Add(time.Hour)}
 
 	read := func(conn, reason string) error {
-		return f.svc.Handle(ctx, conn, protocol.AgentFrame{Action: protocol.ActionContext, ConversationID: "c1", Reason: reason})
+		return f.svc.Handle(ctx, conn, agent.Request{Action: agent.ActionContext, ConversationID: "c1", Reason: reason})
 	}
 	if err := read("cg", ""); fault.CodeOf(err) != fault.Forbidden {
 		t.Errorf("another agent: %v, want forbidden", err)
@@ -420,7 +420,7 @@ func TestQueueFiguresShowAgentsTheirQueuesAndSupervisorsAll(t *testing.T) {
 	stats := func(conn string) []any {
 		t.Helper()
 		f.push.frames = nil
-		if err := f.svc.Handle(context.Background(), conn, protocol.AgentFrame{Action: protocol.ActionQueues, RequestID: "q"}); err != nil {
+		if err := f.svc.Handle(context.Background(), conn, agent.Request{Action: agent.ActionQueues, RequestID: "q"}); err != nil {
 			t.Fatalf("queues from %s: %v", conn, err)
 		}
 		if len(f.push.frames) != 1 || f.push.frames[0].to != conn || f.push.frames[0].frame["type"] != "queue" || f.push.frames[0].frame["requestId"] != "q" {
@@ -475,7 +475,7 @@ func TestSendWithoutEchoSkipsOnlyTheSendingConsole(t *testing.T) {
 	}
 	for _, echo := range []bool{true, false} {
 		f.push.frames = nil
-		if err := f.svc.Handle(ctx, "ca", protocol.AgentFrame{Action: protocol.ActionSend, ConversationID: "c1", ClientMessageID: "x", Text: "hello", NoEcho: !echo}); err != nil {
+		if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionSend, ConversationID: "c1", ClientMessageID: "x", Text: "hello", NoEcho: !echo}); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -504,7 +504,7 @@ func TestFramesSkipConsolesWhoseSignInExpired(t *testing.T) {
 	if _, err := f.svc.Connect(ctx, "ca", "ana"); err != nil {
 		t.Fatal(err)
 	}
-	f.conns["old"] = Connection{ID: "old", AgentID: "a1", Roles: []Role{RoleAgent}, TokenExpiresAt: t0.Add(-time.Minute)}
+	f.conns["old"] = agent.Connection{ID: "old", AgentID: "a1", Roles: []agent.Role{agent.RoleAgent}, TokenExpiresAt: t0.Add(-time.Minute)}
 	f.push.frames = nil
 	if err := f.svc.ToAgent(ctx, "a1", map[string]string{"type": "offer"}); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package agentapi is the edge between the agent WebSocket API's events and
 // the agent service: it reads the token on $connect, decodes frames, calls
 // the service, and turns errors into error frames (through
-// protocol.NewErrorFrame, the one mapping) or into a refused handshake.
+// frames.Error, the one mapping) or into a refused handshake.
 package agentapi
 
 import (
@@ -12,6 +12,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
 
@@ -19,7 +20,7 @@ import (
 type Service interface {
 	Connect(ctx context.Context, connectionID, token string) (agent.Identity, error)
 	Disconnect(ctx context.Context, connectionID string) error
-	Handle(ctx context.Context, connectionID string, f protocol.AgentFrame) error
+	Handle(ctx context.Context, connectionID string, r agent.Request) error
 }
 
 var _ Service = (*agent.Service)(nil)
@@ -73,7 +74,20 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 	}
 	log := h.log.With("connection_id", connID, "request_id", req.RequestContext.RequestID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action))
 	if err == nil {
-		err = h.svc.Handle(ctx, connID, f)
+		err = h.svc.Handle(ctx, connID, RequestOf(f))
 	}
 	return wsapi.FrameOutcome(ctx, log, h.pusher, connID, f.RequestID, err), nil
+}
+
+// RequestOf is a decoded, validated frame as the service's request.
+func RequestOf(f protocol.AgentFrame) agent.Request {
+	r := agent.Request{Action: agent.Action(f.Action), RequestID: f.RequestID, Status: f.Status, ConversationID: f.ConversationID,
+		ClientMessageID: f.ClientMessageID, Text: f.Text, NoEcho: f.NoEcho, Disposition: f.Disposition, Steps: f.Steps, Queue: f.Queue,
+		Reason: f.Reason, AgentID: f.AgentID, SlotID: f.SlotID, AppointmentID: f.AppointmentID, ChangeVisit: f.ChangeVisit,
+		TaskID: f.TaskID, Outcome: f.Outcome, Weeks: f.Weeks}
+	if q := f.Slots; q != nil {
+		r.Slots = &scheduling.Query{Provider: q.ProviderID, Specialty: q.Specialty, Location: q.Location, Language: q.Language,
+			Mode: q.Mode, VisitType: q.VisitType, From: q.From, To: q.To}
+	}
+	return r
 }

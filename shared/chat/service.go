@@ -283,10 +283,10 @@ func (s *Service) Resume(ctx context.Context, connectionID string, f ResumeReque
 // @connections post may carry.
 const maxHistoryBytes = 96 * 1024
 
-// encodedBound is the most bytes a message can take in a frame: JSON
+// EncodedBound is the most bytes a message can take in a frame: JSON
 // escapes a character as at most six bytes ("\u001f"), and the frame's
 // keys, ids and time take less than 300.
-func encodedBound(m Message) int {
+func EncodedBound(m Message) int {
 	n := 300 + 6*(len(m.Text)+len(m.SenderName)+len(m.ConversationID)+len(m.ID))
 	for _, q := range m.QuickReplies {
 		n += 6*len(q) + 3
@@ -301,7 +301,7 @@ func historyParts(c Conversation, msgs []Message, requestID string, readAt time.
 	cur := History{RequestID: requestID, ConversationID: c.ID, State: c.State.PatientState(), At: readAt, Messages: []Message{}}
 	size := 0
 	for _, m := range msgs {
-		n := encodedBound(m)
+		n := EncodedBound(m)
 		if size+n > maxHistoryBytes && len(cur.Messages) > 0 {
 			cur.More = true
 			parts = append(parts, cur)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/scheduling"
@@ -88,7 +89,7 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 		a, err = h.act(ctx, connID, f)
 		if err == nil {
 			log = log.With("appointment_id", a.ID, "decision", f.Decision)
-			frame := protocol.AppointmentFrame{Type: "appointment", RequestID: f.RequestID, Appointment: protocol.AppointmentViewOf(h.appts.Directory(), a, a.Locale),
+			frame := protocol.AppointmentFrame{Type: "appointment", RequestID: f.RequestID, Appointment: frames.Appointment(h.appts.Directory().DescribeAppointment(a, a.Locale)),
 				Confirmed: a.Confirmed, When: notify.When(a.Slot.Start, h.appts.Directory().Zone(), a.Locale)}
 			err = h.push.Push(ctx, connID, protocol.Encode(frame))
 		}

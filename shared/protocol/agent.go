@@ -240,6 +240,13 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 	}
 }
 
+// AgentActions are the actions DecodeAgent decodes.
+func AgentActions() []string {
+	return []string{ActionPresence, ActionAccept, ActionDecline, ActionTyping, ActionHandBack, ActionSend, ActionClose, ActionAssign,
+		ActionTransfer, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionAgents, ActionCloseTask, ActionCSAT,
+		ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
+}
+
 func agentConversationRef(f *AgentFrame, raw rawAgentFrame) error {
 	var err error
 	f.ConversationID, err = conversationID(raw.ConversationID)
@@ -406,4 +413,59 @@ type HeldView struct {
 	ConversationID string  `json:"conversationId"`
 	Patient        Patient `json:"patient"`
 	State          string  `json:"state"`
+}
+
+// TasksFrame lists the open follow-up tasks.
+type TasksFrame struct {
+	Type      string     `json:"type"` // "tasks"
+	RequestID string     `json:"requestId,omitempty"`
+	Tasks     []TaskView `json:"tasks"`
+}
+
+// TaskFrame tells supervisors of a new follow-up task.
+type TaskFrame struct {
+	Type string   `json:"type"` // "task"
+	Task TaskView `json:"task"`
+}
+
+// SurveyFrame asks the patient the satisfaction survey in the chat.
+type SurveyFrame struct {
+	Type     string `json:"type"` // "survey"
+	SurveyID string `json:"surveyId"`
+	Question string `json:"question"`
+	Scale    [2]int `json:"scale"`
+	Comment  string `json:"comment"` // the comment's prompt
+}
+
+// TaskView is a follow-up task as consoles see it.
+type TaskView struct {
+	TaskID    string `json:"taskId"`
+	SurveyID  string `json:"surveyId"`
+	Reason    string `json:"reason"`
+	CSAT      int    `json:"csat"`
+	Comment   string `json:"comment,omitempty"`
+	Queue     string `json:"queue,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+	Kind      string `json:"kind"`
+	CreatedAt string `json:"createdAt"`
+}
+
+// Figure sums up the surveys of a group (an agent, a queue, a week).
+type Figure struct {
+	Group        string  `json:"group"`
+	Sent         int     `json:"sent"`
+	Answered     int     `json:"answered"`
+	ResponseRate float64 `json:"responseRate"`
+	AverageCSAT  float64 `json:"averageCsat"`
+}
+
+// CSATFrame gives the satisfaction figures of recent weeks.
+type CSATFrame struct {
+	Type      string   `json:"type"` // "csat"
+	RequestID string   `json:"requestId,omitempty"`
+	Weeks     []string `json:"weeks"`
+	ByAgent   []Figure `json:"byAgent"`
+	ByQueue   []Figure `json:"byQueue"`
+	ByWeek    []Figure `json:"byWeek"`
+	Overall   Figure   `json:"overall"`
 }

@@ -205,3 +205,19 @@ func TestCloseTakesTheScriptStepsDone(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentActionsListsWhatTheDecoderKnows: every listed action is decoded
+// (refused for its fields, perhaps, never as unknown), and a few that are
+// not listed are unknown.
+func TestAgentActionsListsWhatTheDecoderKnows(t *testing.T) {
+	for _, a := range AgentActions() {
+		if _, err := DecodeAgent([]byte(`{"action":"` + a + `"}`)); err != nil && strings.Contains(fault.MessageOf(err), "unknown action") {
+			t.Errorf("%s is listed and unknown to the decoder", a)
+		}
+	}
+	for _, a := range []string{"start", "resume", "survey", "monitor", "whisper"} {
+		if _, err := DecodeAgent([]byte(`{"action":"` + a + `"}`)); err == nil || !strings.Contains(fault.MessageOf(err), "unknown action") {
+			t.Errorf("%s is not listed, and the decoder took it: %v", a, err)
+		}
+	}
+}

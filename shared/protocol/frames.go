@@ -118,7 +118,7 @@ type ErrorFrame struct {
 // NewErrorFrame maps err to its error frame. This is the one place where
 // errors become protocol codes; internal errors say only "internal error".
 func NewErrorFrame(err error, requestID string) ErrorFrame {
-	return ErrorFrame{Type: TypeError, Code: string(fault.CodeOf(err)), Message: fault.MessageOf(err), RequestID: requestID, Alternatives: alternativesOf(err)}
+	return ErrorFrame{Type: TypeError, Code: string(fault.CodeOf(err)), Message: fault.MessageOf(err), RequestID: requestID}
 }
 
 // Encode marshals a server frame. Server frames are plain structs, so

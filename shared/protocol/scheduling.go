@@ -2,12 +2,10 @@ package protocol
 
 import (
 	"encoding/json"
-	"errors"
 	"regexp"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
 // Scheduling actions of the agent API.
@@ -247,29 +245,6 @@ type AppointmentsFrame struct {
 	Appointments   []AppointmentView `json:"appointments"`
 }
 
-// SlotTaken is a conflict that offers other slots: its error frame
-// carries them as alternatives.
-type SlotTaken struct {
-	Err          error
-	Alternatives []SlotView
-}
-
-func (e *SlotTaken) Error() string { return e.Err.Error() }
-
-// Unwrap keeps the underlying fault's code and message.
-func (e *SlotTaken) Unwrap() error { return e.Err }
-
-func alternativesOf(err error) []SlotView {
-	var st *SlotTaken
-	if errors.As(err, &st) {
-		if st.Alternatives == nil {
-			return []SlotView{}
-		}
-		return st.Alternatives
-	}
-	return nil
-}
-
 // AppointmentFrame answers a patient's appointment frame (a reminder's
 // link): the appointment as it now stands.
 type AppointmentFrame struct {
@@ -278,27 +253,4 @@ type AppointmentFrame struct {
 	Appointment AppointmentView `json:"appointment"`
 	Confirmed   bool            `json:"confirmed"`
 	When        string          `json:"when"` // the start, written for the patient
-}
-
-// SlotViews describes slots with the directory's names, in the locale.
-func SlotViews(d *scheduling.Directory, slots []scheduling.Slot, locale string) []SlotView {
-	out := make([]SlotView, 0, len(slots))
-	for _, sl := range slots {
-		p, _ := d.Provider(sl.Provider)
-		v, _ := d.VisitType(sl.VisitType)
-		l, _ := d.Location(sl.Location)
-		place := Place{ID: l.ID, Name: l.Name, Address: l.Address}
-		if sl.Mode == scheduling.Telehealth {
-			place = Place{ID: l.ID, Name: map[bool]string{true: "Por video", false: "Video visit"}[locale == "es"]}
-		}
-		out = append(out, SlotView{SlotID: sl.ID, Provider: Named{ID: p.ID, Name: p.Name}, Specialty: p.Specialty,
-			VisitType: Named{ID: v.ID, Name: v.Name.In(locale)}, Start: FormatTime(sl.Start), End: FormatTime(sl.End), Location: place, Mode: sl.Mode,
-			TimeZone: d.Zone().String()})
-	}
-	return out
-}
-
-// AppointmentViewOf describes an appointment.
-func AppointmentViewOf(d *scheduling.Directory, a scheduling.Appointment, locale string) AppointmentView {
-	return AppointmentView{AppointmentID: a.ID, State: string(a.State), Slot: SlotViews(d, []scheduling.Slot{a.Slot}, locale)[0], JoinURL: a.JoinURL}
 }

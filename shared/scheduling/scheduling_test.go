@@ -318,3 +318,37 @@ func TestAMoveKeepsTheSpecialtyAndTheVisitType(t *testing.T) {
 		t.Fatalf("a deliberate change: %+v %v", changed.Slot, err)
 	}
 }
+
+// TestSlotsAreDescribedWithTheDirectorysNames: a slot is shown with its
+// provider, visit type (in the locale) and place; a video visit has no
+// address and says so in the locale; a taken slot's alternatives are
+// described the same way.
+func TestSlotsAreDescribedWithTheDirectorysNames(t *testing.T) {
+	d := directory(t)
+	p, v := d.Providers[0], d.VisitTypes[0]
+	l := d.Locations[0]
+	at := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	in := scheduling.Slot{ID: "s1", Provider: p.ID, VisitType: v.ID, Location: l.ID, Mode: scheduling.InPerson, Start: at, End: at.Add(30 * time.Minute)}
+	video := in
+	video.ID, video.Mode = "s2", scheduling.Telehealth
+	got := d.Describe([]scheduling.Slot{in, video}, "es")
+	want := scheduling.SlotInfo{SlotID: "s1", ProviderID: p.ID, ProviderName: p.Name, Specialty: p.Specialty, VisitTypeID: v.ID, VisitTypeName: v.Name.In("es"),
+		Start: in.Start, End: in.End, LocationID: l.ID, LocationName: l.Name, Address: l.Address, Mode: scheduling.InPerson, TimeZone: d.Zone().String()}
+	if len(got) != 2 || got[0] != want {
+		t.Fatalf("described %+v\nwant %+v", got, want)
+	}
+	if got[1].LocationName != "Por video" || got[1].Address != "" || got[1].LocationID != l.ID {
+		t.Fatalf("a video visit in Spanish: %+v", got[1])
+	}
+	if en := d.Describe([]scheduling.Slot{video}, "en"); en[0].LocationName != "Video visit" {
+		t.Fatalf("a video visit in English: %+v", en[0])
+	}
+	err := d.Offered(&scheduling.Taken{Alternatives: []scheduling.Slot{in}}, "en")
+	var u *scheduling.Unavailable
+	if !errors.As(err, &u) || len(u.Alternatives) != 1 || u.Alternatives[0].SlotID != "s1" || !errors.Is(err, scheduling.ErrSlotTaken) {
+		t.Fatalf("a taken slot's error: %v", err)
+	}
+	if other := d.Offered(scheduling.ErrExists, "en"); other != scheduling.ErrExists {
+		t.Fatalf("another error was changed: %v", other)
+	}
+}

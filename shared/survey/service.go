@@ -59,40 +59,20 @@ type Supervisors interface {
 	Tell(ctx context.Context, frame any) error
 }
 
-// Frames the service sends; the edge encodes them.
+// What the service tells clients. The fan-out's encoder (shared/frames)
+// renders each as the protocol's frame.
 type (
-	// SurveyFrame is the survey frame of the chat.
-	SurveyFrame struct {
-		Type     string `json:"type"` // "survey"
-		SurveyID string `json:"surveyId"`
-		Question string `json:"question"`
-		Scale    [2]int `json:"scale"`
-		Comment  string `json:"comment"` // the comment's prompt
+	// Prompt is the survey asked in the chat: the intro and the CSAT
+	// question, its scale, and the comment's prompt.
+	Prompt struct {
+		SurveyID string
+		Question string
+		Min, Max int
+		Comment  string
 	}
-	// TaskFrame tells supervisors of a new follow-up task.
-	TaskFrame struct {
-		Type string   `json:"type"` // "task"
-		Task TaskView `json:"task"`
-	}
-	// TaskView is a task as consoles see it.
-	TaskView struct {
-		TaskID    string `json:"taskId"`
-		SurveyID  string `json:"surveyId"`
-		Reason    string `json:"reason"`
-		CSAT      int    `json:"csat"`
-		Comment   string `json:"comment,omitempty"`
-		Queue     string `json:"queue,omitempty"`
-		Agent     string `json:"agent,omitempty"`
-		Kind      Kind   `json:"kind"`
-		CreatedAt string `json:"createdAt"`
-	}
+	// TaskOpened tells supervisors of a new follow-up task.
+	TaskOpened struct{ Task Task }
 )
-
-// View describes a task for consoles.
-func (t Task) View() TaskView {
-	return TaskView{TaskID: t.ID, SurveyID: t.SurveyID, Reason: t.Reason, CSAT: t.CSAT, Comment: t.Comment, Queue: t.Queue, Agent: t.AgentName,
-		Kind: t.Kind, CreatedAt: t.CreatedAt.UTC().Format(time.RFC3339)}
-}
 
 // ServiceConfig holds the links and the sender.
 type ServiceConfig struct {
@@ -182,7 +162,7 @@ func (s *Service) deliver(ctx context.Context, sv Survey) (string, error) {
 			return "", err
 		}
 		if open {
-			return "chat", s.chat.Push(ctx, sv.ConversationID, s.Frame(sv))
+			return "chat", s.chat.Push(ctx, sv.ConversationID, s.PromptFor(sv))
 		}
 	}
 	if sv.PatientEmail == "" || s.sc.PageURL == "" {
@@ -203,8 +183,9 @@ func (s *Service) deliver(ctx context.Context, sv Survey) (string, error) {
 	return "email", nil
 }
 
-// Frame is the chat's survey frame: the intro and the CSAT question.
-func (s *Service) Frame(sv Survey) SurveyFrame {
+// PromptFor is the survey as the chat asks it: the intro and the CSAT
+// question.
+func (s *Service) PromptFor(sv Survey) Prompt {
 	qs := s.cfg.Kinds[sv.Kind]
 	comment := ""
 	for _, q := range qs {
@@ -212,8 +193,8 @@ func (s *Service) Frame(sv Survey) SurveyFrame {
 			comment = q.Text.In(sv.Locale)
 		}
 	}
-	return SurveyFrame{Type: "survey", SurveyID: sv.ID, Question: s.cfg.Texts["intro"].In(sv.Locale) + " " + qs[0].Text.In(sv.Locale),
-		Scale: [2]int{qs[0].Min, qs[0].Max}, Comment: comment}
+	return Prompt{SurveyID: sv.ID, Question: s.cfg.Texts["intro"].In(sv.Locale) + " " + qs[0].Text.In(sv.Locale),
+		Min: qs[0].Min, Max: qs[0].Max, Comment: comment}
 }
 
 func (s *Service) email(sv Survey, link string) ([]byte, error) {
@@ -271,7 +252,7 @@ func (s *Service) Answer(ctx context.Context, id, patientID string, a Answer) (S
 		}
 		if added {
 			s.log.InfoContext(ctx, "follow-up task", "task_id", t.ID, "survey_id", id, "reason", reason)
-			if err := s.sups.Tell(ctx, TaskFrame{Type: "task", Task: t.View()}); err != nil {
+			if err := s.sups.Tell(ctx, TaskOpened{Task: t}); err != nil {
 				s.log.WarnContext(ctx, "task not pushed to supervisors", "task_id", t.ID, "error", err)
 			}
 		}

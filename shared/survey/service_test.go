@@ -130,8 +130,8 @@ func TestOneSurveyPerClosedConversationInTheChatOrByEmail(t *testing.T) {
 	if len(store.surveys) != 1 || len(out.pushed) != 1 || len(out.mails) != 0 {
 		t.Fatalf("%d surveys, %d pushed, %d mails; want one survey in the chat", len(store.surveys), len(out.pushed), len(out.mails))
 	}
-	f := out.pushed[0].(SurveyFrame)
-	if f.Type != "survey" || f.Scale != [2]int{1, 5} || !strings.Contains(f.Question, "How satisfied are you with the help") {
+	f := out.pushed[0].(Prompt)
+	if f.Min != 1 || f.Max != 5 || !strings.Contains(f.Question, "How satisfied are you with the help") {
 		t.Fatalf("survey frame = %+v", f)
 	}
 
@@ -219,7 +219,7 @@ func TestAnswersOnceAndPoorOnesGetAPerson(t *testing.T) {
 	if len(store.tasks) != 2 || store.tasks[SurveyID(Conversation, "c2")].Reason != "low score" || store.tasks[SurveyID(Conversation, "c3")].Reason != "negative comment" {
 		t.Fatalf("tasks = %+v", store.tasks)
 	}
-	if len(out.told) != 2 || out.told[0].(TaskFrame).Task.Queue != "billing" || out.told[0].(TaskFrame).Task.Agent != "Ana" {
+	if len(out.told) != 2 || out.told[0].(TaskOpened).Task.Queue != "billing" || out.told[0].(TaskOpened).Task.AgentName != "Ana" {
 		t.Fatalf("supervisors told %+v", out.told)
 	}
 	// Closed after a week.

@@ -235,11 +235,10 @@ func (c *Config) FollowUp(a Answer) (string, bool) {
 // Figure is the CSAT of a group of surveys: how many were sent and
 // answered, the response rate and the average score.
 type Figure struct {
-	Group        string  `json:"group"`
-	Sent         int     `json:"sent"`
-	Answered     int     `json:"answered"`
-	ResponseRate float64 `json:"responseRate"`
-	AverageCSAT  float64 `json:"averageCsat"`
+	Group          string
+	Sent, Answered int
+	ResponseRate   float64
+	AverageCSAT    float64 // of the answered
 }
 
 // Week names a survey's ISO week, e.g. 2026-W49.

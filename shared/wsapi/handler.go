@@ -1,6 +1,6 @@
 // Package wsapi is the edge between API Gateway WebSocket events and the
 // chat service: it decodes frames, calls the service, and turns errors into
-// error frames (through protocol.NewErrorFrame, the one mapping) or into a
+// error frames (through frames.Error, the one mapping) or into a
 // refused handshake.
 package wsapi
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/protocol"
 )
 
@@ -146,7 +147,7 @@ func FrameOutcome(ctx context.Context, log *slog.Logger, pusher ErrorPusher, con
 	default:
 		log.InfoContext(ctx, "frame refused", "code", code)
 	}
-	if perr := pusher.Push(ctx, connID, protocol.Encode(protocol.NewErrorFrame(err, requestID))); perr != nil {
+	if perr := pusher.Push(ctx, connID, protocol.Encode(frames.Error(err, requestID))); perr != nil {
 		log.WarnContext(ctx, "error frame not delivered", "error", perr)
 	}
 	return response(http.StatusOK)
