@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/patientservicecenter/psc/shared/agent"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,7 @@ func compare(a, b string) int {
 type pushed struct {
 	to    string
 	frame map[string]any
+	size  int // bytes
 }
 
 type recorder struct{ frames []pushed }
@@ -114,7 +116,7 @@ func (r *recorder) Push(_ context.Context, id string, b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	r.frames = append(r.frames, pushed{id, f})
+	r.frames = append(r.frames, pushed{id, f, len(b)})
 	return nil
 }
 
@@ -511,5 +513,46 @@ func TestFramesSkipConsolesWhoseSignInExpired(t *testing.T) {
 	}
 	if len(f.push.frames) != 1 || f.push.frames[0].to != "ca" {
 		t.Fatalf("pushed %v, want the signed-in console only", f.push.frames)
+	}
+}
+
+// longConvs is memConvs with a long conversation of text JSON escapes at
+// six bytes a character.
+type longConvs struct{ memConvs }
+
+func (longConvs) After(context.Context, string, string) ([]chat.Message, error) {
+	var msgs []chat.Message
+	for i := 1; i <= 200; i++ {
+		msgs = append(msgs, chat.Message{ID: chat.MessageID(int64(i)), Role: chat.RolePatient, SenderName: "Pat", Text: strings.Repeat("<", 2000)})
+	}
+	return msgs, nil
+}
+
+// TestThePatientViewFitsOneFrameHoweverItsTextIsEscaped: a long
+// transcript is cut to its newest messages so the context frame stays
+// under the 128 KB one @connections post carries, even when JSON escapes
+// every character of it ("<" is six bytes); the frame says earlier
+// messages were left out. (Counting text bytes let it grow to 560 KB.)
+func TestThePatientViewFitsOneFrameHoweverItsTextIsEscaped(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	convs := longConvs{memConvs{"c1": {ID: "c1", PatientID: "p1", PatientName: "Pat", State: chat.StateAssigned, AgentID: "a1"}}}
+	f.svc.WithConversations(noAssignments{}, convs, nil, nil).WithAudit(&memAudit{})
+	if _, err := f.svc.Connect(ctx, "ca", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionContext, ConversationID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.push.frames) != 1 {
+		t.Fatalf("pushed %d frames", len(f.push.frames))
+	}
+	got := f.push.frames[0]
+	transcript, _ := got.frame["transcript"].([]any)
+	if got.size > 128*1024 || got.frame["earlier"] != true || len(transcript) < 5 {
+		t.Fatalf("context frame of %d bytes with %d messages, earlier %v: want under 128 KB, the newest messages, earlier true", got.size, len(transcript), got.frame["earlier"])
+	}
+	if last := transcript[len(transcript)-1].(map[string]any); last["messageId"] != chat.MessageID(200) {
+		t.Fatalf("the transcript ends at %v, want the newest message", last["messageId"])
 	}
 }
