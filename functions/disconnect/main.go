@@ -3,25 +3,14 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/ddb"
-	"github.com/patientservicecenter/psc/shared/envconf"
-	"github.com/patientservicecenter/psc/shared/startup"
+	"github.com/patientservicecenter/psc/shared/wiring"
 	"github.com/patientservicecenter/psc/shared/wsapi"
 )
 
 func main() {
-	ctx := context.Background()
-	log := startup.Logger("disconnect")
-	env := envconf.New()
-	connections := env.Required("CONNECTIONS_TABLE")
-	cfg := startup.AWS(ctx, log, env)
-	conns := ddb.NewConnections(dynamodb.NewFromConfig(cfg), connections, ddb.RateLimit{})
-	svc := chat.NewService(nil, conns, nil, nil, chat.Config{}, nil, nil)
-	lambda.Start(wsapi.NewHandler(svc, nil, log).Disconnect)
+	k := wiring.New("disconnect")
+	svc := chat.NewService(nil, k.PatientConnections(ddb.RateLimit{}), nil, nil, chat.Config{}, nil, nil)
+	k.Start(wsapi.NewHandler(svc, nil, k.Log).Disconnect)
 }

@@ -7,55 +7,23 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
-	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/ddb"
-	"github.com/patientservicecenter/psc/shared/envconf"
 	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/mail"
-	"github.com/patientservicecenter/psc/shared/push"
-	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/startup"
 	"github.com/patientservicecenter/psc/shared/survey"
 	"github.com/patientservicecenter/psc/shared/surveyapi"
+	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
-	ctx := context.Background()
-	log := startup.Logger("followup")
-	env := envconf.New()
-	surveysTable, connTable := env.Required("SURVEYS_TABLE"), env.Required("CONNECTIONS_TABLE")
-	agentConnTable, patientEndpoint, agentEndpoint := env.Required("AGENT_CONNECTIONS_TABLE"), env.Required("PATIENT_WS_ENDPOINT"), env.Required("AGENT_WS_ENDPOINT")
-	secretID, sender, page := env.Required("SURVEY_SECRET_ARN"), env.Required("NOTIFY_SENDER"), env.Optional("SURVEY_PAGE_URL")
-	retention := time.Duration(env.Int("SURVEY_RETENTION_DAYS", 730)) * 24 * time.Hour
-	limit := ddb.RateLimit{Frames: env.Int("RATE_LIMIT_FRAMES", 30), Window: env.Duration("RATE_LIMIT_WINDOW", 10*time.Second)}
-	cfg := startup.AWS(ctx, log, env)
+	k := wiring.New("followup")
 	surveys, err := survey.LoadConfig()
-	startup.Must(log, "loading the survey configuration", err)
+	k.Check("loading the survey configuration", err)
 	lex, err := survey.LoadLexicon()
-	startup.Must(log, "loading the sentiment lexicon", err)
-	dir, err := scheduling.LoadDirectory()
-	startup.Must(log, "loading the scheduling directory", err)
-	links := startup.Links(ctx, log, cfg, secretID)
-	patientMgmt, err := push.NewClient(cfg, patientEndpoint)
-	startup.Must(log, "bad configuration", err)
-	agentMgmt, err := push.NewClient(cfg, agentEndpoint)
-	startup.Must(log, "bad configuration", err)
-	db := dynamodb.NewFromConfig(cfg)
-	conns := ddb.NewConnections(db, connTable, limit)
-	patientPush := push.New(patientMgmt)
-	patients := chat.PatientFanout(conns, patientPush, frames.Encode, nil)
-	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: ddb.NewSurveys(db, surveysTable, retention), Chat: surveyapi.ChatReach{Conns: conns, Patients: patients},
-		Mail: mail.New(sesv2.NewFromConfig(cfg), sender).WithConfigurationSet(env.Optional("MAIL_CONFIGURATION_SET")), Links: links,
-		Supervisors: agent.ConsoleFanout(ddb.NewAgentConnections(db, agentConnTable, ddb.RateLimit{}), push.New(agentMgmt), frames.Encode, nil), Log: log},
-		survey.ServiceConfig{PageURL: page, From: "Patient Service Center <" + sender + ">"})
-	h := surveyapi.NewHandler(svc, links, conns, patientPush, dir, log)
-	lambda.Start(h.Invoke)
+	k.Check("loading the sentiment lexicon", err)
+	links, conns, pusher := k.Links("SURVEY_SECRET_ARN"), k.PatientConnections(k.RateLimit()), k.PatientPusher()
+	patients := chat.PatientFanout(conns, pusher, frames.Encode, nil)
+	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: k.Surveys(k.Days("SURVEY_RETENTION_DAYS", 730)),
+		Chat: surveyapi.ChatReach{Conns: conns, Patients: patients}, Mail: k.Mail(), Links: links, Supervisors: k.Consoles(), Log: k.Log},
+		survey.ServiceConfig{PageURL: k.Env.Optional("SURVEY_PAGE_URL"), From: k.Sender()})
+	k.Start(surveyapi.NewHandler(svc, links, conns, pusher, k.Directory(), k.Log).Invoke)
 }
