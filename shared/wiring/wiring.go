@@ -189,7 +189,9 @@ func (k *Kit) RoutingQueue() *queue.Routing {
 }
 
 // BotTurns asks the bot for turns (BOT_TURN_QUEUE_URL).
-func (k *Kit) BotTurns() *queue.BotTurns { return queue.NewBotTurns(k.sqs, k.Env.Required("BOT_TURN_QUEUE_URL")) }
+func (k *Kit) BotTurns() *queue.BotTurns {
+	return queue.NewBotTurns(k.sqs, k.Env.Required("BOT_TURN_QUEUE_URL"))
+}
 
 // Mail sends as NOTIFY_SENDER, through MAIL_CONFIGURATION_SET when set.
 func (k *Kit) Mail() *mail.SES {
@@ -197,7 +199,9 @@ func (k *Kit) Mail() *mail.SES {
 }
 
 // Sender is how mail names its sender: the center and NOTIFY_SENDER.
-func (k *Kit) Sender() string { return "Patient Service Center <" + k.Env.Required("NOTIFY_SENDER") + ">" }
+func (k *Kit) Sender() string {
+	return "Patient Service Center <" + k.Env.Required("NOTIFY_SENDER") + ">"
+}
 
 // Directory is the scheduling directory (providers, visit types,
 // locations).
