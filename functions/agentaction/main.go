@@ -6,10 +6,10 @@ package main
 
 import (
 	"github.com/patientservicecenter/psc/shared/agent"
-	"github.com/patientservicecenter/psc/shared/agentapi"
-	"github.com/patientservicecenter/psc/shared/frames"
+	"github.com/patientservicecenter/psc/shared/edge/agentws"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
@@ -22,5 +22,5 @@ func main() {
 		// the booking function books).
 		WithScheduling(scheduling.NewService(k.Directory(), k.Appointments(0), scheduling.Config{}, nil)).
 		WithFollowUps(k.Surveys(0))
-	k.Start(agentapi.NewHandler(svc, pusher, k.Log).Message)
+	k.Start(agentws.NewHandler(svc, pusher, k.Log).Message)
 }

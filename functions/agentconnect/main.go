@@ -7,12 +7,12 @@ package main
 import (
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/adapter/auth"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/agent"
-	"github.com/patientservicecenter/psc/shared/agentapi"
-	"github.com/patientservicecenter/psc/shared/auth"
-	"github.com/patientservicecenter/psc/shared/ddb"
-	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/wiring"
+	"github.com/patientservicecenter/psc/shared/edge/agentws"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 )
 
 func main() {
@@ -21,5 +21,5 @@ func main() {
 		JWKSURL: k.Env.Required("AGENT_JWKS_URL"), Skew: k.Env.Duration("AGENT_TOKEN_SKEW", 30*time.Second)}, k.Log)
 	k.Check("the agent pool's keys", err)
 	svc := agent.NewService(verifier, k.Agents(), k.AgentConnections(ddb.RateLimit{}), nil, frames.Encode, agent.Config{}, nil)
-	k.Start(agentapi.NewHandler(svc, nil, k.Log).Route)
+	k.Start(agentws.NewHandler(svc, nil, k.Log).Route)
 }

@@ -9,10 +9,10 @@ package main
 
 import (
 	"github.com/patientservicecenter/psc/shared/agent"
-	"github.com/patientservicecenter/psc/shared/agentapi"
-	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/linkapi"
-	"github.com/patientservicecenter/psc/shared/wiring"
+	"github.com/patientservicecenter/psc/shared/edge/agentws"
+	"github.com/patientservicecenter/psc/shared/edge/appointmentlink"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 )
 
 func main() {
@@ -20,6 +20,6 @@ func main() {
 	pusher, sched := k.AgentPusher(), k.Scheduling()
 	svc := agent.NewService(nil, k.Agents(), k.AgentConnections(k.RateLimit()), pusher, frames.Encode, agent.Config{}, nil).
 		WithConversations(k.Routing(), k.Conversations(), nil, nil).WithScheduling(sched).WithAudit(k.Audit())
-	patients := linkapi.NewHandler(k.Links("LINK_SECRET_ARN"), sched, k.PatientConnections(k.RateLimit()), k.PatientPusher(), k.Log)
-	k.Start(patients.Or(agentapi.NewHandler(svc, pusher, k.Log).Message))
+	patients := appointmentlink.NewHandler(k.Links("LINK_SECRET_ARN"), sched, k.PatientConnections(k.RateLimit()), k.PatientPusher(), k.Log)
+	k.Start(patients.Or(agentws.NewHandler(svc, pusher, k.Log).Message))
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/patientservicecenter/psc/shared/bot"
-	"github.com/patientservicecenter/psc/shared/botturn"
-	"github.com/patientservicecenter/psc/shared/wiring"
+	"github.com/patientservicecenter/psc/shared/edge/botqueue"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 )
 
 func main() {
@@ -22,5 +22,5 @@ func main() {
 		engine.WithOrganization(k.Env.Optional("ORGANIZATION_NAME"))
 	}
 	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(k.Scheduling())
-	k.Start(botturn.NewHandler(turner, k.Log).Handle)
+	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

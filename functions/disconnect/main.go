@@ -3,14 +3,14 @@
 package main
 
 import (
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/ddb"
-	"github.com/patientservicecenter/psc/shared/wiring"
-	"github.com/patientservicecenter/psc/shared/wsapi"
+	"github.com/patientservicecenter/psc/shared/edge/patientws"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 )
 
 func main() {
 	k := wiring.New("disconnect")
 	svc := chat.NewService(nil, k.PatientConnections(ddb.RateLimit{}), nil, nil, chat.Config{}, nil, nil)
-	k.Start(wsapi.NewHandler(svc, nil, k.Log).Disconnect)
+	k.Start(patientws.NewHandler(svc, nil, k.Log).Disconnect)
 }

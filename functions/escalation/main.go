@@ -4,15 +4,15 @@
 package main
 
 import (
+	"github.com/patientservicecenter/psc/shared/edge/routingevents"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/routing"
-	"github.com/patientservicecenter/psc/shared/routingapi"
-	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
 	k := wiring.New("escalation")
 	queues := k.Queues()
-	svc := routing.NewService(routing.Deps{Store: k.Routing(), Conversations: k.Conversations(), Notify: routingapi.Notifier{Patients: k.Patients()},
+	svc := routing.NewService(routing.Deps{Store: k.Routing(), Conversations: k.Conversations(), Notify: routingevents.Notifier{Patients: k.Patients()},
 		Trigger: k.RoutingQueue(), Log: k.Log}, routing.Config{Queues: queues, Fallback: queues[0]})
-	k.Start(routingapi.NewHandler(svc, k.Log).Escalations)
+	k.Start(routingevents.NewHandler(svc, k.Log).WithFloor(k.Consoles()).Escalations)
 }

@@ -8,10 +8,10 @@ package main
 
 import (
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/frames"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/surveyevents"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/survey"
-	"github.com/patientservicecenter/psc/shared/surveyapi"
-	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
@@ -23,7 +23,7 @@ func main() {
 	links, conns, pusher := k.Links("SURVEY_SECRET_ARN"), k.PatientConnections(k.RateLimit()), k.PatientPusher()
 	patients := chat.PatientFanout(conns, pusher, frames.Encode, nil)
 	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: k.Surveys(k.Days("SURVEY_RETENTION_DAYS", 730)),
-		Chat: surveyapi.ChatReach{Conns: conns, Patients: patients}, Mail: k.Mail(), Links: links, Supervisors: k.Consoles(), Log: k.Log},
+		Chat: surveyevents.ChatReach{Conns: conns, Patients: patients}, Mail: k.Mail(), Links: links, Supervisors: k.Consoles(), Log: k.Log},
 		survey.ServiceConfig{PageURL: k.Env.Optional("SURVEY_PAGE_URL"), From: k.Sender()})
-	k.Start(surveyapi.NewHandler(svc, links, conns, pusher, k.Directory(), k.Log).Invoke)
+	k.Start(surveyevents.NewHandler(svc, links, conns, pusher, k.Directory(), k.Log).Invoke)
 }

@@ -4,10 +4,10 @@ package main
 
 import (
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/frames"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/patientws"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/triage"
-	"github.com/patientservicecenter/psc/shared/wiring"
-	"github.com/patientservicecenter/psc/shared/wsapi"
 )
 
 func main() {
@@ -21,5 +21,5 @@ func main() {
 	svc := chat.NewService(k.Conversations(), conns, chat.PatientFanout(conns, pusher, frames.Encode, nil), k.SessionTokens(),
 		chat.Config{Retention: k.Retention(), ResumeGrace: k.Env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).
 		WithBot(k.BotTurns()).WithAgents(consoles).WithWatch(chat.TriageWatch{Engine: rules}, consoles)
-	k.Start(wsapi.NewHandler(svc, pusher, k.Log).Message)
+	k.Start(patientws.NewHandler(svc, pusher, k.Log).Message)
 }

@@ -6,9 +6,9 @@
 package main
 
 import (
-	"github.com/patientservicecenter/psc/shared/noticeapi"
+	"github.com/patientservicecenter/psc/shared/edge/schedulingevents"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/notify"
-	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
@@ -20,8 +20,8 @@ func main() {
 	}
 	notices := k.Notices()
 	svc := notify.NewService(notify.Deps{Texts: texts, Directory: k.Directory(),
-		Chat: noticeapi.ChatPoster{Messages: k.Conversations(), Patients: k.Patients(), Retention: k.Retention()}, Mail: k.Mail(),
+		Chat: schedulingevents.ChatPoster{Messages: k.Conversations(), Patients: k.Patients(), Retention: k.Retention()}, Mail: k.Mail(),
 		Reminders: notices, Sent: notices, Appointments: k.Appointments(0), Links: k.Links("LINK_SECRET_ARN"), Log: k.Log},
 		notify.Config{PageURL: k.Env.Optional("APPOINTMENT_PAGE_URL")})
-	k.Start(noticeapi.NewHandler(svc, k.Log).Handle)
+	k.Start(schedulingevents.NewHandler(svc, k.Log).Handle)
 }

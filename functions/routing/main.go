@@ -8,9 +8,9 @@ package main
 import (
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/edge/routingevents"
+	"github.com/patientservicecenter/psc/shared/edge/wiring"
 	"github.com/patientservicecenter/psc/shared/routing"
-	"github.com/patientservicecenter/psc/shared/routingapi"
-	"github.com/patientservicecenter/psc/shared/wiring"
 )
 
 func main() {
@@ -19,9 +19,9 @@ func main() {
 	overflow, err := routing.ParseOverflow(k.Env.Optional("QUEUE_OVERFLOW"), queues)
 	k.Check("QUEUE_OVERFLOW", err)
 	store := k.Routing()
-	svc := routing.NewService(routing.Deps{Store: store, Conversations: k.Conversations(), Notify: routingapi.Notifier{Patients: k.Patients(), Consoles: k.Consoles()},
+	svc := routing.NewService(routing.Deps{Store: store, Conversations: k.Conversations(), Notify: routingevents.Notifier{Patients: k.Patients(), Consoles: k.Consoles()},
 		Trigger: k.RoutingQueue(), Log: k.Log},
 		routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: k.Env.Duration("OFFER_TIMEOUT", 45*time.Second), Overflow: overflow}).
 		WithUrgentAlerts(store, k.Env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
-	k.Start(routingapi.NewHandler(svc, k.Log).Routing)
+	k.Start(routingevents.NewHandler(svc, k.Log).Routing)
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/chromedp/chromedp"
 
-	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/adapter/secret"
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
-	"github.com/patientservicecenter/psc/shared/secret"
 	"github.com/patientservicecenter/psc/shared/session"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/patientservicecenter/psc/localstack/staffauth"
-	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/adapter/push"
 )
 
 // browser returns a chromedp context on a fresh headless Chromium (Debian's
@@ -598,6 +598,44 @@ func TestASupervisorTakesAnUrgentPatientFromTheAlert(t *testing.T) {
 	}
 	run(t, b, "waiting for the conversation", chromedp.WaitVisible(`#workspace`))
 	accessible(t, b, "the supervisor's view of the conversation they took")
+}
+
+// TestASupervisorAssignsFromTheFloor (issue 19): a billing patient waits
+// (the billing agent is busy); the supervisor's floor shows the row,
+// pushed as it changes; from the keyboard the supervisor picks a general
+// agent and assigns it; the agent gets the offer and takes it, and the
+// floor shows the conversation with that agent without being asked.
+func TestASupervisorAssignsFromTheFloor(t *testing.T) {
+	run0 := time.Now().UnixNano()
+	username, password := fmt.Sprintf("flo%d", run0), "Test-Super-9!"
+	createPoolUserIn(t, "supervisor", username, password, "Fay Floor", "billing", "en", 2)
+	billing, _ := poolAgent(t, fmt.Sprintf("fbil%d", run0), "billing", "en", 1)
+	setPresence(t, billing, "busy")
+	general, _ := poolAgent(t, fmt.Sprintf("fgen%d", run0), "general", "en", 2)
+	b := browser(t)
+	consoleSignIn(t, b, username, password)
+	waitText(t, b, "#connection", "Connected")
+	_, conv := escalate(t, "Flora")
+	row := `#floor tr[data-conversation-id="` + conv + `"]`
+	run(t, b, "waiting for the floor's row", chromedp.WaitVisible(row))
+	waitText(t, b, row, "waiting")
+	waitText(t, b, row, "billing")
+	// The roster is read every few seconds; the general agent becomes a
+	// choice once it is.
+	pick := row + ` select`
+	run(t, b, "waiting for the general agent among the choices", chromedp.Poll[bool](`[...document.querySelectorAll('`+pick+` option')].some((o) => o.value)`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	accessible(t, b, "a supervisor's floor with a waiting conversation")
+	run(t, b, "focusing the agent list", chromedp.Focus(pick))
+	run(t, b, "focusing Assign", chromedp.Focus(row+` button.button.small:not(.secondary)`))
+	run(t, b, "assigning with Enter", chromedp.KeyEvent("\r"))
+	general.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	waitText(t, b, "#floor-note", "Offered to fgen")
+	if f := general.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accepting the assigned conversation: %v", f)
+	}
+	waitText(t, b, row, "assigned")
+	waitText(t, b, row, fmt.Sprintf("fgen%d", run0))
 }
 
 // TestClosingOneConversationShowsAnotherHeld (issue 19): an agent holding

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patientservicecenter/psc/localstack/loadgen"
+	"github.com/patientservicecenter/psc/scripts/loadgen/loadgen"
 )
 
 // TestSmallLoadLosesNothing: a small morning on the local stack — twelve

@@ -495,9 +495,10 @@ func TestAnUrgentPatientIsNeverStranded(t *testing.T) {
 }
 
 // TestASupervisorAssignsAWaitingConversation (issue 19): a billing
-// conversation waits (its only billing agent is busy); a supervisor
-// assigns it to a general agent, who gets the offer and takes it; the
-// supervisor hears it worked.
+// conversation waits (its only billing agent is busy); the supervisor's
+// floor shows it; the supervisor assigns it to a general agent, who gets
+// the offer and takes it; the supervisor hears it worked, and the floor
+// hears it taken without asking (pushed from the conversations stream).
 func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	run := time.Now().UnixNano()
 	supervisor := supervisorConsole(t, fmt.Sprintf("asg%d", run))
@@ -506,6 +507,25 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 	general, generalID := poolAgent(t, fmt.Sprintf("gen%d", run), "general", "en", 2)
 	patient, conv := escalate(t, "Asha")
 	stacktest.Eventually(t, 15*time.Second, "the conversation in its queue", func() bool { return offeredItem(t, conv).State == "waiting" })
+	// floorRow is the conversation's latest row in a floor frame (a batch
+	// may carry several changes of it, in order).
+	floorRow := func(f map[string]any) map[string]any {
+		rows, _ := f["conversations"].([]any)
+		var last map[string]any
+		for _, r := range rows {
+			if r, _ := r.(map[string]any); r["conversationId"] == conv {
+				last = r
+			}
+		}
+		return last
+	}
+	fl := supervisor.Request(map[string]any{"action": "floor"})
+	if row := floorRow(fl); fl["type"] != "floor" || row == nil || row["state"] != "waiting" || row["queue"] != "billing" || row["handedOffAt"] == nil {
+		t.Fatalf("the floor %v has no waiting row for %s", fl, conv)
+	}
+	if f := billing.Request(map[string]any{"action": "floor"}); f["code"] != "forbidden" {
+		t.Fatalf("an agent asked for the floor: %v, want forbidden", f)
+	}
 
 	if f := supervisor.Request(map[string]any{"action": "assign", "conversationId": conv, "agentId": generalID}); f["type"] != "assigning" {
 		t.Fatalf("assign answered %v", f)
@@ -519,6 +539,13 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 		t.Fatalf("accepting the assigned conversation: %v", f)
 	}
 	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	taken, _ := supervisor.Wait(func(f map[string]any) bool {
+		row := floorRow(f)
+		return f["type"] == "floor" && f["changes"] == true && row != nil && row["state"] == "assigned"
+	})
+	if row := floorRow(taken); row["agentId"] != generalID || row["agentName"] == "" {
+		t.Fatalf("the floor heard %v, want it with the general agent", row)
+	}
 	// Agents cannot assign.
 	if f := general.Request(map[string]any{"action": "assign", "conversationId": conv}); f["code"] != "forbidden" {
 		t.Fatalf("an agent assigning: %v, want forbidden", f)

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/patientservicecenter/psc/localstack/stacktest"
-	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/survey"
 )

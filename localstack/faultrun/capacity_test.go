@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/patientservicecenter/psc/localstack/loadgen"
+	"github.com/patientservicecenter/psc/scripts/loadgen/loadgen"
 )
 
 // TestTheCapacityCheckReadsEveryVersion: an agent over capacity for one

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/patientservicecenter/psc/localstack/chaos"
-	"github.com/patientservicecenter/psc/localstack/loadgen"
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/scripts/loadgen/loadgen"
 )
 
 var env *stacktest.Env

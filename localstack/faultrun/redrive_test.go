@@ -18,9 +18,9 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/redrive"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/bot"
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/ddb"
 )
 
 // TestARedrivenBotTurnAnswersOnce: a patient's message whose bot turn

@@ -26,7 +26,7 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
-	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/adapter/push"
 )
 
 var env *stacktest.Env

@@ -260,3 +260,7 @@ func (r *Resolver) Condition(name string) (bool, error) {
 	}
 	return b, nil
 }
+
+// Blanked replaces each ${Variable} of a Fn::Sub string with "x", to read
+// the shape of what it will be (an ARN's parts).
+func Blanked(s string) string { return subVar.ReplaceAllString(s, "x") }

@@ -171,3 +171,13 @@ func convert(n *yaml.Node) (any, error) {
 func isCustomTag(tag string) bool {
 	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
 }
+
+// SortedKeys returns a map's keys in order, for deterministic iteration.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

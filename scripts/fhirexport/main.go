@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/patientservicecenter/psc/shared/ddb"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/fhir"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )

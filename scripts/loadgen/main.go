@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/patientservicecenter/psc/localstack/loadgen"
+	"github.com/patientservicecenter/psc/scripts/loadgen/loadgen"
 )
 
 func main() {

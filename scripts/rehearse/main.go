@@ -34,6 +34,7 @@ import (
 
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/template"
+	"github.com/patientservicecenter/psc/scripts/templatecheck"
 )
 
 const (
@@ -140,7 +141,7 @@ func rehearse(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if fixed := template.RetainedWithFixedNames(tmpl); len(fixed) > 0 {
+	if fixed := templatecheck.RetainedWithFixedNames(tmpl); len(fixed) > 0 {
 		return fmt.Errorf("creating the stage again would fail in AWS: the retained tables %v have fixed names and still exist", fixed)
 	}
 	if err := r.deploy("create again", "ApiGatewayCloudWatchRole=true"); err != nil {

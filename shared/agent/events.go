@@ -8,7 +8,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/survey"
 )
 
-// What the service tells consoles. The fan-out's encoder (shared/frames)
+// What the service tells consoles. The fan-out's encoder (shared/edge/frames)
 // renders each as the protocol's frame; what patients are told is chat's
 // (chat.Status, chat.Typing, a stored chat.Message).
 

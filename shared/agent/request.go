@@ -16,6 +16,7 @@ const (
 	ActionTransfer      Action = "transfer"
 	ActionHandBack      Action = "handback"
 	ActionAgents        Action = "agents"
+	ActionFloor         Action = "floor"
 	ActionContext       Action = "context"
 	ActionNote          Action = "note"
 	ActionQueues        Action = "queues"
@@ -34,11 +35,11 @@ const (
 
 // Actions are every action the service serves.
 var Actions = []Action{ActionPresence, ActionAccept, ActionDecline, ActionSend, ActionTyping, ActionClose, ActionTransfer, ActionHandBack,
-	ActionAgents, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
+	ActionAgents, ActionFloor, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
 	ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
 
 // Request is one console action and what it carries, decoded and checked
-// for shape by the edge (shared/agentapi); the service checks it against
+// for shape by the edge (shared/edge/agentws); the service checks it against
 // the caller's role and what they hold. Each action reads the fields it
 // needs.
 type Request struct {

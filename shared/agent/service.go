@@ -207,6 +207,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f Request) er
 		return s.queueFigures(ctx, c, f)
 	case ActionAgents:
 		return s.roster(ctx, c, f)
+	case ActionFloor:
+		return s.floor(ctx, c, f)
 	case ActionTasks, ActionCloseTask, ActionCSAT:
 		return s.followUp(ctx, c, f)
 	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit:

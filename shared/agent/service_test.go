@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/patientservicecenter/psc/shared/agent"
 	"slices"
 	"strings"
@@ -11,8 +12,8 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/frames"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -554,5 +555,70 @@ func TestThePatientViewFitsOneFrameHoweverItsTextIsEscaped(t *testing.T) {
 	}
 	if last := transcript[len(transcript)-1].(map[string]any); last["messageId"] != chat.MessageID(200) {
 		t.Fatalf("the transcript ends at %v, want the newest message", last["messageId"])
+	}
+}
+
+// heldBy is noAssignments holding, per agent, some conversations.
+type heldBy struct {
+	noAssignments
+	held map[string][]chat.Conversation
+}
+
+func (h heldBy) Held(_ context.Context, agentID string) ([]chat.Conversation, error) {
+	return h.held[agentID], nil
+}
+
+// TestTheFloorShowsEveryConversationInProgressToSupervisorsOnly: the
+// waiting ones (urgent first) and the held ones, with queue, priority, red
+// flags and agent, and no patient name; agents are refused it.
+func TestTheFloorShowsEveryConversationInProgressToSupervisorsOnly(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	handoff := func(priority string, flags ...string) *chat.Handoff {
+		return &chat.Handoff{Queue: "general", Priority: priority, RedFlags: flags, At: t0.Add(-time.Minute)}
+	}
+	convs := memConvs{
+		"w1": {ID: "w1", PatientName: "Pat", State: chat.StateWaiting, Queue: "general", Handoff: handoff("normal")},
+		"w2": {ID: "w2", PatientName: "Lee", State: chat.StateWaiting, Queue: "general", Handoff: handoff("urgent", "chest_pain")},
+	}
+	held := heldBy{held: map[string][]chat.Conversation{"a1": {{ID: "h1", PatientName: "Kim", State: chat.StateAssigned, AgentID: "a1", AgentName: "Ana",
+		Queue: "general", Handoff: handoff("normal"), UpdatedAt: t0}}}}
+	f.svc.WithConversations(held, convs, nil, nil).WithQueues([]string{"general"},
+		memQueues{"general": {{ConversationID: "w1", Queue: "general"}, {ConversationID: "w2", Queue: "general"}}})
+	for _, who := range []string{"ana", "sam"} {
+		if _, err := f.svc.Connect(ctx, "conn-"+who, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := f.agents["a1"]
+	a.Active = 1
+	f.agents["a1"] = a
+	if err := f.svc.Handle(ctx, "conn-ana", agent.Request{Action: agent.ActionFloor}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("an agent asked for the floor: %v, want forbidden", err)
+	}
+	if err := f.svc.Handle(ctx, "conn-sam", agent.Request{Action: agent.ActionFloor, RequestID: "fl"}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.push.frames[len(f.push.frames)-1]
+	rows, _ := got.frame["conversations"].([]any)
+	if got.to != "conn-sam" || got.frame["type"] != "floor" || got.frame["requestId"] != "fl" || len(rows) != 3 {
+		t.Fatalf("floor %+v", got)
+	}
+	var order []string
+	for _, r := range rows {
+		r := r.(map[string]any)
+		order = append(order, r["conversationId"].(string))
+		if _, named := r["patient"]; named {
+			t.Errorf("the floor names a patient: %v", r)
+		}
+	}
+	if strings.Join(order, ",") != "w2,w1,h1" {
+		t.Fatalf("floor order %v, want the urgent waiting one first, then the other waiting, then the held", order)
+	}
+	if w2 := rows[0].(map[string]any); fmt.Sprint(w2["redFlags"]) != "[chest_pain]" || w2["priority"] != "urgent" || w2["state"] != "waiting" {
+		t.Errorf("w2 row %v", w2)
+	}
+	if h1 := rows[2].(map[string]any); h1["agentName"] != "Ana" || h1["state"] != "assigned" {
+		t.Errorf("h1 row %v", h1)
 	}
 }

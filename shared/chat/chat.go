@@ -1,7 +1,7 @@
 // Package chat holds the rules of a patient conversation: starting one,
 // storing messages exactly once and in order, resuming after a reconnect,
 // typing and ending. It speaks to storage and to connections through the
-// small interfaces below; adapters in shared/ddb and shared/push implement
+// small interfaces below; adapters in shared/adapter/ddb and shared/adapter/push implement
 // them on AWS.
 package chat
 

@@ -3,7 +3,7 @@ package chat
 import (
 	"testing"
 
-	"github.com/patientservicecenter/psc/shared/protocol"
+	"github.com/patientservicecenter/psc/shared/edge/protocol"
 )
 
 // TestMessageIDsSortInOrderAndHaveTheWireShape: ids sort as their

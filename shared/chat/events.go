@@ -3,7 +3,7 @@ package chat
 import "time"
 
 // The requests the service serves, one per patient action. The edge
-// (shared/wsapi) decodes and validates the client's frame, then calls the
+// (shared/edge/patientws) decodes and validates the client's frame, then calls the
 // matching method with one of these.
 
 // StartRequest begins a new conversation.
@@ -38,7 +38,7 @@ type EndRequest struct {
 }
 
 // What the service and the other patient-side functions tell clients. The
-// fan-out's encoder (shared/frames) renders each as the protocol's frame;
+// fan-out's encoder (shared/edge/frames) renders each as the protocol's frame;
 // a stored Message is told as itself.
 
 // Session answers a start: the token that resumes the conversation.

@@ -5,16 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/frames"
-	"github.com/patientservicecenter/psc/shared/wsapi"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
+	"github.com/patientservicecenter/psc/shared/edge/patientws"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/edge/protocol"
 	"github.com/patientservicecenter/psc/shared/fault"
-	"github.com/patientservicecenter/psc/shared/protocol"
 	"github.com/patientservicecenter/psc/shared/session"
 	"github.com/patientservicecenter/psc/shared/triage"
 )
@@ -267,7 +267,7 @@ func (f *fixture) do(t *testing.T, conn string, body string) error {
 	if err != nil {
 		t.Fatalf("decoding %s: %v", body, err)
 	}
-	return wsapi.Dispatch(context.Background(), f.svc, conn, fr)
+	return patientws.Dispatch(context.Background(), f.svc, conn, fr)
 }
 
 func (f *fixture) startOn(t *testing.T, conn, name string) (token, conversationID string) {

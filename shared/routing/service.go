@@ -59,7 +59,7 @@ type Conversations interface {
 }
 
 // Notifier tells the people concerned what routing did. An edge turns
-// each event into the frames its clients know (routingapi.Notifier).
+// each event into the frames its clients know (routingevents.Notifier).
 type Notifier interface {
 	// Offer tells the agent's consoles of an offer and says how many took
 	// it (none when the agent has none left open, or every one was gone).

@@ -59,7 +59,7 @@ type Supervisors interface {
 	Tell(ctx context.Context, frame any) error
 }
 
-// What the service tells clients. The fan-out's encoder (shared/frames)
+// What the service tells clients. The fan-out's encoder (shared/edge/frames)
 // renders each as the protocol's frame.
 type (
 	// Prompt is the survey asked in the chat: the intro and the CSAT

@@ -29,7 +29,8 @@
     handoff: $('handoff'), transcriptEarlier: $('transcript-earlier'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
     messagesLog: document.querySelector('.messages-log'), handBackButton: $('handback-conversation'), transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
-    transferQueue: $('transfer-queue'), transferAgent: $('transfer-agent'), roster: $('roster'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
+    transferQueue: $('transfer-queue'), transferAgent: $('transfer-agent'), roster: $('roster'),
+    floor: $('floor'), floorCount: $('floor-count'), floorNote: $('floor-note'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
@@ -59,6 +60,8 @@
   let cannedPick = 0;
   let transferQueues = [];             // from the queue frame
   let roster = [];                     // from the agents frame
+  const floor = new Map();             // conversationId → floor row (supervisors)
+  let floorSkew = 0;                   // server clock − this clock, from the floor frame's at
   let queueTimer = 0;
   let moving = '';                     // the appointment the book dialog moves ('' books a new one)
   let movingSlot = null;               // its slot: a move keeps its kind of visit unless changed deliberately
@@ -309,7 +312,7 @@
       request({ action: 'conversations' });
       request({ action: 'queues' });
       request({ action: 'agents' });
-      if (supervisor) { request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); }
+      if (supervisor) { request({ action: 'floor' }); request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); }
       clearInterval(queueTimer);
       queueTimer = setInterval(() => {
         if (!connected || document.hidden) return;
@@ -381,6 +384,7 @@
       case 'note': onNote(f); break;
       case 'queue': onQueues(f); break;
       case 'agents': onRoster(f); break;
+      case 'floor': onFloor(f); break;
       case 'conversations': onHeld(f); break;
       case 'slots': onSlots(f.slots || [], ''); break;
       case 'booked': onBooked(f); break;
@@ -406,7 +410,9 @@
       return;
     }
     if (req && req.action === 'assign') {
-      alertNote(req.conversationId, f.code === 'conflict' ? 'It no longer waits: someone has it, or the patient left.' : (f.message || 'Routing could not take it.'), true);
+      const why = f.code === 'conflict' ? 'It no longer waits: someone has it, or the patient left.' : (f.message || 'Routing could not take it.');
+      alertNote(req.conversationId, why, true);
+      el.floorNote.textContent = why;
       return;
     }
     const c = req && convs.get(req.conversationId);
@@ -495,8 +501,114 @@
   }
 
   function onAssignment(f) {
+    const to = roster.find((a) => a.agentId === f.agentId);
+    const mine = !to || to.name === el.agentName.textContent;
     if (f.ok) alertNote(f.conversationId, 'Offered to you: accept it under Offers.', false);
     else alertNote(f.conversationId, 'Not offered to you: ' + (f.reason || 'routing could not') + '.', true);
+    const who = mine ? 'you' : to.name;
+    el.floorNote.textContent = f.ok ? 'Offered to ' + who + (mine ? ': accept it under Offers.' : '.') : 'Not offered to ' + who + ': ' + (f.reason || 'routing could not') + '.';
+  }
+
+  // ---- the supervisors' floor ----
+
+  // onFloor keeps the floor: the whole of it, or (pushed as conversations
+  // change) the rows that changed; a row marked done has left it.
+  function onFloor(f) {
+    if (!f.changes) floor.clear();
+    if (f.at) floorSkew = Date.parse(f.at) - Date.now();
+    for (const r of f.conversations || []) {
+      if (r.done) floor.delete(r.conversationId);
+      else floor.set(r.conversationId, r);
+    }
+    renderFloor();
+  }
+
+  // The floor's durations tick in place, every second.
+  setInterval(() => {
+    if (!supervisor || document.hidden) return;
+    for (const tr of el.floor.tBodies[0].rows) {
+      const r = floor.get(tr.dataset.conversationId);
+      if (r) tr.cells[5].textContent = floorFor(r);
+    }
+  }, 1000);
+
+  const FLOOR_RANK = { urgent: 0, high: 1, normal: 2 };
+  const floorWaits = (r) => r.state === 'waiting' || r.state === 'escalated' || r.state === 'offered';
+
+  // floorFor is how long a row has been in its present stage: waiting
+  // since the handoff, or with its agent since it took its state.
+  function floorFor(r) {
+    const from = Date.parse(floorWaits(r) ? (r.handedOffAt || r.since) : r.since);
+    return Number.isNaN(from) ? '' : duration(Math.max(0, Math.floor((Date.now() + floorSkew - from) / 1000)));
+  }
+
+  // renderFloor rebuilds the table when rows change (not every second:
+  // the durations tick in place, so a select keeps its focus).
+  function renderFloor() {
+    const rows = [...floor.values()].sort((a, b) => (floorWaits(b) - floorWaits(a)) || ((FLOOR_RANK[a.priority] ?? 3) - (FLOOR_RANK[b.priority] ?? 3)) ||
+      String(a.handedOffAt || '').localeCompare(String(b.handedOffAt || '')));
+    const body = el.floor.tBodies[0];
+    const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.dataset.focusKey : '';
+    body.replaceChildren();
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      tr.dataset.conversationId = r.conversationId;
+      if (r.priority === 'urgent') tr.className = 'has-urgent';
+      const flags = (r.redFlags || []).length ? ' · red flag: ' + r.redFlags.join(', ').replace(/_/g, ' ') : '';
+      for (const v of ['…' + r.conversationId.slice(-6), r.queue || '', (r.priority || 'normal') + flags, r.state, r.agentName || '', floorFor(r)]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(td);
+      }
+      tr.cells[5].className = 'floor-for';
+      const act = document.createElement('td');
+      if (floorWaits(r) && r.state !== 'offered') act.append(...assignControls(r));
+      tr.append(act);
+      body.append(tr);
+    }
+    el.floorCount.textContent = String(rows.length);
+    if (focused) {
+      const again = body.querySelector('[data-focus-key="' + CSS.escape(focused) + '"]');
+      if (again) again.focus();
+    }
+  }
+
+  // assignControls: a list of the agents who can take it now (available,
+  // with room) and Assign; Take it for the supervisor themself.
+  function assignControls(r) {
+    const pick = document.createElement('select');
+    pick.dataset.focusKey = 'pick-' + r.conversationId;
+    pick.setAttribute('aria-label', 'Agent for conversation …' + r.conversationId.slice(-6));
+    for (const a of roster) {
+      if (a.presence === 'available' && a.active < a.capacity && a.name !== el.agentName.textContent) pick.append(new Option(a.name, a.agentId));
+    }
+    const assign = document.createElement('button');
+    assign.type = 'button';
+    assign.className = 'button small';
+    assign.textContent = 'Assign';
+    assign.dataset.focusKey = 'assign-' + r.conversationId;
+    assign.disabled = pick.options.length === 0;
+    if (assign.disabled) pick.append(new Option('No one available', ''));
+    assign.addEventListener('click', () => {
+      if (!pick.value) return;
+      if (request({ action: 'assign', conversationId: r.conversationId, agentId: pick.value }, { conversationId: r.conversationId })) {
+        el.floorNote.textContent = 'Asking routing to offer …' + r.conversationId.slice(-6) + ' to ' + pick.options[pick.selectedIndex].text + '…';
+      }
+    });
+    const take = document.createElement('button');
+    take.type = 'button';
+    take.className = 'button secondary small';
+    take.textContent = 'Take it';
+    take.dataset.focusKey = 'take-' + r.conversationId;
+    take.addEventListener('click', () => {
+      // Routing offers only to someone available: a supervisor who is not
+      // becomes available first, then asks.
+      const frame = { action: 'assign', conversationId: r.conversationId };
+      const then = { frame, meta: { conversationId: r.conversationId } };
+      const asked = el.presence.value === 'available' ? request(frame, then.meta) : request({ action: 'presence', status: 'available' }, { then });
+      if (asked) el.floorNote.textContent = 'Asking routing to offer …' + r.conversationId.slice(-6) + ' to you…';
+    });
+    return [pick, assign, take];
   }
 
   // announceOffer makes a new offer heard and seen away from the console: a
@@ -926,6 +1038,7 @@
   function onRoster(f) {
     roster = f.agents || [];
     if (!supervisor) return;
+    renderFloor(); // who can be assigned changed
     const body = el.roster.tBodies[0];
     body.replaceChildren();
     for (const a of roster) {

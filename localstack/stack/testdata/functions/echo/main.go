@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/patientservicecenter/psc/localstack/stack/testdata/recorder"
-	"github.com/patientservicecenter/psc/shared/push"
+	"github.com/patientservicecenter/psc/shared/adapter/push"
 )
 
 func main() {

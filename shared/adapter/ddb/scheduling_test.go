@@ -1,0 +1,120 @@
+package ddb_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/notify"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/scheduling/schedulingtest"
+)
+
+// schedulingService books against the emulator's scheduling table, with
+// a clock at now (so the slots are in the future whatever day it runs).
+func schedulingService(t *testing.T) (*scheduling.Service, *ddb.Appointments) {
+	t.Helper()
+	d, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ddb.NewAppointments(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour)
+	return scheduling.NewService(d, store, scheduling.Config{Notice: time.Hour, TelehealthURL: "https://video.example.org/v"}, nil), store
+}
+
+// TestAppointmentsKeepTheStoreContract: the DynamoDB store passes the
+// suite the in-memory store passes (schedulingtest.StoreContract): fifty
+// patients racing for one slot on the emulator, the hold following a move
+// and a cancellation, conditional writes. Each run books in a week of its
+// own, 30 to 400 days ahead.
+func TestAppointmentsKeepTheStoreContract(t *testing.T) {
+	now := time.Now()
+	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
+	schedulingtest.StoreContract(t, func(*testing.T) scheduling.Store { _, store := schedulingService(t); return store }, now, from)
+}
+
+// TestBetweenListsTheAppointmentsStartingInAWindow: the reminder sweep's
+// read, which only the DynamoDB store has.
+func TestBetweenListsTheAppointmentsStartingInAWindow(t *testing.T) {
+	svc, store := schedulingService(t)
+	ctx := context.Background()
+	now := time.Now()
+	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
+	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-novak", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("between-", now.UnixNano()), SlotID: open[0].ID, PatientID: fmt.Sprint("between-", now.UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := store.Between(ctx, a.Slot.Start.Add(-time.Minute), a.Slot.Start.Add(time.Minute))
+	if err != nil || len(in) != 1 || in[0].ID != a.ID {
+		t.Fatalf("appointments starting around the slot: %+v %v", in, err)
+	}
+}
+
+// TestRemindersStore: reminders come due at their time (and not before),
+// are claimed once, and are gone once deleted.
+func TestRemindersStore(t *testing.T) {
+	n := ddb.NewNotices(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	ctx := context.Background()
+	// A time of its own, so runs never meet: some hour next year.
+	now := time.Now()
+	base := time.Date(now.Year()+1, time.Month(1+now.Nanosecond()%12), 1+now.Nanosecond()%28, now.Nanosecond()%24, 0, 0, 0, time.UTC)
+	id := fmt.Sprint("ap-rem-", now.UnixNano())
+	start := base.Add(26 * time.Hour)
+	rs := notify.Plan(scheduling.Appointment{ID: id, State: scheduling.Booked, Slot: scheduling.Slot{Start: start, End: start.Add(30 * time.Minute)}}, base)
+	if len(rs) != 2 {
+		t.Fatalf("plan: %+v", rs)
+	}
+	if err := n.Put(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	mine := func(at time.Time) []notify.Reminder {
+		t.Helper()
+		due, err := n.Due(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []notify.Reminder
+		for _, r := range due {
+			if r.AppointmentID == id {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if due := mine(rs[0].At.Add(-time.Second)); len(due) != 0 {
+		t.Fatalf("due a second early: %+v", due)
+	}
+	due := mine(rs[0].At)
+	if len(due) != 1 || due[0].Kind != notify.Remind24h || !due[0].Start.Equal(start) {
+		t.Fatalf("due at the 24h mark: %+v", due)
+	}
+	if ok, err := n.Claim(ctx, due[0]); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if ok, err := n.Claim(ctx, due[0]); err != nil || ok {
+		t.Fatalf("claimed twice: %v %v", ok, err)
+	}
+	if err := n.Delete(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if due := mine(rs[1].At); len(due) != 0 {
+		t.Fatalf("deleted reminders still due: %+v", due)
+	}
+	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || sent {
+		t.Fatalf("sent before marking: %v %v", sent, err)
+	}
+	if err := n.MarkSent(ctx, id+"#v1"); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || !sent {
+		t.Fatalf("sent after marking: %v %v", sent, err)
+	}
+}

@@ -1,0 +1,195 @@
+// Package routingevents is the edge of escalation and routing: it turns the
+// conversations stream, the agents stream and the routing queue's
+// messages into calls of the routing service.
+package routingevents
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/adapter/queue"
+	"github.com/patientservicecenter/psc/shared/agent"
+	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/routing"
+)
+
+// Service is what the handlers need of the routing service.
+type Service interface {
+	Escalate(ctx context.Context, c chat.Conversation) error
+	Route(ctx context.Context) error
+	Expire(ctx context.Context, check routing.OfferCheck) error
+	EndedWhileOffered(ctx context.Context, offer routing.OfferCheck) error
+	Withdraw(ctx context.Context, offer routing.OfferCheck) error
+	Assign(ctx context.Context, a routing.Assignment) error
+}
+
+// Handler serves the escalation and routing functions.
+type Handler struct {
+	svc Service
+	log *slog.Logger
+	// floor, when set, hears every change the supervisors' floor shows.
+	floor Supervisors
+	now   func() time.Time
+}
+
+// Supervisors tells every signed-in supervisor's console a frame.
+type Supervisors interface {
+	Tell(ctx context.Context, frame any) error
+}
+
+// WithFloor makes the conversations stream's handler push what changed
+// on the floor to the supervisors' consoles: one frame per batch.
+func (h *Handler) WithFloor(s Supervisors) *Handler {
+	h.floor = s
+	return h
+}
+
+// NewHandler returns a Handler.
+func NewHandler(svc Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+
+// Escalations serves the conversations stream: each conversation that has
+// just become escalated is put in its queue, and the offer of one its
+// patient ended while offered is withdrawn; with WithFloor, what changed
+// on the floor (state, queue, agent, wrap-up) goes to the supervisors. A
+// failure reports that record (and so, the stream being ordered, the rest
+// of the batch) for retry.
+func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	var changed []agent.FloorRow
+	defer func() { h.tellFloor(ctx, changed) }()
+	for _, r := range ev.Records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		c, err := ddb.ConversationFromImage(r.Change.NewImage)
+		old, _ := ddb.ConversationFromImage(r.Change.OldImage)
+		switch {
+		case err != nil:
+		case c.State == chat.StateEscalated && old.State != chat.StateEscalated:
+			err = h.svc.Escalate(ctx, c)
+		case c.State == chat.StateClosed && old.State == chat.StateOffered:
+			// The patient ended it while it was offered.
+			var offer routing.OfferCheck
+			if offer, err = ddb.PendingOffer(r.Change.OldImage); err == nil && offer.AgentID != "" {
+				err = h.svc.EndedWhileOffered(ctx, offer)
+			}
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", c.ID, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			return resp, nil
+		}
+		if agent.FloorChanged(old, c) {
+			changed = append(changed, agent.FloorRowOf(c))
+		}
+	}
+	return resp, nil
+}
+
+// tellFloor pushes the floor's changes to the supervisors. It is best
+// effort: a console that missed one reads the whole floor again when it
+// reconnects, and a failed push must not replay the batch's escalations.
+func (h *Handler) tellFloor(ctx context.Context, rows []agent.FloorRow) {
+	if h.floor == nil || len(rows) == 0 {
+		return
+	}
+	now := time.Now
+	if h.now != nil {
+		now = h.now
+	}
+	if err := h.floor.Tell(ctx, agent.Floor{Conversations: rows, Changes: true, At: now()}); err != nil {
+		h.log.WarnContext(ctx, "floor change not pushed", "conversations", len(rows), "error", err)
+	}
+}
+
+// Routing serves the routing function's triggers: the routing queue (a
+// request to run), the agents stream (an agent became available, freed
+// capacity or gained some) and the sweep schedule (an EventBridge
+// "Scheduled Event": no records, so it always runs). One run looks at
+// every queue, so a batch needs one run however many records it has.
+//
+// For the routing queue it reports partial batch failures: an offer check
+// that failed comes back alone (and reaches the dead-letter queue after
+// its retries) while the rest of the batch is done; a failed routing run
+// fails the whole batch, which the next delivery runs again.
+func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) (events.SQSEventResponse, error) {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	var probe struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return resp, fmt.Errorf("reading the event: %w", err)
+	}
+	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return resp, fmt.Errorf("reading the routing queue: %w", err)
+		}
+		for _, m := range ev.Records {
+			var req queue.RoutingRequest
+			if err := json.Unmarshal([]byte(m.Body), &req); err != nil {
+				h.log.WarnContext(ctx, "unreadable routing request dropped", "message_id", m.MessageId)
+				continue
+			}
+			if req.Assign != nil {
+				if err := h.svc.Assign(ctx, *req.Assign); err != nil {
+					h.log.ErrorContext(ctx, "assignment failed", "conversation_id", req.Assign.ConversationID, "error", err)
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				}
+				continue
+			}
+			if req.Check != nil {
+				act := h.svc.Expire
+				if req.Check.Withdraw {
+					act = h.svc.Withdraw
+				}
+				if err := act(ctx, *req.Check); err != nil {
+					h.log.ErrorContext(ctx, "offer check failed", "conversation_id", req.Check.ConversationID, "error", err)
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				}
+			}
+		}
+	}
+	if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb" {
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return resp, fmt.Errorf("reading the agents stream: %w", err)
+		}
+		if !anyRoomMade(ev) {
+			return resp, nil
+		}
+	}
+	if err := h.svc.Route(ctx); err != nil {
+		h.log.ErrorContext(ctx, "routing failed", "error", err)
+		return resp, err
+	}
+	return resp, nil
+}
+
+// anyRoomMade reports whether a record of the agents stream can let a
+// waiting conversation through: an agent became available, or freed or
+// gained capacity.
+func anyRoomMade(ev events.DynamoDBEvent) bool {
+	for _, r := range ev.Records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		n, err := ddb.AgentFromImage(r.Change.NewImage)
+		if err != nil || n.Presence != "available" {
+			continue
+		}
+		o, _ := ddb.AgentFromImage(r.Change.OldImage)
+		if o.Presence != "available" || n.Active < o.Active || n.Capacity > o.Capacity {
+			return true
+		}
+	}
+	return false
+}
