@@ -1,7 +1,9 @@
-package routing
+package routing_test
 
 import (
 	"context"
+	"github.com/patientservicecenter/psc/shared/routing"
+	"github.com/patientservicecenter/psc/shared/routing/routingtest"
 	"io"
 	"log/slog"
 	"slices"
@@ -9,111 +11,10 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
-	"github.com/patientservicecenter/psc/shared/fault"
 )
 
-// memStore is an in-memory Store with the same conditions as the
-// DynamoDB one: an offer sticks only while the conversation waits at the
-// same place and the agent is available with room.
-type memStore struct {
-	waiting map[string]Waiting
-	agents  map[string]*Agent
-	offers  map[string]string
-	stale   int // the next n offers fail as if another router won
-}
-
-func newMemStore(agents ...Agent) *memStore {
-	m := &memStore{waiting: map[string]Waiting{}, agents: map[string]*Agent{}, offers: map[string]string{}}
-	for _, a := range agents {
-		m.agents[a.ID] = &a
-	}
-	return m
-}
-
-func (m *memStore) Enqueue(_ context.Context, w Waiting, _ time.Time) error {
-	if _, ok := m.waiting[w.ConversationID]; ok {
-		return nil
-	}
-	if _, ok := m.offers[w.ConversationID]; ok {
-		return fault.Errorf(fault.Conflict, "not escalated")
-	}
-	m.waiting[w.ConversationID] = w
-	return nil
-}
-
-func (m *memStore) Waiting(_ context.Context, queue string) ([]Waiting, error) {
-	var out []Waiting
-	for _, w := range m.waiting {
-		if w.Queue == queue {
-			out = append(out, w)
-		}
-	}
-	slices.SortFunc(out, Less)
-	return out, nil
-}
-
-func (m *memStore) AvailableAgents(context.Context) ([]Agent, error) {
-	var out []Agent
-	for _, a := range m.agents {
-		out = append(out, *a)
-	}
-	slices.SortFunc(out, func(a, b Agent) int { return compareStrings(a.ID, b.ID) })
-	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (m *memStore) Offer(_ context.Context, w Waiting, agentID, _ string, _, now time.Time) (OfferResult, error) {
-	if m.stale > 0 {
-		m.stale--
-		return Stale, nil
-	}
-	a := m.agents[agentID]
-	if _, ok := m.waiting[w.ConversationID]; !ok || a == nil || !a.Available || a.Active >= a.Capacity {
-		return Stale, nil
-	}
-	delete(m.waiting, w.ConversationID)
-	m.offers[w.ConversationID] = agentID
-	a.Active++
-	a.IdleSince = now
-	return Offered, nil
-}
-
-func (m *memStore) Release(_ context.Context, id, agentID, offerID string, why ReleaseReason, _ time.Time) (bool, error) {
-	if m.offers[id] != agentID || offerID != "offer-1" {
-		return false, nil
-	}
-	delete(m.offers, id)
-	a := m.agents[agentID]
-	a.Active--
-	if why == Lapsed {
-		a.Available = false
-	}
-	w := Waiting{ConversationID: id, Queue: "general"}
-	if why == Declined || why == Lapsed {
-		w.Refused = []string{agentID}
-	}
-	m.waiting[id] = w
-	return true, nil
-}
-
-func (m *memStore) Move(_ context.Context, w Waiting, queue string, now time.Time) (bool, error) {
-	cur, ok := m.waiting[w.ConversationID]
-	if !ok || cur.Queue != w.Queue {
-		return false, nil
-	}
-	cur.Queue, cur.QueuedAt = queue, now
-	m.waiting[w.ConversationID] = cur
-	return true, nil
-}
+// t0 is the tests' clock (as in routing_test.go, the internal tests).
+var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 
 type convs map[string]chat.Conversation
 
@@ -128,7 +29,7 @@ type told struct {
 // is gone (Deliver reaches none of them).
 type recorder struct {
 	frames []told
-	alerts []StrandedAlert
+	alerts []routing.StrandedAlert
 	gone   map[string]bool
 }
 
@@ -136,7 +37,7 @@ type recorder struct {
 // recorder, what staff are told to the other (alerts to its alerts).
 type split struct{ patients, agents *recorder }
 
-func (s split) Offer(_ context.Context, agentID string, o OfferNote) (int, error) {
+func (s split) Offer(_ context.Context, agentID string, o routing.OfferNote) (int, error) {
 	if s.agents.gone[agentID] {
 		return 0, nil
 	}
@@ -155,11 +56,11 @@ func (s split) Withdrawn(_ context.Context, agentID, conversationID string) erro
 	s.agents.frames = append(s.agents.frames, told{agentID, "withdrawn " + conversationID})
 	return nil
 }
-func (s split) Assignment(_ context.Context, supervisorID string, o AssignmentOutcome) error {
+func (s split) Assignment(_ context.Context, supervisorID string, o routing.AssignmentOutcome) error {
 	s.agents.frames = append(s.agents.frames, told{supervisorID, o})
 	return nil
 }
-func (s split) Stranded(_ context.Context, a StrandedAlert) error {
+func (s split) Stranded(_ context.Context, a routing.StrandedAlert) error {
 	s.agents.alerts = append(s.agents.alerts, a)
 	return nil
 }
@@ -171,16 +72,16 @@ func (t *triggers) RequestRouting(_ context.Context, reason string) error {
 	return nil
 }
 
-func (t *triggers) CheckOfferLater(_ context.Context, c OfferCheck, after time.Duration) error {
+func (t *triggers) CheckOfferLater(_ context.Context, c routing.OfferCheck, after time.Duration) error {
 	*t = append(*t, "check "+c.ConversationID+" "+c.AgentID+" "+c.OfferID+" after "+after.String())
 	return nil
 }
 
-func newService(store Store, c convs, patients, agents *recorder, trig *triggers) *Service {
+func newService(store routing.Store, c convs, patients, agents *recorder, trig *triggers) *routing.Service {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return NewService(Deps{Store: store, Conversations: c, Notify: split{patients, agents}, Trigger: trig, Log: log,
+	return routing.NewService(routing.Deps{Store: store, Conversations: c, Notify: split{patients, agents}, Trigger: trig, Log: log,
 		Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
-		Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute})
+		routing.Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute})
 }
 
 func escalatedConv(id, queue, priority, lang string) chat.Conversation {
@@ -189,16 +90,17 @@ func escalatedConv(id, queue, priority, lang string) chat.Conversation {
 }
 
 func TestEscalateQueuesTellsThePlaceAndAsksForRouting(t *testing.T) {
-	store := newMemStore()
+	store := routingtest.NewMemStore()
 	patients, trig := &recorder{}, &triggers{}
 	svc := newService(store, convs{}, patients, &recorder{}, trig)
 	ctx := context.Background()
+	store.Escalated["c1"], store.Escalated["c2"] = true, true // handed off by the bot
 	for _, c := range []chat.Conversation{escalatedConv("c1", "billing", "normal", "en"), escalatedConv("c2", "nowhere", "urgent", "es")} {
 		if err := svc.Escalate(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if w := store.waiting["c2"]; w.Queue != "general" || w.Priority != Urgent || w.Language != "es" {
+	if w := store.Queued["c2"]; w.Queue != "general" || w.Priority != routing.Urgent || w.Language != "es" {
 		t.Errorf("a handoff to an unserved queue = %+v, want the fallback queue, urgent, Spanish", w)
 	}
 	want := []told{
@@ -212,43 +114,43 @@ func TestEscalateQueuesTellsThePlaceAndAsksForRouting(t *testing.T) {
 		t.Errorf("routing requested %d times, want 2", len(*trig))
 	}
 	// A conversation still in the bot, or already offered, is left alone.
-	store.offers["c3"] = "a"
+	store.Offers["c3"] = routingtest.Offer{AgentID: "a", OfferID: "offer-1"}
 	for _, c := range []chat.Conversation{{ID: "c0", State: chat.StateBot}, escalatedConv("c3", "general", "normal", "en")} {
 		if err := svc.Escalate(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(*trig) != 2 || len(store.waiting) != 2 {
-		t.Errorf("a conversation not to escalate was routed: %v %v", *trig, store.waiting)
+	if len(*trig) != 2 || len(store.Queued) != 2 {
+		t.Errorf("a conversation not to escalate was routed: %v %v", *trig, store.Queued)
 	}
 }
 
 func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
-	store := newMemStore(
-		Agent{ID: "ana", Available: true, Skills: []string{"general", "billing"}, Languages: []string{"en"}, Capacity: 1},
-		Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+	store := routingtest.NewMemStore(
+		routing.Agent{ID: "ana", Available: true, Skills: []string{"general", "billing"}, Languages: []string{"en"}, Capacity: 1},
+		routing.Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
 	)
 	c := convs{}
 	for i, id := range []string{"g1", "g2", "g3"} {
-		store.waiting[id] = Waiting{ConversationID: id, Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(time.Duration(i) * time.Second)}
+		store.Queued[id] = routing.Waiting{ConversationID: id, Queue: "general", Priority: routing.Normal, Language: "en", EnqueuedAt: t0.Add(time.Duration(i) * time.Second)}
 		c[id] = escalatedConv(id, "general", "normal", "en")
 	}
-	store.stale = 1 // the first offer loses to another router
+	store.LoseNext = 1 // the first offer loses to another router
 	patients, agents, trig := &recorder{}, &recorder{}, &triggers{}
 	svc := newService(store, c, patients, agents, trig)
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(*trig) != 2 || !slices.Contains(*trig, "check g1 "+store.offers["g1"]+" offer-1 after 1m0s") || !slices.Contains(*trig, "check g2 "+store.offers["g2"]+" offer-1 after 1m0s") {
+	if len(*trig) != 2 || !slices.Contains(*trig, "check g1 "+store.Offers["g1"].AgentID+" offer-1 after 1m0s") || !slices.Contains(*trig, "check g2 "+store.Offers["g2"].AgentID+" offer-1 after 1m0s") {
 		t.Errorf("offer checks scheduled: %v, want one per offer after the offer timeout", *trig)
 	}
-	if len(store.offers) != 2 || store.offers["g1"] == "" || store.offers["g2"] == "" {
-		t.Fatalf("offers = %v, want g1 and g2 offered (first come, first served)", store.offers)
+	if len(store.Offers) != 2 || store.Offers["g1"].AgentID == "" || store.Offers["g2"].AgentID == "" {
+		t.Fatalf("offers = %v, want g1 and g2 offered (first come, first served)", store.Offers)
 	}
 	var offered []string
 	for _, f := range agents.frames {
-		o := f.frame.(OfferNote)
-		if o.Summary != "Topic: general" || !o.ExpiresAt.Equal(t0.Add(time.Minute)) || store.offers[o.ConversationID] != f.to {
+		o := f.frame.(routing.OfferNote)
+		if o.Summary != "Topic: general" || !o.ExpiresAt.Equal(t0.Add(time.Minute)) || store.Offers[o.ConversationID].AgentID != f.to {
 			t.Errorf("offer frame to %s: %+v", f.to, o)
 		}
 		offered = append(offered, o.ConversationID)
@@ -264,19 +166,19 @@ func TestRouteOffersTellsAgentsAndPlansAgainWhenBeaten(t *testing.T) {
 }
 
 func TestExpireTakesBackAPendingOfferAndSetsTheAgentAway(t *testing.T) {
-	store := newMemStore(Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
-	store.offers["c1"] = "ana"
+	store := routingtest.NewMemStore(routing.Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
+	store.Offers["c1"] = routingtest.Offer{AgentID: "ana", OfferID: "offer-1"}
 	agents := &recorder{}
 	svc := newService(store, convs{}, &recorder{}, agents, &triggers{})
 	ctx := context.Background()
-	if err := svc.Expire(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-0"}); err != nil || store.offers["c1"] != "ana" {
-		t.Fatalf("a check of an older offer released the current one: %v %v", err, store.offers)
+	if err := svc.Expire(ctx, routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-0"}); err != nil || store.Offers["c1"].AgentID != "ana" {
+		t.Fatalf("a check of an older offer released the current one: %v %v", err, store.Offers)
 	}
-	if err := svc.Expire(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
+	if err := svc.Expire(ctx, routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, waiting := store.waiting["c1"]; !waiting || store.agents["ana"].Available || store.agents["ana"].Active != 0 {
-		t.Fatalf("after expiry: waiting %v, agent %+v", store.waiting, *store.agents["ana"])
+	if _, waiting := store.Queued["c1"]; !waiting || store.Agents["ana"].Available || store.Agents["ana"].Active != 0 {
+		t.Fatalf("after expiry: waiting %v, agent %+v", store.Queued, *store.Agents["ana"])
 	}
 	want := []told{{"ana", "away"}}
 	if !slices.Equal(agents.frames, want) {
@@ -290,21 +192,21 @@ func TestExpireTakesBackAPendingOfferAndSetsTheAgentAway(t *testing.T) {
 // arrival, and is offered to the general agent; the one that came into
 // billing a minute ago stays; both patients hear their place.
 func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
-	store := newMemStore(Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1})
-	store.waiting["late"] = Waiting{ConversationID: "late", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-11 * time.Minute), QueuedAt: t0.Add(-11 * time.Minute)}
-	store.waiting["new"] = Waiting{ConversationID: "new", Queue: "billing", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-20 * time.Minute), QueuedAt: t0.Add(-time.Minute)}
+	store := routingtest.NewMemStore(routing.Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1})
+	store.Queued["late"] = routing.Waiting{ConversationID: "late", Queue: "billing", Priority: routing.Normal, Language: "en", EnqueuedAt: t0.Add(-11 * time.Minute), QueuedAt: t0.Add(-11 * time.Minute)}
+	store.Queued["new"] = routing.Waiting{ConversationID: "new", Queue: "billing", Priority: routing.Normal, Language: "en", EnqueuedAt: t0.Add(-20 * time.Minute), QueuedAt: t0.Add(-time.Minute)}
 	patients := &recorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := NewService(Deps{Store: store, Conversations: convs{"late": escalatedConv("late", "billing", "normal", "en")}, Notify: split{patients, &recorder{}}, Trigger: &triggers{},
+	svc := routing.NewService(routing.Deps{Store: store, Conversations: convs{"late": escalatedConv("late", "billing", "normal", "en")}, Notify: split{patients, &recorder{}}, Trigger: &triggers{},
 		Log: log, Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
-		Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]Overflow{"billing": {After: 10 * time.Minute, To: "general"}}})
+		routing.Config{Queues: []string{"general", "billing"}, OfferTimeout: time.Minute, Overflow: map[string]routing.Overflow{"billing": {After: 10 * time.Minute, To: "general"}}})
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if store.offers["late"] != "gus" {
-		t.Fatalf("offers = %v, want the overdue billing conversation offered to the general agent", store.offers)
+	if store.Offers["late"].AgentID != "gus" {
+		t.Fatalf("offers = %v, want the overdue billing conversation offered to the general agent", store.Offers)
 	}
-	if w := store.waiting["new"]; w.Queue != "billing" {
+	if w := store.Queued["new"]; w.Queue != "billing" {
 		t.Fatalf("the recent one moved to %s", w.Queue)
 	}
 	want := []told{{"new", 1}}
@@ -317,21 +219,21 @@ func TestRouteOverflowsLongWaitsToTheFallbackQueue(t *testing.T) {
 // offered conversation; the agent gets their capacity back at once, stays
 // available, and their consoles hear it is closed.
 func TestWithdrawFreesTheAgentWithoutSettingThemAway(t *testing.T) {
-	store := newMemStore(Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
-	store.offers["c1"] = "ana"
+	store := routingtest.NewMemStore(routing.Agent{ID: "ana", Available: true, Skills: []string{"general"}, Capacity: 1, Active: 1})
+	store.Offers["c1"] = routingtest.Offer{AgentID: "ana", OfferID: "offer-1"}
 	agents, trig := &recorder{}, &triggers{}
 	svc := newService(store, convs{}, &recorder{}, agents, trig)
 	ctx := context.Background()
-	if err := svc.EndedWhileOffered(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
+	if err := svc.EndedWhileOffered(ctx, routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"check c1 ana offer-1 after 0s"}; !slices.Equal(*trig, want) || store.offers["c1"] != "ana" {
-		t.Fatalf("the stream side asked %v and changed %v; want only a request to the routing function", *trig, store.offers)
+	if want := []string{"check c1 ana offer-1 after 0s"}; !slices.Equal(*trig, want) || store.Offers["c1"].AgentID != "ana" {
+		t.Fatalf("the stream side asked %v and changed %v; want only a request to the routing function", *trig, store.Offers)
 	}
-	if err := svc.Withdraw(ctx, OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1", Withdraw: true}); err != nil {
+	if err := svc.Withdraw(ctx, routing.OfferCheck{ConversationID: "c1", AgentID: "ana", OfferID: "offer-1", Withdraw: true}); err != nil {
 		t.Fatal(err)
 	}
-	if a := store.agents["ana"]; !a.Available || a.Active != 0 {
+	if a := store.Agents["ana"]; !a.Available || a.Active != 0 {
 		t.Fatalf("agent after the withdrawal: %+v, want available with no load", *a)
 	}
 	want := []told{{"ana", "withdrawn c1"}}
@@ -355,11 +257,11 @@ func (m alertMarks) MarkAlerted(_ context.Context, id string, _ time.Time) (bool
 // supervisor hears of it, once; a normal one, or an urgent one not yet
 // past the limit, alerts no one.
 func TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce(t *testing.T) {
-	store := newMemStore() // nobody online
-	store.waiting["u"] = Waiting{ConversationID: "u", Queue: "general", Priority: Urgent, Language: "en", EnqueuedAt: t0.Add(-3 * time.Minute), QueuedAt: t0.Add(-3 * time.Minute)}
-	store.waiting["recent"] = Waiting{ConversationID: "recent", Queue: "general", Priority: Urgent, Language: "en", EnqueuedAt: t0.Add(-time.Minute), QueuedAt: t0.Add(-time.Minute)}
-	store.waiting["n"] = Waiting{ConversationID: "n", Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0.Add(-time.Hour), QueuedAt: t0.Add(-time.Hour)}
-	c := convs{"u": escalatedConv("u", "general", Urgent, "en")}
+	store := routingtest.NewMemStore() // nobody online
+	store.Queued["u"] = routing.Waiting{ConversationID: "u", Queue: "general", Priority: routing.Urgent, Language: "en", EnqueuedAt: t0.Add(-3 * time.Minute), QueuedAt: t0.Add(-3 * time.Minute)}
+	store.Queued["recent"] = routing.Waiting{ConversationID: "recent", Queue: "general", Priority: routing.Urgent, Language: "en", EnqueuedAt: t0.Add(-time.Minute), QueuedAt: t0.Add(-time.Minute)}
+	store.Queued["n"] = routing.Waiting{ConversationID: "n", Queue: "general", Priority: routing.Normal, Language: "en", EnqueuedAt: t0.Add(-time.Hour), QueuedAt: t0.Add(-time.Hour)}
+	c := convs{"u": escalatedConv("u", "general", routing.Urgent, "en")}
 	c["u"].Handoff.RedFlags = []string{"chest_pain"}
 	sup := &recorder{}
 	svc := newService(store, c, &recorder{}, sup, &triggers{}).WithUrgentAlerts(alertMarks{}, 2*time.Minute)
@@ -381,36 +283,36 @@ func TestAnUrgentWaitPastItsLimitAlertsEverySupervisorOnce(t *testing.T) {
 // and the supervisor hears it; an agent with no room, or a conversation
 // no longer waiting, is refused and the supervisor hears why.
 func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
-	store := newMemStore(
-		Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
-		Agent{ID: "full", Available: true, Skills: []string{"billing"}, Languages: []string{"en"}, Capacity: 1, Active: 1},
+	store := routingtest.NewMemStore(
+		routing.Agent{ID: "gus", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+		routing.Agent{ID: "full", Available: true, Skills: []string{"billing"}, Languages: []string{"en"}, Capacity: 1, Active: 1},
 	)
-	store.waiting["b"] = Waiting{ConversationID: "b", Queue: "billing", Priority: Normal, Language: "es", EnqueuedAt: t0, QueuedAt: t0}
+	store.Queued["b"] = routing.Waiting{ConversationID: "b", Queue: "billing", Priority: routing.Normal, Language: "es", EnqueuedAt: t0, QueuedAt: t0}
 	agents, trig := &recorder{}, &triggers{}
-	svc := newService(store, convs{"b": escalatedConv("b", "billing", Normal, "es")}, &recorder{}, agents, trig)
+	svc := newService(store, convs{"b": escalatedConv("b", "billing", routing.Normal, "es")}, &recorder{}, agents, trig)
 	ctx := context.Background()
-	if err := svc.Assign(ctx, Assignment{ConversationID: "b", AgentID: "full", By: "sue"}); err != nil {
+	if err := svc.Assign(ctx, routing.Assignment{ConversationID: "b", AgentID: "full", By: "sue"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Assign(ctx, Assignment{ConversationID: "b", AgentID: "gus", By: "sue"}); err != nil {
+	if err := svc.Assign(ctx, routing.Assignment{ConversationID: "b", AgentID: "gus", By: "sue"}); err != nil {
 		t.Fatal(err)
 	}
-	if store.offers["b"] != "gus" {
-		t.Fatalf("offers %v, want b offered to gus", store.offers)
+	if store.Offers["b"].AgentID != "gus" {
+		t.Fatalf("offers %v, want b offered to gus", store.Offers)
 	}
-	if err := svc.Assign(ctx, Assignment{ConversationID: "gone", AgentID: "gus", By: "sue"}); err != nil {
+	if err := svc.Assign(ctx, routing.Assignment{ConversationID: "gone", AgentID: "gus", By: "sue"}); err != nil {
 		t.Fatal(err)
 	}
-	var outcomes []AssignmentOutcome
+	var outcomes []routing.AssignmentOutcome
 	offered := false
 	for _, f := range agents.frames {
 		switch fr := f.frame.(type) {
-		case AssignmentOutcome:
+		case routing.AssignmentOutcome:
 			if f.to != "sue" {
 				t.Fatalf("an assignment's outcome went to %s", f.to)
 			}
 			outcomes = append(outcomes, fr)
-		case OfferNote:
+		case routing.OfferNote:
 			offered = offered || (f.to == "gus" && fr.ConversationID == "b")
 		}
 	}
@@ -426,31 +328,31 @@ func TestASupervisorAssignsAWaitingConversation(t *testing.T) {
 // neither set away nor barred from the conversation, since they never saw
 // it.
 func TestAnOfferNoConsoleTookGoesToSomeoneElseAtOnce(t *testing.T) {
-	store := newMemStore(
-		Agent{ID: "ana", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
-		Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1, IdleSince: t0},
+	store := routingtest.NewMemStore(
+		routing.Agent{ID: "ana", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1},
+		routing.Agent{ID: "ben", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1, IdleSince: t0},
 	)
-	store.waiting["g1"] = Waiting{ConversationID: "g1", Queue: "general", Priority: Normal, Language: "en", EnqueuedAt: t0}
+	store.Queued["g1"] = routing.Waiting{ConversationID: "g1", Queue: "general", Priority: routing.Normal, Language: "en", EnqueuedAt: t0}
 	agents := &recorder{gone: map[string]bool{"ana": true}}
 	svc := newService(store, convs{"g1": escalatedConv("g1", "general", "normal", "en")}, &recorder{}, agents, &triggers{})
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if store.offers["g1"] != "ben" || len(agents.frames) != 1 || agents.frames[0].to != "ben" {
-		t.Fatalf("offers %v, frames %v: want g1 offered to ben, the one agent with a console", store.offers, agents.frames)
+	if store.Offers["g1"].AgentID != "ben" || len(agents.frames) != 1 || agents.frames[0].to != "ben" {
+		t.Fatalf("offers %v, frames %v: want g1 offered to ben, the one agent with a console", store.Offers, agents.frames)
 	}
-	if a := store.agents["ana"]; !a.Available || a.Active != 0 {
+	if a := store.Agents["ana"]; !a.Available || a.Active != 0 {
 		t.Errorf("ana = %+v: want her available with her capacity back", *a)
 	}
 	// Ben declines: ana, back with a console, may be offered it.
 	agents.gone = nil
-	if ok, err := store.Release(context.Background(), "g1", "ben", "offer-1", Declined, t0); err != nil || !ok {
+	if ok, err := store.Release(context.Background(), "g1", "ben", "offer-1", routing.Declined, t0); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if err := svc.Route(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if store.offers["g1"] != "ana" {
-		t.Errorf("after ben declined, offers = %v: want g1 offered to ana, who never saw it", store.offers)
+	if store.Offers["g1"].AgentID != "ana" {
+		t.Errorf("after ben declined, offers = %v: want g1 offered to ana, who never saw it", store.Offers)
 	}
 }

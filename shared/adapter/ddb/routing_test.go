@@ -18,6 +18,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/routing"
+	"github.com/patientservicecenter/psc/shared/routing/routingtest"
 )
 
 func routingStore() (*ddb.Routing, *ddb.Conversations, *ddb.Agents, *dynamodb.Client) {
@@ -501,4 +502,44 @@ func TestALapseCancelledByAConflictIsTriedAgain(t *testing.T) {
 	if active := activeOf(t, db, agentID); active != 0 {
 		t.Fatalf("active after the lapse = %d, want 0", active)
 	}
+}
+
+// routingFixture is ddb.Routing on the emulator's tables, with what the
+// routing.Store contract needs to set its scene.
+type routingFixture struct {
+	*ddb.Routing
+	convs  *ddb.Conversations
+	agents *ddb.Agents
+	db     *dynamodb.Client
+}
+
+func (f routingFixture) AddAgent(t *testing.T, id, queue string, capacity int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.agents.SaveProfile(ctx, agent.Identity{AgentID: id, Name: id, Roles: []agent.Role{agent.RoleAgent}, Skills: []string{queue}, Capacity: capacity}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.agents.SetPresence(ctx, id, agent.Available, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f routingFixture) AddEscalated(t *testing.T, id string) { escalated(t, f.convs, f.db, id) }
+
+func (f routingFixture) EndConversation(t *testing.T, id string) {
+	t.Helper()
+	if _, err := f.convs.Close(context.Background(), id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f routingFixture) Active(t *testing.T, agentID string) int { return activeOf(t, f.db, agentID) }
+
+// TestRoutingKeepsTheStoreContract: the DynamoDB store passes the suite
+// the routing service's in-memory store passes (routingtest).
+func TestRoutingKeepsTheStoreContract(t *testing.T) {
+	routingtest.StoreContract(t, func(*testing.T) routingtest.Store {
+		store, convs, agents, db := routingStore()
+		return routingFixture{Routing: store, convs: convs, agents: agents, db: db}
+	})
 }
