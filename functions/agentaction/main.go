@@ -14,9 +14,9 @@ import (
 
 func main() {
 	k := wiring.New("agentaction")
-	pusher, routes, trigger := k.AgentPusher(), k.Routing(), k.RoutingQueue()
+	pusher, routes, trigger, convs := k.AgentPusher(), k.Routing(), k.RoutingQueue(), k.Conversations()
 	svc := agent.NewService(nil, k.Agents(), k.AgentConnections(k.RateLimit()), pusher, frames.Encode, agent.Config{Retention: k.Retention()}, nil).
-		WithConversations(routes, k.Conversations(), k.Patients(), trigger).WithAssigner(trigger).
+		WithConversations(routes, convs, k.Patients(), trigger).WithAssigner(trigger).WithWatching(convs).
 		WithAudit(k.Audit()).WithQueues(k.Queues(), routes).
 		// The patient view lists upcoming appointments (read only here;
 		// the booking function books).

@@ -638,6 +638,58 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	waitText(t, b, row, fmt.Sprintf("fgen%d", run0))
 }
 
+// TestASupervisorMonitorsWhispersAndBargesFromTheFloor (issue 19): an
+// agent holds a conversation; from the floor, by keyboard, the supervisor
+// monitors it with a reason, reads the transcript and the patient's next
+// message live, whispers (the agent gets it, marked), barges in (the
+// patient is told) and writes to the patient, then stops.
+func TestASupervisorMonitorsWhispersAndBargesFromTheFloor(t *testing.T) {
+	run0 := time.Now().UnixNano()
+	username, password := fmt.Sprintf("msup%d", run0), "Test-Super-9!"
+	createPoolUserIn(t, "supervisor", username, password, "Mia Monitor", "billing", "en", 2)
+	held, _ := poolAgent(t, fmt.Sprintf("mag%d", run0), "billing", "en", 2)
+	patient, conv := escalate(t, "Milo")
+	held.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := held.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept: %v", f)
+	}
+	b := browser(t)
+	consoleSignIn(t, b, username, password)
+	waitText(t, b, "#connection", "Connected")
+	row := `#floor tr[data-conversation-id="` + conv + `"]`
+	waitText(t, b, row, "assigned")
+	run(t, b, "focusing Monitor", chromedp.Focus(row+` button`))
+	run(t, b, "opening the monitor dialog with Enter", chromedp.KeyEvent("\r"))
+	run(t, b, "waiting for the dialog", chromedp.WaitVisible(`#monitor-dialog`))
+	run(t, b, "giving the reason", chromedp.SendKeys(`#monitor-reason`, "Coaching a new billing agent\r"))
+	run(t, b, "waiting for the monitor panel", chromedp.WaitVisible(`#monitor`))
+	waitText(t, b, "#monitor-log", "I was charged twice")
+	send(t, patient, conv, "mb-1", "Can I pay in two parts?")
+	waitText(t, b, "#monitor-log", "Can I pay in two parts?")
+	accessible(t, b, "a supervisor monitoring a conversation")
+
+	run(t, b, "whispering", chromedp.SendKeys(`#whisper-text`, "Offer the two-part plan\r"))
+	if f, _ := held.Wait(func(f map[string]any) bool { return f["type"] == "whisper" }); f["text"] != "Offer the two-part plan" {
+		t.Fatalf("the agent's whisper: %v", f)
+	}
+	waitText(t, b, "#monitor-log", "Whisper from Mia Monitor")
+
+	run(t, b, "focusing Barge in", chromedp.Focus(`#barge`))
+	run(t, b, "barging in with Enter", chromedp.KeyEvent("\r"))
+	patient.Wait(func(f map[string]any) bool {
+		return f["type"] == "message" && strings.Contains(fmt.Sprint(f["text"]), "Mia Monitor, a supervisor, has joined")
+	})
+	run(t, b, "waiting for the composer", chromedp.WaitVisible(`#monitor-send-form`))
+	run(t, b, "writing to the patient", chromedp.SendKeys(`#monitor-text`, "Yes, two parts are fine.\r"))
+	said, _ := patient.Wait(func(f map[string]any) bool { return f["type"] == "message" && f["text"] == "Yes, two parts are fine." })
+	if from := said["from"].(map[string]any); from["name"] != "Mia Monitor" {
+		t.Fatalf("the patient read it from %v", from)
+	}
+	accessible(t, b, "a supervisor who barged in")
+	run(t, b, "stopping", chromedp.Click(`#unmonitor`))
+	run(t, b, "waiting for the panel to close", chromedp.WaitNotVisible(`#monitor`))
+}
+
 // TestClosingOneConversationShowsAnotherHeld (issue 19): an agent holding
 // two conversations closes the one shown, and the console shows the other
 // instead of a blank workspace.

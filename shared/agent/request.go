@@ -17,6 +17,10 @@ const (
 	ActionHandBack      Action = "handback"
 	ActionAgents        Action = "agents"
 	ActionFloor         Action = "floor"
+	ActionMonitor       Action = "monitor"
+	ActionUnmonitor     Action = "unmonitor"
+	ActionWhisper       Action = "whisper"
+	ActionBarge         Action = "barge"
 	ActionContext       Action = "context"
 	ActionNote          Action = "note"
 	ActionQueues        Action = "queues"
@@ -35,7 +39,7 @@ const (
 
 // Actions are every action the service serves.
 var Actions = []Action{ActionPresence, ActionAccept, ActionDecline, ActionSend, ActionTyping, ActionClose, ActionTransfer, ActionHandBack,
-	ActionAgents, ActionFloor, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
+	ActionAgents, ActionFloor, ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
 	ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
 
 // Request is one console action and what it carries, decoded and checked

@@ -45,6 +45,7 @@ type Service struct {
 	// followUps serves supervisors' follow-up tasks and CSAT figures.
 	followUps FollowUps
 	assigner  Assigner
+	watching  Watching
 }
 
 // QueueReader lists a queue's waiting conversations.
@@ -69,6 +70,12 @@ func (s *Service) WithQueues(queues []string, r QueueReader) *Service {
 // and decline offers, message the patient, close.
 func (s *Service) WithConversations(a Assignments, c Conversations, p Patients, t Trigger) *Service {
 	s.work, s.convs, s.patients, s.trigger = a, c, p, t
+	return s
+}
+
+// WithWatching lets supervisors monitor, whisper and barge.
+func (s *Service) WithWatching(w Watching) *Service {
+	s.watching = w
 	return s
 }
 
@@ -222,7 +229,7 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f Request) er
 	case ActionAssign:
 		return s.assign(ctx, c, f)
 	case ActionAccept, ActionDecline, ActionSend, ActionTyping, ActionClose,
-		ActionTransfer, ActionHandBack, ActionContext, ActionNote, ActionConversations:
+		ActionTransfer, ActionHandBack, ActionContext, ActionNote, ActionConversations, ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge:
 		if s.work == nil {
 			return fmt.Errorf("agent service: %s without conversations configured", f.Action)
 		}
@@ -356,6 +363,19 @@ func (s *Service) Deliver(ctx context.Context, agentID string, frame any) (int, 
 	return s.fan.Deliver(ctx, agentID, frame)
 }
 
+// toHolders pushes a frame to the consoles of the agent who holds the
+// conversation and of the supervisors watching it, but except (the
+// sending console).
+func (s *Service) toHolders(ctx context.Context, conv chat.Conversation, except string, frame any) error {
+	errs := []error{s.toConsoles(ctx, conv.AgentID, except, frame)}
+	for _, w := range conv.Watchers {
+		if w != conv.AgentID {
+			errs = append(errs, s.toConsoles(ctx, w, except, frame))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // toConsoles pushes a frame to the agent's consoles but except.
 func (s *Service) toConsoles(ctx context.Context, agentID, except string, frame any) error {
 	_, err := s.fan.ToAgentExcept(ctx, agentID, except, frame)
@@ -401,16 +421,29 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 	if err != nil {
 		return err
 	}
-	if f.Action == ActionContext {
+	switch f.Action {
+	case ActionContext:
 		return s.context(ctx, c, conv, f)
+	case ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge:
+		return s.supervise(ctx, c, conv, f, now)
 	}
-	if conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed)) {
+	// A supervisor who joined the conversation writes to the patient too.
+	joined := slices.Contains(conv.Barged, c.AgentID) && conv.State == chat.StateAssigned && (f.Action == ActionSend || f.Action == ActionTyping)
+	if !joined && (conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed))) {
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
 	switch f.Action {
 	case ActionSend:
+		sender := conv.AgentName
+		if conv.AgentID != c.AgentID {
+			me, err := s.agents.Get(ctx, c.AgentID)
+			if err != nil {
+				return err
+			}
+			sender = me.Name
+		}
 		m, dup, err := s.convs.Append(ctx, chat.Message{ConversationID: conv.ID, ClientMessageID: chat.AgentClientID(f.ClientMessageID), Role: chat.RoleAgent,
-			SenderName: conv.AgentName, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
+			SenderName: sender, Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention)})
 		if err != nil {
 			return fmt.Errorf("storing the agent's message: %w", err)
 		}
@@ -426,7 +459,7 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 		if f.NoEcho {
 			except = c.ID // this console has the ack and shows its own message
 		}
-		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", m), s.toConsoles(ctx, c.AgentID, except, m))
+		return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", m), s.toHolders(ctx, conv, except, m))
 	case ActionTyping:
 		return s.patients.Broadcast(ctx, conv.ID, "", chat.Typing{ConversationID: conv.ID, Role: chat.RoleAgent})
 	case ActionNote:

@@ -110,7 +110,12 @@ type Conversation struct {
 	Queue string
 	// Transfer is the last agent's handing on of the conversation, which
 	// the next agent is told.
-	Transfer  *Transfer
+	Transfer *Transfer
+	// Watchers are the supervisors monitoring it: their consoles hear
+	// what its agent hears. Barged are those of them who joined it and may
+	// write to the patient.
+	Watchers  []string
+	Barged    []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time

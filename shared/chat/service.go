@@ -108,7 +108,13 @@ func (s *Service) toAgent(ctx context.Context, c Conversation, frame any) error 
 	if s.agents == nil || c.AgentID == "" || c.State != StateAssigned {
 		return nil
 	}
-	return s.agents.ToAgent(ctx, c.AgentID, frame)
+	errs := []error{s.agents.ToAgent(ctx, c.AgentID, frame)}
+	for _, w := range c.Watchers {
+		if w != c.AgentID {
+			errs = append(errs, s.agents.ToAgent(ctx, w, frame))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RedFlagWatch reads a patient's message once the bot has handed the

@@ -30,7 +30,10 @@
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'),
     messagesLog: document.querySelector('.messages-log'), handBackButton: $('handback-conversation'), transferButton: $('transfer-conversation'), transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'),
     transferQueue: $('transfer-queue'), transferAgent: $('transfer-agent'), roster: $('roster'),
-    floor: $('floor'), floorCount: $('floor-count'), floorNote: $('floor-note'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
+    floor: $('floor'), floorCount: $('floor-count'), floorNote: $('floor-note'),
+    monitor: $('monitor'), monitorWho: $('monitor-who'), monitorLog: $('monitor-log'), whisperForm: $('whisper-form'), whisperText: $('whisper-text'),
+    monitorSendForm: $('monitor-send-form'), monitorText: $('monitor-text'), barge: $('barge'), unmonitor: $('unmonitor'),
+    monitorDialog: $('monitor-dialog'), monitorForm: $('monitor-form'), monitorReason: $('monitor-reason'), monitorCancel: $('monitor-cancel'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
     appointments: $('appointments'), bookOpen: $('book-open'), bookDialog: $('book-dialog'), bookForm: $('book-form'), bookFor: $('book-for'),
@@ -62,6 +65,8 @@
   let roster = [];                     // from the agents frame
   const floor = new Map();             // conversationId → floor row (supervisors)
   let floorSkew = 0;                   // server clock − this clock, from the floor frame's at
+  let monitoring = null;               // { id, messages: Map, joined } while a supervisor monitors
+  let monitorAsk = '';                 // the conversation the monitor dialog is for
   let queueTimer = 0;
   let moving = '';                     // the appointment the book dialog moves ('' books a new one)
   let movingSlot = null;               // its slot: a move keeps its kind of visit unless changed deliberately
@@ -369,7 +374,9 @@
       case 'alert': addAlert(f); break;
       case 'assignment': onAssignment(f); break;
       case 'assigned': onAssigned(f); break;
-      case 'message': addMessage(f); break;
+      case 'message': if (monitoring && f.conversationId === monitoring.id) addMonitored(f); addMessage(f); break;
+      case 'whisper': onWhisper(f); break;
+      case 'supervising': onSupervising(f); break;
       case 'ack':
         // Sent with echo false: the ack is this console's copy of its message.
         if (req && req.action === 'send' && f.messageId) {
@@ -380,7 +387,7 @@
         break;
       case 'typing': if (f.conversationId === current && f.role === 'patient') showTyping(); break;
       case 'status': onStatus(f); break;
-      case 'context': onContext(f); break;
+      case 'context': if (req && req.action === 'monitor') onMonitorView(f); else onContext(f); break;
       case 'note': onNote(f); break;
       case 'queue': onQueues(f); break;
       case 'agents': onRoster(f); break;
@@ -563,6 +570,7 @@
       tr.cells[5].className = 'floor-for';
       const act = document.createElement('td');
       if (floorWaits(r) && r.state !== 'offered') act.append(...assignControls(r));
+      else if (r.state === 'assigned' && r.agentName !== el.agentName.textContent) act.append(monitorButton(r));
       tr.append(act);
       body.append(tr);
     }
@@ -570,6 +578,96 @@
     if (focused) {
       const again = body.querySelector('[data-focus-key="' + CSS.escape(focused) + '"]');
       if (again) again.focus();
+    }
+  }
+
+  // monitorButton opens the monitor dialog for a conversation an agent
+  // holds: the reason is asked first (it is kept in the audit trail).
+  function monitorButton(r) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'button secondary small';
+    b.textContent = monitoring && monitoring.id === r.conversationId ? 'Monitoring' : 'Monitor';
+    b.disabled = Boolean(monitoring && monitoring.id === r.conversationId);
+    b.dataset.focusKey = 'monitor-' + r.conversationId;
+    b.addEventListener('click', () => {
+      monitorAsk = r.conversationId;
+      el.monitorReason.value = '';
+      el.monitorDialog.showModal();
+      el.monitorReason.focus();
+    });
+    return b;
+  }
+
+  function startMonitor(e) {
+    e.preventDefault();
+    const reason = el.monitorReason.value.trim();
+    if (reason.length < 10) { el.monitorReason.reportValidity(); return; }
+    el.monitorDialog.close();
+    if (monitoring && monitoring.id !== monitorAsk) request({ action: 'unmonitor', conversationId: monitoring.id });
+    request({ action: 'monitor', conversationId: monitorAsk, reason }, { conversationId: monitorAsk });
+  }
+
+  // onMonitorView opens the monitor panel with the patient view's
+  // transcript; live messages follow (addMonitored).
+  function onMonitorView(f) {
+    monitoring = { id: f.conversationId, messages: new Map(), joined: false };
+    el.monitorWho.textContent = '…' + f.conversationId.slice(-6) + (f.handoff ? ' · ' + f.handoff.queue : '');
+    el.monitorLog.replaceChildren();
+    for (const m of f.transcript || []) addMonitored(m);
+    el.monitorSendForm.hidden = true;
+    el.barge.disabled = false;
+    el.monitor.hidden = false;
+    renderFloor();
+    el.monitorLog.focus();
+  }
+
+  function addMonitored(m) {
+    if (!monitoring || monitoring.messages.has(m.messageId)) return;
+    monitoring.messages.set(m.messageId, m);
+    el.monitorLog.append(messageItem(m));
+    el.monitorLog.scrollTop = el.monitorLog.scrollHeight;
+  }
+
+  // whisperItem is a supervisor's whisper in a log: marked as seen by the
+  // agent only.
+  function whisperItem(f) {
+    const li = document.createElement('li');
+    li.className = 'msg msg-whisper';
+    const who = document.createElement('span');
+    who.className = 'msg-from';
+    who.textContent = 'Whisper from ' + ((f.from && f.from.name) || 'a supervisor') + ' (the patient does not see this)';
+    const text = document.createElement('p');
+    text.className = 'msg-text';
+    text.textContent = f.text;
+    li.append(who, text);
+    return li;
+  }
+
+  function onWhisper(f) {
+    if (monitoring && monitoring.id === f.conversationId) {
+      el.monitorLog.append(whisperItem(f));
+      el.monitorLog.scrollTop = el.monitorLog.scrollHeight;
+    }
+    if (convs.has(f.conversationId) && f.conversationId === current) {
+      el.messages.append(whisperItem(f));
+      scrollDown();
+    } else if (convs.has(f.conversationId)) {
+      showNotice('Whisper from ' + ((f.from && f.from.name) || 'a supervisor') + ' about ' + convs.get(f.conversationId).patient + ': ' + f.text);
+    }
+  }
+
+  function onSupervising(f) {
+    if (f.action === 'barge' && monitoring && monitoring.id === f.conversationId) {
+      monitoring.joined = true;
+      el.monitorSendForm.hidden = false;
+      el.barge.disabled = true;
+      el.monitorText.focus();
+    }
+    if (f.action === 'unmonitor' && monitoring && monitoring.id === f.conversationId) {
+      monitoring = null;
+      el.monitor.hidden = true;
+      renderFloor();
     }
   }
 
@@ -1430,6 +1528,23 @@
   el.offerNotifications.addEventListener('click', enableNotifications);
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
+  el.monitorForm.addEventListener('submit', startMonitor);
+  el.monitorCancel.addEventListener('click', () => el.monitorDialog.close());
+  el.whisperForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = el.whisperText.value.trim();
+    if (!monitoring || !text) return;
+    if (request({ action: 'whisper', conversationId: monitoring.id, text })) el.whisperText.value = '';
+  });
+  el.barge.addEventListener('click', () => { if (monitoring) request({ action: 'barge', conversationId: monitoring.id }); });
+  el.unmonitor.addEventListener('click', () => { if (monitoring) request({ action: 'unmonitor', conversationId: monitoring.id }); });
+  el.monitorSendForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = el.monitorText.value.trim();
+    if (!monitoring || !monitoring.joined || !text) return;
+    const id = 'sv-' + Date.now() + '-' + Math.random().toString(36).slice(2, 8);
+    if (request({ action: 'send', conversationId: monitoring.id, clientMessageId: id, text })) el.monitorText.value = '';
+  });
   el.cannedButton.addEventListener('click', openCanned);
   el.cannedCancel.addEventListener('click', () => el.cannedDialog.close());
   el.cannedFilter.addEventListener('input', filterCanned);

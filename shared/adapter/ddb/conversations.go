@@ -61,6 +61,9 @@ type conversationItem struct {
 	TransferReason string `dynamodbav:"transferReason,omitempty"`
 	TransferTo     string `dynamodbav:"transferTo,omitempty"`
 	TransferAt     string `dynamodbav:"transferAt,omitempty"`
+	// Supervisors monitoring it, and those of them who joined it.
+	Watchers []string `dynamodbav:"watchers,omitempty,stringset"`
+	Barged   []string `dynamodbav:"barged,omitempty,stringset"`
 	// Answered is the patient message id the bot's last turn answered
 	// (turnKey), AnsweredBy its reply: a turn's idempotency.
 	Answered   string `dynamodbav:"answered,omitempty"`
@@ -116,7 +119,36 @@ func (it conversationItem) domain() chat.Conversation {
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		Watchers: it.Watchers, Barged: it.Barged,
 	}
+}
+
+// Watch adds a supervisor to a held conversation's watchers (monitoring
+// it), or with barge also to those who joined it; on false it takes them
+// off both. Only while an agent holds it (fault.Conflict otherwise).
+func (s *Conversations) Watch(ctx context.Context, conversationID, supervisorID string, on, barge bool) (chat.Conversation, error) {
+	set := &types.AttributeValueMemberSS{Value: []string{supervisorID}}
+	var upd expression.UpdateBuilder
+	switch {
+	case !on:
+		upd = expression.Delete(expression.Name("watchers"), expression.Value(set)).Delete(expression.Name("barged"), expression.Value(set))
+	case barge:
+		upd = expression.Add(expression.Name("watchers"), expression.Value(set)).Add(expression.Name("barged"), expression.Value(set))
+	default:
+		upd = expression.Add(expression.Name("watchers"), expression.Value(set))
+	}
+	cond := expression.Name("state").Equal(expression.Value(string(chat.StateAssigned)))
+	if !on {
+		cond = expression.AttributeExists(expression.Name("conversationId"))
+	}
+	c, failed, err := updateNew[conversationItem](ctx, s.api, s.convs, convKey(conversationID), must(expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()))
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("watching conversation %s: %w", conversationID, err)
+	}
+	if failed {
+		return chat.Conversation{}, fault.Errorf(fault.Conflict, "no agent holds this conversation")
+	}
+	return c, nil
 }
 
 func (it messageItem) domain() chat.Message {

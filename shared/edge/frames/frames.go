@@ -92,6 +92,11 @@ func consoleFrame(v any) (any, bool) {
 				HandedOffAt: timeOrNone(r.HandedOffAt), Since: timeOrNone(r.Since), Done: r.Done})
 		}
 		return f, true
+	case agent.Whisper:
+		return protocol.WhisperFrame{Type: "whisper", ConversationID: v.ConversationID, From: protocol.Sender{Role: "supervisor", Name: v.From},
+			Text: v.Text, At: protocol.FormatTime(v.At)}, true
+	case agent.Supervising:
+		return protocol.SupervisingFrame{Type: "supervising", RequestID: v.RequestID, ConversationID: v.ConversationID, Action: string(v.Action)}, true
 	case agent.Held:
 		f := protocol.ConversationsFrame{Type: "conversations", RequestID: v.RequestID, Conversations: make([]protocol.HeldView, 0, len(v.Conversations))}
 		for _, c := range v.Conversations {

@@ -23,9 +23,15 @@ const (
 	ActionAgents = "agents"
 	// ActionFloor asks for the supervisors' floor: every conversation in
 	// progress (supervisors and admins).
-	ActionFloor   = "floor"
-	ActionContext = "context"
-	ActionNote    = "note"
+	ActionFloor = "floor"
+	// Supervisors on a conversation an agent holds: monitor it (with a
+	// reason, audited), stop, whisper to its agent, barge in.
+	ActionMonitor   = "monitor"
+	ActionUnmonitor = "unmonitor"
+	ActionWhisper   = "whisper"
+	ActionBarge     = "barge"
+	ActionContext   = "context"
+	ActionNote      = "note"
 	// ActionQueues asks for the queues' figures (waiting, oldest wait).
 	ActionQueues = "queues"
 	// ActionConversations asks for the caller's held conversations (a
@@ -124,7 +130,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, nil
 		}
 		return f, fault.Errorf(fault.BadRequest, "status must be available, busy, away or offline")
-	case ActionAccept, ActionDecline, ActionTyping, ActionHandBack:
+	case ActionAccept, ActionDecline, ActionTyping, ActionHandBack, ActionUnmonitor, ActionBarge:
 		return f, agentConversationRef(&f, raw)
 	case ActionSend:
 		if f.ConversationID, f.ClientMessageID, f.Text, err = sendFields(raw.ConversationID, raw.ClientMessageID, raw.Text); err != nil {
@@ -195,7 +201,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, fault.Errorf(fault.BadRequest, "reason is at most %d characters", MaxReasonRunes)
 		}
 		return f, checkChars("reason", f.Reason, false)
-	case ActionContext:
+	case ActionContext, ActionMonitor:
 		if err := agentConversationRef(&f, raw); err != nil {
 			return f, err
 		}
@@ -210,7 +216,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 			return f, err
 		}
 		return f, nil
-	case ActionNote:
+	case ActionNote, ActionWhisper:
 		if err := agentConversationRef(&f, raw); err != nil {
 			return f, err
 		}
@@ -247,6 +253,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 func AgentActions() []string {
 	return []string{ActionPresence, ActionAccept, ActionDecline, ActionTyping, ActionHandBack, ActionSend, ActionClose, ActionAssign,
 		ActionTransfer, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionAgents, ActionFloor, ActionCloseTask, ActionCSAT,
+		ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge,
 		ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
 }
 
@@ -497,4 +504,23 @@ type FloorRow struct {
 	HandedOffAt    string   `json:"handedOffAt,omitempty"`
 	Since          string   `json:"since,omitempty"`
 	Done           bool     `json:"done,omitempty"`
+}
+
+// WhisperFrame is a supervisor's word to the agent of a conversation they
+// monitor: pushed to the agent's and the watching supervisors' consoles,
+// never to the patient, stored nowhere.
+type WhisperFrame struct {
+	Type           string `json:"type"` // "whisper"
+	ConversationID string `json:"conversationId"`
+	From           Sender `json:"from"`
+	Text           string `json:"text"`
+	At             string `json:"at"`
+}
+
+// SupervisingFrame answers monitor, unmonitor, whisper and barge.
+type SupervisingFrame struct {
+	Type           string `json:"type"` // "supervising"
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	Action         string `json:"action"`
 }

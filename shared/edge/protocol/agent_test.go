@@ -215,7 +215,7 @@ func TestAgentActionsListsWhatTheDecoderKnows(t *testing.T) {
 			t.Errorf("%s is listed and unknown to the decoder", a)
 		}
 	}
-	for _, a := range []string{"start", "resume", "survey", "monitor", "whisper"} {
+	for _, a := range []string{"start", "resume", "survey", "listen", "eavesdrop"} {
 		if _, err := DecodeAgent([]byte(`{"action":"` + a + `"}`)); err == nil || !strings.Contains(fault.MessageOf(err), "unknown action") {
 			t.Errorf("%s is not listed, and the decoder took it: %v", a, err)
 		}
