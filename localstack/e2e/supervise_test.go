@@ -117,3 +117,67 @@ func TestASupervisorMonitorsWhispersAndBargesIn(t *testing.T) {
 		}
 	}
 }
+
+// TestTheRosterIsPushedToSupervisors (issue 19): an agent going away
+// reaches a signed-in supervisor's console unasked, from the agents
+// stream: an agents frame with changes true, the agent away.
+func TestTheRosterIsPushedToSupervisors(t *testing.T) {
+	run := time.Now().UnixNano()
+	sup := supervisorConsole(t, fmt.Sprintf("ros%d", run))
+	name := fmt.Sprintf("away%d", run)
+	agent, _ := poolAgent(t, name, "general", "en", 2)
+	setPresence(t, agent, "away")
+	f, _ := sup.Wait(func(f map[string]any) bool {
+		if f["type"] != "agents" || f["changes"] != true {
+			return false
+		}
+		for _, a := range f["agents"].([]any) {
+			if a := a.(map[string]any); a["name"] == name && a["presence"] == "away" {
+				return true
+			}
+		}
+		return false
+	})
+	if f == nil {
+		t.Fatal("no roster change pushed")
+	}
+}
+
+// TestASupervisorReassignsAHeldConversation (issue 19): a supervisor
+// moves a conversation from the agent who holds it to another: the other
+// agent is offered it with the supervisor's name as who handed it on, the
+// first agent's console sees it leave and their capacity is free, and the
+// patient is told. An agent cannot move another's conversation.
+func TestASupervisorReassignsAHeldConversation(t *testing.T) {
+	run := time.Now().UnixNano()
+	supName := fmt.Sprintf("rea%d", run)
+	sup := supervisorConsole(t, supName)
+	first, firstID := poolAgent(t, fmt.Sprintf("first%d", run), "billing", "en", 1)
+	patient, conv := escalate(t, "Rhea")
+	first.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := first.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept: %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "assigned" })
+	second, secondID := poolAgent(t, fmt.Sprintf("second%d", run), "general", "en", 2)
+	if f := second.Request(map[string]any{"action": "transfer", "conversationId": conv, "agentId": secondID, "reason": "mine now"}); f["code"] != "forbidden" {
+		t.Fatalf("an agent moving another's conversation: %v, want forbidden", f)
+	}
+	if f := sup.Request(map[string]any{"action": "transfer", "conversationId": conv, "agentId": secondID, "reason": "needs a general agent"}); f["type"] != "status" || f["state"] != "waiting" {
+		t.Fatalf("reassign answered %v", f)
+	}
+	offer, _ := second.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if tr, _ := offer["transfer"].(map[string]any); tr == nil || !strings.Contains(fmt.Sprint(tr["by"]), supName) || tr["reason"] != "needs a general agent" {
+		t.Fatalf("the offer's transfer %v, want it by the supervisor with the reason", offer["transfer"])
+	}
+	if f, _ := first.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["conversationId"] == conv }); f["state"] != "waiting" {
+		t.Fatalf("the first agent's console saw %v", f)
+	}
+	patient.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
+	if f := second.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("the second agent accepting: %v", f)
+	}
+	if n := activeOf(t, firstID); n != 0 {
+		t.Fatalf("the first agent still counts %d conversations", n)
+	}
+}

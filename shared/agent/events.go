@@ -34,11 +34,19 @@ type Assigning struct {
 }
 
 // Roster answers agents: every agent but those offline with nothing held,
-// by name.
+// by name. Pushed to supervisors with Changes set, it carries only the
+// agents whose presence or load just changed.
 type Roster struct {
 	RequestID string
 	Agents    []Agent
+	Changes   bool
 	At        time.Time
+}
+
+// RosterChanged reports whether the roster shows a change between two
+// versions of an agent: presence, load or capacity.
+func RosterChanged(old, new Agent) bool {
+	return old.Presence != new.Presence || old.Active != new.Active || old.Capacity != new.Capacity || old.Name != new.Name
 }
 
 // QueueStat sums up a queue: how many wait, how many of them are urgent,

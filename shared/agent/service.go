@@ -427,9 +427,11 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 	case ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge:
 		return s.supervise(ctx, c, conv, f, now)
 	}
-	// A supervisor who joined the conversation writes to the patient too.
+	// A supervisor who joined the conversation writes to the patient too,
+	// and any supervisor may reassign one an agent holds (a transfer).
 	joined := slices.Contains(conv.Barged, c.AgentID) && conv.State == chat.StateAssigned && (f.Action == ActionSend || f.Action == ActionTyping)
-	if !joined && (conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed))) {
+	reassign := f.Action == ActionTransfer && conv.State == chat.StateAssigned && conv.AgentID != c.AgentID && (Identity{Roles: c.Roles}).Has(RoleSupervisor)
+	if !joined && !reassign && (conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed))) {
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
 	switch f.Action {
@@ -487,13 +489,21 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 // patient view). The patient is told in the chat, with their place in
 // line when the queue's index already shows it.
 func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversation, f Request, now time.Time) error {
-	queue, to := f.Queue, f.Queue
+	queue, to, by := f.Queue, f.Queue, conv.AgentName
+	if conv.AgentID != c.AgentID {
+		// A supervisor's reassignment: the holder's hand-on, in their name.
+		me, err := s.agents.Get(ctx, c.AgentID)
+		if err != nil {
+			return err
+		}
+		by = me.Name + " (supervisor)"
+	}
 	if f.AgentID != "" {
 		if s.assigner == nil {
 			return fmt.Errorf("agent service: transfer to an agent without routing configured")
 		}
-		if f.AgentID == c.AgentID {
-			return fault.Errorf(fault.BadRequest, "the conversation is already yours")
+		if f.AgentID == conv.AgentID {
+			return fault.Errorf(fault.BadRequest, "the conversation is already theirs")
 		}
 		target, err := s.agents.Get(ctx, f.AgentID)
 		if err != nil {
@@ -510,7 +520,7 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 	if !slices.Contains(s.queues, queue) {
 		return fault.Errorf(fault.BadRequest, "unknown queue %q", queue)
 	}
-	w, err := s.work.Transfer(ctx, conv.ID, c.AgentID, queue, chat.Transfer{By: conv.AgentName, Reason: f.Reason, To: to}, now)
+	w, err := s.work.Transfer(ctx, conv.ID, conv.AgentID, queue, chat.Transfer{By: by, Reason: f.Reason, To: to}, now)
 	if err != nil {
 		return err
 	}
@@ -531,8 +541,13 @@ func (s *Service) transfer(ctx context.Context, c Connection, conv chat.Conversa
 	if f.AgentID != "" {
 		next = s.assigner.RequestAssignment(ctx, conv.ID, f.AgentID, c.AgentID)
 	}
-	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", told), s.patients.Broadcast(ctx, conv.ID, "", status),
-		s.ToAgent(ctx, c.AgentID, agentStatus), next)
+	toHolder := s.ToAgent(ctx, conv.AgentID, agentStatus)
+	if conv.AgentID != c.AgentID {
+		// The holder did not ask: their console sees it leave (a status
+		// without their request), the supervisor gets the answer.
+		toHolder = errors.Join(s.ToAgent(ctx, conv.AgentID, status), s.fan.To(ctx, c.ID, agentStatus))
+	}
+	return errors.Join(s.patients.Broadcast(ctx, conv.ID, "", told), s.patients.Broadcast(ctx, conv.ID, "", status), toHolder, next)
 }
 
 // handBack gives a held conversation back to the bot (after a billing

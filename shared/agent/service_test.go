@@ -622,3 +622,88 @@ func TestTheFloorShowsEveryConversationInProgressToSupervisorsOnly(t *testing.T)
 		t.Errorf("h1 row %v", h1)
 	}
 }
+
+// watchConvs is memConvs whose Watch edits the map, as the store's
+// conditional update does (only while an agent holds the conversation).
+type watchConvs struct{ memConvs }
+
+func (w watchConvs) Watch(_ context.Context, id, sup string, on, barge bool) (chat.Conversation, error) {
+	c := w.memConvs[id]
+	if on && c.State != chat.StateAssigned {
+		return c, fault.Errorf(fault.Conflict, "no agent holds this conversation")
+	}
+	drop := func(s []string) []string {
+		return slices.DeleteFunc(slices.Clone(s), func(x string) bool { return x == sup })
+	}
+	c.Watchers, c.Barged = drop(c.Watchers), drop(c.Barged)
+	if on {
+		c.Watchers = append(c.Watchers, sup)
+		if barge {
+			c.Barged = append(c.Barged, sup)
+		}
+	}
+	w.memConvs[id] = c
+	return c, nil
+}
+
+// TestASupervisorWhispersOnlyWhileMonitoringAndWritesOnlyAfterBargingIn:
+// the service's rules for a supervisor on a held conversation.
+func TestASupervisorWhispersOnlyWhileMonitoringAndWritesOnlyAfterBargingIn(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	convs := watchConvs{memConvs{"c1": {ID: "c1", PatientID: "p1", PatientName: "Pat", State: chat.StateAssigned, AgentID: "a1", AgentName: "Ana"}}}
+	patients := &broadcasts{}
+	f.svc.WithConversations(noAssignments{}, convs, patients, nil).WithAudit(&memAudit{}).WithWatching(convs)
+	for c, token := range map[string]string{"ca": "ana", "cs": "sam"} {
+		if _, err := f.svc.Connect(ctx, c, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(conn string, r agent.Request) error {
+		r.ConversationID = "c1"
+		return f.svc.Handle(ctx, conn, r)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionWhisper, Text: "psst"}); fault.CodeOf(err) != fault.Conflict {
+		t.Fatalf("a whisper before monitoring: %v, want conflict", err)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionSend, ClientMessageID: "s1", Text: "hello"}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("a supervisor writing before barging in: %v, want forbidden", err)
+	}
+	if err := do("ca", agent.Request{Action: agent.ActionMonitor, Reason: "looking at my own"}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("an agent monitoring: %v, want forbidden", err)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionMonitor, Reason: "too short"}); fault.CodeOf(err) != fault.BadRequest {
+		t.Fatalf("monitoring with a short reason: %v, want bad_request", err)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionMonitor, Reason: "coaching a new agent"}); err != nil {
+		t.Fatal(err)
+	}
+	f.push.frames = nil
+	if err := do("cs", agent.Request{Action: agent.ActionWhisper, Text: "offer the plan"}); err != nil {
+		t.Fatal(err)
+	}
+	whispers := 0
+	for _, p := range f.push.frames {
+		if p.frame["type"] == "whisper" {
+			whispers++
+			if p.frame["text"] != "offer the plan" {
+				t.Errorf("whisper %v", p.frame)
+			}
+		}
+	}
+	if whispers == 0 || len(patients.to) != 0 {
+		t.Fatalf("whisper frames %d, patient broadcasts %v: want the consoles told, the patient not", whispers, patients.to)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionBarge}); err != nil {
+		t.Fatal(err)
+	}
+	if len(patients.to) != 1 {
+		t.Fatalf("barging in told the patient %d times, want once", len(patients.to))
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionSend, ClientMessageID: "s1", Text: "I am here too"}); err != nil {
+		t.Fatalf("a supervisor who barged in writing: %v", err)
+	}
+	if err := do("cs", agent.Request{Action: agent.ActionClose, Disposition: "resolved"}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("a supervisor closing the agent's conversation: %v, want forbidden (the agent keeps it)", err)
+	}
+}

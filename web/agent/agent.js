@@ -570,7 +570,7 @@
       tr.cells[5].className = 'floor-for';
       const act = document.createElement('td');
       if (floorWaits(r) && r.state !== 'offered') act.append(...assignControls(r));
-      else if (r.state === 'assigned' && r.agentName !== el.agentName.textContent) act.append(monitorButton(r));
+      else if (r.state === 'assigned' && r.agentName !== el.agentName.textContent) act.append(monitorButton(r), ...reassignControls(r));
       tr.append(act);
       body.append(tr);
     }
@@ -669,6 +669,32 @@
       el.monitor.hidden = true;
       renderFloor();
     }
+  }
+
+  // reassignControls: move a conversation an agent holds to another agent
+  // available with room (a transfer in the supervisor's name).
+  function reassignControls(r) {
+    const pick = document.createElement('select');
+    pick.dataset.focusKey = 'repick-' + r.conversationId;
+    pick.setAttribute('aria-label', 'Reassign conversation …' + r.conversationId.slice(-6) + ' to');
+    for (const a of roster) {
+      if (a.presence === 'available' && a.active < a.capacity && a.agentId !== r.agentId) pick.append(new Option(a.name, a.agentId));
+    }
+    const go = document.createElement('button');
+    go.type = 'button';
+    go.className = 'button secondary small';
+    go.textContent = 'Reassign';
+    go.dataset.focusKey = 'reassign-' + r.conversationId;
+    go.disabled = pick.options.length === 0;
+    if (go.disabled) pick.append(new Option('No one available', ''));
+    go.addEventListener('click', () => {
+      if (!pick.value) return;
+      const name = pick.options[pick.selectedIndex].text;
+      if (request({ action: 'transfer', conversationId: r.conversationId, agentId: pick.value, reason: 'Reassigned by a supervisor' }, { conversationId: r.conversationId })) {
+        el.floorNote.textContent = 'Reassigning …' + r.conversationId.slice(-6) + ' to ' + name + '…';
+      }
+    });
+    return [pick, go];
   }
 
   // assignControls: a list of the agents who can take it now (available,
@@ -1134,7 +1160,16 @@
   // for supervisors, shows it: presence, for how long, load against
   // capacity.
   function onRoster(f) {
-    roster = f.agents || [];
+    if (f.changes) {
+      // Pushed as agents change: merge; one offline with nothing held leaves.
+      for (const a of f.agents || []) {
+        roster = roster.filter((x) => x.agentId !== a.agentId);
+        if (a.presence !== 'offline' || a.active > 0) roster.push(a);
+      }
+      roster.sort((a, b) => a.name.localeCompare(b.name));
+    } else {
+      roster = f.agents || [];
+    }
     if (!supervisor) return;
     renderFloor(); // who can be assigned changed
     const body = el.roster.tBodies[0];
@@ -1387,10 +1422,12 @@
     // An offer whose patient left meanwhile.
     if (offers.has(f.conversationId) && f.state === 'closed') { removeOffer(f.conversationId); return; }
     const c = convs.get(f.conversationId);
-    if (c && (f.state === 'waiting' || f.state === 'bot') && (f.requestId || c.state === 'transferring')) {
+    if (c && (f.state === 'waiting' || f.state === 'bot') && (f.requestId || c.state === 'transferring' || f.state === 'waiting')) {
       // Our transfer or hand-back: the conversation is back in a queue, or
-      // with the bot, and no longer ours.
+      // with the bot, and no longer ours. Waiting without our request: a
+      // supervisor reassigned it.
       if (f.state === 'bot') showNotice('The bot has the conversation with ' + c.patient + ' again.');
+      else if (!f.requestId && c.state !== 'transferring') showNotice('A supervisor reassigned the conversation with ' + c.patient + '.');
       convs.delete(c.id);
       if (current === c.id) showNext();
       renderConversations();

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
@@ -90,6 +91,20 @@ func PendingOffer(img map[string]events.DynamoDBAttributeValue) (routing.OfferCh
 		return routing.OfferCheck{}, fmt.Errorf("unmarshalling conversation image: %w", err)
 	}
 	return routing.OfferCheck{ConversationID: it.ConversationID, AgentID: it.OfferAgent, OfferID: it.OfferID}, nil
+}
+
+// AgentProfileFromImage decodes an agents-table stream image as the agent
+// it stores (profile, presence, load).
+func AgentProfileFromImage(img map[string]events.DynamoDBAttributeValue) (agent.Agent, error) {
+	av, err := FromStreamImage(img)
+	if err != nil {
+		return agent.Agent{}, err
+	}
+	var it agentItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return agent.Agent{}, fmt.Errorf("unmarshalling agent image: %w", err)
+	}
+	return it.domain(), nil
 }
 
 // AgentChange is what routing needs of an agents-table stream record.

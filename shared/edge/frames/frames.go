@@ -71,7 +71,8 @@ func consoleFrame(v any) (any, bool) {
 	case agent.Assigning:
 		return protocol.AssignmentFrame{Type: "assigning", RequestID: v.RequestID, ConversationID: v.ConversationID, AgentID: v.AgentID, OK: true}, true
 	case agent.Roster:
-		f := protocol.AgentsFrame{Type: "agents", RequestID: v.RequestID, Agents: make([]protocol.AgentView, 0, len(v.Agents)), At: protocol.FormatTime(v.At)}
+		f := protocol.AgentsFrame{Type: "agents", RequestID: v.RequestID, Agents: make([]protocol.AgentView, 0, len(v.Agents)), Changes: v.Changes,
+			At: protocol.FormatTime(v.At)}
 		for _, a := range v.Agents {
 			f.Agents = append(f.Agents, agentView(a))
 		}

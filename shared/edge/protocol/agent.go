@@ -302,7 +302,9 @@ type AgentsFrame struct {
 	Type      string      `json:"type"` // "agents"
 	RequestID string      `json:"requestId,omitempty"`
 	Agents    []AgentView `json:"agents"`
-	At        string      `json:"at"`
+	// Changes: pushed to supervisors, only the agents that changed.
+	Changes bool   `json:"changes,omitempty"`
+	At      string `json:"at"`
 }
 
 // AgentView is one agent in the roster: presence and since when, the

@@ -108,6 +108,38 @@ func (h *Handler) tellFloor(ctx context.Context, rows []agent.FloorRow) {
 	}
 }
 
+// tellRoster pushes the agents whose presence or load changed to the
+// supervisors' consoles, one frame per batch, best effort (as tellFloor).
+func (h *Handler) tellRoster(ctx context.Context, ev events.DynamoDBEvent) {
+	if h.floor == nil {
+		return
+	}
+	var changed []agent.Agent
+	for _, r := range ev.Records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		n, err := ddb.AgentProfileFromImage(r.Change.NewImage)
+		if err != nil || n.ID == "" {
+			continue
+		}
+		o, _ := ddb.AgentProfileFromImage(r.Change.OldImage)
+		if agent.RosterChanged(o, n) {
+			changed = append(changed, n)
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	now := time.Now
+	if h.now != nil {
+		now = h.now
+	}
+	if err := h.floor.Tell(ctx, agent.Roster{Agents: changed, Changes: true, At: now()}); err != nil {
+		h.log.WarnContext(ctx, "roster change not pushed", "agents", len(changed), "error", err)
+	}
+}
+
 // Routing serves the routing function's triggers: the routing queue (a
 // request to run), the agents stream (an agent became available, freed
 // capacity or gained some) and the sweep schedule (an EventBridge
@@ -163,6 +195,7 @@ func (h *Handler) Routing(ctx context.Context, raw json.RawMessage) (events.SQSE
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return resp, fmt.Errorf("reading the agents stream: %w", err)
 		}
+		h.tellRoster(ctx, ev)
 		if !anyRoomMade(ev) {
 			return resp, nil
 		}

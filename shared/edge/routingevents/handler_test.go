@@ -273,3 +273,35 @@ func TestTheFloorHearsEveryChangeOfAConversationWithPeople(t *testing.T) {
 		t.Fatalf("a failed floor push failed the batch: %+v %v", resp, err)
 	}
 }
+
+// TestTheRosterHearsPresenceAndLoadChanges: an agents-stream batch gives
+// the supervisors one frame with each agent whose presence, load or
+// capacity changed, and routing still runs when room was made.
+func TestTheRosterHearsPresenceAndLoadChanges(t *testing.T) {
+	svc, sups := &fakeService{}, &told{}
+	agentImg := func(id, presence, active string) map[string]string {
+		return map[string]string{"agentId": id, "name": id, "presence": presence, "active": active, "capacity": "2", "presenceSince": "2026-12-03T10:00:00Z"}
+	}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", agentImg("ana", "available", "1"), agentImg("ana", "away", "1")),
+		record("2", agentImg("ben", "available", "1"), agentImg("ben", "available", "1")), // idleSince only
+		record("3", agentImg("cy", "available", "2"), agentImg("cy", "available", "1")),
+	}}
+	for i := range ev.Records {
+		ev.Records[i].EventSource = "aws:dynamodb"
+	}
+	b, _ := json.Marshal(ev)
+	if _, err := handler(svc).WithFloor(sups).Routing(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if len(sups.frames) != 1 {
+		t.Fatalf("supervisors were told %d frames, want one", len(sups.frames))
+	}
+	r := sups.frames[0].(agent.Roster)
+	if !r.Changes || len(r.Agents) != 2 || r.Agents[0].ID != "ana" || r.Agents[0].Presence != agent.Away || r.Agents[1].ID != "cy" || r.Agents[1].Active != 1 {
+		t.Fatalf("roster change %+v, want ana away and cy with one", r)
+	}
+	if svc.routes != 1 {
+		t.Fatalf("routing ran %d times, want once (cy made room)", svc.routes)
+	}
+}
