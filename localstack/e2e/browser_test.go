@@ -403,6 +403,12 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if n := run(t, agent, "counting the messages' times", chromedp.Evaluate[int](`document.querySelectorAll("#messages time.msg-time").length`)); n < 2 {
 		t.Fatalf("%d messages show their time", n)
 	}
+	// In the clinic's zone, labelled, as visits are (the browser's own
+	// clock here is UTC).
+	last := run(t, agent, "reading a message's time", chromedp.Evaluate[string](`[...document.querySelectorAll("#messages time.msg-time")].pop().textContent`))
+	if !strings.HasSuffix(last, " EST") && !strings.HasSuffix(last, " EDT") {
+		t.Fatalf("a message's time reads %q, want the clinic's time labelled EST or EDT", last)
+	}
 	if ok := run(t, agent, "reading the log's style", chromedp.Evaluate[bool](`(s => s.overflowY === "auto" && s.maxHeight !== "none")(getComputedStyle(document.querySelector(".messages-log")))`)); !ok {
 		t.Fatal("the message log has no bounded, scrolling height")
 	}

@@ -90,6 +90,9 @@ type PatientView struct {
 	Earlier      bool
 	Notes        []chat.Note
 	Appointments []scheduling.AppointmentInfo // nil: scheduling is not served here
+	// TimeZone is the clinic's (IANA), in which consoles show every time;
+	// "" when the service has no scheduling directory.
+	TimeZone string
 }
 
 // Slots answers a slots search.

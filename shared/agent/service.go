@@ -667,6 +667,7 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 		if view.Appointments, err = s.upcoming(ctx, conv); err != nil {
 			return err
 		}
+		view.TimeZone = s.sched.Directory().Zone().String()
 	}
 	return s.fan.To(ctx, c.ID, view)
 }

@@ -65,6 +65,7 @@
   let roster = [];                     // from the agents frame
   const floor = new Map();             // conversationId → floor row (supervisors)
   let floorSkew = 0;                   // server clock − this clock, from the floor frame's at
+  let clinicZone = '';                 // the clinic's time zone (IANA), from the patient view
   let monitoring = null;               // { id, messages: Map, joined } while a supervisor monitors
   let monitorAsk = '';                 // the conversation the monitor dialog is for
   let queueTimer = 0;
@@ -611,6 +612,7 @@
   // onMonitorView opens the monitor panel with the patient view's
   // transcript; live messages follow (addMonitored).
   function onMonitorView(f) {
+    if (f.timeZone) clinicZone = f.timeZone;
     monitoring = { id: f.conversationId, messages: new Map(), joined: false };
     el.monitorWho.textContent = '…' + f.conversationId.slice(-6) + (f.handoff ? ' · ' + f.handoff.queue : '');
     el.monitorLog.replaceChildren();
@@ -913,7 +915,7 @@
     // The conversation before the agent joined is in the message log (the
     // context's transcript is merged into it), shown once.
     el.transcriptEarlier.hidden = !x.earlier;
-    el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + new Date(n.at).toLocaleString(), n.text)));
+    el.notes.replaceChildren(...c.notes.map((n) => entry(n.agent + ' · ' + clockTime(n.at, true), n.text)));
     if (!c.notes.length) el.notes.append(entry('', 'No notes yet.'));
     renderAppointments(c);
     renderScript(c);
@@ -924,11 +926,11 @@
   function renderTasks() {
     el.tasks.replaceChildren();
     for (const x of [...tasks.values()].sort((a, b) => a.createdAt < b.createdAt ? -1 : 1)) {
-      const what = x.reason + ' · CSAT ' + x.csat + (x.agent ? ' · ' + x.agent : '') + (x.queue ? ' · ' + x.queue : '') + ' · ' + new Date(x.createdAt).toLocaleString();
+      const what = x.reason + ' · CSAT ' + x.csat + (x.agent ? ' · ' + x.agent : '') + (x.queue ? ' · ' + x.queue : '') + ' · ' + clockTime(x.createdAt, true);
       const li = entry(what, x.comment || '(no comment)');
       li.dataset.taskId = x.taskId;
       const done = button('Mark done', 'secondary small', () => request({ action: 'closeTask', taskId: x.taskId }));
-      done.setAttribute('aria-label', 'Mark the follow-up of ' + new Date(x.createdAt).toLocaleString() + ' done');
+      done.setAttribute('aria-label', 'Mark the follow-up of ' + clockTime(x.createdAt, true) + ' done');
       li.append(done);
       el.tasks.append(li);
     }
@@ -1121,7 +1123,23 @@
 
   function languageName(l) { return { en: 'English', es: 'Spanish' }[l] || l || ''; }
 
+  // clockTime is a time of day in the clinic's zone, labelled (10:05 AM
+  // EST), as visits are: the agent's own clock may be elsewhere.
+  function clockTime(iso, withDate) {
+    const opts = withDate ? { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' }
+      : { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+    try {
+      return new Date(iso).toLocaleString('en-US', clinicZone ? { ...opts, timeZone: clinicZone } : opts);
+    } catch {
+      return new Date(iso).toLocaleString('en-US', opts);
+    }
+  }
+
   function onContext(f) {
+    if (f.timeZone && f.timeZone !== clinicZone) {
+      clinicZone = f.timeZone;
+      if (current) show(current); // the log's times again, in the clinic's zone
+    }
     const c = convs.get(f.conversationId);
     if (!c) return;
     c.context = f;
@@ -1200,7 +1218,7 @@
       }
       el.queueStats.append(tr);
     }
-    el.queueUpdated.textContent = 'Updated ' + new Date(f.at || Date.now()).toLocaleTimeString();
+    el.queueUpdated.textContent = 'Updated ' + clockTime(f.at || new Date().toISOString(), false);
   }
 
   function duration(secs) {
@@ -1399,7 +1417,7 @@
       const at = document.createElement('time');
       at.className = 'msg-time';
       at.dateTime = m.at;
-      at.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      at.textContent = clockTime(m.at, false);
       who.append(' · ', at);
     }
     const text = document.createElement('p');

@@ -360,6 +360,8 @@ type ContextFrame struct {
 	Notes   []NoteFrame `json:"notes"`
 	// Appointments are the patient's upcoming ones.
 	Appointments []AppointmentView `json:"appointments,omitempty"`
+	// TimeZone is the clinic's (IANA name): consoles show times in it.
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // HandoffView is why and how the bot handed the conversation off.
