@@ -14,8 +14,62 @@
     cancelCheck: $('cancel-check'), cancelYes: $('cancel-yes'), cancelNo: $('cancel-no'),
   };
   const params = new URLSearchParams(location.search);
+  const lang = linkLang(params.get('lang'));
   const token = linkToken(params.get('t'));
   const wanted = params.get('do') || '';
+
+  // The page's words in the appointment's language (the reminder's link
+  // says which: lang=es); English otherwise.
+  const WORDS = {
+    en: {
+      title: 'Your appointment — Patient Service Center', skip: 'Skip to your appointment', subtitle: 'Your appointment', heading: 'Your appointment',
+      loading: 'Loading your appointment…', when: 'When', with: 'With', visit: 'Visit', where: 'Where', reference: 'Confirmation',
+      confirm: "I'll be there", cancel: 'Cancel the appointment', cancelQuestion: 'Cancel this appointment? The time will be offered to another patient.',
+      cancelYes: 'Yes, cancel it', cancelNo: 'No, keep it', emergency: 'In an emergency, call 911.', changeBefore: 'To change the time,',
+      chatWithUs: 'chat with us', changeAfter: 'or call us.', join: 'Join the video visit',
+      cancelled: 'This appointment is cancelled.', completed: 'This visit is over.', noShow: 'This visit was missed.', other: 'This appointment can no longer be changed here.',
+      confirmed: 'You confirmed this appointment. Thank you — see you then.', pleaseConfirm: 'Please confirm you are coming, or cancel if you cannot.',
+      notConnected: 'Not connected. Please reload the page.', needsLink: 'This page needs the link from your reminder.',
+      unreachable: 'The appointment service cannot be reached. Please try again later.', closed: 'The connection closed. Please reload the page.',
+      unauthorized: 'This link is not valid any more: it has expired, the appointment was moved (use the newest reminder), or it has already started. Please chat with us or call us.',
+      notFound: 'We could not find this appointment. Please chat with us or call us.',
+      conflict: 'This appointment can no longer be changed here (it is over, cancelled or was changed meanwhile). Please chat with us or call us.',
+      rateLimited: 'Too many tries; please wait a moment.', failed: 'Something went wrong on our side. Please chat with us or call us.',
+    },
+    es: {
+      title: 'Su cita — Centro de Atención al Paciente', skip: 'Ir a su cita', subtitle: 'Su cita', heading: 'Su cita',
+      loading: 'Cargando su cita…', when: 'Cuándo', with: 'Con', visit: 'Consulta', where: 'Dónde', reference: 'Confirmación',
+      confirm: 'Asistiré', cancel: 'Cancelar la cita', cancelQuestion: '¿Cancelar esta cita? El horario se ofrecerá a otro paciente.',
+      cancelYes: 'Sí, cancelarla', cancelNo: 'No, mantenerla', emergency: 'En una emergencia, llame al 911.', changeBefore: 'Para cambiar el horario,',
+      chatWithUs: 'escríbanos por el chat', changeAfter: 'o llámenos.', join: 'Unirse a la consulta por video',
+      cancelled: 'Esta cita está cancelada.', completed: 'Esta consulta ya terminó.', noShow: 'No asistió a esta consulta.', other: 'Esta cita ya no se puede cambiar aquí.',
+      confirmed: 'Confirmó esta cita. Gracias, le esperamos.', pleaseConfirm: 'Por favor confirme que asistirá, o cancele si no puede.',
+      notConnected: 'Sin conexión. Por favor recargue la página.', needsLink: 'Esta página necesita el enlace de su recordatorio.',
+      unreachable: 'No se puede conectar con el servicio de citas. Por favor inténtelo más tarde.', closed: 'La conexión se cerró. Por favor recargue la página.',
+      unauthorized: 'Este enlace ya no es válido: venció, la cita se cambió (use el recordatorio más reciente) o ya empezó. Por favor escríbanos por el chat o llámenos.',
+      notFound: 'No encontramos esta cita. Por favor escríbanos por el chat o llámenos.',
+      conflict: 'Esta cita ya no se puede cambiar aquí (terminó, se canceló o cambió mientras tanto). Por favor escríbanos por el chat o llámenos.',
+      rateLimited: 'Demasiados intentos; espere un momento, por favor.', failed: 'Algo falló de nuestro lado. Por favor escríbanos por el chat o llámenos.',
+    },
+  };
+  const W = WORDS[lang];
+
+  // linkLang keeps the link's language for a reload, as linkToken keeps
+  // the token.
+  function linkLang(fromURL) {
+    let l = fromURL || '';
+    try {
+      if (l) sessionStorage.setItem('psc-appointment-lang', l);
+      else l = sessionStorage.getItem('psc-appointment-lang') || '';
+    } catch { /* storage blocked */ }
+    return l === 'es' ? 'es' : 'en';
+  }
+
+  function translatePage() {
+    document.documentElement.lang = lang;
+    document.title = W.title;
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = W[node.dataset.i18n];
+  }
 
   // The link's token leaves the address bar and the browser's history as
   // soon as it is read (anyone at the device could reopen it there); this
@@ -36,7 +90,7 @@
   function showError(message) { el.error.textContent = message; }
 
   function send(decision) {
-    if (!sock || sock.readyState !== WebSocket.OPEN) { showError('Not connected. Please reload the page.'); return; }
+    if (!sock || sock.readyState !== WebSocket.OPEN) { showError(W.notConnected); return; }
     el.error.textContent = '';
     sock.send(JSON.stringify({ action: 'appointment', token, decision, requestId: 'a' + (++seq) }));
   }
@@ -50,7 +104,7 @@
     if (slot.mode === 'telehealth' && appointment.joinUrl) {
       const a = document.createElement('a');
       a.href = appointment.joinUrl;
-      a.textContent = 'Join the video visit';
+      a.textContent = W.join;
       el.place.replaceChildren(a);
     } else {
       el.place.textContent = slot.location.name + (slot.location.address ? ', ' + slot.location.address : '');
@@ -63,11 +117,11 @@
     el.confirm.disabled = f.confirmed;
     el.details.dataset.state = appointment.state;
     if (!active) {
-      el.status.textContent = appointment.state === 'cancelled' ? 'This appointment is cancelled.' : 'This appointment is ' + appointment.state + '.';
+      el.status.textContent = { cancelled: W.cancelled, completed: W.completed, 'no-show': W.noShow }[appointment.state] || W.other;
     } else if (f.confirmed) {
-      el.status.textContent = 'You confirmed this appointment. Thank you — see you then.';
+      el.status.textContent = W.confirmed;
     } else {
-      el.status.textContent = 'Please confirm you are coming, or cancel if you cannot.';
+      el.status.textContent = W.pleaseConfirm;
     }
   }
 
@@ -79,31 +133,28 @@
       return;
     }
     if (f.type === 'error') {
-      const messages = {
-        unauthorized: 'This link is not valid or has expired. Please chat with us or call us.',
-        not_found: 'We could not find this appointment. Please chat with us or call us.',
-        conflict: f.message || 'This appointment can no longer be changed here.',
-        rate_limited: 'Too many tries; please wait a moment.',
-      };
-      showError(messages[f.code] || 'Something went wrong. Please try again.');
+      // The page's own words for each code, never the server's text.
+      const messages = { unauthorized: W.unauthorized, not_found: W.notFound, conflict: W.conflict, rate_limited: W.rateLimited };
+      showError(messages[f.code] || W.failed);
       if (!appointment) el.status.textContent = '';
     }
   }
 
   async function start() {
-    if (!token) { el.status.textContent = ''; showError('This page needs the link from your reminder.'); return; }
+    translatePage();
+    if (!token) { el.status.textContent = ''; showError(W.needsLink); return; }
     let config;
     try {
       const res = await fetch('config.json', { cache: 'no-store' });
       config = await res.json();
     } catch {
-      showError('The appointment service cannot be reached. Please try again later.');
+      showError(W.unreachable);
       return;
     }
     sock = new WebSocket(config.patientWebSocketUrl);
     sock.onopen = () => send('view');
     sock.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch { /* not a frame */ } };
-    sock.onclose = () => { if (!appointment) showError('The connection closed. Please reload the page.'); };
+    sock.onclose = () => { if (!appointment) showError(W.closed); };
   }
 
   el.confirm.addEventListener('click', () => send('confirm'));

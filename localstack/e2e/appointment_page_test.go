@@ -25,6 +25,11 @@ import (
 // agent would, through the scheduling store) and signs the link its
 // reminders carry, with the stack's own key.
 func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *scheduling.Service) {
+	return reminderLinkIn(t, email, "en")
+}
+
+// reminderLinkIn is reminderLink for an appointment booked in a language.
+func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment, string, *scheduling.Service) {
 	t.Helper()
 	ctx := context.Background()
 	dir, err := scheduling.LoadDirectory()
@@ -39,7 +44,7 @@ func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *
 		t.Fatalf("search: %v %v", open, err)
 	}
 	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: open[0].ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
-		PatientEmail: email, Locale: "en", By: "patient"})
+		PatientEmail: email, Locale: locale, By: "patient"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +114,50 @@ func TestAppointmentPageConfirmsAndCancels(t *testing.T) {
 
 	bad := browser(t)
 	run(t, bad, "opening a tampered link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok[:len(tok)-3]+"abc")))
-	waitText(t, bad, "#error", "not valid or has expired")
+	waitText(t, bad, "#error", "This link is not valid any more")
 	accessible(t, bad, "the appointment page with a bad link")
 	if hidden := run(t, bad, "reading the details", chromedp.Evaluate[bool](`document.getElementById("details").hidden`)); !hidden {
 		t.Fatal("a tampered link showed an appointment")
+	}
+}
+
+// TestTheAppointmentPageInSpanish (issue 20, items 2 and 4): a Spanish
+// appointment's link (lang=es) opens the page in Spanish — lang="es", no
+// English text of the page left, axe-core clean; a cancelled one and a
+// tampered link get the page's own Spanish words, never the server's text.
+func TestTheAppointmentPageInSpanish(t *testing.T) {
+	email := fmt.Sprintf("ines%d@example.org", time.Now().UnixNano())
+	a, tok, svc := reminderLinkIn(t, email, "es")
+	b := browser(t)
+	run(t, b, "opening the Spanish link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok)+"&lang=es"))
+	waitText(t, b, "#provider", "Dr. Layla Haddad")
+	waitText(t, b, "#status", "Por favor confirme")
+	if l := run(t, b, "reading the page's language", chromedp.Evaluate[string](`document.documentElement.lang`)); l != "es" {
+		t.Fatalf("the page's lang is %q, want es", l)
+	}
+	text := run(t, b, "reading the page", chromedp.Evaluate[string](`document.body.innerText + " " + document.title`))
+	for _, english := range []string{"Your appointment", "When", "With", "Where", "Confirmation", "I'll be there", "Cancel the appointment",
+		"In an emergency", "chat with us", "Please confirm", "Skip to"} {
+		if strings.Contains(text, english) {
+			t.Errorf("the Spanish page still says %q", english)
+		}
+	}
+	accessible(t, b, "the appointment page in Spanish")
+
+	if _, err := svc.Cancel(context.Background(), a.ID, a.PatientID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, "reloading after the cancellation", chromedp.Reload())
+	waitText(t, b, "#status", "Esta cita está cancelada")
+	if hidden := run(t, b, "reading the actions", chromedp.Evaluate[bool](`document.getElementById("actions").hidden`)); !hidden {
+		t.Fatal("a cancelled appointment still offers confirm and cancel")
+	}
+
+	bad := browser(t)
+	run(t, bad, "opening a tampered Spanish link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok[:len(tok)-3]+"abc")+"&lang=es"))
+	waitText(t, bad, "#error", "Este enlace ya no es válido")
+	if errText := run(t, bad, "reading the error", chromedp.Text(`#error`)); strings.Contains(errText, "link") {
+		t.Fatalf("the Spanish error shows English (the server's text?): %q", errText)
 	}
 }
 

@@ -303,3 +303,24 @@ func TestSpanishNotices(t *testing.T) {
 		t.Fatalf("es: %+v", m)
 	}
 }
+
+// TestASpanishReminderLinksToTheSpanishPage: the reminder of a Spanish
+// appointment links to the appointment page with lang=es, so the page
+// speaks the patient's language (issue 20, item 2).
+func TestASpanishReminderLinksToTheSpanishPage(t *testing.T) {
+	svc, f, clk, dir := setup(t)
+	ctx := context.Background()
+	a := appointment(t, dir, "dr-lee~follow-up~20261203T1400Z")
+	a.Locale = "es"
+	f.appts[a.ID] = a
+	if err := svc.Changed(ctx, nil, &a); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = a.Slot.Start.Add(-24 * time.Hour)
+	if n, err := svc.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("the 24h reminder: %d %v", n, err)
+	}
+	if _, text, _, _ := attachment(t, f.mails[len(f.mails)-1]); !strings.Contains(text, "https://care.example.org/appointment.html?t=tok-"+a.ID+"&lang=es&do=confirm") {
+		t.Fatalf("the Spanish reminder's link has no lang=es: %s", text)
+	}
+}

@@ -148,7 +148,12 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 				errs = append(errs, err)
 				continue
 			}
-			f = Fill{Confirm: s.cfg.PageURL + "?t=" + tok + "&do=confirm", Cancel: s.cfg.PageURL + "?t=" + tok + "&do=cancel"}
+			// The page speaks the appointment's language (lang=es).
+			base := s.cfg.PageURL + "?t=" + tok
+			if a.Locale == "es" {
+				base += "&lang=es"
+			}
+			f = Fill{Confirm: base + "&do=confirm", Cancel: base + "&do=cancel"}
 		}
 		if err := s.tell(ctx, r.Kind, a, f, string(r.Kind)); err != nil {
 			errs = append(errs, err)
