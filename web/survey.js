@@ -8,7 +8,54 @@
 
   const $ = (id) => document.getElementById(id);
   const el = { error: $('error'), status: $('status'), form: $('form'), questions: $('questions'), submit: $('submit'), optout: $('optout') };
-  const token = linkToken(new URLSearchParams(location.search).get('t'));
+  const params = new URLSearchParams(location.search);
+  const lang = linkLang(params.get('lang'));
+  const token = linkToken(params.get('t'));
+
+  // The page's words in the survey's language (the email's link says
+  // which: lang=es); English otherwise.
+  const WORDS = {
+    en: {
+      title: 'How did we do? — Patient Service Center', skip: 'Skip to the survey', subtitle: 'How did we do?', heading: 'Your feedback',
+      loading: 'Loading the survey…', submit: 'Send feedback', optout: "Don't ask me again", optional: 'This survey is optional.',
+      emergency: 'In an emergency, call 911.', optionalMark: ' (optional)', answeredBefore: 'You have already answered this survey. Thank you!',
+      closedSurvey: 'This survey has closed. Thank you all the same.', intro: 'Please tell us how we did.', chooseScore: 'Please choose a score for the first question.',
+      thanks: 'Thank you for your answer.', optedOut: 'We will not send you surveys any more.', notConnected: 'Not connected. Please reload the page.',
+      unauthorized: 'This link is not valid any more (it may have expired). Thank you all the same.', notFound: 'We could not find this survey.',
+      conflict: 'This survey can no longer be answered. Thank you all the same.', badRequest: 'Please check your answers.', rateLimited: 'Too many tries; please wait a moment.',
+      failed: 'Something went wrong on our side. Please try again later.', needsLink: 'This page needs the link from your email.',
+      unreachable: 'The survey cannot be reached right now. Please try again later.', closed: 'The connection closed. Please reload the page.',
+    },
+    es: {
+      title: '¿Cómo lo hicimos? — Centro de Atención al Paciente', skip: 'Ir a la encuesta', subtitle: '¿Cómo lo hicimos?', heading: 'Su opinión',
+      loading: 'Cargando la encuesta…', submit: 'Enviar opinión', optout: 'No me pregunten más', optional: 'Esta encuesta es opcional.',
+      emergency: 'En una emergencia, llame al 911.', optionalMark: ' (opcional)', answeredBefore: 'Ya respondió esta encuesta. ¡Gracias!',
+      closedSurvey: 'Esta encuesta ya cerró. Gracias de todos modos.', intro: 'Cuéntenos cómo lo hicimos.', chooseScore: 'Por favor elija una puntuación para la primera pregunta.',
+      thanks: 'Gracias por su respuesta.', optedOut: 'No le enviaremos más encuestas.', notConnected: 'Sin conexión. Por favor recargue la página.',
+      unauthorized: 'Este enlace ya no es válido (puede haber vencido). Gracias de todos modos.', notFound: 'No encontramos esta encuesta.',
+      conflict: 'Esta encuesta ya no se puede responder. Gracias de todos modos.', badRequest: 'Por favor revise sus respuestas.', rateLimited: 'Demasiados intentos; espere un momento, por favor.',
+      failed: 'Algo falló de nuestro lado. Por favor inténtelo más tarde.', needsLink: 'Esta página necesita el enlace de su correo.',
+      unreachable: 'No se puede abrir la encuesta ahora. Por favor inténtelo más tarde.', closed: 'La conexión se cerró. Por favor recargue la página.',
+    },
+  };
+  const W = WORDS[lang];
+
+  // linkLang keeps the link's language for a reload, as linkToken keeps
+  // the token.
+  function linkLang(fromURL) {
+    let l = fromURL || '';
+    try {
+      if (l) sessionStorage.setItem('psc-survey-lang', l);
+      else l = sessionStorage.getItem('psc-survey-lang') || '';
+    } catch { /* storage blocked */ }
+    return l === 'es' ? 'es' : 'en';
+  }
+
+  function translatePage() {
+    document.documentElement.lang = lang;
+    document.title = W.title;
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = W[node.dataset.i18n];
+  }
 
   // The link's token leaves the address bar and the browser's history as
   // soon as it is read (anyone at the device could reopen it there); this
@@ -28,7 +75,7 @@
   let texts = {};
 
   function send(frame) {
-    if (!sock || sock.readyState !== WebSocket.OPEN) { el.error.textContent = 'Not connected. Please reload the page.'; return; }
+    if (!sock || sock.readyState !== WebSocket.OPEN) { el.error.textContent = W.notConnected; return; }
     el.error.textContent = '';
     sock.send(JSON.stringify({ action: 'survey', token, requestId: 's' + (++seq), ...frame }));
   }
@@ -37,7 +84,7 @@
     questions = f.questions || [];
     texts = f.texts || {};
     if (f.answered || f.closed) {
-      el.status.textContent = f.answered ? 'You have already answered this survey. Thank you!' : 'This survey has closed. Thank you all the same.';
+      el.status.textContent = f.answered ? W.answeredBefore : W.closedSurvey;
       el.form.hidden = true;
       return;
     }
@@ -47,7 +94,7 @@
         const fs = document.createElement('fieldset');
         fs.dataset.question = q.id;
         const legend = document.createElement('legend');
-        legend.textContent = q.text + (q.required ? '' : ' (optional)');
+        legend.textContent = q.text + (q.required ? '' : W.optionalMark);
         const scale = document.createElement('div');
         scale.className = 'scale';
         scale.setAttribute('role', 'radiogroup');
@@ -81,7 +128,7 @@
         el.questions.append(wrap);
       }
     }
-    el.status.textContent = texts.intro || 'Please tell us how we did.';
+    el.status.textContent = texts.intro || W.intro;
     el.form.hidden = false;
     const first = el.questions.querySelector('input');
     if (first) first.focus();
@@ -96,7 +143,7 @@
     e.preventDefault();
     const csat = value('csat');
     if (csat === null) {
-      el.error.textContent = 'Please choose a score for the first question.';
+      el.error.textContent = W.chooseScore;
       el.form.querySelector('input[name="csat"]').focus();
       return;
     }
@@ -114,22 +161,17 @@
       case 'surveyForm': render(f); break;
       case 'surveyAnswered':
         el.form.hidden = true;
-        el.status.textContent = f.text || 'Thank you for your answer.';
+        el.status.textContent = f.text || W.thanks;
         break;
       case 'surveyOptedOut':
         el.form.hidden = true;
-        el.status.textContent = 'We will not send you surveys any more.';
+        el.status.textContent = W.optedOut;
         break;
       case 'error': {
         el.submit.disabled = false;
-        const messages = {
-          unauthorized: 'This link is not valid or has expired.',
-          not_found: 'We could not find this survey.',
-          conflict: f.message || 'This survey can no longer be answered.',
-          bad_request: f.message || 'Please check your answers.',
-          rate_limited: 'Too many tries; please wait a moment.',
-        };
-        el.error.textContent = messages[f.code] || 'Something went wrong. Please try again.';
+        // The page's own words for each code, never the server's text.
+        const messages = { unauthorized: W.unauthorized, not_found: W.notFound, conflict: W.conflict, bad_request: W.badRequest, rate_limited: W.rateLimited };
+        el.error.textContent = messages[f.code] || W.failed;
         if (!questions.length) el.status.textContent = '';
         if (f.code === 'conflict') el.form.hidden = true;
         break;
@@ -138,18 +180,19 @@
   }
 
   async function start() {
-    if (!token) { el.status.textContent = ''; el.error.textContent = 'This page needs the link from your email.'; return; }
+    translatePage();
+    if (!token) { el.status.textContent = ''; el.error.textContent = W.needsLink; return; }
     let config;
     try {
       config = await (await fetch('config.json', { cache: 'no-store' })).json();
     } catch {
-      el.error.textContent = 'The survey cannot be reached right now. Please try again later.';
+      el.error.textContent = W.unreachable;
       return;
     }
     sock = new WebSocket(config.patientWebSocketUrl);
     sock.onopen = () => send({ decision: 'view' });
     sock.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch { /* not a frame */ } };
-    sock.onclose = () => { if (!questions.length && !el.error.textContent) el.error.textContent = 'The connection closed. Please reload the page.'; };
+    sock.onclose = () => { if (!questions.length && !el.error.textContent) el.error.textContent = W.closed; };
   }
 
   el.form.addEventListener('submit', onSubmit);

@@ -48,6 +48,18 @@ func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment,
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok, err := stackLinks(t, "AppointmentLinkSecret").Issue(a.ID, a.PatientID, a.Slot.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, tok, svc
+}
+
+// stackLinks signs links with the stack's own key of a purpose (the
+// secret whose name ends in secretSuffix).
+func stackLinks(t *testing.T, secretSuffix string) *session.Links {
+	t.Helper()
+	ctx := context.Background()
 	sm := secretsmanager.NewFromConfig(awsCfg())
 	list, err := sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
 	if err != nil {
@@ -55,7 +67,7 @@ func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment,
 	}
 	var id string
 	for _, s := range list.SecretList {
-		if strings.HasSuffix(*s.Name, "AppointmentLinkSecret") {
+		if strings.HasSuffix(*s.Name, secretSuffix) {
 			id = *s.ARN
 		}
 	}
@@ -67,11 +79,7 @@ func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment,
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := links.Issue(a.ID, a.PatientID, a.Slot.Start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, tok, svc
+	return links
 }
 
 // TestAppointmentPageConfirmsAndCancels: a reminder's link opens the

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -260,4 +261,42 @@ func TestBotResolvedConversationGetsASurvey(t *testing.T) {
 	if f := p.c.Request(map[string]any{"action": "survey", "surveyId": sv["surveyId"], "score": 5}); f["type"] != "surveyAnswered" {
 		t.Fatalf("answer = %v", f)
 	}
+}
+
+// TestTheSurveyPageInSpanish (issue 20, items 2 and 4): a Spanish
+// survey's link (lang=es) opens the page in Spanish — its own words and
+// the survey's questions, lang="es", no English text of the page left,
+// axe-core clean; a tampered link gets the page's Spanish words.
+func TestTheSurveyPageInSpanish(t *testing.T) {
+	ctx := context.Background()
+	stamp := time.Now().UnixNano()
+	now := time.Now()
+	sv := survey.Survey{ID: fmt.Sprintf("sves%d", stamp), Source: survey.Source{Kind: survey.Conversation, ID: fmt.Sprintf("c-es%d", stamp),
+		PatientID: fmt.Sprintf("p-es%d", stamp), Locale: "es", At: now}, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour), Delivery: "email"}
+	store := ddb.NewSurveys(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SurveysTable"], 24*time.Hour)
+	if err := store.Create(ctx, sv, 0); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := stackLinks(t, "SurveyLinkSecret").IssueFor("survey", sv.ID, sv.PatientID, sv.ExpiresAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	run(t, b, "opening the Spanish survey", chromedp.Navigate(env.Outputs.Web+"survey.html?t="+url.QueryEscape(tok)+"&lang=es"))
+	run(t, b, "waiting for the questions", chromedp.WaitVisible(`#form`))
+	if l := run(t, b, "reading the page's language", chromedp.Evaluate[string](`document.documentElement.lang`)); l != "es" {
+		t.Fatalf("the page's lang is %q, want es", l)
+	}
+	text := run(t, b, "reading the page", chromedp.Evaluate[string](`document.body.innerText + " " + document.title`))
+	for _, english := range []string{"How did we do", "Your feedback", "Send feedback", "Don't ask me again", "This survey is optional", "In an emergency",
+		"(optional)", "Skip to"} {
+		if strings.Contains(text, english) {
+			t.Errorf("the Spanish survey page still says %q", english)
+		}
+	}
+	accessible(t, b, "the survey page in Spanish")
+
+	bad := browser(t)
+	run(t, bad, "opening a tampered Spanish link", chromedp.Navigate(env.Outputs.Web+"survey.html?t="+url.QueryEscape(tok[:len(tok)-3]+"abc")+"&lang=es"))
+	waitText(t, bad, "#error", "Este enlace ya no es válido")
 }

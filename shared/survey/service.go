@@ -173,6 +173,9 @@ func (s *Service) deliver(ctx context.Context, sv Survey) (string, error) {
 		return "", err
 	}
 	link := s.sc.PageURL + "?t=" + tok
+	if sv.Locale == "es" {
+		link += "&lang=es" // the page speaks the survey's language
+	}
 	raw, err := s.email(sv, link)
 	if err != nil {
 		return "", err
