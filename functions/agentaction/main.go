@@ -21,6 +21,6 @@ func main() {
 		// The patient view lists upcoming appointments (read only here;
 		// the booking function books).
 		WithScheduling(scheduling.NewService(k.Directory(), k.Appointments(0), scheduling.Config{}, nil)).
-		WithFollowUps(k.Surveys(0))
+		WithFollowUps(k.Surveys(0)).WithFigures(k.Figures(), k.Zone())
 	k.Start(agentws.NewHandler(svc, pusher, k.Log).Message)
 }

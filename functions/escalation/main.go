@@ -6,6 +6,7 @@ package main
 import (
 	"github.com/patientservicecenter/psc/shared/edge/routingevents"
 	"github.com/patientservicecenter/psc/shared/edge/wiring"
+	"github.com/patientservicecenter/psc/shared/kpi"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -14,5 +15,8 @@ func main() {
 	queues := k.Queues()
 	svc := routing.NewService(routing.Deps{Store: k.Routing(), Conversations: k.Conversations(), Notify: routingevents.Notifier{Patients: k.Patients()},
 		Trigger: k.RoutingQueue(), Log: k.Log}, routing.Config{Queues: queues, Fallback: queues[0]})
-	k.Start(routingevents.NewHandler(svc, k.Log).WithFloor(k.Consoles()).Escalations)
+	targets, err := kpi.ParseTargets(k.Env.Optional("SERVICE_LEVEL_TARGETS"))
+	k.Check("SERVICE_LEVEL_TARGETS", err)
+	figures := kpi.Recorder{Store: k.Figures(), Zone: k.Zone()}
+	k.Start(routingevents.NewHandler(svc, k.Log).WithFloor(k.Consoles()).WithFigures(figures, targets).Escalations)
 }

@@ -43,6 +43,7 @@ type storedConversation struct {
 	State       string   `dynamodbav:"state"`
 	Disposition string   `dynamodbav:"disposition"`
 	ScriptSteps []string `dynamodbav:"scriptSteps"`
+	AssignedAt  string   `dynamodbav:"assignedAt"`
 	Handoff     struct {
 		Queue       string            `dynamodbav:"queue"`
 		Priority    string            `dynamodbav:"priority"`
@@ -52,6 +53,7 @@ type storedConversation struct {
 		RedFlags    []string          `dynamodbav:"redFlags"`
 		Collected   map[string]string `dynamodbav:"collected"`
 		Summary     string            `dynamodbav:"summary"`
+		At          string            `dynamodbav:"at"`
 	} `dynamodbav:"handoff"`
 }
 

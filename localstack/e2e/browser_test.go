@@ -642,6 +642,16 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	}
 	waitText(t, b, row, "assigned")
 	waitText(t, b, row, fmt.Sprintf("fgen%d", run0))
+
+	// The figures by agent, from the keyboard, and as CSV.
+	run(t, b, "choosing by agent", chromedp.SetValue(`#kpi-by`, "agent"))
+	run(t, b, "showing the figures", chromedp.Click(`#kpi-form button[type=submit]`))
+	run(t, b, "waiting for the CSV", chromedp.WaitEnabled(`#kpi-csv`))
+	csv := run(t, b, "reading the CSV", chromedp.Evaluate[string](`window.PSCConsole.kpiCSV()`))
+	if !strings.HasPrefix(csv, "key,escalated,offered,handled,abandoned,contained,transferred,averageWaitSeconds") {
+		t.Fatalf("the figures' CSV starts %.80q", csv)
+	}
+	accessible(t, b, "the supervisor's figures")
 }
 
 // TestASupervisorMonitorsWhispersAndBargesFromTheFloor (issue 19): an

@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/patientservicecenter/psc/localstack/stacktest"
 )
 
 // TestASupervisorMonitorsWhispersAndBargesIn (issue 19): an agent holds a
@@ -180,4 +187,77 @@ func TestASupervisorReassignsAHeldConversation(t *testing.T) {
 	if n := activeOf(t, firstID); n != 0 {
 		t.Fatalf("the first agent still counts %d conversations", n)
 	}
+}
+
+// TestTheFiguresCountWhatHappened (issue 19): from the conversations
+// stream the KPIs count each change once — a conversation an agent took
+// and closed is handled by them, with its wait and handle time (within a
+// second of the stored times); one its patient left while waiting is
+// abandoned; one the bot kept to the end is contained. A supervisor reads
+// them with kpis; an agent cannot.
+func TestTheFiguresCountWhatHappened(t *testing.T) {
+	run := time.Now().UnixNano()
+	sup := supervisorConsole(t, fmt.Sprintf("kpi%d", run))
+	agent, agentID := poolAgent(t, fmt.Sprintf("kag%d", run), "billing", "en", 1)
+	_, conv := escalate(t, "Kira")
+	agent.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
+	if f := agent.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
+		t.Fatalf("accept: %v", f)
+	}
+	if f := agent.Request(map[string]any{"action": "close", "conversationId": conv, "disposition": "resolved"}); f["type"] != "status" {
+		t.Fatalf("close: %v", f)
+	}
+	stored := conversationItem(t, conv)
+	var row map[string]any
+	stacktest.Eventually(t, 20*time.Second, "the agent's figures", func() bool {
+		f := sup.Request(map[string]any{"action": "kpis", "by": "agent", "days": 1})
+		for _, r := range f["rows"].([]any) {
+			if r := r.(map[string]any); r["key"] == agentID && r["handled"] == 1.0 && r["averageHandleSeconds"].(float64) > 0 {
+				row = r
+				return true
+			}
+		}
+		return false
+	})
+	assigned, err1 := time.Parse(time.RFC3339Nano, stored.AssignedAt)
+	handedOff, err2 := time.Parse(time.RFC3339Nano, stored.Handoff.At)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("stored times %q %q: %v %v", stored.AssignedAt, stored.Handoff.At, err1, err2)
+	}
+	wantWait := assigned.Sub(handedOff).Seconds()
+	if got := row["averageWaitSeconds"].(float64); got < wantWait-1 || got > wantWait+1 {
+		t.Fatalf("the figures' wait %.2f s, the stored one %.2f s", got, wantWait)
+	}
+	if f := agent.Request(map[string]any{"action": "kpis"}); f["code"] != "forbidden" {
+		t.Fatalf("an agent reading the figures: %v, want forbidden", f)
+	}
+
+	// Left while waiting: the only billing agent is busy now.
+	setPresence(t, agent, "busy")
+	patient, left := escalate(t, "Lena")
+	if f := patient.Request(map[string]any{"action": "end", "conversationId": left}); f["type"] != "status" {
+		t.Fatalf("end: %v", f)
+	}
+	// Kept by the bot to the end.
+	p := startWithBot(t, "Bo")
+	if f := p.c.Request(map[string]any{"action": "end", "conversationId": p.conversationID}); f["type"] != "status" {
+		t.Fatalf("end with the bot: %v", f)
+	}
+	for conv, kind := range map[string]string{left: "abandoned", p.conversationID: "contained"} {
+		stacktest.Eventually(t, 20*time.Second, kind+" counted", func() bool { return kpiMarkers(t, conv, kind) == 1 })
+	}
+}
+
+// kpiMarkers counts a conversation's counted events of a kind (the KPI
+// table's markers: one per event, whatever the stream redelivers).
+func kpiMarkers(t *testing.T, conv, kind string) int {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).Query(context.Background(), &dynamodb.QueryInput{TableName: aws.String(env.Outputs.Tables["KpiTable"]),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :kind)"), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "event#" + conv},
+			":kind": &types.AttributeValueMemberS{Value: kind + "#"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(out.Count)
 }

@@ -17,6 +17,7 @@ const (
 	ActionHandBack      Action = "handback"
 	ActionAgents        Action = "agents"
 	ActionFloor         Action = "floor"
+	ActionKPIs          Action = "kpis"
 	ActionMonitor       Action = "monitor"
 	ActionUnmonitor     Action = "unmonitor"
 	ActionWhisper       Action = "whisper"
@@ -39,7 +40,7 @@ const (
 
 // Actions are every action the service serves.
 var Actions = []Action{ActionPresence, ActionAccept, ActionDecline, ActionSend, ActionTyping, ActionClose, ActionTransfer, ActionHandBack,
-	ActionAgents, ActionFloor, ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
+	ActionAgents, ActionFloor, ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge, ActionKPIs, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionCloseTask, ActionCSAT, ActionAssign,
 	ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
 
 // Request is one console action and what it carries, decoded and checked
@@ -67,5 +68,7 @@ type Request struct {
 	TaskID      string // closeTask
 	Outcome     string
 	Weeks       int               // csat
+	Days        int               // kpis: the last days (default 7)
+	By          string            // kpis: queue, agent, day or hour
 	Slots       *scheduling.Query // slots: the search (its Limit is the service's)
 }

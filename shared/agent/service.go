@@ -13,6 +13,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/kpi"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -46,6 +47,8 @@ type Service struct {
 	followUps FollowUps
 	assigner  Assigner
 	watching  Watching
+	figures   kpi.Store
+	zone      *time.Location
 }
 
 // QueueReader lists a queue's waiting conversations.
@@ -216,6 +219,8 @@ func (s *Service) Handle(ctx context.Context, connectionID string, f Request) er
 		return s.roster(ctx, c, f)
 	case ActionFloor:
 		return s.floor(ctx, c, f)
+	case ActionKPIs:
+		return s.kpis(ctx, c, f)
 	case ActionTasks, ActionCloseTask, ActionCSAT:
 		return s.followUp(ctx, c, f)
 	case ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit:

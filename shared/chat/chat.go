@@ -114,11 +114,13 @@ type Conversation struct {
 	// Watchers are the supervisors monitoring it: their consoles hear
 	// what its agent hears. Barged are those of them who joined it and may
 	// write to the patient.
-	Watchers  []string
-	Barged    []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ExpiresAt time.Time
+	Watchers []string
+	Barged   []string
+	// AssignedAt is when its agent accepted it (zero before).
+	AssignedAt time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ExpiresAt  time.Time
 }
 
 // Transfer is an agent's handing on of a conversation they held: who,

@@ -33,6 +33,7 @@
     floor: $('floor'), floorCount: $('floor-count'), floorNote: $('floor-note'),
     monitor: $('monitor'), monitorWho: $('monitor-who'), monitorLog: $('monitor-log'), whisperForm: $('whisper-form'), whisperText: $('whisper-text'),
     monitorSendForm: $('monitor-send-form'), monitorText: $('monitor-text'), barge: $('barge'), unmonitor: $('unmonitor'),
+    kpiForm: $('kpi-form'), kpiBy: $('kpi-by'), kpiDays: $('kpi-days'), kpiCsv: $('kpi-csv'), kpis: $('kpis'),
     monitorDialog: $('monitor-dialog'), monitorForm: $('monitor-form'), monitorReason: $('monitor-reason'), monitorCancel: $('monitor-cancel'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
@@ -65,6 +66,7 @@
   let roster = [];                     // from the agents frame
   const floor = new Map();             // conversationId → floor row (supervisors)
   let floorSkew = 0;                   // server clock − this clock, from the floor frame's at
+  let kpiRows = null;                  // the last kpis frame, for the CSV
   let clinicZone = '';                 // the clinic's time zone (IANA), from the patient view
   let monitoring = null;               // { id, messages: Map, joined } while a supervisor monitors
   let monitorAsk = '';                 // the conversation the monitor dialog is for
@@ -318,7 +320,7 @@
       request({ action: 'conversations' });
       request({ action: 'queues' });
       request({ action: 'agents' });
-      if (supervisor) { request({ action: 'floor' }); request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); }
+      if (supervisor) { request({ action: 'floor' }); request({ action: 'tasks' }); request({ action: 'csat', weeks: 4 }); askKPIs(); }
       clearInterval(queueTimer);
       queueTimer = setInterval(() => {
         if (!connected || document.hidden) return;
@@ -393,6 +395,7 @@
       case 'queue': onQueues(f); break;
       case 'agents': onRoster(f); break;
       case 'floor': onFloor(f); break;
+      case 'kpis': onKPIs(f); break;
       case 'conversations': onHeld(f); break;
       case 'slots': onSlots(f.slots || [], ''); break;
       case 'booked': onBooked(f); break;
@@ -516,6 +519,62 @@
     const who = mine ? 'you' : to.name;
     el.floorNote.textContent = f.ok ? 'Offered to ' + who + (mine ? ': accept it under Offers.' : '.') : 'Not offered to ' + who + ': ' + (f.reason || 'routing could not') + '.';
   }
+
+  // ---- the supervisors' figures ----
+
+  function askKPIs() { request({ action: 'kpis', by: el.kpiBy.value, days: Number(el.kpiDays.value) }); }
+
+  const pct = (x) => Math.round(x * 100) + '%';
+  const secs = (x) => (x ? duration(Math.round(x)) : '—');
+
+  // KPI_COLUMNS are the figures as the table and the CSV show them.
+  const KPI_COLUMNS = [
+    ['key', (r) => r.key], ['offered', (r) => String(r.offered)], ['handled', (r) => String(r.handled)], ['abandoned', (r) => String(r.abandoned)],
+    ['average wait', (r) => secs(r.averageWaitSeconds)], ['90% wait', (r) => secs(r.p90WaitSeconds)], ['average handle', (r) => secs(r.averageHandleSeconds)],
+    ['service level', (r) => pct(r.serviceLevel)], ['transfers', (r) => pct(r.transferRate)], ['bot containment', (r) => pct(r.containment)],
+  ];
+
+  function onKPIs(f) {
+    kpiRows = f;
+    const body = el.kpis.tBodies[0];
+    body.replaceChildren();
+    for (const r of f.rows || []) {
+      const tr = document.createElement('tr');
+      for (const [, show] of KPI_COLUMNS) {
+        const td = document.createElement('td');
+        td.textContent = show(r);
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    if (!(f.rows || []).length) {
+      const tr = document.createElement('tr');
+      const td = document.createElement('td');
+      td.colSpan = KPI_COLUMNS.length;
+      td.textContent = 'No figures for these days yet.';
+      tr.append(td);
+      body.append(tr);
+    }
+    el.kpiCsv.disabled = false;
+  }
+
+  // kpiCSV is the figures as CSV, raw numbers (seconds, shares from 0 to 1).
+  function kpiCSV(f) {
+    const cols = ['key', 'escalated', 'offered', 'handled', 'abandoned', 'contained', 'transferred', 'averageWaitSeconds', 'p90WaitSeconds',
+      'averageHandleSeconds', 'serviceLevel', 'transferRate', 'containment'];
+    const cell = (v) => (/[",\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
+    return [cols.join(',')].concat((f.rows || []).map((r) => cols.map((c) => cell(r[c])).join(','))).join('\n') + '\n';
+  }
+
+  function downloadKPIs() {
+    if (!kpiRows) return;
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([kpiCSV(kpiRows)], { type: 'text/csv' }));
+    a.download = 'psc-figures-by-' + kpiRows.by + '-' + kpiRows.days[0] + '-to-' + kpiRows.days[kpiRows.days.length - 1] + '.csv';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+  window.PSCConsole = Object.assign(window.PSCConsole || {}, { kpiCSV: () => (kpiRows ? kpiCSV(kpiRows) : '') });
 
   // ---- the supervisors' floor ----
 
@@ -1584,6 +1643,8 @@
   el.transferCancel.addEventListener('click', () => el.transferDialog.close());
   el.transferForm.addEventListener('submit', confirmTransfer);
   el.monitorForm.addEventListener('submit', startMonitor);
+  el.kpiForm.addEventListener('submit', (e) => { e.preventDefault(); askKPIs(); });
+  el.kpiCsv.addEventListener('click', downloadKPIs);
   el.monitorCancel.addEventListener('click', () => el.monitorDialog.close());
   el.whisperForm.addEventListener('submit', (e) => {
     e.preventDefault();

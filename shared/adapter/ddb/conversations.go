@@ -62,8 +62,9 @@ type conversationItem struct {
 	TransferTo     string `dynamodbav:"transferTo,omitempty"`
 	TransferAt     string `dynamodbav:"transferAt,omitempty"`
 	// Supervisors monitoring it, and those of them who joined it.
-	Watchers []string `dynamodbav:"watchers,omitempty,stringset"`
-	Barged   []string `dynamodbav:"barged,omitempty,stringset"`
+	Watchers   []string `dynamodbav:"watchers,omitempty,stringset"`
+	AssignedAt string   `dynamodbav:"assignedAt,omitempty"`
+	Barged     []string `dynamodbav:"barged,omitempty,stringset"`
 	// Answered is the patient message id the bot's last turn answered
 	// (turnKey), AnsweredBy its reply: a turn's idempotency.
 	Answered   string `dynamodbav:"answered,omitempty"`
@@ -119,8 +120,14 @@ func (it conversationItem) domain() chat.Conversation {
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
-		Watchers: it.Watchers, Barged: it.Barged,
+		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt),
 	}
+}
+
+// parseTime reads a stored time; the zero time when there is none.
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(timeLayout, s)
+	return t
 }
 
 // Watch adds a supervisor to a held conversation's watchers (monitoring

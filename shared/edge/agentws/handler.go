@@ -84,7 +84,7 @@ func RequestOf(f protocol.AgentFrame) agent.Request {
 	r := agent.Request{Action: agent.Action(f.Action), RequestID: f.RequestID, Status: f.Status, ConversationID: f.ConversationID,
 		ClientMessageID: f.ClientMessageID, Text: f.Text, NoEcho: f.NoEcho, Disposition: f.Disposition, Steps: f.Steps, Queue: f.Queue,
 		Reason: f.Reason, AgentID: f.AgentID, SlotID: f.SlotID, AppointmentID: f.AppointmentID, ChangeVisit: f.ChangeVisit,
-		TaskID: f.TaskID, Outcome: f.Outcome, Weeks: f.Weeks}
+		TaskID: f.TaskID, Outcome: f.Outcome, Weeks: f.Weeks, Days: f.Days, By: f.By}
 	if q := f.Slots; q != nil {
 		r.Slots = &scheduling.Query{Provider: q.ProviderID, Specialty: q.Specialty, Location: q.Location, Language: q.Language,
 			Mode: q.Mode, VisitType: q.VisitType, From: q.From, To: q.To}

@@ -16,7 +16,7 @@ func TestEveryFieldOfAFrameReachesTheRequest(t *testing.T) {
 	from, to := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC)
 	f := protocol.AgentFrame{Action: "transfer", RequestID: "r", Status: "away", ConversationID: "c1", ClientMessageID: "u1", Text: "t",
 		Disposition: "resolved", Queue: "billing", Reason: "why", AgentID: "a2", SlotID: "s1", AppointmentID: "ap1", ChangeVisit: true,
-		TaskID: "k1", Outcome: "done", Weeks: 4, Steps: []string{"one"}, NoEcho: true,
+		TaskID: "k1", Outcome: "done", Weeks: 4, Days: 7, By: "agent", Steps: []string{"one"}, NoEcho: true,
 		Slots: &protocol.SlotQuery{ProviderID: "pr1", Specialty: "cardiology", Location: "north", Language: "es", Mode: "video", VisitType: "new", From: from, To: to}}
 	for i, v := 0, reflect.ValueOf(f); i < v.NumField(); i++ {
 		if v.Field(i).IsZero() {

@@ -98,6 +98,15 @@ func consoleFrame(v any) (any, bool) {
 			Text: v.Text, At: protocol.FormatTime(v.At)}, true
 	case agent.Supervising:
 		return protocol.SupervisingFrame{Type: "supervising", RequestID: v.RequestID, ConversationID: v.ConversationID, Action: string(v.Action)}, true
+	case agent.KPIReport:
+		f := protocol.KPIFrame{Type: "kpis", RequestID: v.RequestID, By: v.By, Days: orEmpty(v.Days), Rows: make([]protocol.KPIRow, 0, len(v.Rows)),
+			At: protocol.FormatTime(v.At)}
+		for _, r := range v.Rows {
+			f.Rows = append(f.Rows, protocol.KPIRow{Key: r.Key, Escalated: r.Escalated, Offered: r.Offered, Handled: r.Handled, Abandoned: r.Abandoned,
+				Contained: r.Contained, Transferred: r.Transferred, AverageWaitSeconds: r.AverageWait().Seconds(), P90WaitSeconds: r.P90Wait().Seconds(),
+				AverageHandleSeconds: r.AverageHandle().Seconds(), ServiceLevel: r.ServiceLevel(), TransferRate: r.TransferRate(), Containment: r.Containment()})
+		}
+		return f, true
 	case agent.Held:
 		f := protocol.ConversationsFrame{Type: "conversations", RequestID: v.RequestID, Conversations: make([]protocol.HeldView, 0, len(v.Conversations))}
 		for _, c := range v.Conversations {

@@ -26,6 +26,9 @@ const (
 	ActionFloor = "floor"
 	// Supervisors on a conversation an agent holds: monitor it (with a
 	// reason, audited), stop, whisper to its agent, barge in.
+	// ActionKPIs asks supervisors' figures: the last days (1 to 31), by
+	// queue, agent, day or hour.
+	ActionKPIs      = "kpis"
 	ActionMonitor   = "monitor"
 	ActionUnmonitor = "unmonitor"
 	ActionWhisper   = "whisper"
@@ -87,6 +90,9 @@ type AgentFrame struct {
 	TaskID      string `json:"taskId,omitempty"`
 	Outcome     string `json:"outcome,omitempty"`
 	Weeks       int    `json:"weeks,omitempty"`
+	// Days and By are a kpis request's: the last days, grouped by.
+	Days int    `json:"days,omitempty"`
+	By   string `json:"by,omitempty"`
 	// Steps are the script steps a close says were done (at most
 	// MaxScriptSteps, each at most MaxReasonRunes characters).
 	Steps []string `json:"steps,omitempty"`
@@ -233,6 +239,18 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 		}
 		f.TaskID = id
 		return f, nil
+	case ActionKPIs:
+		if raw := jsonField(body, "days"); len(raw) > 0 {
+			if err := json.Unmarshal(raw, &f.Days); err != nil || f.Days < 1 || f.Days > 31 {
+				return f, fault.Errorf(fault.BadRequest, "days must be 1 to 31")
+			}
+		}
+		if raw := jsonField(body, "by"); len(raw) > 0 {
+			if err := json.Unmarshal(raw, &f.By); err != nil || (f.By != "queue" && f.By != "agent" && f.By != "day" && f.By != "hour") {
+				return f, fault.Errorf(fault.BadRequest, "by is queue, agent, day or hour")
+			}
+		}
+		return f, nil
 	case ActionCSAT:
 		if raw := jsonField(body, "weeks"); len(raw) > 0 {
 			if err := json.Unmarshal(raw, &f.Weeks); err != nil || f.Weeks < 1 || f.Weeks > 12 {
@@ -253,7 +271,7 @@ func DecodeAgent(body []byte) (AgentFrame, error) {
 func AgentActions() []string {
 	return []string{ActionPresence, ActionAccept, ActionDecline, ActionTyping, ActionHandBack, ActionSend, ActionClose, ActionAssign,
 		ActionTransfer, ActionContext, ActionNote, ActionQueues, ActionConversations, ActionTasks, ActionAgents, ActionFloor, ActionCloseTask, ActionCSAT,
-		ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge,
+		ActionMonitor, ActionUnmonitor, ActionWhisper, ActionBarge, ActionKPIs,
 		ActionSlots, ActionBook, ActionCancel, ActionReschedule, ActionAppointments, ActionVisit}
 }
 
@@ -527,4 +545,32 @@ type SupervisingFrame struct {
 	RequestID      string `json:"requestId,omitempty"`
 	ConversationID string `json:"conversationId"`
 	Action         string `json:"action"`
+}
+
+// KPIFrame answers kpis: the figures of the last days, one row per queue,
+// agent, day or hour. Times in seconds; rates from 0 to 1.
+type KPIFrame struct {
+	Type      string   `json:"type"` // "kpis"
+	RequestID string   `json:"requestId,omitempty"`
+	By        string   `json:"by"`
+	Days      []string `json:"days"`
+	Rows      []KPIRow `json:"rows"`
+	At        string   `json:"at"`
+}
+
+// KPIRow is one row of the figures.
+type KPIRow struct {
+	Key                  string  `json:"key"`
+	Escalated            int64   `json:"escalated"`
+	Offered              int64   `json:"offered"`
+	Handled              int64   `json:"handled"`
+	Abandoned            int64   `json:"abandoned"`
+	Contained            int64   `json:"contained"`
+	Transferred          int64   `json:"transferred"`
+	AverageWaitSeconds   float64 `json:"averageWaitSeconds"`
+	P90WaitSeconds       float64 `json:"p90WaitSeconds"`
+	AverageHandleSeconds float64 `json:"averageHandleSeconds"`
+	ServiceLevel         float64 `json:"serviceLevel"`
+	TransferRate         float64 `json:"transferRate"`
+	Containment          float64 `json:"containment"`
 }

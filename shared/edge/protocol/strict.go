@@ -104,7 +104,7 @@ var knownActions = map[string]bool{
 	ActionStart: true, ActionResume: true, ActionSend: true, ActionTyping: true, ActionEnd: true,
 	ActionAppointment: true, ActionSurvey: true,
 	ActionPresence: true, ActionAccept: true, ActionDecline: true, ActionClose: true, ActionTransfer: true, ActionHandBack: true, ActionAgents: true, ActionFloor: true,
-	ActionMonitor: true, ActionUnmonitor: true, ActionWhisper: true, ActionBarge: true,
+	ActionMonitor: true, ActionUnmonitor: true, ActionWhisper: true, ActionBarge: true, ActionKPIs: true,
 	ActionContext: true, ActionNote: true, ActionQueues: true, ActionConversations: true,
 	ActionTasks: true, ActionCloseTask: true, ActionCSAT: true, ActionAssign: true,
 	ActionSlots: true, ActionBook: true, ActionCancel: true, ActionReschedule: true, ActionAppointments: true, ActionVisit: true,

@@ -16,6 +16,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/adapter/queue"
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/kpi"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -36,6 +37,34 @@ type Handler struct {
 	// floor, when set, hears every change the supervisors' floor shows.
 	floor Supervisors
 	now   func() time.Time
+	// figures, when set, counts the changes the KPIs are made of.
+	figures *kpi.Recorder
+	targets kpi.Targets
+}
+
+// WithFigures makes the conversations stream's handler count each change
+// the KPIs are made of (once each: the recorder's store keeps a marker
+// per event); a failure to count retries the record.
+func (h *Handler) WithFigures(r kpi.Recorder, targets kpi.Targets) *Handler {
+	h.figures, h.targets = &r, targets
+	return h
+}
+
+// count records the KPI events of one change.
+func (h *Handler) count(ctx context.Context, old, new chat.Conversation) error {
+	if h.figures == nil {
+		return nil
+	}
+	evs := kpi.Events(old, new, h.targets)
+	if e, ok := kpi.WrapUp(old, new); ok {
+		evs = append(evs, e)
+	}
+	for _, e := range evs {
+		if _, err := h.figures.Record(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Supervisors tells every signed-in supervisor's console a frame.
@@ -79,6 +108,9 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 			if offer, err = ddb.PendingOffer(r.Change.OldImage); err == nil && offer.AgentID != "" {
 				err = h.svc.EndedWhileOffered(ctx, offer)
 			}
+		}
+		if err == nil {
+			err = h.count(ctx, old, c)
 		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", c.ID, "error", err)

@@ -264,5 +264,22 @@ func (k *Kit) Links(name string) *session.Links {
 	return links
 }
 
+// Zone is the clinic's time zone (BUSINESS_TIMEZONE), in which the
+// figures count days and hours.
+func (k *Kit) Zone() *time.Location {
+	loc, err := time.LoadLocation(k.Env.Required("BUSINESS_TIMEZONE"))
+	k.Check("BUSINESS_TIMEZONE", err)
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Figures is the KPI store (KPI_TABLE), counters kept
+// KPI_RETENTION_DAYS (default 400).
+func (k *Kit) Figures() *ddb.KPIs {
+	return ddb.NewKPIs(k.db, k.Env.Required("KPI_TABLE"), k.Days("KPI_RETENTION_DAYS", 400))
+}
+
 // Ctx is the cold start's context, for what a main builds itself.
 func (k *Kit) Ctx() context.Context { return k.ctx }
