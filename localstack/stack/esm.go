@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -74,6 +75,8 @@ func (s *Stack) startEventSources(ctx context.Context) error {
 					bisect: props["BisectBatchOnFunctionError"] == true, maxAge: time.Duration(intOr(props["MaximumRecordAgeInSeconds"], -1)) * time.Second,
 					function: s.res.Attrs[fn.id+".Arn"],
 				}
+				p.progress = &streamProgress{function: fn.id, stream: p.arn}
+				s.streamMappings = append(s.streamMappings, p.progress)
 				if dest := fmt.Sprint(template.MapOf(template.MapOf(props["DestinationConfig"])["OnFailure"])["Destination"]); dest != "<nil>" {
 					if p.onFailure = s.queueURLByARN[dest]; p.onFailure == "" {
 						return fmt.Errorf("function %s event %s: OnFailure destination %s is not a queue of the template (the local stack sends failures to SQS only)", fn.id, name, dest)
@@ -288,6 +291,41 @@ type streamPoller struct {
 	maxAge    time.Duration
 	onFailure string
 	function  string
+	progress  *streamProgress
+}
+
+// streamProgress is how far a stream mapping has read.
+type streamProgress struct {
+	function, stream string
+	invocations      atomic.Int64
+	caughtUp         atomic.Int64 // unix ns; see StreamMapping.CaughtUpAt
+}
+
+// StreamMapping is a stream mapping's progress, as GET /_psc/streams
+// shows it.
+type StreamMapping struct {
+	Function string `json:"function"`
+	Stream   string `json:"stream"`
+	// Invocations counts the function's invocations with the stream's
+	// batches, retries included.
+	Invocations int64 `json:"invocations"`
+	// CaughtUpAt is when the latest read began that found no new record
+	// while nothing was left to deliver: every record written before it
+	// has been handled (delivered, or given up on). Zero until then.
+	CaughtUpAt time.Time `json:"caughtUpAt"`
+}
+
+// StreamProgress returns every stream mapping's progress.
+func (s *Stack) StreamProgress() []StreamMapping {
+	out := make([]StreamMapping, 0, len(s.streamMappings))
+	for _, p := range s.streamMappings {
+		m := StreamMapping{Function: p.function, Stream: p.stream, Invocations: p.invocations.Load()}
+		if ns := p.caughtUp.Load(); ns > 0 {
+			m.CaughtUpAt = time.Unix(0, ns).UTC()
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // run reads every shard of the stream in order. Records of one item are
@@ -343,6 +381,7 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 	attempts, size := 0, p.batch
 	for ctx.Err() == nil {
 		if len(pending) < p.batch && it != nil {
+			readAt := time.Now()
 			out, err := p.s.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(int32(p.batch - len(pending)))})
 			if err != nil {
 				p.s.log.Warn("reading stream", "stream", p.arn, "error", err)
@@ -351,6 +390,9 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 			}
 			pending = append(pending, p.wanted(out.Records)...)
 			it = out.NextShardIterator
+			if len(out.Records) == 0 && len(pending) == 0 {
+				p.progress.caughtUp.Store(readAt.UnixNano())
+			}
 		}
 		if len(pending) == 0 {
 			if it == nil {
@@ -479,6 +521,7 @@ func (p *streamPoller) deliver(ctx context.Context, recs []streamtypes.Record) i
 	}
 	payload, _ := json.Marshal(ev)
 	out, err := p.pool.Invoke(ctx, payload)
+	p.progress.invocations.Add(1)
 	if err != nil {
 		p.s.log.Info("stream batch failed", "stream", p.arn, "records", len(recs), "error", err)
 		return 0

@@ -128,6 +128,9 @@ type Stack struct {
 	wg             sync.WaitGroup
 	queueURLByARN  map[string]string
 	absent         map[string]bool // resources whose condition is false
+	// streamMappings are the stream pollers' progress (StreamProgress),
+	// set before the pollers start.
+	streamMappings []*streamProgress
 }
 
 // Pool returns the process pool of a function, by logical id.
@@ -783,6 +786,12 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 	mux.HandleFunc("GET /_psc/usage", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.usage())
+	})
+	// How far each stream mapping has read (the local stack's stand-in
+	// for AWS's IteratorAge metric): tests wait on it for a quiet stack.
+	mux.HandleFunc("GET /_psc/streams", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.StreamProgress())
 	})
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
