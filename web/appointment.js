@@ -13,10 +13,7 @@
     place: $('place'), reference: $('reference'), actions: $('actions'), confirm: $('confirm'), cancel: $('cancel'),
     cancelCheck: $('cancel-check'), cancelYes: $('cancel-yes'), cancelNo: $('cancel-no'),
   };
-  const params = new URLSearchParams(location.search);
-  const lang = linkLang(params.get('lang'));
-  const token = linkToken(params.get('t'));
-  const wanted = params.get('do') || '';
+  const wanted = new URLSearchParams(location.search).get('do') || '';
 
   // The page's words in the appointment's language (the reminder's link
   // says which: lang=es); English otherwise.
@@ -52,37 +49,11 @@
       rateLimited: 'Demasiados intentos; espere un momento, por favor.', failed: 'Algo falló de nuestro lado. Por favor escríbanos por el chat o llámenos.',
     },
   };
-  const W = WORDS[lang];
+  const page = window.PSCLinkPage.open('appointment', WORDS);
+  const { token, W } = page;
 
-  // linkLang keeps the link's language for a reload, as linkToken keeps
-  // the token.
-  function linkLang(fromURL) {
-    let l = fromURL || '';
-    try {
-      if (l) sessionStorage.setItem('psc-appointment-lang', l);
-      else l = sessionStorage.getItem('psc-appointment-lang') || '';
-    } catch { /* storage blocked */ }
-    return l === 'es' ? 'es' : 'en';
-  }
 
-  function translatePage() {
-    document.documentElement.lang = lang;
-    document.title = W.title;
-    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = W[node.dataset.i18n];
-  }
 
-  // The link's token leaves the address bar and the browser's history as
-  // soon as it is read (anyone at the device could reopen it there); this
-  // tab keeps it for a reload.
-  function linkToken(fromURL) {
-    let t = fromURL || '';
-    try {
-      if (t) sessionStorage.setItem('psc-appointment-link', t);
-      else t = sessionStorage.getItem('psc-appointment-link') || '';
-    } catch { /* storage blocked: the page works until it is left */ }
-    if (fromURL) history.replaceState(null, '', location.pathname);
-    return t;
-  }
   let sock = null;
   let seq = 0;
   let appointment = null;
@@ -141,20 +112,13 @@
   }
 
   async function start() {
-    translatePage();
-    if (!token) { el.status.textContent = ''; showError(W.needsLink); return; }
-    let config;
-    try {
-      const res = await fetch('config.json', { cache: 'no-store' });
-      config = await res.json();
-    } catch {
-      showError(W.unreachable);
-      return;
-    }
-    sock = new WebSocket(config.patientWebSocketUrl);
-    sock.onopen = () => send('view');
-    sock.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch { /* not a frame */ } };
-    sock.onclose = () => { if (!appointment) showError(W.closed); };
+    page.translate();
+    sock = await page.connect({
+      onOpen: () => send('view'),
+      onFrame,
+      onClose: () => { if (!appointment) showError(W.closed); },
+      fail: (why) => { el.status.textContent = ''; showError(why); },
+    });
   }
 
   el.confirm.addEventListener('click', () => send('confirm'));

@@ -8,9 +8,6 @@
 
   const $ = (id) => document.getElementById(id);
   const el = { error: $('error'), status: $('status'), form: $('form'), questions: $('questions'), submit: $('submit'), optout: $('optout') };
-  const params = new URLSearchParams(location.search);
-  const lang = linkLang(params.get('lang'));
-  const token = linkToken(params.get('t'));
 
   // The page's words in the survey's language (the email's link says
   // which: lang=es); English otherwise.
@@ -38,37 +35,11 @@
       unreachable: 'No se puede abrir la encuesta ahora. Por favor inténtelo más tarde.', closed: 'La conexión se cerró. Por favor recargue la página.',
     },
   };
-  const W = WORDS[lang];
+  const page = window.PSCLinkPage.open('survey', WORDS);
+  const { token, W } = page;
 
-  // linkLang keeps the link's language for a reload, as linkToken keeps
-  // the token.
-  function linkLang(fromURL) {
-    let l = fromURL || '';
-    try {
-      if (l) sessionStorage.setItem('psc-survey-lang', l);
-      else l = sessionStorage.getItem('psc-survey-lang') || '';
-    } catch { /* storage blocked */ }
-    return l === 'es' ? 'es' : 'en';
-  }
 
-  function translatePage() {
-    document.documentElement.lang = lang;
-    document.title = W.title;
-    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = W[node.dataset.i18n];
-  }
 
-  // The link's token leaves the address bar and the browser's history as
-  // soon as it is read (anyone at the device could reopen it there); this
-  // tab keeps it for a reload.
-  function linkToken(fromURL) {
-    let t = fromURL || '';
-    try {
-      if (t) sessionStorage.setItem('psc-survey-link', t);
-      else t = sessionStorage.getItem('psc-survey-link') || '';
-    } catch { /* storage blocked: the page works until it is left */ }
-    if (fromURL) history.replaceState(null, '', location.pathname);
-    return t;
-  }
   let sock = null;
   let seq = 0;
   let questions = [];
@@ -180,19 +151,13 @@
   }
 
   async function start() {
-    translatePage();
-    if (!token) { el.status.textContent = ''; el.error.textContent = W.needsLink; return; }
-    let config;
-    try {
-      config = await (await fetch('config.json', { cache: 'no-store' })).json();
-    } catch {
-      el.error.textContent = W.unreachable;
-      return;
-    }
-    sock = new WebSocket(config.patientWebSocketUrl);
-    sock.onopen = () => send({ decision: 'view' });
-    sock.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch { /* not a frame */ } };
-    sock.onclose = () => { if (!questions.length && !el.error.textContent) el.error.textContent = W.closed; };
+    page.translate();
+    sock = await page.connect({
+      onOpen: () => send({ decision: 'view' }),
+      onFrame,
+      onClose: () => { if (!questions.length && !el.error.textContent) el.error.textContent = W.closed; },
+      fail: (why) => { el.status.textContent = ''; el.error.textContent = why; },
+    });
   }
 
   el.form.addEventListener('submit', onSubmit);

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -208,14 +207,7 @@ func (s *AgentConnections) Put(ctx context.Context, c agent.Connection) error {
 	for _, r := range c.Roles {
 		it.Roles = append(it.Roles, string(r))
 	}
-	item, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return fmt.Errorf("marshalling agent connection: %w", err)
-	}
-	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
-		return fmt.Errorf("putting agent connection: %w", err)
-	}
-	return nil
+	return putItem(ctx, s.api, s.table, it, "agent connection")
 }
 
 // Admit counts a frame against the connection's rate limit.
@@ -224,27 +216,12 @@ func (s *AgentConnections) Admit(ctx context.Context, id string, now time.Time) 
 	if err != nil {
 		return agent.Connection{}, err
 	}
-	var it agentConnItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return agent.Connection{}, fmt.Errorf("unmarshalling agent connection: %w", err)
-	}
-	return it.domain(), nil
+	return decode[agentConnItem](av, "agent connection")
 }
 
 // Delete removes a connection and returns what it was.
 func (s *AgentConnections) Delete(ctx context.Context, id string) (agent.Connection, bool, error) {
-	out, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: connKey(id), ReturnValues: types.ReturnValueAllOld})
-	if err != nil {
-		return agent.Connection{}, false, fmt.Errorf("deleting agent connection: %w", err)
-	}
-	if len(out.Attributes) == 0 {
-		return agent.Connection{}, false, nil
-	}
-	var it agentConnItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return agent.Connection{}, false, fmt.Errorf("unmarshalling agent connection: %w", err)
-	}
-	return it.domain(), true, nil
+	return deleteItem[agentConnItem](ctx, s.api, s.table, connKey(id), "agent connection")
 }
 
 // ForAgent lists an agent's open connections.

@@ -63,17 +63,10 @@ func connKey(id string) map[string]types.AttributeValue {
 
 // Put stores a connection.
 func (s *Connections) Put(ctx context.Context, c chat.Connection) error {
-	item, err := attributevalue.MarshalMap(connectionItem{
+	return putItem(ctx, s.api, s.table, connectionItem{
 		ConnectionID: c.ID, Role: c.Role, PatientID: c.PatientID, ConversationID: c.ConversationID,
 		ConnectedAt: c.ConnectedAt.UTC().Format(timeLayout), ExpiresAt: c.ExpiresAt.Unix(),
-	})
-	if err != nil {
-		return fmt.Errorf("marshalling connection: %w", err)
-	}
-	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
-		return fmt.Errorf("putting connection: %w", err)
-	}
-	return nil
+	}, "connection")
 }
 
 // Admit counts a frame in the connection's current window and returns the
@@ -83,7 +76,7 @@ func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat
 	if err != nil {
 		return chat.Connection{}, err
 	}
-	return decodeConnection(av)
+	return decode[connectionItem](av, "connection")
 }
 
 // admitFrame counts a frame in the current rate-limit window of the item
@@ -188,14 +181,6 @@ func conditionItem(err error) (map[string]types.AttributeValue, *rateWindow, boo
 		return nil, nil, true
 	}
 	return ccf.Item, &it, true
-}
-
-func decodeConnection(av map[string]types.AttributeValue) (chat.Connection, error) {
-	var it connectionItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return chat.Connection{}, fmt.Errorf("unmarshalling connection: %w", err)
-	}
-	return it.domain(), nil
 }
 
 // Bind attaches a connection to a patient's conversation.

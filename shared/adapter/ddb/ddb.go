@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -189,4 +190,51 @@ func updateIf(ctx context.Context, api API, table string, key map[string]types.A
 		return false, fmt.Errorf("%s: %w", doing, err)
 	}
 	return true, nil
+}
+
+// decode rebuilds the domain value of an item (what names it in the error).
+func decode[T stored[D], D any](av map[string]types.AttributeValue, what string) (D, error) {
+	var it T
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		var zero D
+		return zero, fmt.Errorf("unmarshalling %s: %w", what, err)
+	}
+	return it.domain(), nil
+}
+
+// fromImage rebuilds the domain value of a stream image.
+func fromImage[T stored[D], D any](img map[string]events.DynamoDBAttributeValue, what string) (D, error) {
+	av, err := FromStreamImage(img)
+	if err != nil {
+		var zero D
+		return zero, err
+	}
+	return decode[T](av, what+" image")
+}
+
+// putItem marshals v and writes it as the table's item (what names it in
+// errors).
+func putItem(ctx context.Context, api API, table string, v any, what string) error {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return fmt.Errorf("marshalling %s: %w", what, err)
+	}
+	if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+		return fmt.Errorf("putting %s: %w", what, err)
+	}
+	return nil
+}
+
+// deleteItem removes an item and returns the domain value it held (ok
+// false when there was none).
+func deleteItem[T stored[D], D any](ctx context.Context, api API, table string, key map[string]types.AttributeValue, what string) (v D, ok bool, err error) {
+	out, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: key, ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
+		return v, false, fmt.Errorf("deleting %s: %w", what, err)
+	}
+	if len(out.Attributes) == 0 {
+		return v, false, nil
+	}
+	v, err = decode[T](out.Attributes, what)
+	return v, err == nil, err
 }

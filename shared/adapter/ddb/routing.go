@@ -210,6 +210,30 @@ type offerItem struct {
 	AgentID        string   `dynamodbav:"agentId"`
 }
 
+// domain is the pending offer the item carries, if any.
+func (it offerItem) domain() routing.OfferCheck {
+	return routing.OfferCheck{ConversationID: it.ConversationID, AgentID: it.OfferAgent, OfferID: it.OfferID}
+}
+
+// leave is the transaction in which an agent lets go of a conversation
+// they hold: upd applied to it, the agent's fields removed, on condition
+// that they hold it, and their capacity freed.
+func (r *Routing) leave(conversationID, agentID string, upd expression.UpdateBuilder) []types.TransactWriteItem {
+	conv := must(expression.NewBuilder().
+		WithUpdate(upd.
+			Remove(expression.Name("agentId")).
+			Remove(expression.Name("agentName")).
+			Remove(expression.Name("heldBy")).
+			Remove(expression.Name("heldSince"))).
+		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
+			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
+		Build())
+	return []types.TransactWriteItem{
+		updateItem(r.convs, convKey(conversationID), conv),
+		updateItem(r.agents, agentKey(agentID), freeOne), // freeOne: shared, read-only
+	}
+}
+
 func (r *Routing) offerOf(ctx context.Context, id string) (offerItem, error) {
 	return getItem[offerItem](ctx, r.api, r.convs, convKey(id), "conversation")
 }
@@ -261,22 +285,10 @@ func (r *Routing) Accept(ctx context.Context, conversationID, agentID, agentName
 // transaction.
 func (r *Routing) HandBack(ctx context.Context, conversationID, agentID, botState string, now time.Time) (chat.Conversation, error) {
 	at := now.UTC().Format(timeLayout)
-	conv := must(expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("state"), expression.Value(string(chat.StateBot))).
+	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: r.leave(conversationID, agentID,
+		expression.Set(expression.Name("state"), expression.Value(string(chat.StateBot))).
 			Set(expression.Name("botState"), expression.Value(botState)).
-			Set(expression.Name("updatedAt"), expression.Value(at)).
-			Remove(expression.Name("agentId")).
-			Remove(expression.Name("agentName")).
-			Remove(expression.Name("heldBy")).
-			Remove(expression.Name("heldSince"))).
-		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
-			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
-		Build())
-	ag := freeOne // a shared, read-only expression
-	_, err := r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		updateItem(r.convs, convKey(conversationID), conv),
-		updateItem(r.agents, agentKey(agentID), ag),
-	}})
+			Set(expression.Name("updatedAt"), expression.Value(at)))})
 	if cancelReasons(err) != nil {
 		return chat.Conversation{}, fault.Errorf(fault.Conflict, "this conversation is not yours to hand back")
 	}
@@ -461,8 +473,8 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 	} else {
 		transfer = transfer.Remove(expression.Name("transferReason"))
 	}
-	conv := must(expression.NewBuilder().
-		WithUpdate(transfer.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
+	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: r.leave(conversationID, agentID,
+		transfer.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
 			Set(expression.Name("waitQueue"), expression.Value(queue)).
 			Set(expression.Name("routedQueue"), expression.Value(queue)).
 			Set(expression.Name("waitKey"), expression.Value(waitKey(w))).
@@ -470,19 +482,7 @@ func (r *Routing) Transfer(ctx context.Context, conversationID, agentID, queue s
 			Set(expression.Name("enqueuedAt"), expression.Value(enq.UTC().Format(timeLayout))).
 			Set(expression.Name("queuedAt"), expression.Value(at)).
 			Set(expression.Name("updatedAt"), expression.Value(at)).
-			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}})).
-			Remove(expression.Name("agentId")).
-			Remove(expression.Name("agentName")).
-			Remove(expression.Name("heldBy")).
-			Remove(expression.Name("heldSince"))).
-		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateAssigned))).
-			And(expression.Name("agentId").Equal(expression.Value(agentID)))).
-		Build())
-	ag := freeOne // a shared, read-only expression
-	_, err = r.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		updateItem(r.convs, convKey(conversationID), conv),
-		updateItem(r.agents, agentKey(agentID), ag),
-	}})
+			Add(expression.Name("refused"), expression.Value(&types.AttributeValueMemberSS{Value: []string{agentID}})))})
 	if cancelReasons(err) != nil {
 		return routing.Waiting{}, fault.Errorf(fault.Conflict, "the conversation changed; try again")
 	}

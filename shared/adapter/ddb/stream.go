@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/patientservicecenter/psc/shared/agent"
@@ -68,43 +67,19 @@ func fromStream(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
 
 // ConversationFromImage decodes a conversations-table stream image.
 func ConversationFromImage(img map[string]events.DynamoDBAttributeValue) (chat.Conversation, error) {
-	av, err := FromStreamImage(img)
-	if err != nil {
-		return chat.Conversation{}, err
-	}
-	var it conversationItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return chat.Conversation{}, fmt.Errorf("unmarshalling conversation image: %w", err)
-	}
-	return it.domain(), nil
+	return fromImage[conversationItem](img, "conversation")
 }
 
 // PendingOffer is the offer a conversations-table stream image carries,
 // if any (routing.OfferCheck's fields).
 func PendingOffer(img map[string]events.DynamoDBAttributeValue) (routing.OfferCheck, error) {
-	av, err := FromStreamImage(img)
-	if err != nil {
-		return routing.OfferCheck{}, err
-	}
-	var it offerItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return routing.OfferCheck{}, fmt.Errorf("unmarshalling conversation image: %w", err)
-	}
-	return routing.OfferCheck{ConversationID: it.ConversationID, AgentID: it.OfferAgent, OfferID: it.OfferID}, nil
+	return fromImage[offerItem](img, "conversation")
 }
 
 // AgentProfileFromImage decodes an agents-table stream image as the agent
 // it stores (profile, presence, load).
 func AgentProfileFromImage(img map[string]events.DynamoDBAttributeValue) (agent.Agent, error) {
-	av, err := FromStreamImage(img)
-	if err != nil {
-		return agent.Agent{}, err
-	}
-	var it agentItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return agent.Agent{}, fmt.Errorf("unmarshalling agent image: %w", err)
-	}
-	return it.domain(), nil
+	return fromImage[agentItem](img, "agent")
 }
 
 // AgentChange is what routing needs of an agents-table stream record.
@@ -116,13 +91,7 @@ type AgentChange struct {
 
 // AgentFromImage decodes an agents-table stream image.
 func AgentFromImage(img map[string]events.DynamoDBAttributeValue) (AgentChange, error) {
-	av, err := FromStreamImage(img)
-	if err != nil {
-		return AgentChange{}, err
-	}
-	var a AgentChange
-	if err := attributevalue.UnmarshalMap(av, &a); err != nil {
-		return AgentChange{}, fmt.Errorf("unmarshalling agent image: %w", err)
-	}
-	return a, nil
+	return fromImage[AgentChange](img, "agent")
 }
+
+func (a AgentChange) domain() AgentChange { return a }

@@ -76,14 +76,8 @@ func (h *Handler) Or(other func(context.Context, events.APIGatewayWebsocketProxy
 // appointment as it now stands, or an error frame.
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	connID := req.RequestContext.ConnectionID
-	f, err := protocol.DecodePatient([]byte(req.Body))
-	if err == nil {
-		err = protocol.CheckRoute(req.RequestContext.RouteKey, f.Action)
-	}
+	f, err := protocol.DecodeOnRoute(req.RequestContext.RouteKey, []byte(req.Body), protocol.ActionAppointment)
 	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action), "request_id", req.RequestContext.RequestID)
-	if err == nil && f.Action != protocol.ActionAppointment {
-		err = fault.Errorf(fault.BadRequest, "this route takes appointment frames")
-	}
 	if err == nil {
 		var a scheduling.Appointment
 		a, err = h.act(ctx, connID, f)

@@ -120,3 +120,18 @@ func CheckRoute(routeKey, action string) error {
 	}
 	return fault.Errorf(fault.BadRequest, "the frame's action is not its route's")
 }
+
+// DecodeOnRoute decodes a frame of the patient API that came on a route
+// taking only frames of action only: a frame of another action is
+// bad_request, as is one whose action is not its route's (CheckRoute).
+// The frame carries its requestId and action when they could be read.
+func DecodeOnRoute(routeKey string, body []byte, only string) (ClientFrame, error) {
+	f, err := DecodePatient(body)
+	if err == nil {
+		err = CheckRoute(routeKey, f.Action)
+	}
+	if err == nil && f.Action != only {
+		err = fault.Errorf(fault.BadRequest, "this route takes %s frames", only)
+	}
+	return f, err
+}

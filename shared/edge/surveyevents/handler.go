@@ -195,14 +195,8 @@ type AnsweredFrame struct {
 // Message serves the survey route.
 func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	connID := req.RequestContext.ConnectionID
-	f, err := protocol.DecodePatient([]byte(req.Body))
-	if err == nil {
-		err = protocol.CheckRoute(req.RequestContext.RouteKey, f.Action)
-	}
+	f, err := protocol.DecodeOnRoute(req.RequestContext.RouteKey, []byte(req.Body), protocol.ActionSurvey)
 	log := h.log.With("connection_id", connID, "route", req.RequestContext.RouteKey, "action", protocol.Loggable(f.Action), "request_id", req.RequestContext.RequestID)
-	if err == nil && f.Action != protocol.ActionSurvey {
-		err = fault.Errorf(fault.BadRequest, "this route takes survey frames")
-	}
 	if err == nil {
 		var frame any
 		frame, err = h.act(ctx, connID, f)
