@@ -3,7 +3,8 @@
 // completed), one survey each — in the chat when the patient has it open,
 // else by email with a signed link to the hosted survey page — and takes
 // the answers on the patient API's survey route; a poor answer opens a
-// follow-up task that connected supervisors hear of.
+// follow-up task that connected supervisors hear of; each answer's score is
+// counted in the KPIs, once.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/edge/surveyevents"
 	"github.com/patientservicecenter/psc/shared/edge/wiring"
+	"github.com/patientservicecenter/psc/shared/kpi"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
 
@@ -23,7 +25,8 @@ func main() {
 	links, conns, pusher := k.Links("SURVEY_SECRET_ARN"), k.PatientConnections(k.RateLimit()), k.PatientPusher()
 	patients := chat.PatientFanout(conns, pusher, frames.Encode, nil)
 	svc := survey.NewService(survey.Deps{Surveys: surveys, Lexicon: lex, Store: k.Surveys(k.Days("SURVEY_RETENTION_DAYS", 730)),
-		Chat: surveyevents.ChatReach{Conns: conns, Patients: patients}, Mail: k.Mail(), Links: links, Supervisors: k.Consoles(), Log: k.Log},
+		Chat: surveyevents.ChatReach{Conns: conns, Patients: patients}, Mail: k.Mail(), Links: links, Supervisors: k.Consoles(),
+		Figures: kpi.Recorder{Store: k.Figures(), Zone: k.Zone()}, Log: k.Log},
 		survey.ServiceConfig{PageURL: k.Env.Optional("SURVEY_PAGE_URL"), From: k.Sender()})
 	k.Start(surveyevents.NewHandler(svc, links, conns, pusher, k.Directory(), k.Log).Invoke)
 }

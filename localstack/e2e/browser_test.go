@@ -648,9 +648,11 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	run(t, b, "showing the figures", chromedp.Click(`#kpi-form button[type=submit]`))
 	run(t, b, "waiting for the CSV", chromedp.WaitEnabled(`#kpi-csv`))
 	csv := run(t, b, "reading the CSV", chromedp.Evaluate[string](`window.PSCConsole.kpiCSV()`))
-	if !strings.HasPrefix(csv, "key,escalated,offered,handled,abandoned,contained,transferred,averageWaitSeconds") {
-		t.Fatalf("the figures' CSV starts %.80q", csv)
+	if header, _, _ := strings.Cut(csv, "\n"); header != "key,escalated,offered,handled,abandoned,contained,transferred,averageWaitSeconds,"+
+		"p90WaitSeconds,averageHandleSeconds,serviceLevel,transferRate,containment,rated,csat,satisfied" {
+		t.Fatalf("the figures' CSV header is %q", header)
 	}
+	waitText(t, b, "#kpis thead", "CSAT")
 	accessible(t, b, "the supervisor's figures")
 }
 

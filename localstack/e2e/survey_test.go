@@ -29,13 +29,13 @@ func supervisorConsole(t *testing.T, username string) *stacktest.Client {
 // TestSurveyInTheOpenChatAndAFollowUpForALowScore: the agent closes a
 // conversation the patient still has open; the survey comes in the chat;
 // the patient answers 1 with an angry comment, once; connected
-// supervisors get the follow-up task, see it listed and in the CSAT
-// figures, and close it.
+// supervisors get the follow-up task, see it listed, in the CSAT figures
+// and, counted once, in the KPIs under its agent, and close it.
 func TestSurveyInTheOpenChatAndAFollowUpForALowScore(t *testing.T) {
 	run := time.Now().UnixNano()
 	sup := supervisorConsole(t, fmt.Sprintf("sup%d", run))
 	agentName := fmt.Sprintf("sv%d", run)
-	console, _ := poolAgent(t, agentName, "billing", "en", 10)
+	console, agentID := poolAgent(t, agentName, "billing", "en", 10)
 	patient, conv := escalate(t, "Ruth")
 	console.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
 	if f := console.Request(map[string]any{"action": "accept", "conversationId": conv}); f["type"] != "assigned" {
@@ -74,6 +74,17 @@ func TestSurveyInTheOpenChatAndAFollowUpForALowScore(t *testing.T) {
 	}
 	if mine == nil || mine["averageCsat"] != 1.0 || mine["answered"] != 1.0 || mine["responseRate"] != 1.0 {
 		t.Fatalf("csat by agent = %v", csat["byAgent"])
+	}
+	// The answer is counted before it is acknowledged, and the refused
+	// second answer counts nothing.
+	var kpi map[string]any
+	for _, r := range sup.Request(map[string]any{"action": "kpis", "by": "agent", "days": 1})["rows"].([]any) {
+		if r.(map[string]any)["key"] == agentID {
+			kpi = r.(map[string]any)
+		}
+	}
+	if kpi == nil || kpi["rated"] != 1.0 || kpi["csat"] != 1.0 || kpi["satisfied"] != 0.0 {
+		t.Fatalf("the agent's KPIs = %v, want one survey rated 1 of 5", kpi)
 	}
 	// Agents do not see follow-ups.
 	if f := console.Request(map[string]any{"action": "tasks"}); f["code"] != "forbidden" {

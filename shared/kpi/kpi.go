@@ -1,9 +1,10 @@
 // Package kpi turns the changes of conversations into the service
 // center's figures — offered, handled, abandoned while waiting, waits,
-// handle times, service level, bot containment, transfers — counted once
+// handle times, service level, bot containment, transfers, satisfaction — counted once
 // per change, by queue, agent, day and hour (in the clinic's zone), and
 // reads them back as rows a supervisor sees. Counting happens on the
-// conversations stream (the escalation function); storage is a port.
+// conversations stream (the escalation function) and where surveys are
+// answered (the follow-up function); storage is a port.
 package kpi
 
 import (
@@ -25,7 +26,11 @@ const (
 	WrappedUp   = "wrapped"     // the agent closed it (its handle time ends)
 	Contained   = "contained"   // the bot resolved it, no person needed
 	Transferred = "transferred" // its agent handed it on
+	Rated       = "rated"       // the patient answered its satisfaction survey
 )
+
+// Satisfied is the lowest score (of 1 to 5) that counts as satisfied.
+const Satisfied = 4
 
 // Event is one counted change of a conversation. Key makes it count once
 // (a redelivered stream record carries the same).
@@ -39,6 +44,14 @@ type Event struct {
 	Wait           time.Duration // Handled: from the handoff
 	WithinTarget   bool          // Handled: answered within the queue's target
 	Handle         time.Duration // WrappedUp: from the acceptance
+	Score          int           // Rated: the survey's satisfaction score, 1 to 5
+}
+
+// Rating is the event of a satisfaction survey answered: it counts under
+// the day it was answered, the queue and agent of the conversation asked
+// about (none for a visit's survey), once per survey.
+func Rating(surveyID, sourceID, queue, agentID string, score int, at time.Time) Event {
+	return Event{Kind: Rated, ConversationID: sourceID, Key: Rated + "#" + surveyID, Queue: queue, AgentID: agentID, At: at, Score: score}
 }
 
 // Targets are the queues' service-level targets: the share of
@@ -167,6 +180,8 @@ type Counters struct {
 	WaitCount, WithinTarget, HandleCount                           int64
 	WaitSumMs, HandleSumMs                                         int64
 	WaitBuckets                                                    []int64 // len(WaitBounds)+1
+	// Rated surveys, their scores' sum, and those scored Satisfied or more.
+	Rated, ScoreSum, SatisfiedCount int64
 }
 
 // Add sums c and o into c.
@@ -182,6 +197,9 @@ func (c *Counters) Add(o Counters) {
 	c.HandleCount += o.HandleCount
 	c.WaitSumMs += o.WaitSumMs
 	c.HandleSumMs += o.HandleSumMs
+	c.Rated += o.Rated
+	c.ScoreSum += o.ScoreSum
+	c.SatisfiedCount += o.SatisfiedCount
 	if len(c.WaitBuckets) < len(o.WaitBuckets) {
 		c.WaitBuckets = append(c.WaitBuckets, make([]int64, len(o.WaitBuckets)-len(c.WaitBuckets))...)
 	}
@@ -241,6 +259,14 @@ func (r Row) ServiceLevel() float64 { return ratio(r.WithinTarget, r.WaitCount) 
 
 // TransferRate is the share of handled conversations handed on.
 func (r Row) TransferRate() float64 { return ratio(r.Transferred, r.Handled) }
+
+// CSAT is the mean satisfaction score (1 to 5) of the surveys answered (0
+// when none was).
+func (r Row) CSAT() float64 { return ratio(r.ScoreSum, r.Rated) }
+
+// SatisfiedShare is the share of answered surveys scored Satisfied or
+// more.
+func (r Row) SatisfiedShare() float64 { return ratio(r.SatisfiedCount, r.Rated) }
 
 // Containment is the share of the bot's conversations it resolved without
 // a person.
@@ -362,6 +388,12 @@ func Increments(e Event) map[string]int64 {
 	case WrappedUp:
 		inc["handleCount"] = 1
 		inc["handleSumMs"] = e.Handle.Milliseconds()
+	case Rated:
+		inc["rated"] = 1
+		inc["scoreSum"] = int64(e.Score)
+		if e.Score >= Satisfied {
+			inc["satisfied"] = 1
+		}
 	}
 	return inc
 }
@@ -370,7 +402,8 @@ func Increments(e Event) map[string]int64 {
 func FromFields(f map[string]int64) Counters {
 	c := Counters{Escalated: f["escalated"], Offered: f["offered"], Handled: f["handled"], Abandoned: f["abandoned"], Contained: f["contained"],
 		Transferred: f["transferred"], WaitCount: f["waitCount"], WithinTarget: f["withinTarget"], HandleCount: f["handleCount"],
-		WaitSumMs: f["waitSumMs"], HandleSumMs: f["handleSumMs"], WaitBuckets: make([]int64, len(WaitBounds)+1)}
+		WaitSumMs: f["waitSumMs"], HandleSumMs: f["handleSumMs"], WaitBuckets: make([]int64, len(WaitBounds)+1),
+		Rated: f["rated"], ScoreSum: f["scoreSum"], SatisfiedCount: f["satisfied"]}
 	for i := range c.WaitBuckets {
 		c.WaitBuckets[i] = f[fmt.Sprintf("w%02d", i)]
 	}

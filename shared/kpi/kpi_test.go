@@ -114,3 +114,31 @@ func TestParseTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestSatisfactionIsTheMeanScoreAndTheShareSatisfied: answered surveys
+// give the mean score and the share scored 4 or 5, under the rated
+// conversation's queue and agent (a visit's survey under neither).
+func TestSatisfactionIsTheMeanScoreAndTheShareSatisfied(t *testing.T) {
+	var r Row
+	for i, score := range []int{5, 4, 2, 5, 1} {
+		e := Rating("sv"+string(rune('a'+i)), "c1", "billing", "a1", score, t0)
+		r.Add(FromFields(Increments(e)))
+	}
+	if r.Rated != 5 || r.CSAT() != 3.4 || r.SatisfiedShare() != 0.6 {
+		t.Fatalf("rated %d, CSAT %.2f, satisfied %.2f; want 5, 3.40, 0.60", r.Rated, r.CSAT(), r.SatisfiedShare())
+	}
+	e := Rating("sv1", "c1", "billing", "a1", 3, t0)
+	if e.Key != "rated#sv1" || e.ConversationID != "c1" {
+		t.Fatalf("event %+v: want it counted once per survey, under its conversation", e)
+	}
+	if dims := Dimensions(e); len(dims) != 3 || dims[1] != "queue#billing" || dims[2] != "agent#a1" {
+		t.Fatalf("dimensions %v", dims)
+	}
+	if dims := Dimensions(Rating("sv2", "ap1", "", "", 5, t0)); len(dims) != 1 {
+		t.Fatalf("a visit's survey counts under every conversation only, got %v", dims)
+	}
+	var none Row
+	if none.CSAT() != 0 || none.SatisfiedShare() != 0 {
+		t.Fatal("no survey answered: want 0")
+	}
+}

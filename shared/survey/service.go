@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/kpi"
 )
 
 // Store keeps surveys, patients' survey preferences and follow-up tasks.
@@ -94,6 +95,13 @@ type Service struct {
 	sc    ServiceConfig
 	log   *slog.Logger
 	now   func() time.Time
+	// figures, when set, counts each answer in the KPIs.
+	figures Counter
+}
+
+// Counter counts a KPI event once (kpi.Recorder).
+type Counter interface {
+	Record(ctx context.Context, e kpi.Event) (bool, error)
 }
 
 // Deps are a Service's configuration, ports, log and clock.
@@ -105,6 +113,7 @@ type Deps struct {
 	Mail        Mailer
 	Links       Linker
 	Supervisors Supervisors
+	Figures     Counter // optional: counts each answer's score in the KPIs
 	Log         *slog.Logger
 	Now         func() time.Time // nil: the clock
 }
@@ -114,7 +123,7 @@ func NewService(d Deps, sc ServiceConfig) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{cfg: d.Surveys, lex: d.Lexicon, store: d.Store, chat: d.Chat, mail: d.Mail, links: d.Links, sups: d.Supervisors, sc: sc, log: d.Log, now: d.Now}
+	return &Service{cfg: d.Surveys, lex: d.Lexicon, store: d.Store, chat: d.Chat, mail: d.Mail, links: d.Links, sups: d.Supervisors, sc: sc, log: d.Log, now: d.Now, figures: d.Figures}
 }
 
 // Config is the service's survey configuration.
@@ -233,6 +242,11 @@ func (s *Service) Answer(ctx context.Context, id, patientID string, a Answer) (S
 		return Survey{}, err
 	}
 	if sv.Answer != nil {
+		// A retry after a failure finishes what the first answer left
+		// undone (its count, its follow-up task); each happens once.
+		if err := s.settle(ctx, sv, *sv.Answer); err != nil {
+			return Survey{}, err
+		}
 		return Survey{}, fault.Errorf(fault.Conflict, "this survey was already answered")
 	}
 	now := s.now()
@@ -246,21 +260,35 @@ func (s *Service) Answer(ctx context.Context, id, patientID string, a Answer) (S
 		return Survey{}, err
 	}
 	s.log.InfoContext(ctx, "survey answered", "survey_id", id, "csat", a.CSAT)
-	if reason, ok := s.cfg.FollowUp(a); ok {
-		t := Task{ID: "tk" + strings.TrimPrefix(id, "sv"), SurveyID: id, Reason: reason, CSAT: a.CSAT, Comment: a.Comment, Queue: sv.Queue,
-			AgentID: sv.AgentID, AgentName: sv.AgentName, PatientID: sv.PatientID, Kind: sv.Kind, CreatedAt: now.UTC()}
-		added, err := s.store.AddTask(ctx, t)
-		if err != nil {
-			return answered, fmt.Errorf("adding the follow-up task: %w", err)
-		}
-		if added {
-			s.log.InfoContext(ctx, "follow-up task", "task_id", t.ID, "survey_id", id, "reason", reason)
-			if err := s.sups.Tell(ctx, TaskOpened{Task: t}); err != nil {
-				s.log.WarnContext(ctx, "task not pushed to supervisors", "task_id", t.ID, "error", err)
-			}
+	return answered, s.settle(ctx, sv, a)
+}
+
+// settle does what follows an answer, once each however often it runs:
+// its score counted in the KPIs, and a poor one's follow-up task opened
+// (and told to the supervisors).
+func (s *Service) settle(ctx context.Context, sv Survey, a Answer) error {
+	if s.figures != nil {
+		if _, err := s.figures.Record(ctx, kpi.Rating(sv.ID, sv.Source.ID, sv.Queue, sv.AgentID, a.CSAT, a.At)); err != nil {
+			return fmt.Errorf("counting the answer: %w", err)
 		}
 	}
-	return answered, nil
+	reason, ok := s.cfg.FollowUp(a)
+	if !ok {
+		return nil
+	}
+	t := Task{ID: "tk" + strings.TrimPrefix(sv.ID, "sv"), SurveyID: sv.ID, Reason: reason, CSAT: a.CSAT, Comment: a.Comment, Queue: sv.Queue,
+		AgentID: sv.AgentID, AgentName: sv.AgentName, PatientID: sv.PatientID, Kind: sv.Kind, CreatedAt: a.At}
+	added, err := s.store.AddTask(ctx, t)
+	if err != nil {
+		return fmt.Errorf("adding the follow-up task: %w", err)
+	}
+	if added {
+		s.log.InfoContext(ctx, "follow-up task", "task_id", t.ID, "survey_id", sv.ID, "reason", reason)
+		if err := s.sups.Tell(ctx, TaskOpened{Task: t}); err != nil {
+			s.log.WarnContext(ctx, "task not pushed to supervisors", "task_id", t.ID, "error", err)
+		}
+	}
+	return nil
 }
 
 // OptOut records that the patient wants no more surveys.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/kpi"
 )
 
 // memStore holds the DynamoDB store's conditions: a survey is created
@@ -230,5 +231,60 @@ func TestAnswersOnceAndPoorOnesGetAPerson(t *testing.T) {
 	clk.t = clk.t.Add(8 * 24 * time.Hour)
 	if _, err := svc.Answer(ctx, SurveyID(Conversation, "c9"), "p9", Answer{CSAT: 3}); fault.CodeOf(err) != fault.Conflict {
 		t.Fatalf("an answer after the survey closed: %v", err)
+	}
+}
+
+// countOnce counts KPI events once per key, as kpi.Recorder's marker does,
+// and fails while down.
+type countOnce struct {
+	down   bool
+	counts map[string]kpi.Event
+}
+
+func (c *countOnce) Record(_ context.Context, e kpi.Event) (bool, error) {
+	if c.down {
+		return false, fault.Errorf(fault.Internal, "throttled")
+	}
+	if _, ok := c.counts[e.Key]; ok {
+		return false, nil
+	}
+	c.counts[e.Key] = e
+	return true, nil
+}
+
+func TestEveryAnswerIsCountedOnceEvenWhenTheCountFirstFails(t *testing.T) {
+	svc, store, out, _ := setup(t)
+	figures := &countOnce{counts: map[string]kpi.Event{}}
+	svc.figures = figures
+	ctx := context.Background()
+	out.open["c1"] = true
+	if err := svc.FollowUp(ctx, conversation("c1", "p1")); err != nil {
+		t.Fatal(err)
+	}
+	id := SurveyID(Conversation, "c1")
+
+	// The answer is stored but its count fails: the patient sees an error.
+	figures.down = true
+	if _, err := svc.Answer(ctx, id, "p1", Answer{CSAT: 2}); err == nil {
+		t.Fatal("an answer whose count failed reported success")
+	}
+	if len(figures.counts) != 0 || store.surveys[id].Answer == nil {
+		t.Fatalf("after the failure: counts %v, stored answer %v", figures.counts, store.surveys[id].Answer)
+	}
+
+	// The patient sends it again: the first answer stands, and what it
+	// left undone (its count, the low score's task) is done once.
+	figures.down = false
+	for range 2 {
+		if _, err := svc.Answer(ctx, id, "p1", Answer{CSAT: 5}); fault.CodeOf(err) != fault.Conflict {
+			t.Fatalf("answering again: %v", err)
+		}
+	}
+	e, ok := figures.counts[kpi.Rated+"#"+id]
+	if len(figures.counts) != 1 || !ok || e.Score != 2 || e.Queue != "billing" || e.AgentID != "a1" || e.ConversationID != "c1" {
+		t.Fatalf("counts = %+v", figures.counts)
+	}
+	if len(store.tasks) != 1 || len(out.told) != 1 {
+		t.Fatalf("%d tasks, %d told; want the low score's one task, told once", len(store.tasks), len(out.told))
 	}
 }

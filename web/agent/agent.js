@@ -532,6 +532,7 @@
     ['key', (r) => r.key], ['offered', (r) => String(r.offered)], ['handled', (r) => String(r.handled)], ['abandoned', (r) => String(r.abandoned)],
     ['average wait', (r) => secs(r.averageWaitSeconds)], ['90% wait', (r) => secs(r.p90WaitSeconds)], ['average handle', (r) => secs(r.averageHandleSeconds)],
     ['service level', (r) => pct(r.serviceLevel)], ['transfers', (r) => pct(r.transferRate)], ['bot containment', (r) => pct(r.containment)],
+    ['CSAT', (r) => (r.rated ? r.csat.toFixed(1) + ' of 5 (' + r.rated + ')' : '—')], ['satisfied', (r) => (r.rated ? pct(r.satisfied) : '—')],
   ];
 
   function onKPIs(f) {
@@ -561,7 +562,7 @@
   // kpiCSV is the figures as CSV, raw numbers (seconds, shares from 0 to 1).
   function kpiCSV(f) {
     const cols = ['key', 'escalated', 'offered', 'handled', 'abandoned', 'contained', 'transferred', 'averageWaitSeconds', 'p90WaitSeconds',
-      'averageHandleSeconds', 'serviceLevel', 'transferRate', 'containment'];
+      'averageHandleSeconds', 'serviceLevel', 'transferRate', 'containment', 'rated', 'csat', 'satisfied'];
     const cell = (v) => (/[",\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
     return [cols.join(',')].concat((f.rows || []).map((r) => cols.map((c) => cell(r[c])).join(','))).join('\n') + '\n';
   }

@@ -104,7 +104,8 @@ func consoleFrame(v any) (any, bool) {
 		for _, r := range v.Rows {
 			f.Rows = append(f.Rows, protocol.KPIRow{Key: r.Key, Escalated: r.Escalated, Offered: r.Offered, Handled: r.Handled, Abandoned: r.Abandoned,
 				Contained: r.Contained, Transferred: r.Transferred, AverageWaitSeconds: r.AverageWait().Seconds(), P90WaitSeconds: r.P90Wait().Seconds(),
-				AverageHandleSeconds: r.AverageHandle().Seconds(), ServiceLevel: r.ServiceLevel(), TransferRate: r.TransferRate(), Containment: r.Containment()})
+				AverageHandleSeconds: r.AverageHandle().Seconds(), ServiceLevel: r.ServiceLevel(), TransferRate: r.TransferRate(), Containment: r.Containment(),
+				Rated: r.Rated, CSAT: r.CSAT(), Satisfied: r.SatisfiedShare()})
 		}
 		return f, true
 	case agent.Held:

@@ -573,4 +573,9 @@ type KPIRow struct {
 	ServiceLevel         float64 `json:"serviceLevel"`
 	TransferRate         float64 `json:"transferRate"`
 	Containment          float64 `json:"containment"`
+	// Rated counts the satisfaction surveys answered; CSAT is their mean
+	// score (1 to 5) and Satisfied the share scored 4 or 5.
+	Rated     int64   `json:"rated"`
+	CSAT      float64 `json:"csat"`
+	Satisfied float64 `json:"satisfied"`
 }
