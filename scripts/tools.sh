@@ -73,3 +73,14 @@ if [ ! -s web/agent/vendor/amazon-cognito-identity.min.js ] || [ "$(cat web/agen
   echo "==> fetching the console's sign-in library ($srp_pkg)"
   npm_files "$srp_pkg" "$srp_sha" web/agent/vendor dist/amazon-cognito-identity.min.js LICENSE.txt NOTICE.txt
 fi
+
+# The console's charts (the supervisors' figures): uPlot (MIT), a small,
+# dependency-free canvas charting library. Its browser build and stylesheet
+# go to web/agent/vendor/uplot/ (not in git), with its licence; pinned by
+# version and hash.
+uplot_pkg=uplot@1.6.32
+uplot_sha=4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
+if [ ! -s web/agent/vendor/uplot/uPlot.iife.min.js ] || [ "$(cat web/agent/vendor/uplot/.package 2>/dev/null)" != "$uplot_pkg $uplot_sha" ]; then
+  echo "==> fetching the console's charting library ($uplot_pkg)"
+  npm_files "$uplot_pkg" "$uplot_sha" web/agent/vendor/uplot dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
+fi

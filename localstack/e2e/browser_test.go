@@ -653,6 +653,22 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 		t.Fatalf("the figures' CSV header is %q", header)
 	}
 	waitText(t, b, "#kpis thead", "CSAT")
+	// The chart draws the rows of the table: the handled column's figures
+	// are its bars.
+	run(t, b, "waiting for the chart", chromedp.WaitVisible(`#kpi-chart canvas`))
+	type kpiChart struct {
+		Labels  []string `json:"labels"`
+		Handled []int    `json:"handled"`
+	}
+	chart := run(t, b, "reading the chart", chromedp.Evaluate[kpiChart](`window.PSCConsole.kpiChart()`))
+	handled := run(t, b, "reading the handled column", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#kpis tbody tr')].map((tr) => tr.cells[2].textContent)`))
+	if len(chart.Handled) == 0 || len(chart.Handled) != len(handled) || fmt.Sprint(chart.Handled) != "["+strings.Join(handled, " ")+"]" {
+		t.Fatalf("the chart's handled bars %v, the table's handled column %v", chart.Handled, handled)
+	}
+	label := run(t, b, "reading the chart's label", chromedp.Evaluate[string](`document.getElementById('kpi-chart').getAttribute('aria-label')`))
+	if !strings.Contains(label, "by agent") || !strings.Contains(label, " handled, ") {
+		t.Fatalf("the chart's label %q", label)
+	}
 	accessible(t, b, "the supervisor's figures")
 }
 

@@ -34,6 +34,7 @@
     monitor: $('monitor'), monitorWho: $('monitor-who'), monitorLog: $('monitor-log'), whisperForm: $('whisper-form'), whisperText: $('whisper-text'),
     monitorSendForm: $('monitor-send-form'), monitorText: $('monitor-text'), barge: $('barge'), unmonitor: $('unmonitor'),
     kpiForm: $('kpi-form'), kpiBy: $('kpi-by'), kpiDays: $('kpi-days'), kpiCsv: $('kpi-csv'), kpis: $('kpis'),
+    kpiFigure: $('kpi-figure'), kpiChart: $('kpi-chart'),
     monitorDialog: $('monitor-dialog'), monitorForm: $('monitor-form'), monitorReason: $('monitor-reason'), monitorCancel: $('monitor-cancel'), transferCancel: $('transfer-cancel'), transferReason: $('transfer-reason'),
     cannedButton: $('canned-button'), cannedDialog: $('canned-dialog'), cannedFilter: $('canned-filter'), cannedList: $('canned-list'),
     cannedCancel: $('canned-cancel'), queueStats: $('queue-stats'), queueUpdated: $('queue-updated'),
@@ -557,6 +558,46 @@
       body.append(tr);
     }
     el.kpiCsv.disabled = false;
+    drawKPIChart(f);
+  }
+
+  // The figures' chart: per row (queue, agent, day or hour), the handled
+  // and abandoned conversations as bars side by side and the average wait
+  // as a line on its own scale. uPlot (scripts/tools.sh pins it) draws it;
+  // without it, or without rows, the table stays alone.
+  let kpiPlot = null;
+  let kpiChartData = null;
+  function drawKPIChart(f) {
+    if (kpiPlot) { kpiPlot.destroy(); kpiPlot = null; }
+    kpiChartData = null;
+    const rows = f.rows || [];
+    el.kpiFigure.hidden = !rows.length || typeof window.uPlot !== 'function';
+    if (el.kpiFigure.hidden) return;
+    const labels = rows.map((r) => (r.key.length > 14 ? r.key.slice(0, 8) + '…' : r.key));
+    const data = [rows.map((_, i) => i), rows.map((r) => r.handled), rows.map((r) => r.abandoned), rows.map((r) => Math.round(r.averageWaitSeconds))];
+    kpiChartData = { by: f.by, labels, handled: data[1], abandoned: data[2], averageWaitSeconds: data[3] };
+    const bars = (align) => window.uPlot.paths.bars({ size: [0.35, 40], align });
+    const { by } = f;
+    el.kpiChart.setAttribute('aria-label', 'Chart of handled, abandoned and average wait by ' + by + ': ' +
+      rows.map((r, i) => labels[i] + ' ' + r.handled + ' handled, ' + r.abandoned + ' abandoned, ' + data[3][i] + ' s wait').join('; ') + '.');
+    kpiPlot = new window.uPlot({
+      width: Math.max(320, Math.min(960, el.kpiFigure.clientWidth || 640)),
+      height: 220,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: { x: { time: false, range: () => [-0.5, rows.length - 0.5] }, n: { range: (u, lo, hi) => [0, Math.max(1, hi)] }, s: { range: (u, lo, hi) => [0, Math.max(1, hi)] } },
+      axes: [
+        { splits: () => data[0], values: (u, splits) => splits.map((i) => labels[i] || '') },
+        { scale: 'n', label: 'conversations' },
+        { scale: 's', side: 1, label: 'seconds', grid: { show: false } },
+      ],
+      series: [
+        {},
+        { label: 'handled', scale: 'n', fill: '#1d4ed8', stroke: '#1d4ed8', paths: bars(-1), points: { show: false } },
+        { label: 'abandoned', scale: 'n', fill: '#b91c1c', stroke: '#b91c1c', paths: bars(1), points: { show: false } },
+        { label: 'average wait', scale: 's', stroke: '#92400e', width: 2, points: { show: true, size: 6 } },
+      ],
+    }, data, el.kpiChart);
   }
 
   // kpiCSV is the figures as CSV, raw numbers (seconds, shares from 0 to 1).
@@ -575,7 +616,7 @@
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
-  window.PSCConsole = Object.assign(window.PSCConsole || {}, { kpiCSV: () => (kpiRows ? kpiCSV(kpiRows) : '') });
+  window.PSCConsole = Object.assign(window.PSCConsole || {}, { kpiCSV: () => (kpiRows ? kpiCSV(kpiRows) : ''), kpiChart: () => kpiChartData });
 
   // ---- the supervisors' floor ----
 
