@@ -617,7 +617,10 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	createPoolUserIn(t, "supervisor", username, password, "Fay Floor", "billing", "en", 2)
 	billing, _ := poolAgent(t, fmt.Sprintf("fbil%d", run0), "billing", "en", 1)
 	setPresence(t, billing, "busy")
-	general, _ := poolAgent(t, fmt.Sprintf("fgen%d", run0), "general", "en", 2)
+	// Two agents with a skill no queue has, so nothing else is offered to
+	// them while the test runs; the first sorts first in the roster.
+	_, _ = poolAgent(t, fmt.Sprintf("afl%d", run0), "training", "en", 2)
+	general, generalID := poolAgent(t, fmt.Sprintf("fgen%d", run0), "training", "en", 2)
 	b := browser(t)
 	consoleSignIn(t, b, username, password)
 	waitText(t, b, "#connection", "Connected")
@@ -626,13 +629,21 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	run(t, b, "waiting for the floor's row", chromedp.WaitVisible(row))
 	waitText(t, b, row, "waiting")
 	waitText(t, b, row, "billing")
-	// The roster is read every few seconds; the general agent becomes a
-	// choice once it is.
+	// The roster is read every few seconds; the agent becomes a choice
+	// once it is.
 	pick := row + ` select`
-	run(t, b, "waiting for the general agent among the choices", chromedp.Poll[bool](`[...document.querySelectorAll('`+pick+` option')].some((o) => o.value)`,
+	run(t, b, "waiting for the agent among the choices", chromedp.Poll[bool](`[...document.querySelectorAll('`+pick+` option')].some((o) => o.value === "`+generalID+`")`,
 		chromedp.WithPollingTimeout(30*time.Second)))
 	accessible(t, b, "a supervisor's floor with a waiting conversation")
 	run(t, b, "focusing the agent list", chromedp.Focus(pick))
+	run(t, b, "choosing the agent", chromedp.Evaluate[bool](`(() => { const s = document.querySelector('`+pick+`'); s.value = "`+generalID+`"; s.dispatchEvent(new Event("change")); s.marked = true; return true; })()`))
+	// The floor is drawn again when the roster is next read (every 15 s)
+	// or anything on it changes: the choice stays.
+	run(t, b, "waiting for the floor to be drawn again", chromedp.Poll[bool](`!document.querySelector('`+pick+`').marked`, chromedp.WithPollingTimeout(40*time.Second)))
+	if v := run(t, b, "reading the choice", chromedp.Evaluate[string](`document.querySelector('`+pick+`').value`)); v != generalID {
+		t.Fatalf("after the floor was drawn again the choice is %q, want the agent chosen (%s)", v, generalID)
+	}
+	run(t, b, "focusing the agent list again", chromedp.Focus(pick))
 	run(t, b, "focusing Assign", chromedp.Focus(row+` button.button.small:not(.secondary)`))
 	run(t, b, "assigning with Enter", chromedp.KeyEvent("\r"))
 	general.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == conv })
@@ -826,4 +837,11 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 	if langs := run(t, ctx, "reading the languages", chromedp.Evaluate[string](`document.documentElement.lang + "|" + [...new Set([...document.querySelectorAll("#messages li")].map((li) => li.lang))].join(",")`)); langs != "es|es" {
 		t.Errorf("the page and its messages are lang %q, want es|es", langs)
 	}
+	// Waiting for a person: the place in line and the queue's recent wait
+	// (issue 20, item 8), in Spanish.
+	conv := run(t, ctx, "reading the conversation", chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("psc.session")).conversationId`))
+	pushToPatient(t, conv,
+		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "at": time.Now().UTC().Format(time.RFC3339Nano)},
+		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "queuePosition": 2, "recentWaitSeconds": 150})
+	waitText(t, ctx, "#status", "tiene el número 2 en la fila. Últimamente la espera en esta fila fue de unos 3 minutos.")
 }

@@ -65,6 +65,7 @@
   let cannedPick = 0;
   let transferQueues = [];             // from the queue frame
   let roster = [];                     // from the agents frame
+  const assignPicks = new Map();       // conversationId -> the agent chosen on the floor
   const floor = new Map();             // conversationId → floor row (supervisors)
   let floorSkew = 0;                   // server clock − this clock, from the floor frame's at
   let kpiRows = null;                  // the last kpis frame, for the CSV
@@ -626,7 +627,7 @@
     if (!f.changes) floor.clear();
     if (f.at) floorSkew = Date.parse(f.at) - Date.now();
     for (const r of f.conversations || []) {
-      if (r.done) floor.delete(r.conversationId);
+      if (r.done) { floor.delete(r.conversationId); assignPicks.delete(r.conversationId); }
       else floor.set(r.conversationId, r);
     }
     renderFloor();
@@ -809,6 +810,11 @@
     for (const a of roster) {
       if (a.presence === 'available' && a.active < a.capacity && a.name !== el.agentName.textContent) pick.append(new Option(a.name, a.agentId));
     }
+    // The floor is drawn again whenever it or the roster changes: the
+    // agent the supervisor chose stays chosen while they can be.
+    const chosen = assignPicks.get(r.conversationId);
+    if (chosen && [...pick.options].some((o) => o.value === chosen)) pick.value = chosen;
+    pick.addEventListener('change', () => assignPicks.set(r.conversationId, pick.value));
     const assign = document.createElement('button');
     assign.type = 'button';
     assign.className = 'button small';
