@@ -70,6 +70,7 @@
       surveyComment: 'Comments <span class="optional">(optional)</span>', surveySubmit: 'Send feedback', surveyThanks: 'Thank you for your feedback.',
       messageLabel: 'Your message', composerHelp: 'Enter to send, Shift+Enter for a new line.', send: 'Send', newConversation: 'Start a new conversation',
       bot: 'Chatting with our virtual assistant', waiting: 'Waiting for an agent', waitingAt: (n) => `Waiting for an agent — you are number ${n} in line`,
+      recentWait: (m) => (m < 1 ? 'Lately people waited less than a minute in this line.' : `Lately people waited about ${m} minute${m === 1 ? '' : 's'} in this line.`),
       withAgent: (name) => `You are chatting with ${name}`, withAnAgent: 'You are chatting with an agent', closed: 'This conversation has ended',
       reconnecting: 'Reconnecting…', connecting: 'Connecting…', botTyping: 'The assistant is typing…', agentTyping: 'Agent is typing…',
       you: 'You', assistant: 'Virtual assistant', agent: 'Agent', suggested: 'Suggested replies', outOf: (i, n) => `${i} out of ${n}`,
@@ -92,6 +93,7 @@
       messageLabel: 'Su mensaje', composerHelp: 'Intro para enviar, Mayús+Intro para una nueva línea.', send: 'Enviar', newConversation: 'Iniciar una nueva conversación',
       bot: 'Conversando con nuestro asistente virtual', waiting: 'Esperando a una persona de nuestro equipo',
       waitingAt: (n) => `Esperando a una persona de nuestro equipo: tiene el número ${n} en la fila`,
+      recentWait: (m) => (m < 1 ? 'Últimamente la espera en esta fila fue de menos de un minuto.' : `Últimamente la espera en esta fila fue de unos ${m} minuto${m === 1 ? '' : 's'}.`),
       withAgent: (name) => `Está conversando con ${name}`, withAnAgent: 'Está conversando con una persona de nuestro equipo', closed: 'Esta conversación ha terminado',
       reconnecting: 'Reconectando…', connecting: 'Conectando…', botTyping: 'El asistente está escribiendo…', agentTyping: 'La persona de nuestro equipo está escribiendo…',
       you: 'Usted', assistant: 'Asistente virtual', agent: 'Equipo de atención', suggested: 'Respuestas sugeridas', outOf: (i, n) => `${i} de ${n}`,
@@ -346,7 +348,11 @@
       case 'waiting':
         statusText = f.queuePosition > 0
           ? t('waitingAt', f.queuePosition)
-          : t('waiting'); break;
+          : t('waiting');
+        // The queue's recent wait (seconds), when routing knows it: a
+        // fact about others, not a promise.
+        if (f.queuePosition > 0 && f.recentWaitSeconds > 0) statusText += '. ' + t('recentWait', Math.round(f.recentWaitSeconds / 60));
+        break;
       case 'assigned': statusText = agentName ? t('withAgent', agentName) : t('withAnAgent'); break;
       case 'closed': statusText = t('closed'); break;
     }

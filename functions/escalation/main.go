@@ -14,7 +14,7 @@ func main() {
 	k := wiring.New("escalation")
 	queues := k.Queues()
 	svc := routing.NewService(routing.Deps{Store: k.Routing(), Conversations: k.Conversations(), Notify: routingevents.Notifier{Patients: k.Patients()},
-		Trigger: k.RoutingQueue(), Log: k.Log}, routing.Config{Queues: queues, Fallback: queues[0]})
+		Trigger: k.RoutingQueue(), Waits: k.RecentWaits(), Log: k.Log}, routing.Config{Queues: queues, Fallback: queues[0]})
 	targets, err := kpi.ParseTargets(k.Env.Optional("SERVICE_LEVEL_TARGETS"))
 	k.Check("SERVICE_LEVEL_TARGETS", err)
 	figures := kpi.Recorder{Store: k.Figures(), Zone: k.Zone()}

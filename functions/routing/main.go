@@ -20,7 +20,7 @@ func main() {
 	k.Check("QUEUE_OVERFLOW", err)
 	store, consoles := k.Routing(), k.Consoles()
 	svc := routing.NewService(routing.Deps{Store: store, Conversations: k.Conversations(), Notify: routingevents.Notifier{Patients: k.Patients(), Consoles: consoles},
-		Trigger: k.RoutingQueue(), Log: k.Log},
+		Trigger: k.RoutingQueue(), Waits: k.RecentWaits(), Log: k.Log},
 		routing.Config{Queues: queues, Fallback: queues[0], OfferTimeout: k.Env.Duration("OFFER_TIMEOUT", 45*time.Second), Overflow: overflow}).
 		WithUrgentAlerts(store, k.Env.Duration("URGENT_ALERT_AFTER", 2*time.Minute))
 	k.Start(routingevents.NewHandler(svc, k.Log).WithFloor(consoles).Routing)

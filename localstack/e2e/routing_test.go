@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/kpi"
 )
 
 // poolAgent creates an agent in the pool, signs them in,
@@ -258,6 +260,44 @@ func TestUnacceptedOfferMovesOn(t *testing.T) {
 	}
 	if a := activeOf(t, firstID); a != 0 {
 		t.Fatalf("the silent agent still holds %d", a)
+	}
+}
+
+// TestAWaitingPatientHearsTheQueuesRecentWait (issue 20, item 8): with
+// three patients answered in patient-relations this hour (after 60, 120
+// and 180 s), the next patient to wait there is told their place and how
+// long people waited lately — the figures' own average, in whole seconds.
+func TestAWaitingPatientHearsTheQueuesRecentWait(t *testing.T) {
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	zone, err := time.LoadLocation("America/New_York") // the template's BusinessTimezone
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ddb.NewKPIs(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["KpiTable"], 24*time.Hour)
+	for i, wait := range []time.Duration{60 * time.Second, 120 * time.Second, 180 * time.Second} {
+		e := kpi.Event{Kind: kpi.Handled, ConversationID: fmt.Sprintf("rw%d-%d", run, i), Key: "handled#1", Queue: "patient-relations", At: time.Now(), Wait: wait}
+		if _, err := (kpi.Recorder{Store: store, Zone: zone}).Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent := kpi.RecentWaits{Store: store, Zone: zone}
+	before, ok, err := recent.Expected(ctx, "patient-relations")
+	if err != nil || !ok {
+		t.Fatalf("the recent waits: %v %v", ok, err)
+	}
+	// Someone serves the queue (else the bot offers a message instead);
+	// the place is told before any offer.
+	poolAgent(t, fmt.Sprintf("rw%d", run), "patient-relations", "en", 1)
+	p := startWithBot(t, "Rhea")
+	send(t, p.c, p.conversationID, "rw-1", "I want to file a complaint")
+	st, _ := p.c.Wait(func(f map[string]any) bool {
+		return f["type"] == "status" && f["state"] == "waiting" && f["queuePosition"] != nil
+	})
+	after, _, _ := recent.Expected(ctx, "patient-relations") // an hour may have turned
+	got, _ := st["recentWaitSeconds"].(float64)
+	if got != before.Round(time.Second).Seconds() && got != after.Round(time.Second).Seconds() {
+		t.Fatalf("the waiting status %v, want recentWaitSeconds %.0f (the figures' recent average)", st, before.Seconds())
 	}
 }
 

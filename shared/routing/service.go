@@ -64,8 +64,9 @@ type Notifier interface {
 	// Offer tells the agent's consoles of an offer and says how many took
 	// it (none when the agent has none left open, or every one was gone).
 	Offer(ctx context.Context, agentID string, o OfferNote) (reached int, err error)
-	// Place tells a waiting conversation's patient their place in line.
-	Place(ctx context.Context, conversationID string, position int) error
+	// Place tells a waiting conversation's patient their place in line and,
+	// when known (not zero), how long patients waited in that queue lately.
+	Place(ctx context.Context, conversationID string, position int, recentWait time.Duration) error
 	// SetAway tells the agent's consoles a lapsed offer set them away.
 	SetAway(ctx context.Context, agentID string) error
 	// Withdrawn tells the agent's consoles that an offered conversation's
@@ -142,6 +143,7 @@ type Service struct {
 
 	store   Store
 	convs   Conversations
+	waits   Waits
 	notify  Notifier
 	trigger Trigger
 	cfg     Config
@@ -156,9 +158,18 @@ type Deps struct {
 	Conversations Conversations
 	Notify        Notifier
 	Trigger       Trigger
-	Log           *slog.Logger
-	Now           func() time.Time // nil: the clock
-	NewID         func() string    // nil: a time-based offer id
+	// Waits, optional, says how long a queue's patients waited lately
+	// (kpi.RecentWaits), told to patients with their place.
+	Waits Waits
+	Log   *slog.Logger
+	Now   func() time.Time // nil: the clock
+	NewID func() string    // nil: a time-based offer id
+}
+
+// Waits estimates a queue's wait from its recent ones (false: too few to
+// say).
+type Waits interface {
+	Expected(ctx context.Context, queue string) (time.Duration, bool, error)
 }
 
 // NewService returns a Service.
@@ -175,7 +186,7 @@ func NewService(d Deps, cfg Config) *Service {
 	if cfg.OfferTimeout == 0 {
 		cfg.OfferTimeout = 45 * time.Second
 	}
-	return &Service{store: d.Store, convs: d.Conversations, notify: d.Notify, trigger: d.Trigger, cfg: cfg, log: d.Log, now: d.Now, newID: d.NewID}
+	return &Service{store: d.Store, convs: d.Conversations, waits: d.Waits, notify: d.Notify, trigger: d.Trigger, cfg: cfg, log: d.Log, now: d.Now, newID: d.NewID}
 }
 
 // WithUrgentAlerts has every routing run alert all supervisors, once per
@@ -486,8 +497,17 @@ func (s *Service) tellPositions(ctx context.Context, queue, only string) error {
 	if err != nil {
 		return err
 	}
+	var recent time.Duration
+	if s.waits != nil {
+		// An estimate is a courtesy: without it the place is still told.
+		if d, ok, err := s.waits.Expected(ctx, queue); err != nil {
+			s.log.WarnContext(ctx, "recent waits not read", "queue", queue, "error", err)
+		} else if ok {
+			recent = max(d, time.Second)
+		}
+	}
 	tell := func(id string, pos int) error {
-		return s.notify.Place(ctx, id, pos)
+		return s.notify.Place(ctx, id, pos, recent)
 	}
 	var errs []error
 	found := false

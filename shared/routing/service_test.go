@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"context"
+	"errors"
 	"github.com/patientservicecenter/psc/shared/routing"
 	"github.com/patientservicecenter/psc/shared/routing/routingtest"
 	"io"
@@ -31,6 +32,7 @@ type recorder struct {
 	frames []told
 	alerts []routing.StrandedAlert
 	gone   map[string]bool
+	waits  []told // the recent waits told with places
 }
 
 // split is the Notifier of a test: what patients are told goes to one
@@ -44,8 +46,11 @@ func (s split) Offer(_ context.Context, agentID string, o routing.OfferNote) (in
 	s.agents.frames = append(s.agents.frames, told{agentID, o})
 	return 1, nil
 }
-func (s split) Place(_ context.Context, id string, position int) error {
+func (s split) Place(_ context.Context, id string, position int, recentWait time.Duration) error {
 	s.patients.frames = append(s.patients.frames, told{id, position})
+	if recentWait > 0 {
+		s.patients.waits = append(s.patients.waits, told{id, recentWait})
+	}
 	return nil
 }
 func (s split) SetAway(_ context.Context, agentID string) error {
@@ -82,6 +87,45 @@ func newService(store routing.Store, c convs, patients, agents *recorder, trig *
 	return routing.NewService(routing.Deps{Store: store, Conversations: c, Notify: split{patients, agents}, Trigger: trig, Log: log,
 		Now: func() time.Time { return t0 }, NewID: func() string { return "offer-1" }},
 		routing.Config{Queues: []string{"general", "billing"}, Fallback: "general", OfferTimeout: time.Minute})
+}
+
+// waitsOf is a Waits of fixed recent waits per queue (an error for
+// "broken").
+type waitsOf map[string]time.Duration
+
+func (w waitsOf) Expected(_ context.Context, queue string) (time.Duration, bool, error) {
+	if queue == "broken" {
+		return 0, false, errors.New("throttled")
+	}
+	d, ok := w[queue]
+	return d, ok, nil
+}
+
+// TestThePlaceComesWithTheQueuesRecentWait: a patient told their place
+// is told how long the queue's patients waited lately, when that is
+// known; a queue without an estimate, or whose figures cannot be read,
+// still tells the place.
+func TestThePlaceComesWithTheQueuesRecentWait(t *testing.T) {
+	store := routingtest.NewMemStore()
+	patients := &recorder{}
+	svc := routing.NewService(routing.Deps{Store: store, Conversations: convs{}, Notify: split{patients, &recorder{}}, Trigger: &triggers{},
+		Waits: waitsOf{"billing": 150 * time.Second, "urgent": 200 * time.Millisecond}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return t0 }},
+		routing.Config{Queues: []string{"general", "billing", "broken", "urgent"}, Fallback: "general", OfferTimeout: time.Minute})
+	ctx := context.Background()
+	for _, c := range []chat.Conversation{escalatedConv("c1", "billing", "normal", "en"), escalatedConv("c2", "billing", "normal", "en"),
+		escalatedConv("c3", "general", "normal", "en"), escalatedConv("c4", "broken", "normal", "en"), escalatedConv("c5", "urgent", "urgent", "en")} {
+		store.Escalated[c.ID] = true
+		if err := svc.Escalate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []told{{"c1", 1}, {"c2", 2}, {"c3", 1}, {"c4", 1}, {"c5", 1}}; !slices.Equal(patients.frames, want) {
+		t.Errorf("places told %v, want %v", patients.frames, want)
+	}
+	// Under a second reads as a second, never as "unknown".
+	if want := []told{{"c1", 150 * time.Second}, {"c2", 150 * time.Second}, {"c5", time.Second}}; !slices.Equal(patients.waits, want) {
+		t.Errorf("recent waits told %v, want %v", patients.waits, want)
+	}
 }
 
 func escalatedConv(id, queue, priority, lang string) chat.Conversation {

@@ -24,7 +24,10 @@ type KPIs struct {
 	retention time.Duration
 }
 
-var _ kpi.Store = (*KPIs)(nil)
+var (
+	_ kpi.Store      = (*KPIs)(nil)
+	_ kpi.HourReader = (*KPIs)(nil)
+)
 
 // NewKPIs returns the store; counters are kept for retention, markers a
 // week (a stream record is retried for at most six hours).
@@ -82,16 +85,35 @@ func (k *KPIs) Day(ctx context.Context, day string) (map[string]map[string]kpi.C
 			continue
 		}
 		dim, hour := sk[:len(sk)-3], sk[len(sk)-2:]
-		fields := map[string]int64{}
-		for name, v := range it {
-			if f, ok := v.(float64); ok {
-				fields[name] = int64(f)
-			}
-		}
 		if out[dim] == nil {
 			out[dim] = map[string]kpi.Counters{}
 		}
-		out[dim][hour] = kpi.FromFields(fields)
+		out[dim][hour] = countersOf(it)
 	}
 	return out, nil
+}
+
+// Hour returns one dimension's counters of one hour (zero when nothing
+// was counted), read eventually consistent: it feeds an estimate.
+func (k *KPIs) Hour(ctx context.Context, day, dim, hour string) (kpi.Counters, error) {
+	out, err := k.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: kpiKey("day#"+day, dim+"#"+hour)})
+	if err != nil {
+		return kpi.Counters{}, fmt.Errorf("reading the figures of %s %s %s: %w", day, dim, hour, err)
+	}
+	var it map[string]any
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return kpi.Counters{}, fmt.Errorf("decoding the figures of %s %s %s: %w", day, dim, hour, err)
+	}
+	return countersOf(it), nil
+}
+
+// countersOf reads an hour's item's counters.
+func countersOf(it map[string]any) kpi.Counters {
+	fields := map[string]int64{}
+	for name, v := range it {
+		if f, ok := v.(float64); ok {
+			fields[name] = int64(f)
+		}
+	}
+	return kpi.FromFields(fields)
 }

@@ -70,3 +70,25 @@ func TestFiguresCountEachEventOnceUnderEveryDimension(t *testing.T) {
 		t.Fatalf("by hour %+v", byHour)
 	}
 }
+
+// TestAnHoursFiguresAreReadBack: one dimension's hour reads the counters
+// recorded in it, and an hour with nothing counted reads zero.
+func TestAnHoursFiguresAreReadBack(t *testing.T) {
+	ctx := context.Background()
+	store := ddb.NewKPIs(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["KpiTable"], 24*time.Hour)
+	run := time.Now().UnixNano()
+	day, queue := fmt.Sprintf("2098-%02d-%02d", run%12+1, run%28+1), fmt.Sprintf("q%d", run)
+	for i, wait := range []time.Duration{30 * time.Second, 90 * time.Second} {
+		e := kpi.Event{Kind: kpi.Handled, ConversationID: fmt.Sprint("c", run, i), Key: "handled#1", Queue: queue, Wait: wait}
+		if ok, err := store.Record(ctx, e, day, "14"); err != nil || !ok {
+			t.Fatalf("recording: %v %v", ok, err)
+		}
+	}
+	c, err := store.Hour(ctx, day, kpi.ByQueue+"#"+queue, "14")
+	if err != nil || c.Handled != 2 || c.WaitCount != 2 || c.WaitSumMs != 120000 {
+		t.Fatalf("the hour read %+v, %v; want 2 handled, 120 s of waits", c, err)
+	}
+	if c, err := store.Hour(ctx, day, kpi.ByQueue+"#"+queue, "15"); err != nil || c.Handled != 0 || c.WaitCount != 0 {
+		t.Fatalf("an empty hour read %+v, %v", c, err)
+	}
+}

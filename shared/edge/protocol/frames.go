@@ -75,7 +75,11 @@ type StatusFrame struct {
 	ConversationID string `json:"conversationId"`
 	State          string `json:"state"`
 	QueuePosition  int    `json:"queuePosition,omitempty"`
-	Agent          *Agent `json:"agent,omitempty"`
+	// RecentWaitSeconds, with a queue position, is how long the queue's
+	// patients waited lately (the mean of the last hour or two; absent
+	// when too few were answered to say).
+	RecentWaitSeconds int    `json:"recentWaitSeconds,omitempty"`
+	Agent             *Agent `json:"agent,omitempty"`
 	// At is when the conversation took this state. Frames of one
 	// conversation may arrive out of order (pushed by different functions,
 	// a push retried): a client keeps the state with the latest At. A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/edge/protocol"
@@ -51,12 +52,13 @@ func (n Notifier) Offer(ctx context.Context, agentID string, o routing.OfferNote
 	return n.Consoles.Deliver(ctx, agentID, frame)
 }
 
-// Place pushes a waiting status with the queue position. It carries no
-// "at": a position read from the queue index may be stale, and clients
-// never let it take them out of a later state.
-func (n Notifier) Place(ctx context.Context, conversationID string, position int) error {
+// Place pushes a waiting status with the queue position and, when known,
+// the queue's recent wait in whole seconds. It carries no "at": a
+// position read from the queue index may be stale, and clients never let
+// it take them out of a later state.
+func (n Notifier) Place(ctx context.Context, conversationID string, position int, recentWait time.Duration) error {
 	return n.Patients.Broadcast(ctx, conversationID, "", protocol.StatusFrame{Type: protocol.TypeStatus, ConversationID: conversationID,
-		State: string(chat.StateWaiting), QueuePosition: position})
+		State: string(chat.StateWaiting), QueuePosition: position, RecentWaitSeconds: int(recentWait.Round(time.Second) / time.Second)})
 }
 
 // SetAway pushes the agent's new presence.

@@ -39,7 +39,8 @@ func TestEachRoutingEventIsTheProtocolsFrame(t *testing.T) {
 		t.Fatal(reached, err)
 	}
 	for _, err := range []error{
-		n.Place(ctx, "c2", 3),
+		n.Place(ctx, "c2", 3, 0),
+		n.Place(ctx, "c6", 2, 150400*time.Millisecond),
 		n.SetAway(ctx, "ana"),
 		n.Withdrawn(ctx, "ana", "c3"),
 		n.Assignment(ctx, "sue", routing.AssignmentOutcome{ConversationID: "c4", AgentID: "ben", Reason: "the agent is not available with room"}),
@@ -52,6 +53,7 @@ func TestEachRoutingEventIsTheProtocolsFrame(t *testing.T) {
 	want := []string{
 		`ana {"type":"offer","conversationId":"c1","queue":"billing","priority":"high","language":"es","summary":"Topic: billing","expiresAt":"2026-12-03T15:04:05.000Z"}`,
 		`c2 {"type":"status","conversationId":"c2","state":"waiting","queuePosition":3}`,
+		`c6 {"type":"status","conversationId":"c6","state":"waiting","queuePosition":2,"recentWaitSeconds":150}`,
 		`ana {"type":"presence","status":"away"}`,
 		`ana {"type":"status","conversationId":"c3","state":"closed"}`,
 		`sue {"type":"assignment","conversationId":"c4","agentId":"ben","ok":false,"reason":"the agent is not available with room"}`,

@@ -35,6 +35,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/edge/envconf"
 	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/fanout"
+	"github.com/patientservicecenter/psc/shared/kpi"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/session"
 )
@@ -279,6 +280,12 @@ func (k *Kit) Zone() *time.Location {
 // KPI_RETENTION_DAYS (default 400).
 func (k *Kit) Figures() *ddb.KPIs {
 	return ddb.NewKPIs(k.db, k.Env.Required("KPI_TABLE"), k.Days("KPI_RETENTION_DAYS", 400))
+}
+
+// RecentWaits is how long each queue's patients waited lately, from the
+// figures (KPI_TABLE, BUSINESS_TIMEZONE).
+func (k *Kit) RecentWaits() kpi.RecentWaits {
+	return kpi.RecentWaits{Store: k.Figures(), Zone: k.Zone()}
 }
 
 // Ctx is the cold start's context, for what a main builds itself.
