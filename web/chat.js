@@ -22,7 +22,7 @@
     survey: $('survey'), surveyQuestion: $('survey-question'), surveyScale: $('survey-scale'),
     surveyComment: $('survey-comment'), surveySubmit: $('survey-submit'), surveyThanks: $('survey-thanks'),
     composer: $('composer'), input: $('message-input'), counter: $('counter'), send: $('send'),
-    newConversation: $('new-conversation'),
+    newConversation: $('new-conversation'), transcript: $('transcript'),
   };
 
   const params = new URLSearchParams(location.search);
@@ -81,6 +81,8 @@
       tooLong: (n, max) => `Your message is ${n} characters long; the limit is ${max}. Please shorten it or send it in parts.`,
       chooseScore: 'Please choose a score before sending your feedback.', offline: 'You are offline. Please try again in a moment.',
       noServer: 'The chat is unavailable: this page could not find the chat server address. Please try again later or call us.',
+      transcript: 'Download transcript', transcriptTitle: 'Patient Service Center: your conversation',
+      transcriptTimes: (zone) => `Times are this device's (${zone}). Downloaded`, transcriptFile: 'conversation', system: 'Notice',
     },
     es: {
       skip: 'Ir al chat', title: 'Centro de Atención al Paciente', tagline: 'Chatee con nuestro asistente virtual y nuestro equipo de atención.',
@@ -104,6 +106,8 @@
       tooLong: (n, max) => `Su mensaje tiene ${n} caracteres; el límite es ${max}. Acórtelo o envíelo en partes.`,
       chooseScore: 'Elija una calificación antes de enviar su opinión.', offline: 'No tiene conexión. Inténtelo de nuevo en un momento.',
       noServer: 'El chat no está disponible: esta página no encontró la dirección del servidor. Inténtelo más tarde o llámenos.',
+      transcript: 'Descargar la conversación', transcriptTitle: 'Centro de Atención al Paciente: su conversación',
+      transcriptTimes: (zone) => `Horas de este dispositivo (${zone}). Descargada`, transcriptFile: 'conversacion', system: 'Aviso',
     },
   };
   let lang = 'en';
@@ -119,7 +123,7 @@
     ['label[for="topic"]', 'topicLabel', true], ['label[for="locale"]', 'localeLabel'], ['#start', 'start'], ['#chat-heading', 'chatHeading'],
     ['#end', 'end'], ['.messages-log', 'log', false, 'aria-label'], ['label[for="survey-comment"]', 'surveyComment', true],
     ['#survey-submit', 'surveySubmit'], ['#survey-thanks', 'surveyThanks'], ['label[for="message-input"]', 'messageLabel'],
-    ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'],
+    ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'], ['#transcript', 'transcript'],
   ];
   function setLanguage(l) {
     lang = l === 'es' ? 'es' : 'en';
@@ -363,6 +367,7 @@
     el.end.hidden = closed;
     el.end.disabled = false;
     el.newConversation.hidden = !closed;
+    el.transcript.hidden = !closed;   // at the end: the whole conversation
     if (closed) {
       persist();
       clearQuickReplies();
@@ -685,7 +690,7 @@
     el.survey.hidden = el.surveyThanks.hidden = true;
     el.input.disabled = el.send.disabled = false;
     el.end.hidden = false;
-    el.newConversation.hidden = true;
+    el.newConversation.hidden = el.transcript.hidden = true;
     setLanguage(el.locale.value);
     showStart();
     if (message) showError(message);
@@ -728,6 +733,7 @@
       else showError(t('offline'));
     });
     el.newConversation.addEventListener('click', () => forget());
+    el.transcript.addEventListener('click', downloadTranscript);
     el.survey.addEventListener('submit', onSurveySubmit);
     window.addEventListener('online', () => { if (wsUrl && !sock && (saved || startFrame)) connect(); });
     updateCounter();
@@ -745,6 +751,38 @@
     if (saved) connect();
   }
 
-  window.PSCChat = Object.freeze({ version: VERSION });
+  // ---- the transcript ----
+  // What the patient sees in the log, as plain text in the conversation's
+  // language: who, when (this device's clock) and what, delivered messages
+  // only. Agents' notes and supervisors' whispers never reach this page.
+
+  function stamp(d) {
+    const p = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
+  }
+
+  function transcriptText() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
+    const lines = [t('transcriptTitle'), t('transcriptTimes', zone) + ' ' + stamp(new Date()) + '.', ''];
+    for (const li of el.messages.children) {
+      if (li.dataset.status === 'pending' || li.dataset.status === 'failed') continue;
+      const who = li.querySelector('.msg-from');
+      const time = li.querySelector('.msg-meta time');
+      const at = time ? new Date(time.dateTime) : null;
+      const text = li.querySelector('.msg-text').textContent;
+      lines.push('[' + (at && !isNaN(at) ? stamp(at) : '') + '] ' + (who ? who.textContent : t('system')) + ': ' + text.replace(/\n/g, '\n    '));
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  function downloadTranscript() {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([transcriptText()], { type: 'text/plain;charset=utf-8' }));
+    a.download = t('transcriptFile') + '-' + stamp(new Date()).slice(0, 10) + '.txt';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  window.PSCChat = Object.freeze({ version: VERSION, transcript: transcriptText });
   init();
 })();

@@ -508,6 +508,19 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	if strings.Contains(run(t, patient, "reading the patient's messages", chromedp.Text(`#messages`)), "Duplicate charge") {
 		t.Fatal("the patient sees the agent's private note")
 	}
+	// The transcript (issue 20, item 5): what the patient saw, who said it
+	// and when, in plain text; never the private note.
+	run(t, patient, "waiting for Download transcript", chromedp.WaitVisible(`#transcript`))
+	transcript := run(t, patient, "reading the transcript", chromedp.Evaluate[string](`window.PSCChat.transcript()`))
+	for _, want := range []string{"Patient Service Center: your conversation", "] You: Thank you, it was on May 3.", "] Wendy Web: Hello Rosa, I can help with that charge.",
+		"] Wendy Web: Thank you for contacting us, Rosa."} {
+		if !strings.Contains(transcript, want) {
+			t.Errorf("the transcript has no %q:\n%s", want, transcript)
+		}
+	}
+	if strings.Contains(transcript, "Duplicate charge") {
+		t.Error("the transcript carries the agent's private note")
+	}
 	run(t, agent, "waiting for the conversation to leave the console", chromedp.WaitNotPresent(`#conversations [role=tab]`))
 	if c := conversationItem(t, conv); c.Disposition == "" || len(c.ScriptSteps) != 1 || c.ScriptSteps[0] != step {
 		t.Fatalf("wrapped up with %q and steps %q, want the step ticked (%q)", c.Disposition, c.ScriptSteps, step)
@@ -829,7 +842,7 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 	waitText(t, ctx, "#status", "asistente virtual")
 	accessible(t, ctx, "a conversation in Spanish")
 	page := run(t, ctx, "reading the page", chromedp.Evaluate[string](`document.body.innerText`))
-	for _, english := range []string{"Your message", "Send", "Delivered", "End conversation", "Start chat", "Chatting with our virtual assistant", "Enter to send", "our hospital", "Virtual assistant"} {
+	for _, english := range []string{"Your message", "Send", "Delivered", "End conversation", "Start chat", "Chatting with our virtual assistant", "Enter to send", "our hospital", "Virtual assistant", "Download transcript"} {
 		if strings.Contains(page, english) {
 			t.Errorf("the Spanish conversation's page shows %q", english)
 		}
@@ -844,4 +857,9 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "at": time.Now().UTC().Format(time.RFC3339Nano)},
 		map[string]any{"type": "status", "conversationId": conv, "state": "waiting", "queuePosition": 2, "recentWaitSeconds": 150})
 	waitText(t, ctx, "#status", "tiene el número 2 en la fila. Últimamente la espera en esta fila fue de unos 3 minutos.")
+	// The transcript in Spanish too.
+	transcript := run(t, ctx, "reading the transcript", chromedp.Evaluate[string](`window.PSCChat.transcript()`))
+	if !strings.Contains(transcript, "Centro de Atención al Paciente: su conversación") || !strings.Contains(transcript, "] Usted: ¿Cuál es el horario de visitas?") {
+		t.Errorf("the Spanish transcript:\n%s", transcript)
+	}
 }
