@@ -186,13 +186,15 @@ func figuresMatch(t *testing.T, rep loadgen.Report) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum time.Duration
-	n, kept := 0, 0
+	var sum, handleSum time.Duration
+	n, kept, handled := 0, 0, 0
 	for _, it := range out.Items {
 		var c struct {
 			ID         string `dynamodbav:"conversationId"`
 			State      string `dynamodbav:"state"`
 			AssignedAt string `dynamodbav:"assignedAt"`
+			UpdatedAt  string `dynamodbav:"updatedAt"`
+			Outcome    string `dynamodbav:"disposition"`
 			Handoff    *struct {
 				At string `dynamodbav:"at"`
 			} `dynamodbav:"handoff"`
@@ -222,6 +224,22 @@ func figuresMatch(t *testing.T, rep loadgen.Report) {
 			sum += a.Sub(h)
 			n++
 		}
+		// An agent's wrap-up is the conversation's last change in this
+		// run: the handle time is from the acceptance to it.
+		if u, err := time.Parse(time.RFC3339Nano, c.UpdatedAt); err == nil && err1 == nil && c.Outcome != "" {
+			handleSum += u.Sub(a)
+			handled++
+		}
+	}
+	if int64(handled) != all.HandleCount {
+		t.Errorf("%d stored conversations were wrapped up by their agent, the figures %d", handled, all.HandleCount)
+	} else if d := (handleSum / time.Duration(handled)) - all.AverageHandle(); d > time.Second || d < -time.Second {
+		t.Errorf("the figures' average handle time %s, the stored one %s", all.AverageHandle(), handleSum/time.Duration(handled))
+	}
+	// Offers: every handled conversation was offered at least once; the
+	// faults make some offered again (a lapse, a console gone).
+	if all.Offered < all.Handled {
+		t.Errorf("the figures count %d offers for %d handled conversations", all.Offered, all.Handled)
 	}
 	if int64(kept) != all.Contained {
 		t.Errorf("%d stored conversations were kept by the bot, the figures contained %d", kept, all.Contained)
@@ -233,6 +251,6 @@ func figuresMatch(t *testing.T, rep loadgen.Report) {
 	if d := (sum / time.Duration(n)) - all.AverageWait(); d > time.Second || d < -time.Second {
 		t.Errorf("the figures' average wait %s, the stored one %s", all.AverageWait(), sum/time.Duration(n))
 	}
-	t.Logf("figures: %d handed off, %d handled, %d contained, average wait %s (stored %s), p90 %s, average handle %s",
-		all.Escalated, all.Handled, all.Contained, all.AverageWait(), sum/time.Duration(n), all.P90Wait(), all.AverageHandle())
+	t.Logf("figures: %d handed off, %d offers, %d handled, %d contained, average wait %s (stored %s), p90 %s, average handle %s (stored %s)",
+		all.Escalated, all.Offered, all.Handled, all.Contained, all.AverageWait(), sum/time.Duration(n), all.P90Wait(), all.AverageHandle(), handleSum/time.Duration(max(handled, 1)))
 }
