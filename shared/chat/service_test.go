@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/chat/chattest"
 	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/edge/patientws"
 	"sort"
@@ -19,11 +20,12 @@ import (
 	"github.com/patientservicecenter/psc/shared/triage"
 )
 
-// memory implements the stores in memory for the service's unit tests.
+// memory implements the stores in memory for the service's unit tests:
+// the conversations are chattest's (which keeps the port's contract), the
+// connections and pushes are kept here.
 type memory struct {
+	*chattest.MemConversations
 	mu     sync.Mutex
-	convs  map[string]chat.Conversation
-	msgs   map[string][]chat.Message
 	conns  map[string]chat.Connection
 	pushed map[string][]map[string]any
 	gone   map[string]bool
@@ -31,7 +33,7 @@ type memory struct {
 }
 
 func newMemory() *memory {
-	return &memory{convs: map[string]chat.Conversation{}, msgs: map[string][]chat.Message{}, conns: map[string]chat.Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}, starts: map[string]int{}}
+	return &memory{MemConversations: chattest.NewMemConversations(), conns: map[string]chat.Connection{}, pushed: map[string][]map[string]any{}, gone: map[string]bool{}, starts: map[string]int{}}
 }
 
 var (
@@ -39,111 +41,16 @@ var (
 	_ chat.Pusher        = (*memory)(nil)
 )
 
-func (m *memory) Create(_ context.Context, c chat.Conversation) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.convs[c.ID] = c
-	return nil
+// conv is a stored conversation (zero if unknown).
+func (m *memory) conv(id string) chat.Conversation {
+	c, _ := m.Get(context.Background(), id)
+	return c
 }
 
-func (m *memory) Get(_ context.Context, id string) (chat.Conversation, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.convs[id]
-	if !ok {
-		return c, fault.Errorf(fault.NotFound, "conversation not found")
-	}
-	return c, nil
-}
-
-func (m *memory) Append(_ context.Context, msg chat.Message) (chat.Message, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if prev, ok := m.stored(msg.ConversationID, msg.ClientMessageID); ok {
-		return prev, true, nil
-	}
-	c := m.convs[msg.ConversationID]
-	if c.State == chat.StateClosed {
-		return chat.Message{}, false, fault.Errorf(fault.Conflict, "closed")
-	}
-	seq := int64(len(m.msgs[msg.ConversationID]) + 1)
-	msg.Seq, msg.ID = seq, chat.MessageID(seq)
-	m.msgs[msg.ConversationID] = append(m.msgs[msg.ConversationID], msg)
-	return msg, false, nil
-}
-
-func (m *memory) Stored(_ context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev, ok := m.stored(conversationID, clientMessageID)
-	return prev, ok, nil
-}
-
-// stored finds a client message; the caller holds mu.
-func (m *memory) stored(conversationID, clientMessageID string) (chat.Message, bool) {
-	for _, prev := range m.msgs[conversationID] {
-		if prev.ClientMessageID == clientMessageID {
-			return prev, true
-		}
-	}
-	return chat.Message{}, false
-}
-
-func (m *memory) AppendTurn(ctx context.Context, msg chat.Message, c chat.Change) (chat.Message, bool, error) {
-	m.mu.Lock()
-	conv := m.convs[msg.ConversationID]
-	m.mu.Unlock()
-	if conv.State != chat.StateBot {
-		return chat.Message{}, false, fault.Errorf(fault.Conflict, "not with the bot")
-	}
-	stored, dup, err := m.Append(ctx, msg)
-	if err != nil || dup {
-		return stored, dup, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	conv = m.convs[msg.ConversationID]
-	conv.BotState, conv.Handoff = c.BotState, c.Handoff
-	if c.Handoff != nil {
-		conv.State = chat.StateEscalated
-	}
-	m.convs[conv.ID] = conv
-	return stored, false, nil
-}
-
-func (m *memory) Message(_ context.Context, convID, id string) (chat.Message, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, msg := range m.msgs[convID] {
-		if msg.ID == id {
-			return msg, nil
-		}
-	}
-	return chat.Message{}, fault.Errorf(fault.NotFound, "message not found")
-}
-
-func (m *memory) After(_ context.Context, id, after string) ([]chat.Message, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []chat.Message
-	for _, msg := range m.msgs[id] {
-		if msg.ID > after {
-			out = append(out, msg)
-		}
-	}
-	return out, nil
-}
-
-func (m *memory) Close(_ context.Context, id string, at time.Time) (chat.Conversation, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.convs[id]
-	if c.State == chat.StateClosed {
-		return c, fault.Errorf(fault.Conflict, "closed")
-	}
-	c.State, c.UpdatedAt = chat.StateClosed, at
-	m.convs[id] = c
-	return c, nil
+// messages are a conversation's stored messages.
+func (m *memory) messages(id string) []chat.Message {
+	msgs, _ := m.After(context.Background(), id, "")
+	return msgs
 }
 
 // connStore adapts memory to Connections (method names clash with Conversations).
@@ -306,7 +213,7 @@ func TestSendAcksBroadcastsAndDedupes(t *testing.T) {
 			t.Fatalf("%s got messages %v", conn, msgs)
 		}
 	}
-	if n := len(f.m.msgs[conv]); n != 1 {
+	if n := len(f.m.messages(conv)); n != 1 {
 		t.Fatalf("stored %d messages", n)
 	}
 }
@@ -355,7 +262,7 @@ func TestResendAfterTheEndGetsItsAck(t *testing.T) {
 	if err := send("u2"); fault.CodeOf(err) != fault.Conflict {
 		t.Fatalf("a new message after the end: %v", err)
 	}
-	if n := len(f.m.msgs[conv]); n != 1 {
+	if n := len(f.m.messages(conv)); n != 1 {
 		t.Fatalf("stored %d messages", n)
 	}
 }
@@ -381,8 +288,8 @@ func TestOwnershipAndState(t *testing.T) {
 			t.Errorf("%s: code %q, want %q", tc.body, got, tc.code)
 		}
 	}
-	if len(f.m.msgs[other]) != 0 {
-		t.Fatalf("refused frames stored messages: %v", f.m.msgs[other])
+	if len(f.m.messages(other)) != 0 {
+		t.Fatalf("refused frames stored messages: %v", f.m.messages(other))
 	}
 	if err := f.svc.Connect(context.Background(), "c", ""); err != nil {
 		t.Fatal(err)
@@ -496,9 +403,9 @@ func TestBotIsAskedToGreetAndToAnswerInBotStateOnly(t *testing.T) {
 	}
 	send("u1")
 	send("u1") // a resend asks again; the queue and the bot deduplicate
-	c := f.m.convs[conv]
+	c := f.m.conv(conv)
 	c.State = chat.StateEscalated
-	f.m.convs[conv] = c
+	f.m.Update(c)
 	send("u2")
 	want := []string{conv + "/", conv + "/m000000000001", conv + "/m000000000001"}
 	if strings.Join(b.got, ",") != strings.Join(want, ",") {
@@ -569,9 +476,9 @@ func watched(t *testing.T) (*fixture, *recorder, string) {
 func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 	for _, state := range []chat.State{chat.StateEscalated, chat.StateAssigned} {
 		f, rec, id := watched(t)
-		c := f.m.convs[id]
+		c := f.m.conv(id)
 		c.State, c.AgentID = state, "agent-1"
-		f.m.convs[id] = c
+		f.m.Update(c)
 
 		send := `{"action":"send","conversationId":"` + id + `","clientMessageId":"m%d","text":%q}`
 		if err := f.do(t, "c1", fmt.Sprintf(send, 1, "ok thanks, also my chest feels like something heavy is sitting on it")); err != nil {
@@ -604,7 +511,7 @@ func TestRedFlagAfterHandoffGivesGuidanceAndAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 		system := 0
-		for _, m := range f.m.msgs[id] {
+		for _, m := range f.m.messages(id) {
 			if m.Role == chat.RoleSystem {
 				system++
 			}
@@ -625,14 +532,14 @@ func TestAResendOfAMessageTheBotAnsweredRaisesNoAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The bot escalated it; the ack was lost and the page resends.
-	c := f.m.convs[id]
-	c.State, c.Handoff = chat.StateEscalated, &chat.Handoff{Priority: "urgent", At: f.m.msgs[id][0].At.Add(time.Second)}
-	f.m.convs[id] = c
+	c := f.m.conv(id)
+	c.State, c.Handoff = chat.StateEscalated, &chat.Handoff{Priority: "urgent", At: f.m.messages(id)[0].At.Add(time.Second)}
+	f.m.Update(c)
 	if err := f.do(t, "c1", send); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.sups) != 0 || len(f.m.msgs[id]) != 1 {
-		t.Fatalf("the resend was watched as a new message: %v %v", rec.sups, f.m.msgs[id])
+	if len(rec.sups) != 0 || len(f.m.messages(id)) != 1 {
+		t.Fatalf("the resend was watched as a new message: %v %v", rec.sups, f.m.messages(id))
 	}
 }
 
@@ -641,8 +548,8 @@ func TestNoWatchWhileTheBotHasTheConversation(t *testing.T) {
 	if err := f.do(t, "c1", `{"action":"send","conversationId":"`+id+`","clientMessageId":"m1","text":"I can't breathe"}`); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.sups) != 0 || len(f.m.msgs[id]) != 1 {
-		t.Fatalf("the watch acted in bot state (the bot answers red flags): %v %v", rec.sups, f.m.msgs[id])
+	if len(rec.sups) != 0 || len(f.m.messages(id)) != 1 {
+		t.Fatalf("the watch acted in bot state (the bot answers red flags): %v %v", rec.sups, f.m.messages(id))
 	}
 }
 
@@ -690,7 +597,7 @@ func TestStartsAreCappedPerConnectionAndPerPatient(t *testing.T) {
 	if err := f.do(t, "a", `{"action":"start","name":"Ana"}`); fault.CodeOf(err) != fault.RateLimited {
 		t.Fatalf("a fourth start on one connection: %v, want rate_limited", err)
 	}
-	if n := len(f.m.convs); n != 3 {
+	if n := f.m.Count(); n != 3 {
 		t.Fatalf("%d conversations stored, want 3", n)
 	}
 	// The same patient's session on new connections: 20 a day.

@@ -4,20 +4,19 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"pgregory.net/rapid"
 
 	"github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/localstack/stacktest"
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/chat/chattest"
 	"github.com/patientservicecenter/psc/shared/fault"
 )
 
@@ -47,155 +46,14 @@ func newConversation(t testing.TB, convs *ddb.Conversations) chat.Conversation {
 	return c
 }
 
-// TestConcurrentAppendsNeverLoseOrDuplicate: writers race on one
-// conversation, each resending some of its messages; every distinct
-// client message is stored exactly once, sequence numbers have no gaps,
-// and each writer's messages keep its order.
-func TestConcurrentAppendsNeverLoseOrDuplicate(t *testing.T) {
-	convs, _ := stores()
-	rapid.Check(t, func(rt *rapid.T) {
-		c := newConversation(t, convs)
-		writers := rapid.IntRange(1, 4).Draw(rt, "writers")
-		plans := make([][]string, writers)
-		for w := range plans {
-			n := rapid.IntRange(1, 6).Draw(rt, fmt.Sprintf("messages%d", w))
-			for i := 0; i < n; i++ {
-				id := fmt.Sprintf("w%d-%d", w, i)
-				plans[w] = append(plans[w], id)
-				if rapid.Bool().Draw(rt, fmt.Sprintf("resend%d-%d", w, i)) {
-					plans[w] = append(plans[w], id) // a resend after a lost ack
-				}
-			}
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 64)
-		for _, plan := range plans {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, id := range plan {
-					if _, _, err := convs.Append(context.Background(), chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: "text of " + id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			rt.Fatalf("append: %v", err)
-		}
-		msgs, err := convs.After(context.Background(), c.ID, "")
-		if err != nil {
-			rt.Fatal(err)
-		}
-		seen := map[string]bool{}
-		lastOf := map[byte]int{}
-		for i, m := range msgs {
-			if m.Seq != int64(i+1) || m.ID != chat.MessageID(m.Seq) {
-				rt.Fatalf("message %d has seq %d id %s", i, m.Seq, m.ID)
-			}
-			if seen[m.ClientMessageID] {
-				rt.Fatalf("client message %s stored twice", m.ClientMessageID)
-			}
-			seen[m.ClientMessageID] = true
-			var w, k int
-			fmt.Sscanf(m.ClientMessageID, "w%d-%d", &w, &k)
-			if prev, ok := lastOf[byte(w)]; ok && k <= prev {
-				rt.Fatalf("writer %d's messages out of order: %v", w, msgs)
-			}
-			lastOf[byte(w)] = k
-		}
-		for _, plan := range plans {
-			for _, id := range plan {
-				if !seen[id] {
-					rt.Fatalf("client message %s lost", id)
-				}
-			}
-		}
-	})
-}
-
-// TestCloseRacingAppendsEndsTheSequence: writers append while the patient
-// ends the conversation (or the bot closes it). Every append that
-// succeeded is stored, in one gapless sequence, and nothing is stored
-// after the close: an append that lost the race is refused, and so is any
-// append once the close has returned.
-func TestCloseRacingAppendsEndsTheSequence(t *testing.T) {
-	convs, _ := stores()
-	ctx := context.Background()
-	rapid.Check(t, func(rt *rapid.T) {
-		c := newConversation(t, convs)
-		writers := rapid.IntRange(1, 3).Draw(rt, "writers")
-		per := rapid.IntRange(1, 5).Draw(rt, "messages")
-		byBot := rapid.Bool().Draw(rt, "bot closes")
-		var mu sync.Mutex
-		stored := map[string]bool{}
-		errs := make(chan error, writers*per)
-		var wg sync.WaitGroup
-		for w := 0; w < writers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < per; i++ {
-					id := fmt.Sprintf("w%d-%d", w, i)
-					_, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
-					if err == nil {
-						mu.Lock()
-						stored[id] = true
-						mu.Unlock()
-					} else if !fault.Is(err, fault.Conflict) {
-						errs <- fmt.Errorf("append %s: %w", id, err)
-					}
-				}
-			}()
-		}
-		var err error
-		if byBot {
-			_, _, err = convs.AppendTurn(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "bot-close", Role: chat.RoleBot, Text: "bye", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)},
-				chat.Change{BotState: "{}", Close: true})
-			mu.Lock()
-			stored["bot-close"] = err == nil
-			mu.Unlock()
-		} else {
-			_, err = convs.Close(ctx, c.ID, time.Now())
-		}
-		if err != nil {
-			rt.Fatalf("closing: %v", err)
-		}
-		if _, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "late", Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
-			rt.Fatalf("append after the close: %v", err)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			rt.Fatal(err)
-		}
-		msgs, err := convs.After(ctx, c.ID, "")
-		if err != nil {
-			rt.Fatal(err)
-		}
-		for i, m := range msgs {
-			if m.Seq != int64(i+1) {
-				rt.Fatalf("message %d has seq %d", i, m.Seq)
-			}
-			if !stored[m.ClientMessageID] {
-				rt.Fatalf("%s is stored but its append was refused", m.ClientMessageID)
-			}
-			delete(stored, m.ClientMessageID)
-		}
-		for id, ok := range stored {
-			if ok {
-				rt.Fatalf("%s was acknowledged but is not stored", id)
-			}
-		}
-		if byBot && (len(msgs) == 0 || msgs[len(msgs)-1].ClientMessageID != "bot-close") {
-			rt.Fatalf("the bot's closing reply is not the last message: %+v", msgs)
-		}
-		if _, err := convs.Close(ctx, c.ID, time.Now()); !fault.Is(err, fault.Conflict) {
-			rt.Fatalf("closing twice: %v", err)
-		}
+// TestConversationsKeepTheContract: the DynamoDB store passes the suite
+// the in-memory one does (chattest): no lost or duplicated message under
+// racing writers and resends, nothing after the close, bot turns answered
+// once and in order.
+func TestConversationsKeepTheContract(t *testing.T) {
+	chattest.ConversationsContract(t, func(*testing.T) chat.Conversations {
+		convs, _ := stores()
+		return convs
 	})
 }
 
@@ -236,33 +94,6 @@ func TestHistoryHoldsOnlyMessages(t *testing.T) {
 	}
 }
 
-func TestResendReturnsTheStoredMessage(t *testing.T) {
-	convs, _ := stores()
-	c := newConversation(t, convs)
-	m := chat.Message{ConversationID: c.ID, ClientMessageID: "u1", Role: chat.RolePatient, Text: "hi", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	first, dup, err := convs.Append(context.Background(), m)
-	if err != nil || dup {
-		t.Fatalf("first append: %v dup=%v", err, dup)
-	}
-	again, dup, err := convs.Append(context.Background(), m)
-	if err != nil || !dup || again.ID != first.ID || again.Text != "hi" {
-		t.Fatalf("resend: %+v dup=%v err=%v", again, dup, err)
-	}
-	after, err := convs.After(context.Background(), c.ID, first.ID)
-	if err != nil || len(after) != 0 {
-		t.Fatalf("after the only message: %v %v", after, err)
-	}
-	if _, err := convs.Close(context.Background(), c.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := convs.Append(context.Background(), chat.Message{ConversationID: c.ID, ClientMessageID: "u2", Text: "late", At: time.Now()}); !fault.Is(err, fault.Conflict) {
-		t.Fatalf("append to a closed conversation: %v", err)
-	}
-	if _, err := convs.Get(context.Background(), "nope"); !fault.Is(err, fault.NotFound) {
-		t.Fatalf("get unknown: %v", err)
-	}
-}
-
 func TestConnectionsRateLimitAndFanOut(t *testing.T) {
 	_, conns := stores()
 	ctx := context.Background()
@@ -297,99 +128,6 @@ func TestConnectionsRateLimitAndFanOut(t *testing.T) {
 	}
 	if err := conns.Bind(ctx, id, "p", "c"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("bind a deleted connection: %v", err)
-	}
-}
-
-// TestTurnsAnswerEachMessageOnce: the greeting and each patient message
-// get one reply; a redelivered turn gets its stored reply back, and a turn
-// for a message before the last one answered stores nothing.
-func TestTurnsAnswerEachMessageOnce(t *testing.T) {
-	convs, _ := stores()
-	ctx := context.Background()
-	c := newConversation(t, convs)
-	turn := func(answers, text string) (chat.Message, bool, error) {
-		return convs.AppendTurn(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "bot-" + answers, Role: chat.RoleBot, Text: text, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)},
-			chat.Change{BotState: "{}", Answers: answers})
-	}
-	patient := func(id string) chat.Message {
-		m, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: id, Role: chat.RolePatient, Text: id, At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	greeting, dup, err := turn("", "Hello")
-	if err != nil || dup || greeting.Seq != 1 {
-		t.Fatalf("greeting: %+v %v %v", greeting, dup, err)
-	}
-	if again, dup, err := turn("", "Hello"); err != nil || !dup || again.ID != greeting.ID {
-		t.Fatalf("greeting again: %+v %v %v", again, dup, err)
-	}
-	m1 := patient("u1")
-	r1, dup, err := turn(m1.ID, "Answer one")
-	if err != nil || dup {
-		t.Fatalf("answer one: %v %v", dup, err)
-	}
-	if again, dup, err := turn(m1.ID, "Answer one"); err != nil || !dup || again.ID != r1.ID || again.Text != "Answer one" {
-		t.Fatalf("answer one again: %+v %v %v", again, dup, err)
-	}
-	m2 := patient("u2")
-	if _, _, err := turn(m2.ID, "Answer two"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := turn(m1.ID, "Answer one, late"); !fault.Is(err, fault.Conflict) {
-		t.Fatalf("a turn for an earlier message after a later one: %v", err)
-	}
-	msgs, err := convs.After(ctx, c.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var texts []string
-	for _, m := range msgs {
-		texts = append(texts, m.Text)
-	}
-	if strings.Join(texts, "|") != "Hello|u1|Answer one|u2|Answer two" {
-		t.Fatalf("conversation = %q", texts)
-	}
-}
-
-func TestAppendTurnStoresReplyStateAndHandoffOnce(t *testing.T) {
-	convs, _ := stores()
-	ctx := context.Background()
-	c := newConversation(t, convs)
-	reply := chat.Message{ConversationID: c.ID, ClientMessageID: "bot-m000000000001", Role: chat.RoleBot, Text: "Call 911 now.", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	handoff := &chat.Handoff{Queue: "urgent", Priority: "urgent", Language: "en", Reason: "red_flag", RedFlags: []string{"chest_pain"}, Summary: "Red flags: chest_pain.", At: time.Now().UTC().Truncate(time.Second)}
-	first, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff, Answers: "m000000000001"})
-	if err != nil || dup {
-		t.Fatalf("first turn: %v dup=%v", err, dup)
-	}
-	got, err := convs.Get(ctx, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.State != chat.StateEscalated || got.BotState != `{"stage":"handed-off"}` || got.Handoff == nil || got.Handoff.Priority != "urgent" ||
-		got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || first.Seq != 1 {
-		t.Fatalf("after the turn: %+v handoff %+v", got, got.Handoff)
-	}
-	// The same turn again (a redelivery) finds its reply and changes nothing.
-	again, dup, err := convs.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`, Answers: "m000000000001"})
-	if err != nil || !dup || again.ID != first.ID {
-		t.Fatalf("redelivered turn: %+v dup=%v err=%v", again, dup, err)
-	}
-	// Another turn once the conversation left the bot is refused.
-	other := reply
-	other.ClientMessageID = "bot-m000000000002"
-	if _, _, err := convs.AppendTurn(ctx, other, chat.Change{BotState: "{}", Answers: "m000000000002"}); !fault.Is(err, fault.Conflict) {
-		t.Fatalf("turn after escalation: %v", err)
-	}
-	if m, err := convs.Message(ctx, c.ID, first.ID); err != nil || m.Text != "Call 911 now." || m.Role != chat.RoleBot {
-		t.Fatalf("stored reply: %+v %v", m, err)
-	}
-	if after, _ := convs.Get(ctx, c.ID); after.BotState != `{"stage":"handed-off"}` {
-		t.Fatalf("state changed by refused turns: %+v", after)
-	}
-	if msgs, err := convs.After(ctx, c.ID, ""); err != nil || len(msgs) != 1 {
-		t.Fatalf("messages after refused turns: %+v %v", msgs, err)
 	}
 }
 
