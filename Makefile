@@ -15,7 +15,7 @@ STAGE ?= dev
 # starve each other's timing-sensitive tests.
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m -p 1
 
-.PHONY: help tools browser build run test lint unit bench deploy rehearse clean fhir-export load redrive
+.PHONY: help tools browser build run test lint unit bench bench-load deploy rehearse clean fhir-export load redrive
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ fhir-export: ## appointments and slots as FHIR R4 NDJSON: make fhir-export FROM=
 
 load: ## a load run against the running stack (make run STAGE=load): PATIENTS=500 AGENTS=20 RATE=25
 	@go run ./scripts/loadgen -patients $(or $(PATIENTS),500) -agents $(or $(AGENTS),20) -rate $(or $(RATE),25) -escalate 0.4 -exchanges 3 -capacity 5
+
+bench-load: tools ## the 100-patient load (10 agents, 20/s) on a fresh local stack of its own: latencies, cost, what it left (docs/performance.md)
+	@go run ./scripts/loadgen -fresh -patients $(or $(PATIENTS),100) -agents $(or $(AGENTS),10) -rate $(or $(RATE),20) -escalate 0.4 -exchanges 3 -capacity 5
 
 redrive: ## replay what was given up on: make redrive DLQ=BotTurnDLQ, or STREAM_FAILURES=StreamFailureQueue (AWS=1: the account of your credentials, with queue names)
 	@go run ./scripts/redrive $(if $(AWS),-aws) $(if $(DLQ),-dlq $(DLQ)) $(if $(STREAM_FAILURES),-stream-failures $(STREAM_FAILURES))

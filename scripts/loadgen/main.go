@@ -1,8 +1,11 @@
 // Command loadgen applies a load to a running local stack (make run) and
 // prints what it measured: latencies per phase, throughput, errors, and
-// lost or duplicated messages (the run fails if there are any).
+// lost or duplicated messages (the run fails if there are any). With
+// -fresh it starts a stack of its own first (stage load, nothing else on
+// it) and stops it after: make bench-load.
 //
 //	go run ./scripts/loadgen -patients 500 -agents 20 -rate 10
+//	go run ./scripts/loadgen -fresh -patients 100 -agents 10 -rate 20
 package main
 
 import (
@@ -10,18 +13,22 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	localstack "github.com/patientservicecenter/psc/localstack/stack"
 	"github.com/patientservicecenter/psc/scripts/loadgen/loadgen"
 )
 
 func main() {
 	stack := flag.String("stack", ".local/stack.json", "the running local stack's stack.json")
+	fresh := flag.Bool("fresh", false, "start a fresh local stack (stage load) for the run and stop it after, instead of -stack")
 	cfg := loadgen.Config{}
 	flag.IntVar(&cfg.Patients, "patients", 100, "patients in all")
 	flag.IntVar(&cfg.Agents, "agents", 10, "agents")
@@ -32,17 +39,49 @@ func main() {
 	flag.IntVar(&cfg.Capacity, "capacity", 5, "conversations per agent")
 	flag.DurationVar(&cfg.Timeout, "timeout", 90*time.Second, "the longest a patient waits for any answer")
 	flag.Parse()
-	if err := run(*stack, cfg); err != nil {
+	outputs, stop, err := stackOutputs(*stack, *fresh)
+	if err == nil {
+		err = run(outputs, cfg)
+		stop()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(stack string, cfg loadgen.Config) error {
-	b, err := os.ReadFile(stack)
-	if err != nil {
-		return fmt.Errorf("%w (is the stack running? make run)", err)
+// stackOutputs is the stack's stack.json: the running one's, or a fresh
+// one's, started here (its output in a temporary log file) and stopped by
+// the function returned.
+func stackOutputs(path string, fresh bool) ([]byte, func(), error) {
+	if !fresh {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (is the stack running? make run)", err)
+		}
+		return b, func() {}, nil
 	}
+	dir, err := os.MkdirTemp("", "psc-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "stack.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(os.Stderr, "loadgen: starting a fresh local stack (stage load; its log: %s)\n", logFile.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := localstack.Start(ctx, localstack.Options{Root: ".", Stage: "load", StateDir: dir, Ports: map[string]int{},
+		Output: logFile, Log: slog.New(slog.NewTextHandler(logFile, nil))})
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the local stack: %w", err)
+	}
+	b, err := json.Marshal(st.Outputs)
+	return b, func() { st.Close(); _ = logFile.Close() }, err
+}
+
+func run(stack []byte, cfg loadgen.Config) error {
 	var s struct {
 		Web              string            `json:"web"`
 		Emulator         string            `json:"emulator"`
@@ -56,8 +95,8 @@ func run(stack string, cfg loadgen.Config) error {
 			Endpoint string `json:"endpoint"`
 		} `json:"agentPool"`
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("reading %s: %w", stack, err)
+	if err := json.Unmarshal(stack, &s); err != nil {
+		return fmt.Errorf("reading the stack's outputs: %w", err)
 	}
 	cfg.PatientURL, cfg.AgentURL, cfg.PoolID, cfg.ClientID, cfg.PoolAPI = s.PatientWebSocket, s.AgentWebSocket, s.AgentPool.ID, s.AgentPool.ClientID, s.AgentPool.Endpoint
 	cfg.AWS = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(s.Emulator)}
