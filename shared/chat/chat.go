@@ -99,9 +99,12 @@ type Conversation struct {
 	BotState    string
 	Handoff     *Handoff
 	// AgentID and AgentName are the agent who holds the conversation
-	// (assigned) or was last offered it.
+	// (assigned), or held it last.
 	AgentID   string
 	AgentName string
+	// OfferedTo is the agent an offered conversation waits on (empty in
+	// any other state).
+	OfferedTo string
 	// Disposition is the agent's wrap-up of a conversation they closed.
 	Disposition string
 	// PatientEmail is the address the patient gave in the conversation.

@@ -118,7 +118,9 @@ func Events(old, new chat.Conversation, targets Targets) []Event {
 	case new.State == chat.StateEscalated && new.Handoff != nil:
 		out = append(out, ev(Escalated, new.Handoff.At))
 	case new.State == chat.StateOffered:
-		out = append(out, ev(Offered, new.UpdatedAt))
+		e := ev(Offered, new.UpdatedAt)
+		e.AgentID = new.OfferedTo // by agent: the offers each received
+		out = append(out, e)
 	case new.State == chat.StateAssigned && old.State == chat.StateOffered:
 		e := ev(Handled, new.AssignedAt)
 		e.AgentID = new.AgentID

@@ -25,6 +25,8 @@ func TestEachChangeCountsWhatItShould(t *testing.T) {
 	transferred := conv(chat.StateWaiting)
 	transferred.Transfer = &chat.Transfer{By: "Ana"}
 	botClosed := chat.Conversation{ID: "c1", State: chat.StateClosed, UpdatedAt: t0}
+	offered := conv(chat.StateOffered)
+	offered.OfferedTo = "a2"
 	for _, tc := range []struct {
 		name     string
 		old, new chat.Conversation
@@ -32,7 +34,7 @@ func TestEachChangeCountsWhatItShould(t *testing.T) {
 		check    func(Event) bool
 	}{
 		{"handed off", chat.Conversation{ID: "c1", State: chat.StateBot}, conv(chat.StateEscalated), Escalated, func(e Event) bool { return e.At.Equal(t0) }},
-		{"offered", conv(chat.StateWaiting), conv(chat.StateOffered), Offered, nil},
+		{"offered", conv(chat.StateWaiting), offered, Offered, func(e Event) bool { return e.AgentID == "a2" && e.Queue == "billing" }},
 		{"taken within the target", conv(chat.StateOffered), assigned, Handled, func(e Event) bool { return e.Wait == 20*time.Second && e.WithinTarget && e.AgentID == "a1" }},
 		{"taken past the target", conv(chat.StateOffered), late, Handled, func(e Event) bool { return e.Wait == 40*time.Second && !e.WithinTarget }},
 		{"left while waiting", conv(chat.StateWaiting), conv(chat.StateClosed), Abandoned, nil},

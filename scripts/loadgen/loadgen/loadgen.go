@@ -84,6 +84,17 @@ type Report struct {
 	// WebSocket was dropped (patients resume, agents restore what they hold).
 	Reconnects int
 	Phases     map[string][]time.Duration
+	// Agents are each agent's own counts, by agent id (the token's
+	// subject), to hold the supervisors' figures by agent against.
+	Agents map[string]AgentCounts
+}
+
+// AgentCounts is what one agent of the run saw and did: the offers it
+// received, the acceptances it was answered (assigned), the
+// conversations it closed.
+type AgentCounts struct {
+	Name                     string
+	Offers, Accepted, Closed int
 }
 
 // run is one load's shared state.
@@ -110,6 +121,15 @@ type run struct {
 	// side received it, and which ids each side had acked.
 	got   map[string]int  // "side|conversation|messageId" → times received
 	acked map[string]bool // "side|conversation|messageId" → acked by the sender on that side
+	// agents are each agent's counts (under mu), by agent id.
+	agents map[string]*AgentCounts
+}
+
+// tally adds to an agent's counts.
+func (r *run) tally(agentID string, add func(*AgentCounts)) {
+	r.mu.Lock()
+	add(r.agents[agentID])
+	r.mu.Unlock()
 }
 
 func (r *run) observe(phase string, d time.Duration) {
@@ -153,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.Timeout = 60 * time.Second
 	}
 	r := &run{cfg: cfg, id: fmt.Sprint(time.Now().UnixNano() % 1e9), phases: map[string][]time.Duration{}, frames: map[string]int{}, sentAt: map[string]time.Time{},
-		recvAt: map[string]time.Time{}, replies: map[string]string{}, got: map[string]int{}, acked: map[string]bool{}}
+		recvAt: map[string]time.Time{}, replies: map[string]string{}, got: map[string]int{}, acked: map[string]bool{}, agents: map[string]*AgentCounts{}}
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
 	var agents sync.WaitGroup
@@ -190,6 +210,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Duration: time.Since(start), Patients: cfg.Patients, Completed: int(r.done.Load()), Escalated: int(r.esc.Load()),
 		Messages: int(r.msgs.Load()), Errors: len(r.errs), Phases: r.phases, Peak: int(r.peak.Load()), Echoes: int(r.echoes.Load()), Frames: r.frames, Reconnects: int(r.reconnects.Load())}
 	rep.ErrorSamples = r.errs[:min(len(r.errs), 5)]
+	rep.Agents = map[string]AgentCounts{}
+	for id, c := range r.agents {
+		rep.Agents[id] = *c
+	}
 	rep.Booked, rep.Refused, rep.Confirmed = int(r.booked.Load()), int(r.refused.Load()), int(r.confirmed.Load())
 	for k := range r.acked {
 		if r.got[k] == 0 {
@@ -644,11 +668,14 @@ func (r *run) seen(phase, conv, id string) {
 // agent is available (or the error that stopped it).
 func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 	name := fmt.Sprintf("load-%s-%d", r.id, i)
-	token, err := r.signUp(ctx, name)
+	token, agentID, err := r.signUp(ctx, name)
 	if err != nil {
 		ready <- err
 		return
 	}
+	r.mu.Lock()
+	r.agents[agentID] = &AgentCounts{Name: name}
+	r.mu.Unlock()
 	k, err := dial(ctx, r.cfg.AgentURL+"?token="+url.QueryEscape(token), func(t string) { r.countFrame("agent", t) })
 	if err != nil {
 		ready <- fmt.Errorf("agent %s: connect: %w", name, err)
@@ -664,7 +691,7 @@ func (r *run) agent(ctx context.Context, i int, ready chan<- error) {
 		return
 	}
 	ready <- nil
-	a := &loadAgent{run: r, i: i, name: name, k: k, counts: map[string]int{}, seen: map[string]bool{}, unacked: map[string]map[string]any{}, closing: map[string]bool{}}
+	a := &loadAgent{run: r, i: i, id: agentID, name: name, k: k, counts: map[string]int{}, seen: map[string]bool{}, unacked: map[string]map[string]any{}, closing: map[string]bool{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -701,6 +728,7 @@ const toAgent = "Here is detail "
 type loadAgent struct {
 	run    *run
 	i      int
+	id     string
 	name   string
 	k      *conn
 	counts map[string]int // conversation → patient messages answered
@@ -717,7 +745,10 @@ func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
 	conv, _ := f["conversationId"].(string)
 	switch {
 	case f["type"] == "offer":
+		r.tally(a.id, func(c *AgentCounts) { c.Offers++ })
 		_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
+	case f["type"] == "assigned":
+		r.tally(a.id, func(c *AgentCounts) { c.Accepted++ })
 	case f["type"] == "message" && role(f) == "agent":
 		r.echoes.Add(1)
 	case f["type"] == "message" && role(f) == "patient":
@@ -769,6 +800,7 @@ func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
 		r.expect(PhaseToPatient, "agent-to-patient", c, fmt.Sprint(f["messageId"]), at)
 		if a.counts[c] >= r.cfg.Exchanges && !a.closing[c] {
 			a.closing[c] = true
+			r.tally(a.id, func(c *AgentCounts) { c.Closed++ })
 			_ = k.send(ctx, map[string]any{"action": "close", "conversationId": c, "disposition": "resolved"})
 		}
 	case f["type"] == "error":
@@ -799,7 +831,7 @@ func (a *loadAgent) answer(ctx context.Context, conv, id string) {
 }
 
 // signUp creates an agent in the pool (as an admin would) and signs in.
-func (r *run) signUp(ctx context.Context, name string) (string, error) {
+func (r *run) signUp(ctx context.Context, name string) (token, agentID string, err error) {
 	idp := cip.NewFromConfig(r.cfg.AWS)
 	password := "Load-Agent-" + r.id + "!"
 	attrs := []ciptypes.AttributeType{
@@ -807,19 +839,29 @@ func (r *run) signUp(ctx context.Context, name string) (string, error) {
 		{Name: aws.String("custom:skills"), Value: aws.String("billing,general")},
 		{Name: aws.String("custom:languages"), Value: aws.String("en,es")}, {Name: aws.String("custom:capacity"), Value: aws.String(fmt.Sprint(r.cfg.Capacity))},
 	}
-	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &r.cfg.PoolID, Username: &name, UserAttributes: attrs,
-		MessageAction: ciptypes.MessageActionTypeSuppress, TemporaryPassword: &password}); err != nil {
-		return "", fmt.Errorf("creating agent %s: %w", name, err)
+	created, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: &r.cfg.PoolID, Username: &name, UserAttributes: attrs,
+		MessageAction: ciptypes.MessageActionTypeSuppress, TemporaryPassword: &password})
+	if err != nil {
+		return "", "", fmt.Errorf("creating agent %s: %w", name, err)
+	}
+	for _, a := range created.User.Attributes {
+		if aws.ToString(a.Name) == "sub" {
+			agentID = aws.ToString(a.Value)
+		}
+	}
+	if agentID == "" {
+		return "", "", fmt.Errorf("creating agent %s: the pool gave it no sub", name)
 	}
 	if _, err := idp.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: &r.cfg.PoolID, Username: &name, GroupName: aws.String("agent")}); err != nil {
-		return "", err
+		return "", "", err
 	}
 	// The first sign-in, as a new agent's: new password, authenticator.
 	signin := r.cfg.AWS.Copy()
 	if r.cfg.PoolAPI != "" {
 		signin.BaseEndpoint = aws.String(r.cfg.PoolAPI)
 	}
-	return staffauth.SignIn(ctx, cip.NewFromConfig(signin), r.cfg.ClientID, &staffauth.Account{Username: name, Password: password})
+	token, err = staffauth.SignIn(ctx, cip.NewFromConfig(signin), r.cfg.ClientID, &staffauth.Account{Username: name, Password: password})
+	return token, agentID, err
 }
 
 // Percentiles of a phase: p50, p95, p99, max.
