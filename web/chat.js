@@ -700,8 +700,11 @@
   function showError(message) { el.error.textContent = message; }
   function clearError() { el.error.textContent = ''; }
 
+  // The start form's language: the one the widget (or a link) asks for
+  // (?lang=es), else the browser's.
   function setLocaleDefault() {
-    el.locale.value = (navigator.language || '').toLowerCase().startsWith('es') ? 'es' : 'en';
+    const asked = (params.get('lang') || navigator.language || '').toLowerCase();
+    el.locale.value = asked.startsWith('es') ? 'es' : 'en';
   }
 
   // ---- start up ----

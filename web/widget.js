@@ -1,6 +1,8 @@
 // Patient Service Center chat widget. A hospital site embeds it with one tag:
-//   <script src="https://<host>/widget.js" async
+//   <script src="https://<host>/widget.js" async data-lang="en"
 //           data-title="Chat with us" data-position="right" data-color="#0b5cad"></script>
+// data-lang (en or es; default: the page's own <html lang>) sets the
+// widget's words and the chat's first language.
 // It adds a floating launcher that opens a panel with the hosted chat page
 // (index.html?embed=1 beside this script) in an iframe. Everything lives in
 // a shadow root, so no CSS leaks in either direction, and nothing is global.
@@ -13,9 +15,17 @@
     [...document.querySelectorAll('script[src]')].reverse().find((s) => /\/widget\.js([?#]|$)/.test(s.src));
   if (!script || document.getElementById(HOST_ID)) return;   // loaded twice: keep the first
 
-  const chatUrl = new URL('index.html?embed=1', script.src).href;
+  // The widget's own words, in the page's language.
+  const WORDS = {
+    en: { title: 'Chat with us', close: 'Close chat' },
+    es: { title: 'Chatee con nosotros', close: 'Cerrar el chat' },
+  };
+  const asked = (script.dataset.lang || document.documentElement.lang || '').toLowerCase();
+  const lang = asked.startsWith('es') ? 'es' : 'en';
+  const words = WORDS[lang];
+  const chatUrl = new URL('index.html?embed=1&lang=' + lang, script.src).href;
   const chatOrigin = new URL(chatUrl).origin;
-  const title = (script.dataset.title || '').trim() || 'Chat with us';
+  const title = (script.dataset.title || '').trim() || words.title;
   const side = script.dataset.position === 'left' ? 'left' : 'right';
   const wanted = (script.dataset.color || '').trim();
   const color = wanted && CSS.supports('color', wanted) ? wanted : '#0b5cad';
@@ -78,7 +88,7 @@
     root.innerHTML = `<style>${css}</style>
       <div class="panel" id="psc-panel" role="dialog" hidden>
         <div class="bar"><span class="title"></span>
-          <button type="button" class="close" aria-label="Close chat"><span aria-hidden="true">×</span></button>
+          <button type="button" class="close"><span aria-hidden="true">×</span></button>
         </div>
       </div>
       <button type="button" class="launcher" aria-expanded="false" aria-controls="psc-panel">
@@ -88,7 +98,10 @@
     const panel = root.querySelector('.panel');
     const launcher = root.querySelector('.launcher');
     const closeButton = root.querySelector('.close');
-    // Titles go in as text, never as markup.
+    // Titles go in as text, never as markup; the words are read in their
+    // language.
+    host.lang = lang;
+    closeButton.setAttribute('aria-label', words.close);
     root.querySelector('.title').textContent = title;
     launcher.querySelector('span').textContent = title;
     panel.setAttribute('aria-label', title);

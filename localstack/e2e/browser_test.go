@@ -863,3 +863,51 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 		t.Errorf("the Spanish transcript:\n%s", transcript)
 	}
 }
+
+// TestTheWidgetOnAHospitalPage (issue 20, items 2 and 4): the one-tag
+// widget on the sample hospital pages, English and Spanish. From the
+// keyboard the launcher opens the chat in its panel and Escape closes it,
+// the focus going back to the launcher; the widget's own words, its
+// language and the chat's start form follow the page's language; axe-core
+// finds nothing with the panel closed or open.
+func TestTheWidgetOnAHospitalPage(t *testing.T) {
+	for _, tc := range []struct {
+		page, lang, launcher, close, start string
+	}{
+		{"widget-demo.html", "en", "Chat with us", "Close chat", "Start chat"},
+		{"widget-demo-es.html", "es", "Chatee con nosotros", "Cerrar el chat", "Iniciar chat"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			b := browser(t)
+			run(t, b, "opening the hospital's page", chromedp.Navigate(env.Outputs.Web+tc.page))
+			const root = `document.getElementById("psc-chat-widget").shadowRoot`
+			run(t, b, "waiting for the launcher", chromedp.Poll[bool](`!!document.getElementById("psc-chat-widget")`))
+			accessible(t, b, "the hospital page with the widget's launcher ("+tc.lang+")")
+			words := run(t, b, "reading the widget's words", chromedp.Evaluate[[]string](
+				`[`+root+`.querySelector(".launcher").textContent.trim(), `+root+`.querySelector(".close").getAttribute("aria-label"), document.getElementById("psc-chat-widget").lang]`))
+			if words[0] != tc.launcher || words[1] != tc.close || words[2] != tc.lang {
+				t.Fatalf("the widget reads %q, want %q, %q in %s", words, tc.launcher, tc.close, tc.lang)
+			}
+			run(t, b, "focusing the launcher", chromedp.Evaluate[bool](root+`.querySelector(".launcher").focus() || true`))
+			run(t, b, "opening the chat with Enter", chromedp.KeyEvent("\r"))
+			run(t, b, "waiting for the chat's start form in the panel", chromedp.Poll[bool](
+				`(() => { const f = `+root+`.querySelector("iframe"); return !!f && !`+root+`.querySelector(".panel").hidden && !!f.contentDocument && !!f.contentDocument.querySelector("#start-form:not([hidden]) #start") && f.contentDocument.querySelector("#start").textContent === `+strconv.Quote(tc.start)+`; })()`,
+				chromedp.WithPollingTimeout(20*time.Second)))
+			if src := run(t, b, "reading the chat's address", chromedp.Evaluate[string](root+`.querySelector("iframe").src`)); !strings.Contains(src, "embed=1") || !strings.Contains(src, "lang="+tc.lang) {
+				t.Fatalf("the panel's chat is %s", src)
+			}
+			if l := run(t, b, "reading the chat's language", chromedp.Evaluate[string](root+`.querySelector("iframe").contentDocument.getElementById("locale").value`)); l != tc.lang {
+				t.Fatalf("the chat's start form is set to %q, want %q", l, tc.lang)
+			}
+			accessible(t, b, "the hospital page with the chat open ("+tc.lang+")")
+			// Escape in the chat asks the widget to close; the focus goes back.
+			run(t, b, "focusing the chat", chromedp.Evaluate[bool](root+`.querySelector("iframe").contentDocument.getElementById("name").focus() || true`))
+			run(t, b, "closing with Escape", chromedp.KeyEvent(kb.Escape))
+			run(t, b, "waiting for the panel to close", chromedp.Poll[bool](root+`.querySelector(".panel").hidden && `+root+`.activeElement === `+root+`.querySelector(".launcher")`,
+				chromedp.WithPollingTimeout(10*time.Second)))
+			if expanded := run(t, b, "reading aria-expanded", chromedp.Evaluate[string](root+`.querySelector(".launcher").getAttribute("aria-expanded")`)); expanded != "false" {
+				t.Fatalf("after closing, the launcher says aria-expanded=%q", expanded)
+			}
+		})
+	}
+}
