@@ -301,6 +301,36 @@ func TestAWaitingPatientHearsTheQueuesRecentWait(t *testing.T) {
 	}
 }
 
+// TestAReloadedConsoleGetsItsOfferBack (issue 17): an agent's console
+// receives an offer and is reloaded before the agent answers it; the new
+// console asks for its conversations, gets the offer again, and the agent
+// takes it. Before, the offer lapsed unseen and set the agent away.
+func TestAReloadedConsoleGetsItsOfferBack(t *testing.T) {
+	run := time.Now().UnixNano()
+	username, password := fmt.Sprintf("rel%d", run), "Test-Agent-9!"
+	createPoolUser(t, username, password, username, "patient-relations", "en", 2)
+	token := signIn(t, username, password)
+	first := stacktest.Dial(t, agentURL(token))
+	if f := first.Request(map[string]any{"action": "presence", "status": "available"}); f["type"] != "presence" {
+		t.Fatalf("going available: %v", f)
+	}
+	p := startWithBot(t, "Reno")
+	send(t, p.c, p.conversationID, "rel-1", "I want to file a complaint")
+	offer, _ := first.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	// The reload: the new console connects before the old one is gone, as
+	// a browser's reload does, and asks for what it has.
+	again := stacktest.Dial(t, agentURL(token))
+	first.Close()
+	again.Request(map[string]any{"action": "conversations"})
+	back, _ := again.Wait(func(f map[string]any) bool { return f["type"] == "offer" && f["conversationId"] == p.conversationID })
+	if back["queue"] != offer["queue"] || back["expiresAt"] != offer["expiresAt"] || back["summary"] != offer["summary"] {
+		t.Fatalf("the offer told again %v, first %v", back, offer)
+	}
+	if f := again.Request(map[string]any{"action": "accept", "conversationId": p.conversationID}); f["type"] != "assigned" {
+		t.Fatalf("accepting the offer told again: %v", f)
+	}
+}
+
 func activeOf(t *testing.T, agentID string) int {
 	t.Helper()
 	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{

@@ -146,6 +146,9 @@ type Assignments interface {
 	Transfer(ctx context.Context, conversationID, agentID, queue string, note chat.Transfer, now time.Time) (routing.Waiting, error)
 	// Held lists the conversations the agent holds, until wrap-up.
 	Held(ctx context.Context, agentID string) ([]chat.Conversation, error)
+	// Offered lists the conversations offered to the agent and not yet
+	// taken, released or lapsed.
+	Offered(ctx context.Context, agentID string) ([]chat.Conversation, error)
 }
 
 // Conversations reads conversations and stores agents' messages and notes.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/routing"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
@@ -66,6 +67,10 @@ type QueueFigures struct {
 	TransferQueues []string
 	At             time.Time
 }
+
+// PendingOffer is an offer the caller has not answered yet, told again
+// (after a reload, when the console asks for its conversations).
+type PendingOffer struct{ routing.OfferNote }
 
 // Held answers conversations: what the caller holds (after a reconnect).
 type Held struct {

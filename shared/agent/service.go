@@ -398,7 +398,22 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 		if err != nil {
 			return fmt.Errorf("listing held conversations: %w", err)
 		}
-		return s.fan.To(ctx, c.ID, Held{RequestID: f.RequestID, Conversations: held})
+		if err := s.fan.To(ctx, c.ID, Held{RequestID: f.RequestID, Conversations: held}); err != nil {
+			return err
+		}
+		// Offers still open go to this console again: one pushed before a
+		// reload would otherwise lapse unseen and set the agent away.
+		offered, err := s.work.Offered(ctx, c.AgentID)
+		if err != nil {
+			return fmt.Errorf("listing open offers: %w", err)
+		}
+		var errs []error
+		for _, o := range offered {
+			if o.OfferExpiresAt.After(now) {
+				errs = append(errs, s.fan.To(ctx, c.ID, PendingOffer{pendingNote(o)}))
+			}
+		}
+		return errors.Join(errs...)
 	case ActionAccept:
 		me, err := s.agents.Get(ctx, c.AgentID)
 		if err != nil {
@@ -675,4 +690,17 @@ func (s *Service) context(ctx context.Context, c Connection, conv chat.Conversat
 		view.TimeZone = s.sched.Directory().Zone().String()
 	}
 	return s.fan.To(ctx, c.ID, view)
+}
+
+// pendingNote is an open offer's note, as routing made it: the queue, the
+// handoff's priority, language and summary, the transfer, the expiry.
+func pendingNote(c chat.Conversation) routing.OfferNote {
+	n := routing.OfferNote{ConversationID: c.ID, Queue: c.Queue, ExpiresAt: c.OfferExpiresAt, Transfer: c.Transfer}
+	if h := c.Handoff; h != nil {
+		n.Priority, n.Language, n.Summary = h.Priority, h.Language, h.Summary
+		if n.Queue == "" {
+			n.Queue = h.Queue
+		}
+	}
+	return n
 }

@@ -288,6 +288,11 @@ func (noAssignments) Held(context.Context, string) ([]chat.Conversation, error) 
 	return nil, errors.New("unexpected held")
 }
 
+// Offered: no offer is open.
+func (noAssignments) Offered(context.Context, string) ([]chat.Conversation, error) {
+	return nil, nil
+}
+
 // held lists the conversations each agent holds.
 type held struct {
 	noAssignments
@@ -296,6 +301,46 @@ type held struct {
 
 func (h held) Held(_ context.Context, agentID string) ([]chat.Conversation, error) {
 	return h.by[agentID], nil
+}
+
+// heldAndOffered is held with open offers, per agent.
+type heldAndOffered struct {
+	held
+	offered map[string][]chat.Conversation
+}
+
+func (h heldAndOffered) Offered(_ context.Context, agentID string) ([]chat.Conversation, error) {
+	return h.offered[agentID], nil
+}
+
+// TestAReloadedConsoleGetsItsOpenOffersBack: asking for its conversations,
+// a console gets the held ones, then each offer still open as an offer
+// frame (queue, priority, summary, expiry, the transfer's reason); a
+// lapsed one is not offered again.
+func TestAReloadedConsoleGetsItsOpenOffersBack(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	expires := t0.Add(30 * time.Second)
+	f.svc.WithConversations(heldAndOffered{held: held{by: map[string][]chat.Conversation{}}, offered: map[string][]chat.Conversation{"a1": {
+		{ID: "c3", State: chat.StateOffered, OfferedTo: "a1", OfferExpiresAt: expires, Queue: "billing",
+			Handoff: &chat.Handoff{Queue: "general", Priority: "high", Language: "es", Summary: "Topic: billing"}, Transfer: &chat.Transfer{By: "Bo", Reason: "needs billing"}},
+		{ID: "c4", State: chat.StateOffered, OfferedTo: "a1", OfferExpiresAt: t0.Add(-time.Second), Handoff: &chat.Handoff{Queue: "general"}},
+	}}}, memConvs{}, nil, nil)
+	if _, err := f.svc.Connect(ctx, "ca", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionConversations, RequestID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.push.frames) != 2 {
+		t.Fatalf("pushed %d frames, want the list and one offer: %v", len(f.push.frames), f.push.frames)
+	}
+	b, _ := json.Marshal(f.push.frames[1].frame)
+	want := `{"conversationId":"c3","expiresAt":"` + expires.Format("2006-01-02T15:04:05.000Z") + `","language":"es","priority":"high","queue":"billing",` +
+		`"summary":"Transferred by Bo: needs billing. Topic: billing","transfer":{"at":"0001-01-01T00:00:00.000Z","by":"Bo","reason":"needs billing","to":""},"type":"offer"}`
+	if f.push.frames[1].to != "ca" || string(b) != want {
+		t.Fatalf("the open offer went to %s as %s, want %s", f.push.frames[1].to, b, want)
+	}
 }
 
 // TestConversationsListsTheCallersHeldConversations: a console that

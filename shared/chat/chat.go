@@ -103,8 +103,9 @@ type Conversation struct {
 	AgentID   string
 	AgentName string
 	// OfferedTo is the agent an offered conversation waits on (empty in
-	// any other state).
-	OfferedTo string
+	// any other state), until OfferExpiresAt.
+	OfferedTo      string
+	OfferExpiresAt time.Time
 	// Disposition is the agent's wrap-up of a conversation they closed.
 	Disposition string
 	// PatientEmail is the address the patient gave in the conversation.

@@ -53,7 +53,8 @@ type conversationItem struct {
 	Handoff        *chat.Handoff `dynamodbav:"handoff,omitempty"`
 	AgentID        string        `dynamodbav:"agentId,omitempty"`
 	AgentName      string        `dynamodbav:"agentName,omitempty"`
-	OfferAgent     string        `dynamodbav:"offerAgent,omitempty"` // written by routing's offer
+	OfferAgent     string        `dynamodbav:"offerAgent,omitempty"`     // written by routing's offer
+	OfferExpiresAt string        `dynamodbav:"offerExpiresAt,omitempty"` // sortable (routing.go)
 	Disposition    string        `dynamodbav:"disposition,omitempty"`
 	PatientEmail   string        `dynamodbav:"patientEmail,omitempty"`
 	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
@@ -119,7 +120,7 @@ func (it conversationItem) domain() chat.Conversation {
 	}
 	return chat.Conversation{Transfer: transfer,
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
-		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, OfferedTo: it.OfferAgent, Disposition: it.Disposition,
+		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, OfferedTo: it.OfferAgent, OfferExpiresAt: parseTime(it.OfferExpiresAt), Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt),
 	}

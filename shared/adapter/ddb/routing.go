@@ -154,6 +154,10 @@ func (r *Routing) Offer(ctx context.Context, w routing.Waiting, agentID, offerID
 			Set(expression.Name("offerId"), expression.Value(offerID)).
 			Set(expression.Name("offerExpiresAt"), expression.Value(sortable(expiresAt))).
 			Set(expression.Name("updatedAt"), expression.Value(at)).
+			// In the agent's index while offered too (Offered), so a
+			// console that reloads gets its offer back.
+			Set(expression.Name("heldBy"), expression.Value(agentID)).
+			Set(expression.Name("heldSince"), expression.Value(sortable(now)+"#"+w.ConversationID)).
 			Remove(expression.Name("waitQueue")).
 			Remove(expression.Name("waitKey"))).
 		WithCondition(expression.Name("state").Equal(expression.Value(string(chat.StateWaiting))).
@@ -341,7 +345,9 @@ func (r *Routing) release(ctx context.Context, conversationID, agentID, offerID 
 	upd := expression.Set(expression.Name("updatedAt"), expression.Value(at)).
 		Remove(expression.Name("offerAgent")).
 		Remove(expression.Name("offerId")).
-		Remove(expression.Name("offerExpiresAt"))
+		Remove(expression.Name("offerExpiresAt")).
+		Remove(expression.Name("heldBy")).
+		Remove(expression.Name("heldSince"))
 	if !closed {
 		upd = upd.Set(expression.Name("state"), expression.Value(string(chat.StateWaiting))).
 			Set(expression.Name("waitQueue"), expression.Value(w.Queue)).
@@ -520,6 +526,20 @@ const HeldIndex = "byAgent"
 // is eventually consistent, so each is read again and one no longer held
 // is left out.
 func (r *Routing) Held(ctx context.Context, agentID string) ([]chat.Conversation, error) {
+	return r.byAgent(ctx, agentID, func(c chat.Conversation) bool {
+		return c.AgentID == agentID && c.Disposition == "" && (c.State == chat.StateAssigned || c.State == chat.StateClosed)
+	})
+}
+
+// Offered lists the conversations offered to the agent and not yet
+// accepted, released or lapsed, oldest first.
+func (r *Routing) Offered(ctx context.Context, agentID string) ([]chat.Conversation, error) {
+	return r.byAgent(ctx, agentID, func(c chat.Conversation) bool { return c.State == chat.StateOffered && c.OfferedTo == agentID })
+}
+
+// byAgent reads the conversations the agent's index lists, each again
+// (the index is eventually consistent), keeping those that still are.
+func (r *Routing) byAgent(ctx context.Context, agentID string, keep func(chat.Conversation) bool) ([]chat.Conversation, error) {
 	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("heldBy").Equal(expression.Value(agentID))).Build())
 	keys, err := queryAll[struct {
 		ID string `dynamodbav:"conversationId"`
@@ -537,7 +557,7 @@ func (r *Routing) Held(ctx context.Context, agentID string) ([]chat.Conversation
 		if err != nil {
 			return nil, err
 		}
-		if c.AgentID == agentID && c.Disposition == "" && (c.State == chat.StateAssigned || c.State == chat.StateClosed) {
+		if keep(c) {
 			out = append(out, c)
 		}
 	}

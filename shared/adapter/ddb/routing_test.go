@@ -308,6 +308,15 @@ func TestOfferLifecycle(t *testing.T) {
 	}
 
 	a := offer(fmt.Sprintf("life-a%d", run))
+	// An open offer is listed for its agent (a console that reloads gets
+	// it back), with its expiry, and is not held yet.
+	if open, err := store.Offered(ctx, agentID); err != nil || len(open) != 1 || open[0].ID != a.ConversationID || open[0].OfferedTo != agentID ||
+		open[0].OfferExpiresAt.Before(time.Now()) {
+		t.Fatalf("offered = %+v (%v), want the open offer", open, err)
+	}
+	if held, err := store.Held(ctx, agentID); err != nil || len(held) != 0 {
+		t.Fatalf("held while only offered = %+v (%v), want none", held, err)
+	}
 	if _, err := store.Accept(ctx, a.ConversationID, "someone-else", "Eve", time.Now()); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("another agent accepting: %v", err)
 	}
@@ -324,6 +333,9 @@ func TestOfferLifecycle(t *testing.T) {
 	if held, err := store.Held(ctx, agentID); err != nil || len(held) != 1 || held[0].ID != a.ConversationID {
 		t.Fatalf("held after accepting = %+v (%v), want the accepted conversation", held, err)
 	}
+	if open, err := store.Offered(ctx, agentID); err != nil || len(open) != 0 {
+		t.Fatalf("offered after accepting = %+v (%v), want none", open, err)
+	}
 
 	b := offer(fmt.Sprintf("life-b%d", run))
 	if ok, err := store.Release(ctx, b.ConversationID, agentID, "", routing.Declined, time.Now()); err != nil || !ok {
@@ -335,6 +347,9 @@ func TestOfferLifecycle(t *testing.T) {
 	}
 	if active := activeOf(t, db, agentID); active != 1 {
 		t.Fatalf("active after a decline = %d, want 1", active)
+	}
+	if open, err := store.Offered(ctx, agentID); err != nil || len(open) != 0 {
+		t.Fatalf("offered after the decline = %+v (%v), want none", open, err)
 	}
 
 	// An offer no console of the agent took comes back with their capacity,

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/edge/protocol"
+	"github.com/patientservicecenter/psc/shared/routing"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/survey"
 )
@@ -108,6 +110,8 @@ func consoleFrame(v any) (any, bool) {
 				Rated: r.Rated, CSAT: r.CSAT(), Satisfied: r.SatisfiedShare()})
 		}
 		return f, true
+	case agent.PendingOffer:
+		return Offer(v.OfferNote), true
 	case agent.Held:
 		f := protocol.ConversationsFrame{Type: "conversations", RequestID: v.RequestID, Conversations: make([]protocol.HeldView, 0, len(v.Conversations))}
 		for _, c := range v.Conversations {
@@ -275,4 +279,20 @@ func timeOrNone(t time.Time) string {
 		return ""
 	}
 	return protocol.FormatTime(t)
+}
+
+// Offer is the offer frame of routing's offer note; a transferred
+// conversation's summary starts with who handed it on and why.
+func Offer(o routing.OfferNote) protocol.OfferFrame {
+	frame := protocol.OfferFrame{Type: "offer", ConversationID: o.ConversationID, Queue: o.Queue,
+		Priority: o.Priority, Language: o.Language, Summary: o.Summary, ExpiresAt: protocol.FormatTime(o.ExpiresAt)}
+	if t := o.Transfer; t != nil {
+		frame.Transfer = &protocol.TransferView{By: t.By, Reason: t.Reason, To: t.To, At: protocol.FormatTime(t.At)}
+		why := "Transferred by " + t.By
+		if t.Reason != "" {
+			why += ": " + t.Reason
+		}
+		frame.Summary = strings.TrimSpace(why + ". " + o.Summary)
+	}
+	return frame
 }

@@ -3,10 +3,10 @@ package routingevents
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/edge/protocol"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
@@ -39,17 +39,7 @@ func (n Notifier) Offer(ctx context.Context, agentID string, o routing.OfferNote
 	if n.Consoles == nil {
 		return 0, errNoConsoles
 	}
-	frame := protocol.OfferFrame{Type: "offer", ConversationID: o.ConversationID, Queue: o.Queue,
-		Priority: o.Priority, Language: o.Language, Summary: o.Summary, ExpiresAt: protocol.FormatTime(o.ExpiresAt)}
-	if t := o.Transfer; t != nil {
-		frame.Transfer = &protocol.TransferView{By: t.By, Reason: t.Reason, To: t.To, At: protocol.FormatTime(t.At)}
-		why := "Transferred by " + t.By
-		if t.Reason != "" {
-			why += ": " + t.Reason
-		}
-		frame.Summary = strings.TrimSpace(why + ". " + o.Summary)
-	}
-	return n.Consoles.Deliver(ctx, agentID, frame)
+	return n.Consoles.Deliver(ctx, agentID, frames.Offer(o))
 }
 
 // Place pushes a waiting status with the queue position and, when known,
