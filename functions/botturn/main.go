@@ -2,7 +2,8 @@
 // the bot-turn SQS FIFO queue (one message group per conversation). It
 // reads the agents table only to know whether anyone who serves a queue is
 // online before handing a patient to a person, and books, reschedules and
-// cancels appointments in the scheduling table (one transaction each).
+// cancels appointments in the scheduling table (one transaction each),
+// once the patient has typed the one-time code it emails them.
 package main
 
 import (
@@ -21,6 +22,7 @@ func main() {
 	if engine != nil {
 		engine.WithOrganization(k.Env.Optional("ORGANIZATION_NAME"))
 	}
-	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(k.Scheduling())
+	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(k.Scheduling()).
+		WithCodes(k.Mail(), k.Sender())
 	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

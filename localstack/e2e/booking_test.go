@@ -160,7 +160,24 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 		t.Fatalf("booking handed the conversation off: %s", c.State)
 	}
 
-	moveOffer := chat(t, p, &n, "I need to reschedule my appointment")
+	// To move it the patient proves who they are (issue 20): a code to
+	// the email on file, read back from the emulator's SES; nothing of the
+	// record is shown before.
+	stepUp := chat(t, p, &n, "I need to reschedule my appointment")
+	if text := stepUp["text"].(string); !strings.Contains(text, "6-digit code to v•••@example.org") || strings.Contains(text, "Dr. Wei Chen") {
+		t.Fatalf("step-up = %v", stepUp)
+	}
+	code := codeIn(t, mailTo(t, email, "Your chat code"))
+	if wrong := chat(t, p, &n, "000000"); !strings.Contains(wrong["text"].(string), "isn't right") || code == "000000" {
+		t.Fatalf("a wrong code = %v", wrong)
+	}
+	moveOffer := chat(t, p, &n, code)
+	if !strings.Contains(moveOffer["text"].(string), "that's you") {
+		t.Fatalf("after the code = %v", moveOffer)
+	}
+	if c := conversationItem(t, p.conversationID); c.Identity != "verified" {
+		t.Fatalf("the conversation's identity level is %q, want verified", c.Identity)
+	}
 	to := quick(t, moveOffer, 2)
 	chat(t, p, &n, to)
 	if moved := chat(t, p, &n, "yes"); !strings.Contains(moved["text"].(string), "moved to") {
@@ -174,6 +191,16 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 		t.Fatalf("cancelled = %v", done)
 	}
 	mailTo(t, email, "Appointment cancelled")
+}
+
+// codeIn is the one-time code in a code email's subject.
+func codeIn(t *testing.T, m sentMail) string {
+	t.Helper()
+	i := strings.LastIndex(m.Subject, ": ")
+	if i < 0 || len(m.Subject[i+2:]) != 6 {
+		t.Fatalf("no code in %q", m.Subject)
+	}
+	return m.Subject[i+2:]
 }
 
 // noticeIn waits until the conversation holds a system message (a notice

@@ -41,6 +41,7 @@ func startWithBot(t *testing.T, name string) started {
 
 type storedConversation struct {
 	State       string   `dynamodbav:"state"`
+	Identity    string   `dynamodbav:"identity"`
 	Disposition string   `dynamodbav:"disposition"`
 	ScriptSteps []string `dynamodbav:"scriptSteps"`
 	AssignedAt  string   `dynamodbav:"assignedAt"`

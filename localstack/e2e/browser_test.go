@@ -350,6 +350,8 @@ func TestPatientAndAgentInTwoBrowsers(t *testing.T) {
 	// (an audited read), and the queue figures.
 	waitText(t, agent, "#handoff", "agent only")
 	waitText(t, agent, "#messages", "charged twice")
+	// The identity level (issue 20): this patient only typed a name.
+	waitText(t, agent, "#context", "Not verified: name as typed")
 	accessible(t, agent, "a conversation with its patient panel")
 	// What the patient told the bot is shown once, in the log (issue 19:
 	// it was also in a "Conversation before you joined" box).
@@ -679,6 +681,9 @@ func TestASupervisorAssignsFromTheFloor(t *testing.T) {
 	waitText(t, b, "#kpis thead", "CSAT")
 	// The chart draws the rows of the table: the handled column's figures
 	// are its bars.
+	// The console asked for the figures by queue when it connected; that
+	// answer may land after this one: wait for the figures by agent.
+	run(t, b, "waiting for the chart by agent", chromedp.Poll[bool](`(window.PSCConsole.kpiChart() || {}).by === "agent"`, chromedp.WithPollingTimeout(20*time.Second)))
 	run(t, b, "waiting for the chart", chromedp.WaitVisible(`#kpi-chart canvas`))
 	type kpiChart struct {
 		Labels  []string `json:"labels"`

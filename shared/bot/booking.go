@@ -26,6 +26,9 @@ type Booking interface {
 	Upcoming() ([]scheduling.Appointment, error)
 	Reschedule(appointmentID, slotID string) (scheduling.Appointment, error)
 	Cancel(appointmentID string) (scheduling.Appointment, error)
+	// SendCode emails a new one-time code to the address and returns the
+	// salt and the hash it is kept as (CodeHash), never the code.
+	SendCode(email string) (salt, hash string, err error)
 }
 
 // Choice is a slot or appointment offered as a quick reply.
@@ -224,7 +227,7 @@ func (t *turn) bookingStep() bool {
 	dir := b.Directory()
 	if t.isOnly("cancel") || t.isOnly("no") && t.st.Stage == stageCancelAppt {
 		key := "apptKept"
-		if t.st.Target == "" {
+		if t.st.Target == "" && t.st.Stage != stageVerify {
 			key = "appointmentCancelled"
 		}
 		t.resetBooking()
@@ -233,6 +236,9 @@ func (t *turn) bookingStep() bool {
 		return true
 	}
 	switch t.st.Stage {
+	case stageVerify:
+		t.verifyStep()
+		return true
 	case stageSlots:
 		if t.is("otherTimes") {
 			last, _ := dir.Slot(t.st.Offered[len(t.st.Offered)-1].ID)
@@ -380,15 +386,12 @@ func (t *turn) startChange(verb string) {
 		t.requestPerson(t.e.c.Queues["scheduling"], ReasonAppointment, "handoff")
 		return
 	}
-	appts, err := b.Upcoming()
-	if err != nil {
-		t.say("bookingFailed")
-		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+	if !t.st.Verified {
+		t.stepUp(verb) // a record is shown or changed for a verified patient only
 		return
 	}
-	if len(appts) == 0 {
-		t.say("apptNone")
-		t.replies("menu")
+	appts, ok := t.upcoming()
+	if !ok {
 		return
 	}
 	t.st.Verb = verb
@@ -405,6 +408,24 @@ func (t *turn) startChange(verb string) {
 	t.st.Stage = stagePickAppt
 	t.say("apptPick")
 	t.quick = labels(t.st.Offered)
+}
+
+// upcoming reads the patient's upcoming appointments; when it cannot, or
+// there are none, it says so (a failed read goes to the scheduling team)
+// and reports false.
+func (t *turn) upcoming() ([]scheduling.Appointment, bool) {
+	appts, err := t.in.Booking.Upcoming()
+	if err != nil {
+		t.say("bookingFailed")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		return nil, false
+	}
+	if len(appts) == 0 {
+		t.say("apptNone")
+		t.replies("menu")
+		return nil, false
+	}
+	return appts, true
 }
 
 // actOnTarget asks to confirm a cancellation, or offers times to move the
@@ -442,6 +463,7 @@ func (t *turn) noSlots() {
 }
 
 func (t *turn) resetBooking() {
+	t.st.Verify = nil
 	t.st.Offered, t.st.Chosen, t.st.Target, t.st.TargetProvider, t.st.TargetVisit, t.st.Verb = nil, "", "", "", "", ""
 	if strings.HasPrefix(t.st.Stage, "appointment:") {
 		t.st.Stage = stageOpen

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,34 @@ type fakeBooking struct {
 	taken  bool
 	emails []string
 	calls  []string
+	// codes are the one-time codes sent, by address, newest last; each is
+	// the next of nextCode.
+	codes    map[string][]string
+	nextCode int
+	codeErr  error
+}
+
+// SendCode "sends" a new code: 100001, 100002, ...
+func (f *fakeBooking) SendCode(email string) (string, string, error) {
+	if f.codeErr != nil {
+		return "", "", f.codeErr
+	}
+	f.nextCode++
+	code := fmt.Sprintf("%06d", 100000+f.nextCode)
+	if f.codes == nil {
+		f.codes = map[string][]string{}
+	}
+	f.codes[email] = append(f.codes[email], code)
+	return "salt", CodeHash("salt", code), nil
+}
+
+// lastCode is the newest code sent to the address.
+func (f *fakeBooking) lastCode(email string) string {
+	cs := f.codes[email]
+	if len(cs) == 0 {
+		return ""
+	}
+	return cs[len(cs)-1]
 }
 
 func newFakeBooking(t *testing.T) *fakeBooking {
@@ -184,14 +213,19 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 func TestBotReschedulesAndCancels(t *testing.T) {
 	b := newFakeBooking(t)
 	open1, _ := b.Search(scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
-	if _, err := b.Book(open1[0].ID, ""); err != nil {
+	if _, err := b.Book(open1[0].ID, "ana@example.org"); err != nil {
 		t.Fatal(err)
 	}
 	id := b.appts[0].ID
 	c := start(t, "en", open).with(b)
 	c.say("yes")
+	// First the patient proves who they are: a code to the email on file.
 	out := c.say("I need to reschedule my appointment")
-	if len(out.QuickReplies) != 6 || !strings.Contains(out.QuickReplies[0], "Dr. Grace Lee (video)") {
+	if !strings.Contains(out.Text, "a•••@example.org") || len(b.codes["ana@example.org"]) != 1 || len(b.calls) != 1 {
+		t.Fatalf("step-up: %q, codes %v, calls %v", out.Text, b.codes, b.calls)
+	}
+	out = c.say("my code is " + b.lastCode("ana@example.org"))
+	if !strings.Contains(out.Text, "that's you") || len(out.QuickReplies) != 6 || !strings.Contains(out.QuickReplies[0], "Dr. Grace Lee (video)") {
 		t.Fatalf("reschedule offers: %q %v", out.Text, out.QuickReplies)
 	}
 	c.say(out.QuickReplies[2])

@@ -72,6 +72,14 @@ type State struct {
 	Verb           string   `json:"verb,omitempty"`
 	Email          string   `json:"email,omitempty"`
 	EmailAsked     bool     `json:"emailAsked,omitempty"`
+	// Identity: verified (and with which address) once the patient typed
+	// the code sent to the email on file; the code on its way; how many
+	// were sent; until when wrong codes lock verification.
+	Verified      bool      `json:"verified,omitempty"`
+	VerifiedEmail string    `json:"verifiedEmail,omitempty"`
+	Verify        *Verify   `json:"verify,omitempty"`
+	CodesSent     int       `json:"codesSent,omitempty"`
+	LockedUntil   time.Time `json:"lockedUntil,omitempty"`
 }
 
 // DecodeState reads a stored state; an empty one is a new conversation.
@@ -289,7 +297,7 @@ func (t *turn) message() {
 		if t.leavesForAPerson() || t.appointmentStep() {
 			return
 		}
-	case stageSlots, stageConfirm, stageEmail, stagePickAppt, stageCancelAppt:
+	case stageSlots, stageConfirm, stageEmail, stagePickAppt, stageCancelAppt, stageVerify:
 		if t.leavesForAPerson() || t.bookingStep() {
 			return
 		}

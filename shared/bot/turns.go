@@ -2,8 +2,11 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/chat"
@@ -57,6 +60,46 @@ type boundBooking struct {
 	s     Scheduler
 	conv  chat.Conversation
 	token string
+	codes *codeMail // nil: no codes can be sent
+	e     *Engine
+}
+
+// Mailer sends a raw email.
+type Mailer interface {
+	Send(ctx context.Context, to string, raw []byte) error
+}
+
+// codeMail is how one-time codes reach patients: the mailer and the
+// sender's address line.
+type codeMail struct {
+	mail Mailer
+	from string
+}
+
+// SendCode emails a new six-digit code, in the conversation's language,
+// and returns how it is kept (a salt and CodeHash), never the code.
+func (b boundBooking) SendCode(email string) (salt, hash string, err error) {
+	if b.codes == nil {
+		return "", "", errors.New("no mailer for codes")
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", "", fmt.Errorf("drawing a code: %w", err)
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", fmt.Errorf("drawing a salt: %w", err)
+	}
+	salt = hex.EncodeToString(raw)
+	msg, err := b.e.codeEmail(b.codes.from, email, b.conv.Locale, code)
+	if err != nil {
+		return "", "", err
+	}
+	if err := b.codes.mail.Send(b.ctx, email, msg); err != nil {
+		return "", "", fmt.Errorf("sending the code: %w", err)
+	}
+	return salt, CodeHash(salt, code), nil
 }
 
 func (b boundBooking) Directory() *scheduling.Directory { return b.s.Directory() }
@@ -94,12 +137,21 @@ type Turner struct {
 	now    func() time.Time
 	staff  Staffing
 	sched  Scheduler
+	codes  *codeMail
 }
 
 // WithScheduling lets the bot book, reschedule and cancel appointments
 // itself rather than hand requests to the scheduling team.
 func (t *Turner) WithScheduling(s Scheduler) *Turner {
 	t.sched = s
+	return t
+}
+
+// WithCodes lets the bot send one-time codes by email (from the address
+// line from), so a patient can prove who they are before it shows or
+// changes their appointments.
+func (t *Turner) WithCodes(m Mailer, from string) *Turner {
+	t.codes = &codeMail{mail: m, from: from}
 	return t
 }
 
@@ -173,7 +225,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		}
 	}
 	if t.sched != nil {
-		in.Booking = boundBooking{ctx: ctx, s: t.sched, conv: c, token: c.ID + ":" + clientID}
+		in.Booking = boundBooking{ctx: ctx, s: t.sched, conv: c, token: c.ID + ":" + clientID, codes: t.codes, e: t.engine}
 	}
 	out := t.engine.Turn(st, in)
 	if out.Text == "" {
@@ -186,6 +238,9 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	change := chat.Change{BotState: out.State.Encode(), Handoff: out.Handoff, Close: out.Close, Answers: r.MessageID}
 	if out.State.Email != st.Email {
 		change.PatientEmail = out.State.Email
+	}
+	if out.State.Verified && !st.Verified {
+		change.Verified = out.State.VerifiedEmail // the identity level travels with the conversation
 	}
 	stored, dup, err := t.store.AppendTurn(ctx, reply, change)
 	if fault.Is(err, fault.Conflict) {

@@ -63,6 +63,10 @@ type Change struct {
 	PatientEmail string
 	// Close closes the conversation: the bot resolved it.
 	Close bool
+	// Verified, when set, is the address the patient proved they own in
+	// this turn (a one-time code): the conversation's identity level is
+	// verified from then on.
+	Verified string
 	// Answers is the id of the patient's message the turn answers ("" for
 	// the greeting). Turns answer in order, so a turn for a message at or
 	// before the last one answered is a redelivery and stores nothing.
@@ -73,6 +77,10 @@ type Change struct {
 // server makes for agents and notices carry a '#', which a patient's id
 // (protocol: letters, digits and ._:-) never does: a patient cannot take
 // an agent's id and make the agent's message look like a resend.
+
+// IdentityVerified is the identity level of a conversation whose patient
+// typed the one-time code sent to the email on file for them.
+const IdentityVerified = "verified"
 
 // AgentClientID is the stored client message id of an agent's message.
 func AgentClientID(id string) string { return "agent#" + id }
@@ -108,6 +116,10 @@ type Conversation struct {
 	OfferExpiresAt time.Time
 	// Disposition is the agent's wrap-up of a conversation they closed.
 	Disposition string
+	// Identity is the patient's identity level: "" (anonymous) or
+	// IdentityVerified, with the address they proved they own.
+	Identity      string
+	VerifiedEmail string
 	// PatientEmail is the address the patient gave in the conversation.
 	PatientEmail string
 	// Queue is the queue routing last put the conversation in.

@@ -538,6 +538,10 @@
   ];
 
   function onKPIs(f) {
+    // An older answer (the figures asked for on connect) may arrive after
+    // the one the supervisor asked for since: only the grouping chosen is
+    // shown.
+    if (f.by && f.by !== el.kpiBy.value) return;
     kpiRows = f;
     const body = el.kpis.tBodies[0];
     body.replaceChildren();
@@ -1012,7 +1016,10 @@
   function renderContext(c) {
     const x = c.context || {};
     const h = x.handoff || {};
-    definitions(el.context, [['Name', c.patient], ['Language', languageName(x.locale || c.language)], ['Topic', x.topic],
+    // Identity: a verified patient typed the code sent to the email on
+    // file; an anonymous one's name is what they typed.
+    const identity = x.identity === 'verified' ? 'Verified (email code)' : (x.identity ? 'Not verified: name as typed' : '');
+    definitions(el.context, [['Name', c.patient], ['Identity', identity], ['Language', languageName(x.locale || c.language)], ['Topic', x.topic],
       ['Queue', c.queue || h.queue], ['Priority', c.priority || h.priority]]);
     const collected = Object.entries(h.collected || {}).map(([k, v]) => k + ': ' + v).join('\n');
     const tr = h.transfer;

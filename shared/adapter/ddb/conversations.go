@@ -57,6 +57,9 @@ type conversationItem struct {
 	OfferExpiresAt string        `dynamodbav:"offerExpiresAt,omitempty"` // sortable (routing.go)
 	Disposition    string        `dynamodbav:"disposition,omitempty"`
 	PatientEmail   string        `dynamodbav:"patientEmail,omitempty"`
+	Identity       string        `dynamodbav:"identity,omitempty"`
+	VerifiedEmail  string        `dynamodbav:"verifiedEmail,omitempty"`
+	VerifiedAt     string        `dynamodbav:"verifiedAt,omitempty"`
 	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
 	// The last transfer: who handed it on, why, to which queue or agent.
 	TransferBy     string `dynamodbav:"transferBy,omitempty"`
@@ -121,7 +124,7 @@ func (it conversationItem) domain() chat.Conversation {
 	return chat.Conversation{Transfer: transfer,
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, OfferedTo: it.OfferAgent, OfferExpiresAt: parseTime(it.OfferExpiresAt), Disposition: it.Disposition,
-		PatientEmail: it.PatientEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		PatientEmail: it.PatientEmail, Identity: it.Identity, VerifiedEmail: it.VerifiedEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt),
 	}
 }
@@ -372,6 +375,11 @@ func (s *Conversations) appendItems(m chat.Message, change *chat.Change) ([]type
 			Set(expression.Name("updatedAt"), expression.Value(m.At.UTC().Format(timeLayout)))
 		if change.PatientEmail != "" {
 			set = set.Set(expression.Name("patientEmail"), expression.Value(change.PatientEmail))
+		}
+		if change.Verified != "" {
+			set = set.Set(expression.Name("identity"), expression.Value(chat.IdentityVerified)).
+				Set(expression.Name("verifiedEmail"), expression.Value(change.Verified)).
+				Set(expression.Name("verifiedAt"), expression.Value(m.At.UTC().Format(timeLayout)))
 		}
 		if change.Handoff != nil {
 			set = set.Set(expression.Name("state"), expression.Value(string(chat.StateEscalated))).

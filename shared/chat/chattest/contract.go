@@ -283,6 +283,33 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 		}
 	})
 
+	// A turn in which the patient proved who they are sets the
+	// conversation's identity level, with the address; it stays.
+	t.Run("a verifying turn sets the identity level", func(t *testing.T) {
+		s := open(t)
+		c := fresh(t, s)
+		if _, _, err := s.AppendTurn(ctx, msg(c.ID, "bot-", chat.RoleBot, "Hello"), chat.Change{BotState: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, c.ID); got.Identity != "" {
+			t.Fatalf("a new conversation's identity %q, want anonymous", got.Identity)
+		}
+		m1, _, err := s.Append(ctx, msg(c.ID, "u1", chat.RolePatient, "123456"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.AppendTurn(ctx, msg(c.ID, "bot-"+m1.ID, chat.RoleBot, "Thank you"), chat.Change{BotState: "{}", Answers: m1.ID, Verified: "ana@example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		m2, _, _ := s.Append(ctx, msg(c.ID, "u2", chat.RolePatient, "thanks"))
+		if _, _, err := s.AppendTurn(ctx, msg(c.ID, "bot-"+m2.ID, chat.RoleBot, "Anything else?"), chat.Change{BotState: "{}", Answers: m2.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, c.ID); got.Identity != chat.IdentityVerified || got.VerifiedEmail != "ana@example.org" {
+			t.Fatalf("after the verifying turn: identity %q, %q", got.Identity, got.VerifiedEmail)
+		}
+	})
+
 	// A turn stores its reply, its dialog state and its handoff together,
 	// once; the conversation then waits for a person and the bot's turns
 	// are refused, changing nothing.

@@ -137,6 +137,9 @@ func (m *MemConversations) AppendTurn(_ context.Context, msg chat.Message, c cha
 	if c.PatientEmail != "" {
 		cv.c.PatientEmail = c.PatientEmail
 	}
+	if c.Verified != "" {
+		cv.c.Identity, cv.c.VerifiedEmail = chat.IdentityVerified, c.Verified
+	}
 	if c.Handoff != nil {
 		h := *c.Handoff
 		cv.c.Handoff, cv.c.State = &h, chat.StateEscalated

@@ -168,7 +168,10 @@ func patientView(v agent.PatientView) protocol.ContextFrame {
 	c := v.Conversation
 	f := protocol.ContextFrame{Type: "context", RequestID: v.RequestID, ConversationID: c.ID, Patient: protocol.Patient{Name: c.PatientName},
 		Locale: c.Locale, Topic: c.Topic, Transcript: make([]protocol.MessageFrame, 0, len(v.Transcript)), Earlier: v.Earlier,
-		Notes: make([]protocol.NoteFrame, 0, len(v.Notes)), TimeZone: v.TimeZone}
+		Notes: make([]protocol.NoteFrame, 0, len(v.Notes)), TimeZone: v.TimeZone, Identity: "anonymous"}
+	if c.Identity == chat.IdentityVerified {
+		f.Identity = chat.IdentityVerified
+	}
 	if h := c.Handoff; h != nil {
 		f.Handoff = &protocol.HandoffView{Queue: h.Queue, Priority: h.Priority, Reason: h.Reason, TriageLevel: h.TriageLevel,
 			RedFlags: h.RedFlags, Collected: h.Collected, Summary: h.Summary}

@@ -88,7 +88,7 @@ func TestConsoleValuesAreRenderedAsTheirFrames(t *testing.T) {
 			Conversation: chat.Conversation{ID: "c1", PatientName: "Ana", Locale: "es", Handoff: &chat.Handoff{Queue: "billing", Priority: "normal", Reason: "asked", Summary: "s"},
 				Transfer: &chat.Transfer{By: "Lee", Reason: "needs a nurse", To: "nurse", At: at}},
 			Notes: []chat.Note{{AgentName: "Lee", Text: "called back", At: at}}},
-			`{"type":"context","requestId":"r","conversationId":"c1","patient":{"name":"Ana"},"locale":"es","handoff":{"queue":"billing","priority":"normal","reason":"asked","summary":"s",` +
+			`{"type":"context","requestId":"r","conversationId":"c1","patient":{"name":"Ana"},"locale":"es","identity":"anonymous","handoff":{"queue":"billing","priority":"normal","reason":"asked","summary":"s",` +
 				`"transfer":{"by":"Lee","reason":"needs a nurse","to":"nurse","at":"2026-12-03T14:30:00.000Z"}},"transcript":[],"notes":[{"agent":"Lee","text":"called back","at":"2026-12-03T14:30:00.000Z"}]}`},
 	} {
 		b, err := Encode(tc.v)

@@ -365,14 +365,17 @@ type AlertFrame struct {
 // ContextFrame is the unified view of a conversation's patient for the
 // agent who holds it (or a supervisor): every one is an audited read.
 type ContextFrame struct {
-	Type           string         `json:"type"` // "context"
-	RequestID      string         `json:"requestId,omitempty"`
-	ConversationID string         `json:"conversationId"`
-	Patient        Patient        `json:"patient"`
-	Locale         string         `json:"locale"`
-	Topic          string         `json:"topic,omitempty"`
-	Handoff        *HandoffView   `json:"handoff,omitempty"`
-	Transcript     []MessageFrame `json:"transcript"`
+	Type           string  `json:"type"` // "context"
+	RequestID      string  `json:"requestId,omitempty"`
+	ConversationID string  `json:"conversationId"`
+	Patient        Patient `json:"patient"`
+	Locale         string  `json:"locale"`
+	Topic          string  `json:"topic,omitempty"`
+	// Identity is the patient's identity level: "anonymous", or
+	// "verified" (they typed the code sent to the email on file).
+	Identity   string         `json:"identity"`
+	Handoff    *HandoffView   `json:"handoff,omitempty"`
+	Transcript []MessageFrame `json:"transcript"`
 	// Earlier says older messages were left out of the transcript.
 	Earlier bool        `json:"earlier,omitempty"`
 	Notes   []NoteFrame `json:"notes"`

@@ -1,0 +1,178 @@
+package bot
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Identity levels (issue 20): a conversation starts anonymous — knowledge
+// answers, triage, requesting an appointment — and is verified once the
+// patient types the one-time code sent to the email on file for their
+// appointments; only then does the bot list, move or cancel them.
+const (
+	stageVerify = "appointment:verify"
+	// CodeTTL is how long a code is good for; MaxCodeTries wrong codes lock
+	// verification for CodeLock; MaxCodesSent codes at most per
+	// conversation.
+	CodeTTL      = 10 * time.Minute
+	MaxCodeTries = 3
+	CodeLock     = 15 * time.Minute
+	MaxCodesSent = 3
+)
+
+// Verify is a code on its way: to which address, kept as a salted hash
+// (the code itself is only in the patient's email), until when, how many
+// wrong tries so far, and what the patient asked to do.
+type Verify struct {
+	Verb    string    `json:"verb"`
+	Email   string    `json:"email"`
+	Salt    string    `json:"salt"`
+	Hash    string    `json:"hash"`
+	Expires time.Time `json:"expires"`
+	Tries   int       `json:"tries,omitempty"`
+}
+
+// CodeHash is the stored form of a code: SHA-256 of the salt and the code.
+func CodeHash(salt, code string) string {
+	sum := sha256.Sum256([]byte(salt + ":" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+// MaskEmail shows enough of an address for its owner to know it:
+// m•••@example.com.
+func MaskEmail(email string) string {
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" {
+		return "•••"
+	}
+	r := []rune(local)
+	return string(r[0]) + "•••@" + domain
+}
+
+// digits is the run of six digits in what the patient typed ("123 456",
+// "my code is 123456"), if there is exactly one.
+func digits(text string) (string, bool) {
+	var b strings.Builder
+	for _, r := range text {
+		if unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	return s, len(s) == 6
+}
+
+// stepUp asks a patient who wants to see or change their appointments to
+// prove who they are: a code goes to the email on file for them, unless
+// verification is locked after wrong codes, they have no appointment
+// here, or none has an email (then a person helps).
+func (t *turn) stepUp(verb string) {
+	if t.in.Now.Before(t.st.LockedUntil) {
+		t.say("verifyLocked", "minutes", minutesLeft(t.st.LockedUntil.Sub(t.in.Now)))
+		t.replies("menu")
+		return
+	}
+	appts, ok := t.upcoming()
+	if !ok {
+		return
+	}
+	email := ""
+	for _, a := range appts {
+		if a.PatientEmail != "" {
+			email = a.PatientEmail
+			break
+		}
+	}
+	if email == "" {
+		t.say("verifyNoEmail")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		return
+	}
+	t.sendCode(verb, email)
+}
+
+// sendCode sends a fresh code and waits for it.
+func (t *turn) sendCode(verb, email string) {
+	if t.st.CodesSent >= MaxCodesSent {
+		t.st.Verify, t.st.Stage = nil, stageOpen
+		t.say("verifyTooMany")
+		t.requestPerson(t.e.c.Queues["scheduling"], ReasonAppointment, "handoff")
+		return
+	}
+	salt, hash, err := t.in.Booking.SendCode(email)
+	if err != nil {
+		t.st.Verify, t.st.Stage = nil, stageOpen
+		t.say("verifyNotSent")
+		t.replies("menu")
+		return
+	}
+	t.st.CodesSent++
+	t.st.Verify = &Verify{Verb: verb, Email: email, Salt: salt, Hash: hash, Expires: t.in.Now.Add(CodeTTL)}
+	t.st.Stage = stageVerify
+	t.say("verifySent", "email", MaskEmail(email))
+	t.replies("verify")
+}
+
+// verifyStep takes what the patient typed while a code is on its way.
+func (t *turn) verifyStep() {
+	v := t.st.Verify
+	if v == nil {
+		t.st.Stage = stageOpen
+		t.open()
+		return
+	}
+	if t.is("newCode") {
+		t.sendCode(v.Verb, v.Email)
+		return
+	}
+	code, ok := digits(t.in.Text)
+	switch {
+	case !ok:
+		t.say("verifyAsk", "email", MaskEmail(v.Email))
+		t.replies("verify")
+	case t.in.Now.After(v.Expires):
+		t.say("verifyExpired")
+		t.replies("verify")
+	case subtle.ConstantTimeCompare([]byte(CodeHash(v.Salt, code)), []byte(v.Hash)) == 1:
+		t.st.Verify, t.st.Stage, t.st.Verified = nil, stageOpen, true
+		t.st.VerifiedEmail = v.Email
+		t.say("verified")
+		t.startChange(v.Verb)
+	default:
+		v.Tries++
+		if v.Tries >= MaxCodeTries {
+			t.st.Verify, t.st.Stage = nil, stageOpen
+			t.st.LockedUntil = t.in.Now.Add(CodeLock)
+			t.say("verifyLocked", "minutes", minutesLeft(CodeLock))
+			t.replies("menu")
+			return
+		}
+		t.say("verifyWrong")
+		t.replies("verify")
+	}
+}
+
+// minutesLeft is a wait in whole minutes, at least one.
+func minutesLeft(d time.Duration) string {
+	return strconv.Itoa(max(int((d+time.Minute-1)/time.Minute), 1))
+}
+
+// codeEmail is the email that carries a code, in the conversation's
+// language.
+func (e *Engine) codeEmail(from, to, locale, code string) ([]byte, error) {
+	if strings.ContainsAny(from+to, "\r\n") {
+		return nil, fmt.Errorf("an address holds a line break")
+	}
+	fill := strings.NewReplacer("{code}", code, "{org}", e.organization(locale), "{minutes}", minutesLeft(CodeTTL))
+	subject := mime.QEncoding.Encode("utf-8", fill.Replace(e.c.Text["codeSubject"].In(locale)))
+	body := fill.Replace(e.c.Text["codeBody"].In(locale))
+	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
+		from, to, subject, body)), nil
+}

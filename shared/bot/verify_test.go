@@ -1,0 +1,150 @@
+package bot
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// booked is a conversation whose patient has an upcoming visit booked
+// with email on file (none when email is empty).
+func booked(t *testing.T, locale, email string) (*conversation, *fakeBooking) {
+	t.Helper()
+	b := newFakeBooking(t)
+	slots, _ := b.Search(scheduling.Query{Provider: "dr-lee", From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
+	if _, err := b.Book(slots[0].ID, email); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, locale, open).with(b)
+	c.say("yes")
+	return c, b
+}
+
+// TestAnUnverifiedPatientIsAskedForACodeBeforeTheirAppointments: asking
+// to move or cancel a visit sends a code to the email on file and shows
+// nothing of the record; the code verifies the conversation, and the
+// request goes on.
+func TestAnUnverifiedPatientIsAskedForACodeBeforeTheirAppointments(t *testing.T) {
+	c, b := booked(t, "en", "mara@example.org")
+	out := c.say("cancel my appointment")
+	if !strings.Contains(out.Text, "6-digit code to m•••@example.org") || strings.Contains(out.Text, "Dr.") || c.st.Stage != stageVerify ||
+		strings.Join(out.QuickReplies, "|") != "Send a new code|Cancel|Talk to a person" {
+		t.Fatalf("step-up: %q %v (stage %s)", out.Text, out.QuickReplies, c.st.Stage)
+	}
+	if c.st.Verify == nil || strings.Contains(c.st.Encode(), b.lastCode("mara@example.org")) {
+		t.Fatalf("the stored state keeps the code itself: %s", c.st.Encode())
+	}
+	// Not a code: asked again, nothing counted.
+	if out = c.say("I don't have it yet"); !strings.Contains(out.Text, "type the 6-digit code") || c.st.Verify.Tries != 0 {
+		t.Fatalf("not a code: %q %+v", out.Text, c.st.Verify)
+	}
+	out = c.say(b.lastCode("mara@example.org"))
+	if !c.st.Verified || c.st.VerifiedEmail != "mara@example.org" || !strings.Contains(out.Text, "Cancel your appointment on") {
+		t.Fatalf("after the code: %q (verified %v)", out.Text, c.st.Verified)
+	}
+	// Verified for the rest of the conversation: no second code.
+	c.say("No, keep it")
+	if out = c.say("reschedule my appointment"); len(b.codes["mara@example.org"]) != 1 || len(out.QuickReplies) == 0 {
+		t.Fatalf("a second request asked again: %q, %d codes", out.Text, len(b.codes["mara@example.org"]))
+	}
+}
+
+// TestThreeWrongCodesLockVerification: three wrong codes end the attempt
+// and lock verification for 15 minutes, in which no code is sent; then it
+// works again.
+func TestThreeWrongCodesLockVerification(t *testing.T) {
+	c, b := booked(t, "en", "lou@example.org")
+	c.say("reschedule my appointment")
+	c.say("000000")
+	if out := c.say("111111"); !strings.Contains(out.Text, "isn't right") || c.st.Verify.Tries != 2 {
+		t.Fatalf("second wrong code: %q %+v", out.Text, c.st.Verify)
+	}
+	out := c.say("222222")
+	if !strings.Contains(out.Text, "next 15 minutes") || c.st.Verify != nil || c.st.Verified || c.st.Stage != stageOpen {
+		t.Fatalf("third wrong code: %q %+v", out.Text, c.st)
+	}
+	// The right code, too late, does nothing.
+	if out = c.say(b.lastCode("lou@example.org")); c.st.Verified {
+		t.Fatalf("the old code verified after the lock: %q", out.Text)
+	}
+	c.now = open.Add(10 * time.Minute)
+	if out = c.say("reschedule my appointment"); !strings.Contains(out.Text, "next 5 minutes") || len(b.codes["lou@example.org"]) != 1 {
+		t.Fatalf("while locked: %q, %d codes sent", out.Text, len(b.codes["lou@example.org"]))
+	}
+	c.now = open.Add(16 * time.Minute)
+	c.say("reschedule my appointment")
+	if out = c.say(b.lastCode("lou@example.org")); !c.st.Verified || len(b.codes["lou@example.org"]) != 2 {
+		t.Fatalf("after the lock: %q, verified %v", out.Text, c.st.Verified)
+	}
+}
+
+// TestAnExpiredCodeIsRefusedAndANewOneSent: a code typed after 10 minutes
+// is refused; "send a new code" sends another, which works; the first no
+// longer does.
+func TestAnExpiredCodeIsRefusedAndANewOneSent(t *testing.T) {
+	c, b := booked(t, "en", "ivy@example.org")
+	c.say("cancel my appointment")
+	first := b.lastCode("ivy@example.org")
+	c.now = open.Add(11 * time.Minute)
+	if out := c.say(first); !strings.Contains(out.Text, "expired") || c.st.Verified {
+		t.Fatalf("expired code: %q", out.Text)
+	}
+	if out := c.say("Send a new code"); !strings.Contains(out.Text, "i•••@example.org") || len(b.codes["ivy@example.org"]) != 2 {
+		t.Fatalf("new code: %q", out.Text)
+	}
+	if c.say(first); c.st.Verified {
+		t.Fatal("the first code verified after a new one was sent")
+	}
+	if c.say(b.lastCode("ivy@example.org")); !c.st.Verified {
+		t.Fatal("the new code did not verify")
+	}
+}
+
+// TestEveryWayOutOfTheCodeStep: cancel leaves it, a request for a person
+// hands off, a red flag is heard; no email on file, or a code that
+// cannot be sent, never shows the record.
+func TestEveryWayOutOfTheCodeStep(t *testing.T) {
+	c, _ := booked(t, "en", "sam@example.org")
+	c.say("cancel my appointment")
+	if out := c.say("Cancel"); !strings.Contains(out.Text, "didn't change anything") || c.st.Stage != stageOpen || c.st.Verify != nil {
+		t.Fatalf("cancel: %q %s", out.Text, c.st.Stage)
+	}
+	c.say("cancel my appointment")
+	if out := c.say("Talk to a person"); out.Handoff == nil {
+		t.Fatalf("a person: %q", out.Text)
+	}
+	c, _ = booked(t, "en", "sam@example.org")
+	c.say("cancel my appointment")
+	if out := c.say("I have crushing chest pain"); out.Handoff == nil || out.Handoff.Priority != "urgent" {
+		t.Fatalf("a red flag at the code step: %q %+v", out.Text, out.Handoff)
+	}
+	c, _ = booked(t, "en", "")
+	if out := c.say("cancel my appointment"); out.Handoff == nil || !strings.Contains(out.Text, "no email on file") || strings.Contains(out.Text, "Dr.") {
+		t.Fatalf("no email on file: %q %+v", out.Text, out.Handoff)
+	}
+	c, b := booked(t, "en", "sam@example.org")
+	b.codeErr = errors.New("SES throttled")
+	if out := c.say("cancel my appointment"); !strings.Contains(out.Text, "couldn't send the code") || c.st.Stage != stageOpen {
+		t.Fatalf("a code not sent: %q", out.Text)
+	}
+}
+
+// TestTheCodeStepInSpanish: the step-up and the code's email speak the
+// conversation's language.
+func TestTheCodeStepInSpanish(t *testing.T) {
+	c, b := booked(t, "es", "luz@example.org")
+	out := c.say("cancelar mi cita")
+	if !strings.Contains(out.Text, "código de 6 dígitos a l•••@example.org") || out.QuickReplies[0] != "Enviar un código nuevo" {
+		t.Fatalf("step-up in Spanish: %q %v", out.Text, out.QuickReplies)
+	}
+	if out = c.say(b.lastCode("luz@example.org")); !strings.Contains(out.Text, "comprobé que es usted") {
+		t.Fatalf("verified in Spanish: %q", out.Text)
+	}
+	raw, err := c.e.codeEmail("PSC <no-reply@example.org>", "luz@example.org", "es", "123456")
+	if err != nil || !strings.Contains(string(raw), "Su código es 123456") || !strings.Contains(string(raw), "Subject: =?utf-8?q?") {
+		t.Fatalf("the Spanish email: %s %v", raw, err)
+	}
+}
