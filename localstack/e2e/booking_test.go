@@ -193,6 +193,46 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 	mailTo(t, email, "Appointment cancelled")
 }
 
+// TestThreeWrongCodesLockTheAppointmentsForAWhile (issue 20): a patient
+// who booked with the bot asks to cancel; three wrong codes end the
+// attempt and lock it (the record is never shown), and asking again within
+// the lock sends no new code.
+func TestThreeWrongCodesLockTheAppointmentsForAWhile(t *testing.T) {
+	p := startWithBot(t, "Lena")
+	n := 0
+	for _, text := range []string{"yes", "I need an appointment", "Dermatology", "Any time"} {
+		chat(t, p, &n, text)
+	}
+	offer := chat(t, p, &n, "No preference")
+	chat(t, p, &n, quick(t, offer, 0))
+	chat(t, p, &n, "Yes, book it")
+	email := fmt.Sprintf("lena%d@example.org", time.Now().UnixNano())
+	if booked := chat(t, p, &n, email); !strings.Contains(booked["text"].(string), "You're booked") {
+		t.Fatalf("booked = %v", booked)
+	}
+	chat(t, p, &n, "cancel my appointment")
+	code := codeIn(t, mailTo(t, email, "Your chat code"))
+	wrong := "111111"
+	if code == wrong {
+		wrong = "222222"
+	}
+	chat(t, p, &n, wrong)
+	chat(t, p, &n, wrong)
+	locked := chat(t, p, &n, wrong)
+	if text := locked["text"].(string); !strings.Contains(text, "next 15 minutes") || strings.Contains(text, "Dr.") {
+		t.Fatalf("after three wrong codes = %v", locked)
+	}
+	if again := chat(t, p, &n, code); strings.Contains(again["text"].(string), "that's you") {
+		t.Fatalf("the right code verified after the lock: %v", again)
+	}
+	if again := chat(t, p, &n, "cancel my appointment"); !strings.Contains(again["text"].(string), "minutes") || strings.Contains(again["text"].(string), "sent a 6-digit code") {
+		t.Fatalf("asking again while locked = %v", again)
+	}
+	if c := conversationItem(t, p.conversationID); c.Identity != "" {
+		t.Fatalf("a locked conversation is stored %q", c.Identity)
+	}
+}
+
 // codeIn is the one-time code in a code email's subject.
 func codeIn(t *testing.T, m sentMail) string {
 	t.Helper()
