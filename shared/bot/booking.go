@@ -48,6 +48,7 @@ const (
 	searchWindowDays = 28
 	rescheduleVerb   = "reschedule"
 	cancelVerb       = "cancel"
+	listVerb         = "list"
 	maxEmailRunes    = 254
 	searchCandidates = 60
 )
@@ -394,6 +395,10 @@ func (t *turn) startChange(verb string) {
 	if !ok {
 		return
 	}
+	if verb == listVerb {
+		t.listAppointments(appts)
+		return
+	}
 	t.st.Verb = verb
 	dir := b.Directory()
 	if len(appts) == 1 {
@@ -408,6 +413,23 @@ func (t *turn) startChange(verb string) {
 	t.st.Stage = stagePickAppt
 	t.say("apptPick")
 	t.quick = labels(t.st.Offered)
+}
+
+// listAppointments tells a verified patient their upcoming visits: when,
+// with whom, what, where, and the confirmation number.
+func (t *turn) listAppointments(appts []scheduling.Appointment) {
+	dir := t.in.Booking.Directory()
+	var lines []string
+	for _, a := range appts {
+		p, _ := dir.Provider(a.Slot.Provider)
+		v, _ := dir.VisitType(a.Slot.VisitType)
+		line := t.e.c.Text["apptLine"].In(t.st.Locale)
+		line = strings.NewReplacer("{slot}", t.when(a.Slot, dir), "{provider}", p.Name, "{visit}", v.Name.In(t.st.Locale),
+			"{place}", t.place(a.Slot, dir), "{ref}", scheduling.Reference(a.ID)).Replace(line)
+		lines = append(lines, line)
+	}
+	t.say("apptList", "list", strings.Join(lines, "\n"))
+	t.replies("apptActions")
 }
 
 // upcoming reads the patient's upcoming appointments; when it cannot, or

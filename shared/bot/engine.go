@@ -360,6 +360,8 @@ func (t *turn) open() {
 		t.startChange(cancelVerb)
 	case t.is("rescheduleAppt"):
 		t.startChange(rescheduleVerb)
+	case t.is("myAppointments"):
+		t.startChange(listVerb)
 	case t.is("appointment"):
 		t.st.Collected = map[string]string{}
 		if s, ok := t.specialty(); ok {

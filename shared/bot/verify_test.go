@@ -148,3 +148,24 @@ func TestTheCodeStepInSpanish(t *testing.T) {
 		t.Fatalf("the Spanish email: %s %v", raw, err)
 	}
 }
+
+// TestAVerifiedPatientSeesTheirAppointments: "show my appointments" asks
+// for the code first, then lists each upcoming visit (when, with whom,
+// where, the confirmation number) with what can be done next.
+func TestAVerifiedPatientSeesTheirAppointments(t *testing.T) {
+	for _, tc := range []struct{ locale, ask, want, next string }{
+		{"en", "show my appointments", "Your upcoming appointments:\n• ", "Reschedule"},
+		{"es", "quiero ver mis citas", "Sus próximas citas:\n• ", "Reprogramar"},
+	} {
+		c, b := booked(t, tc.locale, "noa@example.org")
+		out := c.say(tc.ask)
+		if c.st.Stage != stageVerify || strings.Contains(out.Text, "Lee") {
+			t.Fatalf("%s: before the code: %q", tc.locale, out.Text)
+		}
+		out = c.say(b.lastCode("noa@example.org"))
+		if !strings.Contains(out.Text, tc.want) || !strings.Contains(out.Text, "Dr. Grace Lee") || !strings.Contains(out.Text, scheduling.Reference(b.appts[0].ID)) ||
+			out.QuickReplies[0] != tc.next {
+			t.Fatalf("%s: the list: %q %v", tc.locale, out.Text, out.QuickReplies)
+		}
+	}
+}
