@@ -22,7 +22,7 @@
     survey: $('survey'), surveyQuestion: $('survey-question'), surveyScale: $('survey-scale'),
     surveyComment: $('survey-comment'), surveySubmit: $('survey-submit'), surveyThanks: $('survey-thanks'),
     composer: $('composer'), input: $('message-input'), counter: $('counter'), send: $('send'),
-    newConversation: $('new-conversation'), transcript: $('transcript'),
+    newConversation: $('new-conversation'), transcript: $('transcript'), emailTranscript: $('email-transcript'), transcriptNote: $('transcript-note'),
   };
 
   const params = new URLSearchParams(location.search);
@@ -54,6 +54,7 @@
   let reqSeq = 0;
   const requests = new Map();  // requestId -> {action, clientMessageId?}
   let survey = null;           // {id, score}
+  let verified = false;        // the patient proved who they are (identity "verified")
 
   // ---- the page's own words, in the conversation's language ----
   // The start form follows the language chosen in it; a conversation, the
@@ -83,6 +84,9 @@
       noServer: 'The chat is unavailable: this page could not find the chat server address. Please try again later or call us.',
       transcript: 'Download transcript', transcriptTitle: 'Patient Service Center: your conversation',
       transcriptTimes: (zone) => `Times are this device's (${zone}). Downloaded`, transcriptFile: 'conversation', system: 'Notice',
+      emailTranscript: 'Email me the transcript', transcriptEmailed: (to) => `The transcript is on its way to ${to}.`,
+      transcriptRefused: 'The transcript can be emailed only once you have confirmed it is you; you can download it instead.',
+      transcriptSentAlready: 'The transcript was emailed already.',
     },
     es: {
       skip: 'Ir al chat', title: 'Centro de Atención al Paciente', tagline: 'Chatee con nuestro asistente virtual y nuestro equipo de atención.',
@@ -108,6 +112,9 @@
       noServer: 'El chat no está disponible: esta página no encontró la dirección del servidor. Inténtelo más tarde o llámenos.',
       transcript: 'Descargar la conversación', transcriptTitle: 'Centro de Atención al Paciente: su conversación',
       transcriptTimes: (zone) => `Horas de este dispositivo (${zone}). Descargada`, transcriptFile: 'conversacion', system: 'Aviso',
+      emailTranscript: 'Enviarme la conversación por correo', transcriptEmailed: (to) => `La conversación va en camino a ${to}.`,
+      transcriptRefused: 'La conversación solo se envía por correo una vez comprobado que es usted; puede descargarla.',
+      transcriptSentAlready: 'La conversación ya se envió por correo.',
     },
   };
   let lang = 'en';
@@ -123,7 +130,7 @@
     ['label[for="topic"]', 'topicLabel', true], ['label[for="locale"]', 'localeLabel'], ['#start', 'start'], ['#chat-heading', 'chatHeading'],
     ['#end', 'end'], ['.messages-log', 'log', false, 'aria-label'], ['label[for="survey-comment"]', 'surveyComment', true],
     ['#survey-submit', 'surveySubmit'], ['#survey-thanks', 'surveyThanks'], ['label[for="message-input"]', 'messageLabel'],
-    ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'], ['#transcript', 'transcript'],
+    ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'], ['#transcript', 'transcript'], ['#email-transcript', 'emailTranscript'],
   ];
   function setLanguage(l) {
     lang = l === 'es' ? 'es' : 'en';
@@ -276,6 +283,10 @@
       case 'typing': if (ours && f.role !== 'patient') showTyping(f.role); break;
       case 'survey': if (saved) showSurvey(f); break;
       case 'surveyAnswered': if (f.text) el.surveyThanks.textContent = f.text; break;
+      case 'transcript':
+        el.emailTranscript.hidden = true;
+        el.transcriptNote.textContent = t('transcriptEmailed', f.to || '');
+        break;
       case 'error': onError(f, req); break;
     }
   }
@@ -328,6 +339,10 @@
       }                            // other errors: stays pending, resent after the next reconnect
     } else if (action === 'end') {
       el.end.disabled = false;
+    } else if (action === 'transcript') {
+      el.emailTranscript.disabled = false;
+      if (f.code === 'forbidden') showError(t('transcriptRefused'));
+      if (f.code === 'conflict') { showError(t('transcriptSentAlready')); el.emailTranscript.hidden = true; }
     } else if (action === 'survey' && f.code === 'conflict') {
       el.survey.hidden = true;     // answered already, or closed: nothing to retry
     } else if (action === 'survey') {
@@ -347,6 +362,7 @@
     }
     if (f.state) state = f.state;
     if (f.agent && f.agent.name) agentName = f.agent.name;
+    if (f.identity === 'verified') verified = true;   // the patient typed the emailed code
     switch (state) {
       case 'bot': statusText = t('bot'); break;
       case 'waiting':
@@ -368,6 +384,7 @@
     el.end.disabled = false;
     el.newConversation.hidden = !closed;
     el.transcript.hidden = !closed;   // at the end: the whole conversation
+    el.emailTranscript.hidden = !closed || !verified || el.transcriptNote.textContent !== '';
     if (closed) {
       persist();
       clearQuickReplies();
@@ -690,7 +707,10 @@
     el.survey.hidden = el.surveyThanks.hidden = true;
     el.input.disabled = el.send.disabled = false;
     el.end.hidden = false;
-    el.newConversation.hidden = el.transcript.hidden = true;
+    el.newConversation.hidden = el.transcript.hidden = el.emailTranscript.hidden = true;
+    el.emailTranscript.disabled = false;
+    el.transcriptNote.textContent = '';
+    verified = false;
     setLanguage(el.locale.value);
     showStart();
     if (message) showError(message);
@@ -737,6 +757,10 @@
     });
     el.newConversation.addEventListener('click', () => forget());
     el.transcript.addEventListener('click', downloadTranscript);
+    el.emailTranscript.addEventListener('click', () => {
+      if (saved && request({ action: 'transcript', conversationId: saved.conversationId })) el.emailTranscript.disabled = true;
+      else showError(t('offline'));
+    });
     el.survey.addEventListener('submit', onSurveySubmit);
     window.addEventListener('online', () => { if (wsUrl && !sock && (saved || startFrame)) connect(); });
     updateCounter();

@@ -1,5 +1,6 @@
 // Command message serves the patient WebSocket API's frame routes (start,
-// resume, send, typing, end and $default).
+// resume, send, typing, end and $default, which takes transcript: a
+// verified patient's ended conversation by email).
 package main
 
 import (
@@ -20,6 +21,7 @@ func main() {
 	consoles := k.Consoles()
 	svc := chat.NewService(k.Conversations(), conns, chat.PatientFanout(conns, pusher, frames.Encode, nil), k.SessionTokens(),
 		chat.Config{Retention: k.Retention(), ResumeGrace: k.Env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).
-		WithBot(k.BotTurns()).WithAgents(consoles).WithWatch(chat.TriageWatch{Engine: rules}, consoles)
+		WithBot(k.BotTurns()).WithAgents(consoles).WithWatch(chat.TriageWatch{Engine: rules}, consoles).
+		WithTranscripts(chat.TranscriptMail{Mail: k.Mail(), From: k.Sender(), Zone: k.Zone(), Marks: k.Conversations()})
 	k.Start(patientws.NewHandler(svc, pusher, k.Log).Message)
 }

@@ -191,6 +191,22 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 		t.Fatalf("cancelled = %v", done)
 	}
 	mailTo(t, email, "Appointment cancelled")
+	// At the end the verified patient has the transcript emailed (issue
+	// 20, item 5): once, to the address they proved, what they saw.
+	if ended := p.c.Request(map[string]any{"action": "end", "conversationId": p.conversationID}); ended["state"] != "closed" || ended["identity"] != "verified" {
+		t.Fatalf("ending = %v", ended)
+	}
+	if sent := p.c.Request(map[string]any{"action": "transcript", "conversationId": p.conversationID}); sent["type"] != "transcript" || sent["to"] != "v•••@example.org" {
+		t.Fatalf("transcript = %v", sent)
+	}
+	transcript := mailTo(t, email, "Your conversation transcript")
+	if !strings.Contains(transcript.BodyText, "] You: I need an appointment") || !strings.Contains(transcript.BodyText, "] Virtual assistant: ") ||
+		!strings.Contains(transcript.BodyText, "is cancelled") {
+		t.Fatalf("the transcript email = %q", transcript.BodyText)
+	}
+	if again := p.c.Request(map[string]any{"action": "transcript", "conversationId": p.conversationID}); again["code"] != "conflict" {
+		t.Fatalf("a second transcript = %v", again)
+	}
 }
 
 // TestThreeWrongCodesLockTheAppointmentsForAWhile (issue 20): a patient
@@ -230,6 +246,11 @@ func TestThreeWrongCodesLockTheAppointmentsForAWhile(t *testing.T) {
 	}
 	if c := conversationItem(t, p.conversationID); c.Identity != "" {
 		t.Fatalf("a locked conversation is stored %q", c.Identity)
+	}
+	// Not verified: no transcript by email.
+	p.c.Request(map[string]any{"action": "end", "conversationId": p.conversationID})
+	if refused := p.c.Request(map[string]any{"action": "transcript", "conversationId": p.conversationID}); refused["code"] != "forbidden" {
+		t.Fatalf("an anonymous patient's transcript = %v", refused)
 	}
 }
 

@@ -867,6 +867,15 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 	if !strings.Contains(transcript, "Centro de Atención al Paciente: su conversación") || !strings.Contains(transcript, "] Usted: ¿Cuál es el horario de visitas?") {
 		t.Errorf("the Spanish transcript:\n%s", transcript)
 	}
+	// A verified patient's end offers the transcript by email too; the
+	// server, which knows this one is not verified, refuses, and the page
+	// says why in Spanish.
+	pushToPatient(t, conv, map[string]any{"type": "status", "conversationId": conv, "state": "closed", "identity": "verified",
+		"at": time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)})
+	waitText(t, ctx, "#email-transcript:not([hidden])", "Enviarme la conversación por correo")
+	accessible(t, ctx, "the end of a verified conversation in Spanish")
+	run(t, ctx, "asking for the transcript by email", chromedp.Click(`#email-transcript`))
+	waitText(t, ctx, "#error", "solo se envía por correo una vez comprobado que es usted")
 }
 
 // TestTheWidgetOnAHospitalPage (issue 20, items 2 and 4): the one-tag

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/patientservicecenter/psc/shared/chat"
 )
 
 // Identity levels (issue 20): a conversation starts anonymous — knowledge
@@ -43,17 +45,6 @@ type Verify struct {
 func CodeHash(salt, code string) string {
 	sum := sha256.Sum256([]byte(salt + ":" + code))
 	return hex.EncodeToString(sum[:])
-}
-
-// MaskEmail shows enough of an address for its owner to know it:
-// m•••@example.com.
-func MaskEmail(email string) string {
-	local, domain, ok := strings.Cut(email, "@")
-	if !ok || local == "" {
-		return "•••"
-	}
-	r := []rune(local)
-	return string(r[0]) + "•••@" + domain
 }
 
 // digits is the run of six digits in what the patient typed ("123 456",
@@ -116,7 +107,7 @@ func (t *turn) sendCode(verb, email string) {
 	t.st.CodesSent++
 	t.st.Verify = &Verify{Verb: verb, Email: email, Salt: salt, Hash: hash, Expires: t.in.Now.Add(CodeTTL)}
 	t.st.Stage = stageVerify
-	t.say("verifySent", "email", MaskEmail(email))
+	t.say("verifySent", "email", chat.MaskEmail(email))
 	t.replies("verify")
 }
 
@@ -135,7 +126,7 @@ func (t *turn) verifyStep() {
 	code, ok := digits(t.in.Text)
 	switch {
 	case !ok:
-		t.say("verifyAsk", "email", MaskEmail(v.Email))
+		t.say("verifyAsk", "email", chat.MaskEmail(v.Email))
 		t.replies("verify")
 	case t.in.Now.After(v.Expires):
 		t.say("verifyExpired")

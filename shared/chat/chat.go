@@ -120,6 +120,8 @@ type Conversation struct {
 	// IdentityVerified, with the address they proved they own.
 	Identity      string
 	VerifiedEmail string
+	// TranscriptSentAt is when its transcript was emailed (zero: never).
+	TranscriptSentAt time.Time
 	// PatientEmail is the address the patient gave in the conversation.
 	PatientEmail string
 	// Queue is the queue routing last put the conversation in.

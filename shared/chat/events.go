@@ -67,12 +67,15 @@ type Status struct {
 	// At is when the conversation took the state; zero for a position
 	// update, which never changes the state a client shows.
 	At time.Time
+	// Identity is IdentityVerified once the patient proved who they are
+	// ("" otherwise): the page then offers the transcript by email.
+	Identity string
 }
 
 // StatusOf is a conversation's state as the patient sees it, as of its
 // last change (UpdatedAt, which every change of state sets).
 func StatusOf(c Conversation) Status {
-	return Status{ConversationID: c.ID, State: c.State.PatientState(), At: c.UpdatedAt}
+	return Status{ConversationID: c.ID, State: c.State.PatientState(), At: c.UpdatedAt, Identity: c.Identity}
 }
 
 // History answers a resume: the state when read and the messages after

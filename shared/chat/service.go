@@ -56,6 +56,7 @@ type Service struct {
 	cfg           Config
 	now           func() time.Time
 	newID         func() string
+	transcripts   *TranscriptMail
 }
 
 // NewService wires a Service; fan is the fan-out to conns (PatientFanout).
@@ -238,6 +239,17 @@ func (s *Service) Start(ctx context.Context, connectionID string, f StartRequest
 }
 
 // owned returns the caller's conversation, refusing any other one.
+// admitOwned admits a frame of the connection (its rate limit) and reads
+// its conversation, which must be the one named.
+func (s *Service) admitOwned(ctx context.Context, connectionID, conversationID string) (Connection, Conversation, error) {
+	conn, err := s.connections.Admit(ctx, connectionID, s.now())
+	if err != nil {
+		return Connection{}, Conversation{}, err
+	}
+	c, err := s.owned(ctx, conn, conversationID)
+	return conn, c, err
+}
+
 func (s *Service) owned(ctx context.Context, conn Connection, conversationID string) (Conversation, error) {
 	if conn.ConversationID == "" {
 		return Conversation{}, fault.Errorf(fault.Unauthorized, "start a conversation or reconnect with your session first")
@@ -323,11 +335,7 @@ func historyParts(c Conversation, msgs []Message, requestID string, readAt time.
 // the bot has the conversation, acks it, and tells it to the
 // conversation's other connections and its agent.
 func (s *Service) Send(ctx context.Context, connectionID string, f SendRequest) error {
-	conn, err := s.connections.Admit(ctx, connectionID, s.now())
-	if err != nil {
-		return err
-	}
-	c, err := s.owned(ctx, conn, f.ConversationID)
+	conn, c, err := s.admitOwned(ctx, connectionID, f.ConversationID)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ type conversationItem struct {
 	Identity       string        `dynamodbav:"identity,omitempty"`
 	VerifiedEmail  string        `dynamodbav:"verifiedEmail,omitempty"`
 	VerifiedAt     string        `dynamodbav:"verifiedAt,omitempty"`
+	TranscriptAt   string        `dynamodbav:"transcriptSentAt,omitempty"`
 	RoutedQueue    string        `dynamodbav:"routedQueue,omitempty"`
 	// The last transfer: who handed it on, why, to which queue or agent.
 	TransferBy     string `dynamodbav:"transferBy,omitempty"`
@@ -124,7 +125,7 @@ func (it conversationItem) domain() chat.Conversation {
 	return chat.Conversation{Transfer: transfer,
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, OfferedTo: it.OfferAgent, OfferExpiresAt: parseTime(it.OfferExpiresAt), Disposition: it.Disposition,
-		PatientEmail: it.PatientEmail, Identity: it.Identity, VerifiedEmail: it.VerifiedEmail, Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		PatientEmail: it.PatientEmail, Identity: it.Identity, VerifiedEmail: it.VerifiedEmail, TranscriptSentAt: parseTime(it.TranscriptAt), Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt),
 	}
 }
@@ -640,4 +641,15 @@ func (s *Conversations) Notes(ctx context.Context, conversationID string) ([]cha
 		notes = append(notes, chat.Note{ConversationID: it.ConversationID, AgentID: it.AgentID, AgentName: it.AgentName, Text: it.Text, At: at})
 	}
 	return notes, nil
+}
+
+// MarkTranscriptSent records, once, that the conversation's transcript
+// was emailed: false when it was already.
+func (s *Conversations) MarkTranscriptSent(ctx context.Context, conversationID string, at time.Time) (bool, error) {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("transcriptSentAt"), expression.Value(at.UTC().Format(timeLayout)))).
+		WithCondition(expression.AttributeExists(expression.Name("conversationId")).
+			And(expression.AttributeNotExists(expression.Name("transcriptSentAt")))).
+		Build())
+	return updateIf(ctx, s.api, s.convs, convKey(conversationID), expr, "marking the transcript of "+conversationID)
 }

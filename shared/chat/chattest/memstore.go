@@ -236,3 +236,15 @@ func (cv *memConv) add(msg chat.Message) chat.Message {
 	cv.msgs = append(cv.msgs, msg)
 	return msg
 }
+
+// MarkTranscriptSent records, once, that the transcript was emailed.
+func (m *MemConversations) MarkTranscriptSent(_ context.Context, id string, at time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cv, ok := m.convs[id]
+	if !ok || !cv.c.TranscriptSentAt.IsZero() {
+		return false, nil
+	}
+	cv.c.TranscriptSentAt = at
+	return true, nil
+}

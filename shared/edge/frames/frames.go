@@ -43,6 +43,8 @@ func Frame(v any) any {
 		return protocol.AckFrame{Type: protocol.TypeAck, RequestID: v.RequestID, ClientMessageID: v.Message.ClientMessageID, MessageID: v.Message.ID, At: protocol.FormatTime(v.Message.At)}
 	case chat.Status:
 		return Status(v)
+	case chat.TranscriptSent:
+		return protocol.TranscriptFrame{Type: "transcript", RequestID: v.RequestID, ConversationID: v.ConversationID, To: v.To}
 	case chat.History:
 		h := protocol.HistoryFrame{Type: protocol.TypeHistory, RequestID: v.RequestID, ConversationID: v.ConversationID, State: v.State,
 			At: timeOrEmpty(v), Messages: make([]protocol.MessageFrame, 0, len(v.Messages)), More: v.More}
@@ -264,7 +266,8 @@ func Message(m chat.Message) protocol.MessageFrame {
 
 // Status renders a state change; a zero At (a position update) is left out.
 func Status(s chat.Status) protocol.StatusFrame {
-	f := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: s.RequestID, ConversationID: s.ConversationID, State: s.State, QueuePosition: s.QueuePosition}
+	f := protocol.StatusFrame{Type: protocol.TypeStatus, RequestID: s.RequestID, ConversationID: s.ConversationID, State: s.State, QueuePosition: s.QueuePosition,
+		Identity: s.Identity}
 	if s.AgentName != "" {
 		f.Agent = &protocol.Agent{Name: s.AgentName}
 	}

@@ -26,6 +26,7 @@ type Service interface {
 	Send(ctx context.Context, connectionID string, r chat.SendRequest) error
 	Typing(ctx context.Context, connectionID, conversationID string) error
 	End(ctx context.Context, connectionID string, r chat.EndRequest) error
+	Transcript(ctx context.Context, connectionID string, r chat.TranscriptRequest) error
 }
 
 var _ Service = (*chat.Service)(nil)
@@ -125,6 +126,8 @@ func Dispatch(ctx context.Context, svc Service, connID string, f protocol.Client
 		return svc.Typing(ctx, connID, f.ConversationID)
 	case protocol.ActionEnd:
 		return svc.End(ctx, connID, chat.EndRequest{RequestID: f.RequestID, ConversationID: f.ConversationID})
+	case protocol.ActionTranscript:
+		return svc.Transcript(ctx, connID, chat.TranscriptRequest{RequestID: f.RequestID, ConversationID: f.ConversationID})
 	}
 	return fault.Errorf(fault.BadRequest, "unknown action")
 }

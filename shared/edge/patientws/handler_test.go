@@ -48,6 +48,9 @@ func (f *fakeService) Typing(_ context.Context, _, conversationID string) error 
 	return f.got(conversationID)
 }
 func (f *fakeService) End(_ context.Context, _ string, r chat.EndRequest) error { return f.got(r) }
+func (f *fakeService) Transcript(_ context.Context, _ string, r chat.TranscriptRequest) error {
+	return f.got(r)
+}
 
 type fakePusher struct{ pushed map[string][]string }
 

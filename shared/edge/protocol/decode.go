@@ -16,6 +16,9 @@ const (
 	ActionSend   = "send"
 	ActionTyping = "typing"
 	ActionEnd    = "end"
+	// ActionTranscript asks for the ended conversation's transcript by
+	// email (a verified patient).
+	ActionTranscript = "transcript"
 	// ActionAppointment acts on an appointment through a reminder's
 	// signed link: view it, confirm it, or cancel it.
 	ActionAppointment = "appointment"
@@ -133,7 +136,7 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 		}
 		f.NoEcho, err = noEcho(raw.Echo)
 		return f, err
-	case ActionTyping, ActionEnd:
+	case ActionTyping, ActionEnd, ActionTranscript:
 		return f, conversationRef(&f, raw)
 	case ActionAppointment:
 		if f.Token, err = str(raw.Token, "token"); err != nil {

@@ -80,6 +80,8 @@ type StatusFrame struct {
 	// when too few were answered to say).
 	RecentWaitSeconds int    `json:"recentWaitSeconds,omitempty"`
 	Agent             *Agent `json:"agent,omitempty"`
+	// Identity is "verified" once the patient proved who they are.
+	Identity string `json:"identity,omitempty"`
 	// At is when the conversation took this state. Frames of one
 	// conversation may arrive out of order (pushed by different functions,
 	// a push retried): a client keeps the state with the latest At. A
@@ -133,4 +135,13 @@ func Encode(frame any) []byte {
 		panic("protocol: encoding frame: " + err.Error())
 	}
 	return b
+}
+
+// TranscriptFrame answers transcript: the transcript went to the masked
+// address.
+type TranscriptFrame struct {
+	Type           string `json:"type"` // "transcript"
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	To             string `json:"to"`
 }
