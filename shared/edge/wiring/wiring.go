@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"os"
 	"strings"
 	"time"
@@ -199,9 +200,15 @@ func (k *Kit) Mail() *mail.SES {
 	return mail.New(sesv2.NewFromConfig(k.AWS), k.Env.Required("NOTIFY_SENDER")).WithConfigurationSet(k.Env.Optional("MAIL_CONFIGURATION_SET"))
 }
 
-// Sender is how mail names its sender: the center and NOTIFY_SENDER.
+// Sender is how mail names its sender: the organisation's name
+// (ORGANIZATION_NAME, a proper name, the same in every language), or
+// "Patient Service Center" when none is configured, and NOTIFY_SENDER.
 func (k *Kit) Sender() string {
-	return "Patient Service Center <" + k.Env.Required("NOTIFY_SENDER") + ">"
+	name := strings.TrimSpace(k.Env.Optional("ORGANIZATION_NAME"))
+	if name == "" {
+		name = "Patient Service Center"
+	}
+	return (&netmail.Address{Name: name, Address: k.Env.Required("NOTIFY_SENDER")}).String()
 }
 
 // Directory is the scheduling directory (providers, visit types,

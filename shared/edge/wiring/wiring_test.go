@@ -42,3 +42,21 @@ func TestEveryMissingVariableIsReportedAtOnce(t *testing.T) {
 		t.Fatalf("a complete environment: %v", err)
 	}
 }
+
+// TestTheSenderIsTheOrganisation: emails are sent in the name of the
+// configured organisation (a proper name, encoded for the header when it
+// is not ASCII), or of the Patient Service Center when none is.
+func TestTheSenderIsTheOrganisation(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("NOTIFY_SENDER", "appointments@example.org")
+	for org, want := range map[string]string{
+		"":                  `"Patient Service Center" <appointments@example.org>`,
+		"Riverside General": `"Riverside General" <appointments@example.org>`,
+		"Hospital San José": `=?utf-8?q?Hospital_San_Jos=C3=A9?= <appointments@example.org>`,
+	} {
+		t.Setenv("ORGANIZATION_NAME", org)
+		if got := New("test").Sender(); got != want {
+			t.Errorf("ORGANIZATION_NAME %q: the sender is %s, want %s", org, got, want)
+		}
+	}
+}
