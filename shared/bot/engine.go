@@ -79,6 +79,7 @@ type State struct {
 	VerifiedEmail string    `json:"verifiedEmail,omitempty"`
 	Verify        *Verify   `json:"verify,omitempty"`
 	CodesSent     int       `json:"codesSent,omitempty"`
+	WrongCodes    int       `json:"wrongCodes,omitempty"`
 	LockedUntil   time.Time `json:"lockedUntil,omitempty"`
 }
 

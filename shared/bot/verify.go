@@ -30,15 +30,14 @@ const (
 )
 
 // Verify is a code on its way: to which address, kept as a salted hash
-// (the code itself is only in the patient's email), until when, how many
-// wrong tries so far, and what the patient asked to do.
+// (the code itself is only in the patient's email), until when, and what
+// the patient asked to do.
 type Verify struct {
 	Verb    string    `json:"verb"`
 	Email   string    `json:"email"`
 	Salt    string    `json:"salt"`
 	Hash    string    `json:"hash"`
 	Expires time.Time `json:"expires"`
-	Tries   int       `json:"tries,omitempty"`
 }
 
 // CodeHash is the stored form of a code: SHA-256 of the salt and the code.
@@ -137,8 +136,11 @@ func (t *turn) verifyStep() {
 		t.say("verified")
 		t.startChange(v.Verb)
 	default:
-		v.Tries++
-		if v.Tries >= MaxCodeTries {
+		// Wrong tries count across the codes of the conversation: a new
+		// code does not buy new tries.
+		t.st.WrongCodes++
+		if t.st.WrongCodes >= MaxCodeTries {
+			t.st.WrongCodes = 0
 			t.st.Verify, t.st.Stage = nil, stageOpen
 			t.st.LockedUntil = t.in.Now.Add(CodeLock)
 			t.say("verifyLocked", "minutes", minutesLeft(CodeLock))

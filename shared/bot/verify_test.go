@@ -38,8 +38,8 @@ func TestAnUnverifiedPatientIsAskedForACodeBeforeTheirAppointments(t *testing.T)
 		t.Fatalf("the stored state keeps the code itself: %s", c.st.Encode())
 	}
 	// Not a code: asked again, nothing counted.
-	if out = c.say("I don't have it yet"); !strings.Contains(out.Text, "type the 6-digit code") || c.st.Verify.Tries != 0 {
-		t.Fatalf("not a code: %q %+v", out.Text, c.st.Verify)
+	if out = c.say("I don't have it yet"); !strings.Contains(out.Text, "type the 6-digit code") || c.st.WrongCodes != 0 {
+		t.Fatalf("not a code: %q %+v", out.Text, c.st)
 	}
 	out = c.say(b.lastCode("mara@example.org"))
 	if !c.st.Verified || c.st.VerifiedEmail != "mara@example.org" || !strings.Contains(out.Text, "Cancel your appointment on") {
@@ -59,8 +59,8 @@ func TestThreeWrongCodesLockVerification(t *testing.T) {
 	c, b := booked(t, "en", "lou@example.org")
 	c.say("reschedule my appointment")
 	c.say("000000")
-	if out := c.say("111111"); !strings.Contains(out.Text, "isn't right") || c.st.Verify.Tries != 2 {
-		t.Fatalf("second wrong code: %q %+v", out.Text, c.st.Verify)
+	if out := c.say("111111"); !strings.Contains(out.Text, "isn't right") || c.st.WrongCodes != 2 {
+		t.Fatalf("second wrong code: %q %+v", out.Text, c.st)
 	}
 	out := c.say("222222")
 	if !strings.Contains(out.Text, "next 15 minutes") || c.st.Verify != nil || c.st.Verified || c.st.Stage != stageOpen {
@@ -78,6 +78,19 @@ func TestThreeWrongCodesLockVerification(t *testing.T) {
 	c.say("reschedule my appointment")
 	if out = c.say(b.lastCode("lou@example.org")); !c.st.Verified || len(b.codes["lou@example.org"]) != 2 {
 		t.Fatalf("after the lock: %q, verified %v", out.Text, c.st.Verified)
+	}
+}
+
+// TestANewCodeBuysNoNewTries: two wrong codes, a new code, one more
+// wrong: locked.
+func TestANewCodeBuysNoNewTries(t *testing.T) {
+	c, _ := booked(t, "en", "kai@example.org")
+	c.say("cancel my appointment")
+	c.say("000000")
+	c.say("111111")
+	c.say("Send a new code")
+	if out := c.say("222222"); !strings.Contains(out.Text, "next 15 minutes") {
+		t.Fatalf("the third wrong code, after a new one: %q", out.Text)
 	}
 }
 
