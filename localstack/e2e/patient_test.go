@@ -64,6 +64,12 @@ func start(t *testing.T, name string) started {
 	if st["state"] != "bot" || st["conversationId"] != s.conversationID {
 		t.Fatalf("status after start = %v", st)
 	}
+	// The tests share one stack: a conversation a test leaves waiting or
+	// offered would be offered to a later test's agent first (it is
+	// older), who ignores it and is set away. The patient ends it when the
+	// test is over (before the connection closes; an ended one answers
+	// conflict, which is fine).
+	t.Cleanup(func() { c.TryRequest(map[string]any{"action": "end", "conversationId": s.conversationID}, 5*time.Second) })
 	return s
 }
 

@@ -119,6 +119,34 @@ func (c *Client) Request(frame map[string]any) map[string]any {
 	return f
 }
 
+// TryRequest is Request for cleanups: it never fails the test, and gives
+// up after timeout (false: no answer, or the connection is gone).
+func (c *Client) TryRequest(frame map[string]any, timeout time.Duration) (map[string]any, bool) {
+	id := fmt.Sprintf("r%d", time.Now().UnixNano())
+	frame["requestId"] = id
+	b, err := json.Marshal(frame)
+	if err != nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		return nil, false
+	}
+	for {
+		select {
+		case f := <-c.frames:
+			if f["requestId"] == id {
+				return f, true
+			}
+		case <-c.closed:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
 // Closed reports whether the server closed the connection.
 func (c *Client) Closed() <-chan struct{} { return c.closed }
 
