@@ -69,7 +69,9 @@ func start(t *testing.T, name string) started {
 	// older), who ignores it and is set away. The patient ends it when the
 	// test is over (before the connection closes; an ended one answers
 	// conflict, which is fine).
-	t.Cleanup(func() { c.TryRequest(map[string]any{"action": "end", "conversationId": s.conversationID}, 5*time.Second) })
+	t.Cleanup(func() {
+		c.TryRequest(map[string]any{"action": "end", "conversationId": s.conversationID}, 5*time.Second)
+	})
 	return s
 }
 
