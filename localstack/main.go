@@ -63,6 +63,7 @@ func main() {
 	fmt.Printf("\nPatient Service Center is running (stage %s)\n", o.Stage)
 	fmt.Printf("  patient page         %s\n", o.PatientPage)
 	fmt.Printf("  widget demo          %swidget-demo.html\n", o.Web)
+	fmt.Printf("  widget demo (es)     %swidget-demo-es.html\n", o.Web)
 	if o.AgentConsole != "" {
 		fmt.Printf("  agent console        %s\n", o.AgentConsole)
 	} else {
