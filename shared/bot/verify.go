@@ -4,14 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"fmt"
-	"mime"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/mailtext"
 )
 
 // Identity levels (issue 20): a conversation starts anonymous — knowledge
@@ -160,12 +159,6 @@ func minutesLeft(d time.Duration) string {
 // codeEmail is the email that carries a code, in the conversation's
 // language.
 func (e *Engine) codeEmail(from, to, locale, code string) ([]byte, error) {
-	if strings.ContainsAny(from+to, "\r\n") {
-		return nil, fmt.Errorf("an address holds a line break")
-	}
 	fill := strings.NewReplacer("{code}", code, "{org}", e.organization(locale), "{minutes}", minutesLeft(CodeTTL))
-	subject := mime.QEncoding.Encode("utf-8", fill.Replace(e.c.Text["codeSubject"].In(locale)))
-	body := fill.Replace(e.c.Text["codeBody"].In(locale))
-	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
-		from, to, subject, body)), nil
+	return mailtext.Message(from, to, fill.Replace(e.c.Text["codeSubject"].In(locale)), fill.Replace(e.c.Text["codeBody"].In(locale)))
 }

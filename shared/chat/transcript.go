@@ -3,11 +3,11 @@ package chat
 import (
 	"context"
 	"fmt"
-	"mime"
 	"strings"
 	"time"
 
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/mailtext"
 )
 
 // TranscriptRequest asks for a conversation's transcript by email.
@@ -91,9 +91,6 @@ var transcriptWords = map[string]map[string]string{
 // transcriptEmail is the transcript as a plain-text email in the
 // conversation's language: who, when (the clinic's zone), what.
 func transcriptEmail(from string, c Conversation, msgs []Message, zone *time.Location) ([]byte, error) {
-	if strings.ContainsAny(from+c.VerifiedEmail, "\r\n") {
-		return nil, fmt.Errorf("an address holds a line break")
-	}
 	w := transcriptWords["en"]
 	if c.Locale == "es" {
 		w = transcriptWords["es"]
@@ -115,9 +112,7 @@ func transcriptEmail(from string, c Conversation, msgs []Message, zone *time.Loc
 		}
 		fmt.Fprintf(&b, "[%s] %s: %s\n", m.At.In(zone).Format("2006-01-02 15:04"), who, strings.ReplaceAll(m.Text, "\n", "\n    "))
 	}
-	subject := mime.QEncoding.Encode("utf-8", w["subject"])
-	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s",
-		from, c.VerifiedEmail, subject, strings.ReplaceAll(b.String(), "\n", "\r\n"))), nil
+	return mailtext.Message(from, c.VerifiedEmail, w["subject"], strings.TrimSuffix(b.String(), "\n"))
 }
 
 // MaskEmail shows enough of an address for its owner to know it:

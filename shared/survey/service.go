@@ -10,6 +10,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/kpi"
+	"github.com/patientservicecenter/psc/shared/mailtext"
 )
 
 // Store keeps surveys, patients' survey preferences and follow-up tasks.
@@ -210,13 +211,9 @@ func (s *Service) PromptFor(sv Survey) Prompt {
 }
 
 func (s *Service) email(sv Survey, link string) ([]byte, error) {
-	if strings.ContainsAny(s.sc.From+sv.PatientEmail, "\r\n") {
-		return nil, fmt.Errorf("an address holds a line break")
-	}
 	until := sv.ExpiresAt.Format("January 2")
 	body := strings.NewReplacer("{link}", link, "{until}", until).Replace(s.cfg.Texts["emailBody"].In(sv.Locale))
-	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
-		s.sc.From, sv.PatientEmail, s.cfg.Texts["emailSubject"].In(sv.Locale), body)), nil
+	return mailtext.Message(s.sc.From, sv.PatientEmail, s.cfg.Texts["emailSubject"].In(sv.Locale), body)
 }
 
 // ForPatient reads the patient's survey (another patient's is not found).

@@ -800,7 +800,7 @@ func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
 		r.expect(PhaseToPatient, "agent-to-patient", c, fmt.Sprint(f["messageId"]), at)
 		if a.counts[c] >= r.cfg.Exchanges && !a.closing[c] {
 			a.closing[c] = true
-			r.tally(a.id, func(c *AgentCounts) { c.Closed++ })
+			r.tally(a.id, func(n *AgentCounts) { n.Closed++ })
 			_ = k.send(ctx, map[string]any{"action": "close", "conversationId": c, "disposition": "resolved"})
 		}
 	case f["type"] == "error":
