@@ -321,7 +321,7 @@ func TestAReloadedConsoleGetsItsOpenOffersBack(t *testing.T) {
 	f := newFixture()
 	ctx := context.Background()
 	expires := t0.Add(30 * time.Second)
-	f.svc.WithConversations(heldAndOffered{held: held{by: map[string][]chat.Conversation{}}, offered: map[string][]chat.Conversation{"a1": {
+	f.svc.WithConversations(heldAndOffered{offered: map[string][]chat.Conversation{"a1": {
 		{ID: "c3", State: chat.StateOffered, OfferedTo: "a1", OfferExpiresAt: expires, Queue: "billing",
 			Handoff: &chat.Handoff{Queue: "general", Priority: "high", Language: "es", Summary: "Topic: billing"}, Transfer: &chat.Transfer{By: "Bo", Reason: "needs billing"}},
 		{ID: "c4", State: chat.StateOffered, OfferedTo: "a1", OfferExpiresAt: t0.Add(-time.Second), Handoff: &chat.Handoff{Queue: "general"}},
@@ -603,16 +603,6 @@ func TestThePatientViewFitsOneFrameHoweverItsTextIsEscaped(t *testing.T) {
 	}
 }
 
-// heldBy is noAssignments holding, per agent, some conversations.
-type heldBy struct {
-	noAssignments
-	held map[string][]chat.Conversation
-}
-
-func (h heldBy) Held(_ context.Context, agentID string) ([]chat.Conversation, error) {
-	return h.held[agentID], nil
-}
-
 // TestTheFloorShowsEveryConversationInProgressToSupervisorsOnly: the
 // waiting ones (urgent first) and the held ones, with queue, priority, red
 // flags and agent, and no patient name; agents are refused it.
@@ -626,9 +616,9 @@ func TestTheFloorShowsEveryConversationInProgressToSupervisorsOnly(t *testing.T)
 		"w1": {ID: "w1", PatientName: "Pat", State: chat.StateWaiting, Queue: "general", Handoff: handoff("normal")},
 		"w2": {ID: "w2", PatientName: "Lee", State: chat.StateWaiting, Queue: "general", Handoff: handoff("urgent", "chest_pain")},
 	}
-	held := heldBy{held: map[string][]chat.Conversation{"a1": {{ID: "h1", PatientName: "Kim", State: chat.StateAssigned, AgentID: "a1", AgentName: "Ana",
+	holding := held{by: map[string][]chat.Conversation{"a1": {{ID: "h1", PatientName: "Kim", State: chat.StateAssigned, AgentID: "a1", AgentName: "Ana",
 		Queue: "general", Handoff: handoff("normal"), UpdatedAt: t0}}}}
-	f.svc.WithConversations(held, convs, nil, nil).WithQueues([]string{"general"},
+	f.svc.WithConversations(holding, convs, nil, nil).WithQueues([]string{"general"},
 		memQueues{"general": {{ConversationID: "w1", Queue: "general"}, {ConversationID: "w2", Queue: "general"}}})
 	for _, who := range []string{"ana", "sam"} {
 		if _, err := f.svc.Connect(ctx, "conn-"+who, who); err != nil {
