@@ -21,8 +21,9 @@ type Booking interface {
 	Directory() *scheduling.Directory
 	Search(q scheduling.Query) ([]scheduling.Slot, error)
 	// Book books the slot for the patient; email, when set, receives the
-	// confirmation and reminders.
-	Book(slotID, email string) (scheduling.Appointment, error)
+	// confirmation and reminders; phone (E.164), when set, the reminders
+	// by text, which the patient agreed to by giving it.
+	Book(slotID, email, phone string) (scheduling.Appointment, error)
 	Upcoming() ([]scheduling.Appointment, error)
 	Reschedule(appointmentID, slotID string) (scheduling.Appointment, error)
 	Cancel(appointmentID string) (scheduling.Appointment, error)
@@ -42,6 +43,7 @@ const (
 	stageSlots       = "appointment:slots"
 	stageConfirm     = "appointment:confirm"
 	stageEmail       = "appointment:email"
+	stagePhone       = "appointment:phone"
 	stagePickAppt    = "appointment:pick"
 	stageCancelAppt  = "appointment:cancel"
 	slotsOffered     = 3
@@ -291,6 +293,17 @@ func (t *turn) bookingStep() bool {
 			}
 			t.st.Email = addr.Address
 		}
+		t.askPhone()
+	case stagePhone:
+		if !t.is("skip") {
+			phone, err := notify.Phone(t.in.Text)
+			if err != nil {
+				t.say("badPhone")
+				t.replies("phone")
+				return true
+			}
+			t.st.Phone = phone
+		}
 		t.commit()
 	case stagePickAppt:
 		c, ok := t.chosen()
@@ -323,6 +336,20 @@ func (t *turn) bookingStep() bool {
 	return true
 }
 
+// askPhone asks a new booking, once, for a mobile number for text
+// reminders; giving it is the patient's opt-in, so the question says what
+// they agree to (US carrier rules: who sends, what, rates, STOP and HELP).
+func (t *turn) askPhone() {
+	if t.st.Target != "" || t.st.Phone != "" || t.st.PhoneAsked {
+		t.commit()
+		return
+	}
+	t.st.PhoneAsked = true
+	t.st.Stage = stagePhone
+	t.say("askPhone")
+	t.replies("phone")
+}
+
 // commit books (or moves) the chosen slot.
 func (t *turn) commit() {
 	b := t.in.Booking
@@ -335,7 +362,7 @@ func (t *turn) commit() {
 	if moving {
 		a, err = b.Reschedule(t.st.Target, t.st.Chosen)
 	} else {
-		a, err = b.Book(t.st.Chosen, t.st.Email)
+		a, err = b.Book(t.st.Chosen, t.st.Email, t.st.Phone)
 	}
 	var taken *scheduling.Taken
 	switch {
@@ -363,13 +390,24 @@ func (t *turn) commit() {
 	t.say(key, "slot", t.when(a.Slot, dir), "provider", p.Name, "visit", v.Name.In(t.st.Locale), "place", t.place(a.Slot, dir), "ref", scheduling.Reference(a.ID))
 	// Promise only the reminders that will go out (notify plans those
 	// still ahead).
-	switch len(notify.Plan(a, t.in.Now)) {
-	case len(notify.Leads):
+	ahead, texts := 0, 0
+	for _, r := range notify.Plan(a, t.in.Now, notify.Quiet{}) {
+		if r.Kind.Texted() {
+			texts++
+		} else {
+			ahead++
+		}
+	}
+	switch ahead {
+	case 2:
 		t.say("remindBoth")
 	case 0:
 		t.say("remindNone")
 	default:
 		t.say("remind2h")
+	}
+	if texts > 0 {
+		t.say("remindText", "phone", notify.Masked(a.PatientPhone))
 	}
 	if a.JoinURL != "" {
 		t.say("bookedVideo", "link", a.JoinURL)

@@ -17,6 +17,7 @@ type fakeBooking struct {
 	appts  []scheduling.Appointment
 	taken  bool
 	emails []string
+	phones []string
 	calls  []string
 	// codes are the one-time codes sent, by address, newest last; each is
 	// the next of nextCode.
@@ -80,7 +81,7 @@ func (f *fakeBooking) held(s scheduling.Slot) bool {
 	return false
 }
 
-func (f *fakeBooking) Book(slotID, email string) (scheduling.Appointment, error) {
+func (f *fakeBooking) Book(slotID, email, phone string) (scheduling.Appointment, error) {
 	f.calls = append(f.calls, "book "+slotID)
 	s, err := f.dir.Slot(slotID)
 	if err != nil {
@@ -92,7 +93,11 @@ func (f *fakeBooking) Book(slotID, email string) (scheduling.Appointment, error)
 		return scheduling.Appointment{}, &scheduling.Taken{Alternatives: alts}
 	}
 	f.emails = append(f.emails, email)
-	a := scheduling.Appointment{ID: "ap0123456789abcdef0123456" + string(rune('0'+len(f.appts))), Slot: s, State: scheduling.Booked, PatientEmail: email}
+	f.phones = append(f.phones, phone)
+	a := scheduling.Appointment{ID: "ap0123456789abcdef0123456" + string(rune('0'+len(f.appts))), Slot: s, State: scheduling.Booked, PatientEmail: email, PatientPhone: phone}
+	if phone != "" {
+		a.SMSConsentAt = s.Start.AddDate(0, 0, -7)
+	}
 	if s.Mode == scheduling.Telehealth {
 		a.JoinURL = "https://video.example.org/v/" + a.ID
 	}
@@ -173,13 +178,26 @@ func TestBotBooksAnAppointment(t *testing.T) {
 		t.Fatalf("bad email: %q", out.Text)
 	}
 	out = c.say("ana.ruiz@example.org")
+	// Giving a mobile number is the opt-in to text reminders: the question
+	// says what it agrees to, as US carriers require.
+	for _, want := range []string{"text message", "mobile number", "up to 2 texts", "rates may apply", "STOP", "HELP"} {
+		if !strings.Contains(out.Text, want) || len(b.calls) != 0 || !slices.Contains(out.QuickReplies, "Skip") {
+			t.Fatalf("phone ask lacks %q: %q %v, calls %v", want, out.Text, out.QuickReplies, b.calls)
+		}
+	}
+	for _, bad := range []string{"my phone", "12345", "555-0123", "+0 555 201 0123", "(155) 201-0123"} {
+		if out = c.say(bad); !strings.Contains(out.Text, "doesn't look like a mobile number") || len(b.calls) != 0 {
+			t.Fatalf("bad phone %q: %q", bad, out.Text)
+		}
+	}
+	out = c.say("(555) 201-0123")
 	if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, "confirmation number is 0123456") || out.Handoff != nil || c.st.Stage != stageOpen {
 		t.Fatalf("booked: %q %+v %s", out.Text, out.Handoff, c.st.Stage)
 	}
-	if len(b.emails) != 1 || b.emails[0] != "ana.ruiz@example.org" {
-		t.Fatalf("booked with emails %v", b.emails)
+	if len(b.emails) != 1 || b.emails[0] != "ana.ruiz@example.org" || len(b.phones) != 1 || b.phones[0] != "+15552010123" {
+		t.Fatalf("booked with emails %v, phones %v", b.emails, b.phones)
 	}
-	// The next booking in the conversation does not ask for the email again.
+	// The next booking in the conversation asks for neither again.
 	c.say("I need an appointment")
 	c.say("Dermatology")
 	c.say("Any time")
@@ -199,8 +217,9 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 	out := c.say("No preference")
 	c.say(out.QuickReplies[0])
 	c.say("Yes, book it")
+	c.say("Skip") // the email
 	b.taken = true
-	out = c.say("Skip")
+	out = c.say("Skip") // the phone
 	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 6 || c.st.Stage != stageSlots {
 		t.Fatalf("taken: %q %v", out.Text, out.QuickReplies)
 	}
@@ -213,7 +232,7 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 func TestBotReschedulesAndCancels(t *testing.T) {
 	b := newFakeBooking(t)
 	open1, _ := b.Search(scheduling.Query{Provider: "dr-lee", Mode: scheduling.Telehealth, From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
-	if _, err := b.Book(open1[0].ID, "ana@example.org"); err != nil {
+	if _, err := b.Book(open1[0].ID, "ana@example.org", ""); err != nil {
 		t.Fatal(err)
 	}
 	id := b.appts[0].ID
@@ -339,11 +358,14 @@ func TestAnEmailAddressIsAnAnswerNotARequestForAPerson(t *testing.T) {
 func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
 	for _, tc := range []struct {
 		ahead     time.Duration
+		phone     string
 		want, not string
 	}{
-		{72 * time.Hour, "We'll remind you the day before and 2 hours before.", "won't send"},
-		{5 * time.Hour, "We'll remind you 2 hours before.", "the day before"},
-		{90 * time.Minute, "we won't send a reminder", "remind you"},
+		{72 * time.Hour, "no thanks", "We'll remind you the day before and 2 hours before.", "won't send"},
+		{5 * time.Hour, "no thanks", "We'll remind you 2 hours before.", "the day before"},
+		{90 * time.Minute, "no thanks", "we won't send a reminder", "remind you"},
+		{72 * time.Hour, "555.201.0123", "The reminders will also come by text to +1 •••••••• 23.", "won't send"},
+		{90 * time.Minute, "555.201.0123", "we won't send a reminder", "by text"},
 	} {
 		b := newFakeBooking(t)
 		c := start(t, "en", open).with(b)
@@ -359,8 +381,9 @@ func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
 		}
 		c.now = slot.Start.Add(-tc.ahead) // the patient booked this long before the visit
 		c.say("Yes, book it")
-		out = c.say("ana.ruiz@example.org")
-		if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, tc.want) || strings.Contains(out.Text, tc.not) {
+		c.say("ana.ruiz@example.org")
+		out = c.say(tc.phone)
+		if !strings.Contains(out.Text, "You're booked") || !strings.Contains(out.Text, tc.want) || strings.Contains(out.Text, tc.not) || tc.phone == "no thanks" && strings.Contains(out.Text, "by text") {
 			t.Errorf("booked %s ahead: %q, want %q and not %q", tc.ahead, out.Text, tc.want, tc.not)
 		}
 	}

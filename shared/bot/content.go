@@ -85,9 +85,9 @@ var (
 		"notUnderstood", "notUnderstoodHandoff", "source", "helpful", "helpfulYes", "helpfulNo",
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
 		"triageFollowUp", "triageNo", "nowNo", "triageAgain", "closed", "unstaffed", "callbackAsk", "callbackDone",
-		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "booked", "remindBoth", "remind2h", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",
+		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "askPhone", "badPhone", "booked", "remindBoth", "remind2h", "remindText", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",
 		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
-	requiredReplies = []string{"wayOut", "consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "cancelAppt", "anythingElse"}
+	requiredReplies = []string{"wayOut", "consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "phone", "cancelAppt", "anythingElse"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
 		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done", "triageYes", "triageNo"}
 	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}

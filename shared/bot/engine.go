@@ -72,6 +72,8 @@ type State struct {
 	Verb           string   `json:"verb,omitempty"`
 	Email          string   `json:"email,omitempty"`
 	EmailAsked     bool     `json:"emailAsked,omitempty"`
+	Phone          string   `json:"phone,omitempty"`
+	PhoneAsked     bool     `json:"phoneAsked,omitempty"`
 	// Identity: verified (and with which address) once the patient typed
 	// the code sent to the email on file; the code on its way; how many
 	// were sent; until when wrong codes lock verification.
@@ -298,7 +300,7 @@ func (t *turn) message() {
 		if t.leavesForAPerson() || t.appointmentStep() {
 			return
 		}
-	case stageSlots, stageConfirm, stageEmail, stagePickAppt, stageCancelAppt, stageVerify:
+	case stageSlots, stageConfirm, stageEmail, stagePhone, stagePickAppt, stageCancelAppt, stageVerify:
 		if t.leavesForAPerson() || t.bookingStep() {
 			return
 		}

@@ -106,9 +106,9 @@ func (b boundBooking) Directory() *scheduling.Directory { return b.s.Directory()
 func (b boundBooking) Search(q scheduling.Query) ([]scheduling.Slot, error) {
 	return b.s.Search(b.ctx, q)
 }
-func (b boundBooking) Book(slotID, email string) (scheduling.Appointment, error) {
+func (b boundBooking) Book(slotID, email, phone string) (scheduling.Appointment, error) {
 	return b.s.Book(b.ctx, scheduling.BookRequest{Token: b.token, SlotID: slotID, PatientID: b.conv.PatientID, PatientName: b.conv.PatientName,
-		PatientEmail: email, Locale: b.conv.Locale, ConversationID: b.conv.ID, By: "bot"})
+		PatientEmail: email, PatientPhone: phone, Locale: b.conv.Locale, ConversationID: b.conv.ID, By: "bot"})
 }
 func (b boundBooking) Upcoming() ([]scheduling.Appointment, error) {
 	return b.s.Upcoming(b.ctx, b.conv.PatientID)

@@ -15,7 +15,7 @@ func booked(t *testing.T, locale, email string) (*conversation, *fakeBooking) {
 	t.Helper()
 	b := newFakeBooking(t)
 	slots, _ := b.Search(scheduling.Query{Provider: "dr-lee", From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
-	if _, err := b.Book(slots[0].ID, email); err != nil {
+	if _, err := b.Book(slots[0].ID, email, ""); err != nil {
 		t.Fatal(err)
 	}
 	c := start(t, locale, open).with(b)

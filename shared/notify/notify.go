@@ -27,10 +27,17 @@ const (
 	Cancelled   Kind = "cancelled"
 	Remind24h   Kind = "reminder-24h"
 	Remind2h    Kind = "reminder-2h"
+	// The reminders by text message, to patients who gave a mobile number
+	// for them.
+	Text24h Kind = "sms-24h"
+	Text2h  Kind = "sms-2h"
 )
 
+// Texted says whether a kind is a text message.
+func (k Kind) Texted() bool { return k == Text24h || k == Text2h }
+
 // Leads are how long before a visit each reminder goes out.
-var Leads = map[Kind]time.Duration{Remind24h: 24 * time.Hour, Remind2h: 2 * time.Hour}
+var Leads = map[Kind]time.Duration{Remind24h: 24 * time.Hour, Remind2h: 2 * time.Hour, Text24h: 24 * time.Hour, Text2h: 2 * time.Hour}
 
 // Detect says what a change of an appointment (stream images; old is nil
 // for a new one, new nil for a removal) tells the patient, if anything.
@@ -60,14 +67,26 @@ type Reminder struct {
 
 // Plan lists an active appointment's reminders still ahead of now (none
 // for one cancelled or past). A zero now plans every reminder, to know
-// which to remove.
-func Plan(a scheduling.Appointment, now time.Time) []Reminder {
+// which to remove. Text reminders, for a patient who agreed to them, are
+// moved out of the quiet hours (or left out when that would be too
+// close to the visit).
+func Plan(a scheduling.Appointment, now time.Time, q Quiet) []Reminder {
 	if !a.State.Active() && !now.IsZero() {
 		return nil
 	}
+	kinds := []Kind{Remind24h, Remind2h}
+	if a.PatientPhone != "" && !a.SMSConsentAt.IsZero() {
+		kinds = append(kinds, Text24h, Text2h)
+	}
 	var out []Reminder
-	for _, k := range []Kind{Remind24h, Remind2h} {
+	for _, k := range kinds {
 		at := a.Slot.Start.Add(-Leads[k])
+		if k.Texted() {
+			var ok bool
+			if at, ok = q.Shift(at, a.Slot.Start); !ok {
+				continue
+			}
+		}
 		if now.IsZero() || at.After(now) {
 			out = append(out, Reminder{AppointmentID: a.ID, Kind: k, At: at.UTC(), Start: a.Slot.Start.UTC()})
 		}
@@ -87,6 +106,9 @@ type Texts struct {
 		Text    Localized `yaml:"text"`
 	} `yaml:"notices"`
 	Lines map[string]Localized `yaml:"lines"`
+	// Texts are the text reminders; Replies the answers to patients' texts.
+	Texts   map[Kind]Localized   `yaml:"texts"`
+	Replies map[string]Localized `yaml:"replies"`
 }
 
 //go:embed notices.yaml
@@ -110,6 +132,16 @@ func LoadTexts() (*Texts, error) {
 	for _, l := range []string{"join", "links", "change", "calendar", "video"} {
 		if t.Lines[l].EN == "" || t.Lines[l].ES == "" {
 			return nil, fmt.Errorf("notices: line %s needs en and es", l)
+		}
+	}
+	for _, k := range []Kind{Text24h, Text2h} {
+		if t.Texts[k].EN == "" || t.Texts[k].ES == "" {
+			return nil, fmt.Errorf("notices: text %s needs en and es", k)
+		}
+	}
+	for _, r := range []string{"stopped", "started", "help", "unread"} {
+		if t.Replies[r].EN == "" || t.Replies[r].ES == "" {
+			return nil, fmt.Errorf("notices: reply %s needs en and es", r)
 		}
 	}
 	if t.From == "" {
@@ -141,11 +173,12 @@ type Message struct {
 
 // Fill is what a notice says of an appointment.
 type Fill struct {
+	Page            string // the appointment's page, from a reminder
 	Confirm, Cancel string // the links of a reminder
 }
 
-// Compose writes the notice of a kind for an appointment.
-func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Directory, f Fill) Message {
+// vars fills a notice's placeholders for an appointment.
+func (t *Texts) vars(a scheduling.Appointment, dir *scheduling.Directory, f Fill) *strings.Replacer {
 	loc := a.Locale
 	p, _ := dir.Provider(a.Slot.Provider)
 	v, _ := dir.VisitType(a.Slot.VisitType)
@@ -154,8 +187,33 @@ func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Direct
 		l, _ := dir.Location(a.Slot.Location)
 		place = l.Name + ", " + l.Address
 	}
-	vars := strings.NewReplacer("{when}", When(a.Slot.Start, dir.Zone(), loc), "{visit}", v.Name.In(loc), "{provider}", p.Name,
-		"{place}", place, "{ref}", scheduling.Reference(a.ID), "{join}", a.JoinURL, "{confirm}", f.Confirm, "{cancel}", f.Cancel, "{org}", t.Organization)
+	return strings.NewReplacer("{when}", When(a.Slot.Start, dir.Zone(), loc), "{visit}", v.Name.In(loc), "{provider}", p.Name,
+		"{place}", place, "{ref}", scheduling.Reference(a.ID), "{join}", a.JoinURL, "{confirm}", f.Confirm, "{cancel}", f.Cancel,
+		"{page}", f.Page, "{org}", t.Organization)
+}
+
+// Text writes a text reminder of a kind for an appointment.
+func (t *Texts) Text(k Kind, a scheduling.Appointment, dir *scheduling.Directory, f Fill) string {
+	if f.Page == "" {
+		f.Page = t.Lines["change"].In(a.Locale)
+	}
+	return t.vars(a, dir, f).Replace(t.Texts[k].In(a.Locale))
+}
+
+// Reply writes an answer to a patient's text in a locale ("": English,
+// then Spanish, for a text whose language is not known).
+func (t *Texts) Reply(name, locale, contact string) string {
+	r := strings.NewReplacer("{org}", t.Organization, "{contact}", contact)
+	if locale == "" {
+		return r.Replace(t.Replies[name].EN) + "\n" + r.Replace(t.Replies[name].ES)
+	}
+	return r.Replace(t.Replies[name].In(locale))
+}
+
+// Compose writes the notice of a kind for an appointment.
+func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Directory, f Fill) Message {
+	loc := a.Locale
+	vars := t.vars(a, dir, f)
 	n := t.Notices[k]
 	m := Message{Subject: vars.Replace(n.Subject.In(loc)), Text: vars.Replace(n.Text.In(loc))}
 	lines := []string{m.Text}

@@ -272,19 +272,19 @@ func TestRemindersFireOnTimeAndNotAfterACancellation(t *testing.T) {
 func TestPlanSkipsRemindersAlreadyPast(t *testing.T) {
 	dir, _ := scheduling.LoadDirectory()
 	a := appointment(t, dir, "dr-lee~follow-up~20261203T1400Z")
-	got := Plan(a, a.Slot.Start.Add(-3*time.Hour))
+	got := Plan(a, a.Slot.Start.Add(-3*time.Hour), Quiet{})
 	if len(got) != 1 || got[0].Kind != Remind2h {
 		t.Fatalf("booked 3 hours ahead: %+v, want the 2h reminder only", got)
 	}
 	a.State = scheduling.Cancelled
-	if got := Plan(a, time.Time{}); len(got) != 2 {
+	if got := Plan(a, time.Time{}, Quiet{}); len(got) != 2 {
 		t.Fatalf("every reminder of a cancelled one, to remove: %+v", got)
 	}
-	if got := Plan(a, a.Slot.Start.Add(-72*time.Hour)); len(got) != 0 {
+	if got := Plan(a, a.Slot.Start.Add(-72*time.Hour), Quiet{}); len(got) != 0 {
 		t.Fatalf("a cancelled appointment planned %+v", got)
 	}
 	kinds := []Kind{}
-	for _, r := range Plan(appointment(t, dir, "dr-lee~follow-up~20261203T1400Z"), a.Slot.Start.Add(-72*time.Hour)) {
+	for _, r := range Plan(appointment(t, dir, "dr-lee~follow-up~20261203T1400Z"), a.Slot.Start.Add(-72*time.Hour), Quiet{}) {
 		kinds = append(kinds, r.Kind)
 	}
 	if !slices.Equal(kinds, []Kind{Remind24h, Remind2h}) {

@@ -47,15 +47,31 @@ type Appointments interface {
 	Get(ctx context.Context, id string) (scheduling.Appointment, error)
 }
 
+// Texter sends a text message to a phone number (E.164).
+type Texter interface {
+	Text(ctx context.Context, phone, body string) error
+}
+
+// OptOuts keeps the numbers that replied STOP (until they reply START).
+type OptOuts interface {
+	OptedOut(ctx context.Context, phone string) (bool, error)
+	SetOptedOut(ctx context.Context, phone string, out bool, at time.Time) error
+}
+
 // Linker signs the confirm-or-cancel link of a reminder.
 type Linker interface {
 	Issue(appointmentID, patientID string, expires time.Time) (string, error)
 }
 
-// Config holds the links' page.
+// Config holds the links' page and the text messages' rules.
 type Config struct {
 	// PageURL is the hosted appointment page; a link is PageURL?t=<token>.
 	PageURL string
+	// Quiet is when no text message goes out.
+	Quiet Quiet
+	// HelpContact is how a patient who texts HELP reaches a person (a
+	// phone number or a web address).
+	HelpContact string
 }
 
 // Service sends the notices.
@@ -68,6 +84,8 @@ type Service struct {
 	sent  Sent
 	appts Appointments
 	links Linker
+	sms   Texter
+	opts  OptOuts
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -83,8 +101,12 @@ type Deps struct {
 	Sent         Sent
 	Appointments Appointments
 	Links        Linker
-	Log          *slog.Logger
-	Now          func() time.Time // nil: the clock
+	// Texter and OptOuts send text reminders and keep STOPs; without
+	// them reminders go by chat and email only.
+	Texter  Texter
+	OptOuts OptOuts
+	Log     *slog.Logger
+	Now     func() time.Time // nil: the clock
 }
 
 // NewService wires a Service.
@@ -92,7 +114,7 @@ func NewService(d Deps, cfg Config) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{texts: d.Texts, dir: d.Directory, chat: d.Chat, mail: d.Mail, rem: d.Reminders, sent: d.Sent, appts: d.Appointments, links: d.Links, cfg: cfg, log: d.Log, now: d.Now}
+	return &Service{texts: d.Texts, dir: d.Directory, chat: d.Chat, mail: d.Mail, rem: d.Reminders, sent: d.Sent, appts: d.Appointments, links: d.Links, sms: d.Texter, opts: d.OptOuts, cfg: cfg, log: d.Log, now: d.Now}
 }
 
 // Changed handles one change of an appointment from the scheduling
@@ -105,11 +127,11 @@ func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment)
 		return nil
 	}
 	if old != nil {
-		if err := s.rem.Delete(ctx, Plan(*old, time.Time{})); err != nil {
+		if err := s.rem.Delete(ctx, Plan(*old, time.Time{}, s.cfg.Quiet)); err != nil {
 			return fmt.Errorf("removing reminders: %w", err)
 		}
 	}
-	if err := s.rem.Put(ctx, Plan(*new, s.now())); err != nil {
+	if err := s.rem.Put(ctx, Plan(*new, s.now(), s.cfg.Quiet)); err != nil {
 		return fmt.Errorf("setting reminders: %w", err)
 	}
 	s.log.InfoContext(ctx, "appointment notice", "appointment_id", new.ID, "conversation_id", new.ConversationID, "kind", string(kind))
@@ -134,7 +156,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		}
 		a, err := s.appts.Get(ctx, r.AppointmentID)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, err, s.putBack(ctx, r))
 			continue
 		}
 		if !a.State.Active() || !a.Slot.Start.Equal(r.Start) || !a.Slot.Start.After(s.now()) {
@@ -153,10 +175,19 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 			if a.Locale == "es" {
 				base += "&lang=es"
 			}
-			f = Fill{Confirm: base + "&do=confirm", Cancel: base + "&do=cancel"}
+			f = Fill{Page: base, Confirm: base + "&do=confirm", Cancel: base + "&do=cancel"}
+		}
+		if r.Kind.Texted() {
+			ok, err := s.text(ctx, r, a, f)
+			if err != nil {
+				errs = append(errs, err, s.putBack(ctx, r))
+			} else if ok {
+				sent++
+			}
+			continue
 		}
 		if err := s.tell(ctx, r.Kind, a, f, string(r.Kind)); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, err, s.putBack(ctx, r))
 			continue
 		}
 		s.log.InfoContext(ctx, "reminder sent", "appointment_id", a.ID, "kind", string(r.Kind))

@@ -39,10 +39,15 @@ type Change struct {
 
 // Appointment is a patient's visit with a provider.
 type Appointment struct {
-	ID             string
-	PatientID      string
-	PatientName    string
-	PatientEmail   string
+	ID           string
+	PatientID    string
+	PatientName  string
+	PatientEmail string
+	// PatientPhone is the mobile number (E.164) the patient gave for text
+	// reminders; SMSConsentAt is when they agreed to get them (the opt-in
+	// recorded with the booking). Reminders go by text only with both.
+	PatientPhone   string
+	SMSConsentAt   time.Time
 	Locale         string
 	ConversationID string
 	Slot           Slot

@@ -116,11 +116,14 @@ func (s *Service) Search(ctx context.Context, q Query) ([]Slot, error) {
 type BookRequest struct {
 	// Token makes the request idempotent: the same patient and token
 	// always name the same appointment.
-	Token          string
-	SlotID         string
-	PatientID      string
-	PatientName    string
-	PatientEmail   string
+	Token        string
+	SlotID       string
+	PatientID    string
+	PatientName  string
+	PatientEmail string
+	// PatientPhone, when set, is the E.164 mobile number the patient
+	// agreed to get text reminders on: the booking records the consent.
+	PatientPhone   string
 	Locale         string
 	ConversationID string
 	By             string // "bot", "patient" or the agent's id
@@ -139,8 +142,11 @@ func (s *Service) Book(ctx context.Context, r BookRequest) (Appointment, error) 
 	}
 	now := s.now()
 	a := Appointment{ID: AppointmentID(r.PatientID, r.Token), PatientID: r.PatientID, PatientName: r.PatientName, PatientEmail: r.PatientEmail,
-		Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: Booked, Version: 1,
+		PatientPhone: r.PatientPhone, Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: Booked, Version: 1,
 		History: []Change{{At: now.UTC(), By: r.By, State: Booked}}}
+	if a.PatientPhone != "" {
+		a.SMSConsentAt = now.UTC()
+	}
 	if slot.Mode == Telehealth && s.cfg.TelehealthURL != "" {
 		a.JoinURL = strings.TrimRight(s.cfg.TelehealthURL, "/") + "/" + a.ID
 	}

@@ -653,3 +653,11 @@ func (s *Conversations) MarkTranscriptSent(ctx context.Context, conversationID s
 		Build())
 	return updateIf(ctx, s.api, s.convs, convKey(conversationID), expr, "marking the transcript of "+conversationID)
 }
+
+// optionalTime is a time as stored, or "" for the zero time (omitted).
+func optionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}

@@ -14,8 +14,9 @@ import (
 )
 
 // Notices keeps, in the scheduling table, the reminders waiting to go out
-// (pk "remind#<UTC hour due>", sk "<due>#<appointment>#<kind>") and the
-// emails already sent (pk "sent#<key>").
+// (pk "remind#<UTC hour due>", sk "<due>#<appointment>#<kind>"), the
+// emails and texts already sent (pk "sent#<key>"), and the numbers that
+// replied STOP (pk "sms#<E.164 number>", sk "optout").
 type Notices struct {
 	api   API
 	table string
@@ -24,6 +25,7 @@ type Notices struct {
 var (
 	_ notify.Reminders = (*Notices)(nil)
 	_ notify.Sent      = (*Notices)(nil)
+	_ notify.OptOuts   = (*Notices)(nil)
 )
 
 // NewNotices returns the store.
@@ -134,6 +136,33 @@ func (n *Notices) MarkSent(ctx context.Context, key string) error {
 	item["expiresAt"] = &types.AttributeValueMemberN{Value: fmt.Sprint(time.Now().Add(30 * 24 * time.Hour).Unix())}
 	if _, err := n.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &n.table, Item: item}); err != nil {
 		return fmt.Errorf("marking sent: %w", err)
+	}
+	return nil
+}
+
+func optOutKey(phone string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "sms#" + phone}, "sk": &types.AttributeValueMemberS{Value: "optout"}}
+}
+
+// OptedOut reports whether the number's last keyword was a STOP.
+func (n *Notices) OptedOut(ctx context.Context, phone string) (bool, error) {
+	out, err := n.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &n.table, Key: optOutKey(phone), ConsistentRead: boolPtr(true)})
+	if err != nil {
+		return false, fmt.Errorf("reading opt-out: %w", err)
+	}
+	v, ok := out.Item["optedOut"].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value, nil
+}
+
+// SetOptedOut records a STOP (out) or a START, with when: kept with no
+// expiry, as carriers require an opt-out to hold until the number opts in
+// again.
+func (n *Notices) SetOptedOut(ctx context.Context, phone string, out bool, at time.Time) error {
+	item := optOutKey(phone)
+	item["optedOut"] = &types.AttributeValueMemberBOOL{Value: out}
+	item["at"] = &types.AttributeValueMemberS{Value: sortable(at)}
+	if _, err := n.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &n.table, Item: item}); err != nil {
+		return fmt.Errorf("recording opt-out: %w", err)
 	}
 	return nil
 }

@@ -46,6 +46,8 @@ type appointmentItem struct {
 	PatientID      string              `dynamodbav:"patientId"`
 	PatientName    string              `dynamodbav:"patientName"`
 	PatientEmail   string              `dynamodbav:"patientEmail,omitempty"`
+	PatientPhone   string              `dynamodbav:"patientPhone,omitempty"`
+	SMSConsentAt   string              `dynamodbav:"smsConsentAt,omitempty"`
 	Locale         string              `dynamodbav:"locale,omitempty"`
 	ConversationID string              `dynamodbav:"conversationId,omitempty"`
 	SlotID         string              `dynamodbav:"slotId"`
@@ -80,7 +82,7 @@ func unitKey(provider string, u time.Time) map[string]types.AttributeValue {
 
 func (s *Appointments) item(a scheduling.Appointment) appointmentItem {
 	return appointmentItem{PK: "appt#" + a.ID, SK: "appt", ID: a.ID, PatientID: a.PatientID, PatientName: a.PatientName, PatientEmail: a.PatientEmail,
-		Locale: a.Locale, ConversationID: a.ConversationID, SlotID: a.Slot.ID, Provider: a.Slot.Provider, VisitType: a.Slot.VisitType,
+		PatientPhone: a.PatientPhone, SMSConsentAt: optionalTime(a.SMSConsentAt), Locale: a.Locale, ConversationID: a.ConversationID, SlotID: a.Slot.ID, Provider: a.Slot.Provider, VisitType: a.Slot.VisitType,
 		Start: sortable(a.Slot.Start), End: sortable(a.Slot.End), Location: a.Slot.Location, Mode: a.Slot.Mode, State: string(a.State),
 		JoinURL: a.JoinURL, Confirmed: a.Confirmed, History: a.History, Version: a.Version, ExpiresAt: a.Slot.End.Add(s.retention).Unix()}
 }
@@ -89,7 +91,7 @@ func (it appointmentItem) domain() scheduling.Appointment {
 	start, _ := time.Parse(time.RFC3339Nano, it.Start)
 	end, _ := time.Parse(time.RFC3339Nano, it.End)
 	return scheduling.Appointment{ID: it.ID, PatientID: it.PatientID, PatientName: it.PatientName, PatientEmail: it.PatientEmail, Locale: it.Locale,
-		ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, Confirmed: it.Confirmed, History: it.History, Version: it.Version,
+		PatientPhone: it.PatientPhone, SMSConsentAt: parseTime(it.SMSConsentAt), ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, Confirmed: it.Confirmed, History: it.History, Version: it.Version,
 		Slot: scheduling.Slot{ID: it.SlotID, Provider: it.Provider, VisitType: it.VisitType, Start: start.UTC(), End: end.UTC(), Location: it.Location, Mode: it.Mode}}
 }
 

@@ -68,7 +68,7 @@ func TestRemindersStore(t *testing.T) {
 	base := time.Date(now.Year()+1, time.Month(1+now.Nanosecond()%12), 1+now.Nanosecond()%28, now.Nanosecond()%24, 0, 0, 0, time.UTC)
 	id := fmt.Sprint("ap-rem-", now.UnixNano())
 	start := base.Add(26 * time.Hour)
-	rs := notify.Plan(scheduling.Appointment{ID: id, State: scheduling.Booked, Slot: scheduling.Slot{Start: start, End: start.Add(30 * time.Minute)}}, base)
+	rs := notify.Plan(scheduling.Appointment{ID: id, State: scheduling.Booked, Slot: scheduling.Slot{Start: start, End: start.Add(30 * time.Minute)}}, base, notify.Quiet{})
 	if len(rs) != 2 {
 		t.Fatalf("plan: %+v", rs)
 	}
@@ -116,5 +116,42 @@ func TestRemindersStore(t *testing.T) {
 	}
 	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || !sent {
 		t.Fatalf("sent after marking: %v %v", sent, err)
+	}
+}
+
+// TestTheTextOptInAndOptOutsAreKept: a booking with a mobile number
+// keeps the number and when the patient agreed to texts; a STOP holds
+// until a START.
+func TestTheTextOptInAndOptOutsAreKept(t *testing.T) {
+	svc, store := schedulingService(t)
+	ctx := context.Background()
+	now := time.Now()
+	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
+	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-novak", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	phone := fmt.Sprintf("+1555%07d", now.UnixNano()%10000000)
+	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("sms-", now.UnixNano()), SlotID: open[0].ID, PatientID: fmt.Sprint("sms-", now.UnixNano()), PatientPhone: phone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, a.ID)
+	if err != nil || got.PatientPhone != phone || got.SMSConsentAt.IsZero() || !got.SMSConsentAt.Equal(a.SMSConsentAt) {
+		t.Fatalf("stored %q consent %v (booked %v): %v", got.PatientPhone, got.SMSConsentAt, a.SMSConsentAt, err)
+	}
+	n := ddb.NewNotices(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	for _, step := range []struct {
+		set, want bool
+	}{{true, true}, {true, true}, {false, false}} {
+		if err := n.SetOptedOut(ctx, phone, step.set, now); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := n.OptedOut(ctx, phone); err != nil || out != step.want {
+			t.Fatalf("after setting %v: opted out %v, %v", step.set, out, err)
+		}
+	}
+	if out, err := n.OptedOut(ctx, phone+"9"); err != nil || out {
+		t.Fatalf("a number never seen: %v %v", out, err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package schedulingevents is the edge of the notify function: the scheduling
 // stream's records become notices, the sweep schedule sends the reminders
-// due, and system messages reach the patient's chat.
+// due, patients' texts (from the inbound-SMS queue) are answered, and
+// system messages reach the patient's chat.
 package schedulingevents
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -22,9 +24,10 @@ import (
 type Service interface {
 	Changed(ctx context.Context, old, new *scheduling.Appointment) error
 	SendDue(ctx context.Context) (int, error)
+	Received(ctx context.Context, in notify.Incoming) error
 }
 
-// Handler serves the notify function's two triggers.
+// Handler serves the notify function's three triggers.
 type Handler struct {
 	svc Service
 	log *slog.Logger
@@ -42,6 +45,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (events.Dynam
 		return events.DynamoDBEventResponse{}, fmt.Errorf("reading the event: %w", err)
 	}
 	var resp events.DynamoDBEventResponse
+	if len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs" {
+		return h.texts(ctx, raw)
+	}
 	if len(ev.Records) == 0 || ev.Records[0].EventSource != "aws:dynamodb" {
 		n, err := h.svc.SendDue(ctx)
 		h.log.InfoContext(ctx, "reminder sweep", "sent", n)
@@ -68,6 +74,64 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (events.Dynam
 		}
 	}
 	return resp, nil
+}
+
+// texts answers a batch of patients' texts from the inbound-SMS queue;
+// the messages that failed are retried by the queue (and, after its
+// retries, kept in its dead-letter queue), the others are not.
+func (h *Handler) texts(ctx context.Context, raw json.RawMessage) (events.DynamoDBEventResponse, error) {
+	var ev events.SQSEvent
+	var resp events.DynamoDBEventResponse
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return resp, fmt.Errorf("reading the event: %w", err)
+	}
+	for _, m := range ev.Records {
+		in, err := ParseIncoming(m.Body)
+		if err != nil {
+			// Not a text: retrying cannot help; the queue's message is dropped.
+			h.log.WarnContext(ctx, "inbound text unreadable", "message_id", m.MessageId, "error", err)
+			continue
+		}
+		if err := h.svc.Received(ctx, in); err != nil {
+			h.log.ErrorContext(ctx, "inbound text failed", "message_id", m.MessageId, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// maxIncoming bounds an inbound message (an SMS is at most a few
+// segments; the queue allows 256 KiB).
+const maxIncoming = 16 << 10
+
+// ParseIncoming reads a text a patient sent, as AWS End User Messaging SMS
+// publishes it to the inbound topic (two-way SMS): the JSON of
+// originationNumber, messageBody and inboundMessageId, either raw (the
+// queue's subscription delivers raw messages) or inside SNS's
+// notification envelope.
+func ParseIncoming(body string) (notify.Incoming, error) {
+	if len(body) > maxIncoming {
+		return notify.Incoming{}, fmt.Errorf("inbound message of %d bytes, more than %d", len(body), maxIncoming)
+	}
+	var envelope struct {
+		Type    string `json:"Type"`
+		Message string `json:"Message"`
+	}
+	if err := json.Unmarshal([]byte(body), &envelope); err == nil && envelope.Type == "Notification" {
+		body = envelope.Message
+	}
+	var m struct {
+		From string `json:"originationNumber"`
+		Body string `json:"messageBody"`
+		ID   string `json:"inboundMessageId"`
+	}
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return notify.Incoming{}, fmt.Errorf("inbound message: %w", err)
+	}
+	if m.From == "" || m.ID == "" || len(m.ID) > 128 {
+		return notify.Incoming{}, fmt.Errorf("inbound message without a sender or an id")
+	}
+	return notify.Incoming{ID: m.ID, From: m.From, Body: m.Body}, nil
 }
 
 // image decodes an appointment image; nil for no image or a held unit.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +15,23 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
 type fakeService struct {
-	changes []string
-	sweeps  int
-	fail    bool
+	changes  []string
+	sweeps   int
+	fail     bool
+	received []notify.Incoming
+}
+
+func (f *fakeService) Received(_ context.Context, in notify.Incoming) error {
+	if in.Body == "fail" {
+		return errors.New("throttled")
+	}
+	f.received = append(f.received, in)
+	return nil
 }
 
 func (f *fakeService) Changed(_ context.Context, old, new *scheduling.Appointment) error {
@@ -127,4 +139,41 @@ func TestChatNoticesOnlyInOpenConversations(t *testing.T) {
 	if len(store.stored) != 1 || store.stored[0].ConversationID != "open" || len(out.to) != 1 || out.to[0] != "open" {
 		t.Fatalf("stored %+v, pushed to %v: want the open conversation only", store.stored, out.to)
 	}
+}
+
+// TestPatientsTextsAreReadFromTheQueue: a batch of the inbound-SMS queue,
+// raw or in SNS's envelope, reaches the service; a failed text is
+// reported for the queue to retry, an unreadable one is not.
+func TestPatientsTextsAreReadFromTheQueue(t *testing.T) {
+	svc := &fakeService{}
+	text := `{"originationNumber":"+15552010123","destinationNumber":"+15550100000","messageKeyword":"KEYWORD_123","messageBody":"STOP","inboundMessageId":"in-1"}`
+	wrapped, _ := json.Marshal(map[string]string{"Type": "Notification", "MessageId": "sns-1", "Message": strings.Replace(text, "in-1", "in-2", 1)})
+	resp := run(t, svc, events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", EventSource: "aws:sqs", Body: text},
+		{MessageId: "m2", EventSource: "aws:sqs", Body: string(wrapped)},
+		{MessageId: "m3", EventSource: "aws:sqs", Body: strings.Replace(strings.Replace(text, "STOP", "fail", 1), "in-1", "in-3", 1)},
+		{MessageId: "m4", EventSource: "aws:sqs", Body: "not json"},
+	}})
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m3" {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	want := []notify.Incoming{{ID: "in-1", From: "+15552010123", Body: "STOP"}, {ID: "in-2", From: "+15552010123", Body: "STOP"}}
+	if !slices.Equal(svc.received, want) || svc.sweeps != 0 {
+		t.Fatalf("received %+v, sweeps %d", svc.received, svc.sweeps)
+	}
+}
+
+func FuzzParseIncoming(f *testing.F) {
+	f.Add(`{"originationNumber":"+15552010123","messageBody":"STOP","inboundMessageId":"in-1"}`)
+	f.Add(`{"Type":"Notification","Message":"{\"originationNumber\":\"+1\",\"inboundMessageId\":\"x\"}"}`)
+	f.Add(`{"Type":"Notification","Message":"nope"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		in, err := ParseIncoming(body)
+		if err != nil {
+			return
+		}
+		if in.From == "" || in.ID == "" || len(in.ID) > 128 || len(in.Body) > len(body) {
+			t.Fatalf("ParseIncoming(%q) = %+v", body, in)
+		}
+	})
 }

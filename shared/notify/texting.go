@@ -1,0 +1,110 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
+)
+
+// putBack returns a claimed reminder that could not be sent, so the next
+// sweep tries it again (the sent marks keep a retry from repeating what
+// went out; Due stops looking after its lookback).
+func (s *Service) putBack(ctx context.Context, r Reminder) error {
+	if err := s.rem.Put(ctx, []Reminder{r}); err != nil {
+		return fmt.Errorf("putting back reminder %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// text sends a text reminder and reports whether it went: once (a retried
+// sweep sends none twice), only to a number the patient gave for it and
+// that has not replied STOP, and never in the quiet hours (a sweep that
+// runs in them holds it to their end, or drops it when that is too close
+// to the visit).
+func (s *Service) text(ctx context.Context, r Reminder, a scheduling.Appointment, f Fill) (bool, error) {
+	if s.sms == nil || s.opts == nil || a.PatientPhone == "" || a.SMSConsentAt.IsZero() {
+		return false, nil
+	}
+	now := s.now()
+	if s.cfg.Quiet.In(now) {
+		at, ok := s.cfg.Quiet.Shift(now, a.Slot.Start)
+		if !ok {
+			s.log.InfoContext(ctx, "text reminder dropped: quiet hours until too close to the visit", "appointment_id", a.ID, "kind", string(r.Kind))
+			return false, nil
+		}
+		r.At = at
+		return false, s.putBack(ctx, r)
+	}
+	out, err := s.opts.OptedOut(ctx, a.PatientPhone)
+	if err != nil {
+		return false, fmt.Errorf("reading the opt-outs: %w", err)
+	}
+	if out {
+		s.log.InfoContext(ctx, "text reminder not sent: the number replied STOP", "appointment_id", a.ID, "kind", string(r.Kind))
+		return false, nil
+	}
+	key := a.ID + "#" + string(r.Kind)
+	if done, err := s.sent.Sent(ctx, key); err != nil || done {
+		return false, err
+	}
+	if err := s.sms.Text(ctx, a.PatientPhone, s.texts.Text(r.Kind, a, s.dir, f)); err != nil {
+		return false, fmt.Errorf("sending the text: %w", err)
+	}
+	s.log.InfoContext(ctx, "text reminder sent", "appointment_id", a.ID, "kind", string(r.Kind))
+	return true, s.sent.MarkSent(ctx, key)
+}
+
+// Incoming is a text message a patient sent to the center's number.
+type Incoming struct {
+	ID   string // the carrier's message id: a redelivery is answered once
+	From string
+	Body string
+}
+
+// Received answers a patient's text: STOP (and its synonyms, English and
+// Spanish) stops every text to that number, START undoes it, HELP says
+// who sends and how to reach a person; anything else is answered, once
+// per message, with where to reach a person and 911 (nobody reads this
+// number, and a patient may write about an emergency). A number that
+// replied STOP gets no answer but to START and HELP.
+func (s *Service) Received(ctx context.Context, in Incoming) error {
+	if s.sms == nil || s.opts == nil {
+		return fmt.Errorf("receiving texts: no text messaging configured")
+	}
+	phone, err := Phone(in.From)
+	if err != nil {
+		s.log.WarnContext(ctx, "text from a number that is not a mobile number ignored")
+		return nil
+	}
+	key := "sms-in#" + in.ID
+	if done, err := s.sent.Sent(ctx, key); err != nil || done {
+		return err
+	}
+	kw, locale := KeywordOf(in.Body)
+	reply := ""
+	switch kw {
+	case OptOut, OptIn:
+		if err := s.opts.SetOptedOut(ctx, phone, kw == OptOut, s.now()); err != nil {
+			return fmt.Errorf("recording %s: %w", kw, err)
+		}
+		reply = map[Keyword]string{OptOut: "stopped", OptIn: "started"}[kw]
+	case Help:
+		reply = "help"
+	default:
+		out, err := s.opts.OptedOut(ctx, phone)
+		if err != nil {
+			return fmt.Errorf("reading the opt-outs: %w", err)
+		}
+		if !out {
+			reply, locale = "unread", ""
+		}
+	}
+	s.log.InfoContext(ctx, "text received", "keyword", kw.String(), "answered", reply != "")
+	if reply != "" {
+		if err := s.sms.Text(ctx, phone, s.texts.Reply(reply, locale, s.cfg.HelpContact)); err != nil {
+			return fmt.Errorf("answering a text: %w", err)
+		}
+	}
+	return s.sent.MarkSent(ctx, key)
+}
