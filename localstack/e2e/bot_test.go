@@ -39,6 +39,17 @@ func startWithBot(t *testing.T, name string) started {
 	return p
 }
 
+// sayEmergency sends a message the bot must take for an emergency: its
+// reply starts with the 911 guidance.
+func sayEmergency(t *testing.T, p started, clientID, text string) {
+	t.Helper()
+	send(t, p.c, p.conversationID, clientID, text)
+	reply := botReply(t, p.c)
+	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
+		t.Fatalf("first reply to an emergency = %q", reply["text"])
+	}
+}
+
 type storedConversation struct {
 	State       string   `dynamodbav:"state"`
 	Identity    string   `dynamodbav:"identity"`
@@ -89,11 +100,7 @@ func TestBotGreetsAndAnswersFromKnowledge(t *testing.T) {
 
 func TestRedFlagGetsEmergencyAnswerFirstAndUrgentEscalation(t *testing.T) {
 	p := startWithBot(t, "Jon")
-	send(t, p.c, p.conversationID, "r-1", "I have crushing chest pain and my left arm hurts")
-	reply := botReply(t, p.c)
-	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
-		t.Fatalf("first reply to a red flag = %q", reply["text"])
-	}
+	sayEmergency(t, p, "r-1", "I have crushing chest pain and my left arm hurts")
 	if st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" }); st["state"] != "waiting" {
 		t.Fatalf("status = %v", st)
 	}
