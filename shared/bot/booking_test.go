@@ -139,14 +139,21 @@ func (c *conversation) with(b Booking) *conversation {
 	return c
 }
 
+// askForTimes asks for an appointment of a service at a time of day, with
+// no preference of provider, and returns the bot's offer of open times.
+func (c *conversation) askForTimes(service, when string) Output {
+	c.t.Helper()
+	c.say("I need an appointment")
+	c.say(service)
+	c.say(when)
+	return c.say("No preference")
+}
+
 func TestBotBooksAnAppointment(t *testing.T) {
 	b := newFakeBooking(t)
 	c := start(t, "en", open).with(b)
 	c.say("yes")
-	c.say("I need an appointment")
-	c.say("Primary care")
-	c.say("Weekday mornings")
-	out := c.say("No preference")
+	out := c.askForTimes("Primary care", "Weekday mornings")
 	if out.Handoff != nil || !strings.Contains(out.Text, "next open times for Primary care") || len(out.QuickReplies) != 6 || out.QuickReplies[3] != "Other times" || out.QuickReplies[4] != "Cancel" || out.QuickReplies[5] != "Talk to a person" {
 		t.Fatalf("offer: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
 	}
@@ -180,10 +187,7 @@ func TestBotBooksAnAppointment(t *testing.T) {
 		t.Fatalf("booked with emails %v", b.emails)
 	}
 	// The next booking in the conversation does not ask for the email again.
-	c.say("I need an appointment")
-	c.say("Dermatology")
-	c.say("Any time")
-	out = c.say("No preference")
+	out = c.askForTimes("Dermatology", "Any time")
 	c.say(out.QuickReplies[0])
 	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("second booking: %q", out.Text)
@@ -348,10 +352,7 @@ func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
 		b := newFakeBooking(t)
 		c := start(t, "en", open).with(b)
 		c.say("yes")
-		c.say("I need an appointment")
-		c.say("Primary care")
-		c.say("Any time")
-		out := c.say("No preference")
+		out := c.askForTimes("Primary care", "Any time")
 		c.say(out.QuickReplies[0])
 		slot, err := b.dir.Slot(c.st.Chosen)
 		if err != nil {
