@@ -149,6 +149,13 @@ func (c *conversation) askForTimes(service, when string) Output {
 	return c.say("No preference")
 }
 
+// bookFirst picks the first time of the bot's offer and confirms it.
+func (c *conversation) bookFirst(offer Output) Output {
+	c.t.Helper()
+	c.say(offer.QuickReplies[0])
+	return c.say("Yes, book it")
+}
+
 func TestBotBooksAnAppointment(t *testing.T) {
 	b := newFakeBooking(t)
 	c := start(t, "en", open).with(b)
@@ -188,8 +195,7 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	}
 	// The next booking in the conversation does not ask for the email again.
 	out = c.askForTimes("Dermatology", "Any time")
-	c.say(out.QuickReplies[0])
-	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("second booking: %q", out.Text)
 	}
 }
@@ -201,15 +207,13 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 	c.say("I want to book an appointment with a cardiologist")
 	c.say("Any time")
 	out := c.say("No preference")
-	c.say(out.QuickReplies[0])
-	c.say("Yes, book it")
+	c.bookFirst(out)
 	b.taken = true
 	out = c.say("Skip")
 	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 6 || c.st.Stage != stageSlots {
 		t.Fatalf("taken: %q %v", out.Text, out.QuickReplies)
 	}
-	c.say(out.QuickReplies[0])
-	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("after the conflict: %q", out.Text)
 	}
 }
@@ -264,8 +268,7 @@ func atEmailStep(t *testing.T) *conversation {
 	c.say("Primary care")
 	c.say("Any time")
 	out := c.say("No preference")
-	c.say(out.QuickReplies[0])
-	c.say("Yes, book it")
+	c.bookFirst(out)
 	return c
 }
 
