@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/chromedp"
 
@@ -71,16 +68,9 @@ type storedConversation struct {
 
 func conversationItem(t *testing.T, id string) storedConversation {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}},
-	})
-	if err != nil || out.Item == nil {
-		t.Fatalf("reading conversation %s: %v", id, err)
-	}
-	var c storedConversation
-	if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
-		t.Fatal(err)
+	c, ok := storedItem[storedConversation](t, "ConversationsTable", "conversationId", id)
+	if !ok {
+		t.Fatalf("no conversation %s", id)
 	}
 	return c
 }
