@@ -395,16 +395,11 @@ func TestStartFloodOnOneConnectionIsCapped(t *testing.T) {
 // patientOf reads a conversation's patient id.
 func patientOf(t *testing.T, conversationID string) string {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: conversationID}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := out.Item["patientId"].(*types.AttributeValueMemberS)
-	if p == nil {
+	c, _ := storedItem[struct {
+		PatientID *string `dynamodbav:"patientId"`
+	}](t, "ConversationsTable", "conversationId", conversationID)
+	if c.PatientID == nil {
 		t.Fatalf("conversation %s has no patient", conversationID)
 	}
-	return p.Value
+	return *c.PatientID
 }
