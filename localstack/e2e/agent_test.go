@@ -16,11 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/patientservicecenter/psc/localstack/stack"
@@ -123,21 +120,7 @@ type agentRecord struct {
 
 func agentItem(t *testing.T, agentID string) (agentRecord, bool) {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["AgentsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: agentID}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a agentRecord
-	if len(out.Item) == 0 {
-		return a, false
-	}
-	if err := attributevalue.UnmarshalMap(out.Item, &a); err != nil {
-		t.Fatal(err)
-	}
-	return a, true
+	return storedItem[agentRecord](t, "AgentsTable", "agentId", agentID)
 }
 
 // claimsOf reads a JWT's payload without verifying it (the test's own

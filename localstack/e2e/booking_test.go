@@ -111,6 +111,17 @@ func chat(t *testing.T, p started, n *int, text string) map[string]any {
 	return botReply(t, p.c)
 }
 
+// askForTimes takes the patient through the bot's booking questions
+// (any time, no preference) to its offer of the service's next open
+// times, and returns that offer.
+func askForTimes(t *testing.T, p started, n *int, service string) map[string]any {
+	t.Helper()
+	for _, text := range []string{"yes", "I need an appointment", service, "Any time"} {
+		chat(t, p, n, text)
+	}
+	return chat(t, p, n, "No preference")
+}
+
 func quick(t *testing.T, reply map[string]any, i int) string {
 	t.Helper()
 	q, _ := reply["quickReplies"].([]any)
@@ -127,11 +138,7 @@ func quick(t *testing.T, reply map[string]any, i int) string {
 func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 	p := startWithBot(t, "Vera")
 	n := 0
-	chat(t, p, &n, "yes")
-	chat(t, p, &n, "I need an appointment")
-	chat(t, p, &n, "Dermatology")
-	chat(t, p, &n, "Any time")
-	offer := chat(t, p, &n, "No preference")
+	offer := askForTimes(t, p, &n, "Dermatology")
 	if !strings.Contains(offer["text"].(string), "next open times for Dermatology") || quick(t, offer, 3) != "Other times" {
 		t.Fatalf("offer = %v", offer)
 	}
@@ -216,10 +223,7 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 func TestThreeWrongCodesLockTheAppointmentsForAWhile(t *testing.T) {
 	p := startWithBot(t, "Lena")
 	n := 0
-	for _, text := range []string{"yes", "I need an appointment", "Dermatology", "Any time"} {
-		chat(t, p, &n, text)
-	}
-	offer := chat(t, p, &n, "No preference")
+	offer := askForTimes(t, p, &n, "Dermatology")
 	chat(t, p, &n, quick(t, offer, 0))
 	chat(t, p, &n, "Yes, book it")
 	email := fmt.Sprintf("lena%d@example.org", time.Now().UnixNano())

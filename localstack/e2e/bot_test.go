@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/chromedp"
 
@@ -39,6 +36,17 @@ func startWithBot(t *testing.T, name string) started {
 	return p
 }
 
+// sayEmergency sends a message the bot must take for an emergency: its
+// reply starts with the 911 guidance.
+func sayEmergency(t *testing.T, p started, clientID, text string) {
+	t.Helper()
+	send(t, p.c, p.conversationID, clientID, text)
+	reply := botReply(t, p.c)
+	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
+		t.Fatalf("first reply to an emergency = %q", reply["text"])
+	}
+}
+
 type storedConversation struct {
 	State       string   `dynamodbav:"state"`
 	Identity    string   `dynamodbav:"identity"`
@@ -60,16 +68,9 @@ type storedConversation struct {
 
 func conversationItem(t *testing.T, id string) storedConversation {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}},
-	})
-	if err != nil || out.Item == nil {
-		t.Fatalf("reading conversation %s: %v", id, err)
-	}
-	var c storedConversation
-	if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
-		t.Fatal(err)
+	c, ok := storedItem[storedConversation](t, "ConversationsTable", "conversationId", id)
+	if !ok {
+		t.Fatalf("no conversation %s", id)
 	}
 	return c
 }
@@ -89,11 +90,7 @@ func TestBotGreetsAndAnswersFromKnowledge(t *testing.T) {
 
 func TestRedFlagGetsEmergencyAnswerFirstAndUrgentEscalation(t *testing.T) {
 	p := startWithBot(t, "Jon")
-	send(t, p.c, p.conversationID, "r-1", "I have crushing chest pain and my left arm hurts")
-	reply := botReply(t, p.c)
-	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
-		t.Fatalf("first reply to a red flag = %q", reply["text"])
-	}
+	sayEmergency(t, p, "r-1", "I have crushing chest pain and my left arm hurts")
 	if st, _ := p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" }); st["state"] != "waiting" {
 		t.Fatalf("status = %v", st)
 	}

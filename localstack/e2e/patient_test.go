@@ -41,6 +41,27 @@ func awsCfg() aws.Config {
 	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(env.Outputs.Emulator)}
 }
 
+// storedItem reads (strongly consistent) the item of a table, named by its
+// logical id, whose key attribute is value, and decodes it; ok is false
+// when there is none.
+func storedItem[T any](t *testing.T, table, key, value string) (it T, ok bool) {
+	t.Helper()
+	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Outputs.Tables[table]), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{key: &types.AttributeValueMemberS{Value: value}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Item) == 0 {
+		return it, false
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		t.Fatal(err)
+	}
+	return it, true
+}
+
 // started is a patient connection with a conversation.
 type started struct {
 	c              *stacktest.Client
@@ -374,16 +395,11 @@ func TestStartFloodOnOneConnectionIsCapped(t *testing.T) {
 // patientOf reads a conversation's patient id.
 func patientOf(t *testing.T, conversationID string) string {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: conversationID}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := out.Item["patientId"].(*types.AttributeValueMemberS)
-	if p == nil {
+	c, _ := storedItem[struct {
+		PatientID *string `dynamodbav:"patientId"`
+	}](t, "ConversationsTable", "conversationId", conversationID)
+	if c.PatientID == nil {
 		t.Fatalf("conversation %s has no patient", conversationID)
 	}
-	return p.Value
+	return *c.PatientID
 }

@@ -73,17 +73,7 @@ type offeredConversation struct {
 
 func offeredItem(t *testing.T, id string) offeredConversation {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["ConversationsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"conversationId": &types.AttributeValueMemberS{Value: id}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c offeredConversation
-	if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := storedItem[offeredConversation](t, "ConversationsTable", "conversationId", id)
 	return c
 }
 
@@ -333,19 +323,9 @@ func TestAReloadedConsoleGetsItsOfferBack(t *testing.T) {
 
 func activeOf(t *testing.T, agentID string) int {
 	t.Helper()
-	out, err := dynamodb.NewFromConfig(awsCfg()).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Outputs.Tables["AgentsTable"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"agentId": &types.AttributeValueMemberS{Value: agentID}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var it struct {
+	it, _ := storedItem[struct {
 		Active int `dynamodbav:"active"`
-	}
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "AgentsTable", "agentId", agentID)
 	return it.Active
 }
 

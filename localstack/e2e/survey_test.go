@@ -106,11 +106,7 @@ func TestSurveyByEmailWhenThePatientLeft(t *testing.T) {
 	console, _ := poolAgent(t, fmt.Sprintf("gen%d", stamp), "general", "en", 10)
 	p := startWithBot(t, "Olga")
 	n := 0
-	chat(t, p, &n, "yes")
-	chat(t, p, &n, "I need an appointment")
-	chat(t, p, &n, "Pediatrics")
-	chat(t, p, &n, "Any time")
-	offer := chat(t, p, &n, "No preference")
+	offer := askForTimes(t, p, &n, "Pediatrics")
 	chat(t, p, &n, quick(t, offer, 0))
 	chat(t, p, &n, "Yes, book it")
 	email := fmt.Sprintf("olga%d@example.org", stamp)

@@ -14,11 +14,7 @@ import (
 // emergency guidance first and an urgent escalation in the first reply.
 func TestEmergencyWithoutAKeywordEscalatesAtOnce(t *testing.T) {
 	p := startWithBot(t, "Ray")
-	send(t, p.c, p.conversationID, "k-1", "feels like a band squeezing around my chest and its going into my jaw, im all sweaty")
-	reply := botReply(t, p.c)
-	if first := strings.SplitN(reply["text"].(string), "\n\n", 2)[0]; !strings.Contains(first, "911") {
-		t.Fatalf("first reply = %q", reply["text"])
-	}
+	sayEmergency(t, p, "k-1", "feels like a band squeezing around my chest and its going into my jaw, im all sweaty")
 	p.c.Wait(func(f map[string]any) bool { return f["type"] == "status" && f["state"] == "waiting" })
 	if c := conversationItem(t, p.conversationID); c.Handoff.Priority != "urgent" || c.Handoff.Reason != "red_flag" || !strings.Contains(fmt.Sprint(c.Handoff.RedFlags), "chest_pain") {
 		t.Fatalf("stored conversation = %+v", c)

@@ -171,6 +171,15 @@ func sendSQS(t *testing.T, queue string, body map[string]any, group string) {
 	}
 }
 
+// putItem writes an item to the table of a logical id.
+func putItem(t *testing.T, table string, item map[string]types.AttributeValue) {
+	t.Helper()
+	in := &dynamodb.PutItemInput{TableName: aws.String(env.Outputs.Tables[table]), Item: item}
+	if _, err := dynamodb.NewFromConfig(cfg()).PutItem(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSQSPartialBatchFailureRetriesOnlyFailedAndRedrivesToDLQ(t *testing.T) {
 	run := unique("w")
 	sendSQS(t, "WorkQueue", map[string]any{"id": run + "-a"}, "")
@@ -243,8 +252,6 @@ func TestFIFOOrderPerGroup(t *testing.T) {
 
 func TestStreamOrderPerItemWithRetry(t *testing.T) {
 	run := unique("s")
-	db := dynamodb.NewFromConfig(cfg())
-	table := env.Outputs.Tables["ItemsTable"]
 	for n := 1; n <= 5; n++ {
 		for _, item := range []string{"A", "B"} {
 			it := map[string]types.AttributeValue{
@@ -254,9 +261,7 @@ func TestStreamOrderPerItemWithRetry(t *testing.T) {
 			if item == "A" && n == 3 {
 				it["failOnce"] = &types.AttributeValueMemberBOOL{Value: true}
 			}
-			if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
-				t.Fatal(err)
-			}
+			putItem(t, "ItemsTable", it)
 		}
 	}
 	var log []string
@@ -285,8 +290,6 @@ func TestStreamOrderPerItemWithRetry(t *testing.T) {
 // the records one of its patterns matches; the others are passed over.
 func TestStreamFilterCriteria(t *testing.T) {
 	pk := unique("f")
-	db := dynamodb.NewFromConfig(cfg())
-	table := env.Outputs.Tables["ItemsTable"]
 	for n := 1; n <= 5; n++ {
 		it := map[string]types.AttributeValue{
 			"pk":   &types.AttributeValueMemberS{Value: pk},
@@ -296,9 +299,7 @@ func TestStreamFilterCriteria(t *testing.T) {
 		if n == 3 {
 			it["tag"] = &types.AttributeValueMemberS{Value: "also-this"}
 		}
-		if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
-			t.Fatal(err)
-		}
+		putItem(t, "ItemsTable", it)
 	}
 	var got []string
 	// Records of one item come in order: once 5 is there, 2 and 4 were passed over.
@@ -328,16 +329,12 @@ func TestRouteWithoutInvokePermissionFails(t *testing.T) {
 // record's description to the OnFailure queue.
 func TestPoisonRecordIsBisectedOutAndSentToTheFailureDestination(t *testing.T) {
 	run := unique("p")
-	db := dynamodb.NewFromConfig(cfg())
-	table := env.Outputs.Tables["PoisonTable"]
 	for n := 1; n <= 5; n++ {
 		it := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("%s-%d", run, n)}, "n": &types.AttributeValueMemberN{Value: fmt.Sprint(n)}}
 		if n == 3 {
 			it["poison"] = &types.AttributeValueMemberBOOL{Value: true}
 		}
-		if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
-			t.Fatal(err)
-		}
+		putItem(t, "PoisonTable", it)
 	}
 	q := sqs.NewFromConfig(cfg())
 	var info map[string]any

@@ -90,18 +90,8 @@ func (m memConns) ForAgent(_ context.Context, agentID string) ([]agent.Connectio
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b agent.Connection) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b agent.Connection) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 type pushed struct {

@@ -144,14 +144,28 @@ func (c *conversation) with(b Booking) *conversation {
 	return c
 }
 
+// askForTimes asks for an appointment of a service at a time of day, with
+// no preference of provider, and returns the bot's offer of open times.
+func (c *conversation) askForTimes(service, when string) Output {
+	c.t.Helper()
+	c.say("I need an appointment")
+	c.say(service)
+	c.say(when)
+	return c.say("No preference")
+}
+
+// bookFirst picks the first time of the bot's offer and confirms it.
+func (c *conversation) bookFirst(offer Output) Output {
+	c.t.Helper()
+	c.say(offer.QuickReplies[0])
+	return c.say("Yes, book it")
+}
+
 func TestBotBooksAnAppointment(t *testing.T) {
 	b := newFakeBooking(t)
 	c := start(t, "en", open).with(b)
 	c.say("yes")
-	c.say("I need an appointment")
-	c.say("Primary care")
-	c.say("Weekday mornings")
-	out := c.say("No preference")
+	out := c.askForTimes("Primary care", "Weekday mornings")
 	if out.Handoff != nil || !strings.Contains(out.Text, "next open times for Primary care") || len(out.QuickReplies) != 6 || out.QuickReplies[3] != "Other times" || out.QuickReplies[4] != "Cancel" || out.QuickReplies[5] != "Talk to a person" {
 		t.Fatalf("offer: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
 	}
@@ -198,12 +212,8 @@ func TestBotBooksAnAppointment(t *testing.T) {
 		t.Fatalf("booked with emails %v, phones %v", b.emails, b.phones)
 	}
 	// The next booking in the conversation asks for neither again.
-	c.say("I need an appointment")
-	c.say("Dermatology")
-	c.say("Any time")
-	out = c.say("No preference")
-	c.say(out.QuickReplies[0])
-	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+	out = c.askForTimes("Dermatology", "Any time")
+	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("second booking: %q", out.Text)
 	}
 }
@@ -215,16 +225,14 @@ func TestBotOffersTheNextTimesWhenOneIsTaken(t *testing.T) {
 	c.say("I want to book an appointment with a cardiologist")
 	c.say("Any time")
 	out := c.say("No preference")
-	c.say(out.QuickReplies[0])
-	c.say("Yes, book it")
+	c.bookFirst(out)
 	c.say("Skip") // the email
 	b.taken = true
 	out = c.say("Skip") // the phone
 	if !strings.Contains(out.Text, "just taken") || len(out.QuickReplies) != 6 || c.st.Stage != stageSlots {
 		t.Fatalf("taken: %q %v", out.Text, out.QuickReplies)
 	}
-	c.say(out.QuickReplies[0])
-	if out = c.say("Yes, book it"); !strings.Contains(out.Text, "You're booked") {
+	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("after the conflict: %q", out.Text)
 	}
 }
@@ -279,8 +287,7 @@ func atEmailStep(t *testing.T) *conversation {
 	c.say("Primary care")
 	c.say("Any time")
 	out := c.say("No preference")
-	c.say(out.QuickReplies[0])
-	c.say("Yes, book it")
+	c.bookFirst(out)
 	return c
 }
 
@@ -370,10 +377,7 @@ func TestABookingPromisesOnlyTheRemindersThatWillGoOut(t *testing.T) {
 		b := newFakeBooking(t)
 		c := start(t, "en", open).with(b)
 		c.say("yes")
-		c.say("I need an appointment")
-		c.say("Primary care")
-		c.say("Any time")
-		out := c.say("No preference")
+		out := c.askForTimes("Primary care", "Any time")
 		c.say(out.QuickReplies[0])
 		slot, err := b.dir.Slot(c.st.Chosen)
 		if err != nil {

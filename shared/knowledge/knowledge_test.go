@@ -106,30 +106,27 @@ func score(t *testing.T, x *Index, l labeled) figures {
 // on new questions and fail below a floor of 80%.
 func TestAccuracy(t *testing.T) {
 	x := load(t)
-	t.Run("labeled", func(t *testing.T) {
-		f := score(t, x, questions(t, "testdata/questions.yaml"))
-		if f.inScope < 150 || f.outScope < 30 {
-			t.Fatalf("the labeled set is too small: %d in scope (want ≥150), %d out of scope (want ≥30)", f.inScope, f.outScope)
-		}
-		if f.top1() < 0.90 {
-			t.Errorf("top-1 accuracy %.1f%% is below 90%%", 100*f.top1())
-		}
-		if f.rejected() < 0.90 {
-			t.Errorf("only %.1f%% of out-of-scope questions were rejected, want 90%% or more", 100*f.rejected())
-		}
-	})
-	t.Run("held-out", func(t *testing.T) {
-		f := score(t, x, questions(t, "testdata/holdout.yaml"))
-		if f.inScope < 50 || f.outScope < 10 {
-			t.Fatalf("the held-out set is too small: %d in scope (want ≥50), %d out of scope (want ≥10)", f.inScope, f.outScope)
-		}
-		if f.top1() < 0.80 {
-			t.Errorf("held-out top-1 accuracy %.1f%% is below the 80%% floor", 100*f.top1())
-		}
-		if f.rejected() < 0.80 {
-			t.Errorf("only %.1f%% of held-out out-of-scope questions were rejected, want 80%% or more", 100*f.rejected())
-		}
-	})
+	for _, tc := range []struct {
+		name, file    string
+		minIn, minOut int     // the least questions in and out of scope
+		bar           float64 // the least top-1 accuracy and share of out-of-scope questions rejected
+	}{
+		{"labeled", "testdata/questions.yaml", 150, 30, 0.90},
+		{"held-out", "testdata/holdout.yaml", 50, 10, 0.80},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := score(t, x, questions(t, tc.file))
+			if f.inScope < tc.minIn || f.outScope < tc.minOut {
+				t.Fatalf("the %s set is too small: %d in scope (want ≥%d), %d out of scope (want ≥%d)", tc.name, f.inScope, tc.minIn, f.outScope, tc.minOut)
+			}
+			if f.top1() < tc.bar {
+				t.Errorf("%s top-1 accuracy %.1f%% is below %.0f%%", tc.name, 100*f.top1(), 100*tc.bar)
+			}
+			if f.rejected() < tc.bar {
+				t.Errorf("only %.1f%% of the %s out-of-scope questions were rejected, want %.0f%% or more", 100*f.rejected(), tc.name, 100*tc.bar)
+			}
+		})
+	}
 }
 
 func strconvF(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }

@@ -691,18 +691,14 @@
   // monitorButton opens the monitor dialog for a conversation an agent
   // holds: the reason is asked first (it is kept in the audit trail).
   function monitorButton(r) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = 'button secondary small';
-    b.textContent = monitoring && monitoring.id === r.conversationId ? 'Monitoring' : 'Monitor';
-    b.disabled = Boolean(monitoring && monitoring.id === r.conversationId);
-    b.dataset.focusKey = 'monitor-' + r.conversationId;
-    b.addEventListener('click', () => {
+    const b = button(monitoring && monitoring.id === r.conversationId ? 'Monitoring' : 'Monitor', 'secondary small', () => {
       monitorAsk = r.conversationId;
       el.monitorReason.value = '';
       el.monitorDialog.showModal();
       el.monitorReason.focus();
     });
+    b.disabled = Boolean(monitoring && monitoring.id === r.conversationId);
+    b.dataset.focusKey = 'monitor-' + r.conversationId;
     return b;
   }
 
@@ -788,20 +784,15 @@
     for (const a of roster) {
       if (a.presence === 'available' && a.active < a.capacity && a.agentId !== r.agentId) pick.append(new Option(a.name, a.agentId));
     }
-    const go = document.createElement('button');
-    go.type = 'button';
-    go.className = 'button secondary small';
-    go.textContent = 'Reassign';
-    go.dataset.focusKey = 'reassign-' + r.conversationId;
-    go.disabled = pick.options.length === 0;
-    if (go.disabled) pick.append(new Option('No one available', ''));
-    go.addEventListener('click', () => {
+    const go = button('Reassign', 'secondary small', () => {
       if (!pick.value) return;
       const name = pick.options[pick.selectedIndex].text;
       if (request({ action: 'transfer', conversationId: r.conversationId, agentId: pick.value, reason: 'Reassigned by a supervisor' }, { conversationId: r.conversationId })) {
         el.floorNote.textContent = 'Reassigning …' + r.conversationId.slice(-6) + ' to ' + name + '…';
       }
     });
+    go.dataset.focusKey = 'reassign-' + r.conversationId;
+    disableIfNoOne(go, pick);
     return [pick, go];
   }
 
@@ -819,25 +810,15 @@
     const chosen = assignPicks.get(r.conversationId);
     if (chosen && [...pick.options].some((o) => o.value === chosen)) pick.value = chosen;
     pick.addEventListener('change', () => assignPicks.set(r.conversationId, pick.value));
-    const assign = document.createElement('button');
-    assign.type = 'button';
-    assign.className = 'button small';
-    assign.textContent = 'Assign';
-    assign.dataset.focusKey = 'assign-' + r.conversationId;
-    assign.disabled = pick.options.length === 0;
-    if (assign.disabled) pick.append(new Option('No one available', ''));
-    assign.addEventListener('click', () => {
+    const assign = button('Assign', 'small', () => {
       if (!pick.value) return;
       if (request({ action: 'assign', conversationId: r.conversationId, agentId: pick.value }, { conversationId: r.conversationId })) {
         el.floorNote.textContent = 'Asking routing to offer …' + r.conversationId.slice(-6) + ' to ' + pick.options[pick.selectedIndex].text + '…';
       }
     });
-    const take = document.createElement('button');
-    take.type = 'button';
-    take.className = 'button secondary small';
-    take.textContent = 'Take it';
-    take.dataset.focusKey = 'take-' + r.conversationId;
-    take.addEventListener('click', () => {
+    assign.dataset.focusKey = 'assign-' + r.conversationId;
+    disableIfNoOne(assign, pick);
+    const take = button('Take it', 'secondary small', () => {
       // Routing offers only to someone available: a supervisor who is not
       // becomes available first, then asks.
       const frame = { action: 'assign', conversationId: r.conversationId };
@@ -845,7 +826,15 @@
       const asked = el.presence.value === 'available' ? request(frame, then.meta) : request({ action: 'presence', status: 'available' }, { then });
       if (asked) el.floorNote.textContent = 'Asking routing to offer …' + r.conversationId.slice(-6) + ' to you…';
     });
+    take.dataset.focusKey = 'take-' + r.conversationId;
     return [pick, assign, take];
+  }
+
+  // disableIfNoOne disables the button acting on pick's agent when pick
+  // offers no one, and pick says so.
+  function disableIfNoOne(b, pick) {
+    b.disabled = pick.options.length === 0;
+    if (b.disabled) pick.append(new Option('No one available', ''));
   }
 
   // announceOffer makes a new offer heard and seen away from the console: a

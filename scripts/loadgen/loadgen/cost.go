@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -105,12 +107,7 @@ func Cost(before, after Usage, p Prices) []Line {
 	price := func(k string) float64 { return p.Prices[k].USD }
 	var lines []Line
 	var invocations, gbs float64
-	fns := make([]string, 0, len(after.Lambda))
-	for fn := range after.Lambda {
-		fns = append(fns, fn)
-	}
-	sort.Strings(fns)
-	for _, fn := range fns {
+	for _, fn := range slices.Sorted(maps.Keys(after.Lambda)) {
 		a, b := after.Lambda[fn], before.Lambda[fn]
 		n := float64(a.Invocations - b.Invocations)
 		sec := float64(a.BilledMs-b.BilledMs) / 1000
@@ -166,12 +163,7 @@ func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Pri
 // an invocation).
 func PrintStarts(w io.Writer, before, after Usage) {
 	fmt.Fprintf(w, "\n| function | invocations | cold starts | mean start-to-ready |\n| --- | --- | --- | --- |\n")
-	fns := make([]string, 0, len(after.Lambda))
-	for fn := range after.Lambda {
-		fns = append(fns, fn)
-	}
-	sort.Strings(fns)
-	for _, fn := range fns {
+	for _, fn := range slices.Sorted(maps.Keys(after.Lambda)) {
 		a, b := after.Lambda[fn], before.Lambda[fn]
 		starts := a.ColdStarts - b.ColdStarts
 		mean := "—"

@@ -212,11 +212,7 @@ func (s *AgentConnections) Put(ctx context.Context, c agent.Connection) error {
 
 // Admit counts a frame against the connection's rate limit.
 func (s *AgentConnections) Admit(ctx context.Context, id string, now time.Time) (agent.Connection, error) {
-	av, err := admitFrame(ctx, s.api, s.table, connKey(id), s.limit, now)
-	if err != nil {
-		return agent.Connection{}, err
-	}
-	return decode[agentConnItem](av, "agent connection")
+	return admit[agentConnItem](ctx, s.api, s.table, id, s.limit, now, "agent connection")
 }
 
 // Delete removes a connection and returns what it was.

@@ -72,11 +72,18 @@ func (s *Connections) Put(ctx context.Context, c chat.Connection) error {
 // Admit counts a frame in the connection's current window and returns the
 // connection.
 func (s *Connections) Admit(ctx context.Context, id string, now time.Time) (chat.Connection, error) {
-	av, err := admitFrame(ctx, s.api, s.table, connKey(id), s.limit, now)
+	return admit[connectionItem](ctx, s.api, s.table, id, s.limit, now, "connection")
+}
+
+// admit counts a frame against the rate limit of the connection id (an
+// item of table) and rebuilds the connection.
+func admit[T stored[D], D any](ctx context.Context, api API, table, id string, limit RateLimit, now time.Time, what string) (D, error) {
+	av, err := admitFrame(ctx, api, table, connKey(id), limit, now)
 	if err != nil {
-		return chat.Connection{}, err
+		var zero D
+		return zero, err
 	}
-	return decode[connectionItem](av, "connection")
+	return decode[T](av, what)
 }
 
 // admitFrame counts a frame in the current rate-limit window of the item
@@ -93,9 +100,22 @@ func admitFrame(ctx context.Context, api API, table string, key map[string]types
 	for k := range key {
 		keyName = k
 	}
-	ours := func(err error) (map[string]types.AttributeValue, *rateWindow, bool) {
-		item, old, failed := conditionItem(err)
-		return item, old, failed && old != nil && old.Last == token
+	// write applies an update of the window; counted reports that the
+	// frame is counted (by this write, or by an earlier try of it the
+	// SDK did not hear back from), and item is then the connection.
+	write := func(e expression.Expression) (item map[string]types.AttributeValue, counted bool, err error) {
+		out, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &table, Key: key, UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if err == nil {
+			return out.Attributes, true, nil
+		}
+		if item, old, failed := conditionItem(err); failed && old != nil && old.Last == token {
+			return item, true, nil
+		}
+		return nil, false, err
 	}
 	for attempt := 0; attempt < 4; attempt++ {
 		same := must(expression.NewBuilder().
@@ -105,15 +125,8 @@ func admitFrame(ctx context.Context, api API, table string, key map[string]types
 				And(expression.Name("rlCount").LessThan(expression.Value(limit.Frames))).
 				And(expression.Name("rlLast").NotEqual(expression.Value(token)))).
 			Build())
-		out, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &table, Key: key, UpdateExpression: same.Update(), ConditionExpression: same.Condition(),
-			ExpressionAttributeNames: same.Names(), ExpressionAttributeValues: same.Values(),
-			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
-		if err == nil {
-			return out.Attributes, nil
-		}
-		if item, _, done := ours(err); done {
+		item, counted, err := write(same)
+		if counted {
 			return item, nil
 		}
 		_, old, failed := conditionItem(err)
@@ -133,15 +146,7 @@ func admitFrame(ctx context.Context, api API, table string, key map[string]types
 			WithCondition(expression.AttributeExists(expression.Name(keyName)).
 				And(expression.Name("rlWindow").LessThan(expression.Value(window)))).
 			Build())
-		out, err = api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &table, Key: key, UpdateExpression: fresh.Update(), ConditionExpression: fresh.Condition(),
-			ExpressionAttributeNames: fresh.Names(), ExpressionAttributeValues: fresh.Values(),
-			ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
-		if err == nil {
-			return out.Attributes, nil
-		}
-		if item, _, done := ours(err); done {
+		if item, counted, err = write(fresh); counted {
 			return item, nil
 		}
 		if !isConditionFailed(err) {

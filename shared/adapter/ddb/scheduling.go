@@ -139,15 +139,10 @@ func (s *Appointments) Create(ctx context.Context, a scheduling.Appointment) err
 	absent := must(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("pk"))).Build())
 	items := []types.TransactWriteItem{{Put: &types.Put{TableName: &s.table, Item: appt,
 		ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}}}
-	holds, err := s.holds(a, a.Slot.Units())
-	if err != nil {
-		return err
-	}
-	items = append(items, holds...)
-	reasons, err := s.transact(ctx, items)
+	reasons, err := s.transactHolding(ctx, items, a, a.Slot.Units(), "booking")
 	switch {
 	case err != nil:
-		return fmt.Errorf("booking: %w", err)
+		return err
 	case reasons == nil:
 		return nil
 	case reasons[0] == "ConditionalCheckFailed":
@@ -180,15 +175,10 @@ func (s *Appointments) Update(ctx context.Context, a scheduling.Appointment, rel
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: unitKey(oldProvider, u),
 			ConditionExpression: mine.Condition(), ExpressionAttributeNames: mine.Names(), ExpressionAttributeValues: mine.Values()}})
 	}
-	holds, err := s.holds(a, hold)
-	if err != nil {
-		return err
-	}
-	items = append(items, holds...)
-	reasons, err := s.transact(ctx, items)
+	reasons, err := s.transactHolding(ctx, items, a, hold, "updating appointment")
 	switch {
 	case err != nil:
-		return fmt.Errorf("updating appointment: %w", err)
+		return err
 	case reasons == nil:
 		return nil
 	case slices.Contains(reasons[1+len(release):], "ConditionalCheckFailed"):
@@ -221,6 +211,20 @@ func (s *Appointments) holds(a scheduling.Appointment, units []time.Time) ([]typ
 			ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names()}})
 	}
 	return items, nil
+}
+
+// transactHolding runs the transaction of items and the holds of units
+// for a; a failed transaction's error is wrapped with doing.
+func (s *Appointments) transactHolding(ctx context.Context, items []types.TransactWriteItem, a scheduling.Appointment, units []time.Time, doing string) ([]string, error) {
+	holds, err := s.holds(a, units)
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := s.transact(ctx, append(items, holds...))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return reasons, nil
 }
 
 // transact runs a transaction; a condition that failed returns the

@@ -3,17 +3,15 @@ package botqueue
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/patientservicecenter/psc/shared/bot"
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/edge/edgetest"
 )
 
 type fakeTurns struct {
@@ -31,15 +29,7 @@ func (f *fakeTurns) Handle(_ context.Context, r bot.Request) (bot.Outcome, error
 
 func load(t *testing.T, name string) events.SQSEvent {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.SQSEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
+	return edgetest.Event[events.SQSEvent](t, name)
 }
 
 func TestBatchSucceeds(t *testing.T) {

@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/edge/edgetest"
 	"github.com/patientservicecenter/psc/shared/fault"
 )
 
@@ -61,15 +60,7 @@ func (p *fakePusher) Push(_ context.Context, id string, frame []byte) error {
 
 func event(t *testing.T, name string) events.APIGatewayWebsocketProxyRequest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayWebsocketProxyRequest
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return ev
+	return edgetest.Event[events.APIGatewayWebsocketProxyRequest](t, name)
 }
 
 func setup(err error) (*Handler, *fakeService, *fakePusher, *bytes.Buffer) {

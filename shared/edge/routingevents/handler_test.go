@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
+	"github.com/patientservicecenter/psc/shared/edge/edgetest"
 	"github.com/patientservicecenter/psc/shared/routing"
 )
 
@@ -118,13 +118,9 @@ func TestRoutingRunsForRequestsAndForRoomMade(t *testing.T) {
 	if n := run(events.SQSEvent{Records: []events.SQSMessage{{EventSource: "aws:sqs", Body: `{"reason":"escalated"}`}, {EventSource: "aws:sqs", Body: `{}`}}}); n != 1 {
 		t.Errorf("a batch of two requests ran routing %d times, want once", n)
 	}
-	sweep, err := os.ReadFile("../../../events/eventbridge-routing-sweep.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var scheduled events.EventBridgeEvent
-	if err := json.Unmarshal(sweep, &scheduled); err != nil || scheduled.DetailType != "Scheduled Event" {
-		t.Fatalf("sample sweep event: %v", err)
+	scheduled := edgetest.Event[events.EventBridgeEvent](t, "eventbridge-routing-sweep.json")
+	if scheduled.DetailType != "Scheduled Event" {
+		t.Fatalf("sample sweep event: %+v", scheduled)
 	}
 	if n := run(scheduled); n != 1 {
 		t.Errorf("the scheduled sweep ran routing %d times, want once", n)

@@ -6,6 +6,7 @@ package routingtest
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,18 +98,8 @@ func (m *MemStore) AvailableAgents(context.Context) ([]routing.Agent, error) {
 			out = append(out, *a)
 		}
 	}
-	slices.SortFunc(out, func(a, b routing.Agent) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b routing.Agent) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Offer makes the offer if the conversation still waits where w says and
