@@ -20,7 +20,7 @@ func main() {
 		Closures: strings.Split(k.Env.Optional("BUSINESS_CLOSURES"), ",")})
 	k.Check("loading the bot's content", err)
 	if engine != nil {
-		engine.WithOrganization(k.Env.Optional("ORGANIZATION_NAME"))
+		engine.WithOrganization(k.Env.Optional("ORGANIZATION_NAME")).WithTextReminders(k.TextReminders())
 	}
 	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(k.Scheduling()).
 		WithCodes(k.Mail(), k.Sender())

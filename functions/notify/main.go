@@ -2,7 +2,9 @@
 // scheduling stream, a confirmation of each booking, move or cancellation
 // in the chat and by email (with a calendar invitation), and the reminders
 // it plans; from its schedule (NotifySweep, every minute), the reminders
-// due, each with a signed link to confirm or cancel.
+// due, each with a signed link to confirm or cancel (by text too, for the
+// patients who gave a mobile number for it); from the inbound-SMS queue,
+// the patients' texts (STOP, START, HELP) answered.
 package main
 
 import (
@@ -16,12 +18,15 @@ func main() {
 	texts, err := notify.LoadTexts()
 	k.Check("loading the notices", err)
 	if texts != nil {
-		texts.From = k.Sender()
+		texts.From, texts.Organization = k.Sender(), k.Organization(texts.Organization)
 	}
 	notices := k.Notices()
-	svc := notify.NewService(notify.Deps{Texts: texts, Directory: k.Directory(),
+	deps := notify.Deps{Texts: texts, Directory: k.Directory(),
 		Chat: schedulingevents.ChatPoster{Messages: k.Conversations(), Patients: k.Patients(), Retention: k.Retention()}, Mail: k.Mail(),
-		Reminders: notices, Sent: notices, Appointments: k.Appointments(0), Links: k.Links("LINK_SECRET_ARN"), Log: k.Log},
-		notify.Config{PageURL: k.Env.Optional("APPOINTMENT_PAGE_URL")})
+		Reminders: notices, Sent: notices, Appointments: k.Appointments(0), Links: k.Links("LINK_SECRET_ARN"), Log: k.Log}
+	if k.TextReminders() {
+		deps.Texter, deps.OptOuts = k.Texter(), notices
+	}
+	svc := notify.NewService(deps, k.NotifyConfig())
 	k.Start(schedulingevents.NewHandler(svc, k.Log).Handle)
 }

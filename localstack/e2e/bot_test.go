@@ -250,7 +250,9 @@ func TestBookingThroughQuickRepliesInBrowser(t *testing.T) {
 	slot := clickFirstSlot()
 	waitText(t, ctx, "#messages", "Shall I book "+slot)
 	click("Yes, book it")
-	click("Skip")
+	click("Skip") // the email
+	waitText(t, ctx, "#messages", "Type your mobile number")
+	click("Skip") // the text reminders
 	waitText(t, ctx, "#messages", "You're booked")
 	waitText(t, ctx, "#messages", "Dr. Peter Novak")
 	waitText(t, ctx, "#messages", "Appointment confirmed")

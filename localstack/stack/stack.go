@@ -89,6 +89,7 @@ type Outputs struct {
 	Tables           map[string]string `json:"tables"`     // logical id → table name
 	Queues           map[string]string `json:"queues"`     // logical id → queue URL
 	Functions        map[string]string `json:"functions"`  // logical id → function name
+	Topics           map[string]string `json:"topics"`     // logical id → topic ARN
 	AgentPool        *AgentPool        `json:"agentPool,omitempty"`
 }
 
@@ -203,7 +204,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	cfg := awsConfig(s.emu.endpoint)
 	s.ddb, s.streams, s.sqs, s.secrets = dynamodb.NewFromConfig(cfg), dynamodbstreams.NewFromConfig(cfg), sqs.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 	s.cognito, s.ses = cip.NewFromConfig(cfg), sesv2.NewFromConfig(cfg)
-	s.Outputs = Outputs{Emulator: s.emu.endpoint, Stage: opts.Stage, WebSockets: map[string]string{}, Tables: map[string]string{}, Queues: map[string]string{}, Functions: map[string]string{}}
+	s.Outputs = Outputs{Emulator: s.emu.endpoint, Stage: opts.Stage, WebSockets: map[string]string{}, Tables: map[string]string{}, Queues: map[string]string{}, Functions: map[string]string{}, Topics: map[string]string{}}
 
 	if err := s.resolveParameters(); err != nil {
 		return nil, err
@@ -493,6 +494,9 @@ func (s *Stack) createResources(ctx context.Context) error {
 		s.res.Attrs[id+".QueueName"] = qarn[strings.LastIndex(qarn, ":")+1:]
 		s.queueURLByARN[qarn] = url
 		s.Outputs.Queues[id] = url
+	}
+	if err := s.createTopics(ctx); err != nil {
+		return err
 	}
 	if err := s.createRoles(ctx); err != nil {
 		return err

@@ -340,7 +340,7 @@ func (t *turn) bookingStep() bool {
 // reminders; giving it is the patient's opt-in, so the question says what
 // they agree to (US carrier rules: who sends, what, rates, STOP and HELP).
 func (t *turn) askPhone() {
-	if t.st.Target != "" || t.st.Phone != "" || t.st.PhoneAsked {
+	if !t.e.texts || t.st.Target != "" || t.st.Phone != "" || t.st.PhoneAsked {
 		t.commit()
 		return
 	}

@@ -141,6 +141,7 @@ func (f *fakeBooking) Cancel(id string) (scheduling.Appointment, error) {
 // converse is a conversation whose turns carry the booking.
 func (c *conversation) with(b Booking) *conversation {
 	c.booking = b
+	c.e.WithTextReminders(true)
 	return c
 }
 
@@ -215,6 +216,19 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	out = c.askForTimes("Dermatology", "Any time")
 	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("second booking: %q", out.Text)
+	}
+}
+
+// TestNoPhoneIsAskedWhereNoTextsGoOut: a deployment without text
+// reminders books right after the email.
+func TestNoPhoneIsAskedWhereNoTextsGoOut(t *testing.T) {
+	b := newFakeBooking(t)
+	c := start(t, "en", open).with(b)
+	c.e.WithTextReminders(false)
+	c.say("yes")
+	c.bookFirst(c.askForTimes("Primary care", "Any time"))
+	if out := c.say("ana.ruiz@example.org"); !strings.Contains(out.Text, "You're booked") || strings.Contains(out.Text, "text") || b.phones[0] != "" {
+		t.Fatalf("booked: %q, phones %v", out.Text, b.phones)
 	}
 }
 

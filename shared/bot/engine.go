@@ -146,6 +146,14 @@ type Engine struct {
 	triage *triage.Engine
 	kb     *knowledge.Index
 	org    string // the hospital's name, when the deployment gives one
+	texts  bool   // the deployment sends reminders by text message
+}
+
+// WithTextReminders makes a new booking ask for a mobile number for text
+// reminders (the deployment sends them: TEXT_REMINDERS).
+func (e *Engine) WithTextReminders(on bool) *Engine {
+	e.texts = on
+	return e
 }
 
 // WithOrganization names the hospital in what the bot says ("the virtual

@@ -620,7 +620,8 @@ func (r *run) book(i int, conv string, say func(string, bool) (string, error), k
 		r.fail("patient %d (%s): booking: the bot offered no times: %v", i, conv, k.lastBot["text"])
 		return
 	}
-	steps := []string{fmt.Sprint(offer[i%3]), "Yes, book it", fmt.Sprintf("load-%s-%d@example.org", r.id, i)}
+	// "Skip": no mobile number, where the deployment asks for one.
+	steps := []string{fmt.Sprint(offer[i%3]), "Yes, book it", fmt.Sprintf("load-%s-%d@example.org", r.id, i), "Skip"}
 	for _, text := range steps {
 		if _, err := say(text, true); err != nil {
 			r.fail("patient %d (%s): booking, %q: %v", i, conv, text, err)

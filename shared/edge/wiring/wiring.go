@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
@@ -31,12 +32,14 @@ import (
 	"github.com/patientservicecenter/psc/shared/adapter/push"
 	"github.com/patientservicecenter/psc/shared/adapter/queue"
 	"github.com/patientservicecenter/psc/shared/adapter/secret"
+	"github.com/patientservicecenter/psc/shared/adapter/sms"
 	"github.com/patientservicecenter/psc/shared/agent"
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/edge/envconf"
 	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/fanout"
 	"github.com/patientservicecenter/psc/shared/kpi"
+	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/session"
 )
@@ -200,15 +203,43 @@ func (k *Kit) Mail() *mail.SES {
 	return mail.New(sesv2.NewFromConfig(k.AWS), k.Env.Required("NOTIFY_SENDER")).WithConfigurationSet(k.Env.Optional("MAIL_CONFIGURATION_SET"))
 }
 
+// TextReminders says whether the deployment sends reminders by text
+// message (TEXT_REMINDERS=true: it has a registered origination number).
+func (k *Kit) TextReminders() bool { return k.Env.Optional("TEXT_REMINDERS") == "true" }
+
+// Texter sends text messages through SNS, from SMS_ORIGINATION_NUMBER
+// when set.
+func (k *Kit) Texter() *sms.SNS {
+	return sms.New(sns.NewFromConfig(k.AWS), k.Env.Optional("SMS_ORIGINATION_NUMBER"))
+}
+
+// NotifyConfig is the notices' links page (APPOINTMENT_PAGE_URL) and,
+// with text reminders, their rules: SMS_QUIET_HOURS in the center's time
+// zone and SMS_HELP_CONTACT, which the answer to HELP gives.
+func (k *Kit) NotifyConfig() notify.Config {
+	cfg := notify.Config{PageURL: k.Env.Optional("APPOINTMENT_PAGE_URL")}
+	if k.TextReminders() {
+		var err error
+		cfg.HelpContact = k.Env.Required("SMS_HELP_CONTACT")
+		cfg.Quiet, err = notify.ParseQuiet(k.Env.Optional("SMS_QUIET_HOURS"), k.Directory().Zone())
+		k.Check("reading SMS_QUIET_HOURS", err)
+	}
+	return cfg
+}
+
+// Organization is the organisation's name (ORGANIZATION_NAME), or def.
+func (k *Kit) Organization(def string) string {
+	if name := strings.TrimSpace(k.Env.Optional("ORGANIZATION_NAME")); name != "" {
+		return name
+	}
+	return def
+}
+
 // Sender is how mail names its sender: the organisation's name
 // (ORGANIZATION_NAME, a proper name, the same in every language), or
 // "Patient Service Center" when none is configured, and NOTIFY_SENDER.
 func (k *Kit) Sender() string {
-	name := strings.TrimSpace(k.Env.Optional("ORGANIZATION_NAME"))
-	if name == "" {
-		name = "Patient Service Center"
-	}
-	return (&netmail.Address{Name: name, Address: k.Env.Required("NOTIFY_SENDER")}).String()
+	return (&netmail.Address{Name: k.Organization("Patient Service Center"), Address: k.Env.Required("NOTIFY_SENDER")}).String()
 }
 
 // Directory is the scheduling directory (providers, visit types,
