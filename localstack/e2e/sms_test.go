@@ -92,7 +92,10 @@ func TestTextRemindersHonourStop(t *testing.T) {
 	}
 	local := phone[2:5] + "-" + phone[5:8] + "-" + phone[8:]
 	booked := chat(t, p, &n, local)
-	if text := booked["text"].(string); !strings.Contains(text, "You're booked") || !strings.Contains(text, "also come by text to +1 •••••••• "+phone[10:]) {
+	// The soonest time may be too close for any reminder; otherwise the
+	// chat says where the texts go.
+	if text := booked["text"].(string); !strings.Contains(text, "You're booked") ||
+		!strings.Contains(text, "also come by text to +1 •••••••• "+phone[10:]) && !strings.Contains(text, "won't send a reminder") {
 		t.Fatalf("booked = %v", booked)
 	}
 	dir, err := scheduling.LoadDirectory()
