@@ -13,8 +13,11 @@ import (
 type State string
 
 // Appointment states. Booked and rescheduled appointments hold their slot;
-// the others do not.
+// so does a held one (a freed time offered to a waitlisted patient until
+// HoldUntil), which becomes booked when the patient takes it and cancelled
+// when they let it go or the hold lapses. The others hold nothing.
 const (
+	Held        State = "held"
 	Booked      State = "booked"
 	Rescheduled State = "rescheduled"
 	Cancelled   State = "cancelled"
@@ -56,6 +59,10 @@ type Appointment struct {
 	// Confirmed says the patient confirmed they will come (from a
 	// reminder's link).
 	Confirmed bool
+	// HoldUntil is when a held time stops being the patient's; WaitlistID
+	// the waitlist entry it was offered to.
+	HoldUntil  time.Time
+	WaitlistID string
 	History   []Change
 	// Version counts changes; every change is conditional on it.
 	Version int
@@ -83,6 +90,8 @@ func Reference(appointmentID string) string {
 func (a Appointment) transition(to State) error {
 	switch {
 	case a.State.Active() && (to == Rescheduled || to == Cancelled || to == Completed || to == NoShow):
+		return nil
+	case a.State == Held && (to == Booked || to == Cancelled):
 		return nil
 	case a.State == to:
 		return fault.Errorf(fault.Conflict, "the appointment is already %s", to)

@@ -286,12 +286,89 @@ func (s *Service) Cancel(ctx context.Context, id, patientID, by string) (Appoint
 	return c, nil
 }
 
-// Confirm records that the patient will come to an upcoming visit. A
-// second confirmation changes nothing.
+// HoldRequest asks for a freed slot to be held for a waitlisted patient.
+type HoldRequest struct {
+	BookRequest
+	WaitlistID string
+	Until      time.Time
+}
+
+// Hold holds a slot for a patient until r.Until: the slot's units are
+// taken as a booking takes them (so no one else can book or hold it), and
+// the patient takes it with Confirm or lets it go with Cancel; ExpireHold
+// lets it go after Until. A retry with the same token returns the same
+// hold; a slot someone holds is ErrSlotTaken.
+func (s *Service) Hold(ctx context.Context, r HoldRequest) (Appointment, error) {
+	if r.Token == "" || r.PatientID == "" || !r.Until.After(s.now()) {
+		return Appointment{}, fault.Errorf(fault.BadRequest, "a hold needs a request token, a patient and an end ahead")
+	}
+	slot, err := s.bookable(r.SlotID)
+	if err != nil {
+		return Appointment{}, err
+	}
+	now := s.now()
+	a := Appointment{ID: AppointmentID(r.PatientID, r.Token), PatientID: r.PatientID, PatientName: r.PatientName, PatientEmail: r.PatientEmail,
+		PatientPhone: r.PatientPhone, Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: Held, Version: 1,
+		HoldUntil: r.Until.UTC(), WaitlistID: r.WaitlistID, History: []Change{{At: now.UTC(), By: r.By, State: Held}}}
+	if a.PatientPhone != "" {
+		a.SMSConsentAt = now.UTC()
+	}
+	switch err := s.store.Create(ctx, a); {
+	case err == nil:
+		return a, nil
+	case errors.Is(err, ErrExists):
+		return s.store.Get(ctx, a.ID)
+	case errors.Is(err, ErrSlotTaken):
+		return Appointment{}, ErrSlotTaken
+	default:
+		return Appointment{}, fmt.Errorf("holding %s: %w", slot.ID, err)
+	}
+}
+
+// ExpireHold lets a lapsed hold go (cancelled, the slot released); a hold
+// taken or let go already, or not lapsed yet, is left alone (false).
+func (s *Service) ExpireHold(ctx context.Context, id string) (bool, error) {
+	a, err := s.store.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if a.State != Held || s.now().Before(a.HoldUntil) {
+		return false, nil
+	}
+	c, err := a.With(Cancelled, a.Slot, "waitlist", s.now())
+	if err != nil {
+		return false, err
+	}
+	if err := s.store.Update(ctx, c, a.Slot.Units(), nil); err != nil {
+		if fault.Is(err, fault.Conflict) {
+			return false, nil // taken or let go meanwhile
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// Confirm records that the patient will come to an upcoming visit; for a
+// held time, it takes it (booked), if the hold has not lapsed. A second
+// confirmation changes nothing.
 func (s *Service) Confirm(ctx context.Context, id, patientID, by string) (Appointment, error) {
 	a, err := s.Get(ctx, id, patientID)
 	if err != nil {
 		return Appointment{}, err
+	}
+	if a.State == Held {
+		if !s.now().Before(a.HoldUntil) {
+			return Appointment{}, fault.Errorf(fault.Conflict, "the time was held until %s and has been offered to the next patient", a.HoldUntil.Format(time.Kitchen))
+		}
+		c, err := a.With(Booked, a.Slot, by, s.now())
+		if err != nil {
+			return Appointment{}, err
+		}
+		c.Confirmed = true
+		if err := s.store.Update(ctx, c, nil, nil); err != nil {
+			return Appointment{}, err
+		}
+		return c, nil
 	}
 	if !a.State.Active() || !a.Slot.Start.After(s.now()) {
 		return Appointment{}, fault.Errorf(fault.Conflict, "only an upcoming appointment can be confirmed")

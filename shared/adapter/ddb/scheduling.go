@@ -60,6 +60,8 @@ type appointmentItem struct {
 	State          string              `dynamodbav:"state"`
 	JoinURL        string              `dynamodbav:"joinUrl,omitempty"`
 	Confirmed      bool                `dynamodbav:"confirmed,omitempty"`
+	HoldUntil      string              `dynamodbav:"holdUntil,omitempty"`
+	WaitlistID     string              `dynamodbav:"waitlistId,omitempty"`
 	History        []scheduling.Change `dynamodbav:"history"`
 	Version        int                 `dynamodbav:"version"`
 	ExpiresAt      int64               `dynamodbav:"expiresAt"`
@@ -84,14 +86,14 @@ func (s *Appointments) item(a scheduling.Appointment) appointmentItem {
 	return appointmentItem{PK: "appt#" + a.ID, SK: "appt", ID: a.ID, PatientID: a.PatientID, PatientName: a.PatientName, PatientEmail: a.PatientEmail,
 		PatientPhone: a.PatientPhone, SMSConsentAt: optionalTime(a.SMSConsentAt), Locale: a.Locale, ConversationID: a.ConversationID, SlotID: a.Slot.ID, Provider: a.Slot.Provider, VisitType: a.Slot.VisitType,
 		Start: sortable(a.Slot.Start), End: sortable(a.Slot.End), Location: a.Slot.Location, Mode: a.Slot.Mode, State: string(a.State),
-		JoinURL: a.JoinURL, Confirmed: a.Confirmed, History: a.History, Version: a.Version, ExpiresAt: a.Slot.End.Add(s.retention).Unix()}
+		JoinURL: a.JoinURL, Confirmed: a.Confirmed, HoldUntil: optionalTime(a.HoldUntil), WaitlistID: a.WaitlistID, History: a.History, Version: a.Version, ExpiresAt: a.Slot.End.Add(s.retention).Unix()}
 }
 
 func (it appointmentItem) domain() scheduling.Appointment {
 	start, _ := time.Parse(time.RFC3339Nano, it.Start)
 	end, _ := time.Parse(time.RFC3339Nano, it.End)
 	return scheduling.Appointment{ID: it.ID, PatientID: it.PatientID, PatientName: it.PatientName, PatientEmail: it.PatientEmail, Locale: it.Locale,
-		PatientPhone: it.PatientPhone, SMSConsentAt: parseTime(it.SMSConsentAt), ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, Confirmed: it.Confirmed, History: it.History, Version: it.Version,
+		PatientPhone: it.PatientPhone, SMSConsentAt: parseTime(it.SMSConsentAt), ConversationID: it.ConversationID, State: scheduling.State(it.State), JoinURL: it.JoinURL, Confirmed: it.Confirmed, HoldUntil: parseTime(it.HoldUntil), WaitlistID: it.WaitlistID, History: it.History, Version: it.Version,
 		Slot: scheduling.Slot{ID: it.SlotID, Provider: it.Provider, VisitType: it.VisitType, Start: start.UTC(), End: end.UTC(), Location: it.Location, Mode: it.Mode}}
 }
 
