@@ -63,7 +63,7 @@ type Appointment struct {
 	// the waitlist entry it was offered to.
 	HoldUntil  time.Time
 	WaitlistID string
-	History   []Change
+	History    []Change
 	// Version counts changes; every change is conditional on it.
 	Version int
 }
