@@ -11,7 +11,7 @@
   const el = {
     error: $('error'), status: $('status'), details: $('details'), when: $('when'), provider: $('provider'), visit: $('visit'),
     place: $('place'), reference: $('reference'), actions: $('actions'), confirm: $('confirm'), cancel: $('cancel'),
-    cancelCheck: $('cancel-check'), cancelYes: $('cancel-yes'), cancelNo: $('cancel-no'),
+    cancelCheck: $('cancel-check'), cancelYes: $('cancel-yes'), cancelNo: $('cancel-no'), cancelQuestion: $('cancel-question'),
   };
   const wanted = new URLSearchParams(location.search).get('do') || '';
 
@@ -32,6 +32,9 @@
       notFound: 'We could not find this appointment. Please chat with us or call us.',
       conflict: 'This appointment can no longer be changed here (it is over, cancelled or was changed meanwhile). Please chat with us or call us.',
       rateLimited: 'Too many tries; please wait a moment.', failed: 'Something went wrong on our side. Please chat with us or call us.',
+      take: 'Take this time', letGo: 'Let it go', letGoQuestion: 'Let this time go? It will be offered to the next patient on the waitlist, and you stay on the waitlist.',
+      letGoYes: 'Yes, let it go', letGoNo: 'No, keep it for now', heldUntil: (t) => `A time opened from the waitlist: it is held for you until ${t}.`,
+      taken: 'This time is yours. Thank you — see you then.', letGone: 'You let this time go; it went to the next patient. You are still on the waitlist.',
     },
     es: {
       title: 'Su cita — Centro de Atención al Paciente', skip: 'Ir a su cita', subtitle: 'Su cita', heading: 'Su cita',
@@ -47,6 +50,9 @@
       notFound: 'No encontramos esta cita. Por favor escríbanos por el chat o llámenos.',
       conflict: 'Esta cita ya no se puede cambiar aquí (terminó, se canceló o cambió mientras tanto). Por favor escríbanos por el chat o llámenos.',
       rateLimited: 'Demasiados intentos; espere un momento, por favor.', failed: 'Algo falló de nuestro lado. Por favor escríbanos por el chat o llámenos.',
+      take: 'Tomar este horario', letGo: 'Dejarlo', letGoQuestion: '¿Dejar este horario? Se ofrecerá al siguiente paciente de la lista de espera, y usted sigue en la lista.',
+      letGoYes: 'Sí, dejarlo', letGoNo: 'No, guardarlo por ahora', heldUntil: (t) => `Se liberó un horario de la lista de espera: se lo reservamos hasta las ${t}.`,
+      taken: 'Este horario es suyo. Gracias, le esperamos.', letGone: 'Dejó este horario; pasó al siguiente paciente. Sigue en la lista de espera.',
     },
   };
   const page = window.PSCLinkPage.open('appointment', WORDS);
@@ -57,6 +63,7 @@
   let sock = null;
   let seq = 0;
   let appointment = null;
+  let wasHeld = false;
 
   function showError(message) { el.error.textContent = message; }
 
@@ -83,11 +90,25 @@
     el.reference.textContent = appointment.appointmentId.slice(2, 10).toUpperCase();
     el.details.hidden = false;
     el.cancelCheck.hidden = true;
-    const active = appointment.state === 'booked' || appointment.state === 'rescheduled';
+    // A time held from the waitlist: take it or let it go.
+    const held = appointment.state === 'held';
+    wasHeld = wasHeld || held;
+    el.confirm.textContent = held ? W.take : W.confirm;
+    el.cancel.textContent = held ? W.letGo : W.cancel;
+    el.cancelQuestion.textContent = held ? W.letGoQuestion : W.cancelQuestion;
+    el.cancelYes.textContent = held ? W.letGoYes : W.cancelYes;
+    el.cancelNo.textContent = held ? W.letGoNo : W.cancelNo;
+    const active = held || appointment.state === 'booked' || appointment.state === 'rescheduled';
     el.actions.hidden = !active;
     el.confirm.disabled = f.confirmed;
     el.details.dataset.state = appointment.state;
-    if (!active) {
+    if (held) {
+      el.status.textContent = W.heldUntil(f.holdUntil);
+    } else if (wasHeld && appointment.state === 'cancelled') {
+      el.status.textContent = W.letGone;
+    } else if (wasHeld && f.confirmed) {
+      el.status.textContent = W.taken;
+    } else if (!active) {
       el.status.textContent = { cancelled: W.cancelled, completed: W.completed, 'no-show': W.noShow }[appointment.state] || W.other;
     } else if (f.confirmed) {
       el.status.textContent = W.confirmed;

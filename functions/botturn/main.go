@@ -3,7 +3,8 @@
 // reads the agents table only to know whether anyone who serves a queue is
 // online before handing a patient to a person, and books, reschedules and
 // cancels appointments in the scheduling table (one transaction each),
-// once the patient has typed the one-time code it emails them.
+// once the patient has typed the one-time code it emails them; a patient
+// no open time suits joins the waitlist.
 package main
 
 import (
@@ -22,7 +23,8 @@ func main() {
 	if engine != nil {
 		engine.WithOrganization(k.Env.Optional("ORGANIZATION_NAME")).WithTextReminders(k.TextReminders())
 	}
-	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(k.Scheduling()).
-		WithCodes(k.Mail(), k.Sender())
+	sched := k.Scheduling()
+	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(sched).
+		WithCodes(k.Mail(), k.Sender()).WithWaitlist(k.Waitlist(sched))
 	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

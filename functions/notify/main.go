@@ -4,7 +4,8 @@
 // it plans; from its schedule (NotifySweep, every minute), the reminders
 // due, each with a signed link to confirm or cancel (by text too, for the
 // patients who gave a mobile number for it); from the inbound-SMS queue,
-// the patients' texts (STOP, START, HELP) answered.
+// the patients' texts (STOP, START, HELP) answered. A freed time goes to
+// the waitlist, held for each patient in turn.
 package main
 
 import (
@@ -27,6 +28,8 @@ func main() {
 	if k.TextReminders() {
 		deps.Texter, deps.OptOuts = k.Texter(), notices
 	}
+	sched := k.Scheduling()
+	deps.Holds, deps.Waitlist = sched, k.Waitlist(sched)
 	svc := notify.NewService(deps, k.NotifyConfig())
 	k.Start(schedulingevents.NewHandler(svc, k.Log).Handle)
 }

@@ -30,6 +30,12 @@ type Booking interface {
 	// SendCode emails a new one-time code to the address and returns the
 	// salt and the hash it is kept as (CodeHash), never the code.
 	SendCode(email string) (salt, hash string, err error)
+	// HoldMinutes is how long a freed time is held for a waitlisted
+	// patient; 0 when there is no waitlist.
+	HoldMinutes() int
+	// JoinWaitlist puts the patient on the waitlist for a specialty (and a
+	// provider, if named), with the contacts given.
+	JoinWaitlist(specialty, provider, email, phone string) error
 }
 
 // Choice is a slot or appointment offered as a quick reply.
@@ -44,6 +50,7 @@ const (
 	stageConfirm     = "appointment:confirm"
 	stageEmail       = "appointment:email"
 	stagePhone       = "appointment:phone"
+	stageWaitlist    = "appointment:waitlist"
 	stagePickAppt    = "appointment:pick"
 	stageCancelAppt  = "appointment:cancel"
 	slotsOffered     = 3
@@ -114,6 +121,9 @@ func (t *turn) quickSlots() {
 		t.quick = append(t.quick, c.Label)
 	}
 	t.quick = append(t.quick, t.e.c.QuickReplies["slots"].In(t.st.Locale)...)
+	if b := t.in.Booking; b != nil && t.st.Target == "" && b.HoldMinutes() > 0 {
+		t.quick = append(t.quick, t.e.c.QuickReplies["waitlist"].In(t.st.Locale)...)
+	}
 }
 
 // providerNamed finds the provider the patient named (any word of their
@@ -243,6 +253,10 @@ func (t *turn) bookingStep() bool {
 		t.verifyStep()
 		return true
 	case stageSlots:
+		if t.is("waitlist") && t.st.Target == "" && b.HoldMinutes() > 0 {
+			t.startWaitlist()
+			return true
+		}
 		if t.is("otherTimes") {
 			last, _ := dir.Slot(t.st.Offered[len(t.st.Offered)-1].ID)
 			if !t.offerSlots(last.Start.Add(time.Minute)) {
@@ -305,6 +319,12 @@ func (t *turn) bookingStep() bool {
 			t.st.Phone = phone
 		}
 		t.commit()
+	case stageWaitlist:
+		if t.is("waitlist") || t.is("yes") && !t.isOnly("no") {
+			t.startWaitlist()
+			return true
+		}
+		t.noSlotsHandoff()
 	case stagePickAppt:
 		c, ok := t.chosen()
 		if !ok {
@@ -350,8 +370,55 @@ func (t *turn) askPhone() {
 	t.replies("phone")
 }
 
-// commit books (or moves) the chosen slot.
+// startWaitlist takes the contacts a waitlist offer goes to (the email,
+// the mobile number, each asked once), then joins.
+func (t *turn) startWaitlist() {
+	t.st.Waitlisting = true
+	t.st.Offered, t.st.Chosen = nil, ""
+	if t.st.Email == "" && !t.st.EmailAsked {
+		t.st.EmailAsked = true
+		t.st.Stage = stageEmail
+		t.say("askEmail")
+		t.replies("email")
+		return
+	}
+	t.askPhone()
+}
+
+// joinWaitlist puts the patient on the waitlist for what they asked.
+func (t *turn) joinWaitlist() {
+	b := t.in.Booking
+	dir := b.Directory()
+	specialty := t.st.Collected["specialty"]
+	t.st.Waitlisting = false
+	if err := b.JoinWaitlist(specialty, t.providerNamed(dir, t.st.Collected["provider"]), t.st.Email, t.st.Phone); err != nil {
+		t.say("bookingFailed")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		t.resetBooking()
+		return
+	}
+	care := specialty
+	for _, s := range t.e.c.Specialties {
+		if s.ID == specialty {
+			care = s.Name(t.st.Locale)
+		}
+	}
+	t.say("waitlistJoined", "care", care, "minutes", strconv.Itoa(b.HoldMinutes()))
+	if t.st.Phone != "" {
+		t.say("waitlistText", "phone", notify.Masked(t.st.Phone))
+	}
+	t.resetBooking()
+	t.st.Collected = nil
+	t.replies("menu")
+}
+
+// commit books (or moves) the chosen slot; for a patient joining the
+// waitlist, it joins.
 func (t *turn) commit() {
+	if t.st.Waitlisting {
+		t.joinWaitlist()
+		return
+	}
 	b := t.in.Booking
 	dir := b.Directory()
 	var (
@@ -516,14 +583,27 @@ func (t *turn) actOnTarget() {
 }
 
 // noSlots hands a request the bot cannot fit to the scheduling team.
+// noSlots answers a request no open time fits: the waitlist, or a person
+// of the scheduling team; a move (or no waitlist) goes to the team.
 func (t *turn) noSlots() {
+	if b := t.in.Booking; b != nil && t.st.Target == "" && b.HoldMinutes() > 0 {
+		t.st.Offered = nil
+		t.st.Stage = stageWaitlist
+		t.say("slotsNoneWaitlist", "summary", t.collectedSummary(), "minutes", strconv.Itoa(b.HoldMinutes()))
+		t.replies("waitlistAsk")
+		return
+	}
+	t.noSlotsHandoff()
+}
+
+func (t *turn) noSlotsHandoff() {
 	t.say("slotsNone", "summary", t.collectedSummary())
 	t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
 	t.resetBooking()
 }
 
 func (t *turn) resetBooking() {
-	t.st.Verify = nil
+	t.st.Verify, t.st.Waitlisting = nil, false
 	t.st.Offered, t.st.Chosen, t.st.Target, t.st.TargetProvider, t.st.TargetVisit, t.st.Verb = nil, "", "", "", "", ""
 	if strings.HasPrefix(t.st.Stage, "appointment:") {
 		t.st.Stage = stageOpen

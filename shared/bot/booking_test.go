@@ -18,6 +18,9 @@ type fakeBooking struct {
 	taken  bool
 	emails []string
 	phones []string
+	hold   int      // minutes a waitlist hold lasts; 0: no waitlist
+	none   bool     // no open time at all
+	joined []string // the waitlist joins: specialty|provider|email|phone
 	calls  []string
 	// codes are the one-time codes sent, by address, newest last; each is
 	// the next of nextCode.
@@ -61,6 +64,9 @@ func (f *fakeBooking) Directory() *scheduling.Directory { return f.dir }
 
 func (f *fakeBooking) Search(q scheduling.Query) ([]scheduling.Slot, error) {
 	var out []scheduling.Slot
+	if f.none {
+		return nil, nil
+	}
 	for _, s := range f.dir.Candidates(q) {
 		if !f.held(s) {
 			out = append(out, s)
@@ -103,6 +109,12 @@ func (f *fakeBooking) Book(slotID, email, phone string) (scheduling.Appointment,
 	}
 	f.appts = append(f.appts, a)
 	return a, nil
+}
+
+func (f *fakeBooking) HoldMinutes() int { return f.hold }
+func (f *fakeBooking) JoinWaitlist(specialty, provider, email, phone string) error {
+	f.joined = append(f.joined, specialty+"|"+provider+"|"+email+"|"+phone)
+	return nil
 }
 
 func (f *fakeBooking) Upcoming() ([]scheduling.Appointment, error) {
@@ -216,6 +228,56 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	out = c.askForTimes("Dermatology", "Any time")
 	if out = c.bookFirst(out); !strings.Contains(out.Text, "You're booked") {
 		t.Fatalf("second booking: %q", out.Text)
+	}
+}
+
+// TestAPatientJoinsTheWaitlist (issue 20, item 7): none of the times
+// offered suits, or none fits at all: the patient joins the waitlist,
+// giving the contacts an offer goes to; in Spanish too.
+func TestAPatientJoinsTheWaitlist(t *testing.T) {
+	b := newFakeBooking(t)
+	b.hold = 15
+	c := start(t, "en", open).with(b)
+	c.say("yes")
+	offer := c.askForTimes("Dermatology", "Any time")
+	if !slices.Contains(offer.QuickReplies, "Join the waitlist") {
+		t.Fatalf("the offer has no waitlist: %v", offer.QuickReplies)
+	}
+	if out := c.say("Join the waitlist"); !strings.Contains(out.Text, "What email address") {
+		t.Fatalf("email ask: %q", out.Text)
+	}
+	c.say("ana.ruiz@example.org")
+	out := c.say("555 201 0123")
+	if !strings.Contains(out.Text, "You're on the waitlist for Dermatology") || !strings.Contains(out.Text, "hold it for you for 15 minutes") ||
+		!strings.Contains(out.Text, "also text +1 •••••••• 23") || c.st.Stage != stageOpen || len(b.calls) != 0 {
+		t.Fatalf("joined: %q %s %v", out.Text, c.st.Stage, b.calls)
+	}
+	if len(b.joined) != 1 || b.joined[0] != "dermatology||ana.ruiz@example.org|+15552010123" {
+		t.Fatalf("joins: %v", b.joined)
+	}
+
+	// Nothing fits at all: the waitlist is offered before a person.
+	es := start(t, "es", open).with(b)
+	es.e.WithTextReminders(false)
+	es.say("sí")
+	es.say("Necesito una cita")
+	es.say("Dermatología")
+	es.say("Cualquier horario")
+	b.none = true
+	out = es.say("Sin preferencia")
+	if !strings.Contains(out.Text, "lista de espera") || !slices.Contains(out.QuickReplies, "Unirme a la lista de espera") || out.Handoff != nil {
+		t.Fatalf("nothing fits: %q %v %+v", out.Text, out.QuickReplies, out.Handoff)
+	}
+	es.say("Unirme a la lista de espera")
+	if out = es.say("ana@example.org"); !strings.Contains(out.Text, "Está en la lista de espera") || len(b.joined) != 2 {
+		t.Fatalf("joined in Spanish: %q %v", out.Text, b.joined)
+	}
+	// Or a person, as before.
+	pe := start(t, "en", open).with(b)
+	pe.say("yes")
+	pe.askForTimes("Dermatology", "Any time")
+	if out := pe.say("Talk to a person"); out.Handoff == nil {
+		t.Fatalf("a person: %q", out.Text)
 	}
 }
 

@@ -74,6 +74,7 @@ type State struct {
 	EmailAsked     bool     `json:"emailAsked,omitempty"`
 	Phone          string   `json:"phone,omitempty"`
 	PhoneAsked     bool     `json:"phoneAsked,omitempty"`
+	Waitlisting    bool     `json:"waitlisting,omitempty"` // the contacts asked are for the waitlist
 	// Identity: verified (and with which address) once the patient typed
 	// the code sent to the email on file; the code on its way; how many
 	// were sent; until when wrong codes lock verification.
@@ -308,7 +309,7 @@ func (t *turn) message() {
 		if t.leavesForAPerson() || t.appointmentStep() {
 			return
 		}
-	case stageSlots, stageConfirm, stageEmail, stagePhone, stagePickAppt, stageCancelAppt, stageVerify:
+	case stageSlots, stageConfirm, stageEmail, stagePhone, stageWaitlist, stagePickAppt, stageCancelAppt, stageVerify:
 		if t.leavesForAPerson() || t.bookingStep() {
 			return
 		}
@@ -619,6 +620,10 @@ func (t *turn) appointmentStep() bool {
 			t.st.Collected["provider"] = clip(t.in.Text, 80)
 		}
 		if t.offerSlots(time.Time{}) {
+			return true
+		}
+		if b := t.in.Booking; b != nil && b.HoldMinutes() > 0 {
+			t.noSlots() // the waitlist, or a person
 			return true
 		}
 		t.say("appointmentHandoff", "summary", t.collectedSummary())

@@ -12,6 +12,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/waitlist"
 )
 
 // Request asks the bot for one turn: the message contract of the bot-turn
@@ -62,6 +63,29 @@ type boundBooking struct {
 	token string
 	codes *codeMail // nil: no codes can be sent
 	e     *Engine
+	wl    Waitlist // nil: no waitlist
+}
+
+// Waitlist puts patients on the waitlist.
+type Waitlist interface {
+	Join(ctx context.Context, e waitlist.Entry) (waitlist.Entry, error)
+	HoldFor() time.Duration
+}
+
+func (b boundBooking) HoldMinutes() int {
+	if b.wl == nil {
+		return 0
+	}
+	return int((b.wl.HoldFor() + time.Minute - 1) / time.Minute) // whole minutes, rounded up
+}
+
+func (b boundBooking) JoinWaitlist(specialty, provider, email, phone string) error {
+	if b.wl == nil {
+		return fmt.Errorf("no waitlist")
+	}
+	_, err := b.wl.Join(b.ctx, waitlist.Entry{PatientID: b.conv.PatientID, PatientName: b.conv.PatientName, PatientEmail: email, PatientPhone: phone,
+		Locale: b.conv.Locale, ConversationID: b.conv.ID, Specialty: specialty, Provider: provider})
+	return err
 }
 
 // Mailer sends a raw email.
@@ -138,6 +162,13 @@ type Turner struct {
 	staff  Staffing
 	sched  Scheduler
 	codes  *codeMail
+	wl     Waitlist
+}
+
+// WithWaitlist lets a patient no open time suits join the waitlist.
+func (t *Turner) WithWaitlist(w Waitlist) *Turner {
+	t.wl = w
+	return t
 }
 
 // WithScheduling lets the bot book, reschedule and cancel appointments
@@ -225,7 +256,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		}
 	}
 	if t.sched != nil {
-		in.Booking = boundBooking{ctx: ctx, s: t.sched, conv: c, token: c.ID + ":" + clientID, codes: t.codes, e: t.engine}
+		in.Booking = boundBooking{ctx: ctx, s: t.sched, conv: c, token: c.ID + ":" + clientID, codes: t.codes, e: t.engine, wl: t.wl}
 	}
 	out := t.engine.Turn(st, in)
 	if out.Text == "" {

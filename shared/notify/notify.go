@@ -31,6 +31,10 @@ const (
 	// for them.
 	Text24h Kind = "sms-24h"
 	Text2h  Kind = "sms-2h"
+	// Offered is a freed time held for a waitlisted patient; HoldExpiry
+	// the hold's end, when the sweep lets it go.
+	Offered    Kind = "offered"
+	HoldExpiry Kind = "hold-expiry"
 )
 
 // Texted says whether a kind is a text message.
@@ -45,8 +49,12 @@ func Detect(old, new *scheduling.Appointment) (Kind, bool) {
 	switch {
 	case new == nil:
 		return "", false
+	case old == nil && new.State == scheduling.Held:
+		return Offered, true
 	case old == nil:
 		return Booked, new.State == scheduling.Booked
+	case old.State == scheduling.Held && new.State == scheduling.Booked:
+		return Booked, true // the patient took the held time
 	case old.Version == new.Version:
 		return "", false
 	case new.State == scheduling.Rescheduled && old.Slot.ID != new.Slot.ID:
@@ -71,6 +79,9 @@ type Reminder struct {
 // moved out of the quiet hours (or left out when that would be too
 // close to the visit).
 func Plan(a scheduling.Appointment, now time.Time, q Quiet) []Reminder {
+	if a.State == scheduling.Held {
+		return []Reminder{{AppointmentID: a.ID, Kind: HoldExpiry, At: a.HoldUntil.UTC(), Start: a.Slot.Start.UTC()}}
+	}
 	if !a.State.Active() && !now.IsZero() {
 		return nil
 	}
@@ -123,18 +134,18 @@ func LoadTexts() (*Texts, error) {
 	if err := dec.Decode(&t); err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
-	for _, k := range []Kind{Booked, Rescheduled, Cancelled, Remind24h, Remind2h} {
+	for _, k := range []Kind{Booked, Rescheduled, Cancelled, Remind24h, Remind2h, Offered} {
 		n := t.Notices[k]
 		if n.Subject.EN == "" || n.Subject.ES == "" || n.Text.EN == "" || n.Text.ES == "" {
 			return nil, fmt.Errorf("notices: %s needs a subject and a text in en and es", k)
 		}
 	}
-	for _, l := range []string{"join", "links", "change", "calendar", "video"} {
+	for _, l := range []string{"join", "links", "change", "calendar", "video", "offerLinks"} {
 		if t.Lines[l].EN == "" || t.Lines[l].ES == "" {
 			return nil, fmt.Errorf("notices: line %s needs en and es", l)
 		}
 	}
-	for _, k := range []Kind{Text24h, Text2h} {
+	for _, k := range []Kind{Text24h, Text2h, Offered} {
 		if t.Texts[k].EN == "" || t.Texts[k].ES == "" {
 			return nil, fmt.Errorf("notices: text %s needs en and es", k)
 		}
@@ -154,6 +165,17 @@ var (
 	weekdaysES = []string{"domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado"}
 	monthsES   = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
 )
+
+// Until writes when a hold ends: the time of day, in the center's zone.
+func Until(t time.Time, zone *time.Location, locale string) string {
+	if t.IsZero() {
+		return ""
+	}
+	if locale == "es" {
+		return t.In(zone).Format("15:04 MST")
+	}
+	return t.In(zone).Format("3:04 PM MST")
+}
 
 // When writes a visit's start in the center's time zone, in the locale.
 func When(t time.Time, zone *time.Location, locale string) string {
@@ -189,7 +211,7 @@ func (t *Texts) vars(a scheduling.Appointment, dir *scheduling.Directory, f Fill
 	}
 	return strings.NewReplacer("{when}", When(a.Slot.Start, dir.Zone(), loc), "{visit}", v.Name.In(loc), "{provider}", p.Name,
 		"{place}", place, "{ref}", scheduling.Reference(a.ID), "{join}", a.JoinURL, "{confirm}", f.Confirm, "{cancel}", f.Cancel,
-		"{page}", f.Page, "{org}", t.Organization)
+		"{page}", f.Page, "{org}", t.Organization, "{until}", Until(a.HoldUntil, dir.Zone(), loc))
 }
 
 // Text writes a text reminder of a kind for an appointment.
@@ -222,12 +244,17 @@ func (t *Texts) Compose(k Kind, a scheduling.Appointment, dir *scheduling.Direct
 		m.Text += " " + join
 		lines = append(lines, join)
 	}
-	if f.Confirm != "" {
+	switch {
+	case k == Offered && f.Confirm != "":
+		lines = append(lines, vars.Replace(t.Lines["offerLinks"].In(loc)))
+	case f.Confirm != "":
 		lines = append(lines, vars.Replace(t.Lines["links"].In(loc)))
-	} else if k != Cancelled {
+	case k != Cancelled:
 		lines = append(lines, t.Lines["change"].In(loc))
 	}
-	lines = append(lines, t.Lines["calendar"].In(loc))
+	if k == Booked || k == Rescheduled || k == Cancelled {
+		lines = append(lines, t.Lines["calendar"].In(loc))
+	}
 	m.Body = strings.Join(lines, "\n\n") + "\n"
 	return m
 }

@@ -58,6 +58,17 @@ type OptOuts interface {
 	SetOptedOut(ctx context.Context, phone string, out bool, at time.Time) error
 }
 
+// Holds lets a lapsed hold of a freed time go.
+type Holds interface {
+	ExpireHold(ctx context.Context, id string) (bool, error)
+}
+
+// Waitlist is told of the times freed and of the holds settled.
+type Waitlist interface {
+	SlotFreed(ctx context.Context, slot scheduling.Slot) error
+	Settled(ctx context.Context, a scheduling.Appointment) error
+}
+
 // Linker signs the confirm-or-cancel link of a reminder.
 type Linker interface {
 	Issue(appointmentID, patientID string, expires time.Time) (string, error)
@@ -86,6 +97,8 @@ type Service struct {
 	links Linker
 	sms   Texter
 	opts  OptOuts
+	holds Holds
+	wl    Waitlist
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -105,8 +118,12 @@ type Deps struct {
 	// them reminders go by chat and email only.
 	Texter  Texter
 	OptOuts OptOuts
-	Log     *slog.Logger
-	Now     func() time.Time // nil: the clock
+	// Holds lets lapsed holds go, and Waitlist offers freed times to the
+	// waitlist; without them there is no waitlist.
+	Holds    Holds
+	Waitlist Waitlist
+	Log      *slog.Logger
+	Now      func() time.Time // nil: the clock
 }
 
 // NewService wires a Service.
@@ -114,17 +131,25 @@ func NewService(d Deps, cfg Config) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{texts: d.Texts, dir: d.Directory, chat: d.Chat, mail: d.Mail, rem: d.Reminders, sent: d.Sent, appts: d.Appointments, links: d.Links, sms: d.Texter, opts: d.OptOuts, cfg: cfg, log: d.Log, now: d.Now}
+	return &Service{texts: d.Texts, dir: d.Directory, chat: d.Chat, mail: d.Mail, rem: d.Reminders, sent: d.Sent, appts: d.Appointments, links: d.Links, sms: d.Texter, opts: d.OptOuts, holds: d.Holds, wl: d.Waitlist, cfg: cfg, log: d.Log, now: d.Now}
 }
 
 // Changed handles one change of an appointment from the scheduling
 // stream: the reminders follow the visit (removed with the old time, set
 // for the new one), and the patient hears of a booking, move or
 // cancellation in the chat and by email.
+//
+// A freed time (a cancellation, a move, a hold let go) goes to the
+// waitlist, and a held time offered from it is told with its links.
 func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment) error {
 	kind, ok := Detect(old, new)
 	if !ok {
-		return nil
+		if old != nil && new != nil && old.State == scheduling.Held && new.State == scheduling.Cancelled {
+			if err := s.rem.Delete(ctx, Plan(*old, time.Time{}, s.cfg.Quiet)); err != nil {
+				return fmt.Errorf("removing the hold's expiry: %w", err)
+			}
+		}
+		return s.follow(ctx, old, new)
 	}
 	if old != nil {
 		if err := s.rem.Delete(ctx, Plan(*old, time.Time{}, s.cfg.Quiet)); err != nil {
@@ -135,7 +160,47 @@ func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment)
 		return fmt.Errorf("setting reminders: %w", err)
 	}
 	s.log.InfoContext(ctx, "appointment notice", "appointment_id", new.ID, "conversation_id", new.ConversationID, "kind", string(kind))
-	return s.tell(ctx, kind, *new, Fill{}, "v"+strconv.Itoa(new.Version))
+	var f Fill
+	if kind == Offered {
+		var err error
+		if f, err = s.fill(*new); err != nil {
+			return err
+		}
+	}
+	if err := s.tell(ctx, kind, *new, f, "v"+strconv.Itoa(new.Version)); err != nil {
+		return err
+	}
+	return s.follow(ctx, old, new)
+}
+
+// follow tells the waitlist of a time freed or a hold settled.
+func (s *Service) follow(ctx context.Context, old, new *scheduling.Appointment) error {
+	if s.wl == nil || old == nil || new == nil || old.Version == new.Version {
+		return nil
+	}
+	switch {
+	case old.State == scheduling.Held && (new.State == scheduling.Booked || new.State == scheduling.Cancelled):
+		return s.wl.Settled(ctx, *new)
+	case old.State.Active() && (new.State == scheduling.Cancelled || new.Slot.ID != old.Slot.ID):
+		return s.wl.SlotFreed(ctx, old.Slot)
+	}
+	return nil
+}
+
+// fill signs an appointment's links (to its start), in its language.
+func (s *Service) fill(a scheduling.Appointment) (Fill, error) {
+	if s.links == nil || s.cfg.PageURL == "" {
+		return Fill{}, nil
+	}
+	tok, err := s.links.Issue(a.ID, a.PatientID, a.Slot.Start)
+	if err != nil {
+		return Fill{}, fmt.Errorf("signing the link: %w", err)
+	}
+	base := s.cfg.PageURL + "?t=" + tok
+	if a.Locale == "es" {
+		base += "&lang=es" // the page speaks the appointment's language
+	}
+	return Fill{Page: base, Confirm: base + "&do=confirm", Cancel: base + "&do=cancel"}, nil
 }
 
 // SendDue sends the reminders due now: each one claimed first (so two
@@ -154,6 +219,14 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if r.Kind == HoldExpiry {
+			if s.holds != nil {
+				if _, err := s.holds.ExpireHold(ctx, r.AppointmentID); err != nil {
+					errs = append(errs, err, s.putBack(ctx, r))
+				}
+			}
+			continue
+		}
 		a, err := s.appts.Get(ctx, r.AppointmentID)
 		if err != nil {
 			errs = append(errs, err, s.putBack(ctx, r))
@@ -163,19 +236,10 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 			s.log.InfoContext(ctx, "stale reminder dropped", "appointment_id", a.ID, "kind", string(r.Kind))
 			continue
 		}
-		var f Fill
-		if s.links != nil && s.cfg.PageURL != "" {
-			tok, err := s.links.Issue(a.ID, a.PatientID, a.Slot.Start)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			// The page speaks the appointment's language (lang=es).
-			base := s.cfg.PageURL + "?t=" + tok
-			if a.Locale == "es" {
-				base += "&lang=es"
-			}
-			f = Fill{Page: base, Confirm: base + "&do=confirm", Cancel: base + "&do=cancel"}
+		f, err := s.fill(a)
+		if err != nil {
+			errs = append(errs, err, s.putBack(ctx, r))
+			continue
 		}
 		if r.Kind.Texted() {
 			ok, err := s.text(ctx, r, a, f)
@@ -205,6 +269,10 @@ func (s *Service) tell(ctx context.Context, kind Kind, a scheduling.Appointment,
 	}
 	if a.PatientEmail != "" {
 		errs = append(errs, s.email(ctx, kind, a, m, tag))
+	}
+	if kind == Offered && !s.cfg.Quiet.In(s.now()) {
+		_, err := s.textOut(ctx, a, s.texts.Text(kind, a, s.dir, f), a.ID+"#"+string(kind))
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

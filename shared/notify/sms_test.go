@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
 func TestPhoneReadsNumbersAsPatientsTypeThem(t *testing.T) {
@@ -304,5 +306,71 @@ func TestRepliesToPatientsTexts(t *testing.T) {
 		if utf8.RuneCountInString(m.body) > 320 {
 			t.Errorf("a reply of %d characters (more than two SMS segments of 160): %q", utf8.RuneCountInString(m.body), m.body)
 		}
+	}
+}
+
+type waitlistCalls struct {
+	freed   []string
+	settled []string
+	expired []string
+}
+
+func (w *waitlistCalls) SlotFreed(_ context.Context, slot scheduling.Slot) error {
+	w.freed = append(w.freed, slot.ID)
+	return nil
+}
+func (w *waitlistCalls) Settled(_ context.Context, a scheduling.Appointment) error {
+	w.settled = append(w.settled, string(a.State))
+	return nil
+}
+func (w *waitlistCalls) ExpireHold(_ context.Context, id string) (bool, error) {
+	w.expired = append(w.expired, id)
+	return true, nil
+}
+
+// TestAHeldTimeIsToldAndFollowed: a time held from the waitlist is told
+// in the chat, by email and by text with its take-it and let-it-go links;
+// its end is planned and, come due, the hold is let go; a cancellation and
+// a move free their old time for the waitlist; a hold taken or let go is
+// settled.
+func TestAHeldTimeIsToldAndFollowed(t *testing.T) {
+	svc, f, x, clk := setupTexting(t)
+	wl := &waitlistCalls{}
+	svc.wl, svc.holds = wl, wl
+	ctx := context.Background()
+	held := appointment(t, svc.dir, "dr-lee~follow-up~20261203T1600Z")
+	held.State, held.HoldUntil, held.WaitlistID = scheduling.Held, clk.t.Add(15*time.Minute), "wl1"
+	held.PatientPhone, held.SMSConsentAt = "+15552010123", clk.t
+	f.appts[held.ID] = held
+	if err := svc.Changed(ctx, nil, &held); err != nil {
+		t.Fatal(err)
+	}
+	post := f.posts[len(f.posts)-1].text
+	if !strings.Contains(post, "a time opened for Follow-up visit with Dr. Grace Lee") || !strings.Contains(post, "held for you until 10:15 AM EST") {
+		t.Fatalf("the offer in the chat: %q", post)
+	}
+	if _, text, _, _ := attachment(t, f.mails[len(f.mails)-1]); !strings.Contains(text, "Take it: https://care.example.org/appointment.html?t=tok-"+held.ID+"&do=confirm") {
+		t.Fatalf("the offer's email: %s", text)
+	}
+	if len(x.texts) != 1 || !strings.Contains(x.texts[0].body, "Held until 10:15 AM EST") {
+		t.Fatalf("the offer's text: %+v", x.texts)
+	}
+	clk.t = held.HoldUntil
+	if _, err := svc.SendDue(ctx); err != nil || len(wl.expired) != 1 || wl.expired[0] != held.ID {
+		t.Fatalf("the hold's end: %v %v", wl.expired, err)
+	}
+	let, _ := held.With(scheduling.Cancelled, held.Slot, "waitlist", clk.t)
+	if err := svc.Changed(ctx, &held, &let); err != nil || len(wl.settled) != 1 || wl.settled[0] != "cancelled" {
+		t.Fatalf("a hold let go: %v %v", wl.settled, err)
+	}
+	booked := appointment(t, svc.dir, "dr-lee~follow-up~20261204T1600Z")
+	cancelled, _ := booked.With(scheduling.Cancelled, booked.Slot, "patient", clk.t)
+	if err := svc.Changed(ctx, &booked, &cancelled); err != nil || len(wl.freed) != 1 || wl.freed[0] != booked.Slot.ID {
+		t.Fatalf("a cancellation: %v %v", wl.freed, err)
+	}
+	later, _ := svc.dir.Slot("dr-lee~follow-up~20261205T1600Z")
+	moved, _ := booked.With(scheduling.Rescheduled, later, "patient", clk.t)
+	if err := svc.Changed(ctx, &booked, &moved); err != nil || len(wl.freed) != 2 || wl.freed[1] != booked.Slot.ID {
+		t.Fatalf("a move: %v %v", wl.freed, err)
 	}
 }

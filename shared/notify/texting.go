@@ -36,22 +36,30 @@ func (s *Service) text(ctx context.Context, r Reminder, a scheduling.Appointment
 		r.At = at
 		return false, s.putBack(ctx, r)
 	}
+	return s.textOut(ctx, a, s.texts.Text(r.Kind, a, s.dir, f), a.ID+"#"+string(r.Kind))
+}
+
+// textOut sends a text about an appointment once per key, to a number
+// the patient gave for texts and that has not replied STOP.
+func (s *Service) textOut(ctx context.Context, a scheduling.Appointment, body, key string) (bool, error) {
+	if s.sms == nil || s.opts == nil || a.PatientPhone == "" || a.SMSConsentAt.IsZero() {
+		return false, nil
+	}
 	out, err := s.opts.OptedOut(ctx, a.PatientPhone)
 	if err != nil {
 		return false, fmt.Errorf("reading the opt-outs: %w", err)
 	}
 	if out {
-		s.log.InfoContext(ctx, "text reminder not sent: the number replied STOP", "appointment_id", a.ID, "kind", string(r.Kind))
+		s.log.InfoContext(ctx, "text not sent: the number replied STOP", "appointment_id", a.ID, "key", key)
 		return false, nil
 	}
-	key := a.ID + "#" + string(r.Kind)
 	if done, err := s.sent.Sent(ctx, key); err != nil || done {
 		return false, err
 	}
-	if err := s.sms.Text(ctx, a.PatientPhone, s.texts.Text(r.Kind, a, s.dir, f)); err != nil {
+	if err := s.sms.Text(ctx, a.PatientPhone, body); err != nil {
 		return false, fmt.Errorf("sending the text: %w", err)
 	}
-	s.log.InfoContext(ctx, "text reminder sent", "appointment_id", a.ID, "kind", string(r.Kind))
+	s.log.InfoContext(ctx, "text sent", "appointment_id", a.ID, "key", key)
 	return true, s.sent.MarkSent(ctx, key)
 }
 

@@ -313,6 +313,9 @@ func (s *Service) Hold(ctx context.Context, r HoldRequest) (Appointment, error) 
 	if a.PatientPhone != "" {
 		a.SMSConsentAt = now.UTC()
 	}
+	if slot.Mode == Telehealth && s.cfg.TelehealthURL != "" {
+		a.JoinURL = strings.TrimRight(s.cfg.TelehealthURL, "/") + "/" + a.ID
+	}
 	switch err := s.store.Create(ctx, a); {
 	case err == nil:
 		return a, nil

@@ -205,6 +205,12 @@ func (s *Service) Freed(ctx context.Context, slot scheduling.Slot) (Entry, bool,
 	return Entry{}, false, nil
 }
 
+// SlotFreed is Freed for the scheduling stream's consumer.
+func (s *Service) SlotFreed(ctx context.Context, slot scheduling.Slot) error {
+	_, _, err := s.Freed(ctx, slot)
+	return err
+}
+
 // Settled follows a held time to its end: taken, the entry is booked;
 // let go (or lapsed), the entry waits again, and the slot is offered to
 // the next patient.

@@ -12,6 +12,8 @@ import (
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/scheduling/schedulingtest"
+	"github.com/patientservicecenter/psc/shared/waitlist"
+	"github.com/patientservicecenter/psc/shared/waitlist/waitlisttest"
 )
 
 // schedulingService books against the emulator's scheduling table, with
@@ -154,4 +156,13 @@ func TestTheTextOptInAndOptOutsAreKept(t *testing.T) {
 	if out, err := n.OptedOut(ctx, phone+"9"); err != nil || out {
 		t.Fatalf("a number never seen: %v %v", out, err)
 	}
+}
+
+// TestTheWaitlistKeepsTheStoreContract: the DynamoDB waitlist passes the
+// suite the in-memory one passes, on a specialty of its own per run.
+func TestTheWaitlistKeepsTheStoreContract(t *testing.T) {
+	now := time.Now()
+	waitlisttest.StoreContract(t, func(*testing.T) waitlist.Store {
+		return ddb.NewWaitlist(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	}, fmt.Sprint("contract-", now.UnixNano()), now)
 }

@@ -85,6 +85,9 @@ func (h *Handler) Message(ctx context.Context, req events.APIGatewayWebsocketPro
 			log = log.With("appointment_id", a.ID, "decision", f.Decision)
 			frame := protocol.AppointmentFrame{Type: "appointment", RequestID: f.RequestID, Appointment: frames.Appointment(h.appts.Directory().DescribeAppointment(a, a.Locale)),
 				Confirmed: a.Confirmed, When: notify.When(a.Slot.Start, h.appts.Directory().Zone(), a.Locale)}
+			if a.State == scheduling.Held {
+				frame.HoldUntil = notify.Until(a.HoldUntil, h.appts.Directory().Zone(), a.Locale)
+			}
 			err = h.push.Push(ctx, connID, protocol.Encode(frame))
 		}
 	}

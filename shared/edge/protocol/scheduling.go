@@ -253,4 +253,7 @@ type AppointmentFrame struct {
 	Appointment AppointmentView `json:"appointment"`
 	Confirmed   bool            `json:"confirmed"`
 	When        string          `json:"when"` // the start, written for the patient
+	// HoldUntil, for a time held from the waitlist (state "held"), is
+	// when the hold ends, written for the patient.
+	HoldUntil string `json:"holdUntil,omitempty"`
 }

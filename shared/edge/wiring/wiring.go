@@ -42,6 +42,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/session"
+	"github.com/patientservicecenter/psc/shared/waitlist"
 )
 
 // Kit is one function's cold start: its logger, environment and AWS
@@ -258,6 +259,12 @@ func (k *Kit) Directory() *scheduling.Directory {
 func (k *Kit) Scheduling() *scheduling.Service {
 	return scheduling.NewService(k.Directory(), k.Appointments(k.Days("APPOINTMENT_RETENTION_DAYS", 2190)),
 		scheduling.Config{Notice: time.Hour, TelehealthURL: k.Env.Required("TELEHEALTH_URL")}, nil)
+}
+
+// Waitlist is the waitlist on the scheduling table, holding freed times
+// through sched for WAITLIST_HOLD each (default 15 minutes).
+func (k *Kit) Waitlist(sched *scheduling.Service) *waitlist.Service {
+	return waitlist.NewService(ddb.NewWaitlist(k.db, k.Env.Required("SCHEDULING_TABLE")), sched, k.Env.Duration("WAITLIST_HOLD", 15*time.Minute), k.Log, nil)
 }
 
 // keyRefresh is how often a function reads its keys again, so a rotation

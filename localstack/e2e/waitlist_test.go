@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/patientservicecenter/psc/localstack/stacktest"
+	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/waitlist"
+)
+
+// TestAFreedTimeGoesToTheWaitlistOneAtATime (issue 20, item 7): twenty
+// patients wait for a pediatrics visit, the first of them joined in the
+// chat; a cancellation frees one time. On the local stack it is held for
+// the first patient (told in the chat and by email, with links), the hold
+// lapses and it moves to the second, who lets it go, then to the third,
+// who takes it from the link. At every step exactly one patient holds it,
+// and nobody else ever does.
+func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	dir, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appts := ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour)
+	svc := scheduling.NewService(dir, appts, scheduling.Config{Notice: time.Hour}, nil)
+	store := ddb.NewWaitlist(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"])
+	wl := waitlist.NewService(store, svc, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+
+	// Someone holds a pediatrics time some weeks ahead.
+	from := time.Now().AddDate(0, 0, 60+int(run%300))
+	open, err := svc.Search(ctx, scheduling.Query{Specialty: "pediatrics", From: from, To: from.AddDate(0, 0, 14), Limit: 1})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	slot := open[0]
+	other, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("wl-", run), SlotID: slot.ID, PatientID: fmt.Sprint("wl-other-", run), By: "patient"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first patient joins in the chat: no time offered suits them.
+	p := startWithBot(t, "Nadia")
+	n := 0
+	offer := askForTimes(t, p, &n, "Pediatrics")
+	if !strings.Contains(fmt.Sprint(offer["quickReplies"]), "Join the waitlist") {
+		t.Fatalf("offer = %v", offer)
+	}
+	chat(t, p, &n, "Join the waitlist")
+	firstEmail := fmt.Sprintf("nadia%d@example.org", run)
+	chat(t, p, &n, firstEmail)
+	if joined := chat(t, p, &n, "Skip"); !strings.Contains(joined["text"].(string), "You're on the waitlist for Pediatrics") {
+		t.Fatalf("joined = %v", joined)
+	}
+	patients := []string{p.patientID}
+	emails := []string{firstEmail}
+	entries := []string{waitlist.EntryID(p.patientID, "pediatrics", "")}
+	// Nineteen more, for that day only.
+	for i := 1; i < 20; i++ {
+		e, err := wl.Join(ctx, waitlist.Entry{PatientID: fmt.Sprintf("wl-%d-%d", run, i), PatientName: "Patient", PatientEmail: fmt.Sprintf("wl%d-%d@example.org", run, i),
+			Locale: "en", Specialty: "pediatrics", From: slot.Start, To: slot.Start.Add(time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		patients, emails, entries = append(patients, e.PatientID), append(emails, e.PatientEmail), append(entries, e.ID)
+	}
+	t.Cleanup(func() {
+		for _, id := range entries {
+			_ = wl.Leave(context.Background(), id)
+		}
+	})
+
+	// heldBy waits until the slot is held for patient i, and checks no one
+	// else holds or ever held it.
+	heldBy := func(i int) scheduling.Appointment {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var holders []string
+			var mine scheduling.Appointment
+			for j, pt := range patients {
+				all, err := appts.ForPatient(ctx, pt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range all {
+					if a.Slot.ID != slot.ID {
+						continue
+					}
+					if j > i {
+						t.Fatalf("patient %d, behind patient %d, got the time: %+v", j, i, a)
+					}
+					if a.State == scheduling.Held || a.State.Active() {
+						holders = append(holders, fmt.Sprint(j))
+						mine = a
+					}
+				}
+			}
+			if len(holders) > 1 {
+				t.Fatalf("the time is held by patients %v at once", holders)
+			}
+			if len(holders) == 1 && mine.PatientID == patients[i] {
+				return mine
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the time never went to patient %d (held by %v)", i, holders)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	if _, err := svc.Cancel(ctx, other.ID, other.PatientID, "patient"); err != nil {
+		t.Fatal(err)
+	}
+	first := heldBy(0)
+	if first.State != scheduling.Held || first.WaitlistID != entries[0] {
+		t.Fatalf("the first hold: %+v", first)
+	}
+	m := mailTo(t, emails[0], "A time opened for you")
+	if !strings.Contains(m.BodyText, "held for you until") || !strings.Contains(m.BodyText, "Take it: "+env.Outputs.Web+"appointment.html?t=") {
+		t.Fatalf("the offer's email: %s", m.BodyText)
+	}
+	notice, _ := p.c.Wait(func(f map[string]any) bool {
+		return f["type"] == "message" && strings.Contains(fmt.Sprint(f["text"]), "Good news from the waitlist")
+	})
+	if !strings.Contains(fmt.Sprint(notice["text"]), "Dr.") {
+		t.Fatalf("the offer in the chat: %v", notice)
+	}
+
+	// Patient 0 does nothing: the hold lapses (4 s here) and it moves on.
+	second := heldBy(1)
+	mailTo(t, emails[1], "A time opened for you")
+	// Patient 1 lets it go (as the page's "Let it go" does).
+	if _, err := svc.Cancel(ctx, second.ID, second.PatientID, "patient"); err != nil {
+		t.Fatal(err)
+	}
+	heldBy(2)
+	// Patient 2 takes it from the link in the email.
+	m = mailTo(t, emails[2], "A time opened for you")
+	at := strings.Index(m.BodyText, env.Outputs.Web+"appointment.html?t=")
+	u, err := url.Parse(strings.Fields(m.BodyText[at:])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := stacktest.Dial(t, env.Outputs.PatientWebSocket)
+	taken := link.Request(map[string]any{"action": "appointment", "token": u.Query().Get("t"), "decision": "confirm"})
+	if ap, _ := taken["appointment"].(map[string]any); taken["type"] != "appointment" || ap["state"] != "booked" || taken["confirmed"] != true {
+		t.Fatalf("taking the time: %v", taken)
+	}
+	final := heldBy(2)
+	if final.State != scheduling.Booked {
+		t.Fatalf("the time ends %s", final.State)
+	}
+	mailTo(t, emails[2], "Appointment confirmed")
+	// The notify function settles the entry right after that email.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if e, err := store.Get(ctx, entries[2]); err == nil && e.State == waitlist.Booked {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the entry of the patient who took the time: %+v %v", e, err)
+		}
+	}
+	for i, want := range []waitlist.State{waitlist.Waiting, waitlist.Waiting, waitlist.Booked, waitlist.Waiting} {
+		e, err := store.Get(ctx, entries[i])
+		if err != nil || e.State != want || e.Hold != "" {
+			t.Fatalf("entry %d: %+v %v, want %s", i, e, err, want)
+		}
+	}
+}
