@@ -25,6 +25,6 @@ func main() {
 	}
 	sched := k.Scheduling()
 	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(sched).
-		WithCodes(k.Mail(), k.Sender()).WithWaitlist(k.Waitlist(sched))
+		WithCodes(k.Mail(), k.Sender()).WithCodeGuard(k.CodeTries()).WithWaitlist(k.Waitlist(sched))
 	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

@@ -30,6 +30,11 @@ type Booking interface {
 	// SendCode emails a new one-time code to the address and returns the
 	// salt and the hash it is kept as (CodeHash), never the code.
 	SendCode(email string) (salt, hash string, err error)
+	// CodesLocked says until when the patient may not verify (wrong
+	// codes across their conversations); WrongCode counts one and says
+	// until when that locks.
+	CodesLocked(now time.Time) (time.Time, error)
+	WrongCode(now time.Time) (time.Time, error)
 	// HoldMinutes is how long a freed time is held for a waitlisted
 	// patient; 0 when there is no waitlist.
 	HoldMinutes() int

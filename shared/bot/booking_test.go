@@ -1,12 +1,14 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
 
@@ -18,8 +20,9 @@ type fakeBooking struct {
 	taken  bool
 	emails []string
 	phones []string
-	hold   int      // minutes a waitlist hold lasts; 0: no waitlist
-	none   bool     // no open time at all
+	hold   int  // minutes a waitlist hold lasts; 0: no waitlist
+	none   bool // no open time at all
+	tries  CodeTries
 	joined []string // the waitlist joins: specialty|provider|email|phone
 	calls  []string
 	// codes are the one-time codes sent, by address, newest last; each is
@@ -112,6 +115,20 @@ func (f *fakeBooking) Book(slotID, email, phone string) (scheduling.Appointment,
 }
 
 func (f *fakeBooking) HoldMinutes() int { return f.hold }
+
+// The patient's wrong codes across conversations, kept as a store would.
+func (f *fakeBooking) Tries(context.Context, string) (CodeTries, error) { return f.tries, nil }
+func (f *fakeBooking) SaveTries(_ context.Context, _ string, t CodeTries) error {
+	if t.Version != f.tries.Version+1 {
+		return fault.Errorf(fault.Conflict, "changed")
+	}
+	f.tries = t
+	return nil
+}
+func (f *fakeBooking) CodesLocked(time.Time) (time.Time, error) { return f.tries.LockedUntil, nil }
+func (f *fakeBooking) WrongCode(now time.Time) (time.Time, error) {
+	return countWrong(context.Background(), f, "patient", now)
+}
 func (f *fakeBooking) JoinWaitlist(specialty, provider, email, phone string) error {
 	f.joined = append(f.joined, specialty+"|"+provider+"|"+email+"|"+phone)
 	return nil

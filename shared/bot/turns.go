@@ -96,8 +96,44 @@ type Mailer interface {
 // codeMail is how one-time codes reach patients: the mailer and the
 // sender's address line.
 type codeMail struct {
-	mail Mailer
-	from string
+	mail  Mailer
+	from  string
+	guard Guard // nil: wrong codes count per conversation only
+}
+
+func (b boundBooking) CodesLocked(now time.Time) (time.Time, error) {
+	if b.codes == nil || b.codes.guard == nil {
+		return time.Time{}, nil
+	}
+	tries, err := b.codes.guard.Tries(b.ctx, b.conv.PatientID)
+	return tries.LockedUntil, err
+}
+
+func (b boundBooking) WrongCode(now time.Time) (time.Time, error) {
+	if b.codes == nil || b.codes.guard == nil {
+		return time.Time{}, nil
+	}
+	return countWrong(b.ctx, b.codes.guard, b.conv.PatientID, now)
+}
+
+// countWrong counts a wrong code in the patient's tries (again, if
+// another conversation counted one at the same moment).
+func countWrong(ctx context.Context, g Guard, patientID string, now time.Time) (time.Time, error) {
+	for range 3 {
+		tries, err := g.Tries(ctx, patientID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		next := tries.Add(now)
+		err = g.SaveTries(ctx, patientID, next)
+		if err == nil {
+			return next.LockedUntil, nil
+		}
+		if !fault.Is(err, fault.Conflict) {
+			return time.Time{}, err
+		}
+	}
+	return time.Time{}, fault.Errorf(fault.Conflict, "wrong codes kept changing")
 }
 
 // SendCode emails a new six-digit code, in the conversation's language,
@@ -183,6 +219,15 @@ func (t *Turner) WithScheduling(s Scheduler) *Turner {
 // changes their appointments.
 func (t *Turner) WithCodes(m Mailer, from string) *Turner {
 	t.codes = &codeMail{mail: m, from: from}
+	return t
+}
+
+// WithCodeGuard counts wrong codes per patient across conversations
+// (after WithCodes).
+func (t *Turner) WithCodeGuard(g Guard) *Turner {
+	if t.codes != nil {
+		t.codes.guard = g
+	}
 	return t
 }
 

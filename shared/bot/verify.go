@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -26,7 +27,43 @@ const (
 	MaxCodeTries = 3
 	CodeLock     = 15 * time.Minute
 	MaxCodesSent = 3
+	// MaxWrongPerDay wrong codes of one patient, across all their
+	// conversations, lock their verification until a day after the first
+	// of them (a session may start many conversations: without it, each
+	// would bring three more tries).
+	MaxWrongPerDay = 6
+	WrongWindow    = 24 * time.Hour
 )
+
+// CodeTries are a patient's wrong codes in the current window.
+type CodeTries struct {
+	Wrong       int
+	Since       time.Time // the window's first wrong code
+	LockedUntil time.Time
+	Version     int // for the store's conditional write
+}
+
+// Add counts one more wrong code at now: a window that has passed starts
+// again; the MaxWrongPerDay-th locks until the window's end.
+func (c CodeTries) Add(now time.Time) CodeTries {
+	next := CodeTries{Wrong: c.Wrong, Since: c.Since, LockedUntil: c.LockedUntil, Version: c.Version + 1}
+	if next.Since.IsZero() || now.Sub(next.Since) >= WrongWindow {
+		next.Wrong, next.Since, next.LockedUntil = 0, now, time.Time{}
+	}
+	next.Wrong++
+	if next.Wrong >= MaxWrongPerDay {
+		next.LockedUntil = next.Since.Add(WrongWindow)
+	}
+	return next
+}
+
+// Guard keeps patients' wrong codes across their conversations.
+type Guard interface {
+	Tries(ctx context.Context, patientID string) (CodeTries, error)
+	// SaveTries stores tries read at Version-1 (a fault.Conflict if they
+	// changed meanwhile).
+	SaveTries(ctx context.Context, patientID string, tries CodeTries) error
+}
 
 // Verify is a code on its way: to which address, kept as a salted hash
 // (the code itself is only in the patient's email), until when, and what
@@ -63,9 +100,11 @@ func digits(text string) (string, bool) {
 // verification is locked after wrong codes, they have no appointment
 // here, or none has an email (then a person helps).
 func (t *turn) stepUp(verb string) {
+	if until, err := t.in.Booking.CodesLocked(t.in.Now); err == nil && until.After(t.st.LockedUntil) {
+		t.st.LockedUntil = until
+	}
 	if t.in.Now.Before(t.st.LockedUntil) {
-		t.say("verifyLocked", "minutes", minutesLeft(t.st.LockedUntil.Sub(t.in.Now)))
-		t.replies("menu")
+		t.sayLocked(t.st.LockedUntil)
 		return
 	}
 	appts, ok := t.upcoming()
@@ -137,18 +176,39 @@ func (t *turn) verifyStep() {
 	default:
 		// Wrong tries count across the codes of the conversation: a new
 		// code does not buy new tries.
+		// So do the patient's wrong tries across their conversations (a
+		// failure to count them locks, rather than allow more).
 		t.st.WrongCodes++
+		lock := time.Time{}
 		if t.st.WrongCodes >= MaxCodeTries {
+			lock = t.in.Now.Add(CodeLock)
+		}
+		if until, err := t.in.Booking.WrongCode(t.in.Now); err != nil {
+			lock = t.in.Now.Add(CodeLock)
+		} else if until.After(lock) {
+			lock = until
+		}
+		if lock.After(t.in.Now) {
 			t.st.WrongCodes = 0
 			t.st.Verify, t.st.Stage = nil, stageOpen
-			t.st.LockedUntil = t.in.Now.Add(CodeLock)
-			t.say("verifyLocked", "minutes", minutesLeft(CodeLock))
-			t.replies("menu")
+			t.st.LockedUntil = lock
+			t.sayLocked(lock)
 			return
 		}
 		t.say("verifyWrong")
 		t.replies("verify")
 	}
+}
+
+// sayLocked says verification is locked until a time: in minutes, or in
+// hours when that is more than an hour and a half away.
+func (t *turn) sayLocked(until time.Time) {
+	if left := until.Sub(t.in.Now); left > 90*time.Minute {
+		t.say("verifyLockedLong", "hours", strconv.Itoa(int((left+time.Hour-1)/time.Hour)))
+	} else {
+		t.say("verifyLocked", "minutes", minutesLeft(left))
+	}
+	t.replies("menu")
 }
 
 // minutesLeft is a wait in whole minutes, at least one.

@@ -182,3 +182,44 @@ func TestAVerifiedPatientSeesTheirAppointments(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongCodesCountAcrossConversations: a session may start many
+// conversations; the patient's wrong codes count across them, and the
+// sixth in a day locks verification until a day after the first, in any
+// conversation.
+func TestWrongCodesCountAcrossConversations(t *testing.T) {
+	c, b := booked(t, "en", "ivo@example.org")
+	wrong := func(c *conversation) string {
+		t.Helper()
+		c.say("reschedule my appointment")
+		c.say("000000")
+		c.say("111111")
+		return c.say("222222").Text
+	}
+	if out := wrong(c); !strings.Contains(out, "next 15 minutes") {
+		t.Fatalf("first conversation: %q", out)
+	}
+	// A new conversation of the same patient, twenty minutes later.
+	later := start(t, "en", open.Add(20*time.Minute)).with(b)
+	later.say("yes")
+	if out := wrong(later); !strings.Contains(out, "about 24 hours") || b.tries.Wrong != MaxWrongPerDay {
+		t.Fatalf("second conversation: %q, tries %+v", out, b.tries)
+	}
+	if want := open.Add(WrongWindow); !b.tries.LockedUntil.Equal(want) {
+		t.Fatalf("locked until %s, want a day after the first wrong code", b.tries.LockedUntil)
+	}
+	// A third conversation an hour on: no code is sent.
+	third := start(t, "en", open.Add(time.Hour)).with(b)
+	third.say("yes")
+	sent := len(b.codes["ivo@example.org"])
+	if out := third.say("cancel my appointment"); !strings.Contains(out.Text, "about 23 hours") || len(b.codes["ivo@example.org"]) != sent {
+		t.Fatalf("third conversation: %q, %d codes sent", out.Text, len(b.codes["ivo@example.org"])-sent)
+	}
+	// A day after the first wrong code, it may try again.
+	fourth := start(t, "en", open.Add(WrongWindow+time.Minute)).with(b)
+	fourth.say("yes")
+	fourth.say("cancel my appointment")
+	if out := fourth.say(b.lastCode("ivo@example.org")); !fourth.st.Verified {
+		t.Fatalf("the next day: %q", out.Text)
+	}
+}

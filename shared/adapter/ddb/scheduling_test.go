@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
+	"github.com/patientservicecenter/psc/shared/bot"
+	"github.com/patientservicecenter/psc/shared/fault"
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
 	"github.com/patientservicecenter/psc/shared/scheduling/schedulingtest"
@@ -165,4 +167,35 @@ func TestTheWaitlistKeepsTheStoreContract(t *testing.T) {
 	waitlisttest.StoreContract(t, func(*testing.T) waitlist.Store {
 		return ddb.NewWaitlist(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
 	}, fmt.Sprint("contract-", now.UnixNano()), now)
+}
+
+// TestWrongCodesAreCountedOncePerWrite: the patient's wrong codes, kept
+// across conversations, are written only at the version they were read.
+func TestWrongCodesAreCountedOncePerWrite(t *testing.T) {
+	ctx := context.Background()
+	store := ddb.NewCodeTries(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	patient := fmt.Sprint("codes-", time.Now().UnixNano())
+	none, err := store.Tries(ctx, patient)
+	if err != nil || none.Wrong != 0 || none.Version != 0 {
+		t.Fatalf("no tries yet: %+v %v", none, err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	first := none.Add(now)
+	if err := store.SaveTries(ctx, patient, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SaveTries(ctx, patient, first); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("the same write twice: %v", err)
+	}
+	next := first
+	for range bot.MaxWrongPerDay - 1 {
+		next = next.Add(now.Add(time.Minute))
+		if err := store.SaveTries(ctx, patient, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := store.Tries(ctx, patient)
+	if err != nil || got.Wrong != bot.MaxWrongPerDay || !got.LockedUntil.Equal(now.Add(bot.WrongWindow)) || !got.Since.Equal(now) {
+		t.Fatalf("after %d wrong codes: %+v %v", bot.MaxWrongPerDay, got, err)
+	}
 }

@@ -261,6 +261,12 @@ func (k *Kit) Scheduling() *scheduling.Service {
 		scheduling.Config{Notice: time.Hour, TelehealthURL: k.Env.Required("TELEHEALTH_URL")}, nil)
 }
 
+// CodeTries keeps patients' wrong one-time codes across conversations, in
+// the scheduling table.
+func (k *Kit) CodeTries() *ddb.CodeTries {
+	return ddb.NewCodeTries(k.db, k.Env.Required("SCHEDULING_TABLE"))
+}
+
 // Waitlist is the waitlist on the scheduling table, holding freed times
 // through sched for WAITLIST_HOLD each (default 15 minutes).
 func (k *Kit) Waitlist(sched *scheduling.Service) *waitlist.Service {
