@@ -26,5 +26,8 @@ func main() {
 	sched := k.Scheduling()
 	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(sched).
 		WithCodes(k.Mail(), k.Sender()).WithCodeGuard(k.CodeTries()).WithWaitlist(k.Waitlist(sched))
+	if k.TextReminders() {
+		turner.WithCodeTexts(k.Texter()) // codes by text where there is no email
+	}
 	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

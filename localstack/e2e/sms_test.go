@@ -151,3 +151,34 @@ func TestTextRemindersHonourStop(t *testing.T) {
 		t.Fatalf("START answered %q", started)
 	}
 }
+
+// TestACodeByTextVerifiesAPatientWithoutEmail (issue 20, item 1): a
+// patient who booked with a mobile number and no email asks for their
+// appointments; the code goes by text (read back from the emulator), and
+// typing it shows them.
+func TestACodeByTextVerifiesAPatientWithoutEmail(t *testing.T) {
+	run := time.Now().UnixNano()
+	phone := fmt.Sprintf("+1555%d%06d", 2+(run/3)%8, run/11%1000000)
+	p := startWithBot(t, "Iker")
+	n := 0
+	offer := askForTimes(t, p, &n, "Orthopedics")
+	chat(t, p, &n, quick(t, offer, 0))
+	chat(t, p, &n, "Yes, book it")
+	chat(t, p, &n, "Skip") // no email
+	if booked := chat(t, p, &n, phone); !strings.Contains(booked["text"].(string), "You're booked") {
+		t.Fatalf("booked = %v", booked)
+	}
+	stepUp := chat(t, p, &n, "show my appointments")
+	if text := stepUp["text"].(string); !strings.Contains(text, "6-digit code to +1 •••••••• "+phone[10:]) || strings.Contains(text, "Dr.") {
+		t.Fatalf("step-up = %v", stepUp)
+	}
+	sms := textNumber(t, phone, 1)
+	i := strings.Index(sms, "code is ")
+	if i < 0 || len(sms) < i+14 {
+		t.Fatalf("no code in the text %q", sms)
+	}
+	code := sms[i+8 : i+14]
+	if list := chat(t, p, &n, code); !strings.Contains(list["text"].(string), "that's you") || !strings.Contains(list["text"].(string), "Dr.") {
+		t.Fatalf("after the code: %v", list)
+	}
+}

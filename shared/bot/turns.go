@@ -98,7 +98,22 @@ type Mailer interface {
 type codeMail struct {
 	mail  Mailer
 	from  string
-	guard Guard // nil: wrong codes count per conversation only
+	guard Guard  // nil: wrong codes count per conversation only
+	texts Texter // nil: codes go by email only
+}
+
+// Texter sends a text message to a mobile number.
+type Texter interface {
+	Text(ctx context.Context, phone, body string) error
+}
+
+// WithCodeTexts lets codes go by text to a patient whose appointments have
+// a mobile number given for texts and no email (after WithCodes).
+func (t *Turner) WithCodeTexts(x Texter) *Turner {
+	if t.codes != nil {
+		t.codes.texts = x
+	}
+	return t
 }
 
 func (b boundBooking) CodesLocked(now time.Time) (time.Time, error) {
@@ -136,8 +151,9 @@ func countWrong(ctx context.Context, g Guard, patientID string, now time.Time) (
 	return time.Time{}, fault.Errorf(fault.Conflict, "wrong codes kept changing")
 }
 
-// SendCode emails a new six-digit code, in the conversation's language,
-// and returns how it is kept (a salt and CodeHash), never the code.
+// SendCode emails (or, to a mobile number, texts) a new six-digit code,
+// in the conversation's language, and returns how it is kept (a salt and
+// CodeHash), never the code.
 func (b boundBooking) SendCode(email string) (salt, hash string, err error) {
 	if b.codes == nil {
 		return "", "", errors.New("no mailer for codes")
@@ -152,6 +168,15 @@ func (b boundBooking) SendCode(email string) (salt, hash string, err error) {
 		return "", "", fmt.Errorf("drawing a salt: %w", err)
 	}
 	salt = hex.EncodeToString(raw)
+	if isPhone(email) {
+		if b.codes.texts == nil {
+			return "", "", errors.New("no texts for codes")
+		}
+		if err := b.codes.texts.Text(b.ctx, email, b.e.codeText(b.conv.Locale, code)); err != nil {
+			return "", "", fmt.Errorf("texting the code: %w", err)
+		}
+		return salt, CodeHash(salt, code), nil
+	}
 	msg, err := b.e.codeEmail(b.codes.from, email, b.conv.Locale, code)
 	if err != nil {
 		return "", "", err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/patientservicecenter/psc/shared/chat"
 	"github.com/patientservicecenter/psc/shared/mailtext"
+	"github.com/patientservicecenter/psc/shared/notify"
 )
 
 // Identity levels (issue 20): a conversation starts anonymous — knowledge
@@ -111,11 +112,17 @@ func (t *turn) stepUp(verb string) {
 	if !ok {
 		return
 	}
+	// The email on file, else a mobile number given for texts.
 	email := ""
 	for _, a := range appts {
 		if a.PatientEmail != "" {
 			email = a.PatientEmail
 			break
+		}
+	}
+	for _, a := range appts {
+		if email == "" && a.PatientPhone != "" && !a.SMSConsentAt.IsZero() && t.e.texts {
+			email = a.PatientPhone
 		}
 	}
 	if email == "" {
@@ -144,7 +151,7 @@ func (t *turn) sendCode(verb, email string) {
 	t.st.CodesSent++
 	t.st.Verify = &Verify{Verb: verb, Email: email, Salt: salt, Hash: hash, Expires: t.in.Now.Add(CodeTTL)}
 	t.st.Stage = stageVerify
-	t.say("verifySent", "email", chat.MaskEmail(email))
+	t.say("verifySent", "email", masked(email))
 	t.replies("verify")
 }
 
@@ -163,14 +170,14 @@ func (t *turn) verifyStep() {
 	code, ok := digits(t.in.Text)
 	switch {
 	case !ok:
-		t.say("verifyAsk", "email", chat.MaskEmail(v.Email))
+		t.say("verifyAsk", "email", masked(v.Email))
 		t.replies("verify")
 	case t.in.Now.After(v.Expires):
 		t.say("verifyExpired")
 		t.replies("verify")
 	case subtle.ConstantTimeCompare([]byte(CodeHash(v.Salt, code)), []byte(v.Hash)) == 1:
 		t.st.Verify, t.st.Stage, t.st.Verified = nil, stageOpen, true
-		t.st.VerifiedEmail = v.Email
+		t.st.VerifiedEmail = v.Email // the email (or mobile number) proved
 		t.say("verified")
 		t.startChange(v.Verb)
 	default:
@@ -209,6 +216,24 @@ func (t *turn) sayLocked(until time.Time) {
 		t.say("verifyLocked", "minutes", minutesLeft(left))
 	}
 	t.replies("menu")
+}
+
+// isPhone says whether a code's destination is a mobile number (E.164).
+func isPhone(to string) bool { return strings.HasPrefix(to, "+") }
+
+// masked shows a code's destination as the chat may: the email's first
+// letter and domain, or the number's last two digits.
+func masked(to string) string {
+	if isPhone(to) {
+		return notify.Masked(to)
+	}
+	return chat.MaskEmail(to)
+}
+
+// codeText is the text message that carries a code.
+func (e *Engine) codeText(locale, code string) string {
+	fill := strings.NewReplacer("{code}", code, "{org}", e.organization(locale), "{minutes}", minutesLeft(CodeTTL))
+	return fill.Replace(e.c.Text["codeText"].In(locale))
 }
 
 // minutesLeft is a wait in whole minutes, at least one.

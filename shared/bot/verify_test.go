@@ -135,7 +135,7 @@ func TestEveryWayOutOfTheCodeStep(t *testing.T) {
 		t.Fatalf("a red flag at the code step: %q %+v", out.Text, out.Handoff)
 	}
 	c, _ = booked(t, "en", "")
-	if out := c.say("cancel my appointment"); out.Handoff == nil || !strings.Contains(out.Text, "no email on file") || strings.Contains(out.Text, "Dr.") {
+	if out := c.say("cancel my appointment"); out.Handoff == nil || !strings.Contains(out.Text, "no email or mobile number on file") || strings.Contains(out.Text, "Dr.") {
 		t.Fatalf("no email on file: %q %+v", out.Text, out.Handoff)
 	}
 	c, b := booked(t, "en", "sam@example.org")
@@ -221,5 +221,44 @@ func TestWrongCodesCountAcrossConversations(t *testing.T) {
 	fourth.say("cancel my appointment")
 	if out := fourth.say(b.lastCode("ivo@example.org")); !fourth.st.Verified {
 		t.Fatalf("the next day: %q", out.Text)
+	}
+}
+
+// TestACodeGoesByTextWhenThereIsNoEmail: a patient whose appointment has
+// a mobile number given for texts and no email gets the code by text.
+func TestACodeGoesByTextWhenThereIsNoEmail(t *testing.T) {
+	b := newFakeBooking(t)
+	slots, _ := b.Search(scheduling.Query{Provider: "dr-lee", From: open.Add(24 * time.Hour), To: open.AddDate(0, 0, 7), Limit: 1})
+	if _, err := b.Book(slots[0].ID, "", "+15552010167"); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, "en", open).with(b)
+	c.say("yes")
+	out := c.say("show my appointments")
+	if !strings.Contains(out.Text, "6-digit code to +1 •••••••• 67") || len(b.codes["+15552010167"]) != 1 {
+		t.Fatalf("step-up by text: %q %v", out.Text, b.codes)
+	}
+	if out = c.say(b.lastCode("+15552010167")); !c.st.Verified || c.st.VerifiedEmail != "+15552010167" {
+		t.Fatalf("verified by text: %q %+v", out.Text, c.st)
+	}
+	// Without text reminders in the deployment, a person helps.
+	d := newFakeBooking(t)
+	if _, err := d.Book(slots[0].ID, "", "+15552010167"); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, "en", open).with(d)
+	e.e.WithTextReminders(false)
+	e.say("yes")
+	if out := e.say("show my appointments"); out.Handoff == nil {
+		t.Fatalf("no texts: %q", out.Text)
+	}
+}
+
+func TestTheCodesTextSaysWhoAndHowToStop(t *testing.T) {
+	e := engine(t).WithOrganization("Riverside General")
+	for _, locale := range []string{"en", "es"} {
+		if got := e.codeText(locale, "042917"); !strings.Contains(got, "Riverside General") || !strings.Contains(got, "042917") || !strings.Contains(got, "STOP") || len(got) > 320 {
+			t.Errorf("%s: %q", locale, got)
+		}
 	}
 }

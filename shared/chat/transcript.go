@@ -58,6 +58,8 @@ func (s *Service) Transcript(ctx context.Context, connectionID string, f Transcr
 		return fault.Errorf(fault.BadRequest, "transcripts are not emailed here; download it from the page")
 	case c.Identity != IdentityVerified || c.VerifiedEmail == "":
 		return fault.Errorf(fault.Forbidden, "only a verified patient can have the transcript emailed; download it from the page")
+	case !strings.Contains(c.VerifiedEmail, "@"):
+		return fault.Errorf(fault.Forbidden, "the patient proved a mobile number, not an email; download the transcript from the page")
 	case c.State != StateClosed:
 		return fault.Errorf(fault.Conflict, "the transcript is sent once the conversation has ended")
 	case !c.TranscriptSentAt.IsZero():
