@@ -175,7 +175,8 @@ func Check(t *template.Template, functionDirs []string) []string {
 			docs = append(docs, r.Properties["PolicyDocument"])
 		}
 		for _, doc := range docs {
-			for _, st := range template.ListOf(template.MapOf(doc)["Statement"]) {
+			statements := template.ListOf(template.MapOf(doc)["Statement"])
+			for _, st := range statements {
 				s := template.MapOf(st)
 				if s["Effect"] != "Allow" {
 					continue
@@ -189,7 +190,7 @@ func Check(t *template.Template, functionDirs []string) []string {
 					add("%s uses NotAction/NotResource", id)
 				}
 				for _, res := range strings2(s["Resource"]) {
-					if isWildcardResource(res) {
+					if isWildcardResource(res) && !textsOnly(s, res, statements) {
 						add("%s grants the wildcard resource %q", id, res)
 					}
 				}
@@ -200,8 +201,43 @@ func Check(t *template.Template, functionDirs []string) []string {
 	return problems
 }
 
+// textsOnly allows the one wildcard AWS requires: SNS authorises a publish
+// to a phone number (a text message) on "*", since numbers have no ARN.
+// It is allowed for sns:Publish alone, and only where the same policy
+// denies sns:Publish on every topic, so the grant reaches phone numbers
+// and nothing else.
+func textsOnly(s map[string]any, res string, statements []any) bool {
+	if res != "*" || !slicesEqual(strings2(s["Action"]), []string{"sns:Publish"}) {
+		return false
+	}
+	for _, st := range statements {
+		d := template.MapOf(st)
+		if d["Effect"] == "Deny" && slicesEqual(strings2(d["Action"]), []string{"sns:Publish"}) {
+			for _, r := range strings2(d["Resource"]) {
+				if r == "arn:${AWS::Partition}:sns:*:*:*" || r == "arn:aws:sns:*:*:*" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // strings2 returns the literal strings of a string-or-list value, and the
-// template strings of !Sub values, for the wildcard checks.
+// template strings of !Sub values and of both branches of !If, for the
+// wildcard checks.
 func strings2(v any) []string {
 	var out []string
 	var walk func(any)
@@ -218,6 +254,10 @@ func strings2(v any) []string {
 				if s, ok := sub.(string); ok {
 					out = append(out, s)
 				}
+			}
+			if branches, ok := x["Fn::If"].([]any); ok && len(branches) == 3 {
+				walk(branches[1])
+				walk(branches[2])
 			}
 		}
 	}
