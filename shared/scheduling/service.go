@@ -140,16 +140,7 @@ func (s *Service) Book(ctx context.Context, r BookRequest) (Appointment, error) 
 	if err != nil {
 		return Appointment{}, err
 	}
-	now := s.now()
-	a := Appointment{ID: AppointmentID(r.PatientID, r.Token), PatientID: r.PatientID, PatientName: r.PatientName, PatientEmail: r.PatientEmail,
-		PatientPhone: r.PatientPhone, Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: Booked, Version: 1,
-		History: []Change{{At: now.UTC(), By: r.By, State: Booked}}}
-	if a.PatientPhone != "" {
-		a.SMSConsentAt = now.UTC()
-	}
-	if slot.Mode == Telehealth && s.cfg.TelehealthURL != "" {
-		a.JoinURL = strings.TrimRight(s.cfg.TelehealthURL, "/") + "/" + a.ID
-	}
+	a := s.newAppointment(r, slot, Booked)
 	switch err := s.store.Create(ctx, a); {
 	case err == nil:
 		return a, nil
@@ -167,6 +158,23 @@ func (s *Service) Book(ctx context.Context, r BookRequest) (Appointment, error) 
 	default:
 		return Appointment{}, fmt.Errorf("booking %s: %w", slot.ID, err)
 	}
+}
+
+// newAppointment is a request's new appointment in a state: its id from
+// the patient and the token, the text opt-in recorded with a mobile
+// number, a video visit's join link.
+func (s *Service) newAppointment(r BookRequest, slot Slot, state State) Appointment {
+	now := s.now().UTC()
+	a := Appointment{ID: AppointmentID(r.PatientID, r.Token), PatientID: r.PatientID, PatientName: r.PatientName, PatientEmail: r.PatientEmail,
+		PatientPhone: r.PatientPhone, Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: state, Version: 1,
+		History: []Change{{At: now, By: r.By, State: state}}}
+	if a.PatientPhone != "" {
+		a.SMSConsentAt = now
+	}
+	if slot.Mode == Telehealth && s.cfg.TelehealthURL != "" {
+		a.JoinURL = strings.TrimRight(s.cfg.TelehealthURL, "/") + "/" + a.ID
+	}
+	return a
 }
 
 // bookable checks a slot id against the directory and the notice period.
@@ -306,16 +314,8 @@ func (s *Service) Hold(ctx context.Context, r HoldRequest) (Appointment, error) 
 	if err != nil {
 		return Appointment{}, err
 	}
-	now := s.now()
-	a := Appointment{ID: AppointmentID(r.PatientID, r.Token), PatientID: r.PatientID, PatientName: r.PatientName, PatientEmail: r.PatientEmail,
-		PatientPhone: r.PatientPhone, Locale: r.Locale, ConversationID: r.ConversationID, Slot: slot, State: Held, Version: 1,
-		HoldUntil: r.Until.UTC(), WaitlistID: r.WaitlistID, History: []Change{{At: now.UTC(), By: r.By, State: Held}}}
-	if a.PatientPhone != "" {
-		a.SMSConsentAt = now.UTC()
-	}
-	if slot.Mode == Telehealth && s.cfg.TelehealthURL != "" {
-		a.JoinURL = strings.TrimRight(s.cfg.TelehealthURL, "/") + "/" + a.ID
-	}
+	a := s.newAppointment(r.BookRequest, slot, Held)
+	a.HoldUntil, a.WaitlistID = r.Until.UTC(), r.WaitlistID
 	switch err := s.store.Create(ctx, a); {
 	case err == nil:
 		return a, nil
