@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/chromedp/chromedp"
 
 	"github.com/patientservicecenter/psc/localstack/stacktest"
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
@@ -175,5 +176,73 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 		if err != nil || e.State != want || e.Hold != "" {
 			t.Fatalf("entry %d: %+v %v, want %s", i, e, err, want)
 		}
+	}
+}
+
+// heldLink holds a time for a new patient, as the waitlist does, and signs
+// the link its offer carries.
+func heldLink(t *testing.T, locale string) (scheduling.Appointment, string, *scheduling.Service) {
+	t.Helper()
+	ctx := context.Background()
+	dir, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour), scheduling.Config{}, nil)
+	run := time.Now().UnixNano()
+	from := time.Now().AddDate(0, 0, 40+int(run%360))
+	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-haddad", VisitType: "follow-up", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) == 0 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	a, err := svc.Hold(ctx, scheduling.HoldRequest{Until: time.Now().Add(10 * time.Minute), BookRequest: scheduling.BookRequest{Token: fmt.Sprint(run),
+		SlotID: open[0].ID, PatientID: fmt.Sprint("held-", run), PatientName: "Rosa", Locale: locale, By: "waitlist"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := stackLinks(t, "AppointmentLinkSecret").Issue(a.ID, a.PatientID, a.Slot.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, tok, svc
+}
+
+// TestAHeldTimeOnTheAppointmentPage (issue 20, item 7): the offer's link
+// opens the page with the time held until when, "Take this time" and
+// "Let it go", axe-clean in English and Spanish; letting it go releases
+// it, taking it books it.
+func TestAHeldTimeOnTheAppointmentPage(t *testing.T) {
+	a, tok, svc := heldLink(t, "en")
+	b := browser(t)
+	run(t, b, "opening the offer's link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok)+"&do=confirm"))
+	waitText(t, b, "#status", "it is held for you until")
+	waitText(t, b, "#confirm", "Take this time")
+	waitText(t, b, "#cancel", "Let it go")
+	accessible(t, b, "the appointment page with a held time")
+	run(t, b, "letting it go", chromedp.Click(`#cancel`))
+	run(t, b, "waiting for the check", chromedp.WaitVisible(`#cancel-yes`))
+	waitText(t, b, "#cancel-question", "offered to the next patient on the waitlist")
+	run(t, b, "confirming", chromedp.Click(`#cancel-yes`))
+	waitText(t, b, "#status", "You let this time go")
+	if got, _ := svc.Get(context.Background(), a.ID, a.PatientID); got.State != scheduling.Cancelled {
+		t.Fatalf("stored after letting it go: %v", got.State)
+	}
+
+	es, tok, svc := heldLink(t, "es")
+	b = browser(t)
+	run(t, b, "opening the Spanish offer's link", chromedp.Navigate(env.Outputs.Web+"appointment.html?t="+url.QueryEscape(tok)+"&lang=es"))
+	waitText(t, b, "#status", "se lo reservamos hasta las")
+	waitText(t, b, "#confirm", "Tomar este horario")
+	text := run(t, b, "reading the page", chromedp.Evaluate[string](`document.body.innerText`))
+	for _, english := range []string{"Take this time", "Let it go", "held for you", "waitlist"} {
+		if strings.Contains(text, english) {
+			t.Errorf("the Spanish page still says %q", english)
+		}
+	}
+	accessible(t, b, "the Spanish appointment page with a held time")
+	run(t, b, "taking it", chromedp.Click(`#confirm`))
+	waitText(t, b, "#status", "Este horario es suyo")
+	if got, _ := svc.Get(context.Background(), es.ID, es.PatientID); got.State != scheduling.Booked {
+		t.Fatalf("stored after taking it: %v", got.State)
 	}
 }
