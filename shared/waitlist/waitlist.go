@@ -107,7 +107,8 @@ func NewService(store Store, sched Holder, holdFor time.Duration, log *slog.Logg
 func (s *Service) HoldFor() time.Duration { return s.holdFor }
 
 // Join puts a patient on the waitlist (a second join of the same request
-// returns the first entry, waiting again if it had left).
+// returns the first entry while it waits; after they left or took a time,
+// it waits again, at the end of the line).
 func (s *Service) Join(ctx context.Context, e Entry) (Entry, error) {
 	if e.PatientID == "" || e.Specialty == "" {
 		return Entry{}, fault.Errorf(fault.BadRequest, "the waitlist needs a patient and a specialty")
@@ -123,10 +124,13 @@ func (s *Service) Join(ctx context.Context, e Entry) (Entry, error) {
 		return e, nil
 	case errors.Is(err, ErrExists):
 		prev, err := s.store.Get(ctx, e.ID)
-		if err != nil || prev.State != Left {
+		if err != nil || prev.State == Waiting || prev.State == Offered {
 			return prev, err
 		}
-		prev.State, prev.Version = Waiting, prev.Version+1
+		// Back after leaving, or after a time they took: waiting again,
+		// joined now, with the contacts given now.
+		prev.State, prev.Version, prev.JoinedAt = Waiting, prev.Version+1, s.now().UTC()
+		prev.PatientEmail, prev.PatientPhone, prev.ConversationID, prev.Locale = e.PatientEmail, e.PatientPhone, e.ConversationID, e.Locale
 		return prev, s.store.Update(ctx, prev)
 	default:
 		return Entry{}, fmt.Errorf("joining the waitlist: %w", err)

@@ -227,3 +227,31 @@ func TestRacingFreesHoldTheSlotOnce(t *testing.T) {
 		t.Fatalf("holds: %v", held)
 	}
 }
+
+// TestJoiningAgainAfterLeavingWaitsAtTheEnd: a patient who left (or took a
+// time) and joins again waits again, behind those already waiting.
+func TestJoiningAgainAfterLeavingWaitsAtTheEnd(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p, _ := w.sched.Directory().Provider("dr-chen")
+	first, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "a", Specialty: p.Specialty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.add(time.Second)
+	if _, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "b", Specialty: p.Specialty}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.wl.Leave(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.add(time.Second)
+	again, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "a", Specialty: p.Specialty, PatientEmail: "a@example.org"})
+	if err != nil || again.ID != first.ID || again.State != waitlist.Waiting || again.PatientEmail != "a@example.org" {
+		t.Fatalf("joining again: %+v %v", again, err)
+	}
+	line, _ := w.store.Waiting(ctx, p.Specialty)
+	if len(line) != 2 || line[0].PatientID != "b" || line[1].PatientID != "a" {
+		t.Fatalf("the line: %+v", line)
+	}
+}
