@@ -31,19 +31,9 @@ func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *
 // reminderLinkIn is reminderLink for an appointment booked in a language.
 func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment, string, *scheduling.Service) {
 	t.Helper()
-	ctx := context.Background()
-	dir, err := scheduling.LoadDirectory()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour), scheduling.Config{}, nil)
+	svc, slot := haddadSlot(t)
 	run := time.Now().UnixNano()
-	from := time.Now().AddDate(0, 0, 40+int(run%360))
-	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-haddad", VisitType: "follow-up", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
-	if err != nil || len(open) == 0 {
-		t.Fatalf("search: %v %v", open, err)
-	}
-	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: open[0].ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
+	a, err := svc.Book(context.Background(), scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: slot.ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
 		PatientEmail: email, Locale: locale, By: "patient"})
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +43,23 @@ func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment,
 		t.Fatal(err)
 	}
 	return a, tok, svc
+}
+
+// haddadSlot is the scheduling service on the stack's table and an open
+// follow-up time of Dr. Haddad in a week of its own, 40 to 400 days ahead.
+func haddadSlot(t *testing.T) (*scheduling.Service, scheduling.Slot) {
+	t.Helper()
+	dir, err := scheduling.LoadDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour), scheduling.Config{}, nil)
+	from := time.Now().AddDate(0, 0, 40+int(time.Now().UnixNano()%360))
+	open, err := svc.Search(context.Background(), scheduling.Query{Provider: "dr-haddad", VisitType: "follow-up", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) == 0 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	return svc, open[0]
 }
 
 // stackLinks signs links with the stack's own key of a purpose (the

@@ -183,20 +183,10 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 // the link its offer carries.
 func heldLink(t *testing.T, locale string) (scheduling.Appointment, string, *scheduling.Service) {
 	t.Helper()
-	ctx := context.Background()
-	dir, err := scheduling.LoadDirectory()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := scheduling.NewService(dir, ddb.NewAppointments(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"], 24*time.Hour), scheduling.Config{}, nil)
+	svc, slot := haddadSlot(t)
 	run := time.Now().UnixNano()
-	from := time.Now().AddDate(0, 0, 40+int(run%360))
-	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-haddad", VisitType: "follow-up", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
-	if err != nil || len(open) == 0 {
-		t.Fatalf("search: %v %v", open, err)
-	}
-	a, err := svc.Hold(ctx, scheduling.HoldRequest{Until: time.Now().Add(10 * time.Minute), BookRequest: scheduling.BookRequest{Token: fmt.Sprint(run),
-		SlotID: open[0].ID, PatientID: fmt.Sprint("held-", run), PatientName: "Rosa", Locale: locale, By: "waitlist"}})
+	a, err := svc.Hold(context.Background(), scheduling.HoldRequest{Until: time.Now().Add(10 * time.Minute), BookRequest: scheduling.BookRequest{Token: fmt.Sprint(run),
+		SlotID: slot.ID, PatientID: fmt.Sprint("held-", run), PatientName: "Rosa", Locale: locale, By: "waitlist"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,19 @@ func (f *fakes) Issue(id, _ string, _ time.Time) (string, error) {
 	return "tok-" + id, nil
 }
 
+// sweeper runs the reminder sweep at a time and returns how many went.
+func sweeper(t *testing.T, svc *Service, clk *clock) func(time.Time) int {
+	return func(at time.Time) int {
+		t.Helper()
+		clk.t = at
+		n, err := svc.SendDue(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
 // clock is a controllable clock.
 type clock struct{ t time.Time }
 
@@ -204,15 +217,7 @@ func TestRemindersFireOnTimeAndNotAfterACancellation(t *testing.T) {
 	if err := svc.Changed(ctx, nil, &a); err != nil {
 		t.Fatal(err)
 	}
-	sweep := func(at time.Time) int {
-		t.Helper()
-		clk.t = at
-		n, err := svc.SendDue(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sweep := sweeper(t, svc, clk)
 	start := a.Slot.Start
 	if n := sweep(start.Add(-24*time.Hour - time.Minute)); n != 0 {
 		t.Fatalf("%d reminders a minute early", n)

@@ -179,15 +179,7 @@ func TestTextRemindersGoOnceToThoseWhoAgreed(t *testing.T) {
 	if len(f.rem) != 4 {
 		t.Fatalf("planned %d reminders, want 2 by chat and email and 2 by text", len(f.rem))
 	}
-	sweep := func(at time.Time) int {
-		t.Helper()
-		clk.t = at
-		n, err := svc.SendDue(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sweep := sweeper(t, svc, clk)
 	if n := sweep(a.Slot.Start.Add(-24 * time.Hour)); n != 2 || len(x.texts) != 1 {
 		t.Fatalf("24h: %d sent, texts %+v", n, x.texts)
 	}

@@ -30,6 +30,20 @@ func schedulingService(t *testing.T) (*scheduling.Service, *ddb.Appointments) {
 	return scheduling.NewService(d, store, scheduling.Config{Notice: time.Hour, TelehealthURL: "https://video.example.org/v"}, nil), store
 }
 
+// bookAhead books the first open time of Dr. Novak in a week of its own,
+// 30 to 400 days ahead, for the request's patient (the token is theirs).
+func bookAhead(t *testing.T, svc *scheduling.Service, r scheduling.BookRequest) (scheduling.Appointment, error) {
+	t.Helper()
+	now := time.Now()
+	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
+	open, err := svc.Search(context.Background(), scheduling.Query{Provider: "dr-novak", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("search: %v %v", open, err)
+	}
+	r.Token, r.SlotID = r.PatientID, open[0].ID
+	return svc.Book(context.Background(), r)
+}
+
 // TestAppointmentsKeepTheStoreContract: the DynamoDB store passes the
 // suite the in-memory store passes (schedulingtest.StoreContract): fifty
 // patients racing for one slot on the emulator, the hold following a move
@@ -46,13 +60,7 @@ func TestAppointmentsKeepTheStoreContract(t *testing.T) {
 func TestBetweenListsTheAppointmentsStartingInAWindow(t *testing.T) {
 	svc, store := schedulingService(t)
 	ctx := context.Background()
-	now := time.Now()
-	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
-	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-novak", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
-	if err != nil || len(open) != 1 {
-		t.Fatalf("search: %v %v", open, err)
-	}
-	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("between-", now.UnixNano()), SlotID: open[0].ID, PatientID: fmt.Sprint("between-", now.UnixNano())})
+	a, err := bookAhead(t, svc, scheduling.BookRequest{PatientID: fmt.Sprint("between-", time.Now().UnixNano())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +138,8 @@ func TestTheTextOptInAndOptOutsAreKept(t *testing.T) {
 	svc, store := schedulingService(t)
 	ctx := context.Background()
 	now := time.Now()
-	from := now.AddDate(0, 0, 30+int(now.UnixNano()%370))
-	open, err := svc.Search(ctx, scheduling.Query{Provider: "dr-novak", From: from, To: from.AddDate(0, 0, 7), Limit: 1})
-	if err != nil || len(open) != 1 {
-		t.Fatalf("search: %v %v", open, err)
-	}
 	phone := fmt.Sprintf("+1555%07d", now.UnixNano()%10000000)
-	a, err := svc.Book(ctx, scheduling.BookRequest{Token: fmt.Sprint("sms-", now.UnixNano()), SlotID: open[0].ID, PatientID: fmt.Sprint("sms-", now.UnixNano()), PatientPhone: phone})
+	a, err := bookAhead(t, svc, scheduling.BookRequest{PatientID: fmt.Sprint("sms-", now.UnixNano()), PatientPhone: phone})
 	if err != nil {
 		t.Fatal(err)
 	}
