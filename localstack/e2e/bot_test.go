@@ -251,7 +251,7 @@ func TestBookingThroughQuickRepliesInBrowser(t *testing.T) {
 	waitText(t, ctx, "#messages", "Shall I book "+slot)
 	click("Yes, book it")
 	click("Skip") // the email
-	waitText(t, ctx, "#messages", "Type your mobile number")
+	waitText(t, ctx, "#messages", "Type your US or Canadian mobile number")
 	click("Skip") // the text reminders
 	waitText(t, ctx, "#messages", "You're booked")
 	waitText(t, ctx, "#messages", "Dr. Peter Novak")

@@ -33,7 +33,7 @@ var env *stacktest.Env
 func TestMain(m *testing.M) {
 	// Time runs fast here: offers lapse after 3s, the nurse queue
 	// overflows after 3s, and the routing sweep runs every second.
-	stacktest.Main(m, &env, &stack.Options{ScheduleEvery: time.Second, Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "SmsQuietHours": "", "WaitlistHold": "4s",
+	stacktest.Main(m, &env, &stack.Options{ScheduleEvery: time.Second, Parameters: map[string]string{"BusinessHours": "mon-sun=00:00-24:00", "SmsQuietHours": "", "WaitlistHold": "10s",
 		"BusinessClosures": "", "AgentTokenSkew": "1s", "OfferTimeout": "3s", "QueueOverflow": "nurse=3s>scheduling", "UrgentAlertAfter": "4s"}})
 }
 

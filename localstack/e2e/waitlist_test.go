@@ -138,7 +138,7 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 		t.Fatalf("the offer in the chat: %v", notice)
 	}
 
-	// Patient 0 does nothing: the hold lapses (4 s here) and it moves on.
+	// Patient 0 does nothing: the hold lapses (10 s here) and it moves on.
 	second := heldBy(1)
 	mailTo(t, emails[1], "A time opened for you")
 	// Patient 1 lets it go (as the page's "Let it go" does).

@@ -224,13 +224,13 @@ func TestBotBooksAnAppointment(t *testing.T) {
 	out = c.say("ana.ruiz@example.org")
 	// Giving a mobile number is the opt-in to text reminders: the question
 	// says what it agrees to, as US carriers require.
-	for _, want := range []string{"text message", "mobile number", "up to 2 texts", "rates may apply", "STOP", "HELP"} {
+	for _, want := range []string{"texts from us", "mobile number", "up to 2 per appointment", "waitlist offers", "rates may apply", "STOP", "HELP"} {
 		if !strings.Contains(out.Text, want) || len(b.calls) != 0 || !slices.Contains(out.QuickReplies, "Skip") {
 			t.Fatalf("phone ask lacks %q: %q %v, calls %v", want, out.Text, out.QuickReplies, b.calls)
 		}
 	}
 	for _, bad := range []string{"my phone", "12345", "555-0123", "+0 555 201 0123", "(155) 201-0123"} {
-		if out = c.say(bad); !strings.Contains(out.Text, "doesn't look like a mobile number") || len(b.calls) != 0 {
+		if out = c.say(bad); !strings.Contains(out.Text, "doesn't look like a US or Canadian mobile number") || len(b.calls) != 0 {
 			t.Fatalf("bad phone %q: %q", bad, out.Text)
 		}
 	}

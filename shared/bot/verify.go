@@ -101,11 +101,7 @@ func digits(text string) (string, bool) {
 // verification is locked after wrong codes, they have no appointment
 // here, or none has an email (then a person helps).
 func (t *turn) stepUp(verb string) {
-	if until, err := t.in.Booking.CodesLocked(t.in.Now); err == nil && until.After(t.st.LockedUntil) {
-		t.st.LockedUntil = until
-	}
-	if t.in.Now.Before(t.st.LockedUntil) {
-		t.sayLocked(t.st.LockedUntil)
+	if t.locked() {
 		return
 	}
 	appts, ok := t.upcoming()
@@ -163,6 +159,10 @@ func (t *turn) verifyStep() {
 		t.open()
 		return
 	}
+	if t.locked() {
+		t.st.Verify, t.st.Stage = nil, stageOpen
+		return
+	}
 	if t.is("newCode") {
 		t.sendCode(v.Verb, v.Email)
 		return
@@ -205,6 +205,25 @@ func (t *turn) verifyStep() {
 		t.say("verifyWrong")
 		t.replies("verify")
 	}
+}
+
+// locked says (and tells the patient) whether verification is locked: in
+// this conversation, or for the patient across conversations (checked
+// before every code sent and every code typed, so other open
+// conversations get no more tries; a failure to read it locks).
+func (t *turn) locked() bool {
+	until, err := t.in.Booking.CodesLocked(t.in.Now)
+	if err != nil {
+		until = t.in.Now.Add(CodeLock)
+	}
+	if until.After(t.st.LockedUntil) {
+		t.st.LockedUntil = until
+	}
+	if t.in.Now.Before(t.st.LockedUntil) {
+		t.sayLocked(t.st.LockedUntil)
+		return true
+	}
+	return false
 }
 
 // sayLocked says verification is locked until a time: in minutes, or in

@@ -262,3 +262,21 @@ func TestTheCodesTextSaysWhoAndHowToStop(t *testing.T) {
 		}
 	}
 }
+
+// TestAnOpenConversationGetsNoTryOnceThePatientIsLocked: codes asked for
+// in two conversations at once; the sixth wrong code (in the first) locks
+// the patient, and the second conversation's code is not checked.
+func TestAnOpenConversationGetsNoTryOnceThePatientIsLocked(t *testing.T) {
+	c, b := booked(t, "en", "noa@example.org")
+	other := start(t, "en", open).with(b)
+	other.say("yes")
+	other.say("reschedule my appointment") // a code on its way here
+	b.tries = CodeTries{Wrong: MaxWrongPerDay - 1, Since: open, Version: 5}
+	c.say("reschedule my appointment")
+	if out := c.say("000000"); !strings.Contains(out.Text, "hours") {
+		t.Fatalf("the sixth wrong code: %q", out.Text)
+	}
+	if out := other.say(b.lastCode("noa@example.org")); other.st.Verified || !strings.Contains(out.Text, "hours") {
+		t.Fatalf("the other conversation's code was checked: %q, verified %v", out.Text, other.st.Verified)
+	}
+}

@@ -250,7 +250,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		if err := s.tell(ctx, r.Kind, a, f, string(r.Kind)); err != nil {
+		if err := s.tell(ctx, r.Kind, a, f, reminderTag(r)); err != nil {
 			errs = append(errs, err, s.putBack(ctx, r))
 			continue
 		}

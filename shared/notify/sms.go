@@ -25,9 +25,11 @@ var ErrPhone = errors.New("not a mobile number")
 
 // Phone reads a phone number as patients type it and returns it in
 // E.164: ten digits are a US or Canadian number (+1), eleven starting
-// with 1 likewise; a number starting with + keeps its country code.
-// Spaces, dots, dashes and brackets are ignored; anything else is an
-// error.
+// with 1 likewise, and "+1" with ten digits. Spaces, dots, dashes and
+// brackets are ignored; anything else is an error. Other countries are
+// refused: the consent and the carrier registration are for North
+// America, and an international number is where SMS pumping fraud
+// sends texts to run up charges.
 func Phone(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > 32 {
@@ -46,10 +48,7 @@ func Phone(s string) (string, error) {
 	}
 	d := digits.String()
 	switch {
-	case plus && len(d) >= 8 && len(d) <= 15 && d[0] != '0':
-		if d[0] == '1' && !nanp(d[1:]) {
-			return "", ErrPhone
-		}
+	case plus && len(d) == 11 && d[0] == '1' && nanp(d[1:]):
 		return "+" + d, nil
 	case !plus && len(d) == 10 && nanp(d):
 		return "+1" + d, nil
@@ -89,8 +88,8 @@ func (k Keyword) String() string {
 	return [...]string{"none", "opt-out", "opt-in", "help"}[k]
 }
 
-// keywords are matched on the whole message, in any case, with spaces
-// and punctuation ignored (carriers match "Stop." and "STOP ALL").
+// keywords are matched on the whole message, in any case, with spaces,
+// punctuation and symbols ignored (carriers match "Stop." and "STOP ALL").
 var keywords = map[string]struct {
 	kw     Keyword
 	locale string
@@ -102,25 +101,48 @@ var keywords = map[string]struct {
 	"help": {Help, "en"}, "info": {Help, "en"}, "ayuda": {Help, "es"},
 }
 
+// optOutWords also opt out when they are one word of a longer message
+// ("please stop texting me", "STOP 🙏"): the FCC's 2024 rule asks that an
+// opt-out by any reasonable means be honoured (47 CFR 64.1200(a)(10)).
+// Words that are common in sentences ("end", "cancel", "alto") count
+// only alone, so "can I come at the end of the day" is answered, not
+// taken for a STOP.
+var optOutWords = map[string]string{"stop": "en", "stopall": "en", "unsubscribe": "en", "revoke": "en", "optout": "en", "parar": "es"}
+
 // KeywordOf reads an incoming text: the keyword it is and the language of
 // the word ("" for no keyword).
 func KeywordOf(body string) (Keyword, string) {
+	var words []string
 	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			words = append(words, b.String())
+			b.Reset()
+		}
+	}
 	for _, r := range strings.ToLower(body) {
 		if unicode.IsLetter(r) {
 			b.WriteRune(r)
-		} else if !unicode.IsSpace(r) && !unicode.IsPunct(r) {
-			return NoKeyword, ""
+		} else {
+			flush()
 		}
-		if b.Len() > 16 {
-			return NoKeyword, ""
+		if len(words) > 200 {
+			break
 		}
 	}
-	k, ok := keywords[b.String()]
-	if !ok {
-		return NoKeyword, ""
+	flush()
+	if k, ok := keywords[strings.Join(words, "")]; ok {
+		return k.kw, k.locale
 	}
-	return k.kw, k.locale
+	for i, w := range words {
+		if loc, ok := optOutWords[w]; ok {
+			return OptOut, loc
+		}
+		if w == "opt" && i+1 < len(words) && words[i+1] == "out" {
+			return OptOut, "en"
+		}
+	}
+	return NoKeyword, ""
 }
 
 // Quiet is the daily period no text goes out in: from From to To after
@@ -153,8 +175,10 @@ func (q Quiet) In(t time.Time) bool {
 	if q.Zone == nil {
 		return false
 	}
+	// The wall clock, not the time since midnight: on the days the clocks
+	// change, 21:30 is 21:30.
 	l := t.In(q.Zone)
-	d := l.Sub(time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, q.Zone))
+	d := time.Duration(l.Hour())*time.Hour + time.Duration(l.Minute())*time.Minute + time.Duration(l.Second())*time.Second
 	if q.From < q.To {
 		return d >= q.From && d < q.To
 	}
@@ -168,9 +192,10 @@ func (q Quiet) End(t time.Time) time.Time {
 	}
 	l := t.In(q.Zone)
 	y, m, d := l.Date()
-	end := time.Date(y, m, d, 0, 0, 0, 0, q.Zone).Add(q.To)
+	hh, mm := int(q.To/time.Hour), int(q.To%time.Hour/time.Minute)
+	end := time.Date(y, m, d, hh, mm, 0, 0, q.Zone)
 	if !end.After(t) {
-		end = time.Date(y, m, d+1, 0, 0, 0, 0, q.Zone).Add(q.To)
+		end = time.Date(y, m, d+1, hh, mm, 0, 0, q.Zone)
 	}
 	return end
 }

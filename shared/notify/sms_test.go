@@ -14,15 +14,14 @@ import (
 func TestPhoneReadsNumbersAsPatientsTypeThem(t *testing.T) {
 	for in, want := range map[string]string{
 		"(555) 201-0123": "+15552010123", "555.201.0123": "+15552010123", "5552010123": "+15552010123",
-		"1 555 201 0123": "+15552010123", "+1 555-201-0123": "+15552010123", " +44 20 7946 0958 ": "+442079460958",
-		"+52 55 1234 5678": "+525512345678",
+		"1 555 201 0123": "+15552010123", "+1 555-201-0123": "+15552010123", " +1 (416) 555-0199 ": "+14165550199",
 	} {
 		if got, err := Phone(in); err != nil || got != want {
 			t.Errorf("Phone(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "my phone", "555-0123", "12345", "(155) 201-0123", "555 101 0123", "+0 555 201 0123", "+1 155 201 0123",
-		"555-201-0123 ext 4", "+1234567", "+1234567890123456", "555‐201‐0123", "5552010123; DROP"} {
+		"555-201-0123 ext 4", "+1234567", "+1234567890123456", "555‐201‐0123", "5552010123; DROP", "+44 20 7946 0958", "+52 55 1234 5678", "+882 1234 5678"} {
 		if got, err := Phone(in); !errors.Is(err, ErrPhone) {
 			t.Errorf("Phone(%q) = %q, %v; want ErrPhone", in, got, err)
 		}
@@ -38,9 +37,9 @@ func FuzzPhone(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// An accepted number is E.164: a plus, then 8 to 15 ASCII digits
-		// not starting with 0; and reading it again gives it back.
-		if len(p) < 9 || len(p) > 16 || p[0] != '+' || p[1] == '0' || strings.Trim(p[1:], "0123456789") != "" {
+		// An accepted number is North American E.164: +1 and ten ASCII
+		// digits; and reading it again gives it back.
+		if len(p) != 12 || !strings.HasPrefix(p, "+1") || strings.Trim(p[1:], "0123456789") != "" {
 			t.Fatalf("Phone(%q) = %q, not E.164", s, p)
 		}
 		if again, err := Phone(p); err != nil || again != p {
@@ -59,8 +58,9 @@ func TestKeywordsFollowCarrierRules(t *testing.T) {
 		"PARAR": {OptOut, "es"}, "Cancelar": {OptOut, "es"},
 		"START": {OptIn, "en"}, "unstop": {OptIn, "en"},
 		"HELP": {Help, "en"}, "help!": {Help, "en"}, "INFO": {Help, "en"}, "Ayuda": {Help, "es"},
-		"please stop texting me": {NoKeyword, ""}, "I have chest pain": {NoKeyword, ""}, "yes": {NoKeyword, ""}, "": {NoKeyword, ""},
-		"stop 2": {NoKeyword, ""},
+		"please stop texting me": {OptOut, "en"}, "STOP 🙏": {OptOut, "en"}, "I want to opt out": {OptOut, "en"}, "por favor parar los mensajes": {OptOut, "es"},
+		"stop 2": {OptOut, "en"}, "I have chest pain": {NoKeyword, ""}, "yes": {NoKeyword, ""}, "": {NoKeyword, ""},
+		"can I come at the end of the day": {NoKeyword, ""}, "I need to cancel my appointment": {NoKeyword, ""}, "tengo la presión baja": {NoKeyword, ""},
 	} {
 		if kw, loc := KeywordOf(in); kw != want.kw || loc != want.locale {
 			t.Errorf("KeywordOf(%q) = %s %q; want %s %q", in, kw, loc, want.kw, want.locale)
@@ -119,6 +119,19 @@ func TestQuietHoursHoldTextsToTheMorning(t *testing.T) {
 	}
 	if got, ok := q.Shift(at(4, 12, 0), at(4, 14, 0)); !ok || !got.Equal(at(4, 12, 0)) {
 		t.Errorf("Shift(noon) = %s %v", got, ok)
+	}
+	// The days the clocks change: the wall clock counts.
+	for _, tc := range []struct {
+		t     time.Time
+		quiet bool
+	}{{time.Date(2026, 3, 8, 21, 30, 0, 0, ny), true}, {time.Date(2026, 3, 8, 7, 30, 0, 0, ny), true}, {time.Date(2026, 11, 1, 7, 30, 0, 0, ny), true},
+		{time.Date(2026, 11, 1, 20, 30, 0, 0, ny), false}, {time.Date(2026, 3, 8, 8, 0, 0, 0, ny), false}} {
+		if got := q.In(tc.t); got != tc.quiet {
+			t.Errorf("In(%s) = %v", tc.t, got)
+		}
+	}
+	if end := q.End(time.Date(2026, 3, 7, 23, 0, 0, 0, ny)); !end.Equal(time.Date(2026, 3, 8, 8, 0, 0, 0, ny)) {
+		t.Errorf("End over the change = %s", end)
 	}
 	if q, err := ParseQuiet("", ny); err != nil || q.In(at(4, 3, 0)) {
 		t.Errorf("no quiet hours: %+v %v", q, err)
@@ -270,7 +283,7 @@ func TestRepliesToPatientsTexts(t *testing.T) {
 		return x.texts[len(x.texts)-1].body
 	}
 	const me = "+15552010123"
-	if got := say("1", me, "HELP"); !strings.Contains(got, "our hospital appointment reminders") || !strings.Contains(got, "(555) 010-2000") || !strings.Contains(got, "STOP") {
+	if got := say("1", me, "HELP"); !strings.Contains(got, "our hospital texts: appointment reminders") || !strings.Contains(got, "(555) 010-2000") || !strings.Contains(got, "STOP") {
 		t.Fatalf("HELP: %q", got)
 	}
 	if got := say("2", me, "I have chest pain"); !strings.Contains(got, "call 911") || !strings.Contains(got, "llame al 911") || !strings.Contains(got, "cannot read replies") {
@@ -285,7 +298,7 @@ func TestRepliesToPatientsTexts(t *testing.T) {
 	if got := say("4", me, "thanks"); got != "" {
 		t.Fatalf("a stopped number got %q", got)
 	}
-	if got := say("5", me, "AYUDA"); !strings.Contains(got, "Recordatorios de citas") {
+	if got := say("5", me, "AYUDA"); !strings.Contains(got, "Mensajes de our hospital") {
 		t.Fatalf("AYUDA: %q", got)
 	}
 	if got := say("6", "(555) 201-0123", "START"); !strings.Contains(got, "on again") || x.out[me] {

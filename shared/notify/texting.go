@@ -3,9 +3,16 @@ package notify
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/patientservicecenter/psc/shared/scheduling"
 )
+
+// reminderTag names a reminder of a visit at its time, so a visit moved
+// gets the new time's reminders even after the old time's went out.
+func reminderTag(r Reminder) string {
+	return string(r.Kind) + "@" + strconv.FormatInt(r.Start.Unix(), 10)
+}
 
 // putBack returns a claimed reminder that could not be sent, so the next
 // sweep tries it again (the sent marks keep a retry from repeating what
@@ -36,7 +43,7 @@ func (s *Service) text(ctx context.Context, r Reminder, a scheduling.Appointment
 		r.At = at
 		return false, s.putBack(ctx, r)
 	}
-	return s.textOut(ctx, a, s.texts.Text(r.Kind, a, s.dir, f), a.ID+"#"+string(r.Kind))
+	return s.textOut(ctx, a, s.texts.Text(r.Kind, a, s.dir, f), a.ID+"#"+reminderTag(r))
 }
 
 // textOut sends a text about an appointment once per key, to a number
@@ -104,8 +111,16 @@ func (s *Service) Received(ctx context.Context, in Incoming) error {
 		if err != nil {
 			return fmt.Errorf("reading the opt-outs: %w", err)
 		}
-		if !out {
+		// Answered once a day per number: an auto-responder on the other
+		// end does not loop with it.
+		day := "sms-unread#" + phone + "#" + s.now().UTC().Format("2006-01-02")
+		if answered, err := s.sent.Sent(ctx, day); err != nil {
+			return err
+		} else if !out && !answered {
 			reply, locale = "unread", ""
+			if err := s.sent.MarkSent(ctx, day); err != nil {
+				return err
+			}
 		}
 	}
 	s.log.InfoContext(ctx, "text received", "keyword", kw.String(), "answered", reply != "")
