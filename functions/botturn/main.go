@@ -27,7 +27,7 @@ func main() {
 	turner := bot.NewTurner(engine, k.Conversations(), k.Patients(), nil).WithStaffing(k.Agents()).WithScheduling(sched).
 		WithCodes(k.Mail(), k.Sender()).WithCodeGuard(k.CodeTries()).WithWaitlist(k.Waitlist(sched))
 	if k.TextReminders() {
-		turner.WithCodeTexts(k.Texter()) // codes by text where there is no email
+		turner.WithCodeTexts(k.Texter(), k.Notices()) // codes by text where there is no email, never after STOP
 	}
 	k.Start(botqueue.NewHandler(turner, k.Log).Handle)
 }

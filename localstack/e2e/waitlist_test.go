@@ -38,8 +38,8 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 	store := ddb.NewWaitlist(dynamodb.NewFromConfig(awsCfg()), env.Outputs.Tables["SchedulingTable"])
 	wl := waitlist.NewService(store, svc, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 
-	// Someone holds a pediatrics time some weeks ahead.
-	from := time.Now().AddDate(0, 0, 60+int(run%300))
+	// Someone holds a pediatrics time two to seven weeks ahead.
+	from := time.Now().AddDate(0, 0, 14+int(run%35)) // within the eight weeks a chat join waits for
 	open, err := svc.Search(ctx, scheduling.Query{Specialty: "pediatrics", From: from, To: from.AddDate(0, 0, 14), Limit: 1})
 	if err != nil || len(open) != 1 {
 		t.Fatalf("search: %v %v", open, err)

@@ -15,16 +15,17 @@ import (
 // fakeBooking books against the real directory, remembering what it
 // booked; taken makes the next Book find its slot taken.
 type fakeBooking struct {
-	dir    *scheduling.Directory
-	appts  []scheduling.Appointment
-	taken  bool
-	emails []string
-	phones []string
-	hold   int  // minutes a waitlist hold lasts; 0: no waitlist
-	none   bool // no open time at all
-	tries  CodeTries
-	joined []string // the waitlist joins: specialty|provider|email|phone
-	calls  []string
+	dir     *scheduling.Directory
+	appts   []scheduling.Appointment
+	taken   bool
+	emails  []string
+	phones  []string
+	hold    int  // minutes a waitlist hold lasts; 0: no waitlist
+	none    bool // no open time at all
+	tries   CodeTries
+	stopped map[string]bool // numbers that replied STOP
+	joined  []string        // the waitlist joins: specialty|provider|email|phone
+	calls   []string
 	// codes are the one-time codes sent, by address, newest last; each is
 	// the next of nextCode.
 	codes    map[string][]string
@@ -36,6 +37,9 @@ type fakeBooking struct {
 func (f *fakeBooking) SendCode(email string) (string, string, error) {
 	if f.codeErr != nil {
 		return "", "", f.codeErr
+	}
+	if f.stopped[email] {
+		return "", "", ErrTextsStopped
 	}
 	f.nextCode++
 	code := fmt.Sprintf("%06d", 100000+f.nextCode)

@@ -66,6 +66,10 @@ type boundBooking struct {
 	wl    Waitlist // nil: no waitlist
 }
 
+// WaitlistWeeks is how far ahead a patient who joins the waitlist in the
+// chat waits for a time; the entry lapses after that.
+const WaitlistWeeks = 8
+
 // Waitlist puts patients on the waitlist.
 type Waitlist interface {
 	Join(ctx context.Context, e waitlist.Entry) (waitlist.Entry, error)
@@ -83,8 +87,10 @@ func (b boundBooking) JoinWaitlist(specialty, provider, email, phone string) err
 	if b.wl == nil {
 		return fmt.Errorf("no waitlist")
 	}
+	// Times in the next eight weeks: the entry lapses after that.
+	now := time.Now()
 	_, err := b.wl.Join(b.ctx, waitlist.Entry{PatientID: b.conv.PatientID, PatientName: b.conv.PatientName, PatientEmail: email, PatientPhone: phone,
-		Locale: b.conv.Locale, ConversationID: b.conv.ID, Specialty: specialty, Provider: provider})
+		Locale: b.conv.Locale, ConversationID: b.conv.ID, Specialty: specialty, Provider: provider, From: now, To: now.AddDate(0, 0, WaitlistWeeks*7)})
 	return err
 }
 
@@ -96,11 +102,25 @@ type Mailer interface {
 // codeMail is how one-time codes reach patients: the mailer and the
 // sender's address line.
 type codeMail struct {
-	mail  Mailer
-	from  string
-	guard Guard  // nil: wrong codes count per conversation only
-	texts Texter // nil: codes go by email only
+	mail    Mailer
+	from    string
+	guard   Guard   // nil: wrong codes count per conversation only
+	texts   Texter  // nil: codes go by email only
+	optOuts OptOuts // the numbers that replied STOP
 }
+
+// OptOuts says whether a number replied STOP.
+type OptOuts interface {
+	OptedOut(ctx context.Context, phone string) (bool, error)
+}
+
+// ErrTextsStopped is a code not texted: the number replied STOP;
+// ErrTooManyCodes a code not sent: the patient's codes of the day are
+// used up.
+var (
+	ErrTextsStopped = errors.New("the number replied STOP")
+	ErrTooManyCodes = errors.New("the day's codes are used up")
+)
 
 // Texter sends a text message to a mobile number.
 type Texter interface {
@@ -109,9 +129,9 @@ type Texter interface {
 
 // WithCodeTexts lets codes go by text to a patient whose appointments have
 // a mobile number given for texts and no email (after WithCodes).
-func (t *Turner) WithCodeTexts(x Texter) *Turner {
+func (t *Turner) WithCodeTexts(x Texter, o OptOuts) *Turner {
 	if t.codes != nil {
-		t.codes.texts = x
+		t.codes.texts, t.codes.optOuts = x, o
 	}
 	return t
 }
@@ -131,24 +151,47 @@ func (b boundBooking) WrongCode(now time.Time) (time.Time, error) {
 	return countWrong(b.ctx, b.codes.guard, b.conv.PatientID, now)
 }
 
-// countWrong counts a wrong code in the patient's tries (again, if
-// another conversation counted one at the same moment).
+// countWrong counts a wrong code in the patient's tries.
 func countWrong(ctx context.Context, g Guard, patientID string, now time.Time) (time.Time, error) {
+	var until time.Time
+	err := updateTries(ctx, g, patientID, func(t CodeTries) (CodeTries, error) {
+		next := t.Add(now)
+		until = next.LockedUntil
+		return next, nil
+	})
+	return until, err
+}
+
+// countSent counts a code about to be sent; ErrTooManyCodes when the
+// patient's codes of the day are used up.
+func countSent(ctx context.Context, g Guard, patientID string, now time.Time) error {
+	return updateTries(ctx, g, patientID, func(t CodeTries) (CodeTries, error) {
+		next, ok := t.AddSent(now)
+		if !ok {
+			return t, ErrTooManyCodes
+		}
+		return next, nil
+	})
+}
+
+// updateTries reads, changes and writes a patient's tries (again, if
+// another conversation wrote them at the same moment).
+func updateTries(ctx context.Context, g Guard, patientID string, change func(CodeTries) (CodeTries, error)) error {
 	for range 3 {
 		tries, err := g.Tries(ctx, patientID)
 		if err != nil {
-			return time.Time{}, err
+			return err
 		}
-		next := tries.Add(now)
+		next, err := change(tries)
+		if err != nil {
+			return err
+		}
 		err = g.SaveTries(ctx, patientID, next)
-		if err == nil {
-			return next.LockedUntil, nil
-		}
-		if !fault.Is(err, fault.Conflict) {
-			return time.Time{}, err
+		if err == nil || !fault.Is(err, fault.Conflict) {
+			return err
 		}
 	}
-	return time.Time{}, fault.Errorf(fault.Conflict, "wrong codes kept changing")
+	return fault.Errorf(fault.Conflict, "code tries kept changing")
 }
 
 // SendCode emails (or, to a mobile number, texts) a new six-digit code,
@@ -157,6 +200,11 @@ func countWrong(ctx context.Context, g Guard, patientID string, now time.Time) (
 func (b boundBooking) SendCode(email string) (salt, hash string, err error) {
 	if b.codes == nil {
 		return "", "", errors.New("no mailer for codes")
+	}
+	if b.codes.guard != nil {
+		if err := countSent(b.ctx, b.codes.guard, b.conv.PatientID, time.Now()); err != nil {
+			return "", "", err
+		}
 	}
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
@@ -171,6 +219,11 @@ func (b boundBooking) SendCode(email string) (salt, hash string, err error) {
 	if isPhone(email) {
 		if b.codes.texts == nil {
 			return "", "", errors.New("no texts for codes")
+		}
+		if b.codes.optOuts != nil {
+			if out, err := b.codes.optOuts.OptedOut(b.ctx, email); err != nil || out {
+				return "", "", errors.Join(ErrTextsStopped, err) // the number replied STOP
+			}
 		}
 		if err := b.codes.texts.Text(b.ctx, email, b.e.codeText(b.conv.Locale, code)); err != nil {
 			return "", "", fmt.Errorf("texting the code: %w", err)

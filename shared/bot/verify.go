@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -36,18 +37,41 @@ const (
 	WrongWindow    = 24 * time.Hour
 )
 
-// CodeTries are a patient's wrong codes in the current window.
+// MaxCodesPerDay codes at most are sent to one patient in a day, across
+// their conversations (each a paid email or text).
+const MaxCodesPerDay = 6
+
+// CodeTries are a patient's wrong codes in the current window, and the
+// codes sent to them in theirs.
 type CodeTries struct {
 	Wrong       int
 	Since       time.Time // the window's first wrong code
 	LockedUntil time.Time
-	Version     int // for the store's conditional write
+	Sent        int
+	SentSince   time.Time // the window's first code sent
+	Version     int       // for the store's conditional write
+}
+
+// AddSent counts a code about to be sent at now, and says whether it may
+// go (false: the day's codes are used up).
+func (c CodeTries) AddSent(now time.Time) (CodeTries, bool) {
+	next := c
+	next.Version = c.Version + 1
+	if next.SentSince.IsZero() || now.Sub(next.SentSince) >= WrongWindow {
+		next.Sent, next.SentSince = 0, now
+	}
+	if next.Sent >= MaxCodesPerDay {
+		return c, false
+	}
+	next.Sent++
+	return next, true
 }
 
 // Add counts one more wrong code at now: a window that has passed starts
 // again; the MaxWrongPerDay-th locks until the window's end.
 func (c CodeTries) Add(now time.Time) CodeTries {
-	next := CodeTries{Wrong: c.Wrong, Since: c.Since, LockedUntil: c.LockedUntil, Version: c.Version + 1}
+	next := c
+	next.Version = c.Version + 1
 	if next.Since.IsZero() || now.Sub(next.Since) >= WrongWindow {
 		next.Wrong, next.Since, next.LockedUntil = 0, now, time.Time{}
 	}
@@ -138,6 +162,18 @@ func (t *turn) sendCode(verb, email string) {
 		return
 	}
 	salt, hash, err := t.in.Booking.SendCode(email)
+	if errors.Is(err, ErrTooManyCodes) {
+		t.st.Verify, t.st.Stage = nil, stageOpen
+		t.say("verifyTooMany")
+		t.requestPerson(t.e.c.Queues["scheduling"], ReasonAppointment, "handoff")
+		return
+	}
+	if errors.Is(err, ErrTextsStopped) {
+		t.st.Verify, t.st.Stage = nil, stageOpen
+		t.say("verifyNoEmail")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		return
+	}
 	if err != nil {
 		t.st.Verify, t.st.Stage = nil, stageOpen
 		t.say("verifyNotSent")

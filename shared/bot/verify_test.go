@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -241,6 +242,13 @@ func TestACodeGoesByTextWhenThereIsNoEmail(t *testing.T) {
 	if out = c.say(b.lastCode("+15552010167")); !c.st.Verified || c.st.VerifiedEmail != "+15552010167" {
 		t.Fatalf("verified by text: %q %+v", out.Text, c.st)
 	}
+	// A number that replied STOP gets no code: a person helps.
+	stopped := start(t, "en", open).with(b)
+	b.stopped = map[string]bool{"+15552010167": true}
+	stopped.say("yes")
+	if out := stopped.say("show my appointments"); out.Handoff == nil || len(b.codes["+15552010167"]) != 1 {
+		t.Fatalf("after STOP: %q, codes %v", out.Text, b.codes)
+	}
 	// Without text reminders in the deployment, a person helps.
 	d := newFakeBooking(t)
 	if _, err := d.Book(slots[0].ID, "", "+15552010167"); err != nil {
@@ -279,4 +287,39 @@ func TestAnOpenConversationGetsNoTryOnceThePatientIsLocked(t *testing.T) {
 	if out := other.say(b.lastCode("noa@example.org")); other.st.Verified || !strings.Contains(out.Text, "hours") {
 		t.Fatalf("the other conversation's code was checked: %q, verified %v", out.Text, other.st.Verified)
 	}
+}
+
+// TestCodesSentAreCappedPerPatientPerDay: each code is a paid email or
+// text; a patient gets at most MaxCodesPerDay a day across conversations.
+func TestCodesSentAreCappedPerPatientPerDay(t *testing.T) {
+	var c CodeTries
+	var ok bool
+	for i := range MaxCodesPerDay {
+		if c, ok = c.AddSent(open.Add(time.Duration(i) * time.Hour)); !ok {
+			t.Fatalf("code %d refused", i+1)
+		}
+	}
+	if _, ok = c.AddSent(open.Add(23 * time.Hour)); ok {
+		t.Fatal("a code past the day's cap was allowed")
+	}
+	if c, ok = c.AddSent(open.Add(WrongWindow)); !ok || c.Sent != 1 {
+		t.Fatalf("the next day: %+v %v", c, ok)
+	}
+	g := &memGuard{}
+	for range MaxCodesPerDay {
+		if err := countSent(context.Background(), g, "p", open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := countSent(context.Background(), g, "p", open); !errors.Is(err, ErrTooManyCodes) {
+		t.Fatalf("the seventh code: %v", err)
+	}
+}
+
+type memGuard struct{ t CodeTries }
+
+func (m *memGuard) Tries(context.Context, string) (CodeTries, error) { return m.t, nil }
+func (m *memGuard) SaveTries(_ context.Context, _ string, t CodeTries) error {
+	m.t = t
+	return nil
 }

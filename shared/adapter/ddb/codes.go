@@ -33,8 +33,17 @@ type triesItem struct {
 	Wrong       int    `dynamodbav:"wrong"`
 	Since       string `dynamodbav:"since"`
 	LockedUntil string `dynamodbav:"lockedUntil,omitempty"`
+	Sent        int    `dynamodbav:"sent,omitempty"`
+	SentSince   string `dynamodbav:"sentSince,omitempty"`
 	Version     int    `dynamodbav:"version"`
 	ExpiresAt   int64  `dynamodbav:"expiresAt"`
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func triesKey(patientID string) map[string]types.AttributeValue {
@@ -50,13 +59,13 @@ func (c *CodeTries) Tries(ctx context.Context, patientID string) (bot.CodeTries,
 	if err != nil {
 		return bot.CodeTries{}, err
 	}
-	return bot.CodeTries{Wrong: it.Wrong, Since: parseTime(it.Since), LockedUntil: parseTime(it.LockedUntil), Version: it.Version}, nil
+	return bot.CodeTries{Wrong: it.Wrong, Since: parseTime(it.Since), LockedUntil: parseTime(it.LockedUntil), Sent: it.Sent, SentSince: parseTime(it.SentSince), Version: it.Version}, nil
 }
 
 // SaveTries stores tries read at t.Version-1.
 func (c *CodeTries) SaveTries(ctx context.Context, patientID string, t bot.CodeTries) error {
 	item, err := attributevalue.MarshalMap(triesItem{PK: "codes#" + patientID, SK: "tries", Wrong: t.Wrong, Since: optionalTime(t.Since),
-		LockedUntil: optionalTime(t.LockedUntil), Version: t.Version, ExpiresAt: t.Since.Add(2 * 24 * time.Hour).Unix()})
+		LockedUntil: optionalTime(t.LockedUntil), Sent: t.Sent, SentSince: optionalTime(t.SentSince), Version: t.Version, ExpiresAt: latest(t.Since, t.SentSince).Add(2 * 24 * time.Hour).Unix()})
 	if err != nil {
 		return fmt.Errorf("marshalling code tries: %w", err)
 	}

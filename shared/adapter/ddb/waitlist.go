@@ -3,6 +3,7 @@ package ddb
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -47,6 +48,18 @@ type waitlistItem struct {
 	Hold           string   `dynamodbav:"hold,omitempty"`
 	Passed         []string `dynamodbav:"passed,omitempty"`
 	Version        int      `dynamodbav:"version"`
+	ExpiresAt      int64    `dynamodbav:"expiresAt"`
+}
+
+// waitlistTTL keeps an entry without a window this long after it joined;
+// one with a window, a day past its end.
+const waitlistTTL = 90 * 24 * time.Hour
+
+func entryExpiry(e waitlist.Entry) int64 {
+	if !e.To.IsZero() {
+		return e.To.Add(24 * time.Hour).Unix()
+	}
+	return e.JoinedAt.Add(waitlistTTL).Unix()
 }
 
 func waitlistKey(id string) map[string]types.AttributeValue {
@@ -62,7 +75,7 @@ func (w *Waitlist) put(e waitlist.Entry, cond expression.ConditionBuilder) (type
 	item, err := attributevalue.MarshalMap(waitlistItem{PK: "wl#" + e.ID, SK: "wl", ID: e.ID, PatientID: e.PatientID, PatientName: e.PatientName,
 		PatientEmail: e.PatientEmail, PatientPhone: e.PatientPhone, Locale: e.Locale, ConversationID: e.ConversationID, Specialty: e.Specialty,
 		Provider: e.Provider, From: optionalTime(e.From), To: optionalTime(e.To), JoinedAt: sortable(e.JoinedAt), State: string(e.State),
-		Hold: e.Hold, Passed: e.Passed, Version: e.Version})
+		Hold: e.Hold, Passed: e.Passed, Version: e.Version, ExpiresAt: entryExpiry(e)})
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("marshalling waitlist entry: %w", err)
 	}
@@ -77,6 +90,7 @@ func (w *Waitlist) line(e waitlist.Entry) types.TransactWriteItem {
 	if e.State == waitlist.Waiting || e.State == waitlist.Offered {
 		item := lineKey(e)
 		item["waitlistId"] = &types.AttributeValueMemberS{Value: e.ID}
+		item["expiresAt"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(entryExpiry(e), 10)}
 		return types.TransactWriteItem{Put: &types.Put{TableName: &w.table, Item: item}}
 	}
 	return types.TransactWriteItem{Delete: &types.Delete{TableName: &w.table, Key: lineKey(e)}}
@@ -133,7 +147,7 @@ func (w *Waitlist) Waiting(ctx context.Context, specialty string) ([]waitlist.En
 		if err != nil {
 			return nil, err
 		}
-		if e.State == waitlist.Waiting || e.State == waitlist.Offered {
+		if (e.State == waitlist.Waiting || e.State == waitlist.Offered) && (e.To.IsZero() || time.Now().Before(e.To)) {
 			out = append(out, e)
 		}
 	}
