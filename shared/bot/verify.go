@@ -2,10 +2,10 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
