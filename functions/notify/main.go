@@ -28,8 +28,8 @@ func main() {
 	if k.TextReminders() {
 		deps.Texter, deps.OptOuts = k.Texter(), notices
 	}
-	sched := k.Scheduling()
-	deps.Holds, deps.Waitlist = sched, k.Waitlist(sched)
-	svc := notify.NewService(deps, k.NotifyConfig())
+	sched, cfg := k.Scheduling(), k.NotifyConfig()
+	deps.Holds, deps.Waitlist = sched, k.Waitlist(sched).WithQuietHours(cfg.Quiet.End)
+	svc := notify.NewService(deps, cfg)
 	k.Start(schedulingevents.NewHandler(svc, k.Log).Handle)
 }

@@ -35,6 +35,8 @@ const (
 	// the hold's end, when the sweep lets it go.
 	Offered    Kind = "offered"
 	HoldExpiry Kind = "hold-expiry"
+	// OfferText is an offer's text held back by the quiet hours.
+	OfferText Kind = "offer-text"
 )
 
 // Texted says whether a kind is a text message.

@@ -173,6 +173,21 @@ func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment)
 	return s.follow(ctx, old, new)
 }
 
+// offerText texts an offer held back by the quiet hours, if the time is
+// still held for the patient.
+func (s *Service) offerText(ctx context.Context, r Reminder) error {
+	a, err := s.appts.Get(ctx, r.AppointmentID)
+	if err != nil || a.State != scheduling.Held || !s.now().Before(a.HoldUntil) {
+		return err
+	}
+	f, err := s.fill(a)
+	if err != nil {
+		return err
+	}
+	_, err = s.textOut(ctx, a, s.texts.Text(Offered, a, s.dir, f), a.ID+"#"+string(Offered))
+	return err
+}
+
 // follow tells the waitlist of a time freed or a hold settled.
 func (s *Service) follow(ctx context.Context, old, new *scheduling.Appointment) error {
 	if s.wl == nil || old == nil || new == nil || old.Version == new.Version {
@@ -217,6 +232,12 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		ok, err := s.rem.Claim(ctx, r)
 		if err != nil || !ok {
 			errs = append(errs, err)
+			continue
+		}
+		if r.Kind == OfferText {
+			if err := s.offerText(ctx, r); err != nil {
+				errs = append(errs, err, s.putBack(ctx, r))
+			}
 			continue
 		}
 		if r.Kind == HoldExpiry {
@@ -270,9 +291,14 @@ func (s *Service) tell(ctx context.Context, kind Kind, a scheduling.Appointment,
 	if a.PatientEmail != "" {
 		errs = append(errs, s.email(ctx, kind, a, m, tag))
 	}
-	if kind == Offered && !s.cfg.Quiet.In(s.now()) {
-		_, err := s.textOut(ctx, a, s.texts.Text(kind, a, s.dir, f), a.ID+"#"+string(kind))
-		errs = append(errs, err)
+	if kind == Offered {
+		if s.cfg.Quiet.In(s.now()) {
+			// Texted when the quiet hours end (the hold runs from then).
+			errs = append(errs, s.rem.Put(ctx, []Reminder{{AppointmentID: a.ID, Kind: OfferText, At: s.cfg.Quiet.End(s.now()), Start: a.Slot.Start}}))
+		} else {
+			_, err := s.textOut(ctx, a, s.texts.Text(kind, a, s.dir, f), a.ID+"#"+string(kind))
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -379,3 +379,32 @@ func TestAHeldTimeIsToldAndFollowed(t *testing.T) {
 		t.Fatalf("a move: %v %v", wl.freed, err)
 	}
 }
+
+// TestAnOfferMadeAtNightIsTextedInTheMorning: a time held from the
+// waitlist during the quiet hours is told by chat and email at once, by
+// text when they end, and only if it is still held.
+func TestAnOfferMadeAtNightIsTextedInTheMorning(t *testing.T) {
+	svc, f, x, clk := setupTexting(t)
+	ctx := context.Background()
+	ny := svc.dir.Zone()
+	clk.t = time.Date(2026, 12, 2, 2, 0, 0, 0, ny)
+	held := appointment(t, svc.dir, "dr-lee~follow-up~20261203T1600Z")
+	held.State, held.HoldUntil, held.WaitlistID = scheduling.Held, time.Date(2026, 12, 2, 8, 15, 0, 0, ny), "wl1"
+	held.PatientPhone, held.SMSConsentAt = "+15552010123", clk.t
+	f.appts[held.ID] = held
+	if err := svc.Changed(ctx, nil, &held); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.texts) != 0 || len(f.mails) != 1 {
+		t.Fatalf("at night: %d texts, %d emails", len(x.texts), len(f.mails))
+	}
+	sweep := sweeper(t, svc, clk)
+	sweep(time.Date(2026, 12, 2, 7, 59, 0, 0, ny))
+	if len(x.texts) != 0 {
+		t.Fatalf("texted before 8:00: %+v", x.texts)
+	}
+	sweep(time.Date(2026, 12, 2, 8, 0, 0, 0, ny))
+	if len(x.texts) != 1 || !strings.Contains(x.texts[0].body, "Held until 8:15 AM EST") {
+		t.Fatalf("at 8:00: %+v", x.texts)
+	}
+}

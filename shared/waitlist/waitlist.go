@@ -92,6 +92,14 @@ type Service struct {
 	holdFor time.Duration
 	log     *slog.Logger
 	now     func() time.Time
+	opens   func(time.Time) time.Time // when patients can be told (quiet hours end)
+}
+
+// WithQuietHours makes a time freed in the quiet hours held from their
+// end (opens gives it), so the patient has the whole hold awake.
+func (s *Service) WithQuietHours(opens func(time.Time) time.Time) *Service {
+	s.opens = opens
+	return s
 }
 
 // NewService returns a Service; holdFor is how long a freed time is held
@@ -174,7 +182,11 @@ func (s *Service) Freed(ctx context.Context, slot scheduling.Slot) (Entry, bool,
 		if e.State != Waiting || !s.matches(e, slot) {
 			continue
 		}
-		a, err := s.sched.Hold(ctx, scheduling.HoldRequest{WaitlistID: e.ID, Until: s.now().Add(s.holdFor),
+		from := s.now()
+		if s.opens != nil {
+			from = s.opens(from)
+		}
+		a, err := s.sched.Hold(ctx, scheduling.HoldRequest{WaitlistID: e.ID, Until: from.Add(s.holdFor),
 			BookRequest: scheduling.BookRequest{Token: "waitlist:" + e.ID + ":" + slot.ID, SlotID: slot.ID, PatientID: e.PatientID, PatientName: e.PatientName,
 				PatientEmail: e.PatientEmail, PatientPhone: e.PatientPhone, Locale: e.Locale, ConversationID: e.ConversationID, By: "waitlist"}})
 		if errors.Is(err, scheduling.ErrSlotTaken) {

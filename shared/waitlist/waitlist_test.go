@@ -255,3 +255,23 @@ func TestJoiningAgainAfterLeavingWaitsAtTheEnd(t *testing.T) {
 		t.Fatalf("the line: %+v", line)
 	}
 }
+
+// TestATimeFreedAtNightIsHeldFromTheMorning: with quiet hours, a hold
+// made at night runs from their end, so the patient has it all awake.
+func TestATimeFreedAtNightIsHeldFromTheMorning(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	morning := w.clk.now().Add(6 * time.Hour)
+	w.wl.WithQuietHours(func(time.Time) time.Time { return morning })
+	p, _ := w.sched.Directory().Provider("dr-chen")
+	if _, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "night", Specialty: p.Specialty}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := w.wl.Freed(ctx, w.slot); err != nil || !ok {
+		t.Fatalf("freed: %v %v", ok, err)
+	}
+	h := w.holders(t)
+	if len(h) != 1 || !h[0].HoldUntil.Equal(morning.Add(15*time.Minute)) {
+		t.Fatalf("held until %v, want 15 minutes after the quiet hours", h)
+	}
+}
