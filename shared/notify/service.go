@@ -63,10 +63,12 @@ type Holds interface {
 	ExpireHold(ctx context.Context, id string) (bool, error)
 }
 
-// Waitlist is told of the times freed and of the holds settled.
+// Waitlist is told of the times freed, of the holds settled, and of the
+// patients who booked another way.
 type Waitlist interface {
 	SlotFreed(ctx context.Context, slot scheduling.Slot) error
 	Settled(ctx context.Context, a scheduling.Appointment) error
+	BookedElsewhere(ctx context.Context, a scheduling.Appointment) error
 }
 
 // Linker signs the confirm-or-cancel link of a reminder.
@@ -190,6 +192,9 @@ func (s *Service) offerText(ctx context.Context, r Reminder) error {
 
 // follow tells the waitlist of a time freed or a hold settled.
 func (s *Service) follow(ctx context.Context, old, new *scheduling.Appointment) error {
+	if s.wl != nil && old == nil && new != nil && new.State == scheduling.Booked {
+		return s.wl.BookedElsewhere(ctx, *new)
+	}
 	if s.wl == nil || old == nil || new == nil || old.Version == new.Version {
 		return nil
 	}

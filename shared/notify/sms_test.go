@@ -318,6 +318,12 @@ type waitlistCalls struct {
 	freed   []string
 	settled []string
 	expired []string
+	booked  []string
+}
+
+func (w *waitlistCalls) BookedElsewhere(_ context.Context, a scheduling.Appointment) error {
+	w.booked = append(w.booked, a.ID)
+	return nil
 }
 
 func (w *waitlistCalls) SlotFreed(_ context.Context, slot scheduling.Slot) error {
@@ -369,6 +375,10 @@ func TestAHeldTimeIsToldAndFollowed(t *testing.T) {
 		t.Fatalf("a hold let go: %v %v", wl.settled, err)
 	}
 	booked := appointment(t, svc.dir, "dr-lee~follow-up~20261204T1600Z")
+	booked.ID = "ap-other"
+	if err := svc.Changed(ctx, nil, &booked); err != nil || len(wl.booked) != 1 || wl.booked[0] != "ap-other" {
+		t.Fatalf("a booking: %v %v", wl.booked, err)
+	}
 	cancelled, _ := booked.With(scheduling.Cancelled, booked.Slot, "patient", clk.t)
 	if err := svc.Changed(ctx, &booked, &cancelled); err != nil || len(wl.freed) != 1 || wl.freed[0] != booked.Slot.ID {
 		t.Fatalf("a cancellation: %v %v", wl.freed, err)

@@ -259,6 +259,35 @@ func (s *Service) Settled(ctx context.Context, a scheduling.Appointment) error {
 	return nil
 }
 
+// BookedElsewhere takes a patient who booked a time some other way (the
+// bot, an agent) off the waitlist for that specialty (any provider, or
+// the one they booked with): they no longer wait, and no freed time is
+// held for them in vain.
+func (s *Service) BookedElsewhere(ctx context.Context, a scheduling.Appointment) error {
+	specialty := s.specialty(a.Slot)
+	if specialty == "" || a.WaitlistID != "" {
+		return nil
+	}
+	for _, id := range []string{EntryID(a.PatientID, specialty, ""), EntryID(a.PatientID, specialty, a.Slot.Provider)} {
+		e, err := s.store.Get(ctx, id)
+		if fault.Is(err, fault.NotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading the waitlist entry: %w", err)
+		}
+		if e.State != Waiting {
+			continue // an offer in hand settles by itself; left or booked already
+		}
+		e.State, e.Version = Booked, e.Version+1
+		if err := s.store.Update(ctx, e); err != nil && !fault.Is(err, fault.Conflict) {
+			return err
+		}
+		s.log.InfoContext(ctx, "waitlist left: booked elsewhere", "waitlist_id", e.ID, "appointment_id", a.ID)
+	}
+	return nil
+}
+
 // Leave takes a patient off the waitlist.
 func (s *Service) Leave(ctx context.Context, id string) error {
 	e, err := s.store.Get(ctx, id)

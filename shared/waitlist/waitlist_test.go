@@ -275,3 +275,32 @@ func TestATimeFreedAtNightIsHeldFromTheMorning(t *testing.T) {
 		t.Fatalf("held until %v, want 15 minutes after the quiet hours", h)
 	}
 }
+
+// TestBookingAnotherWayLeavesTheWaitlist: a waiting patient who books the
+// specialty in the chat or through an agent no longer waits; a freed time
+// goes to the next patient.
+func TestBookingAnotherWayLeavesTheWaitlist(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p, _ := w.sched.Directory().Provider("dr-chen")
+	first, _ := w.wl.Join(ctx, waitlist.Entry{PatientID: "early", Specialty: p.Specialty})
+	w.clk.add(time.Second)
+	second, _ := w.wl.Join(ctx, waitlist.Entry{PatientID: "late", Specialty: p.Specialty})
+	other, err := w.sched.Search(ctx, scheduling.Query{Provider: "dr-chen", From: w.slot.End, To: w.slot.End.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(other) != 1 {
+		t.Fatal(err)
+	}
+	a, err := w.sched.Book(ctx, scheduling.BookRequest{Token: "t", SlotID: other[0].ID, PatientID: "early", By: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.wl.BookedElsewhere(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := w.store.Get(ctx, first.ID); e.State != waitlist.Booked {
+		t.Fatalf("the patient who booked: %s", e.State)
+	}
+	if e, ok, err := w.wl.Freed(ctx, w.slot); err != nil || !ok || e.ID != second.ID {
+		t.Fatalf("the freed time went to %+v %v %v, want the next patient", e, ok, err)
+	}
+}
