@@ -177,6 +177,13 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 			t.Fatalf("entry %d: %+v %v, want %s", i, e, err, want)
 		}
 	}
+	// The first patient, still waiting, leaves in the chat.
+	if left := chat(t, p, &n, "Please take me off the waitlist"); !strings.Contains(left["text"].(string), "you're off the waitlist") {
+		t.Fatalf("leaving = %v", left)
+	}
+	if e, err := store.Get(ctx, entries[0]); err != nil || e.State != waitlist.Left {
+		t.Fatalf("the first entry after leaving: %+v %v", e, err)
+	}
 }
 
 // heldLink holds a time for a new patient, as the waitlist does, and signs

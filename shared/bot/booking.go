@@ -41,6 +41,9 @@ type Booking interface {
 	// JoinWaitlist puts the patient on the waitlist for a specialty (and a
 	// provider, if named), with the contacts given.
 	JoinWaitlist(specialty, provider, email, phone string) error
+	// LeaveWaitlist takes the patient off the waitlist and says from how
+	// many entries.
+	LeaveWaitlist() (int, error)
 }
 
 // Choice is a slot or appointment offered as a quick reply.
@@ -388,6 +391,22 @@ func (t *turn) startWaitlist() {
 		return
 	}
 	t.askPhone()
+}
+
+// leaveWaitlist takes the patient off the waitlist, when they ask.
+func (t *turn) leaveWaitlist() {
+	n, err := t.in.Booking.LeaveWaitlist()
+	switch {
+	case err != nil:
+		t.say("bookingFailed")
+		t.handoff(t.e.c.Queues["scheduling"], "normal", ReasonAppointment)
+		return
+	case n == 0:
+		t.say("waitlistNotOn")
+	default:
+		t.say("waitlistLeft")
+	}
+	t.replies("menu")
 }
 
 // joinWaitlist puts the patient on the waitlist for what they asked.

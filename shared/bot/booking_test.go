@@ -137,6 +137,11 @@ func (f *fakeBooking) JoinWaitlist(specialty, provider, email, phone string) err
 	f.joined = append(f.joined, specialty+"|"+provider+"|"+email+"|"+phone)
 	return nil
 }
+func (f *fakeBooking) LeaveWaitlist() (int, error) {
+	n := len(f.joined)
+	f.joined = nil
+	return n, nil
+}
 
 func (f *fakeBooking) Upcoming() ([]scheduling.Appointment, error) {
 	var out []scheduling.Appointment
@@ -276,6 +281,16 @@ func TestAPatientJoinsTheWaitlist(t *testing.T) {
 	if len(b.joined) != 1 || b.joined[0] != "dermatology||ana.ruiz@example.org|+15552010123" {
 		t.Fatalf("joins: %v", b.joined)
 	}
+
+	// Leaving it is one sentence away; a second time, there is nothing to leave.
+	joined := b.joined
+	if out := c.say("Please take me off the waitlist"); !strings.Contains(out.Text, "you're off the waitlist") || len(b.joined) != 0 {
+		t.Fatalf("leaving: %q %v", out.Text, b.joined)
+	}
+	if out := c.say("leave the waitlist"); !strings.Contains(out.Text, "not waiting on the waitlist") {
+		t.Fatalf("leaving twice: %q", out.Text)
+	}
+	b.joined = joined
 
 	// Nothing fits at all: the waitlist is offered before a person.
 	es := start(t, "es", open).with(b)

@@ -86,11 +86,11 @@ var (
 		"appointmentSpecialty", "appointmentDays", "appointmentProvider", "appointmentHandoff", "appointmentCancelled",
 		"triageFollowUp", "triageNo", "nowNo", "triageAgain", "closed", "unstaffed", "callbackAsk", "callbackDone",
 		"slotsOffer", "slotsPick", "slotsNone", "slotConfirm", "askEmail", "badEmail", "askPhone", "badPhone", "booked", "remindBoth", "remind2h", "remindText", "remindNone", "bookedVideo", "slotTaken", "bookingFailed",
-		"slotsNoneWaitlist", "waitlistJoined", "waitlistText", "verifyLockedLong", "codeText",
+		"slotsNoneWaitlist", "waitlistJoined", "waitlistText", "verifyLockedLong", "codeText", "waitlistLeft", "waitlistNotOn",
 		"apptNone", "apptPick", "cancelConfirm", "apptCancelled", "rescheduled", "apptKept", "goodbye"}
 	requiredReplies = []string{"wayOut", "consent", "menu", "helpful", "triage", "triageQuestion", "days", "provider", "closed", "slots", "confirm", "email", "phone", "cancelAppt", "anythingElse", "waitlist", "waitlistAsk"}
 	requiredIntents = []string{"yes", "no", "handoff", "nurse", "appointment", "cancel", "askQuestion", "checkSymptom", "leaveMessage", "noPreference",
-		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done", "triageYes", "triageNo", "waitlist"}
+		"rescheduleAppt", "cancelAppt", "otherTimes", "skip", "done", "triageYes", "triageNo", "waitlist", "leaveWaitlist"}
 	requiredQueues = []string{"default", "urgent", "nurse", "scheduling", "callback"}
 )
 

@@ -368,6 +368,8 @@ func (t *turn) open() {
 	case t.is("leaveMessage"):
 		t.st.Stage = stageCallback
 		t.say("callbackAsk")
+	case t.is("leaveWaitlist") && t.in.Booking != nil && t.in.Booking.HoldMinutes() > 0:
+		t.leaveWaitlist()
 	case t.is("cancelAppt"):
 		t.startChange(cancelVerb)
 	case t.is("rescheduleAppt"):

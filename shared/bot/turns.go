@@ -70,10 +70,18 @@ type boundBooking struct {
 // chat waits for a time; the entry lapses after that.
 const WaitlistWeeks = 8
 
-// Waitlist puts patients on the waitlist.
+// Waitlist puts patients on the waitlist and takes them off.
 type Waitlist interface {
 	Join(ctx context.Context, e waitlist.Entry) (waitlist.Entry, error)
+	LeaveAll(ctx context.Context, patientID string) (int, error)
 	HoldFor() time.Duration
+}
+
+func (b boundBooking) LeaveWaitlist() (int, error) {
+	if b.wl == nil {
+		return 0, fmt.Errorf("no waitlist")
+	}
+	return b.wl.LeaveAll(b.ctx, b.conv.PatientID)
 }
 
 func (b boundBooking) HoldMinutes() int {

@@ -73,6 +73,8 @@ type Store interface {
 	// Update stores e on condition that the stored entry is at
 	// e.Version-1 (a fault.Conflict otherwise).
 	Update(ctx context.Context, e Entry) error
+	// ForPatient lists a patient's entries.
+	ForPatient(ctx context.Context, patientID string) ([]Entry, error)
 }
 
 // ErrExists is an entry already there.
@@ -286,6 +288,27 @@ func (s *Service) BookedElsewhere(ctx context.Context, a scheduling.Appointment)
 		s.log.InfoContext(ctx, "waitlist left: booked elsewhere", "waitlist_id", e.ID, "appointment_id", a.ID)
 	}
 	return nil
+}
+
+// LeaveAll takes a patient off the waitlist, every entry that waits (an
+// offer in hand is taken or let go on its page), and says how many.
+func (s *Service) LeaveAll(ctx context.Context, patientID string) (int, error) {
+	entries, err := s.store.ForPatient(ctx, patientID)
+	if err != nil {
+		return 0, fmt.Errorf("reading the patient's waitlist: %w", err)
+	}
+	left := 0
+	for _, e := range entries {
+		if e.State != Waiting {
+			continue
+		}
+		e.State, e.Version = Left, e.Version+1
+		if err := s.store.Update(ctx, e); err != nil && !fault.Is(err, fault.Conflict) {
+			return left, err
+		}
+		left++
+	}
+	return left, nil
 }
 
 // Leave takes a patient off the waitlist.

@@ -304,3 +304,24 @@ func TestBookingAnotherWayLeavesTheWaitlist(t *testing.T) {
 		t.Fatalf("the freed time went to %+v %v %v, want the next patient", e, ok, err)
 	}
 }
+
+// TestAPatientLeavesTheWaitlist: every waiting entry of the patient leaves;
+// a second time there is nothing to leave.
+func TestAPatientLeavesTheWaitlist(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, sp := range []string{"dermatology", "cardiology"} {
+		if _, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "leaver", Specialty: sp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := w.wl.LeaveAll(ctx, "leaver"); err != nil || n != 2 {
+		t.Fatalf("leaving: %d %v", n, err)
+	}
+	if n, err := w.wl.LeaveAll(ctx, "leaver"); err != nil || n != 0 {
+		t.Fatalf("leaving again: %d %v", n, err)
+	}
+	if _, ok, _ := w.wl.Freed(ctx, w.slot); ok {
+		t.Fatal("a freed time was held for a patient who left")
+	}
+}

@@ -16,9 +16,10 @@ import (
 )
 
 // Waitlist keeps, in the scheduling table, the waitlist's entries (pk
-// "wl#<id>", sk "wl", versioned) and, for each entry still waiting or
-// offered, a place in its specialty's line (pk "wlq#<specialty>", sk
-// "<joined>#<id>"), written in the same transactions.
+// "wl#<id>", sk "wl", versioned), for each entry still waiting or offered
+// a place in its specialty's line (pk "wlq#<specialty>", sk
+// "<joined>#<id>"), written in the same transactions, and each patient's
+// entries (pk "wlp#<patient>", sk "<id>", written with the entry).
 type Waitlist struct {
 	api   API
 	table string
@@ -102,7 +103,10 @@ func (w *Waitlist) Add(ctx context.Context, e waitlist.Entry) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put, w.line(e)}})
+	mine := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "wlp#" + e.PatientID}, "sk": &types.AttributeValueMemberS{Value: e.ID},
+		"waitlistId": &types.AttributeValueMemberS{Value: e.ID}, "expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(e.JoinedAt.Add(waitlistTTL).Unix(), 10)}}
+	_, err = w.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put, w.line(e),
+		{Put: &types.Put{TableName: &w.table, Item: mine}}}})
 	if failedAt(cancelReasons(err), 0) {
 		return waitlist.ErrExists
 	}
@@ -130,7 +134,20 @@ func (it waitlistItem) domain() waitlist.Entry {
 
 // Waiting lists a specialty's line, the patient who joined first first.
 func (w *Waitlist) Waiting(ctx context.Context, specialty string) ([]waitlist.Entry, error) {
-	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("wlq#" + specialty))).Build())
+	return w.entries(ctx, "wlq#"+specialty, func(e waitlist.Entry) bool {
+		return (e.State == waitlist.Waiting || e.State == waitlist.Offered) && (e.To.IsZero() || time.Now().Before(e.To))
+	})
+}
+
+// ForPatient lists a patient's entries.
+func (w *Waitlist) ForPatient(ctx context.Context, patientID string) ([]waitlist.Entry, error) {
+	return w.entries(ctx, "wlp#"+patientID, func(waitlist.Entry) bool { return true })
+}
+
+// entries reads the entries a partition of pointers names, keeping those
+// keep accepts.
+func (w *Waitlist) entries(ctx context.Context, pk string, keep func(waitlist.Entry) bool) ([]waitlist.Entry, error) {
+	expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(pk))).Build())
 	places, err := queryAll[struct {
 		ID string `dynamodbav:"waitlistId"`
 	}](ctx, w.api, &dynamodb.QueryInput{TableName: &w.table, KeyConditionExpression: expr.KeyCondition(),
@@ -147,7 +164,7 @@ func (w *Waitlist) Waiting(ctx context.Context, specialty string) ([]waitlist.En
 		if err != nil {
 			return nil, err
 		}
-		if (e.State == waitlist.Waiting || e.State == waitlist.Offered) && (e.To.IsZero() || time.Now().Before(e.To)) {
+		if keep(e) {
 			out = append(out, e)
 		}
 	}

@@ -74,6 +74,19 @@ func (m *MemStore) Update(_ context.Context, e waitlist.Entry) error {
 	return nil
 }
 
+func (m *MemStore) ForPatient(_ context.Context, patientID string) ([]waitlist.Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []waitlist.Entry
+	for _, e := range m.entries {
+		if e.PatientID == patientID {
+			out = append(out, clone(e))
+		}
+	}
+	slices.SortFunc(out, func(a, b waitlist.Entry) int { return compare(a.ID, b.ID) })
+	return out, nil
+}
+
 func clone(e waitlist.Entry) waitlist.Entry {
 	e.Passed = slices.Clone(e.Passed)
 	return e
@@ -146,5 +159,21 @@ func StoreContract(t *testing.T, newStore func(*testing.T) waitlist.Store, speci
 	}
 	if _, err := s.Get(ctx, "wl-none"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("a missing entry: %v", err)
+	}
+	found, err := s.ForPatient(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range found {
+		if slices.Contains(ids, e.ID) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("the patient's entries: %d of 3", n)
+	}
+	if none, err := s.ForPatient(ctx, "nobody-"+base.String()); err != nil || len(none) != 0 {
+		t.Fatalf("another patient's: %+v %v", none, err)
 	}
 }
