@@ -131,6 +131,7 @@ type process struct {
 
 // Invoke runs one invocation and returns the function's response.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	queued := time.Now()
 	proc, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -171,6 +172,10 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	defer func() {
 		p.invocations.Add(1)
 		p.billedMs.Add((time.Since(began).Nanoseconds() + 999_999) / 1_000_000)
+		// One line per invocation, as Lambda's REPORT line, plus how long
+		// it waited for a free process (the local stack's own queueing):
+		// docs/performance.md reads them to split a hop's time.
+		p.log.Info("invocation", "request_id", inv.id, "waited_ms", began.Sub(queued).Milliseconds(), "duration_ms", time.Since(began).Milliseconds())
 	}()
 	select {
 	case r := <-inv.done:

@@ -1,6 +1,7 @@
 package lambdart
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,11 +11,25 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// syncBuffer is a bytes.Buffer safe for the pool's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func sleeper(t *testing.T) string {
 	t.Helper()
@@ -94,6 +109,31 @@ func TestPool(t *testing.T) {
 		b, _ := invoke(t, p, `{}`)
 		if b.PID != a.PID || p.Starts() != 1 {
 			t.Fatalf("warm invocation ran in pid %d (first %d), starts %d", b.PID, a.PID, p.Starts())
+		}
+	})
+
+	t.Run("logs one line per invocation: its wait for a process and its duration", func(t *testing.T) {
+		var buf syncBuffer
+		p := NewPool(Function{Name: "sleeper", ARN: "arn:aws:lambda:us-east-1:000000000000:function:sleeper", Binary: bin, Timeout: 5 * time.Second, MemoryMB: 128, MaxConcurrency: 1},
+			slog.New(slog.NewJSONHandler(&buf, nil)))
+		t.Cleanup(p.Close)
+		for range 2 {
+			if _, err := invoke(t, p, `{}`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var lines int
+		for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "invocation" {
+				if _, ok := rec["waited_ms"].(float64); !ok || rec["request_id"] == "" || rec["duration_ms"] == nil {
+					t.Fatalf("invocation line %s", l)
+				}
+				lines++
+			}
+		}
+		if lines != 2 {
+			t.Fatalf("%d invocation lines for 2 invocations:\n%s", lines, buf.String())
 		}
 	})
 
