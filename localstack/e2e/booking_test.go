@@ -122,6 +122,15 @@ func askForTimes(t *testing.T, p started, n *int, service string) map[string]any
 	return chat(t, p, n, "No preference")
 }
 
+// confirmFirstTime asks the bot for the service's next open times, picks
+// the first and confirms it; the bot then asks for the contacts.
+func confirmFirstTime(t *testing.T, p started, n *int, service string) {
+	t.Helper()
+	offer := askForTimes(t, p, n, service)
+	chat(t, p, n, quick(t, offer, 0))
+	chat(t, p, n, "Yes, book it")
+}
+
 func quick(t *testing.T, reply map[string]any, i int) string {
 	t.Helper()
 	q, _ := reply["quickReplies"].([]any)
@@ -226,9 +235,7 @@ func TestPatientBooksReschedulesAndCancelsWithTheBot(t *testing.T) {
 func TestThreeWrongCodesLockTheAppointmentsForAWhile(t *testing.T) {
 	p := startWithBot(t, "Lena")
 	n := 0
-	offer := askForTimes(t, p, &n, "Dermatology")
-	chat(t, p, &n, quick(t, offer, 0))
-	chat(t, p, &n, "Yes, book it")
+	confirmFirstTime(t, p, &n, "Dermatology")
 	email := fmt.Sprintf("lena%d@example.org", time.Now().UnixNano())
 	chat(t, p, &n, email)
 	if booked := chat(t, p, &n, "Skip"); !strings.Contains(booked["text"].(string), "You're booked") {

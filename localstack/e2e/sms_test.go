@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/patientservicecenter/psc/localstack/stacktest"
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/notify"
 	"github.com/patientservicecenter/psc/shared/scheduling"
@@ -45,17 +46,12 @@ func textsTo(t *testing.T, phone string) []string {
 // textNumber waits for the nth text (from 1) to a number.
 func textNumber(t *testing.T, phone string, n int) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if got := textsTo(t, phone); len(got) >= n {
-			return got[n-1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("text %d to %s never came; got %q", n, phone, got)
-		}
-		<-tick.C
-	}
+	var got []string
+	stacktest.Eventually(t, 20*time.Second, fmt.Sprintf("text %d to %s", n, phone), func() bool {
+		got = textsTo(t, phone)
+		return len(got) >= n
+	})
+	return got[n-1]
 }
 
 // textFromPatient publishes a patient's text to the inbound topic as End
@@ -83,9 +79,7 @@ func TestTextRemindersHonourStop(t *testing.T) {
 	phone := fmt.Sprintf("+1555%d%06d", 2+run%8, run/7%1000000)
 	p := startWithBot(t, "Tomas")
 	n := 0
-	offer := askForTimes(t, p, &n, "Dermatology")
-	chat(t, p, &n, quick(t, offer, 0))
-	chat(t, p, &n, "Yes, book it")
+	confirmFirstTime(t, p, &n, "Dermatology")
 	email := fmt.Sprintf("tomas%d@example.org", run)
 	if ask := chat(t, p, &n, email); !strings.Contains(ask["text"].(string), "Reply STOP to stop them") {
 		t.Fatalf("phone ask = %v", ask)
@@ -161,9 +155,7 @@ func TestACodeByTextVerifiesAPatientWithoutEmail(t *testing.T) {
 	phone := fmt.Sprintf("+1555%d%06d", 2+(run/3)%8, run/11%1000000)
 	p := startWithBot(t, "Iker")
 	n := 0
-	offer := askForTimes(t, p, &n, "Orthopedics")
-	chat(t, p, &n, quick(t, offer, 0))
-	chat(t, p, &n, "Yes, book it")
+	confirmFirstTime(t, p, &n, "Orthopedics")
 	chat(t, p, &n, "Skip") // no email
 	if booked := chat(t, p, &n, phone); !strings.Contains(booked["text"].(string), "You're booked") {
 		t.Fatalf("booked = %v", booked)

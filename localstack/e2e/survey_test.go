@@ -106,9 +106,7 @@ func TestSurveyByEmailWhenThePatientLeft(t *testing.T) {
 	console, _ := poolAgent(t, fmt.Sprintf("gen%d", stamp), "general", "en", 10)
 	p := startWithBot(t, "Olga")
 	n := 0
-	offer := askForTimes(t, p, &n, "Pediatrics")
-	chat(t, p, &n, quick(t, offer, 0))
-	chat(t, p, &n, "Yes, book it")
+	confirmFirstTime(t, p, &n, "Pediatrics")
 	email := fmt.Sprintf("olga%d@example.org", stamp)
 	chat(t, p, &n, email)
 	if booked := chat(t, p, &n, "Skip"); !strings.Contains(booked["text"].(string), "You're booked") {

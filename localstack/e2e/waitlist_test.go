@@ -85,10 +85,9 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 	// else holds or ever held it.
 	heldBy := func(i int) scheduling.Appointment {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		var mine scheduling.Appointment
+		stacktest.Eventually(t, 30*time.Second, fmt.Sprintf("the time held for patient %d alone", i), func() bool {
 			var holders []string
-			var mine scheduling.Appointment
 			for j, pt := range patients {
 				all, err := appts.ForPatient(ctx, pt)
 				if err != nil {
@@ -110,14 +109,9 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 			if len(holders) > 1 {
 				t.Fatalf("the time is held by patients %v at once", holders)
 			}
-			if len(holders) == 1 && mine.PatientID == patients[i] {
-				return mine
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the time never went to patient %d (held by %v)", i, holders)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return len(holders) == 1 && mine.PatientID == patients[i]
+		})
+		return mine
 	}
 
 	if _, err := svc.Cancel(ctx, other.ID, other.PatientID, "patient"); err != nil {
@@ -164,13 +158,10 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 	}
 	mailTo(t, emails[2], "Appointment confirmed")
 	// The notify function settles the entry right after that email.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if e, err := store.Get(ctx, entries[2]); err == nil && e.State == waitlist.Booked {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the entry of the patient who took the time: %+v %v", e, err)
-		}
-	}
+	stacktest.Eventually(t, 20*time.Second, "the entry of the patient who took the time booked", func() bool {
+		e, err := store.Get(ctx, entries[2])
+		return err == nil && e.State == waitlist.Booked
+	})
 	for i, want := range []waitlist.State{waitlist.Waiting, waitlist.Waiting, waitlist.Booked, waitlist.Waiting} {
 		e, err := store.Get(ctx, entries[i])
 		if err != nil || e.State != want || e.Hold != "" {

@@ -30,7 +30,7 @@ func (s *Service) putBack(ctx context.Context, r Reminder) error {
 // runs in them holds it to their end, or drops it when that is too close
 // to the visit).
 func (s *Service) text(ctx context.Context, r Reminder, a scheduling.Appointment, f Fill) (bool, error) {
-	if s.sms == nil || s.opts == nil || a.PatientPhone == "" || a.SMSConsentAt.IsZero() {
+	if !s.textable(a) {
 		return false, nil
 	}
 	now := s.now()
@@ -46,10 +46,16 @@ func (s *Service) text(ctx context.Context, r Reminder, a scheduling.Appointment
 	return s.textOut(ctx, a, s.texts.Text(r.Kind, a, s.dir, f), a.ID+"#"+reminderTag(r))
 }
 
+// textable says whether texts about an appointment may go: the deployment
+// sends them and the patient gave a number for them.
+func (s *Service) textable(a scheduling.Appointment) bool {
+	return s.sms != nil && s.opts != nil && a.PatientPhone != "" && !a.SMSConsentAt.IsZero()
+}
+
 // textOut sends a text about an appointment once per key, to a number
 // the patient gave for texts and that has not replied STOP.
 func (s *Service) textOut(ctx context.Context, a scheduling.Appointment, body, key string) (bool, error) {
-	if s.sms == nil || s.opts == nil || a.PatientPhone == "" || a.SMSConsentAt.IsZero() {
+	if !s.textable(a) {
 		return false, nil
 	}
 	out, err := s.opts.OptedOut(ctx, a.PatientPhone)
