@@ -64,8 +64,10 @@ type Holds interface {
 }
 
 // Waitlist is told of the times freed, of the holds settled, and of the
-// patients who booked another way.
+// patients who booked another way; Current says whether a held time is
+// still its entry's offer (waitlist.Service.Current).
 type Waitlist interface {
+	Current(ctx context.Context, a scheduling.Appointment) (bool, error)
 	SlotFreed(ctx context.Context, slot scheduling.Slot) error
 	Settled(ctx context.Context, a scheduling.Appointment) error
 	BookedElsewhere(ctx context.Context, a scheduling.Appointment) error
@@ -164,6 +166,9 @@ func (s *Service) Changed(ctx context.Context, old, new *scheduling.Appointment)
 	s.log.InfoContext(ctx, "appointment notice", "appointment_id", new.ID, "conversation_id", new.ConversationID, "kind", string(kind))
 	var f Fill
 	if kind == Offered {
+		if told, err := s.offerInHand(ctx, *new); err != nil || !told {
+			return err
+		}
 		var err error
 		if f, err = s.fill(*new); err != nil {
 			return err
@@ -182,12 +187,33 @@ func (s *Service) offerText(ctx context.Context, r Reminder) error {
 	if err != nil || a.State != scheduling.Held || !s.now().Before(a.HoldUntil) {
 		return err
 	}
+	if told, err := s.offerInHand(ctx, a); err != nil || !told {
+		return err
+	}
 	f, err := s.fill(a)
 	if err != nil {
 		return err
 	}
 	_, err = s.textOut(ctx, a, s.texts.Text(Offered, a, s.dir, f), a.ID+"#"+string(Offered))
 	return err
+}
+
+// offerInHand reports whether a held time is to be told: it is still its
+// waitlist entry's offer, not a hold let go at once because the entry was
+// offered another time at the same moment. An entry not marked yet is an
+// error, so the stream tries the record again.
+func (s *Service) offerInHand(ctx context.Context, a scheduling.Appointment) (bool, error) {
+	if s.wl == nil {
+		return true, nil
+	}
+	ok, err := s.wl.Current(ctx, a)
+	if err != nil {
+		return false, fmt.Errorf("checking the waitlist offer: %w", err)
+	}
+	if !ok {
+		s.log.InfoContext(ctx, "waitlist offer not told: not the entry's offer", "appointment_id", a.ID, "waitlist_id", a.WaitlistID)
+	}
+	return ok, nil
 }
 
 // follow tells the waitlist of a time freed or a hold settled.

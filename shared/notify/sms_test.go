@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/patientservicecenter/psc/shared/scheduling"
+	"github.com/patientservicecenter/psc/shared/waitlist"
 )
 
 func TestPhoneReadsNumbersAsPatientsTypeThem(t *testing.T) {
@@ -319,6 +321,13 @@ type waitlistCalls struct {
 	settled []string
 	expired []string
 	booked  []string
+	// current answers Current: a hold not listed is its entry's offer.
+	current map[string]error
+}
+
+func (w *waitlistCalls) Current(_ context.Context, a scheduling.Appointment) (bool, error) {
+	err, listed := w.current[a.ID]
+	return !listed, err
 }
 
 func (w *waitlistCalls) BookedElsewhere(_ context.Context, a scheduling.Appointment) error {
@@ -387,6 +396,40 @@ func TestAHeldTimeIsToldAndFollowed(t *testing.T) {
 	moved, _ := booked.With(scheduling.Rescheduled, later, "patient", clk.t)
 	if err := svc.Changed(ctx, &booked, &moved); err != nil || len(wl.freed) != 2 || wl.freed[1] != booked.Slot.ID {
 		t.Fatalf("a move: %v %v", wl.freed, err)
+	}
+}
+
+// TestAHoldLetGoAtOnceIsNotTold: two times freed at the same moment for
+// one patient are both held; only the one that is the waitlist entry's
+// offer is told. A hold whose entry is not marked yet fails the record, so
+// the stream tries it again, and then it is told.
+func TestAHoldLetGoAtOnceIsNotTold(t *testing.T) {
+	svc, f, x, clk := setupTexting(t)
+	ctx := context.Background()
+	lost := appointment(t, svc.dir, "dr-lee~follow-up~20261203T1600Z")
+	lost.State, lost.HoldUntil, lost.WaitlistID = scheduling.Held, clk.t.Add(15*time.Minute), "wl1"
+	lost.PatientPhone, lost.SMSConsentAt = "+15552010123", clk.t
+	early := appointment(t, svc.dir, "dr-lee~follow-up~20261204T1600Z")
+	early.ID, early.State, early.HoldUntil, early.WaitlistID = "ap-early", scheduling.Held, clk.t.Add(15*time.Minute), "wl1"
+	wl := &waitlistCalls{current: map[string]error{lost.ID: nil, early.ID: waitlist.ErrNotMarked}}
+	svc.wl, svc.holds = wl, wl
+	posts, mails := len(f.posts), len(f.mails)
+	if err := svc.Changed(ctx, nil, &lost); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.posts) != posts || len(f.mails) != mails || len(x.texts) != 0 {
+		t.Fatalf("a hold let go at once was told: %d posts, %d emails, %d texts", len(f.posts)-posts, len(f.mails)-mails, len(x.texts))
+	}
+	if err := svc.Changed(ctx, nil, &early); !errors.Is(err, waitlist.ErrNotMarked) || len(f.posts) != posts {
+		t.Fatalf("an unmarked hold: %v, %d posts", err, len(f.posts)-posts)
+	}
+	delete(wl.current, early.ID)
+	if err := svc.Changed(ctx, nil, &early); err != nil || len(f.posts) != posts+1 {
+		t.Fatalf("the hold once marked: %v, %d posts", err, len(f.posts)-posts)
+	}
+	clk.t = lost.HoldUntil
+	if _, err := svc.SendDue(ctx); err != nil || !slices.Contains(wl.expired, lost.ID) {
+		t.Fatalf("the untold hold still lapses: %v %v", wl.expired, err)
 	}
 }
 

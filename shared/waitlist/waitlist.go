@@ -261,6 +261,39 @@ func (s *Service) Settled(ctx context.Context, a scheduling.Appointment) error {
 	return nil
 }
 
+// ErrNotMarked is a held time whose entry Freed has not marked offered
+// yet (it does just after the hold): ask again in a moment.
+var ErrNotMarked = errors.New("the waitlist entry is not marked for this hold yet")
+
+// MarkGrace is how long after a hold its entry may still be unmarked.
+// Past it, Freed stopped in between (a crash, a timeout): the hold is not
+// the entry's offer, and lapses to the next patient untold.
+const MarkGrace = 30 * time.Second
+
+// Current reports whether a held time is its entry's offer in hand, so
+// that only that one is told. A hold Freed let go at once (the entry was
+// offered another time at the same moment) is not; a hold whose entry is
+// not marked yet is ErrNotMarked for MarkGrace after the hold.
+func (s *Service) Current(ctx context.Context, a scheduling.Appointment) (bool, error) {
+	if a.WaitlistID == "" || a.State != scheduling.Held {
+		return false, nil
+	}
+	e, err := s.store.Get(ctx, a.WaitlistID)
+	if fault.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the waitlist entry: %w", err)
+	}
+	switch {
+	case e.State == Offered && e.Hold == a.ID:
+		return true, nil
+	case e.State == Waiting && !slices.Contains(e.Passed, a.Slot.ID) && len(a.History) > 0 && s.now().Sub(a.History[0].At) < MarkGrace:
+		return false, ErrNotMarked
+	}
+	return false, nil
+}
+
 // BookedElsewhere takes a patient who booked a time some other way (the
 // bot, an agent) off the waitlist for that specialty (any provider, or
 // the one they booked with): they no longer wait, and no freed time is

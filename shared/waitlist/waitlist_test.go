@@ -2,6 +2,7 @@ package waitlist_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -323,5 +324,64 @@ func TestAPatientLeavesTheWaitlist(t *testing.T) {
 	}
 	if _, ok, _ := w.wl.Freed(ctx, w.slot); ok {
 		t.Fatal("a freed time was held for a patient who left")
+	}
+}
+
+// TestOnlyTheOfferInHandIsCurrent: two times freed at the same moment for
+// the same patient are both held before either marks the entry; the one
+// that marks it is the offer told, the other (let go at once) is not, and
+// a hold whose entry is not marked yet is asked about again until
+// MarkGrace has passed.
+func TestOnlyTheOfferInHandIsCurrent(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p, _ := w.sched.Directory().Provider("dr-chen")
+	e, err := w.wl.Join(ctx, waitlist.Entry{PatientID: "pt-both", Specialty: p.Specialty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := w.sched.Search(ctx, scheduling.Query{Provider: "dr-chen", From: w.slot.End, To: w.slot.End.AddDate(0, 0, 7), Limit: 1})
+	if err != nil || len(other) != 1 {
+		t.Fatal(err)
+	}
+	// The first Freed has held w.slot and not yet marked the entry.
+	first, err := w.sched.Hold(ctx, scheduling.HoldRequest{WaitlistID: e.ID, Until: w.clk.now().Add(15 * time.Minute),
+		BookRequest: scheduling.BookRequest{Token: "waitlist:" + e.ID + ":" + w.slot.ID, SlotID: w.slot.ID, PatientID: e.PatientID, By: "waitlist"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := w.wl.Current(ctx, first); !errors.Is(err, waitlist.ErrNotMarked) || ok {
+		t.Fatalf("an unmarked hold: %v %v, want ErrNotMarked", ok, err)
+	}
+	// The second Freed holds the other time and marks the entry first.
+	offered, ok, err := w.wl.Freed(ctx, other[0])
+	if err != nil || !ok {
+		t.Fatalf("freed: %v %v", ok, err)
+	}
+	second, err := w.appts.Get(ctx, offered.Hold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := w.wl.Current(ctx, second); err != nil || !ok {
+		t.Fatalf("the marked hold: %v %v, want current", ok, err)
+	}
+	if ok, err := w.wl.Current(ctx, first); err != nil || ok {
+		t.Fatalf("the hold whose mark lost: %v %v, want not current", ok, err)
+	}
+
+	// A hold whose Freed stopped before marking stops being asked about.
+	w2 := newWorld(t)
+	e2, err := w2.wl.Join(ctx, waitlist.Entry{PatientID: "pt-crash", Specialty: p.Specialty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := w2.sched.Hold(ctx, scheduling.HoldRequest{WaitlistID: e2.ID, Until: w2.clk.now().Add(15 * time.Minute),
+		BookRequest: scheduling.BookRequest{Token: "waitlist:" + e2.ID + ":" + w2.slot.ID, SlotID: w2.slot.ID, PatientID: e2.PatientID, By: "waitlist"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.clk.add(waitlist.MarkGrace)
+	if ok, err := w2.wl.Current(ctx, orphan); err != nil || ok {
+		t.Fatalf("an orphan hold past the grace: %v %v, want not current", ok, err)
 	}
 }
