@@ -30,6 +30,7 @@ type fakes struct {
 	sent   map[string]bool
 	appts  map[string]scheduling.Appointment
 	issued int
+	swept  time.Time // the last finished sweep
 }
 
 func newFakes() *fakes {
@@ -70,6 +71,7 @@ func (f *fakes) Due(_ context.Context, now time.Time) ([]Reminder, error) {
 	}
 	return out, nil
 }
+func (f *fakes) Swept(_ context.Context, now time.Time) error { f.swept = now; return nil }
 func (f *fakes) Claim(_ context.Context, r Reminder) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -28,8 +28,13 @@ type Reminders interface {
 	Put(ctx context.Context, rs []Reminder) error
 	// Delete removes reminders (those that are not there are no error).
 	Delete(ctx context.Context, rs []Reminder) error
-	// Due lists reminders due at now or before.
+	// Due lists reminders due at now or before, back to the last finished
+	// sweep, however long ago (a hold's end must come, or the time stays
+	// held).
 	Due(ctx context.Context, now time.Time) ([]Reminder, error)
+	// Swept records that a sweep at now handled every reminder Due gave
+	// it (sent, dropped or put back).
+	Swept(ctx context.Context, now time.Time) error
 	// Claim takes a due reminder for sending; false when another sweep
 	// took it first.
 	Claim(ctx context.Context, r Reminder) (bool, error)
@@ -253,7 +258,8 @@ func (s *Service) fill(a scheduling.Appointment) (Fill, error) {
 // sweeps never send it twice), and only if its appointment still stands
 // at the time it reminds of.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
-	due, err := s.rem.Due(ctx, s.now())
+	now := s.now()
+	due, err := s.rem.Due(ctx, now)
 	if err != nil {
 		return 0, fmt.Errorf("reading due reminders: %w", err)
 	}
@@ -309,6 +315,9 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		s.log.InfoContext(ctx, "reminder sent", "appointment_id", a.ID, "kind", string(r.Kind))
 		sent++
 	}
+	// Failed ones are back where they were (or unclaimed): the next sweep
+	// looks far enough back from here for them.
+	errs = append(errs, s.rem.Swept(ctx, now))
 	return sent, errors.Join(errs...)
 }
 

@@ -428,8 +428,8 @@ func TestAHoldLetGoAtOnceIsNotTold(t *testing.T) {
 		t.Fatalf("the hold once marked: %v, %d posts", err, len(f.posts)-posts)
 	}
 	clk.t = lost.HoldUntil
-	if _, err := svc.SendDue(ctx); err != nil || !slices.Contains(wl.expired, lost.ID) {
-		t.Fatalf("the untold hold still lapses: %v %v", wl.expired, err)
+	if _, err := svc.SendDue(ctx); err != nil || !slices.Contains(wl.expired, lost.ID) || !f.swept.Equal(clk.t) {
+		t.Fatalf("the untold hold still lapses: %v %v (sweep recorded at %v)", wl.expired, err, f.swept)
 	}
 }
 

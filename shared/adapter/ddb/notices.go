@@ -31,10 +31,18 @@ var (
 // NewNotices returns the store.
 func NewNotices(api API, table string) *Notices { return &Notices{api: api, table: table} }
 
-// lookback is how far back a sweep looks for due reminders, should sweeps
-// have stopped for a while (a reminder older than that is not worth
-// sending: Due skips reminders of visits already started anyway).
-const lookback = 6 * time.Hour
+// lookback is how far before the last finished sweep (Swept) a sweep
+// looks for due reminders (a reminder put back after a failed send keeps
+// its time), and before now when no sweep has finished yet. After sweeps
+// stopped for longer, the next one looks back to the last that finished,
+// but at most maxGap: a hold's end must come however late, or the time
+// stays held.
+const (
+	lookback = 6 * time.Hour
+	maxGap   = 8 * 24 * time.Hour
+)
+
+var sweptKey = map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "sweep#mark"}, "sk": &types.AttributeValueMemberS{Value: "mark"}}
 
 type reminderItem struct {
 	PK            string `dynamodbav:"pk"`
@@ -81,11 +89,15 @@ func (n *Notices) Delete(ctx context.Context, rs []notify.Reminder) error {
 	return nil
 }
 
-// Due lists the reminders due at now or before (within the lookback), one
-// query per hour bucket.
+// Due lists the reminders due at now or before, from lookback before the
+// last finished sweep, one query per hour bucket.
 func (n *Notices) Due(ctx context.Context, now time.Time) ([]notify.Reminder, error) {
+	from, err := n.sweepFrom(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	var out []notify.Reminder
-	for h := now.Add(-lookback).Truncate(time.Hour); !h.After(now); h = h.Add(time.Hour) {
+	for h := from.Truncate(time.Hour); !h.After(now); h = h.Add(time.Hour) {
 		expr := must(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(bucket(h))).
 			And(expression.Key("sk").LessThanEqual(expression.Value(sortable(now) + "#~")))).Build())
 		items, err := queryAll[reminderItem](ctx, n.api, &dynamodb.QueryInput{TableName: &n.table, KeyConditionExpression: expr.KeyCondition(),
@@ -100,6 +112,33 @@ func (n *Notices) Due(ctx context.Context, now time.Time) ([]notify.Reminder, er
 		}
 	}
 	return out, nil
+}
+
+// sweepFrom is where a sweep at now starts looking.
+func (n *Notices) sweepFrom(ctx context.Context, now time.Time) (time.Time, error) {
+	from := now.Add(-lookback)
+	out, err := n.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &n.table, Key: sweptKey, ConsistentRead: boolPtr(true)})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the last sweep: %w", err)
+	}
+	if v, ok := out.Item["at"].(*types.AttributeValueMemberS); ok {
+		if last, err := time.Parse(time.RFC3339Nano, v.Value); err == nil && last.Add(-lookback).Before(from) {
+			from = last.Add(-lookback)
+		}
+	}
+	if oldest := now.Add(-maxGap); from.Before(oldest) {
+		from = oldest
+	}
+	return from, nil
+}
+
+// Swept records a finished sweep: the next looks back from it.
+func (n *Notices) Swept(ctx context.Context, at time.Time) error {
+	item := map[string]types.AttributeValue{"pk": sweptKey["pk"], "sk": sweptKey["sk"], "at": &types.AttributeValueMemberS{Value: sortable(at)}}
+	if _, err := n.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &n.table, Item: item}); err != nil {
+		return fmt.Errorf("recording the sweep: %w", err)
+	}
+	return nil
 }
 
 // Claim deletes a due reminder on condition that it is still there: the

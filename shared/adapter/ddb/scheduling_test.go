@@ -3,6 +3,7 @@ package ddb_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,6 +129,50 @@ func TestRemindersStore(t *testing.T) {
 	}
 	if sent, err := n.Sent(ctx, id+"#v1"); err != nil || !sent {
 		t.Fatalf("sent after marking: %v %v", sent, err)
+	}
+}
+
+// TestAHoldsEndIsFoundAfterALongStop: sweeps that stopped for longer
+// than the lookback still find a hold's end when they start again, from
+// the last sweep that finished (at most eight days back).
+func TestAHoldsEndIsFoundAfterALongStop(t *testing.T) {
+	n := ddb.NewNotices(dynamodb.NewFromConfig(env.Stack.AWSConfig()), env.Outputs.Tables["SchedulingTable"])
+	ctx := context.Background()
+	now := time.Now()
+	// Two years on, so no other test's reminders or sweeps meet these.
+	base := time.Date(now.Year()+2, time.Month(1+now.Nanosecond()%12), 1+now.Nanosecond()%28, now.Nanosecond()%24, 0, 0, 0, time.UTC)
+	end := notify.Reminder{AppointmentID: fmt.Sprint("ap-hold-", now.UnixNano()), Kind: notify.HoldExpiry, At: base.Add(15 * time.Minute), Start: base.AddDate(0, 0, 3)}
+	if err := n.Put(ctx, []notify.Reminder{end}); err != nil {
+		t.Fatal(err)
+	}
+	found := func(at time.Time) bool {
+		t.Helper()
+		due, err := n.Due(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(due, func(r notify.Reminder) bool { return r.AppointmentID == end.AppointmentID })
+	}
+	if err := n.Swept(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	if !found(base.Add(30 * time.Hour)) {
+		t.Fatal("a hold's end due 30 hours before the next sweep, with the last finished sweep just before it, was not found")
+	}
+	if err := n.Swept(ctx, base.Add(10*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if found(base.Add(30 * time.Hour)) {
+		t.Fatal("found from before the lookback of a later finished sweep")
+	}
+	if err := n.Swept(ctx, base.AddDate(0, 0, -30)); err != nil {
+		t.Fatal(err)
+	}
+	if found(base.AddDate(0, 0, 9)) {
+		t.Fatal("a sweep looked back more than eight days")
+	}
+	if err := n.Delete(ctx, []notify.Reminder{end}); err != nil {
+		t.Fatal(err)
 	}
 }
 
