@@ -368,6 +368,10 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if c.Identity == chat.IdentityVerified && !st.Verified {
+		// Proved outside the bot: a sign-in with the identity provider.
+		st.Verified, st.VerifiedEmail = true, c.VerifiedEmail
+	}
 	now := t.now()
 	in := Input{Start: r.MessageID == "", Text: c.Topic, Locale: c.Locale, Topic: c.Topic, Now: now}
 	clientID := "bot-start"

@@ -57,6 +57,7 @@ type Service struct {
 	now           func() time.Time
 	newID         func() string
 	transcripts   *TranscriptMail
+	signIns       *SignIns
 }
 
 // NewService wires a Service; fan is the fan-out to conns (PatientFanout).

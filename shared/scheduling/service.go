@@ -429,6 +429,22 @@ func (s *Service) Upcoming(ctx context.Context, patientID string) ([]Appointment
 	return out, nil
 }
 
+// EmailOnFile is the email on file for a patient: that of their first
+// upcoming appointment that has one ("" when none has). A one-time code
+// goes to it, and a sign-in must prove it.
+func (s *Service) EmailOnFile(ctx context.Context, patientID string) (string, error) {
+	appts, err := s.Upcoming(ctx, patientID)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range appts {
+		if a.PatientEmail != "" {
+			return a.PatientEmail, nil
+		}
+	}
+	return "", nil
+}
+
 // diff splits two unit lists into the units only the first holds and the
 // units only the second holds (a transaction may not touch an item twice).
 func diff(old, new []time.Time) (release, hold []time.Time) {

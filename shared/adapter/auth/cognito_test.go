@@ -240,3 +240,51 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func signInClaims() jwt.MapClaims {
+	return jwt.MapClaims{
+		"sub": "p-1", "iss": issuer, "aud": clientID, "token_use": "id", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+		"email": "Maria.Lopez@Example.org", "email_verified": true, "nonce": "n-1",
+	}
+}
+
+// TestAPatientsSignInProvesAVerifiedEmail (issue 20): the hospital's
+// sign-in proves an email only from a valid ID token of the page's client
+// whose provider verified it.
+func TestAPatientsSignInProvesAVerifiedEmail(t *testing.T) {
+	p := newPool(t, "k1")
+	v := verifier(t, p)
+	ctx := context.Background()
+	if email, err := v.VerifiedEmail(ctx, p.sign(t, signInClaims())); err != nil || email != "maria.lopez@example.org" {
+		t.Fatalf("a good token: %q %v", email, err)
+	}
+	asString := signInClaims()
+	asString["email_verified"] = "true" // as a federated provider's attribute arrives
+	if email, err := v.VerifiedEmail(ctx, p.sign(t, asString)); err != nil || email != "maria.lopez@example.org" {
+		t.Fatalf("email_verified as a string: %q %v", email, err)
+	}
+	other := newPool(t, "k1")
+	for name, tok := range map[string]string{
+		"unverified email": p.sign(t, with(signInClaims(), "email_verified", false)),
+		"no verified flag": p.sign(t, with(signInClaims(), "email_verified", nil)),
+		"no email":         p.sign(t, with(signInClaims(), "email", "")),
+		"access token":     p.sign(t, with(signInClaims(), "token_use", "access")),
+		"another client":   p.sign(t, with(signInClaims(), "aud", "someone-else")),
+		"another issuer":   p.sign(t, with(signInClaims(), "iss", "https://idp.example.org")),
+		"expired":          p.sign(t, with(signInClaims(), "exp", now.Add(-time.Hour).Unix())),
+		"another key":      other.sign(t, signInClaims()),
+	} {
+		if email, err := v.VerifiedEmail(ctx, tok); !fault.Is(err, fault.Unauthorized) || email != "" {
+			t.Errorf("%s: %q %v, want Unauthorized", name, email, err)
+		}
+	}
+}
+
+func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
+	if v == nil {
+		delete(c, k)
+	} else {
+		c[k] = v
+	}
+	return c
+}

@@ -654,6 +654,22 @@ func (s *Conversations) MarkTranscriptSent(ctx context.Context, conversationID s
 	return updateIf(ctx, s.api, s.convs, convKey(conversationID), expr, "marking the transcript of "+conversationID)
 }
 
+// MarkVerified records the identity a patient proved by signing in:
+// the same attributes a code's turn sets.
+func (s *Conversations) MarkVerified(ctx context.Context, conversationID, email string, at time.Time) error {
+	expr := must(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("identity"), expression.Value(chat.IdentityVerified)).
+			Set(expression.Name("verifiedEmail"), expression.Value(email)).
+			Set(expression.Name("verifiedAt"), expression.Value(at.UTC().Format(timeLayout)))).
+		WithCondition(expression.AttributeExists(expression.Name("conversationId"))).
+		Build())
+	ok, err := updateIf(ctx, s.api, s.convs, convKey(conversationID), expr, "marking "+conversationID+" verified")
+	if err == nil && !ok {
+		return fault.Errorf(fault.NotFound, "conversation %s not found", conversationID)
+	}
+	return err
+}
+
 // optionalTime is a time as stored, or "" for the zero time (omitted).
 func optionalTime(t time.Time) string {
 	if t.IsZero() {

@@ -43,6 +43,8 @@ func Frame(v any) any {
 		return protocol.AckFrame{Type: protocol.TypeAck, RequestID: v.RequestID, ClientMessageID: v.Message.ClientMessageID, MessageID: v.Message.ID, At: protocol.FormatTime(v.Message.At)}
 	case chat.Status:
 		return Status(v)
+	case chat.SignedIn:
+		return protocol.SignedInFrame{Type: "signedIn", RequestID: v.RequestID, ConversationID: v.ConversationID, Email: v.Email}
 	case chat.TranscriptSent:
 		return protocol.TranscriptFrame{Type: "transcript", RequestID: v.RequestID, ConversationID: v.ConversationID, To: v.To}
 	case chat.History:

@@ -27,6 +27,7 @@ type Service interface {
 	Typing(ctx context.Context, connectionID, conversationID string) error
 	End(ctx context.Context, connectionID string, r chat.EndRequest) error
 	Transcript(ctx context.Context, connectionID string, r chat.TranscriptRequest) error
+	SignIn(ctx context.Context, connectionID string, r chat.SignInRequest) error
 }
 
 var _ Service = (*chat.Service)(nil)
@@ -128,6 +129,8 @@ func Dispatch(ctx context.Context, svc Service, connID string, f protocol.Client
 		return svc.End(ctx, connID, chat.EndRequest{RequestID: f.RequestID, ConversationID: f.ConversationID})
 	case protocol.ActionTranscript:
 		return svc.Transcript(ctx, connID, chat.TranscriptRequest{RequestID: f.RequestID, ConversationID: f.ConversationID})
+	case protocol.ActionSignIn:
+		return svc.SignIn(ctx, connID, chat.SignInRequest{RequestID: f.RequestID, ConversationID: f.ConversationID, IDToken: f.Token})
 	}
 	return fault.Errorf(fault.BadRequest, "unknown action")
 }

@@ -50,6 +50,9 @@ func (f *fakeService) End(_ context.Context, _ string, r chat.EndRequest) error 
 func (f *fakeService) Transcript(_ context.Context, _ string, r chat.TranscriptRequest) error {
 	return f.got(r)
 }
+func (f *fakeService) SignIn(_ context.Context, _ string, r chat.SignInRequest) error {
+	return f.got(r)
+}
 
 type fakePusher struct{ pushed map[string][]string }
 

@@ -19,6 +19,9 @@ const (
 	// ActionTranscript asks for the ended conversation's transcript by
 	// email (a verified patient).
 	ActionTranscript = "transcript"
+	// ActionSignIn proves the patient's identity with an ID token of the
+	// patients' identity provider (the hospital's sign-in), as a code does.
+	ActionSignIn = "signIn"
 	// ActionAppointment acts on an appointment through a reminder's
 	// signed link: view it, confirm it, or cancel it.
 	ActionAppointment = "appointment"
@@ -44,8 +47,12 @@ const (
 	DecisionCancel  = "cancel"
 )
 
-// MaxLinkTokenBytes bounds a link token.
-const MaxLinkTokenBytes = 2048
+// MaxLinkTokenBytes bounds a link token; MaxIDTokenBytes an ID token
+// (a Cognito one is about 1 KB; a federated one with its claims more).
+const (
+	MaxLinkTokenBytes = 2048
+	MaxIDTokenBytes   = 8192
+)
 
 var linkTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
@@ -101,6 +108,7 @@ type rawFrame struct {
 	ClientMessageID json.RawMessage `json:"clientMessageId"`
 	Text            json.RawMessage `json:"text"`
 	Token           json.RawMessage `json:"token"`
+	IDToken         json.RawMessage `json:"idToken"`
 	Decision        json.RawMessage `json:"decision"`
 	SurveyID        json.RawMessage `json:"surveyId"`
 	Score           json.RawMessage `json:"score"`
@@ -138,6 +146,17 @@ func DecodePatient(body []byte) (ClientFrame, error) {
 		return f, err
 	case ActionTyping, ActionEnd, ActionTranscript:
 		return f, conversationRef(&f, raw)
+	case ActionSignIn:
+		if err := conversationRef(&f, raw); err != nil {
+			return f, err
+		}
+		if f.Token, err = str(raw.IDToken, "idToken"); err != nil {
+			return f, err
+		}
+		if len(f.Token) > MaxIDTokenBytes || !linkTokenPattern.MatchString(f.Token) {
+			return f, fault.Errorf(fault.BadRequest, "idToken is not a JWT")
+		}
+		return f, nil
 	case ActionAppointment:
 		if f.Token, err = str(raw.Token, "token"); err != nil {
 			return f, err

@@ -137,6 +137,15 @@ func Encode(frame any) []byte {
 	return b
 }
 
+// SignedInFrame answers signIn: the conversation is verified as the
+// (masked) email the identity provider proved.
+type SignedInFrame struct {
+	Type           string `json:"type"` // "signedIn"
+	RequestID      string `json:"requestId,omitempty"`
+	ConversationID string `json:"conversationId"`
+	Email          string `json:"email"`
+}
+
 // TranscriptFrame answers transcript: the transcript went to the masked
 // address.
 type TranscriptFrame struct {

@@ -101,7 +101,7 @@ func Loggable(action string) string {
 }
 
 var knownActions = map[string]bool{
-	ActionStart: true, ActionResume: true, ActionSend: true, ActionTyping: true, ActionEnd: true, ActionTranscript: true,
+	ActionStart: true, ActionResume: true, ActionSend: true, ActionTyping: true, ActionEnd: true, ActionTranscript: true, ActionSignIn: true,
 	ActionAppointment: true, ActionSurvey: true,
 	ActionPresence: true, ActionAccept: true, ActionDecline: true, ActionClose: true, ActionTransfer: true, ActionHandBack: true, ActionAgents: true, ActionFloor: true,
 	ActionMonitor: true, ActionUnmonitor: true, ActionWhisper: true, ActionBarge: true, ActionKPIs: true,
