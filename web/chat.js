@@ -23,6 +23,7 @@
     surveyComment: $('survey-comment'), surveySubmit: $('survey-submit'), surveyThanks: $('survey-thanks'),
     composer: $('composer'), input: $('message-input'), counter: $('counter'), send: $('send'),
     newConversation: $('new-conversation'), transcript: $('transcript'), emailTranscript: $('email-transcript'), transcriptNote: $('transcript-note'),
+    signIn: $('sign-in'), signInNote: $('signin-note'),
   };
 
   const params = new URLSearchParams(location.search);
@@ -55,6 +56,8 @@
   const requests = new Map();  // requestId -> {action, clientMessageId?}
   let survey = null;           // {id, score}
   let verified = false;        // the patient proved who they are (identity "verified")
+  let signInConf = null;       // config.json's patientSignIn: the hospital's sign-in, if the center has it
+  let signInWait = null;       // {state, nonce, verifier} of the sign-in under way
 
   // ---- the page's own words, in the conversation's language ----
   // The start form follows the language chosen in it; a conversation, the
@@ -87,6 +90,9 @@
       emailTranscript: 'Email me the transcript', transcriptEmailed: (to) => `The transcript is on its way to ${to}.`,
       transcriptRefused: 'The transcript can be emailed only once you have confirmed it is you; you can download it instead.',
       transcriptSentAlready: 'The transcript was emailed already.',
+      signIn: 'Sign in with your hospital account', signedIn: (to) => `You are signed in as ${to}: you can ask about your appointments.`,
+      signInFailed: 'The sign-in did not work. You can try again, or ask about your appointments to get a code by email.',
+      signInBlocked: 'The sign-in window could not open. Please allow pop-ups for this page and try again.',
     },
     es: {
       skip: 'Ir al chat', title: 'Centro de Atención al Paciente', tagline: 'Chatee con nuestro asistente virtual y nuestro equipo de atención.',
@@ -115,6 +121,9 @@
       emailTranscript: 'Enviarme la conversación por correo', transcriptEmailed: (to) => `La conversación va en camino a ${to}.`,
       transcriptRefused: 'La conversación solo se envía por correo una vez comprobado que es usted; puede descargarla.',
       transcriptSentAlready: 'La conversación ya se envió por correo.',
+      signIn: 'Iniciar sesión con su cuenta del hospital', signedIn: (to) => `Inició sesión como ${to}: puede preguntar por sus citas.`,
+      signInFailed: 'No se pudo iniciar sesión. Puede intentarlo de nuevo, o preguntar por sus citas para recibir un código por correo.',
+      signInBlocked: 'No se pudo abrir la ventana para iniciar sesión. Permita las ventanas emergentes en esta página e inténtelo de nuevo.',
     },
   };
   let lang = 'en';
@@ -131,6 +140,7 @@
     ['#end', 'end'], ['.messages-log', 'log', false, 'aria-label'], ['label[for="survey-comment"]', 'surveyComment', true],
     ['#survey-submit', 'surveySubmit'], ['#survey-thanks', 'surveyThanks'], ['label[for="message-input"]', 'messageLabel'],
     ['#composer-help', 'composerHelp'], ['#send', 'send'], ['#new-conversation', 'newConversation'], ['#transcript', 'transcript'], ['#email-transcript', 'emailTranscript'],
+    ['#sign-in', 'signIn'],
   ];
   function setLanguage(l) {
     lang = l === 'es' ? 'es' : 'en';
@@ -178,7 +188,10 @@
     if (fromQuery && ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname)) return fromQuery;
     const res = await fetch('config.json', { cache: 'no-store' });
     if (!res.ok) throw new Error('config.json: HTTP ' + res.status);
-    return (await res.json()).patientWebSocketUrl;
+    const conf = await res.json();
+    const si = conf.patientSignIn;
+    if (si && ['authorizeUrl', 'tokenUrl', 'clientId', 'redirectUri'].every((k) => typeof si[k] === 'string' && si[k])) signInConf = si;
+    return conf.patientWebSocketUrl;
   }
 
   function isWsUrl(u) {
@@ -283,6 +296,12 @@
       case 'typing': if (ours && f.role !== 'patient') showTyping(f.role); break;
       case 'survey': if (saved) showSurvey(f); break;
       case 'surveyAnswered': if (f.text) el.surveyThanks.textContent = f.text; break;
+      case 'signedIn':
+        if (!ours) break;
+        verified = true;
+        el.signIn.hidden = true;
+        el.signInNote.textContent = t('signedIn', f.email || '');
+        break;
       case 'transcript':
         el.emailTranscript.hidden = true;
         el.transcriptNote.textContent = t('transcriptEmailed', f.to || '');
@@ -339,6 +358,8 @@
       }                            // other errors: stays pending, resent after the next reconnect
     } else if (action === 'end') {
       el.end.disabled = false;
+    } else if (action === 'signIn') {
+      el.signIn.disabled = false;  // the server's message says why (another email on file, an expired sign-in)
     } else if (action === 'transcript') {
       el.emailTranscript.disabled = false;
       if (f.code === 'forbidden') showError(t('transcriptRefused'));
@@ -385,6 +406,7 @@
     el.newConversation.hidden = !closed;
     el.transcript.hidden = !closed;   // at the end: the whole conversation
     el.emailTranscript.hidden = !closed || !verified || el.transcriptNote.textContent !== '';
+    el.signIn.hidden = !signInConf || verified || closed;
     if (closed) {
       persist();
       clearQuickReplies();
@@ -709,7 +731,10 @@
     el.end.hidden = false;
     el.newConversation.hidden = el.transcript.hidden = el.emailTranscript.hidden = true;
     el.emailTranscript.disabled = false;
-    el.transcriptNote.textContent = '';
+    el.transcriptNote.textContent = el.signInNote.textContent = '';
+    el.signIn.hidden = true;
+    el.signIn.disabled = false;
+    signInWait = null;
     verified = false;
     setLanguage(el.locale.value);
     showStart();
@@ -761,6 +786,11 @@
       if (saved && request({ action: 'transcript', conversationId: saved.conversationId })) el.emailTranscript.disabled = true;
       else showError(t('offline'));
     });
+    el.signIn.addEventListener('click', startSignIn);
+    // The sign-in window's answer: from the window this page opened, or
+    // (when a cross-origin page in between cut that link) on the channel.
+    window.addEventListener('message', (e) => { if (e.origin === location.origin) onSignInAnswer(e.data); });
+    if ('BroadcastChannel' in window) new BroadcastChannel('psc-signin').onmessage = (e) => onSignInAnswer(e.data);
     el.survey.addEventListener('submit', onSurveySubmit);
     window.addEventListener('online', () => { if (wsUrl && !sock && (saved || startFrame)) connect(); });
     updateCounter();
@@ -776,6 +806,55 @@
     el.start.disabled = false;
     // A returning patient resumes at once; a new one connects on "Start chat".
     if (saved) connect();
+  }
+
+  // ---- sign-in with the hospital's account (OpenID Connect) ----
+  // The authorization code flow with PKCE: a window opens the hospital's
+  // sign-in; it comes back to signin.html, which hands this page the code;
+  // this page, which alone knows the code's verifier, swaps it for an ID
+  // token, checks the nonce, and gives the token to the chat service,
+  // which checks it and marks the conversation verified.
+
+  function b64url(bytes) {
+    return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+
+  async function startSignIn() {
+    if (!signInConf || !saved) return;
+    clearError();
+    signInWait = { state: random(16), nonce: random(16), verifier: random(32) };
+    const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(signInWait.verifier)));
+    const u = new URL(signInConf.authorizeUrl);
+    u.search = new URLSearchParams({
+      response_type: 'code', client_id: signInConf.clientId, redirect_uri: signInConf.redirectUri, scope: 'openid email',
+      state: signInWait.state, nonce: signInWait.nonce, code_challenge: challenge, code_challenge_method: 'S256', lang,
+    }).toString();
+    if (!window.open(u.href, 'psc-signin', 'popup,width=480,height=680')) {
+      signInWait = null;
+      showError(t('signInBlocked'));
+    }
+  }
+
+  async function onSignInAnswer(d) {
+    if (!d || d.type !== 'psc-signin' || !signInWait || d.state !== signInWait.state) return;
+    const wait = signInWait;
+    signInWait = null;
+    try {
+      if (!d.code) throw new Error('no code');
+      const res = await fetch(signInConf.tokenUrl, {
+        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', client_id: signInConf.clientId, code: d.code, redirect_uri: signInConf.redirectUri, code_verifier: wait.verifier }),
+      });
+      if (!res.ok) throw new Error('token: HTTP ' + res.status);
+      const idToken = (await res.json()).id_token || '';
+      const payload = JSON.parse(atob(idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      if (payload.nonce !== wait.nonce) throw new Error('nonce');
+      if (!saved || !request({ action: 'signIn', conversationId: saved.conversationId, idToken })) throw new Error('offline');
+      el.signIn.disabled = true;
+    } catch {
+      showError(t('signInFailed'));
+    }
   }
 
   // ---- the transcript ----

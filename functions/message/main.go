@@ -1,6 +1,7 @@
 // Command message serves the patient WebSocket API's frame routes (start,
 // resume, send, typing, end and $default, which takes transcript: a
-// verified patient's ended conversation by email).
+// verified patient's ended conversation by email, and signIn: the
+// hospital's sign-in's ID token).
 package main
 
 import (
@@ -23,5 +24,8 @@ func main() {
 		chat.Config{Retention: k.Retention(), ResumeGrace: k.Env.Duration("RESUME_GRACE", chat.DefaultResumeGrace)}, nil, nil).
 		WithBot(k.BotTurns()).WithAgents(consoles).WithWatch(chat.TriageWatch{Engine: rules}, consoles).
 		WithTranscripts(chat.TranscriptMail{Mail: k.Mail(), From: k.Sender(), Zone: k.Zone(), Marks: k.Conversations()})
+	if si, ok := k.SignIns(k.Conversations()); ok {
+		svc.WithSignIn(si)
+	}
 	k.Start(patientws.NewHandler(svc, pusher, k.Log).Message)
 }

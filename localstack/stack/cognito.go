@@ -62,9 +62,25 @@ func (s *Stack) createUserPools(ctx context.Context) error {
 		s.res.Attrs[id+".Arn"] = arn("cognito-idp", "userpool/"+poolID)
 		s.res.Attrs[id+".ProviderName"] = "cognito-idp." + Region + ".amazonaws.com/" + poolID
 		s.res.Attrs[id+".ProviderURL"] = "https://cognito-idp." + Region + ".amazonaws.com/" + poolID
-		if s.res.Refs["AgentJwksUrl"] == "" && strings.Contains(strings.ToLower(id), "agent") {
-			s.res.Refs["AgentJwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
+		for _, who := range []string{"Agent", "Patient"} {
+			if s.res.Refs[who+"JwksUrl"] == "" && strings.Contains(strings.ToLower(id), strings.ToLower(who)) {
+				s.res.Refs[who+"JwksUrl"] = s.emu.endpoint + "/" + poolID + "/.well-known/jwks.json"
+			}
 		}
+	}
+	for _, id := range s.ofType("AWS::Cognito::UserPoolDomain") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		var in cip.CreateUserPoolDomainInput
+		if err := convertProps(props, &in); err != nil {
+			return fmt.Errorf("user pool domain %s: %w", id, err)
+		}
+		if _, err := s.cognito.CreateUserPoolDomain(ctx, &in); err != nil && !strings.Contains(err.Error(), "exist") {
+			return fmt.Errorf("creating user pool domain %s: %w", id, err)
+		}
+		s.res.Refs[id] = aws.ToString(in.Domain)
 	}
 	clients := map[string]frontClient{}
 	for _, id := range s.ofType("AWS::Cognito::UserPoolClient") {
@@ -123,7 +139,8 @@ func (s *Stack) createUserPool(ctx context.Context, logical string, props map[st
 		return id, err
 	}
 	keep := map[string]any{}
-	for _, k := range []string{"Policies", "Schema", "AdminCreateUserConfig", "MfaConfiguration", "AccountRecoverySetting", "DeletionProtection"} {
+	for _, k := range []string{"Policies", "Schema", "AdminCreateUserConfig", "MfaConfiguration", "AccountRecoverySetting", "DeletionProtection",
+		"UsernameAttributes", "AutoVerifiedAttributes"} {
 		if v, ok := props[k]; ok {
 			keep[k] = v
 		}
@@ -171,7 +188,8 @@ func (s *Stack) createUserPoolClient(ctx context.Context, logical string, props 
 	keep := map[string]any{}
 	for _, k := range []string{"UserPoolId", "ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
 		"EnableTokenRevocation", "IdTokenValidity", "AccessTokenValidity", "RefreshTokenValidity", "TokenValidityUnits",
-		"ReadAttributes", "WriteAttributes"} {
+		"ReadAttributes", "WriteAttributes", "AllowedOAuthFlowsUserPoolClient", "AllowedOAuthFlows", "AllowedOAuthScopes",
+		"SupportedIdentityProviders", "CallbackURLs", "LogoutURLs"} {
 		if v, ok := props[k]; ok {
 			keep[k] = v
 		}
@@ -191,7 +209,7 @@ func (s *Stack) createUserPoolClient(ctx context.Context, logical string, props 
 // in the agent pool (skipping those that exist) and records the pool in
 // the outputs, logins included, so `make run` can print them.
 func (s *Stack) seedAgents(ctx context.Context) error {
-	poolLogical, clientLogical := firstOf(s.tmpl, "AWS::Cognito::UserPool"), firstOf(s.tmpl, "AWS::Cognito::UserPoolClient")
+	poolLogical, clientLogical := s.poolNamed("agent")
 	if poolLogical == "" || clientLogical == "" {
 		return nil
 	}
@@ -254,10 +272,87 @@ func (s *Stack) createUser(ctx context.Context, poolID string, u DemoUser) error
 	return nil
 }
 
-func firstOf(t *template.Template, typ string) string {
-	ids := t.OfType(typ)
-	if len(ids) == 0 {
-		return ""
+// poolNamed finds the user pool whose logical id names who ("agent",
+// "patient") and its app client.
+func (s *Stack) poolNamed(who string) (pool, client string) {
+	for _, id := range s.ofType("AWS::Cognito::UserPool") {
+		if strings.Contains(strings.ToLower(id), who) {
+			pool = id
+		}
 	}
-	return ids[0]
+	if pool == "" {
+		return "", ""
+	}
+	for _, id := range s.ofType("AWS::Cognito::UserPoolClient") {
+		if props, err := s.resolvedProps(id); err == nil && props["UserPoolId"] == s.res.Refs[pool] {
+			client = id
+		}
+	}
+	return pool, client
+}
+
+// DemoPatient is a patient's account the local stack creates in the
+// patients' pool, standing in for the hospital's own sign-in.
+type DemoPatient struct {
+	Email    string `yaml:"email" json:"email"`
+	Password string `yaml:"password" json:"password"`
+}
+
+// PatientSignIn is what the stack tells the chat page (config.json) and
+// users about the patients' sign-in: the hosted sign-in's endpoints (in
+// AWS on the pool's domain, https://<prefix>.auth.<region>.amazoncognito.com;
+// here the emulator's), the page's app client, where it returns.
+type PatientSignIn struct {
+	AuthorizeURL string        `json:"authorizeUrl"`
+	TokenURL     string        `json:"tokenUrl"`
+	ClientID     string        `json:"clientId"`
+	RedirectURI  string        `json:"redirectUri"`
+	Issuer       string        `json:"issuer"`
+	Users        []DemoPatient `json:"users,omitempty"`
+}
+
+// seedPatients creates the demo patients of localstack/demo-patients.yaml
+// in the patients' pool (with a verified email and a permanent password,
+// as the hospital's accounts are) and records the sign-in in the outputs.
+func (s *Stack) seedPatients(ctx context.Context) error {
+	poolLogical, clientLogical := s.poolNamed("patient")
+	if poolLogical == "" || clientLogical == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.opts.Root, "localstack", "demo-patients.yaml"))
+	if err != nil {
+		return fmt.Errorf("reading the demo patients: %w", err)
+	}
+	var demo struct {
+		Patients []DemoPatient `yaml:"patients"`
+	}
+	if err := yaml.Unmarshal(b, &demo); err != nil {
+		return fmt.Errorf("reading the demo patients: %w", err)
+	}
+	poolID := s.res.Refs[poolLogical]
+	for _, p := range demo.Patients {
+		_, err := s.cognito.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
+			UserPoolId: &poolID, Username: &p.Email, MessageAction: ciptypes.MessageActionTypeSuppress,
+			UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: &p.Email}, {Name: aws.String("email_verified"), Value: aws.String("true")}},
+		})
+		var exists *ciptypes.UsernameExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("creating demo patient: %w", err)
+		}
+		if _, err := s.cognito.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
+			UserPoolId: &poolID, Username: &p.Email, Password: &p.Password, Permanent: true,
+		}); err != nil {
+			return fmt.Errorf("setting a demo patient's password: %w", err)
+		}
+	}
+	props, err := s.resolvedProps(clientLogical)
+	if err != nil {
+		return err
+	}
+	s.Outputs.PatientSignIn = &PatientSignIn{
+		AuthorizeURL: s.emu.endpoint + "/oauth2/authorize", TokenURL: s.emu.endpoint + "/oauth2/token", ClientID: s.res.Refs[clientLogical],
+		RedirectURI: fmt.Sprint(template.ListOf(props["CallbackURLs"])[0]), Issuer: s.res.Attrs[poolLogical+".ProviderURL"], Users: demo.Patients,
+	}
+	s.log.Info("seeded the patients' pool", "pool", poolID, "users", len(demo.Patients))
+	return nil
 }

@@ -97,6 +97,29 @@ func (s *Stack) createRoles(ctx context.Context) error {
 			}
 		}
 	}
+	return s.createPolicies(ctx)
+}
+
+// createPolicies puts each AWS::IAM::Policy of the template (a policy a
+// condition adds to a role) into its roles, as CloudFormation does.
+func (s *Stack) createPolicies(ctx context.Context) error {
+	for _, id := range s.ofType("AWS::IAM::Policy") {
+		props, err := s.resolvedProps(id)
+		if err != nil {
+			return err
+		}
+		doc, err := json.Marshal(props["PolicyDocument"])
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", id, err)
+		}
+		for _, role := range template.ListOf(props["Roles"]) {
+			if _, err := s.roles.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+				RoleName: aws.String(fmt.Sprint(role)), PolicyName: aws.String(fmt.Sprint(props["PolicyName"])), PolicyDocument: aws.String(string(doc)),
+			}); err != nil {
+				return fmt.Errorf("policy %s on %v: %w", id, role, err)
+			}
+		}
+	}
 	return nil
 }
 

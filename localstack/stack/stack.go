@@ -91,6 +91,7 @@ type Outputs struct {
 	Functions        map[string]string `json:"functions"`  // logical id → function name
 	Topics           map[string]string `json:"topics"`     // logical id → topic ARN
 	AgentPool        *AgentPool        `json:"agentPool,omitempty"`
+	PatientSignIn    *PatientSignIn    `json:"patientSignIn,omitempty"`
 }
 
 // Stack is a running local stack.
@@ -220,10 +221,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("listening for the web pages: %w", err)
 	}
 	s.Outputs.Web = "http://" + webLn.Addr().String() + "/"
-	for param, page := range map[string]string{"AppointmentPageUrl": "appointment.html", "SurveyPageUrl": "survey.html"} {
+	for param, page := range map[string]string{"AppointmentPageUrl": "appointment.html", "SurveyPageUrl": "survey.html", "PatientSignInCallbackUrl": "signin.html"} {
 		if _, declared := s.tmpl.Parameters[param]; declared && s.res.Refs[param] == "" {
 			s.res.Refs[param] = s.Outputs.Web + page
 		}
+	}
+	if err := s.decideConditions(); err != nil {
+		return nil, err
 	}
 	s.declareOthers()
 	if err := s.createResources(ctx); err != nil {
@@ -318,7 +322,13 @@ func (s *Stack) resolveParameters() error {
 		refs[name] = v
 	}
 	s.res = &template.Resolver{T: s.tmpl, Refs: refs, Attrs: map[string]string{}}
-	// A resource whose condition is false does not exist, as in AWS.
+	return s.decideConditions()
+}
+
+// decideConditions marks absent the resources whose condition is false:
+// they do not exist, as in AWS. It runs again once the stack has filled
+// the parameters it knows only later (the pages' addresses).
+func (s *Stack) decideConditions() error {
 	s.absent = map[string]bool{}
 	for id, r := range s.tmpl.Resources {
 		if r.Condition == "" {
@@ -418,6 +428,9 @@ func (s *Stack) resolvedProps(id string) (map[string]any, error) {
 
 func (s *Stack) createResources(ctx context.Context) error {
 	if err := s.createUserPools(ctx); err != nil {
+		return err
+	}
+	if err := s.seedPatients(ctx); err != nil {
 		return err
 	}
 	if err := s.seedAgents(ctx); err != nil {
@@ -782,6 +795,11 @@ func (s *Stack) serveWeb(ln net.Listener) error {
 		// The console signs in against the pool's API: in AWS
 		// https://cognito-idp.<region>.amazonaws.com/, here the emulator.
 		conf["agentPool"] = map[string]string{"region": Region, "poolId": p.ID, "clientId": p.ClientID, "endpoint": p.Endpoint}
+	}
+	if p := s.Outputs.PatientSignIn; p != nil {
+		// The chat's "Sign in with your hospital account" (the code flow
+		// with PKCE): in AWS the stack's PatientSignIn output.
+		conf["patientSignIn"] = map[string]string{"authorizeUrl": p.AuthorizeURL, "tokenUrl": p.TokenURL, "clientId": p.ClientID, "redirectUri": p.RedirectURI}
 	}
 	cfg, _ := json.Marshal(conf)
 	mux := http.NewServeMux()

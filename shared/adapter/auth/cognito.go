@@ -57,7 +57,7 @@ func NewVerifier(ctx context.Context, cfg Config, log *slog.Logger) (*Verifier, 
 		NoErrorReturnFirstHTTPReq: true,
 		RefreshInterval:           time.Hour,
 		RefreshErrorHandler: func(ctx context.Context, err error) {
-			log.ErrorContext(ctx, "refreshing the agent pool's keys failed", "error", err)
+			log.ErrorContext(ctx, "refreshing the pool's keys failed", "error", err)
 		},
 	})
 	if err != nil {

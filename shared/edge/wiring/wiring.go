@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/patientservicecenter/psc/shared/adapter/auth"
 	"github.com/patientservicecenter/psc/shared/adapter/ddb"
 	"github.com/patientservicecenter/psc/shared/adapter/mail"
 	"github.com/patientservicecenter/psc/shared/adapter/push"
@@ -259,6 +260,22 @@ func (k *Kit) Directory() *scheduling.Directory {
 func (k *Kit) Scheduling() *scheduling.Service {
 	return scheduling.NewService(k.Directory(), k.Appointments(k.Days("APPOINTMENT_RETENTION_DAYS", 2190)),
 		scheduling.Config{Notice: time.Hour, TelehealthURL: k.Env.Required("TELEHEALTH_URL")}, nil)
+}
+
+// SignIns is the patients' sign-in with the hospital's account, when the
+// stack has it (PATIENT_POOL_ISSUER set): the pool's ID tokens of its
+// client (PATIENT_POOL_CLIENT_ID, keys at PATIENT_JWKS_URL), checked
+// against the email on file in SCHEDULING_TABLE.
+func (k *Kit) SignIns(marks chat.VerifiedMarks) (chat.SignIns, bool) {
+	issuer := k.Env.Optional("PATIENT_POOL_ISSUER")
+	if issuer == "" {
+		return chat.SignIns{}, false
+	}
+	v, err := auth.NewVerifier(k.ctx, auth.Config{Issuer: issuer, ClientID: k.Env.Required("PATIENT_POOL_CLIENT_ID"),
+		JWKSURL: k.Env.Required("PATIENT_JWKS_URL"), Skew: 30 * time.Second}, k.Log)
+	k.Check("the patients' pool's keys", err)
+	onFile := scheduling.NewService(k.Directory(), k.Appointments(k.Days("APPOINTMENT_RETENTION_DAYS", 2190)), scheduling.Config{Notice: time.Hour}, nil)
+	return chat.SignIns{Tokens: v, OnFile: onFile, Marks: marks}, true
 }
 
 // CodeTries keeps patients' wrong one-time codes across conversations, in
