@@ -847,7 +847,7 @@ func TestASpanishConversationReadsInSpanish(t *testing.T) {
 	waitText(t, ctx, "#status", "asistente virtual")
 	accessible(t, ctx, "a conversation in Spanish")
 	page := run(t, ctx, "reading the page", chromedp.Evaluate[string](`document.body.innerText`))
-	for _, english := range []string{"Your message", "Send", "Delivered", "End conversation", "Start chat", "Chatting with our virtual assistant", "Enter to send", "our hospital", "Virtual assistant", "Download transcript"} {
+	for _, english := range []string{"Your message", "Send", "Delivered", "End conversation", "Start chat", "Chatting with our virtual assistant", "Enter to send", "our hospital", "Virtual assistant", "Download transcript", "Sign in with your hospital account"} {
 		if strings.Contains(page, english) {
 			t.Errorf("the Spanish conversation's page shows %q", english)
 		}

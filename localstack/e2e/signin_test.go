@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
 )
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
@@ -115,5 +119,54 @@ func TestASignInWithTheHospitalAccountVerifiesThePatient(t *testing.T) {
 	list := chat(t, p, &n, "show my appointments")
 	if text := list["text"].(string); strings.Contains(text, "6-digit code") || !strings.Contains(text, "Dr.") {
 		t.Fatalf("the appointments after the sign-in = %v", list)
+	}
+}
+
+// TestASignInFromTheChatPage (issue 20, item 1): on the chat page a
+// patient presses "Sign in with your hospital account"; the hospital's
+// sign-in opens in its own window (the local patients' pool's hosted
+// page), they sign in there, the window closes, and the chat says who
+// they are signed in as; the conversation is verified, so at its end the
+// transcript can be emailed to that address.
+func TestASignInFromTheChatPage(t *testing.T) {
+	ctx := browser(t)
+	run(t, ctx, "opening the page", chromedp.Navigate(env.Outputs.PatientPage))
+	run(t, ctx, "waiting for the start form", chromedp.WaitVisible(`#start-form`))
+	run(t, ctx, "typing the name", chromedp.SendKeys(`#name`, "James Browser"))
+	run(t, ctx, "starting", chromedp.Click(`#start`))
+	run(t, ctx, "waiting for the sign-in button", chromedp.WaitVisible(`#sign-in`))
+	waitText(t, ctx, "#sign-in", "Sign in with your hospital account")
+	accessible(t, ctx, "a conversation that offers the sign-in")
+	opened := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return strings.Contains(i.URL, "/oauth2/authorize") })
+	run(t, ctx, "pressing Sign in", chromedp.Click(`#sign-in`))
+	var popup context.Context
+	select {
+	case id := <-opened:
+		var cancel context.CancelFunc
+		popup, cancel = chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+		defer cancel()
+	case <-ctx.Done():
+		t.Fatal("the sign-in window never opened")
+	}
+	run(t, popup, "waiting for the hospital's sign-in", chromedp.WaitVisible(`#username`))
+	run(t, popup, "typing the email", chromedp.SendKeys(`#username`, "james.okoro@example.org"))
+	run(t, popup, "typing the password", chromedp.SendKeys(`#password`, "Demo-Patient-2"))
+	// The window closes itself once it has handed the chat the code.
+	_, _ = chromedp.Run(popup, chromedp.Click(`button[type="submit"]`))
+	waitText(t, ctx, "#signin-note", "You are signed in as j•••@example.org")
+	if hidden := run(t, ctx, "reading the button", chromedp.Evaluate[bool](`document.getElementById("sign-in").hidden`)); !hidden {
+		t.Error("the sign-in button still shows once signed in")
+	}
+	conv := run(t, ctx, "reading the conversation", chromedp.Evaluate[string](`JSON.parse(localStorage.getItem("psc.session")).conversationId`))
+	if c := conversationItem(t, conv); c.Identity != "verified" {
+		t.Fatalf("the conversation's identity level is %q, want verified", c.Identity)
+	}
+	accessible(t, ctx, "a signed-in conversation")
+	run(t, ctx, "ending the conversation", chromedp.Click(`#end`))
+	run(t, ctx, "waiting for the transcript by email", chromedp.WaitVisible(`#email-transcript`))
+	run(t, ctx, "asking for it", chromedp.Click(`#email-transcript`))
+	waitText(t, ctx, "#transcript-note", "on its way to j•••@example.org")
+	if m := mailTo(t, "james.okoro@example.org", "Your conversation transcript"); !strings.Contains(m.BodyText, "] Virtual assistant: ") {
+		t.Fatalf("the transcript email = %q", m.BodyText)
 	}
 }

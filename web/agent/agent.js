@@ -1007,7 +1007,7 @@
     const h = x.handoff || {};
     // Identity: a verified patient typed the code sent to the email on
     // file; an anonymous one's name is what they typed.
-    const identity = x.identity === 'verified' ? 'Verified (email code)' : (x.identity ? 'Not verified: name as typed' : '');
+    const identity = x.identity === 'verified' ? 'Verified (one-time code or hospital sign-in)' : (x.identity ? 'Not verified: name as typed' : '');
     definitions(el.context, [['Name', c.patient], ['Identity', identity], ['Language', languageName(x.locale || c.language)], ['Topic', x.topic],
       ['Queue', c.queue || h.queue], ['Priority', c.priority || h.priority]]);
     const collected = Object.entries(h.collected || {}).map(([k, v]) => k + ': ' + v).join('\n');
