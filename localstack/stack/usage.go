@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/gateway"
@@ -31,6 +32,7 @@ type meter struct {
 	fault func(w http.ResponseWriter, r *http.Request, service, op string, serve func(http.ResponseWriter), drop func()) bool
 	mu    sync.Mutex
 	u     Usage
+	calls map[string]*histogram // "dynamodb GetItem" → how long the emulator took
 }
 
 // Usage is what the functions' requests would be billed for.
@@ -55,6 +57,10 @@ type Usage struct {
 	SES struct {
 		Emails int64 `json:"emails"`
 	} `json:"ses"`
+	// Calls are the functions' calls to the emulator by service and
+	// operation ("dynamodb GetItem"), with how long each took through the
+	// meter: where a hop's time goes (issue 21).
+	Calls map[string]CallTimes `json:"calls"`
 	// Faults are the faults injected so far (fault mode only) and the
 	// plan's seed.
 	Faults    []chaos.Hit `json:"faults,omitempty"`
@@ -72,7 +78,7 @@ func newMeter(emulator string) (*meter, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target)}
+	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target), calls: map[string]*histogram{}}
 	m.u.DynamoDB.Requests = map[string]int64{}
 	m.u.DynamoDB.ByTable = map[string]Units{}
 	m.u.SQS.Requests = map[string]int64{}
@@ -81,6 +87,7 @@ func newMeter(emulator string) (*meter, error) {
 
 func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
+	defer m.timed(callName(target, r), time.Now())
 	var body []byte
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
@@ -122,6 +129,77 @@ func (m *meter) serve(w http.ResponseWriter, r *http.Request, target string, bod
 		m.count(func(u *Usage) { u.SES.Emails++ })
 	}
 	m.proxy.ServeHTTP(w, r)
+}
+
+// callName names a call for its timings: the service and operation of
+// an X-Amz-Target, else the method and the API's path (SES v2, Secrets
+// Manager's JSON calls carry a target too).
+func callName(target string, r *http.Request) string {
+	if svc, op, ok := strings.Cut(target, "."); ok {
+		svc = strings.ToLower(strings.SplitN(svc, "_", 2)[0])
+		return strings.TrimPrefix(svc, "amazon") + " " + op
+	}
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 4)
+	path := "/" + strings.Join(parts[:min(3, len(parts))], "/") // "/v2/email/outbound-emails"
+	return r.Method + " " + path
+}
+
+func (m *meter) timed(name string, start time.Time) {
+	d := time.Since(start)
+	m.mu.Lock()
+	h := m.calls[name]
+	if h == nil {
+		h = &histogram{}
+		m.calls[name] = h
+	}
+	h.add(d)
+	m.mu.Unlock()
+}
+
+// CallTimes are one kind of call's count and latencies (milliseconds; a
+// percentile is its bucket's upper bound, within 10 %).
+type CallTimes struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50Ms"`
+	P99   float64 `json:"p99Ms"`
+	Max   float64 `json:"maxMs"`
+}
+
+// histogram counts durations in buckets 10 % apart from 0.25 ms.
+type histogram struct {
+	n       int64
+	max     time.Duration
+	buckets [200]int64
+}
+
+func bucketOf(d time.Duration) int {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms <= 0.25 {
+		return 0
+	}
+	return min(int(math.Ceil(math.Log(ms/0.25)/math.Log(1.1))), 199)
+}
+
+func bucketTop(i int) float64 { return 0.25 * math.Pow(1.1, float64(i)) }
+
+func (h *histogram) add(d time.Duration) {
+	h.n++
+	h.max = max(h.max, d)
+	h.buckets[bucketOf(d)]++
+}
+
+func (h *histogram) times() CallTimes {
+	q := func(p float64) float64 {
+		want := int64(math.Ceil(p * float64(h.n)))
+		var seen int64
+		for i, c := range h.buckets {
+			if seen += c; seen >= want {
+				return math.Round(bucketTop(i)*10) / 10
+			}
+		}
+		return 0
+	}
+	return CallTimes{Count: h.n, P50: q(0.5), P99: q(0.99), Max: float64(h.max.Microseconds()) / 1000}
 }
 
 func (m *meter) count(f func(*Usage)) {
@@ -208,6 +286,10 @@ func (s *Stack) usage() Usage {
 		u.DynamoDB.ByTable[k] = v
 	}
 	u.SQS.Requests = cloneCounts(s.meter.u.SQS.Requests)
+	u.Calls = make(map[string]CallTimes, len(s.meter.calls))
+	for k, h := range s.meter.calls {
+		u.Calls[k] = h.times()
+	}
 	s.meter.mu.Unlock()
 	u.SQS.Pollers = s.pollerRequests.Load()
 	u.Faults, u.FaultSeed = s.chaos.Hits(), s.chaos.Seed()

@@ -127,6 +127,7 @@ func run(stack []byte, cfg loadgen.Config) error {
 	loadgen.PrintCost(os.Stdout, loadgen.Cost(before, after, prices), rep.Patients, chat, prices)
 	loadgen.PrintDynamo(os.Stdout, before, after, rep.Patients, prices)
 	loadgen.PrintStarts(os.Stdout, before, after)
+	loadgen.PrintCalls(os.Stdout, before, after)
 	// What the run left behind: meaningful on a stack that ran nothing
 	// else (make run after make clean).
 	left, err := loadgen.CheckConsistency(ctx, cfg.AWS, s.Tables, s.Queues)

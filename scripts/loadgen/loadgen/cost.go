@@ -65,6 +65,16 @@ type Usage struct {
 	SES struct {
 		Emails int64 `json:"emails"`
 	} `json:"ses"`
+	Calls map[string]CallTimes `json:"calls"`
+}
+
+// CallTimes are the local stack's timings of one kind of call from the
+// functions to the emulator (milliseconds).
+type CallTimes struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50Ms"`
+	P99   float64 `json:"p99Ms"`
+	Max   float64 `json:"maxMs"`
 }
 
 // FunctionUsage is one function's metered invocations.
@@ -156,6 +166,23 @@ func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Pri
 	fmt.Fprintf(w, "| **total** | | **%.4f** |\n\n", total*per)
 	fmt.Fprintf(w, "Amazon Connect chat for the same messages (%.0f per 1,000 conversations at $%.3f each): $%.2f — %.0f times this system's cost.\n",
 		float64(chatMessages)*per, p.Prices["connectChatMessage"].USD, connect, connect/max(total*per, 1e-9))
+}
+
+// PrintCalls writes how long the functions' calls to the emulator took,
+// by service and operation, busiest first: the emulator's share of a hop.
+// The latencies are the stack's since it started (on a fresh stack, the
+// run's); the counts are the run's.
+func PrintCalls(w io.Writer, before, after Usage) {
+	fmt.Fprintf(w, "\n| call to the emulator | during the run | p50 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- |\n")
+	names := slices.SortedFunc(maps.Keys(after.Calls), func(a, b string) int {
+		return int((after.Calls[b].Count - before.Calls[b].Count) - (after.Calls[a].Count - before.Calls[a].Count))
+	})
+	for _, n := range names {
+		a := after.Calls[n]
+		if d := a.Count - before.Calls[n].Count; d > 0 {
+			fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f |\n", n, d, a.P50, a.P99, a.Max)
+		}
+	}
 }
 
 // PrintStarts writes each function's cold starts during the run and
