@@ -230,6 +230,7 @@ func (m *meter) dynamo(op string, req, resp []byte, status int) {
 		ConsistentRead bool
 		Item           json.RawMessage
 		TransactItems  []map[string]json.RawMessage
+		RequestItems   map[string]struct{ ConsistentRead bool }
 	}
 	_ = json.Unmarshal(req, &in)
 	consistent := 0.5
@@ -240,6 +241,24 @@ func (m *meter) dynamo(op string, req, resp []byte, status int) {
 	switch op {
 	case "GetItem", "Query", "Scan":
 		tables[in.TableName] = Units{RRU: units(len(resp), 4096) * consistent}
+	case "BatchGetItem":
+		// Each item read counts apart, rounded up to 4 KB, at its table's
+		// consistency.
+		var out struct {
+			Responses map[string][]json.RawMessage
+		}
+		_ = json.Unmarshal(resp, &out)
+		for table, items := range out.Responses {
+			per := 0.5
+			if in.RequestItems[table].ConsistentRead {
+				per = 1
+			}
+			u := tables[table]
+			for _, it := range items {
+				u.RRU += units(len(it), 4096) * per
+			}
+			tables[table] = u
+		}
 	case "PutItem":
 		tables[in.TableName] = Units{WRU: units(len(in.Item), 1024)}
 	case "UpdateItem", "DeleteItem":

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,5 +28,29 @@ func TestCallTimesNameAndMeasureTheEmulatorsCalls(t *testing.T) {
 	got := h.times()
 	if got.Count != 100 || got.Max != 100 || got.P50 < 50 || got.P50 > 55 || got.P99 < 99 || got.P99 > 109 {
 		t.Fatalf("times of 1..100 ms = %+v", got)
+	}
+}
+
+// TestABatchReadIsMeteredPerItemAndTable: a BatchGetItem counts each item
+// it returns apart, at its own table's consistency, as DynamoDB bills it.
+func TestABatchReadIsMeteredPerItemAndTable(t *testing.T) {
+	m, err := newMeter("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := `{"RequestItems":{"Convs":{"Keys":[{}],"ConsistentRead":true},"Msgs":{"Keys":[{},{}]}}}`
+	big := `{"text":{"S":"` + strings.Repeat("x", 5000) + `"}}`
+	resp := `{"Responses":{"Convs":[{"id":{"S":"c1"}}],"Msgs":[` + big + `,{"id":{"S":"m2"}}]},"UnprocessedKeys":{}}`
+	m.dynamo("BatchGetItem", []byte(req), []byte(resp), 200)
+	u := m.u.DynamoDB
+	if got := u.ByTable["Convs BatchGetItem"].RRU; got != 1 {
+		t.Errorf("a consistent read of one small item: %v read units, want 1", got)
+	}
+	// 5 KB is two 4 KB units, eventually consistent: 1; the small one 0.5.
+	if got := u.ByTable["Msgs BatchGetItem"].RRU; got != 1.5 {
+		t.Errorf("two eventually consistent items of 5 KB and a few bytes: %v read units, want 1.5", got)
+	}
+	if u.RRU != 2.5 || u.Requests["BatchGetItem"] != 1 {
+		t.Errorf("totals: %v read units in %d requests, want 2.5 in 1", u.RRU, u.Requests["BatchGetItem"])
 	}
 }

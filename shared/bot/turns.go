@@ -25,8 +25,10 @@ type Request struct {
 
 // Store is what a turn needs of the conversations.
 type Store interface {
-	Get(ctx context.Context, id string) (chat.Conversation, error)
-	Message(ctx context.Context, conversationID, messageID string) (chat.Message, error)
+	// ForTurn returns the conversation and, unless messageID is empty (the
+	// greeting), the message the turn answers: one read where the store
+	// can (fault.NotFound when either is missing).
+	ForTurn(ctx context.Context, conversationID, messageID string) (chat.Conversation, chat.Message, error)
 	AppendTurn(ctx context.Context, m chat.Message, c chat.Change) (chat.Message, bool, error)
 	// Answered returns the reply the conversation's last bot turn stored,
 	// if that turn answered messageID ("" for the greeting).
@@ -343,13 +345,15 @@ type Outcome struct {
 // Handle takes one turn. Redelivery of the same request stores no second
 // reply: the reply's client message id is derived from the request.
 func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
-	c, err := t.store.Get(ctx, r.ConversationID)
-	if fault.Is(err, fault.NotFound) {
+	c, m, err := t.store.ForTurn(ctx, r.ConversationID, r.MessageID)
+	switch {
+	case err == nil:
+	case c.ID == "" && fault.Is(err, fault.NotFound):
 		return Outcome{Skipped: "conversation not found"}, nil
+	case c.ID == "" || c.State == chat.StateBot:
+		return Outcome{}, fmt.Errorf("reading the turn of message %q: %w", r.MessageID, err)
 	}
-	if err != nil {
-		return Outcome{}, err
-	}
+	// A conversation no longer with the bot needs no message (below).
 	if c.State != chat.StateBot {
 		// A redelivery of the turn that handed the conversation off or
 		// closed it (its first run stored the reply, then died before it
@@ -376,10 +380,6 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	in := Input{Start: r.MessageID == "", Text: c.Topic, Locale: c.Locale, Topic: c.Topic, Now: now}
 	clientID := "bot-start"
 	if !in.Start {
-		m, err := t.store.Message(ctx, c.ID, r.MessageID)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("reading message %s: %w", r.MessageID, err)
-		}
 		in.Text, clientID = m.Text, "bot-"+m.ID
 	}
 	if t.staff != nil {

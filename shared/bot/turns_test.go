@@ -19,9 +19,8 @@ type turnStore struct {
 
 var _ Store = (*turnStore)(nil)
 
-func (s *turnStore) Get(context.Context, string) (chat.Conversation, error) { return s.conv, nil }
-func (s *turnStore) Message(_ context.Context, _, id string) (chat.Message, error) {
-	return chat.Message{ID: id, Text: "I was charged twice"}, nil
+func (s *turnStore) ForTurn(_ context.Context, _, id string) (chat.Conversation, chat.Message, error) {
+	return s.conv, chat.Message{ID: id, Text: "I was charged twice"}, nil
 }
 func (s *turnStore) AppendTurn(context.Context, chat.Message, chat.Change) (chat.Message, bool, error) {
 	s.appended++

@@ -68,8 +68,10 @@ type Change struct {
 	// verified from then on.
 	Verified string
 	// Answers is the id of the patient's message the turn answers ("" for
-	// the greeting). Turns answer in order, so a turn for a message at or
-	// before the last one answered is a redelivery and stores nothing.
+	// the greeting): a stored message (the turn has read it; a store may
+	// place the reply right after it without reading the sequence). Turns
+	// answer in order, so a turn for a message at or before the last one
+	// answered is a redelivery and stores nothing.
 	Answers string
 }
 
@@ -210,6 +212,11 @@ type Conversations interface {
 	// state (fault.Conflict otherwise). A redelivered turn (the same
 	// Change.Answers) finds its reply and changes nothing.
 	AppendTurn(ctx context.Context, m Message, c Change) (stored Message, duplicate bool, err error)
+	// ForTurn returns the conversation and, unless messageID is empty, the
+	// message a bot turn answers, in one read where the store can;
+	// fault.NotFound when either is missing (with the conversation when
+	// only the message is).
+	ForTurn(ctx context.Context, conversationID, messageID string) (Conversation, Message, error)
 	// Stored returns the message stored for a client message id, if any.
 	Stored(ctx context.Context, conversationID, clientMessageID string) (Message, bool, error)
 	// Message returns one stored message.

@@ -249,10 +249,24 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		// Without it a resend could not be told from a new message.
 		return chat.Message{}, false, fmt.Errorf("appending to %s: a message needs a client message id", m.ConversationID)
 	}
+	// A turn's reply nearly always takes the slot right after the message
+	// it answers: the first attempt tries that slot without reading the
+	// sequence. The conversation's condition still guards its state, and
+	// since every writer takes the slot after an existing one there are no
+	// gaps: a free slot after the answered message means it was the last.
+	// A taken slot cancels the transaction and the loop reads the sequence.
+	guessed := false
+	var guess messageItem
+	if change != nil {
+		guess.Seq, guessed = chat.MessageSeq(turnKey(change))
+	}
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
-		last, ok, err := lastInSequence(ctx, s.api, s.messages, m.ConversationID)
-		if err != nil {
-			return chat.Message{}, false, err
+		last, ok := guess, true
+		if attempt > 0 || !guessed {
+			var err error
+			if last, ok, err = lastInSequence(ctx, s.api, s.messages, m.ConversationID); err != nil {
+				return chat.Message{}, false, err
+			}
 		}
 		// A first message needs its conversation to exist (a turn's update
 		// checks that itself); after the close only the resend of an
@@ -313,8 +327,10 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		}
 		// Another writer took the slot (or the transaction met another):
 		// read the sequence again and retry, after a short random pause so
-		// racing writers spread out.
-		time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
+		// racing writers spread out (none after a wrong guess: no one raced).
+		if attempt > 0 || !guessed {
+			time.Sleep(time.Duration(rand.IntN(5*(attempt+1))) * time.Millisecond)
+		}
 	}
 	return chat.Message{}, false, fault.Errorf(fault.Conflict, "too many concurrent messages; try again")
 }
@@ -581,6 +597,58 @@ func (s *Conversations) endOfSequence(ctx context.Context, id string, at time.Ti
 	marker := closingMarker(s.messages, id, last.Seq+1, at, expires)
 	return &marker, nil
 }
+
+// ForTurn reads what a bot turn starts from in one request: the
+// conversation and, unless messageID is empty (the greeting), the message
+// it answers; both strongly consistent. fault.NotFound when either is
+// missing.
+func (s *Conversations) ForTurn(ctx context.Context, conversationID, messageID string) (chat.Conversation, chat.Message, error) {
+	want := map[string]types.KeysAndAttributes{s.convs: {Keys: []map[string]types.AttributeValue{convKey(conversationID)}, ConsistentRead: aws.Bool(true)}}
+	if messageID != "" {
+		want[s.messages] = types.KeysAndAttributes{Keys: []map[string]types.AttributeValue{messageKey(conversationID, messageID)}, ConsistentRead: aws.Bool(true)}
+	}
+	got := map[string][]map[string]types.AttributeValue{}
+	for attempt := 0; len(want) > 0; attempt++ {
+		if attempt == maxBatchAttempts {
+			return chat.Conversation{}, chat.Message{}, fmt.Errorf("reading the turn of %s: keys still unprocessed after %d attempts", conversationID, attempt)
+		}
+		if attempt > 0 {
+			// Unprocessed keys mean the table is throttled: back off, as
+			// DynamoDB asks, before asking for the rest.
+			time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
+		}
+		out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: want})
+		if err != nil {
+			return chat.Conversation{}, chat.Message{}, fmt.Errorf("reading the turn of %s: %w", conversationID, err)
+		}
+		for table, items := range out.Responses {
+			got[table] = append(got[table], items...)
+		}
+		want = out.UnprocessedKeys
+	}
+	if len(got[s.convs]) == 0 {
+		return chat.Conversation{}, chat.Message{}, fault.Errorf(fault.NotFound, "conversation not found")
+	}
+	var c conversationItem
+	if err := attributevalue.UnmarshalMap(got[s.convs][0], &c); err != nil {
+		return chat.Conversation{}, chat.Message{}, fmt.Errorf("unmarshalling conversation: %w", err)
+	}
+	if messageID == "" {
+		return c.domain(), chat.Message{}, nil
+	}
+	if len(got[s.messages]) == 0 {
+		return c.domain(), chat.Message{}, fault.Errorf(fault.NotFound, "message not found")
+	}
+	var m messageItem
+	if err := attributevalue.UnmarshalMap(got[s.messages][0], &m); err != nil {
+		return chat.Conversation{}, chat.Message{}, fmt.Errorf("unmarshalling message: %w", err)
+	}
+	return c.domain(), m.domain(), nil
+}
+
+// maxBatchAttempts bounds the requests of one batch read whose keys come
+// back unprocessed.
+const maxBatchAttempts = 5
 
 // Message returns one stored message; fault.NotFound when there is none.
 func (s *Conversations) Message(ctx context.Context, conversationID, messageID string) (chat.Message, error) {

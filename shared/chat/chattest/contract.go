@@ -283,6 +283,38 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 		}
 	})
 
+	// The patient wrote again before the bot answered: the reply to the
+	// earlier message takes the slot after the last one, reads the same
+	// through ForTurn, and the sequence has no gap.
+	t.Run("a turn behind a newer message takes the next free slot", func(t *testing.T) {
+		s := open(t)
+		c := fresh(t, s)
+		m1, _, err := s.Append(ctx, msg(c.ID, "u1", chat.RolePatient, "first"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Append(ctx, msg(c.ID, "u2", chat.RolePatient, "second")); err != nil {
+			t.Fatal(err)
+		}
+		conv, read, err := s.ForTurn(ctx, c.ID, m1.ID)
+		if err != nil || conv.ID != c.ID || read.Text != "first" {
+			t.Fatalf("ForTurn: %+v %+v %v", conv, read, err)
+		}
+		r, dup, err := s.AppendTurn(ctx, msg(c.ID, "bot-"+m1.ID, chat.RoleBot, "Answer one"), chat.Change{BotState: "{}", Answers: m1.ID})
+		if err != nil || dup || r.Seq != 3 {
+			t.Fatalf("reply: %+v dup=%v err=%v, want slot 3", r, dup, err)
+		}
+		if got := texts(t, s, c.ID); got != "first|second|Answer one" {
+			t.Fatalf("conversation = %q", got)
+		}
+		if _, _, err := s.ForTurn(ctx, c.ID, chat.MessageID(9)); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("ForTurn of a missing message: %v, want not found", err)
+		}
+		if _, _, err := s.ForTurn(ctx, c.ID+"-missing", ""); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("ForTurn of a missing conversation: %v, want not found", err)
+		}
+	})
+
 	// A turn in which the patient proved who they are sets the
 	// conversation's identity level, with the address; it stays.
 	t.Run("a verifying turn sets the identity level", func(t *testing.T) {
@@ -316,9 +348,13 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 	t.Run("a turn's reply, state and handoff are stored once", func(t *testing.T) {
 		s := open(t)
 		c := fresh(t, s)
-		reply := msg(c.ID, "bot-m000000000001", chat.RoleBot, "Call 911 now.")
+		said, _, err := s.Append(ctx, msg(c.ID, "u1", chat.RolePatient, "crushing chest pain"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply := msg(c.ID, "bot-"+said.ID, chat.RoleBot, "Call 911 now.")
 		handoff := &chat.Handoff{Queue: "urgent", Priority: "urgent", Language: "en", Reason: "red_flag", RedFlags: []string{"chest_pain"}, Summary: "Red flags: chest_pain.", At: time.Now().UTC().Truncate(time.Second)}
-		first, dup, err := s.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff, Answers: "m000000000001"})
+		first, dup, err := s.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"handed-off"}`, Handoff: handoff, Answers: said.ID})
 		if err != nil || dup {
 			t.Fatalf("first turn: %v dup=%v", err, dup)
 		}
@@ -327,16 +363,20 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 			t.Fatal(err)
 		}
 		if got.State != chat.StateEscalated || got.BotState != `{"stage":"handed-off"}` || got.Handoff == nil || got.Handoff.Priority != "urgent" ||
-			got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || first.Seq != 1 {
+			got.Handoff.RedFlags[0] != "chest_pain" || !got.Handoff.At.Equal(handoff.At) || first.Seq != 2 {
 			t.Fatalf("after the turn: %+v handoff %+v", got, got.Handoff)
 		}
-		again, dup, err := s.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`, Answers: "m000000000001"})
+		again, dup, err := s.AppendTurn(ctx, reply, chat.Change{BotState: `{"stage":"other"}`, Answers: said.ID})
 		if err != nil || !dup || again.ID != first.ID {
 			t.Fatalf("redelivered turn: %+v dup=%v err=%v", again, dup, err)
 		}
 		other := reply
-		other.ClientMessageID = "bot-m000000000002"
-		if _, _, err := s.AppendTurn(ctx, other, chat.Change{BotState: "{}", Answers: "m000000000002"}); !fault.Is(err, fault.Conflict) {
+		later, _, err := s.Append(ctx, msg(c.ID, "u2", chat.RolePatient, "hello?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.ClientMessageID = "bot-" + later.ID
+		if _, _, err := s.AppendTurn(ctx, other, chat.Change{BotState: "{}", Answers: later.ID}); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("turn after escalation: %v", err)
 		}
 		if m, err := s.Message(ctx, c.ID, first.ID); err != nil || m.Text != "Call 911 now." || m.Role != chat.RoleBot {
@@ -345,7 +385,7 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 		if after, _ := s.Get(ctx, c.ID); after.BotState != `{"stage":"handed-off"}` {
 			t.Fatalf("state changed by refused turns: %+v", after)
 		}
-		if msgs, err := s.After(ctx, c.ID, ""); err != nil || len(msgs) != 1 {
+		if msgs, err := s.After(ctx, c.ID, ""); err != nil || len(msgs) != 3 {
 			t.Fatalf("messages after refused turns: %+v %v", msgs, err)
 		}
 	})

@@ -63,6 +63,18 @@ func (m *MemConversations) Get(_ context.Context, id string) (chat.Conversation,
 	return cv.c, nil
 }
 
+// ForTurn returns the conversation and, unless messageID is empty, the
+// message a bot turn answers; fault.NotFound when either is missing (with
+// the conversation when only the message is).
+func (m *MemConversations) ForTurn(ctx context.Context, conversationID, messageID string) (chat.Conversation, chat.Message, error) {
+	c, err := m.Get(ctx, conversationID)
+	if err != nil || messageID == "" {
+		return c, chat.Message{}, err
+	}
+	msg, err := m.Message(ctx, conversationID, messageID)
+	return c, msg, err
+}
+
 // Update replaces a stored conversation (what other ports of the same
 // table do to it in a test: an offer, an assignment).
 func (m *MemConversations) Update(c chat.Conversation) {
