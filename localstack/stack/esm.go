@@ -367,6 +367,12 @@ func (p *streamPoller) iterator(ctx context.Context, shard string, typ streamtyp
 	return out.ShardIterator, nil
 }
 
+// streamPollInterval is how often a caught-up stream poller reads its
+// shard again: "Lambda polls shards in your DynamoDB stream for records at
+// a base rate of 4 times per second" (Lambda developer guide, "Using AWS
+// Lambda with Amazon DynamoDB").
+const streamPollInterval = 250 * time.Millisecond
+
 func (p *streamPoller) readShard(ctx context.Context, shard string) {
 	typ := streamtypes.ShardIteratorTypeTrimHorizon
 	if p.start == "LATEST" {
@@ -398,7 +404,10 @@ func (p *streamPoller) readShard(ctx context.Context, shard string) {
 			if it == nil {
 				return // the shard is closed and read
 			}
-			sleep(ctx, 100*time.Millisecond)
+			// Caught up: read again at Lambda's documented base rate for a
+			// DynamoDB stream, four times a second per shard (polling
+			// faster only loaded the one emulator every function shares).
+			sleep(ctx, streamPollInterval)
 			continue
 		}
 		if p.maxAge >= 0 {

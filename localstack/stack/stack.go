@@ -59,9 +59,14 @@ type Options struct {
 	Ports        map[string]int // WebSocket API logical id → port
 	WebPort      int
 	IdleTimeout  time.Duration
-	Concurrency  int // processes per function; default 4
-	Log          *slog.Logger
-	Output       io.Writer // function and emulator output; default os.Stderr
+	// Concurrency is the processes per function at most; default 8.
+	// Lambda scales a function to hundreds of environments at once; on a
+	// 2-core box 4 queued the synchronous paths behind each other (a
+	// patient's ack waited 3.5 s for a free message process at 100
+	// patients, docs/performance.md) and 8 did not.
+	Concurrency int
+	Log         *slog.Logger
+	Output      io.Writer // function and emulator output; default os.Stderr
 	// Parameters override the stage's parameter file.
 	Parameters map[string]string
 	// ScheduleEvery, when set, runs every scheduled event at this interval
@@ -121,6 +126,7 @@ type Stack struct {
 	// Usage metering: the functions reach the emulator through meter; the
 	// gateways and the SQS pollers count what they do.
 	meter          *meter
+	own            *ownCalls // the stack's own calls to the emulator, timed
 	meterURL       string
 	chaos          *chaos.Injector // nil unless Options.Faults
 	pf             *pollerFaults   // the pollers' scheduled faults (nil: none)
@@ -169,7 +175,7 @@ func (o *Options) defaults() {
 		o.FunctionsDir = filepath.Join(o.Root, "functions")
 	}
 	if o.Concurrency == 0 {
-		o.Concurrency = 4
+		o.Concurrency = 8
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -203,6 +209,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	cfg := awsConfig(s.emu.endpoint)
+	s.own = newOwnCalls()
+	cfg.HTTPClient = s.own
 	s.ddb, s.streams, s.sqs, s.secrets = dynamodb.NewFromConfig(cfg), dynamodbstreams.NewFromConfig(cfg), sqs.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 	s.cognito, s.ses = cip.NewFromConfig(cfg), sesv2.NewFromConfig(cfg)
 	s.Outputs = Outputs{Emulator: s.emu.endpoint, Stage: opts.Stage, WebSockets: map[string]string{}, Tables: map[string]string{}, Queues: map[string]string{}, Functions: map[string]string{}, Topics: map[string]string{}}

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
 	"github.com/patientservicecenter/psc/localstack/chaos"
 	"github.com/patientservicecenter/psc/localstack/gateway"
 	"github.com/patientservicecenter/psc/localstack/lambdart"
@@ -61,6 +64,11 @@ type Usage struct {
 	// operation ("dynamodb GetItem"), with how long each took through the
 	// meter: where a hop's time goes (issue 21).
 	Calls map[string]CallTimes `json:"calls"`
+	// StackCalls are the local stack's own calls to the emulator (its
+	// event-source pollers, schedules, set-up), timed the same way: the
+	// share of the emulator's work that is the machinery's, not the
+	// functions' (an SQS long poll's time includes its wait).
+	StackCalls map[string]CallTimes `json:"stackCalls"`
 	// Faults are the faults injected so far (fault mode only) and the
 	// plan's seed.
 	Faults    []chaos.Hit `json:"faults,omitempty"`
@@ -145,15 +153,50 @@ func callName(target string, r *http.Request) string {
 }
 
 func (m *meter) timed(name string, start time.Time) {
-	d := time.Since(start)
 	m.mu.Lock()
-	h := m.calls[name]
+	record(m.calls, name, time.Since(start))
+	m.mu.Unlock()
+}
+
+func record(calls map[string]*histogram, name string, d time.Duration) {
+	h := calls[name]
 	if h == nil {
 		h = &histogram{}
-		m.calls[name] = h
+		calls[name] = h
 	}
 	h.add(d)
-	m.mu.Unlock()
+}
+
+// ownCalls times the local stack's own calls to the emulator: an
+// aws.HTTPClient around the SDK's.
+type ownCalls struct {
+	next  aws.HTTPClient
+	mu    sync.Mutex
+	calls map[string]*histogram
+}
+
+func newOwnCalls() *ownCalls {
+	return &ownCalls{next: awshttp.NewBuildableClient(), calls: map[string]*histogram{}}
+}
+
+// Do sends the request and records how long the answer took.
+func (o *ownCalls) Do(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := o.next.Do(r)
+	o.mu.Lock()
+	record(o.calls, callName(r.Header.Get("X-Amz-Target"), r), time.Since(start))
+	o.mu.Unlock()
+	return resp, err
+}
+
+func (o *ownCalls) times() map[string]CallTimes {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]CallTimes, len(o.calls))
+	for k, h := range o.calls {
+		out[k] = h.times()
+	}
+	return out
 }
 
 // CallTimes are one kind of call's count and latencies (milliseconds; a
@@ -310,6 +353,7 @@ func (s *Stack) usage() Usage {
 		u.Calls[k] = h.times()
 	}
 	s.meter.mu.Unlock()
+	u.StackCalls = s.own.times()
 	u.SQS.Pollers = s.pollerRequests.Load()
 	u.Faults, u.FaultSeed = s.chaos.Hits(), s.chaos.Seed()
 	u.Lambda = map[string]lambdart.Usage{}

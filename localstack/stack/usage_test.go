@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -52,5 +53,28 @@ func TestABatchReadIsMeteredPerItemAndTable(t *testing.T) {
 	}
 	if u.RRU != 2.5 || u.Requests["BatchGetItem"] != 1 {
 		t.Errorf("totals: %v read units in %d requests, want 2.5 in 1", u.RRU, u.Requests["BatchGetItem"])
+	}
+}
+
+type answerAll struct{}
+
+func (answerAll) Do(*http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+}
+
+// TestTheStacksOwnCallsAreTimedApart: a poller's call (the stack's own
+// client) is counted by its service and operation, apart from the
+// functions' calls.
+func TestTheStacksOwnCallsAreTimedApart(t *testing.T) {
+	o := &ownCalls{next: answerAll{}, calls: map[string]*histogram{}}
+	for range 3 {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("X-Amz-Target", "DynamoDBStreams_20120810.GetRecords")
+		if _, err := o.Do(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := o.times()["dynamodbstreams GetRecords"]; got.Count != 3 {
+		t.Fatalf("own calls = %+v, want 3 stream reads", o.times())
 	}
 }

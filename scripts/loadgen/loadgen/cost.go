@@ -65,7 +65,8 @@ type Usage struct {
 	SES struct {
 		Emails int64 `json:"emails"`
 	} `json:"ses"`
-	Calls map[string]CallTimes `json:"calls"`
+	Calls      map[string]CallTimes `json:"calls"`
+	StackCalls map[string]CallTimes `json:"stackCalls"`
 }
 
 // CallTimes are the local stack's timings of one kind of call from the
@@ -172,14 +173,21 @@ func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Pri
 // by service and operation, busiest first: the emulator's share of a hop.
 // The latencies are the stack's since it started (on a fresh stack, the
 // run's); the counts are the run's.
+// Then the same for the local stack's own calls (its pollers): the
+// emulator's work that is the machinery's.
 func PrintCalls(w io.Writer, before, after Usage) {
-	fmt.Fprintf(w, "\n| call to the emulator | during the run | p50 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- |\n")
-	names := slices.SortedFunc(maps.Keys(after.Calls), func(a, b string) int {
-		return int((after.Calls[b].Count - before.Calls[b].Count) - (after.Calls[a].Count - before.Calls[a].Count))
+	printCalls(w, "call to the emulator", before.Calls, after.Calls)
+	printCalls(w, "the local stack's own call (pollers)", before.StackCalls, after.StackCalls)
+}
+
+func printCalls(w io.Writer, title string, before, after map[string]CallTimes) {
+	fmt.Fprintf(w, "\n| %s | during the run | p50 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- |\n", title)
+	names := slices.SortedFunc(maps.Keys(after), func(a, b string) int {
+		return int((after[b].Count - before[b].Count) - (after[a].Count - before[a].Count))
 	})
 	for _, n := range names {
-		a := after.Calls[n]
-		if d := a.Count - before.Calls[n].Count; d > 0 {
+		a := after[n]
+		if d := a.Count - before[n].Count; d > 0 {
 			fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f |\n", n, d, a.P50, a.P99, a.Max)
 		}
 	}
