@@ -238,10 +238,11 @@ func (s *Service) Escalate(ctx context.Context, c chat.Conversation) error {
 // again when another router changed things under it. Agents get their
 // offers; patients still waiting in a queue that moved get their position.
 func (s *Service) Route(ctx context.Context) error {
-	if err := s.route(ctx); err != nil {
+	left, known, err := s.route(ctx)
+	if err != nil {
 		return err
 	}
-	return s.alertStranded(ctx)
+	return s.alertStranded(ctx, left, known)
 }
 
 // Assignment is a supervisor's choice of agent (themselves included) for
@@ -294,65 +295,84 @@ func (s *Service) Assign(ctx context.Context, a Assignment) error {
 	return errors.Join(err, tell(), s.tellPositions(ctx, w.Queue, ""))
 }
 
-// alertStranded tells every supervisor, once, of each urgent conversation
-// still waiting past urgentAfter: no agent who could take it had room, or
-// none is online. A supervisor can take it or find someone.
-func (s *Service) alertStranded(ctx context.Context) error {
-	if s.marks == nil || s.urgentAfter <= 0 {
-		return nil
-	}
-	var errs []error
+// waitingIn reads every queue's waiting conversations.
+func (s *Service) waitingIn(ctx context.Context) ([]Waiting, error) {
+	var waiting []Waiting
 	for _, q := range s.cfg.Queues {
 		ws, err := s.store.Waiting(ctx, q)
 		if err != nil {
+			return nil, err
+		}
+		waiting = append(waiting, ws...)
+	}
+	return waiting, nil
+}
+
+// alertStranded tells every supervisor, once, of each urgent conversation
+// still waiting past urgentAfter: no agent who could take it had room, or
+// none is online. A supervisor can take it or find someone. waiting is
+// what the routing run left waiting, when known (else it is read).
+func (s *Service) alertStranded(ctx context.Context, waiting []Waiting, known bool) error {
+	if s.marks == nil || s.urgentAfter <= 0 {
+		return nil
+	}
+	if !known {
+		var err error
+		if waiting, err = s.waitingIn(ctx); err != nil {
 			return err
 		}
-		for _, w := range ws {
-			waited := s.now().Sub(w.EnqueuedAt)
-			if w.Priority != Urgent || waited < s.urgentAfter {
-				continue
-			}
-			first, err := s.marks.MarkAlerted(ctx, w.ConversationID, s.now())
-			if err != nil || !first {
-				errs = append(errs, err)
-				continue
-			}
-			alert := StrandedAlert{ConversationID: w.ConversationID, Queue: w.Queue, Waited: waited, At: s.now()}
-			if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
-				alert.RedFlags = c.Handoff.RedFlags
-			}
-			s.log.WarnContext(ctx, "urgent conversation waiting; supervisors alerted", "conversation_id", w.ConversationID, "queue", w.Queue, "waited_s", int(waited.Seconds()))
-			errs = append(errs, s.notify.Stranded(ctx, alert))
+	}
+	var errs []error
+	for _, w := range waiting {
+		waited := s.now().Sub(w.EnqueuedAt)
+		if w.Priority != Urgent || waited < s.urgentAfter {
+			continue
 		}
+		first, err := s.marks.MarkAlerted(ctx, w.ConversationID, s.now())
+		if err != nil || !first {
+			errs = append(errs, err)
+			continue
+		}
+		alert := StrandedAlert{ConversationID: w.ConversationID, Queue: w.Queue, Waited: waited, At: s.now()}
+		if c, err := s.convs.Get(ctx, w.ConversationID); err == nil && c.Handoff != nil {
+			alert.RedFlags = c.Handoff.RedFlags
+		}
+		s.log.WarnContext(ctx, "urgent conversation waiting; supervisors alerted", "conversation_id", w.ConversationID, "queue", w.Queue, "waited_s", int(waited.Seconds()))
+		errs = append(errs, s.notify.Stranded(ctx, alert))
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Service) route(ctx context.Context) error {
+// route makes the offers of one routing run (Route). It returns what it
+// left waiting, when it knows it without reading the
+// queues again (known): the last pass's lists less what that pass offered.
+// Each pass reads every queue (one query each), so this spares the
+// stranded-patient check and the positions as many queries a run.
+func (s *Service) route(ctx context.Context) (left []Waiting, known bool, err error) {
 	moved := map[string]bool{}
 	// unreachable are the agents an offer of this run found with no console
 	// (their disconnect is on its way): not offered again in this run.
 	unreachable := map[string]bool{}
 	for pass := 0; pass < 20; pass++ {
-		var waiting []Waiting
-		for _, q := range s.cfg.Queues {
-			ws, err := s.store.Waiting(ctx, q)
-			if err != nil {
-				return err
-			}
-			waiting = append(waiting, ws...)
+		waiting, err := s.waitingIn(ctx)
+		if err != nil {
+			return nil, false, err
 		}
 		if len(waiting) == 0 {
+			left, known = nil, true
 			break
 		}
+		// stale: an overflow found its conversation offered or moved by
+		// someone else; this pass's list is not what is left.
+		stale := false
 		if pass == 0 {
-			if err := s.overflow(ctx, waiting, moved); err != nil {
-				return err
+			if stale, err = s.overflow(ctx, waiting, moved); err != nil {
+				return nil, false, err
 			}
 		}
 		agents, err := s.store.AvailableAgents(ctx)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		agents = slices.DeleteFunc(agents, func(a Agent) bool { return unreachable[a.ID] })
 		byID := map[string]Waiting{}
@@ -360,6 +380,7 @@ func (s *Service) route(ctx context.Context) error {
 			byID[w.ConversationID] = w
 		}
 		again := false
+		offered := map[string]bool{}
 		for _, o := range Plan(waiting, agents) {
 			w := byID[o.ConversationID]
 			now := s.now()
@@ -367,11 +388,11 @@ func (s *Service) route(ctx context.Context) error {
 			offerID := s.newID()
 			res, err := s.store.Offer(ctx, w, o.AgentID, offerID, expires, now)
 			if err != nil {
-				return err
+				return nil, false, err
 			}
 			switch res {
 			case Offered:
-				moved[w.Queue] = true
+				moved[w.Queue], offered[w.ConversationID] = true, true
 				if err := s.trigger.CheckOfferLater(ctx, OfferCheck{ConversationID: w.ConversationID, AgentID: o.AgentID, OfferID: offerID}, s.cfg.OfferTimeout); err != nil {
 					// The offer stands; without its check it lapses only
 					// when the agent declines or signs out.
@@ -387,7 +408,7 @@ func (s *Service) route(ctx context.Context) error {
 					// the patient waiting for the offer's lapse.
 					released, err := s.store.Release(ctx, w.ConversationID, o.AgentID, offerID, Undelivered, s.now())
 					if err != nil {
-						return err
+						return nil, false, err
 					}
 					if released {
 						s.log.InfoContext(ctx, "offer taken back: no console of the agent took it", "conversation_id", w.ConversationID, "agent_id", o.AgentID)
@@ -399,24 +420,32 @@ func (s *Service) route(ctx context.Context) error {
 			}
 		}
 		if !again {
+			left = slices.DeleteFunc(waiting, func(w Waiting) bool { return offered[w.ConversationID] })
+			known = !stale
 			break
 		}
 	}
 	var errs []error
 	for _, q := range s.cfg.Queues {
-		if moved[q] {
+		if !moved[q] {
+			continue
+		}
+		if known {
+			errs = append(errs, s.tellPlaces(ctx, q, left, ""))
+		} else {
 			errs = append(errs, s.tellPositions(ctx, q, ""))
 		}
 	}
-	return errors.Join(errs...)
+	return left, known, errors.Join(errs...)
 }
 
 // overflow moves the conversations that waited past their queue's maximum
 // wait to its fallback queue, in place in the list routing plans over.
-func (s *Service) overflow(ctx context.Context, waiting []Waiting, moved map[string]bool) error {
+// stale reports a move someone else's change prevented.
+func (s *Service) overflow(ctx context.Context, waiting []Waiting, moved map[string]bool) (stale bool, err error) {
 	overdue := Overdue(waiting, s.cfg.Overflow, s.now())
 	if len(overdue) == 0 {
-		return nil
+		return false, nil
 	}
 	for i, w := range waiting {
 		to, ok := overdue[w.ConversationID]
@@ -425,16 +454,17 @@ func (s *Service) overflow(ctx context.Context, waiting []Waiting, moved map[str
 		}
 		done, err := s.store.Move(ctx, w, to, s.now())
 		if err != nil {
-			return fmt.Errorf("overflowing %s: %w", w.ConversationID, err)
+			return false, fmt.Errorf("overflowing %s: %w", w.ConversationID, err)
 		}
 		if !done {
+			stale = true
 			continue // offered or moved meanwhile; the next pass sees it
 		}
 		s.log.InfoContext(ctx, "overflowed", "conversation_id", w.ConversationID, "from", w.Queue, "to", to)
 		moved[w.Queue], moved[to] = true, true
 		waiting[i].Queue, waiting[i].QueuedAt = to, s.now()
 	}
-	return nil
+	return stale, nil
 }
 
 // Expire takes back an offer that is still pending past its time: the
@@ -497,6 +527,13 @@ func (s *Service) tellPositions(ctx context.Context, queue, only string) error {
 	if err != nil {
 		return err
 	}
+	return s.tellPlaces(ctx, queue, ws, only)
+}
+
+// tellPlaces tells the patients of a queue their place in waiting (which
+// may hold other queues' conversations too).
+func (s *Service) tellPlaces(ctx context.Context, queue string, waiting []Waiting, only string) error {
+	ws := slices.DeleteFunc(slices.Clone(waiting), func(w Waiting) bool { return w.Queue != queue })
 	var recent time.Duration
 	if s.waits != nil {
 		// An estimate is a courtesy: without it the place is still told.

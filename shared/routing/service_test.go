@@ -400,3 +400,47 @@ func TestAnOfferNoConsoleTookGoesToSomeoneElseAtOnce(t *testing.T) {
 		t.Errorf("after ben declined, offers = %v: want g1 offered to ana, who never saw it", store.Offers)
 	}
 }
+
+// readCount is a Store that counts its queue reads.
+type readCount struct {
+	*routingtest.MemStore
+	reads int
+}
+
+func (r *readCount) Waiting(ctx context.Context, queue string) ([]routing.Waiting, error) {
+	r.reads++
+	return r.MemStore.Waiting(ctx, queue)
+}
+
+// TestARoutingRunReadsEachQueueOncePerPass (issue 21): what a run leaves
+// waiting is its last pass's lists less what it offered, so the places it
+// tells and the stranded-patient check read no queue again — and still
+// see the offered conversation gone: the one left is told it is first and
+// is the only one a supervisor hears of.
+func TestARoutingRunReadsEachQueueOncePerPass(t *testing.T) {
+	mem := routingtest.NewMemStore(routing.Agent{ID: "ana", Available: true, Skills: []string{"general"}, Languages: []string{"en"}, Capacity: 1})
+	c := convs{}
+	for i, id := range []string{"u1", "u2"} {
+		at := t0.Add(-10*time.Minute + time.Duration(i)*time.Second)
+		mem.Queued[id] = routing.Waiting{ConversationID: id, Queue: "general", Priority: routing.Urgent, Language: "en", EnqueuedAt: at, QueuedAt: at}
+		c[id] = escalatedConv(id, "general", routing.Urgent, "en")
+	}
+	store := &readCount{MemStore: mem}
+	patients, sup := &recorder{}, &recorder{}
+	svc := newService(store, c, patients, sup, &triggers{}).WithUrgentAlerts(alertMarks{}, 2*time.Minute)
+	if err := svc.Route(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.Offers["u1"].AgentID != "ana" {
+		t.Fatalf("offers = %v, want u1 to ana", store.Offers)
+	}
+	if want := []told{{"u2", 1}}; !slices.Equal(patients.frames, want) {
+		t.Errorf("patients told %v, want %v", patients.frames, want)
+	}
+	if len(sup.alerts) != 1 || sup.alerts[0].ConversationID != "u2" {
+		t.Errorf("supervisors alerted of %v, want u2 only (u1 was just offered)", sup.alerts)
+	}
+	if store.reads != 2 {
+		t.Errorf("%d queue reads for one pass over 2 queues, want 2", store.reads)
+	}
+}
