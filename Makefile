@@ -69,7 +69,7 @@ load: ## a load run against the running stack (make run STAGE=load): PATIENTS=50
 	@go run ./scripts/loadgen -patients $(or $(PATIENTS),500) -agents $(or $(AGENTS),20) -rate $(or $(RATE),25) -escalate 0.4 -exchanges 3 -capacity 5
 
 bench-load: tools ## the 100-patient load (10 agents, 20/s) on a fresh local stack of its own: latencies, cost, what it left (docs/performance.md)
-	@go run ./scripts/loadgen -fresh -patients $(or $(PATIENTS),100) -agents $(or $(AGENTS),10) -rate $(or $(RATE),20) -escalate 0.4 -exchanges 3 -capacity 5
+	@go run ./scripts/loadgen -fresh -patients $(or $(PATIENTS),100) -agents $(or $(AGENTS),10) -rate $(or $(RATE),20) -escalate 0.4 -exchanges 3 -capacity 5 -seed $(or $(SEED),1)
 
 redrive: ## replay what was given up on: make redrive DLQ=BotTurnDLQ, or STREAM_FAILURES=StreamFailureQueue (AWS=1: the account of your credentials, with queue names)
 	@go run ./scripts/redrive $(if $(AWS),-aws) $(if $(DLQ),-dlq $(DLQ)) $(if $(STREAM_FAILURES),-stream-failures $(STREAM_FAILURES))

@@ -163,3 +163,21 @@ func (s *Stack) manageConnections(apiID, stage string) func(r *http.Request, con
 		return 0, "", ""
 	}
 }
+
+// functionOf names the function a request to the emulator came from, by
+// the role credentials it is signed with ("" for the stack's own calls
+// and anyone else's).
+func (s *Stack) functionOf(r *http.Request) string {
+	m := sesKeyID.FindStringSubmatch(r.Header.Get("Authorization"))
+	if m == nil {
+		return ""
+	}
+	role, ok := s.roles.roleOfKey(m[1])
+	if !ok {
+		return ""
+	}
+	if id, ok := s.fnOfRole.Load(role); ok {
+		return id.(string)
+	}
+	return ""
+}

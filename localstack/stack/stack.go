@@ -127,6 +127,7 @@ type Stack struct {
 	// gateways and the SQS pollers count what they do.
 	meter          *meter
 	own            *ownCalls // the stack's own calls to the emulator, timed
+	fnOfRole       sync.Map  // an execution role's ARN → its function's logical id
 	meterURL       string
 	chaos          *chaos.Injector // nil unless Options.Faults
 	pf             *pollerFaults   // the pollers' scheduled faults (nil: none)
@@ -273,6 +274,7 @@ func (s *Stack) startMeter() error {
 	}
 	m.ses = &sesGate{roles: s.roles, ses: s.ses}
 	m.fault = s.fault
+	m.caller = s.functionOf
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the meter: %w", err)
@@ -653,6 +655,7 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("function %s: %w", fn.id, err)
 		}
+		s.fnOfRole.Store(fn.role, fn.id)
 		env := map[string]string{
 			"AWS_ENDPOINT_URL": s.meterURL, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
 			"AWS_ACCESS_KEY_ID": creds.keyID, "AWS_SECRET_ACCESS_KEY": creds.secret, "AWS_SESSION_TOKEN": creds.token,

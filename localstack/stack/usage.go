@@ -36,6 +36,10 @@ type meter struct {
 	mu    sync.Mutex
 	u     Usage
 	calls map[string]*histogram // "dynamodb GetItem" → how long the emulator took
+	// caller names the function a request came from ("" when unknown);
+	// byCaller counts each function's calls by name.
+	caller   func(r *http.Request) string
+	byCaller map[string]map[string]int64
 }
 
 // Usage is what the functions' requests would be billed for.
@@ -69,6 +73,10 @@ type Usage struct {
 	// share of the emulator's work that is the machinery's, not the
 	// functions' (an SQS long poll's time includes its wait).
 	StackCalls map[string]CallTimes `json:"stackCalls"`
+	// CallsByFunction counts the functions' calls to the emulator by
+	// function (logical id, known by the role credentials it signs with)
+	// and call: which function's work a hop waits behind.
+	CallsByFunction map[string]map[string]int64 `json:"callsByFunction"`
 	// Faults are the faults injected so far (fault mode only) and the
 	// plan's seed.
 	Faults    []chaos.Hit `json:"faults,omitempty"`
@@ -86,7 +94,7 @@ func newMeter(emulator string) (*meter, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target), calls: map[string]*histogram{}}
+	m := &meter{proxy: httputil.NewSingleHostReverseProxy(target), calls: map[string]*histogram{}, byCaller: map[string]map[string]int64{}}
 	m.u.DynamoDB.Requests = map[string]int64{}
 	m.u.DynamoDB.ByTable = map[string]Units{}
 	m.u.SQS.Requests = map[string]int64{}
@@ -95,7 +103,7 @@ func newMeter(emulator string) (*meter, error) {
 
 func (m *meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
-	defer m.timed(callName(target, r), time.Now())
+	defer m.timed(m.callerOf(r), callName(target, r), time.Now())
 	var body []byte
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
@@ -152,10 +160,23 @@ func callName(target string, r *http.Request) string {
 	return r.Method + " " + path
 }
 
-func (m *meter) timed(name string, start time.Time) {
+func (m *meter) timed(caller, name string, start time.Time) {
 	m.mu.Lock()
 	record(m.calls, name, time.Since(start))
+	if caller != "" {
+		if m.byCaller[caller] == nil {
+			m.byCaller[caller] = map[string]int64{}
+		}
+		m.byCaller[caller][name]++
+	}
 	m.mu.Unlock()
+}
+
+func (m *meter) callerOf(r *http.Request) string {
+	if m.caller == nil {
+		return ""
+	}
+	return m.caller(r)
 }
 
 func record(calls map[string]*histogram, name string, d time.Duration) {
@@ -351,6 +372,10 @@ func (s *Stack) usage() Usage {
 	u.Calls = make(map[string]CallTimes, len(s.meter.calls))
 	for k, h := range s.meter.calls {
 		u.Calls[k] = h.times()
+	}
+	u.CallsByFunction = make(map[string]map[string]int64, len(s.meter.byCaller))
+	for fn, calls := range s.meter.byCaller {
+		u.CallsByFunction[fn] = cloneCounts(calls)
 	}
 	s.meter.mu.Unlock()
 	u.StackCalls = s.own.times()

@@ -78,3 +78,32 @@ func TestTheStacksOwnCallsAreTimedApart(t *testing.T) {
 		t.Fatalf("own calls = %+v, want 3 stream reads", o.times())
 	}
 }
+
+// TestEachFunctionsCallsAreCountedApart: the meter counts a call under
+// the function that made it, and a call from no known function under none.
+func TestEachFunctionsCallsAreCountedApart(t *testing.T) {
+	emu := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }))
+	defer emu.Close()
+	m, err := newMeter(emu.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.caller = func(r *http.Request) string { return r.Header.Get("X-Test-Function") }
+	for _, c := range []struct{ fn, target string }{
+		{"MessageFunction", "AmazonSQS.SendMessage"}, {"MessageFunction", "AmazonSQS.SendMessage"}, {"BotTurnFunction", "AmazonSQS.SendMessage"}, {"", "AmazonSQS.SendMessage"},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		r.Header.Set("X-Amz-Target", c.target)
+		r.Header.Set("X-Test-Function", c.fn)
+		m.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if got := m.byCaller["MessageFunction"]["sqs SendMessage"]; got != 2 {
+		t.Errorf("MessageFunction's sends = %d, want 2", got)
+	}
+	if got := m.byCaller["BotTurnFunction"]["sqs SendMessage"]; got != 1 {
+		t.Errorf("BotTurnFunction's sends = %d, want 1", got)
+	}
+	if len(m.byCaller) != 2 || m.calls["sqs SendMessage"].times().Count != 4 {
+		t.Errorf("callers %v, %d calls timed: want two functions and all four calls timed", m.byCaller, m.calls["sqs SendMessage"].times().Count)
+	}
+}

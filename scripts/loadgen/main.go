@@ -35,6 +35,7 @@ func main() {
 	flag.Float64Var(&cfg.Rate, "rate", 5, "patients starting per second")
 	flag.Float64Var(&cfg.EscalateShare, "escalate", 0.4, "share of patients who ask for a person (0-1)")
 	flag.Float64Var(&cfg.BookShare, "book", 0, "share of the other patients who book an appointment with the bot (0-1)")
+	flag.Uint64Var(&cfg.Seed, "seed", 0, "which patients ask for a person or book: the same seed, the same mix (0: from the clock)")
 	flag.IntVar(&cfg.Exchanges, "exchanges", 3, "messages each way with the agent")
 	flag.IntVar(&cfg.Capacity, "capacity", 5, "conversations per agent")
 	flag.DurationVar(&cfg.Timeout, "timeout", 90*time.Second, "the longest a patient waits for any answer")

@@ -67,6 +67,8 @@ type Usage struct {
 	} `json:"ses"`
 	Calls      map[string]CallTimes `json:"calls"`
 	StackCalls map[string]CallTimes `json:"stackCalls"`
+	// CallsByFunction counts each function's calls to the emulator.
+	CallsByFunction map[string]map[string]int64 `json:"callsByFunction"`
 }
 
 // CallTimes are the local stack's timings of one kind of call from the
@@ -178,6 +180,48 @@ func PrintCost(w io.Writer, lines []Line, conversations, chatMessages int, p Pri
 func PrintCalls(w io.Writer, before, after Usage) {
 	printCalls(w, "call to the emulator", before.Calls, after.Calls)
 	printCalls(w, "the local stack's own call (pollers)", before.StackCalls, after.StackCalls)
+	printByFunction(w, before, after)
+}
+
+// printByFunction writes each function's calls to the emulator during the
+// run, busiest function first, with its calls per invocation and the
+// calls it makes most.
+func printByFunction(w io.Writer, before, after Usage) {
+	type row struct {
+		fn    string
+		total int64
+		calls map[string]int64
+	}
+	var rows []row
+	for fn, calls := range after.CallsByFunction {
+		r := row{fn: fn, calls: map[string]int64{}}
+		for name, n := range calls {
+			if d := n - before.CallsByFunction[fn][name]; d > 0 {
+				r.calls[name] = d
+				r.total += d
+			}
+		}
+		if r.total > 0 {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	slices.SortFunc(rows, func(a, b row) int { return int(b.total - a.total) })
+	fmt.Fprintf(w, "\n| function | calls to the emulator | per invocation | the most made |\n| --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		per := "—"
+		if inv := after.Lambda[r.fn].Invocations - before.Lambda[r.fn].Invocations; inv > 0 {
+			per = fmt.Sprintf("%.1f", float64(r.total)/float64(inv))
+		}
+		names := slices.SortedFunc(maps.Keys(r.calls), func(a, b string) int { return int(r.calls[b] - r.calls[a]) })
+		var most []string
+		for _, n := range names[:min(3, len(names))] {
+			most = append(most, fmt.Sprintf("%s %d", n, r.calls[n]))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", r.fn, r.total, per, strings.Join(most, ", "))
+	}
 }
 
 func printCalls(w io.Writer, title string, before, after map[string]CallTimes) {

@@ -42,3 +42,27 @@ func TestCostModel(t *testing.T) {
 		t.Fatalf("cost table:\n%s", out.String())
 	}
 }
+
+// TestCallsByFunctionAreTheRunsBusiestFirst: each function's calls during
+// the run (after less before), per invocation, busiest first.
+func TestCallsByFunctionAreTheRunsBusiestFirst(t *testing.T) {
+	before := Usage{
+		Lambda:          map[string]FunctionUsage{"MessageFunction": {Invocations: 10}},
+		CallsByFunction: map[string]map[string]int64{"MessageFunction": {"dynamodb Query": 5}},
+	}
+	after := Usage{
+		Lambda: map[string]FunctionUsage{"MessageFunction": {Invocations: 20}, "BotTurnFunction": {Invocations: 4}},
+		CallsByFunction: map[string]map[string]int64{
+			"MessageFunction": {"dynamodb Query": 25, "sqs SendMessage": 10},
+			"BotTurnFunction": {"dynamodb BatchGetItem": 4},
+		},
+	}
+	var out bytes.Buffer
+	printByFunction(&out, before, after)
+	got := out.String()
+	msg := strings.Index(got, "| MessageFunction | 30 | 3.0 | dynamodb Query 20, sqs SendMessage 10 |")
+	bot := strings.Index(got, "| BotTurnFunction | 4 | 1.0 | dynamodb BatchGetItem 4 |")
+	if msg < 0 || bot < 0 || bot < msg {
+		t.Fatalf("table:\n%s", got)
+	}
+}

@@ -41,6 +41,10 @@ type Config struct {
 	Agents        int     // how many agents
 	Rate          float64 // patients starting per second
 	EscalateShare float64 // the share of patients who ask for a person
+	// Seed picks which patients ask for a person and which book: the same
+	// seed, the same mix, so runs before and after a change compare; 0
+	// takes one from the clock.
+	Seed uint64
 	// BookShare is the share of the other patients who book an
 	// appointment with the bot (and wait for its confirmation in the chat).
 	BookShare float64
@@ -192,7 +196,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	go r.progress(progressDone)
 	var patients sync.WaitGroup
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
-	rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), 7))
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = uint64(start.UnixNano())
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
 	for i := range cfg.Patients {
 		escalate := rng.Float64() < cfg.EscalateShare
 		book := !escalate && rng.Float64() < cfg.BookShare
