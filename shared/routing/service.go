@@ -17,6 +17,10 @@ import (
 type Store interface {
 	Enqueue(ctx context.Context, w Waiting, now time.Time) error
 	Waiting(ctx context.Context, queue string) ([]Waiting, error)
+	// AllWaiting returns the conversations waiting in every queue, each
+	// queue's in serving order: one read where the store can, rather
+	// than one per queue.
+	AllWaiting(ctx context.Context) ([]Waiting, error)
 	AvailableAgents(ctx context.Context) ([]Agent, error)
 	Offer(ctx context.Context, w Waiting, agentID, offerID string, expiresAt, now time.Time) (OfferResult, error)
 	Release(ctx context.Context, conversationID, agentID, offerID string, why ReleaseReason, now time.Time) (bool, error)
@@ -295,15 +299,20 @@ func (s *Service) Assign(ctx context.Context, a Assignment) error {
 	return errors.Join(err, tell(), s.tellPositions(ctx, w.Queue, ""))
 }
 
-// waitingIn reads every queue's waiting conversations.
+// waitingIn reads every queue's waiting conversations (one read), in the
+// order of the configured queues, each in serving order.
 func (s *Service) waitingIn(ctx context.Context) ([]Waiting, error) {
+	all, err := s.store.AllWaiting(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var waiting []Waiting
 	for _, q := range s.cfg.Queues {
-		ws, err := s.store.Waiting(ctx, q)
-		if err != nil {
-			return nil, err
+		for _, w := range all {
+			if w.Queue == q {
+				waiting = append(waiting, w)
+			}
 		}
-		waiting = append(waiting, ws...)
 	}
 	return waiting, nil
 }

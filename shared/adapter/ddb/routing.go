@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -110,6 +111,26 @@ func (r *Routing) Enqueue(ctx context.Context, w routing.Waiting, now time.Time)
 // still be listed, and the offer's transaction refuses it.
 func (r *Routing) Waiting(ctx context.Context, queue string) ([]routing.Waiting, error) {
 	return queryEqual[waitingItem, routing.Waiting](ctx, r.api, r.convs, ByQueueIndex, "waitQueue", queue)
+}
+
+// AllWaiting returns every queue's waiting conversations, by queue name,
+// each queue's in serving order: one scan of the sparse byQueue index,
+// which holds only the waiting conversations (a page or two at most),
+// rather than a query per queue (DynamoDB developer guide, "Take
+// advantage of sparse indexes").
+func (r *Routing) AllWaiting(ctx context.Context) ([]routing.Waiting, error) {
+	index := ByQueueIndex
+	items, err := scanAll[waitingItem](ctx, r.api, &dynamodb.ScanInput{TableName: &r.convs, IndexName: &index})
+	if err != nil {
+		return nil, fmt.Errorf("listing the waiting conversations: %w", err)
+	}
+	slices.SortFunc(items, func(a, b waitingItem) int {
+		if c := strings.Compare(a.Queue, b.Queue); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return domains[waitingItem, routing.Waiting](items), nil
 }
 
 // routableItem is what routing reads of an agent.

@@ -3,6 +3,7 @@ package routingtest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -69,6 +70,40 @@ func StoreContract(t *testing.T, open func(t *testing.T) Store) {
 		ws, err := s.Waiting(ctx, q)
 		if got, want := ids(ws), []string{id("urgent"), id("early"), id("late")}; err != nil || !slices.Equal(got, want) {
 			t.Fatalf("queue %v (%v), want %v", got, err, want)
+		}
+	})
+
+	// Every queue read at once holds each queue in its serving order, the
+	// same as reading the queue alone (the store may hold other runs'
+	// queues: only this scene's are compared).
+	t.Run("AllQueuesAtOnceServeInTheSameOrder", func(t *testing.T) {
+		s, q, id := scene(t, "all", nil)
+		other := id("q2")
+		queue(t, s, routing.Waiting{ConversationID: id("b-late"), Queue: other, Priority: routing.Normal, EnqueuedAt: t0.Add(2 * time.Second)})
+		queue(t, s, routing.Waiting{ConversationID: id("a-late"), Queue: q, Priority: routing.Normal, EnqueuedAt: t0.Add(2 * time.Second)})
+		queue(t, s, routing.Waiting{ConversationID: id("a-urgent"), Queue: q, Priority: routing.Urgent, EnqueuedAt: t0.Add(3 * time.Second)})
+		queue(t, s, routing.Waiting{ConversationID: id("b-early"), Queue: other, Priority: routing.Normal, EnqueuedAt: t0.Add(time.Second)})
+		all, err := s.AllWaiting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []struct {
+			queue string
+			ids   []string
+		}{{q, []string{id("a-urgent"), id("a-late")}}, {other, []string{id("b-early"), id("b-late")}}} {
+			var got []routing.Waiting
+			for _, w := range all {
+				if w.Queue == want.queue {
+					got = append(got, w)
+				}
+			}
+			if !slices.Equal(ids(got), want.ids) {
+				t.Errorf("queue %s read with the others: %v, want %v", want.queue, ids(got), want.ids)
+			}
+			alone, err := s.Waiting(ctx, want.queue)
+			if err != nil || !slices.EqualFunc(alone, got, func(a, b routing.Waiting) bool { return reflect.DeepEqual(a, b) }) {
+				t.Errorf("queue %s alone %+v (%v), with the others %+v", want.queue, alone, err, got)
+			}
 		}
 	})
 

@@ -88,6 +88,24 @@ func (m *MemStore) Waiting(_ context.Context, queue string) ([]routing.Waiting, 
 	return out, nil
 }
 
+// AllWaiting returns every queue's waiting conversations, by queue name,
+// each queue's in serving order.
+func (m *MemStore) AllWaiting(context.Context) ([]routing.Waiting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []routing.Waiting
+	for _, w := range m.Queued {
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b routing.Waiting) int {
+		if c := strings.Compare(a.Queue, b.Queue); c != 0 {
+			return c
+		}
+		return routing.Less(a, b)
+	})
+	return out, nil
+}
+
 // AvailableAgents lists the agents whose presence is available, by id.
 func (m *MemStore) AvailableAgents(context.Context) ([]routing.Agent, error) {
 	m.mu.Lock()
