@@ -136,6 +136,9 @@ type Conversation struct {
 	// write to the patient.
 	Watchers []string
 	Barged   []string
+	// BotReply is the id of the bot's last reply (empty before its
+	// first).
+	BotReply string
 	// AssignedAt is when its agent accepted it (zero before).
 	AssignedAt time.Time
 	CreatedAt  time.Time
@@ -183,6 +186,11 @@ type Message struct {
 	QuickReplies    []string
 	At              time.Time
 	ExpiresAt       time.Time
+	// Follows, on a message to append, is the id of the message it most
+	// likely comes right after, when the writer knows it (the bot's last
+	// reply, for a patient writing to the bot): a store may try the slot
+	// after it before reading the sequence. A hint only, never stored.
+	Follows string
 }
 
 // Connection is one open WebSocket connection.

@@ -353,10 +353,16 @@ func (s *Service) Send(ctx context.Context, connectionID string, f SendRequest) 
 		return s.pushTo(ctx, conn.ID, Ack{RequestID: f.RequestID, Message: m})
 	}
 	now := s.now()
-	m, dup, err := s.conversations.Append(ctx, Message{
+	m := Message{
 		ConversationID: c.ID, ClientMessageID: f.ClientMessageID, Role: RolePatient, SenderName: c.PatientName,
 		Text: f.Text, At: now, ExpiresAt: now.Add(s.cfg.Retention),
-	})
+	}
+	if c.State == StateBot {
+		// A patient talking with the bot nearly always writes after its
+		// last reply: the store can take the next slot without reading.
+		m.Follows = c.BotReply
+	}
+	m, dup, err := s.conversations.Append(ctx, m)
 	if err != nil {
 		return fmt.Errorf("storing message in %s: %w", c.ID, err)
 	}

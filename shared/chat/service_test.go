@@ -8,6 +8,7 @@ import (
 	"github.com/patientservicecenter/psc/shared/chat/chattest"
 	"github.com/patientservicecenter/psc/shared/edge/frames"
 	"github.com/patientservicecenter/psc/shared/edge/patientws"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ type memory struct {
 	pushed map[string][]map[string]any
 	gone   map[string]bool
 	starts map[string]int // connection id, or "patient#<id>#<day>" → conversations started
+	// follows are the hints of the messages appended, in order.
+	follows []string
 }
 
 func newMemory() *memory {
@@ -40,6 +43,14 @@ var (
 	_ chat.Conversations = (*memory)(nil)
 	_ chat.Pusher        = (*memory)(nil)
 )
+
+// Append records the hint each message came with, then stores it.
+func (m *memory) Append(ctx context.Context, msg chat.Message) (chat.Message, bool, error) {
+	m.mu.Lock()
+	m.follows = append(m.follows, msg.Follows)
+	m.mu.Unlock()
+	return m.MemConversations.Append(ctx, msg)
+}
 
 // conv is a stored conversation (zero if unknown).
 func (m *memory) conv(id string) chat.Conversation {
@@ -215,6 +226,32 @@ func TestSendAcksBroadcastsAndDedupes(t *testing.T) {
 	}
 	if n := len(f.m.messages(conv)); n != 1 {
 		t.Fatalf("stored %d messages", n)
+	}
+}
+
+// TestAMessageToTheBotSaysItFollowsTheBotsLastReply (issue 21): the store
+// is told the slot the message most likely takes (after the bot's last
+// reply) while the bot has the conversation, and nothing once it has not.
+func TestAMessageToTheBotSaysItFollowsTheBotsLastReply(t *testing.T) {
+	f := newFixture(t)
+	_, conv := f.startOn(t, "a", "Ana")
+	ctx := context.Background()
+	reply, _, err := f.m.AppendTurn(ctx, chat.Message{ConversationID: conv, ClientMessageID: "bot-start", Role: chat.RoleBot, Text: "Hello"}, chat.Change{BotState: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"u1","text":"hello"}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.m.AppendTurn(ctx, chat.Message{ConversationID: conv, ClientMessageID: "bot-x", Role: chat.RoleBot, Text: "A person will help"},
+		chat.Change{BotState: "{}", Answers: chat.MessageID(2), Handoff: &chat.Handoff{Queue: "general", Priority: "normal"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, "a", `{"action":"send","conversationId":"`+conv+`","clientMessageId":"u2","text":"still there?"}`); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{reply.ID, ""}; !slices.Equal(f.m.follows, want) {
+		t.Fatalf("hints %q, want %q (the bot's reply, then none once handed off)", f.m.follows, want)
 	}
 }
 

@@ -126,7 +126,7 @@ func (it conversationItem) domain() chat.Conversation {
 		ID: it.ConversationID, PatientID: it.PatientID, PatientName: it.PatientName, Topic: it.Topic, Locale: it.Locale,
 		State: chat.State(it.State), BotState: it.BotState, Handoff: it.Handoff, AgentID: it.AgentID, AgentName: it.AgentName, OfferedTo: it.OfferAgent, OfferExpiresAt: parseTime(it.OfferExpiresAt), Disposition: it.Disposition,
 		PatientEmail: it.PatientEmail, Identity: it.Identity, VerifiedEmail: it.VerifiedEmail, TranscriptSentAt: parseTime(it.TranscriptAt), Queue: it.RoutedQueue, CreatedAt: created, UpdatedAt: updated, ExpiresAt: time.Unix(it.ExpiresAt, 0),
-		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt),
+		Watchers: it.Watchers, Barged: it.Barged, AssignedAt: parseTime(it.AssignedAt), BotReply: it.AnsweredBy,
 	}
 }
 
@@ -250,16 +250,23 @@ func (s *Conversations) appendWith(ctx context.Context, m chat.Message, change *
 		return chat.Message{}, false, fmt.Errorf("appending to %s: a message needs a client message id", m.ConversationID)
 	}
 	// A turn's reply nearly always takes the slot right after the message
-	// it answers: the first attempt tries that slot without reading the
-	// sequence. The conversation's condition still guards its state, and
-	// since every writer takes the slot after an existing one there are no
-	// gaps: a free slot after the answered message means it was the last.
-	// A taken slot cancels the transaction and the loop reads the sequence.
+	// it answers, and a patient writing to the bot the slot right after
+	// its last reply (m.Follows): the first attempt tries that slot
+	// without reading the sequence. The conversation's condition still
+	// guards a turn's state, and since every writer takes the slot after
+	// an existing one there are no gaps: a free slot after a stored
+	// message means it was the last. A taken slot cancels the transaction
+	// and the loop reads the sequence.
 	guessed := false
 	var guess messageItem
-	if change != nil {
+	switch {
+	case change != nil:
 		guess.Seq, guessed = chat.MessageSeq(turnKey(change))
+	case m.Follows != "":
+		guess.Seq, guessed = chat.MessageSeq(m.Follows)
+		guessed = guessed && guess.Seq > 0
 	}
+	m.Follows = ""
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
 		last, ok := guess, true
 		if attempt > 0 || !guessed {

@@ -185,3 +185,42 @@ func TestStartsAreCountedAgainstTheirCaps(t *testing.T) {
 		t.Fatalf("the patient's fourth start: %v, want rate_limited", err)
 	}
 }
+
+// queryCount is the DynamoDB client with its queries counted.
+type queryCount struct {
+	*dynamodb.Client
+	queries int
+}
+
+func (q *queryCount) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	q.queries++
+	return q.Client.Query(ctx, in, opts...)
+}
+
+// TestAPatientsMessageAfterTheBotsReplyReadsNoSequence (issue 21): a
+// message whose hint is right (it follows the bot's last reply, which the
+// conversation names) is stored without reading the sequence; a stale
+// hint costs the read it saves, and still takes the next slot.
+func TestAPatientsMessageAfterTheBotsReplyReadsNoSequence(t *testing.T) {
+	api := &queryCount{Client: dynamodb.NewFromConfig(env.Stack.AWSConfig())}
+	tables := env.Outputs.Tables
+	convs := ddb.NewConversations(api, tables["ConversationsTable"], tables["MessagesTable"])
+	ctx := context.Background()
+	c := newConversation(t, convs)
+	if _, _, err := convs.AppendTurn(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "bot-start", Role: chat.RoleBot, Text: "Hello", At: time.Now()}, chat.Change{BotState: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := convs.Get(ctx, c.ID)
+	if err != nil || read.BotReply == "" {
+		t.Fatalf("the conversation names no bot reply: %+v %v", read, err)
+	}
+	api.queries = 0
+	m, _, err := convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "u1", Role: chat.RolePatient, Text: "hi", At: time.Now(), Follows: read.BotReply})
+	if err != nil || m.Seq != 2 || api.queries != 0 {
+		t.Fatalf("after the greeting: seq %d (%v), %d queries; want seq 2 and no query", m.Seq, err, api.queries)
+	}
+	m, _, err = convs.Append(ctx, chat.Message{ConversationID: c.ID, ClientMessageID: "u2", Role: chat.RolePatient, Text: "again", At: time.Now(), Follows: read.BotReply})
+	if err != nil || m.Seq != 3 || api.queries != 1 {
+		t.Fatalf("with a stale hint: seq %d (%v), %d queries; want seq 3 after one query", m.Seq, err, api.queries)
+	}
+}

@@ -283,6 +283,48 @@ func ConversationsContract(t *testing.T, open func(t *testing.T) chat.Conversati
 		}
 	})
 
+	// A patient's message may carry a hint of the message it follows (the
+	// bot's last reply): right or stale, it takes the next free slot, a
+	// resend is still found, and the hint is not kept.
+	t.Run("a hinted message takes the next free slot whatever the hint", func(t *testing.T) {
+		s := open(t)
+		c := fresh(t, s)
+		greeting, _, err := s.AppendTurn(ctx, msg(c.ID, "bot-start", chat.RoleBot, "Hello"), chat.Change{BotState: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(id, follows string) (chat.Message, bool) {
+			t.Helper()
+			m := msg(c.ID, id, chat.RolePatient, id)
+			m.Follows = follows
+			got, dup, err := s.Append(ctx, m)
+			if err != nil {
+				t.Fatalf("append %s after %s: %v", id, follows, err)
+			}
+			if got.Follows != "" {
+				t.Fatalf("append %s kept its hint %q", id, got.Follows)
+			}
+			return got, dup
+		}
+		p1, _ := send("u1", greeting.ID) // right
+		reply, _, err := s.AppendTurn(ctx, msg(c.ID, "bot-"+p1.ID, chat.RoleBot, "Answer one"), chat.Change{BotState: "{}", Answers: p1.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, _ := send("u2", greeting.ID) // stale: two messages came since
+		again, dup := send("u2", reply.ID)
+		p3, _ := send("u3", reply.ID) // stale: u2 came since
+		if p1.Seq != 2 || reply.Seq != 3 || p2.Seq != 4 || p3.Seq != 5 {
+			t.Fatalf("sequence %d %d %d %d, want 2 3 4 5", p1.Seq, reply.Seq, p2.Seq, p3.Seq)
+		}
+		if !dup || again.ID != p2.ID {
+			t.Fatalf("the resend of u2: %+v duplicate=%v, want %s", again, dup, p2.ID)
+		}
+		if got := texts(t, s, c.ID); got != "Hello|u1|Answer one|u2|u3" {
+			t.Fatalf("conversation = %q", got)
+		}
+	})
+
 	// The patient wrote again before the bot answered: the reply to the
 	// earlier message takes the slot after the last one, reads the same
 	// through ForTurn, and the sequence has no gap.

@@ -99,6 +99,7 @@ func (m *MemConversations) Count() int {
 func (m *MemConversations) Append(_ context.Context, msg chat.Message) (chat.Message, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	msg.Follows = "" // a hint the adapter may use; the sequence here is in memory
 	if msg.ClientMessageID == "" {
 		// Without it a resend could not be told from a new message.
 		return chat.Message{}, false, fmt.Errorf("appending to %s: a message needs a client message id", msg.ConversationID)
@@ -145,6 +146,7 @@ func (m *MemConversations) AppendTurn(_ context.Context, msg chat.Message, c cha
 	}
 	stored := cv.add(msg)
 	cv.answered, cv.answeredBy = key, stored.ID
+	cv.c.BotReply = stored.ID
 	cv.c.BotState, cv.c.UpdatedAt = c.BotState, msg.At
 	if c.PatientEmail != "" {
 		cv.c.PatientEmail = c.PatientEmail
