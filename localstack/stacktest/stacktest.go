@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -113,65 +112,12 @@ func stackOutput() io.Writer {
 }
 
 // StreamsQuiet waits until every stream mapping of the stack has handled
-// every record written so far and the functions they invoke have written
-// nothing more for them to read: a round in which each mapping found its
-// stream read to the end, after the round began, with no invocation in
-// between. Tests read what the stream consumers write (surveys, figures)
-// after it, instead of after a guessed pause.
+// every record written so far and nothing more is on its way
+// (stack.WaitStreamsQuiet). Tests read what the stream consumers write
+// (surveys, figures) after it, instead of after a guessed pause.
 func (e *Env) StreamsQuiet(t testing.TB, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		before, err := e.streams()
-		if err != nil {
-			t.Fatal(err)
-		}
-		round := time.Now()
-		for {
-			now, err := e.streams()
-			if err != nil {
-				t.Fatal(err)
-			}
-			read := true
-			for _, m := range now {
-				read = read && m.CaughtUpAt.After(round)
-			}
-			if read {
-				if invocations(now) == invocations(before) {
-					return
-				}
-				break // something ran during the round: its writes may be unread
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the stream mappings were not quiet within %s: %+v", limit, now)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	if err := stack.WaitStreamsQuiet(context.Background(), e.Outputs.Web, limit); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("the stream mappings kept invoking their functions for %s", limit)
-}
-
-func invocations(ms []stack.StreamMapping) int64 {
-	var n int64
-	for _, m := range ms {
-		n += m.Invocations
-	}
-	return n
-}
-
-// streams reads the stack's stream mappings' progress.
-func (e *Env) streams() ([]stack.StreamMapping, error) {
-	resp, err := http.Get(e.Outputs.Web + "_psc/streams")
-	if err != nil {
-		return nil, fmt.Errorf("reading the stream mappings' progress: %w", err)
-	}
-	defer resp.Body.Close()
-	var ms []stack.StreamMapping
-	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
-		return nil, fmt.Errorf("reading the stream mappings' progress: %w", err)
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("the stack has no stream mapping to wait for")
-	}
-	return ms, nil
 }

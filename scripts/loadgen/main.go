@@ -119,6 +119,12 @@ func run(stack []byte, cfg loadgen.Config) error {
 		return err
 	}
 	rep.Print(os.Stdout)
+	// The stream consumers (surveys, figures, the supervisors' floor) may
+	// still be working on the run's last changes: what they do is part of
+	// the run's cost and of what it left.
+	if err := localstack.WaitStreamsQuiet(ctx, s.Web, 2*time.Minute); err != nil {
+		return err
+	}
 	after, err := loadgen.ReadUsage(s.Web)
 	if err != nil {
 		return fmt.Errorf("reading the stack's usage: %w", err)
