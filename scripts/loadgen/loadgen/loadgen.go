@@ -62,6 +62,9 @@ const (
 	PhaseToPatient  = "agent send → patient receives"
 	PhaseConnect    = "connect → session"
 	PhaseAssignment = "handoff → agent assigned"
+	// PhaseOffer runs from the patient's reading the bot's handoff reply
+	// to an agent's console receiving the offer: escalation and routing.
+	PhaseOffer = "bot handoff → agent offer"
 )
 
 // Report is what a run measured.
@@ -108,9 +111,10 @@ type run struct {
 	mu                         sync.Mutex
 	phases                     map[string][]time.Duration
 	errs                       []string
-	sentAt                     map[string]time.Time // conversationId/messageId → when sent
-	recvAt                     map[string]time.Time // conversationId/messageId → when received, if before the sender's ack
-	replies                    map[string]string    // an agent reply's clientMessageId → its conversation
+	sentAt                     map[string]time.Time    // conversationId/messageId → when sent
+	recvAt                     map[string]time.Time    // conversationId/messageId → when received, if before the sender's ack
+	replies                    map[string]string       // an agent reply's clientMessageId → its conversation
+	handoffs                   map[string][2]time.Time // conversationId → when the patient read the handoff reply, when the first offer came
 	msgs                       atomic.Int64
 	done                       atomic.Int64
 	esc                        atomic.Int64
@@ -134,6 +138,24 @@ func (r *run) tally(agentID string, add func(*AgentCounts)) {
 	r.mu.Lock()
 	add(r.agents[agentID])
 	r.mu.Unlock()
+}
+
+// handoffAt records, for a conversation, when the patient read the bot's
+// handoff reply (side 0) or an agent got its first offer (side 1), in
+// whichever order they come; with both, the offer's phase is observed.
+func (r *run) handoffAt(conversationID string, side int, at time.Time) {
+	r.mu.Lock()
+	t := r.handoffs[conversationID]
+	if !t[side].IsZero() {
+		r.mu.Unlock()
+		return
+	}
+	t[side] = at
+	r.handoffs[conversationID] = t
+	r.mu.Unlock()
+	if !t[0].IsZero() && !t[1].IsZero() {
+		r.observe(PhaseOffer, max(0, t[1].Sub(t[0])))
+	}
 }
 
 func (r *run) observe(phase string, d time.Duration) {
@@ -177,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.Timeout = 60 * time.Second
 	}
 	r := &run{cfg: cfg, id: fmt.Sprint(time.Now().UnixNano() % 1e9), phases: map[string][]time.Duration{}, frames: map[string]int{}, sentAt: map[string]time.Time{},
-		recvAt: map[string]time.Time{}, replies: map[string]string{}, got: map[string]int{}, acked: map[string]bool{}, agents: map[string]*AgentCounts{}}
+		recvAt: map[string]time.Time{}, replies: map[string]string{}, handoffs: map[string][2]time.Time{}, got: map[string]int{}, acked: map[string]bool{}, agents: map[string]*AgentCounts{}}
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
 	var agents sync.WaitGroup
@@ -279,6 +301,8 @@ type conn struct {
 	done    chan struct{} // closed when the client closes the conn itself
 	seq     atomic.Int64
 	lastBot map[string]any
+	// lastBotAt is when lastBot came.
+	lastBotAt time.Time
 	// confirmed: a booking's confirmation arrived while the patient waited
 	// for something else.
 	confirmed bool
@@ -530,7 +554,7 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 				reply = f
 				r.observe(PhaseBot, time.Since(at))
 				r.received("bot", conv, fmt.Sprint(f["messageId"]))
-				k.lastBot = f
+				k.lastBot, k.lastBotAt = f, time.Now()
 			default:
 				return false
 			}
@@ -572,6 +596,7 @@ func (r *run) patient(ctx context.Context, i int, escalate, book bool) {
 		r.fail("patient %d (%s): the bot offered a callback instead of a person: the center is closed (BusinessHours) or no agent serves billing; run the stack with make run STAGE=load", i, conv)
 		return
 	}
+	r.handoffAt(conv, 0, k.lastBotAt)
 	// An agent may take the conversation before the bot's handoff reply
 	// arrives (a retried push comes late).
 	if !assigned {
@@ -754,6 +779,7 @@ func (a *loadAgent) handle(ctx context.Context, f map[string]any) {
 	conv, _ := f["conversationId"].(string)
 	switch {
 	case f["type"] == "offer":
+		r.handoffAt(conv, 1, time.Now())
 		r.tally(a.id, func(c *AgentCounts) { c.Offers++ })
 		_ = k.send(ctx, map[string]any{"action": "accept", "conversationId": conv})
 	case f["type"] == "assigned":
@@ -895,7 +921,7 @@ func (rep Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "Bookings with the bot: %d booked, %d refused, %d confirmations in the chat\n\n", rep.Booked, rep.Refused, rep.Confirmed)
 	}
 	fmt.Fprintf(w, "| phase | n | p50 | p95 | p99 | max |\n| --- | --- | --- | --- | --- | --- |\n")
-	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
+	for _, ph := range []string{PhaseConnect, PhaseAck, PhaseBot, PhaseOffer, PhaseAssignment, PhaseToAgent, PhaseToPatient} {
 		ds := rep.Phases[ph]
 		p50, p95, p99, mx := Percentiles(ds)
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", ph, len(ds), ms(p50), ms(p95), ms(p99), ms(mx))
