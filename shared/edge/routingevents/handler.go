@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -85,43 +86,101 @@ func NewHandler(svc Service, log *slog.Logger) *Handler { return &Handler{svc: s
 // Escalations serves the conversations stream: each conversation that has
 // just become escalated is put in its queue, and the offer of one its
 // patient ended while offered is withdrawn; with WithFloor, what changed
-// on the floor (state, queue, agent, wrap-up) goes to the supervisors. A
-// failure reports that record (and so, the stream being ordered, the rest
-// of the batch) for retry.
+// on the floor (state, queue, agent, wrap-up) goes to the supervisors.
+//
+// The batch's conversations are taken at the same time, each one's
+// records in stream order (a batch is at most BatchSize records), so a
+// handoff does not wait for the work on every record before it. A failure
+// reports the batch's first failed record: the stream is retried from it,
+// and what came after it, done or not, comes again (every step is
+// idempotent: the queue's enqueue, the withdrawal, the KPIs' markers).
 func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	type outcome struct {
+		err  error
+		row  *agent.FloorRow
+		done bool
+		id   string
+	}
+	outs := make([]outcome, len(ev.Records))
+	groups := map[string][]int{}
+	var order []string
+	for i, r := range ev.Records {
+		k := streamKey(r)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var wg sync.WaitGroup
+	for _, k := range order {
+		idx := groups[k]
+		wg.Go(func() {
+			for _, i := range idx {
+				id, row, err := h.escalation(ctx, ev.Records[i])
+				outs[i] = outcome{err: err, row: row, done: true, id: id}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	var resp events.DynamoDBEventResponse
 	var changed []agent.FloorRow
-	defer func() { h.tellFloor(ctx, changed) }()
-	for _, r := range ev.Records {
-		if r.EventName == "REMOVE" {
-			continue
+	for i, o := range outs {
+		if o.err != nil && len(resp.BatchItemFailures) == 0 {
+			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", o.id, "error", o.err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: ev.Records[i].Change.SequenceNumber})
 		}
-		c, err := ddb.ConversationFromImage(r.Change.NewImage)
-		old, _ := ddb.ConversationFromImage(r.Change.OldImage)
-		switch {
-		case err != nil:
-		case c.State == chat.StateEscalated && old.State != chat.StateEscalated:
-			err = h.svc.Escalate(ctx, c)
-		case c.State == chat.StateClosed && old.State == chat.StateOffered:
-			// The patient ended it while it was offered.
-			var offer routing.OfferCheck
-			if offer, err = ddb.PendingOffer(r.Change.OldImage); err == nil && offer.AgentID != "" {
-				err = h.svc.EndedWhileOffered(ctx, offer)
-			}
-		}
-		if err == nil {
-			err = h.count(ctx, old, c)
-		}
-		if err != nil {
-			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", c.ID, "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-			return resp, nil
-		}
-		if agent.FloorChanged(old, c) {
-			changed = append(changed, agent.FloorRowOf(c))
+		if o.done && o.err == nil && o.row != nil {
+			changed = append(changed, *o.row)
 		}
 	}
+	h.tellFloor(ctx, changed)
 	return resp, nil
+}
+
+// streamKey is the conversation a record of the conversations stream is
+// about: its key, else its image's id ("" when neither says).
+func streamKey(r events.DynamoDBEventRecord) string {
+	for _, img := range []map[string]events.DynamoDBAttributeValue{r.Change.Keys, r.Change.NewImage, r.Change.OldImage} {
+		if v, ok := img["conversationId"]; ok && v.DataType() == events.DataTypeString {
+			return v.String()
+		}
+	}
+	return ""
+}
+
+// escalation handles one record of the conversations stream and returns
+// the conversation's id and its floor row when the floor shows a change.
+func (h *Handler) escalation(ctx context.Context, r events.DynamoDBEventRecord) (string, *agent.FloorRow, error) {
+	if r.EventName == "REMOVE" {
+		return "", nil, nil
+	}
+	c, err := ddb.ConversationFromImage(r.Change.NewImage)
+	old, _ := ddb.ConversationFromImage(r.Change.OldImage)
+	switch {
+	case err != nil:
+	case c.State == chat.StateEscalated && old.State != chat.StateEscalated:
+		err = h.svc.Escalate(ctx, c)
+	case c.State == chat.StateClosed && old.State == chat.StateOffered:
+		// The patient ended it while it was offered.
+		var offer routing.OfferCheck
+		if offer, err = ddb.PendingOffer(r.Change.OldImage); err == nil && offer.AgentID != "" {
+			err = h.svc.EndedWhileOffered(ctx, offer)
+		}
+	}
+	if err == nil {
+		err = h.count(ctx, old, c)
+	}
+	if err != nil {
+		return c.ID, nil, err
+	}
+	if agent.FloorChanged(old, c) {
+		row := agent.FloorRowOf(c)
+		return c.ID, &row, nil
+	}
+	return c.ID, nil, nil
 }
 
 // tellFloor pushes the floor's changes to the supervisors. It is best

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -18,6 +20,7 @@ import (
 )
 
 type fakeService struct {
+	mu        sync.Mutex
 	escalated []string
 	fail      string
 	routes    int
@@ -46,6 +49,8 @@ func (f *fakeService) Withdraw(_ context.Context, c routing.OfferCheck) error {
 }
 
 func (f *fakeService) EndedWhileOffered(_ context.Context, c routing.OfferCheck) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.ended = append(f.ended, c)
 	return nil
 }
@@ -54,6 +59,8 @@ func (f *fakeService) Escalate(_ context.Context, c chat.Conversation) error {
 	if c.ID == f.fail {
 		return errors.New("boom")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.escalated = append(f.escalated, c.ID)
 	return nil
 }
@@ -97,8 +104,12 @@ func TestEscalationsTakeOnlyConversationsThatJustEscalated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(svc.escalated, []string{"c1"}) {
-		t.Errorf("escalated %v, want only c1 before the failure", svc.escalated)
+	// Each conversation is taken apart: c5's handoff does not wait for
+	// c4's failure (the retry from record 4 brings c5 again, and its
+	// enqueue is idempotent).
+	slices.Sort(svc.escalated)
+	if !slices.Equal(svc.escalated, []string{"c1", "c5"}) {
+		t.Errorf("escalated %v, want c1 and c5", svc.escalated)
 	}
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "4" {
 		t.Errorf("failures = %+v, want the failed record (the stream retries from it)", resp.BatchItemFailures)
@@ -299,5 +310,47 @@ func TestTheRosterHearsPresenceAndLoadChanges(t *testing.T) {
 	}
 	if svc.routes != 1 {
 		t.Fatalf("routing ran %d times, want once (cy made room)", svc.routes)
+	}
+}
+
+// heldService holds c1's handoff until c2's has begun: a handler that took
+// the batch's records one after the other never gets there.
+type heldService struct {
+	*fakeService
+	started chan struct{}
+	once    sync.Once
+}
+
+func (h *heldService) Escalate(ctx context.Context, c chat.Conversation) error {
+	if c.ID == "c1" {
+		select {
+		case <-h.started:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		h.once.Do(func() { close(h.started) })
+	}
+	return h.fakeService.Escalate(ctx, c)
+}
+
+// TestABatchsHandoffsAreTakenAtOnce: c1's handoff waits for c2's to begin,
+// and the batch still succeeds with both queued and c1's later record
+// after its first.
+func TestABatchsHandoffsAreTakenAtOnce(t *testing.T) {
+	svc := &heldService{fakeService: &fakeService{}, started: make(chan struct{})}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", map[string]string{"conversationId": "c1", "state": "bot"}, map[string]string{"conversationId": "c1", "state": "escalated"}),
+		record("2", map[string]string{"conversationId": "c1", "state": "escalated"}, map[string]string{"conversationId": "c1", "state": "waiting"}),
+		record("3", map[string]string{"conversationId": "c2", "state": "bot"}, map[string]string{"conversationId": "c2", "state": "escalated"}),
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil))).Escalations(ctx, ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %+v, err %v: c1 was never let go (records taken one after the other?)", resp.BatchItemFailures, err)
+	}
+	if want := []string{"c2", "c1"}; !slices.Equal(svc.escalated, want) {
+		t.Fatalf("escalated in the order %v, want %v", svc.escalated, want)
 	}
 }
