@@ -40,6 +40,25 @@ type Broadcaster interface {
 	Broadcast(ctx context.Context, conversationID, except string, frame any) error
 }
 
+// manyFrames is a Broadcaster that pushes several frames after one look-up
+// of the conversation's connections (fanout.Patients): a turn that hands
+// off or closes pushes its reply and the new state with one read.
+type manyFrames interface {
+	BroadcastAll(ctx context.Context, conversationID, except string, frames ...any) error
+}
+
+// broadcast pushes frames in order to the conversation's connections.
+func (t *Turner) broadcast(ctx context.Context, conversationID string, frames ...any) error {
+	if m, ok := t.out.(manyFrames); ok {
+		return m.BroadcastAll(ctx, conversationID, "", frames...)
+	}
+	var errs []error
+	for _, f := range frames {
+		errs = append(errs, t.out.Broadcast(ctx, conversationID, "", f))
+	}
+	return errors.Join(errs...)
+}
+
 // Staffing tells whether someone who serves a queue is online.
 type Staffing interface {
 	Staffed(ctx context.Context, queue string) (bool, error)
@@ -366,7 +385,7 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 		if !answered {
 			return Outcome{Skipped: "conversation is " + string(c.State)}, nil
 		}
-		return Outcome{Duplicate: true}, errors.Join(t.out.Broadcast(ctx, c.ID, "", prev), t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
+		return Outcome{Duplicate: true}, t.broadcast(ctx, c.ID, prev, chat.StatusOf(c))
 	}
 	st, err := DecodeState(c.BotState)
 	if err != nil {
@@ -420,18 +439,18 @@ func (t *Turner) Handle(ctx context.Context, r Request) (Outcome, error) {
 	}
 	// A redelivered turn pushes its stored reply again: clients drop a
 	// message id they have, and the first push may not have happened.
-	errs := []error{t.out.Broadcast(ctx, c.ID, "", stored)}
+	pushed := []any{stored}
 	if out.Handoff != nil && !dup {
 		c.State = chat.StateEscalated
-		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
+		pushed = append(pushed, chat.StatusOf(c))
 	}
 	if out.Close && !dup {
 		c.State = chat.StateClosed
-		errs = append(errs, t.out.Broadcast(ctx, c.ID, "", chat.StatusOf(c)))
+		pushed = append(pushed, chat.StatusOf(c))
 	}
 	res := Outcome{Replied: !dup, Duplicate: dup}
 	if !dup {
 		res.Handoff = out.Handoff
 	}
-	return res, errors.Join(errs...)
+	return res, t.broadcast(ctx, c.ID, pushed...)
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -118,12 +119,31 @@ func NewPatients(dir PatientDirectory, p Pusher, enc Encoder, now func() time.Ti
 // except. Failures other than gone are returned after every connection was
 // tried.
 func (f *Patients) Broadcast(ctx context.Context, conversationID, except string, frame any) error {
+	return f.BroadcastAll(ctx, conversationID, except, frame)
+}
+
+// BroadcastAll pushes frames, in order, to every connection of a
+// conversation but except, after one look-up of its connections. Each
+// frame is tried on every connection even after one fails.
+func (f *Patients) BroadcastAll(ctx context.Context, conversationID, except string, frames ...any) error {
 	conns, err := f.dir.PatientConns(ctx, conversationID)
 	if err != nil {
 		return fmt.Errorf("listing connections of %s: %w", conversationID, err)
 	}
-	_, err = send(ctx, f.out, conns, except, frame, f.now(), f.gone)
-	return err
+	// A connection found gone by one frame is not tried with the next.
+	gone := map[string]bool{}
+	forget := func(ctx context.Context, c Conn) error {
+		gone[c.ID] = true
+		return f.gone(ctx, c)
+	}
+	var errs []error
+	for _, frame := range frames {
+		live := slices.DeleteFunc(slices.Clone(conns), func(c Conn) bool { return gone[c.ID] })
+		if _, err := send(ctx, f.out, live, except, frame, f.now(), forget); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // To pushes a frame to one connection (a caller's answer); a gone one is

@@ -31,9 +31,13 @@ func (p *pusher) Push(_ context.Context, id string, _ []byte) error {
 type patients struct {
 	conns   []Conn
 	deleted []string
+	lookups int
 }
 
-func (d *patients) PatientConns(context.Context, string) ([]Conn, error) { return d.conns, nil }
+func (d *patients) PatientConns(context.Context, string) ([]Conn, error) {
+	d.lookups++
+	return d.conns, nil
+}
 func (d *patients) Delete(_ context.Context, id string) error {
 	d.deleted = append(d.deleted, id)
 	return nil
@@ -58,6 +62,24 @@ func TestBroadcastForgetsOnlyTheGoneConnection(t *testing.T) {
 	}
 	if !slices.Equal(p.to, []string{"live"}) || !slices.Equal(dir.deleted, []string{"old-gone"}) {
 		t.Errorf("pushed to %v, deleted %v: want live pushed, only old-gone deleted", p.to, dir.deleted)
+	}
+}
+
+// TestSeveralFramesGoOutAfterOneLookUp (issue 21): a bot turn's reply and
+// the new state reach every connection, in order, after one read of the
+// conversation's connections; a gone one is forgotten once.
+func TestSeveralFramesGoOutAfterOneLookUp(t *testing.T) {
+	dir := &patients{conns: []Conn{{ID: "tab1", ConnectedAt: t0.Add(-time.Hour)}, {ID: "gone", ConnectedAt: t0.Add(-time.Hour)}, {ID: "tab2", ConnectedAt: t0.Add(-time.Hour)}}}
+	p := &pusher{gone: map[string]bool{"gone": true}}
+	err := NewPatients(dir, p, nil, func() time.Time { return t0 }).BroadcastAll(context.Background(), "c1", "", map[string]string{"type": "message"}, map[string]string{"type": "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir.lookups != 1 || !slices.Equal(p.to, []string{"tab1", "tab2", "tab1", "tab2"}) {
+		t.Errorf("%d look-ups, pushed to %v: want one look-up, each frame to both tabs in turn", dir.lookups, p.to)
+	}
+	if !slices.Equal(dir.deleted, []string{"gone"}) {
+		t.Errorf("deleted %v, want the gone connection once", dir.deleted)
 	}
 }
 
