@@ -155,6 +155,8 @@ type Assignments interface {
 type Conversations interface {
 	Get(ctx context.Context, id string) (chat.Conversation, error)
 	Append(ctx context.Context, m chat.Message) (chat.Message, bool, error)
+	// Stored returns the message stored under a client message id, if any.
+	Stored(ctx context.Context, conversationID, clientMessageID string) (chat.Message, bool, error)
 	After(ctx context.Context, conversationID, afterID string) ([]chat.Message, error)
 	AddNote(ctx context.Context, n chat.Note) error
 	Notes(ctx context.Context, conversationID string) ([]chat.Note, error)

@@ -452,6 +452,12 @@ func (s *Service) conversation(ctx context.Context, c Connection, f Request) err
 	joined := slices.Contains(conv.Barged, c.AgentID) && conv.State == chat.StateAssigned && (f.Action == ActionSend || f.Action == ActionTyping)
 	reassign := f.Action == ActionTransfer && conv.State == chat.StateAssigned && conv.AgentID != c.AgentID && (Identity{Roles: c.Roles}).Has(RoleSupervisor)
 	if !joined && !reassign && (conv.AgentID != c.AgentID || (conv.State != chat.StateAssigned && !(f.Action == ActionClose && conv.State == chat.StateClosed))) {
+		if f.Action == ActionSend && conv.AgentID == c.AgentID && conv.State == chat.StateClosed {
+			// A console that lost a reply's ack and closed the
+			// conversation meanwhile sends the reply again: if it was
+			// stored, it gets its ack, as a patient's resend does.
+			return s.ackStored(ctx, c, conv, f)
+		}
 		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
 	}
 	switch f.Action {
@@ -703,4 +709,20 @@ func pendingNote(c chat.Conversation) routing.OfferNote {
 		}
 	}
 	return n
+}
+
+// ackStored answers the resend of a reply its agent sent before closing the
+// conversation: the stored message's ack when there is one (its own, not
+// another's: the id is the console's), else the conversation is not
+// theirs to write to any more.
+func (s *Service) ackStored(ctx context.Context, c Connection, conv chat.Conversation, f Request) error {
+	m, ok, err := s.convs.Stored(ctx, conv.ID, chat.AgentClientID(f.ClientMessageID))
+	if err != nil {
+		return fmt.Errorf("looking up a resent reply in %s: %w", conv.ID, err)
+	}
+	if !ok || m.Role != chat.RoleAgent {
+		return fault.Errorf(fault.Forbidden, "this conversation is not assigned to you")
+	}
+	m.ClientMessageID = f.ClientMessageID // the console's own id, not the stored one
+	return s.fan.To(ctx, c.ID, chat.Ack{RequestID: f.RequestID, Message: m})
 }

@@ -248,6 +248,9 @@ func (m memConvs) Get(_ context.Context, id string) (chat.Conversation, error) {
 func (m memConvs) Append(_ context.Context, msg chat.Message) (chat.Message, bool, error) {
 	return msg, false, nil
 }
+func (m memConvs) Stored(context.Context, string, string) (chat.Message, bool, error) {
+	return chat.Message{}, false, nil
+}
 func (m memConvs) After(context.Context, string, string) ([]chat.Message, error) {
 	return []chat.Message{{ID: "m000000000001", Role: chat.RoleBot, Text: "Hi"}}, nil
 }
@@ -730,5 +733,56 @@ func TestASupervisorWhispersOnlyWhileMonitoringAndWritesOnlyAfterBargingIn(t *te
 	}
 	if err := do("cs", agent.Request{Action: agent.ActionClose, Disposition: "resolved"}); fault.CodeOf(err) != fault.Forbidden {
 		t.Fatalf("a supervisor closing the agent's conversation: %v, want forbidden (the agent keeps it)", err)
+	}
+}
+
+// storedConvs is memConvs with messages stored under client message ids.
+type storedConvs struct {
+	memConvs
+	stored map[string]chat.Message // conversation id + "/" + stored client id
+}
+
+func (s storedConvs) Stored(_ context.Context, conversationID, clientMessageID string) (chat.Message, bool, error) {
+	m, ok := s.stored[conversationID+"/"+clientMessageID]
+	return m, ok, nil
+}
+
+// TestAResentReplyAfterTheCloseGetsItsAck: a console that lost the ack of
+// a reply and closed the conversation meanwhile sends the reply again (the
+// fault run met it): a reply stored before the close gets its ack with
+// the console's own id, nothing is stored or broadcast; a reply never
+// stored, or another agent's resend, is refused.
+func TestAResentReplyAfterTheCloseGetsItsAck(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	patients := &broadcasts{}
+	reply := chat.Message{ID: "m000000000007", ConversationID: "c1", ClientMessageID: chat.AgentClientID("r2"), Role: chat.RoleAgent, SenderName: "Ana", Text: "On it", At: t0}
+	convs := storedConvs{memConvs: memConvs{"c1": {ID: "c1", PatientName: "Pat", State: chat.StateClosed, AgentID: "a1", AgentName: "Ana"}},
+		stored: map[string]chat.Message{"c1/" + chat.AgentClientID("r2"): reply}}
+	f.svc.WithConversations(noAssignments{}, convs, patients, nil)
+	for conn, who := range map[string]string{"ca": "ana", "cs": "sam"} {
+		if _, err := f.svc.Connect(ctx, conn, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.push.frames = nil
+	if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionSend, ConversationID: "c1", ClientMessageID: "r2", RequestID: "q", Text: "On it"}); err != nil {
+		t.Fatalf("the resend of a stored reply after the close: %v", err)
+	}
+	if len(f.push.frames) != 1 {
+		t.Fatalf("pushed %+v, want one ack", f.push.frames)
+	}
+	ack := f.push.frames[0]
+	if ack.to != "ca" || ack.frame["type"] != "ack" || ack.frame["clientMessageId"] != "r2" || ack.frame["messageId"] != reply.ID || ack.frame["requestId"] != "q" {
+		t.Fatalf("ack %+v", ack)
+	}
+	if len(patients.to) != 0 {
+		t.Fatalf("the patient was told %v again", patients.to)
+	}
+	if err := f.svc.Handle(ctx, "ca", agent.Request{Action: agent.ActionSend, ConversationID: "c1", ClientMessageID: "new", Text: "one more"}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("a new reply after the close: %v, want forbidden", err)
+	}
+	if err := f.svc.Handle(ctx, "cs", agent.Request{Action: agent.ActionSend, ConversationID: "c1", ClientMessageID: "r2", Text: "On it"}); fault.CodeOf(err) != fault.Forbidden {
+		t.Fatalf("another's resend after the close: %v, want forbidden", err)
 	}
 }
