@@ -95,11 +95,12 @@ func NewHandler(svc Service, log *slog.Logger) *Handler { return &Handler{svc: s
 // and what came after it, done or not, comes again (every step is
 // idempotent: the queue's enqueue, the withdrawal, the KPIs' markers).
 func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	// A record not reached (its conversation failed before it) keeps
+	// the zero outcome: no error, no row.
 	type outcome struct {
-		err  error
-		row  *agent.FloorRow
-		done bool
-		id   string
+		err error
+		row *agent.FloorRow
+		id  string
 	}
 	outs := make([]outcome, len(ev.Records))
 	groups := map[string][]int{}
@@ -117,7 +118,7 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 		wg.Go(func() {
 			for _, i := range idx {
 				id, row, err := h.escalation(ctx, ev.Records[i])
-				outs[i] = outcome{err: err, row: row, done: true, id: id}
+				outs[i] = outcome{err: err, row: row, id: id}
 				if err != nil {
 					return
 				}
@@ -132,7 +133,7 @@ func (h *Handler) Escalations(ctx context.Context, ev events.DynamoDBEvent) (eve
 			h.log.ErrorContext(ctx, "escalation failed", "conversation_id", o.id, "error", o.err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: ev.Records[i].Change.SequenceNumber})
 		}
-		if o.done && o.err == nil && o.row != nil {
+		if o.err == nil && o.row != nil {
 			changed = append(changed, *o.row)
 		}
 	}
