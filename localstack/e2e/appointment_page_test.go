@@ -31,10 +31,19 @@ func reminderLink(t *testing.T, email string) (scheduling.Appointment, string, *
 // reminderLinkIn is reminderLink for an appointment booked in a language.
 func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment, string, *scheduling.Service) {
 	t.Helper()
+	return signedLink(t, func(svc *scheduling.Service, slot scheduling.Slot, run int64) (scheduling.Appointment, error) {
+		return svc.Book(context.Background(), scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: slot.ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
+			PatientEmail: email, Locale: locale, By: "patient"})
+	})
+}
+
+// signedLink makes an appointment at one of Dr Haddad's open times (make
+// books or holds it) and signs the link its messages carry, with the
+// stack's own key.
+func signedLink(t *testing.T, create func(svc *scheduling.Service, slot scheduling.Slot, run int64) (scheduling.Appointment, error)) (scheduling.Appointment, string, *scheduling.Service) {
+	t.Helper()
 	svc, slot := haddadSlot(t)
-	run := time.Now().UnixNano()
-	a, err := svc.Book(context.Background(), scheduling.BookRequest{Token: fmt.Sprint(run), SlotID: slot.ID, PatientID: fmt.Sprint("page-", run), PatientName: "Iris",
-		PatientEmail: email, Locale: locale, By: "patient"})
+	a, err := create(svc, slot, time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +54,6 @@ func reminderLinkIn(t *testing.T, email, locale string) (scheduling.Appointment,
 	return a, tok, svc
 }
 
-// haddadSlot is the scheduling service on the stack's table and an open
-// follow-up time of Dr. Haddad in a week of its own, 40 to 400 days ahead.
 func haddadSlot(t *testing.T) (*scheduling.Service, scheduling.Slot) {
 	t.Helper()
 	dir, err := scheduling.LoadDirectory()

@@ -181,18 +181,10 @@ func TestAFreedTimeGoesToTheWaitlistOneAtATime(t *testing.T) {
 // the link its offer carries.
 func heldLink(t *testing.T, locale string) (scheduling.Appointment, string, *scheduling.Service) {
 	t.Helper()
-	svc, slot := haddadSlot(t)
-	run := time.Now().UnixNano()
-	a, err := svc.Hold(context.Background(), scheduling.HoldRequest{Until: time.Now().Add(10 * time.Minute), BookRequest: scheduling.BookRequest{Token: fmt.Sprint(run),
-		SlotID: slot.ID, PatientID: fmt.Sprint("held-", run), PatientName: "Rosa", Locale: locale, By: "waitlist"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := stackLinks(t, "AppointmentLinkSecret").Issue(a.ID, a.PatientID, a.Slot.Start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, tok, svc
+	return signedLink(t, func(svc *scheduling.Service, slot scheduling.Slot, run int64) (scheduling.Appointment, error) {
+		return svc.Hold(context.Background(), scheduling.HoldRequest{Until: time.Now().Add(10 * time.Minute), BookRequest: scheduling.BookRequest{Token: fmt.Sprint(run),
+			SlotID: slot.ID, PatientID: fmt.Sprint("held-", run), PatientName: "Rosa", Locale: locale, By: "waitlist"}})
+	})
 }
 
 // TestAHeldTimeOnTheAppointmentPage (issue 20, item 7): the offer's link

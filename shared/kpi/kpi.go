@@ -369,10 +369,8 @@ func Dimensions(e Event) []string {
 func Increments(e Event) map[string]int64 {
 	inc := map[string]int64{}
 	switch e.Kind {
-	case Escalated:
-		inc["escalated"] = 1
-	case Offered:
-		inc["offered"] = 1
+	case Escalated, Offered, Abandoned, Contained, Transferred:
+		inc[string(e.Kind)] = 1 // each counted under its own name
 	case Handled:
 		inc["handled"] = 1
 		inc["waitCount"] = 1
@@ -381,12 +379,6 @@ func Increments(e Event) map[string]int64 {
 		if e.WithinTarget {
 			inc["withinTarget"] = 1
 		}
-	case Abandoned:
-		inc["abandoned"] = 1
-	case Contained:
-		inc["contained"] = 1
-	case Transferred:
-		inc["transferred"] = 1
 	case WrappedUp:
 		inc["handleCount"] = 1
 		inc["handleSumMs"] = e.Handle.Milliseconds()

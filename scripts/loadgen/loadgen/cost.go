@@ -10,6 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/patientservicecenter/psc/localstack/lambdart"
+	"github.com/patientservicecenter/psc/localstack/stack"
 )
 
 //go:embed prices.json
@@ -41,53 +44,16 @@ func LoadPrices() (Prices, error) {
 	return p, nil
 }
 
-// Usage is the local stack's metered usage (GET /_psc/usage).
-type Usage struct {
-	Lambda     map[string]FunctionUsage `json:"lambda"`
-	WebSockets map[string]struct {
-		MessagesIn       int64 `json:"messagesIn"`
-		MessagesOut      int64 `json:"messagesOut"`
-		ConnectedMinutes int64 `json:"connectionMinutes"`
-	} `json:"webSockets"`
-	DynamoDB struct {
-		Requests map[string]int64 `json:"requests"`
-		RRU      float64          `json:"readRequestUnits"`
-		WRU      float64          `json:"writeRequestUnits"`
-		ByTable  map[string]struct {
-			RRU float64 `json:"readRequestUnits"`
-			WRU float64 `json:"writeRequestUnits"`
-		} `json:"byTable"`
-	} `json:"dynamodb"`
-	SQS struct {
-		Requests map[string]int64 `json:"requests"`
-		Pollers  int64            `json:"pollerRequests"`
-	} `json:"sqs"`
-	SES struct {
-		Emails int64 `json:"emails"`
-	} `json:"ses"`
-	Calls      map[string]CallTimes `json:"calls"`
-	StackCalls map[string]CallTimes `json:"stackCalls"`
-	// CallsByFunction counts each function's calls to the emulator.
-	CallsByFunction map[string]map[string]int64 `json:"callsByFunction"`
-}
+// Usage is the local stack's metered usage (GET /_psc/usage), as the
+// stack's meter writes it.
+type Usage = stack.Usage
 
 // CallTimes are the local stack's timings of one kind of call from the
 // functions to the emulator (milliseconds).
-type CallTimes struct {
-	Count int64   `json:"count"`
-	P50   float64 `json:"p50Ms"`
-	P99   float64 `json:"p99Ms"`
-	Max   float64 `json:"maxMs"`
-}
+type CallTimes = stack.CallTimes
 
 // FunctionUsage is one function's metered invocations.
-type FunctionUsage struct {
-	Invocations int64 `json:"invocations"`
-	BilledMs    int64 `json:"billedMs"`
-	MemoryMB    int   `json:"memoryMb"`
-	ColdStarts  int64 `json:"coldStarts"`
-	InitMs      int64 `json:"initMs"`
-}
+type FunctionUsage = lambdart.Usage
 
 // ReadUsage fetches the stack's usage so far.
 func ReadUsage(web string) (Usage, error) {

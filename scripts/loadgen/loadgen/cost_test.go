@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/patientservicecenter/psc/localstack/stack"
 )
 
 func TestCostModel(t *testing.T) {
@@ -14,10 +16,7 @@ func TestCostModel(t *testing.T) {
 	var before, after Usage
 	after.Lambda = map[string]FunctionUsage{"MessageFunction": {Invocations: 1000, BilledMs: 1024 * 1000, MemoryMB: 1024, ColdStarts: 2, InitMs: 60}}
 	after.DynamoDB.WRU, after.DynamoDB.RRU = 1e6, 2e6
-	after.DynamoDB.ByTable = map[string]struct {
-		RRU float64 `json:"readRequestUnits"`
-		WRU float64 `json:"writeRequestUnits"`
-	}{"Messages TransactWriteItems": {WRU: 6000}, "Conversations GetItem": {RRU: 1000}}
+	after.DynamoDB.ByTable = map[string]stack.Units{"Messages TransactWriteItems": {WRU: 6000}, "Conversations GetItem": {RRU: 1000}}
 	after.SQS.Requests = map[string]int64{"SendMessage": 1e6}
 	after.SES.Emails = 10
 	lines := Cost(before, after, p)
