@@ -183,14 +183,19 @@ func TestTriageDevelopmentSet(t *testing.T) {
 	}
 }
 
-// TestTriageHeldOutSet reports the held-out set's figures; it is never
-// tuned on, so its figures are not held to a bar (docs/bot.md records them).
-// It fails only if the set is not what it should be.
+// TestTriageHeldOutSet reports the held-out sets' figures; they are never
+// tuned on, so their figures are not held to a bar (docs/bot.md records
+// them). It fails only if a set is not what it should be.
 func TestTriageHeldOutSet(t *testing.T) {
-	cases := loadEval(t, "heldout.yaml")
-	f := evaluate(t, cases)
-	f.report(t, "held-out set", len(cases))
-	if len(cases) < 150 || f.emergencies == 0 || f.benign == 0 {
-		t.Errorf("the held-out set has %d phrasings (%d emergencies, %d others); want 150 with both", len(cases), f.emergencies, f.benign)
+	for _, set := range []struct {
+		name string
+		min  int
+	}{{"heldout.yaml", 150}, {"heldout2.yaml", 80}} {
+		cases := loadEval(t, set.name)
+		f := evaluate(t, cases)
+		f.report(t, set.name, len(cases))
+		if len(cases) < set.min || f.emergencies == 0 || f.benign == 0 {
+			t.Errorf("%s has %d phrasings (%d emergencies, %d others); want %d with both", set.name, len(cases), f.emergencies, f.benign, set.min)
+		}
 	}
 }
