@@ -352,10 +352,10 @@ func checkText(text string) error {
 // when the action is unreadable, so the error frame can echo it).
 func envelope(body []byte, raw any, rawRequestID, rawAction *json.RawMessage) (reqID, action string, err error) {
 	if len(body) > MaxFrameBytes {
-		return "", "", fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
+		return echoable(body), "", fault.Errorf(fault.TooLarge, "frame is larger than %d bytes", MaxFrameBytes)
 	}
 	if err := strictObject(body, raw); err != nil {
-		return "", "", err
+		return echoable(body), "", err
 	}
 	if err := json.Unmarshal(body, raw); err != nil {
 		return "", "", fault.Errorf(fault.BadRequest, "frame is not a JSON object")
@@ -365,6 +365,22 @@ func envelope(body []byte, raw any, rawRequestID, rawAction *json.RawMessage) (r
 	}
 	action, err = str(*rawAction, "action")
 	return reqID, action, err
+}
+
+// echoable is the requestId of a JSON object refused before it was read
+// (too large, a key twice or in another case), so that the error frame
+// still echoes it: the key spelled exactly "requestId", the last one when
+// it appears twice, and "" when there is none or it is not a valid one.
+func echoable(body []byte) string {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return ""
+	}
+	id, err := requestID(keys["requestId"])
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 // requestID reads the optional requestId every frame may carry.

@@ -86,6 +86,33 @@ func TestErrorFrameEchoesRequestIDAndHidesInternals(t *testing.T) {
 	}
 }
 
+// TestFramesRefusedBeforeReadingStillEchoTheirRequestID: a frame with a
+// key twice, a key in another case or over the size limit is refused
+// before it is read, and its error still echoes the requestId (the exact
+// key, on both APIs); a requestId too long to be one is not echoed.
+func TestFramesRefusedBeforeReadingStillEchoTheirRequestID(t *testing.T) {
+	big := `{"action":"send","conversationId":"c","clientMessageId":"u","requestId":"big","text":"` + strings.Repeat("x", MaxFrameBytes) + `"}`
+	for _, tc := range []struct{ body, code, want string }{
+		{`{"action":"send","action":"send","conversationId":"c","clientMessageId":"u","text":"hi","requestId":"dupkey"}`, "bad_request", "dupkey"},
+		{`{"action":"send","requestId":"k1","requestId":"k1"}`, "bad_request", "k1"},
+		{`{"ACTION":"send","requestId":"e14"}`, "bad_request", "e14"},
+		{`{"action":"send","Text":"hi","requestId":"case1"}`, "bad_request", "case1"},
+		{`{"action":"send","Text":"hi","RequestId":"wrongcase"}`, "bad_request", ""},
+		{`{"action":"send","Text":"hi","requestId":"` + strings.Repeat("r", MaxRequestIDRune+1) + `"}`, "bad_request", ""},
+		{big, "too_large", "big"},
+	} {
+		for api, decode := range map[string]func([]byte) (string, error){
+			"patient": func(b []byte) (string, error) { f, err := DecodePatient(b); return f.RequestID, err },
+			"agent":   func(b []byte) (string, error) { f, err := DecodeAgent(b); return f.RequestID, err },
+		} {
+			id, err := decode([]byte(tc.body))
+			if ef := NewErrorFrame(err, id); ef.Code != tc.code || ef.RequestID != tc.want {
+				t.Errorf("%s %.60s: error frame %+v, want code %s echoing %q", api, tc.body, ef, tc.code, tc.want)
+			}
+		}
+	}
+}
+
 // FuzzDecodePatient: any input decodes to a valid frame or a coded error,
 // never a panic, and a valid frame respects every limit.
 func FuzzDecodePatient(f *testing.F) {
