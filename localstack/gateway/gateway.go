@@ -275,6 +275,10 @@ func (g *Gateway) serve(ctx context.Context, c *conn) {
 		typ, body, err := c.ws.Read(ctx)
 		if err != nil {
 			if c.guard != nil && c.guard.tooBig.Load() {
+				// As API Gateway: "if a larger message (or larger frame
+				// size) is received, the connection is closed with code
+				// 1009" (WebSocket quotas).
+				_ = c.ws.Close(websocket.StatusMessageTooBig, "Message too big")
 				g.log.Info("frame over the size limit; connection closed", "connection_id", c.id)
 			}
 			break
