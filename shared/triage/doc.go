@@ -41,7 +41,8 @@
 //     or as a number word.
 //   - Concepts are named groups of phrases; a rule's when line matches when
 //     each of its concepts has an occurrence in one sentence, within the
-//     rules' window of the first, at distinct places.
+//     rules' window of the first (a red flag may set its own), at distinct
+//     places.
 //   - Negation: a cue (no, not, dont, never, without, sin, nunca, ni...)
 //     within 3 words before an occurrence negates it; a denial of having
 //     ("dont have", "no tengo", "never had") negates every occurrence after

@@ -99,6 +99,10 @@ type flagSpec struct {
 	// that "I'm not suicidal" is a denial while "I don't see the point of
 	// living" is not.
 	NegationWindow int `yaml:"negation_window"`
+	// Window is how far apart, in words, the concepts of one of the flag's
+	// lines may stand (the file's window unless set): a head injury told as
+	// a long story names the blow and the vomiting far apart.
+	Window int `yaml:"window"`
 	// Threat makes a hypothetical count as present for this flag: "if he
 	// touches her again I will kill him" is a threat, not a question.
 	Threat   bool      `yaml:"threat"`
@@ -272,6 +276,10 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 		c.fail("%s: hotline must be %q or %q, not %q", where, hotlineEmergency, hotlineCrisis, s.Hotline)
 	}
 	m := c.matcher(where, s.ruleSpec, cmp.Or(s.NegationWindow, negationWindow), false)
+	if s.Window < 0 {
+		c.fail("%s: window must be 1 or more", where)
+	}
+	m.window = cmp.Or(s.Window, m.window)
 	m.threat = s.Threat
 	for _, ids := range c.conceptList(where+" unless", s.Unless) {
 		m.unless = append(m.unless, ids...)

@@ -682,3 +682,29 @@ func TestEveryRedFlagGuidanceSaysTheTeamIsAlerted(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagWindow: a red flag's own window replaces the file's for its
+// lines, so a long story's blow and, far later, its vomiting are one line.
+func TestFlagWindow(t *testing.T) {
+	story := "I hit my head on the shelf at work this morning and then I drove home and made lunch and watched a show and now I am vomiting"
+	e, err := Parse([]byte(validRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Assess(story); slices.Contains(r.Matched, "head_danger") {
+		t.Fatalf("the file's window of 10 matched words 20 apart: %+v", r)
+	}
+	wide := strings.Replace(validRules, "    source: \"NICE CG176\"\n", "    source: \"NICE CG176\"\n    window: 30\n", 1)
+	if e, err = Parse([]byte(wide)); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Assess(story); !slices.Contains(r.Matched, "head_danger") {
+		t.Fatalf("a flag window of 30 did not match words 20 apart: %+v", r)
+	}
+	if r := e.Assess("I hit my head. Now I am vomiting"); slices.Contains(r.Matched, "head_danger") {
+		t.Fatalf("a flag window reached into another sentence: %+v", r)
+	}
+	if _, err := Parse([]byte(strings.Replace(wide, "window: 30", "window: -1", 1))); err == nil {
+		t.Fatal("a negative flag window was accepted")
+	}
+}
