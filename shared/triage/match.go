@@ -293,7 +293,7 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 			services = append(services, s)
 		}
 		ctx[p].recent = ctx[p].recent || r&roleRecent != 0
-		ctx[p].now = ctx[p].now || r&roleNow != 0
+		ctx[p].now = ctx[p].now || r&roleNow != 0 && !insideMarker(s, spans, l.roles, roleReported|roleIf)
 		ctx[p].reported = ctx[p].reported || r&roleReported != 0
 		ctx[p].hypothetical = ctx[p].hypothetical || r&roleIf != 0
 	}
@@ -321,6 +321,18 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		}
 		h.occ[s.id] = append(h.occ[s.id], o)
 	}
+}
+
+// insideMarker reports whether a span lies within a longer span whose
+// role has one of the bits: "is having" in "if someone is having" is part
+// of the hypothetical, not a report of now.
+func insideMarker(s span, spans []span, roles []role, bits role) bool {
+	for _, m := range spans {
+		if roles[m.id]&bits != 0 && m.start <= s.start && s.end <= m.end && m.end-m.start > s.end-s.start {
+			return true
+		}
+	}
+	return false
 }
 
 // ownCues returns the negation words that begin a symptom phrase ending
