@@ -435,7 +435,7 @@ func (s *Service) redFlagWatch(ctx context.Context, c Conversation, m Message) e
 }
 
 // Typing tells the conversation's other connections and its agent that the
-// patient is typing.
+// patient is typing, while the conversation is open.
 func (s *Service) Typing(ctx context.Context, connectionID, conversationID string) error {
 	conn, err := s.connections.Admit(ctx, connectionID, s.now())
 	if err != nil {
@@ -444,6 +444,9 @@ func (s *Service) Typing(ctx context.Context, connectionID, conversationID strin
 	c, err := s.owned(ctx, conn, conversationID)
 	if err != nil {
 		return err
+	}
+	if c.State == StateClosed {
+		return nil // nobody is waiting for an answer any more; typing has none
 	}
 	frame := Typing{ConversationID: c.ID, Role: RolePatient}
 	return errors.Join(s.Broadcast(ctx, c.ID, conn.ID, frame), s.toAgent(ctx, c, frame))

@@ -275,6 +275,32 @@ func TestSendWithoutEcho(t *testing.T) {
 	}
 }
 
+// TestTypingIsRelayedUntilTheEnd: the patient's other devices see "typing"
+// while the conversation is open, and nothing once it has ended.
+func TestTypingIsRelayedUntilTheEnd(t *testing.T) {
+	f := newFixture(t)
+	tok, conv := f.startOn(t, "a", "Ana")
+	if err := f.svc.Connect(context.Background(), "b", tok); err != nil {
+		t.Fatal(err)
+	}
+	typing := `{"action":"typing","conversationId":"` + conv + `"}`
+	if err := f.do(t, "a", typing); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.m.frames("b", "typing"); len(got) != 1 {
+		t.Fatalf("the other device got %v, want one typing frame", got)
+	}
+	if err := f.do(t, "a", `{"action":"end","conversationId":"`+conv+`"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.do(t, "a", typing); err != nil {
+		t.Fatalf("typing after the end: %v (typing has no answer)", err)
+	}
+	if got := f.m.frames("b", "typing"); len(got) != 1 {
+		t.Fatalf("typing after the end was relayed: %v", got)
+	}
+}
+
 // TestResendAfterTheEndGetsItsAck: a message stored just before the
 // conversation ended, whose ack was lost, is acknowledged again on resend;
 // a new message is refused.
