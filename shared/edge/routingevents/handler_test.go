@@ -322,19 +322,21 @@ type heldService struct {
 }
 
 func (h *heldService) Escalate(ctx context.Context, c chat.Conversation) error {
-	if c.ID == "c1" {
-		select {
-		case <-h.started:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	} else {
+	if c.ID != "c1" {
+		// c2 is recorded before c1 is let go, so the order is certain.
+		err := h.fakeService.Escalate(ctx, c)
 		h.once.Do(func() { close(h.started) })
+		return err
+	}
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return h.fakeService.Escalate(ctx, c)
 }
 
-// TestABatchsHandoffsAreTakenAtOnce: c1's handoff waits for c2's to begin,
+// TestABatchsHandoffsAreTakenAtOnce: c1's handoff waits for c2's to be done,
 // and the batch still succeeds with both queued and c1's later record
 // after its first.
 func TestABatchsHandoffsAreTakenAtOnce(t *testing.T) {
