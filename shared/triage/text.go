@@ -61,6 +61,11 @@ func splitSentences(text string) []string {
 			if r == '.' || !thousands(rs[i+1:]) {
 				b.WriteRune(' ') // 38.5, 38,5 → 38 5: the whole part is the number
 			}
+		case r == '.' && initialism(rs, i):
+			if i+1 < len(rs) && unicode.IsLetter(rs[i+1]) {
+				continue // F.A.S.T. → FAST
+			}
+			b.WriteRune(' ')
 		case isSentenceMark(r):
 			out = append(out, b.String())
 			b.Reset()
@@ -69,6 +74,23 @@ func splitSentences(text string) []string {
 		}
 	}
 	return append(out, b.String())
+}
+
+// initialism reports whether the dot at i belongs to a dotted initialism
+// ("F.A.S.T.", "e.g.", "p.m."): it follows a lone letter, and a lone letter
+// with its dot comes right after it or right before it. Such a dot ends no
+// sentence ("Can you explain what the F.A.S.T. acronym means for stroke?"
+// is one question).
+func initialism(rs []rune, i int) bool {
+	lone := func(j int) bool { // rs[j] is a letter with no letter before it
+		return j >= 0 && j < len(rs) && unicode.IsLetter(rs[j]) && (j == 0 || !unicode.IsLetter(rs[j-1]))
+	}
+	if !lone(i - 1) {
+		return false
+	}
+	next := i+2 < len(rs) && unicode.IsLetter(rs[i+1]) && rs[i+2] == '.'
+	prev := i >= 3 && rs[i-2] == '.' && lone(i-3)
+	return next || prev
 }
 
 // thousands reports whether the digits after a comma are a group of

@@ -15,6 +15,18 @@ func TestClauses(t *testing.T) {
 	}
 }
 
+func TestInitialismsEndNoSentence(t *testing.T) {
+	for text, want := range map[string][][]string{
+		"Can you explain what the F.A.S.T. acronym means for stroke?": {{"can", "you", "explain", "what", "the", "fast", "acronym", "means", "for", "stroke"}},
+		"since 3 p.m. my chest hurts":                                 {{"since", "3", "pm", "my", "chest", "hurts"}},
+		"I saw Dr. A. Smith. It hurts":                                {{"i", "saw", "dr"}, {"a"}, {"smith"}, {"it", "hurts"}},
+	} {
+		if got := clauses(text); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("clauses(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
 func TestTermTolerance(t *testing.T) {
 	for _, tc := range []struct {
 		term, tok string
