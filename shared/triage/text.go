@@ -162,7 +162,7 @@ func negationCue(toks []string, i int) int { return negationCueSkip(toks, i, nil
 func negationCueSkip(toks []string, i int, skip []bool) int {
 	from := 0 // a negation never reaches across an "and", "y" or "or"
 	for j := i - 1; j >= 0; j-- {
-		if isJoin(toks[j]) {
+		if isJoin(toks[j]) && !negatedList(toks, j) {
 			from = j + 1
 			break
 		}
@@ -173,11 +173,18 @@ func negationCueSkip(toks []string, i int, skip []bool) int {
 		}
 	}
 	for j := i - 1; j >= from; j-- {
-		if isNegationCue(toks[j]) && !isInterjection(toks, j) && (skip == nil || !skip[j]) {
+		if isNegationCue(toks[j]) && !isInterjection(toks, j) && !outOfNowhere(toks, j) && (skip == nil || !skip[j]) {
 			return i - j
 		}
 	}
 	return 0
+}
+
+// outOfNowhere reports whether the cue at j is the "nada" of "de la nada"
+// (out of nowhere, suddenly), which negates nothing: "de la nada me duele
+// horrible" is a sudden pain.
+func outOfNowhere(toks []string, j int) bool {
+	return toks[j] == "nada" && j >= 2 && toks[j-1] == "la" && toks[j-2] == "de"
 }
 
 // isInterjection reports whether the cue at j answers something rather
@@ -196,6 +203,16 @@ func isInterjection(toks []string, j int) bool {
 		return true
 	}
 	return false
+}
+
+// negatedList reports whether the join at j is the "or" of a negated list
+// ("no headache or seeing spots", "sin fiebre o vómito"): an "or" right
+// after a negated word or two lets the negation reach past it.
+func negatedList(toks []string, j int) bool {
+	if toks[j] != "or" && toks[j] != "o" {
+		return false
+	}
+	return j >= 2 && isNegationCue(toks[j-2]) || j >= 3 && isNegationCue(toks[j-3])
 }
 
 // isJoin reports whether a token joins two statements, which a negation

@@ -85,6 +85,32 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+func TestOutOfNowhereNegatesNothing(t *testing.T) {
+	if cue := negationCue(words.Split("de la nada me duele"), 4); cue != 0 {
+		t.Errorf("'de la nada me duele' (out of nowhere it hurts): cue %d, want none", cue)
+	}
+	if cue := negationCue(words.Split("nada me duele"), 2); cue != 2 {
+		t.Errorf("'nada me duele' (nothing hurts): cue %d, want 2", cue)
+	}
+}
+
+func TestANegatedListReachesPastOr(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		at   int // the phrase's first token
+		want int
+	}{
+		{"no headache or seeing spots", 3, 3},
+		{"sin fiebre o vomito", 3, 3},
+		{"no fever and chest pain", 3, 0}, // "and" starts a new statement
+		{"my head hurts or chest pain", 4, 0},
+	} {
+		if cue := negationCue(words.Split(tc.text), tc.at); cue != tc.want {
+			t.Errorf("%q: cue %d, want %d", tc.text, cue, tc.want)
+		}
+	}
+}
+
 func TestScanNegation(t *testing.T) {
 	l := newLexicon()
 	pain, _ := l.phrase(words.Split("chest pain"), roleMatch)
