@@ -491,6 +491,7 @@ type matcher struct {
 	unless   []int     // phrases that void the rule's phrases and lines in their sentence...
 	despite  []int     // ...unless one of these is in it too
 	threat   bool      // a hypothetical counts as present: a conditional threat is a threat
+	across   bool      // a line's concepts may stand in neighbouring sentences, within the window
 }
 
 // statusOf returns an occurrence's status for the matcher.
@@ -581,7 +582,8 @@ func (m matcher) line(h hits, line [][]int, anywhere bool) status {
 }
 
 // pair finds the strongest occurrence of a concept that goes with the
-// anchor: same sentence, within the window, not at a place already used.
+// anchor: same sentence (or a neighbouring one for a rule that reaches
+// across), within the window, not at a place already used.
 func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int, anywhere bool) (occurrence, bool) {
 	var found occurrence
 	ok := false
@@ -590,7 +592,7 @@ func (m matcher) pair(h hits, concept []int, anchor occurrence, used []int, anyw
 			switch {
 			case !m.counts(o), slices.Contains(used, o.pos):
 				continue
-			case !anywhere && (o.sentence != anchor.sentence || o.pos > anchor.end+m.window || anchor.pos > o.end+m.window):
+			case !anywhere && (!m.across && o.sentence != anchor.sentence || o.pos > anchor.end+m.window || anchor.pos > o.end+m.window):
 				continue
 			}
 			if !ok || m.statusOf(o) > m.statusOf(found) {

@@ -103,6 +103,10 @@ type flagSpec struct {
 	// lines may stand (the file's window unless set): a head injury told as
 	// a long story names the blow and the vomiting far apart.
 	Window int `yaml:"window"`
+	// Across lets the concepts of a line stand in neighbouring sentences,
+	// still within the window: a message written in several sentences
+	// tells the fall in one and "she can't get up" in the next.
+	Across bool `yaml:"across"`
 	// Threat makes a hypothetical count as present for this flag: "if he
 	// touches her again I will kill him" is a threat, not a question.
 	Threat   bool      `yaml:"threat"`
@@ -281,6 +285,7 @@ func (c *compiler) flag(i int, s flagSpec) flagRule {
 	}
 	m.window = cmp.Or(s.Window, m.window)
 	m.threat = s.Threat
+	m.across = s.Across
 	for _, ids := range c.conceptList(where+" unless", s.Unless) {
 		m.unless = append(m.unless, ids...)
 	}
