@@ -230,7 +230,7 @@ func isJoin(tok string) bool {
 // "no estoy pensando".
 func isBeing(tok string) bool {
 	switch tok {
-	case "am", "im", "estoy", "esta", "ando", "been":
+	case "am", "im", "estoy", "esta", "ando", "been", "he", "ha":
 		return true
 	}
 	return false
@@ -238,7 +238,7 @@ func isBeing(tok string) bool {
 
 func isThinking(tok string) bool {
 	switch tok {
-	case "thinking", "pensando", "planning", "planeando":
+	case "thinking", "pensando", "planning", "planeando", "thought", "pensado":
 		return true
 	}
 	return false

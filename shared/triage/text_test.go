@@ -111,6 +111,15 @@ func TestANegatedListReachesPastOr(t *testing.T) {
 	}
 }
 
+func TestADeniedThoughtIsACue(t *testing.T) {
+	for _, text := range []string{"no he pensado en hacerme dano", "no ha pensado en matarse"} {
+		toks := words.Split(text)
+		if cue := negationCue(toks, len(toks)-2); cue != 1 {
+			t.Errorf("%q: cue %d, want 1 (a denial of having thought of it)", text, cue)
+		}
+	}
+}
+
 func TestScanNegation(t *testing.T) {
 	l := newLexicon()
 	pain, _ := l.phrase(words.Split("chest pain"), roleMatch)
