@@ -168,7 +168,7 @@ func negationCueSkip(toks []string, i int, skip []bool) int {
 		}
 	}
 	for j := from; j+1 < i; j++ {
-		if isDenial(toks[j], toks[j+1]) || j+2 < i && isNegationCue(toks[j]) && isBeing(toks[j+1]) && isThinking(toks[j+2]) {
+		if isDenial(toks[j], toks[j+1]) || j+2 < i && isNegationCue(toks[j]) && (isBeing(toks[j+1]) && isThinking(toks[j+2]) || hasThought(toks[j+1], toks[j+2])) {
 			return 1
 		}
 	}
@@ -230,15 +230,22 @@ func isJoin(tok string) bool {
 // "no estoy pensando".
 func isBeing(tok string) bool {
 	switch tok {
-	case "am", "im", "estoy", "esta", "ando", "been", "he", "ha":
+	case "am", "im", "estoy", "esta", "ando", "been":
 		return true
 	}
 	return false
 }
 
+// hasThought reads the Spanish perfect after a cue: "no he pensado",
+// "no ha pensado". Only in Spanish: English "he" is a pronoun ("no he
+// thought about killing himself" is no denial).
+func hasThought(aux, verb string) bool {
+	return (aux == "he" || aux == "ha" || aux == "hemos" || aux == "han") && verb == "pensado"
+}
+
 func isThinking(tok string) bool {
 	switch tok {
-	case "thinking", "pensando", "planning", "planeando", "thought", "pensado":
+	case "thinking", "pensando", "planning", "planeando":
 		return true
 	}
 	return false

@@ -118,6 +118,11 @@ func TestADeniedThoughtIsACue(t *testing.T) {
 			t.Errorf("%q: cue %d, want 1 (a denial of having thought of it)", text, cue)
 		}
 	}
+	// English "he" is a pronoun: no denial, and "no" answers something.
+	toks := words.Split("no he thought about killing himself")
+	if cue := negationCue(toks, 4); cue != 0 {
+		t.Errorf("%q: cue %d, want none", "no he thought about killing himself", cue)
+	}
 }
 
 func TestScanNegation(t *testing.T) {
