@@ -202,6 +202,7 @@ const (
 	roleState                     // a lasting state (pregnant, diabetic, a baby): never a past event
 	roleIf                        // "if", "what if": the clause is a hypothetical (reported, but a threat still counts)
 	roleName                      // a condition's name ("seizure", "stroke"): next to a service word it names the service
+	roleJust                      // "ten minutes ago": its sentence reports now, even a phrase after a past verb ("he had chest pain, it stopped ten minutes ago")
 )
 
 // hadReach is how many words after a past verb ("had", "tuvo") a phrase
@@ -247,7 +248,10 @@ const serviceReach = 2
 func (l *lexicon) scan(text string) hits {
 	h := hits{occ: map[int][]occurrence{}}
 	seen := map[string][]int{}
-	for _, c := range segment(text) {
+	clauses := segment(text)
+	found := make([][]span, len(clauses))
+	just := map[int]bool{} // sentences with a "moments ago"
+	for ci, c := range clauses {
 		terms := make([][]int, len(c.toks)) // by position: ids of the terms the token matches
 		for i, tok := range c.toks {
 			ids, ok := seen[tok]
@@ -263,11 +267,15 @@ func (l *lexicon) scan(text string) hits {
 				for _, id := range l.starts[t] {
 					if l.phraseAt(id, terms[i:]) {
 						spans = append(spans, span{id: id, start: i, end: i + len(l.phrases[id])})
+						just[c.sentence] = just[c.sentence] || l.roles[id]&roleJust != 0
 					}
 				}
 			}
 		}
-		l.record(&h, c, spans)
+		found[ci] = spans
+	}
+	for ci, c := range clauses {
+		l.record(&h, c, found[ci], just[c.sentence])
 	}
 	return h
 }
@@ -275,8 +283,9 @@ func (l *lexicon) scan(text string) hits {
 // record turns the phrases found in a clause into occurrences: neutral
 // phrases claim their tokens, a recent marker makes the clause present
 // and otherwise a reported marker makes it reported, and a phrase within
-// serviceReach of a service name is dropped.
-func (l *lexicon) record(h *hits, c clause, spans []span) {
+// serviceReach of a service name is dropped. just says the clause's
+// sentence tells of moments ago: a past verb does not make a phrase past.
+func (l *lexicon) record(h *hits, c clause, spans []span, just bool) {
 	parts := contextParts(c.toks)
 	type context struct{ reported, hypothetical, recent, now bool }
 	ctx := make([]context, len(parts))
@@ -292,7 +301,8 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		if r&roleService != 0 {
 			services = append(services, s)
 		}
-		ctx[p].recent = ctx[p].recent || r&roleRecent != 0
+		// "since" in "none since" is part of a past marker, not a report of now.
+		ctx[p].recent = ctx[p].recent || r&roleRecent != 0 && !insideMarker(s, spans, l.roles, roleReported)
 		ctx[p].now = ctx[p].now || r&roleNow != 0 && !insideMarker(s, spans, l.roles, roleReported|roleIf)
 		ctx[p].reported = ctx[p].reported || r&roleReported != 0
 		ctx[p].hypothetical = ctx[p].hypothetical || r&roleIf != 0
@@ -314,7 +324,7 @@ func (l *lexicon) record(h *hits, c clause, spans []span) {
 		}
 		switch {
 		case l.roles[s.id]&roleState != 0, x.recent:
-		case after(s, had), x.reported && !x.now:
+		case after(s, had) && !just, x.reported && !x.now:
 			o.status = reported
 		case x.hypothetical && !x.now:
 			o.status, o.hypothetical = reported, true

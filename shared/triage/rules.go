@@ -40,6 +40,7 @@ type contextSpec struct {
 	Service  phraseSpec            `yaml:"service"`  // names of services and medicines
 	Names    phraseSpec            `yaml:"names"`    // conditions' names: next to a service word they name it
 	Had      phraseSpec            `yaml:"had"`      // past verbs: the phrase right after one is a past event
+	Just     phraseSpec            `yaml:"just"`     // optional; "ten minutes ago": a past verb elsewhere in its sentence still reports now
 }
 
 // review records the clinical review of the rules.
@@ -340,6 +341,9 @@ func (c *compiler) context(s contextSpec) {
 	c.roleGroup("context.service", s.Service, roleService)
 	c.roleGroup("context.names", s.Names, roleName)
 	c.roleGroup("context.had", s.Had, roleHad)
+	if !s.Just.empty() { // optional
+		c.roleGroup("context.just", s.Just, roleJust)
+	}
 	if len(s.Reported) == 0 {
 		c.fail("context.reported: at least one kind is required")
 	}
