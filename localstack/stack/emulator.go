@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,12 @@ type emulator struct {
 	stateDir string
 }
 
+// launcher serves MiniStack's application with its IAM check's repeated
+// work kept (psc_ministack.py says what and why; same answers).
+//
+//go:embed psc_ministack.py
+var launcher []byte
+
 // startEmulator starts MiniStack on a free loopback port.
 //
 // MiniStack is an ASGI application; its own command serves it with
@@ -45,7 +52,10 @@ func startEmulator(ctx context.Context, venv string, out io.Writer) (*emulator, 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(python, "-m", "uvicorn", "ministack.app:app", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+	if err := os.WriteFile(filepath.Join(stateDir, "psc_ministack.py"), launcher, 0o600); err != nil {
+		return nil, fmt.Errorf("writing the emulator's launcher: %w", err)
+	}
+	cmd := exec.Command(python, "-m", "uvicorn", "psc_ministack:app", "--app-dir", stateDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--log-level", "warning", "--no-access-log",
 		// MiniStack's own keep-alive, so the functions' pooled
 		// connections are not closed under them between calls.
