@@ -168,16 +168,72 @@ func negationCueSkip(toks []string, i int, skip []bool) int {
 		}
 	}
 	for j := from; j+1 < i; j++ {
+		if firstTime(toks, j) || doubleNegative(toks, j) || hedge(toks, j) {
+			continue
+		}
 		if isDenial(toks[j], toks[j+1]) || j+2 < i && isNegationCue(toks[j]) && (isBeing(toks[j+1]) && isThinking(toks[j+2]) || hasThought(toks[j+1], toks[j+2])) {
 			return 1
 		}
 	}
 	for j := i - 1; j >= from; j-- {
-		if isNegationCue(toks[j]) && !isInterjection(toks, j) && !outOfNowhere(toks, j) && (skip == nil || !skip[j]) {
+		if isNegationCue(toks[j]) && !isInterjection(toks, j) && !outOfNowhere(toks, j) && !firstTime(toks, j) && !doubleNegative(toks, j) && !hedge(toks, j) && (skip == nil || !skip[j]) {
 			return i - j
 		}
 	}
 	return 0
+}
+
+// firstTime reports whether the cue at j opens a first time ("never had
+// this before", "never felt anything like it", "nunca me había pasado
+// esto"), which denies nothing that follows: "never had this before: worst
+// headache of my life".
+func firstTime(toks []string, j int) bool {
+	if toks[j] != "never" && toks[j] != "nunca" {
+		return false
+	}
+	for _, w := range toks[j+1 : min(len(toks), j+5)] {
+		switch w {
+		case "this", "that", "anything", "something", "before", "esto", "algo", "asi", "antes":
+			return true
+		}
+	}
+	return false
+}
+
+// hedge reports whether the cue at j opens a doubt ("not sure what he
+// took", "don't know if she's breathing", "no sé si respira", "no estoy
+// segura"), which denies nothing that follows.
+func hedge(toks []string, j int) bool {
+	if j+1 >= len(toks) {
+		return false
+	}
+	switch toks[j] {
+	case "not", "dont", "no":
+	default:
+		return false
+	}
+	switch toks[j+1] {
+	case "sure", "know", "certain", "idea":
+		return true
+	case "se":
+		return j+2 < len(toks) && toks[j+2] == "si" // "no sé si", never "no se mueve"
+	case "estoy", "sabemos":
+		return j+2 < len(toks) && (toks[j+1] == "sabemos" || strings.HasPrefix(toks[j+2], "segur"))
+	}
+	return false
+}
+
+// doubleNegative reports whether the cue at j is the second of two ("I
+// can't not think about it"): the two cancel out.
+func doubleNegative(toks []string, j int) bool {
+	if j == 0 || toks[j] != "not" {
+		return false
+	}
+	switch toks[j-1] {
+	case "cant", "cannot", "couldnt":
+		return true
+	}
+	return false
 }
 
 // outOfNowhere reports whether the cue at j is the "nada" of "de la nada"
@@ -255,6 +311,8 @@ func isThinking(tok string) bool {
 // "no tengo", "never had".
 func isDenial(a, b string) bool {
 	switch a {
+	case "deny", "denies", "denied", "niega", "nego": // "patient denies any thoughts of self-harm"
+		return true
 	case "dont", "doesnt", "didnt", "never", "havent", "hasnt", "not", "no", "nunca", "ni":
 	default:
 		return false

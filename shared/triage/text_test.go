@@ -94,7 +94,8 @@ func TestOutOfNowhereNegatesNothing(t *testing.T) {
 	}
 }
 
-func TestANegatedListReachesPastOr(t *testing.T) {
+// TestNegationReach: how far a negation cue reaches, and what is no cue.
+func TestNegationReach(t *testing.T) {
 	for _, tc := range []struct {
 		text string
 		at   int // the phrase's first token
@@ -104,6 +105,19 @@ func TestANegatedListReachesPastOr(t *testing.T) {
 		{"sin fiebre o vomito", 3, 3},
 		{"no fever and chest pain", 3, 0}, // "and" starts a new statement
 		{"my head hurts or chest pain", 4, 0},
+		// A first time, a double negative or a doubt denies nothing; a
+		// denial verb reaches the whole clause.
+		{"never had this before worst headache of my life", 4, 0},
+		{"nunca me habia pasado esto el peor dolor de cabeza", 6, 0},
+		{"i never had chest pain", 3, 1},                   // a denial of having it
+		{"i cant not think about killing myself", 5, 0},    // "can't not": the two cancel
+		{"i can not breathe", 3, 1},                        // one negation
+		{"patient denies any thoughts of self harm", 5, 1}, // a denial verb reaches the clause
+		{"la paciente niega ideas de hacerse dano", 4, 1},
+		{"not sure what he took at the party", 4, 0}, // a doubt, not a denial
+		{"no se si respira", 3, 0},
+		{"no se mueve", 2, 2},                              // "no se mueve" denies moving
+		{"no estoy segura pero creo que no respira", 7, 1}, // the second "no" still denies
 	} {
 		if cue := negationCue(words.Split(tc.text), tc.at); cue != tc.want {
 			t.Errorf("%q: cue %d, want %d", tc.text, cue, tc.want)

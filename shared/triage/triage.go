@@ -56,7 +56,9 @@ type Result struct {
 	// happening now.
 	Check []RedFlag
 	// CrisisMention says the message denies a crisis ("I'm not suicidal")
-	// without reporting one: offer the crisis line on a line of its own.
+	// without reporting one: offer the crisis line on a line of its own. In
+	// an emergency ("I'm not suicidal... well, actually I took all my
+	// pills") the guidance gives the crisis line after the emergency's.
 	CrisisMention bool
 }
 
@@ -149,7 +151,7 @@ func (e *Engine) Assess(text string) Result {
 		}
 	}
 	if len(r.RedFlags) > 0 {
-		r.Level, r.CrisisMention = LevelEmergency, false
+		r.Level = LevelEmergency
 		for _, lv := range e.levels {
 			for _, rule := range lv.rules {
 				if rule.m.status(h) == present {
@@ -255,7 +257,11 @@ func (e *Engine) Guidance(r Result, locale string) string {
 	case LevelNone:
 		return ""
 	case LevelEmergency:
-		return e.emergency(r.RedFlags, locale)
+		text := e.emergency(r.RedFlags, locale)
+		if r.CrisisMention && !strings.Contains(text, hotlineCrisis) {
+			text += " " + e.crisisLine.in(locale)
+		}
+		return text
 	}
 	for _, lv := range e.levels {
 		if lv.level == r.Level {

@@ -708,3 +708,25 @@ func TestFlagWindow(t *testing.T) {
 		t.Fatal("a negative flag window was accepted")
 	}
 }
+
+// TestADeniedCrisisInAnEmergencyStillGetsTheCrisisLine: a message that
+// denies a crisis and then reports an emergency ("I'm not suicidal...
+// well, actually I took all my pills") gets the emergency's numbers first
+// and the crisis line after them.
+func TestADeniedCrisisInAnEmergencyStillGetsTheCrisisLine(t *testing.T) {
+	e := engine(t)
+	for _, tc := range []struct{ text, locale string }{
+		{"I'm not suicidal... well, actually I took all my pills about an hour ago", "en"},
+		{"no quiero matarme, pero me tomé todo el frasco de pastillas hace un rato", "es"},
+	} {
+		r := e.Assess(tc.text)
+		g := e.Guidance(r, tc.locale)
+		i911, iPoison, i988 := strings.Index(g, "911"), strings.Index(g, PoisonControl), strings.Index(g, "988")
+		if r.Level != LevelEmergency || i911 < 0 || iPoison < i911 || i988 < iPoison {
+			t.Errorf("%q: level %s, guidance %q; want 911, then Poison Control, then 988", tc.text, r.Level, g)
+		}
+	}
+	if g := e.Guidance(e.Assess("I have crushing chest pain"), "en"); strings.Contains(g, "988") {
+		t.Errorf("an emergency with no crisis mention: %q, want no crisis line", g)
+	}
+}
