@@ -190,7 +190,7 @@ func TestTriageHeldOutSet(t *testing.T) {
 	for _, set := range []struct {
 		name string
 		min  int
-	}{{"heldout.yaml", 150}, {"heldout2.yaml", 80}, {"heldout3.yaml", 250}} {
+	}{{"heldout.yaml", 150}, {"heldout2.yaml", 80}, {"heldout3.yaml", 250}, {"heldout4.yaml", 250}} {
 		cases := loadEval(t, set.name)
 		f := evaluate(t, cases)
 		f.report(t, set.name, len(cases))
