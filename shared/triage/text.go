@@ -186,15 +186,32 @@ func negationCueSkip(toks []string, i int, skip []bool) int {
 // firstTime reports whether the cue at j opens a first time ("never had
 // this before", "never felt anything like it", "nunca me había pasado
 // esto"), which denies nothing that follows: "never had this before: worst
-// headache of my life".
+// headache of my life". "Never had chest pain or anything like that"
+// still denies: the thing named comes first.
 func firstTime(toks []string, j int) bool {
-	if toks[j] != "never" && toks[j] != "nunca" {
-		return false
-	}
-	for _, w := range toks[j+1 : min(len(toks), j+5)] {
-		switch w {
-		case "this", "that", "anything", "something", "before", "esto", "algo", "asi", "antes":
+	switch toks[j] {
+	case "never":
+		if j+2 >= len(toks) {
+			return false
+		}
+		switch toks[j+1] {
+		case "had", "felt", "experienced", "seen", "been", "gotten", "have", "feel":
+		default:
+			return false
+		}
+		switch toks[j+2] {
+		case "this", "that", "anything", "something", "it", "such":
 			return true
+		}
+	case "nunca":
+		for _, w := range toks[j+1 : min(len(toks), j+5)] {
+			switch w {
+			case "esto", "algo", "asi":
+				return true
+			case "me", "le", "se", "habia", "ha", "he", "sentido", "pasado", "dolido", "tenido":
+			default:
+				return false
+			}
 		}
 	}
 	return false
@@ -217,8 +234,10 @@ func hedge(toks []string, j int) bool {
 		return true
 	case "se":
 		return j+2 < len(toks) && toks[j+2] == "si" // "no sé si", never "no se mueve"
-	case "estoy", "sabemos":
-		return j+2 < len(toks) && (toks[j+1] == "sabemos" || strings.HasPrefix(toks[j+2], "segur"))
+	case "sabemos":
+		return true
+	case "estoy":
+		return j+2 < len(toks) && strings.HasPrefix(toks[j+2], "segur")
 	}
 	return false
 }

@@ -109,7 +109,9 @@ func TestNegationReach(t *testing.T) {
 		// denial verb reaches the whole clause.
 		{"never had this before worst headache of my life", 4, 0},
 		{"nunca me habia pasado esto el peor dolor de cabeza", 6, 0},
-		{"i never had chest pain", 3, 1},                   // a denial of having it
+		{"i never had chest pain", 3, 1},                     // a denial of having it
+		{"never had chest pain or anything like that", 2, 1}, // the thing named first: a denial
+		{"never felt anything like it my chest is crushing", 5, 0},
 		{"i cant not think about killing myself", 5, 0},    // "can't not": the two cancel
 		{"i can not breathe", 3, 1},                        // one negation
 		{"patient denies any thoughts of self harm", 5, 1}, // a denial verb reaches the clause
